@@ -1,0 +1,1 @@
+"""cogment_jupyter."""

@@ -1,0 +1,122 @@
+"""How the engine talks to the parts of a trial, whatever they are.
+
+A component is reached either through Cogment gRPC (``transport.grpc``) or as an
+in-process Python object (``transport.inprocess``): the engine only sees these classes.
+
+Direction engine -> component: plain method calls on a connection. They never block; an
+in-process component may answer *synchronously* from inside the call (a Gymnasium step,
+a policy), which is what makes in-kernel trials fast.
+
+Direction component -> engine: calls on the *port* the engine hands over at init. Ports are
+loop-bound: call them only from the engine's event loop thread (in-process components that
+live on other threads hop in with ``loop.call_soon_threadsafe``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from cogment_jupyter.engine.records import (
+    Action,
+    ActionSet,
+    ActorInit,
+    EnvInit,
+    Message,
+    Observation,
+    ObservationSet,
+    Reward,
+    Sample,
+)
+
+if TYPE_CHECKING:
+    from cogment.api.common_pb2 import TrialParams
+
+
+class InitError(Exception):
+    """A component refused or failed its init handshake."""
+
+
+class ComponentPort(ABC):
+    """What any component may send to the trial at any time."""
+
+    @abstractmethod
+    def reward(self, reward: Reward) -> None: ...
+
+    @abstractmethod
+    def message(self, message: Message) -> None: ...
+
+    @abstractmethod
+    def last_ack(self) -> None:
+        """The component has sent its last data (``LAST_ACK``)."""
+
+    @abstractmethod
+    def lost(self, reason: str) -> None:
+        """The stream ended or failed: the component is gone."""
+
+
+class EnvironmentPort(ComponentPort):
+    @abstractmethod
+    def observations(self, observation_set: ObservationSet) -> None: ...
+
+    @abstractmethod
+    def last(self) -> None:
+        """The environment ends the trial (``LAST``): its next observation set is final."""
+
+
+class ActorPort(ComponentPort):
+    @abstractmethod
+    def action(self, action: Action) -> None: ...
+
+
+class EnvironmentConnection(ABC):
+    """One environment stream for one trial."""
+
+    @abstractmethod
+    async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
+        """Handshake (``init_input`` -> ``init_output``). Raises :class:`InitError`."""
+
+    @abstractmethod
+    def actions(self, action_set: ActionSet, last: bool) -> None:
+        """Deliver a tick's actions; ``last`` sends ``LAST`` first (orchestrator-initiated end)."""
+
+    @abstractmethod
+    def message(self, message: Message) -> None: ...
+
+    @abstractmethod
+    def end(self, details: str | None) -> None:
+        """Send ``END`` (with details on hard termination) and close. Idempotent."""
+
+
+class ActorConnection(ABC):
+    """One actor stream for one trial (service actor, client actor or in-process)."""
+
+    @abstractmethod
+    async def init(self, init: ActorInit, port: ActorPort) -> None:
+        """Handshake. For a client actor: wait until a client joins the slot."""
+
+    @abstractmethod
+    def observation(self, observation: Observation, rewards: Sequence[Reward], last: bool) -> None:
+        """Start of a tick: pending rewards, ``LAST`` if final, then the observation."""
+
+    @abstractmethod
+    def message(self, message: Message) -> None: ...
+
+    @abstractmethod
+    def end(self, details: str | None) -> None: ...
+
+
+class DatalogConnection(ABC):
+    """Where a trial's samples go (``DatalogSP`` or the in-process datastore)."""
+
+    @abstractmethod
+    async def start(self, trial_id: str, user_id: str, params: TrialParams) -> None: ...
+
+    @abstractmethod
+    def add(self, samples: Sequence[Sample]) -> None:
+        """Queue samples in tick order; never blocks the tick loop."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Flush what is queued and close the stream."""
