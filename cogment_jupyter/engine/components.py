@@ -120,3 +120,34 @@ class DatalogConnection(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Flush what is queued and close the stream."""
+
+
+class ClientActorConnection(ActorConnection):
+    """The slot of a client actor: ``init`` waits until a client joins (``ClientActorSP``)."""
+
+    @property
+    @abstractmethod
+    def joined(self) -> bool: ...
+
+
+class ComponentFactory(ABC):
+    """Turns trial parameters into connections; the engine never knows how they are reached."""
+
+    @abstractmethod
+    def environment(self, trial_id: str, endpoint: str) -> EnvironmentConnection: ...
+
+    @abstractmethod
+    def actor(self, trial_id: str, endpoint: str) -> ActorConnection: ...
+
+    @abstractmethod
+    def datalog(self, trial_id: str, endpoint: str) -> DatalogConnection: ...
+
+    @abstractmethod
+    async def pre_trial_hook(
+        self, endpoint: str, trial_id: str, user_id: str, params: TrialParams
+    ) -> TrialParams:
+        """Call one ``TrialHooksSP.OnPreTrial`` and return the params it answers."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release channels."""

@@ -1,0 +1,247 @@
+"""The trial table: start, terminate, look up and watch trials (``cogment-protocol.md`` §2, §8, §9).
+
+Transport-free: the gRPC servicers (``transport.servicers``) and the kernel lab both call
+this class directly, on the loop that owns it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+
+from cogment.api.common_pb2 import TrialParams
+
+from cogment_jupyter.engine.components import ComponentFactory
+from cogment_jupyter.engine.errors import OrchestratorError
+from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.trial import ActorSlot, Trial
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENV_NAME = "env"
+
+
+@dataclass(frozen=True, slots=True)
+class TrialEvent:
+    """One state transition, as seen by watchers."""
+
+    trial: Trial
+    state: TrialState
+    tick_id: int
+    duration_ns: int
+
+
+class Orchestrator:
+    """Owns every trial of one orchestrator instance."""
+
+    def __init__(
+        self,
+        factory: ComponentFactory,
+        *,
+        default_params: TrialParams | None = None,
+        pre_trial_hooks: Sequence[str] = (),
+        gc_frequency: int = 10,
+        gc_interval: float = 5.0,
+        ended_retention: float = 300.0,
+    ) -> None:
+        self.factory = factory
+        self.default_params = default_params or TrialParams()
+        self.pre_trial_hooks = list(pre_trial_hooks)
+        self.gc_frequency = max(1, gc_frequency)
+        self.gc_interval = gc_interval
+        self.ended_retention = ended_retention
+        self.trials: dict[str, Trial] = {}
+        self._reserved: set[str] = set()
+        self._watchers: list[tuple[frozenset[TrialState], asyncio.Queue[TrialEvent | None]]] = []
+        self._nb_starts = 0
+        self._gc_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Start the periodic garbage collector (stale trials end without new starts)."""
+        if self._gc_task is None and self.gc_interval > 0:
+            self._gc_task = asyncio.get_running_loop().create_task(self._gc_forever())
+
+    async def shutdown(self) -> None:
+        """Hard-terminate every live trial and stop background work."""
+        self._closed = True
+        if self._gc_task is not None:
+            self._gc_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._gc_task
+        for trial in list(self.trials.values()):
+            trial.hard_terminate("Orchestrator shutdown")
+        for _, queue in self._watchers:
+            queue.put_nowait(None)
+        await self.factory.close()
+
+    # ----------------------------------------------------------------- StartTrial
+
+    async def start_trial(
+        self,
+        *,
+        params: TrialParams | None = None,
+        config: bytes | None = None,
+        trial_id_requested: str = "",
+        user_id: str = "",
+    ) -> str:
+        """Start a trial and return its id ("" if the requested id is taken), §2.1."""
+        if self._closed:
+            raise OrchestratorError("The orchestrator is shutting down")
+        trial_id = trial_id_requested or str(uuid.uuid4())
+        if trial_id in self.trials or trial_id in self._reserved:
+            log.warning("Trial id [%s] already exists", trial_id)
+            return ""
+        self._nb_starts += 1
+        if self._nb_starts % self.gc_frequency == 0:
+            self.collect_garbage()
+        self._reserved.add(trial_id)
+        try:
+            if params is not None:
+                final = TrialParams()
+                final.CopyFrom(params)
+            else:
+                final = await self._params_from_hooks(trial_id, user_id, config)
+            if not final.environment.name:
+                final.environment.name = DEFAULT_ENV_NAME
+            trial = self._build_trial(trial_id, user_id, final)
+        finally:
+            self._reserved.discard(trial_id)
+        try:
+            await trial.configure()
+        except Exception as error:
+            trial.hard_terminate(f"Failed to configure: {error}")
+            raise OrchestratorError(f"Failed to configure trial [{trial_id}]: {error}") from error
+        trial.start()
+        return trial_id
+
+    async def _params_from_hooks(self, trial_id: str, user_id: str, config: bytes | None) -> TrialParams:
+        params = TrialParams()
+        params.CopyFrom(self.default_params)
+        if config is not None:
+            params.trial_config.content = config
+        for endpoint in self.pre_trial_hooks:
+            try:
+                params = await self.factory.pre_trial_hook(endpoint, trial_id, user_id, params)
+            except Exception as error:
+                raise OrchestratorError(f"Pre-trial hook failure [{error}]") from error
+        return params
+
+    def _build_trial(self, trial_id: str, user_id: str, params: TrialParams) -> Trial:
+        if not params.actors:
+            raise OrchestratorError("No Actor defined in parameters")
+        env_name = params.environment.name
+        seen: set[str] = set()
+        for index, actor in enumerate(params.actors):
+            if not actor.name or not actor.actor_class:
+                raise OrchestratorError(
+                    f"Actor at index [{index}] needs both a name and an actor_class (got [{actor.name}], "
+                    f"[{actor.actor_class}])"
+                )
+            if actor.name in seen:
+                raise OrchestratorError(f"Duplicate actor name [{actor.name}]: actor names must be unique")
+            if actor.name == env_name:
+                raise OrchestratorError(f"Actor name [{actor.name}] is the environment's name; rename one")
+            seen.add(actor.name)
+        environment = self.factory.environment(trial_id, params.environment.endpoint)
+        slots = [
+            ActorSlot(
+                index=index,
+                name=actor.name,
+                actor_class=actor.actor_class,
+                implementation=actor.implementation,
+                config=actor.config.content if actor.HasField("config") else None,
+                optional=actor.optional,
+                default_action=actor.default_action.content if actor.HasField("default_action") else None,
+                initial_connection_timeout=actor.initial_connection_timeout,
+                response_timeout=actor.response_timeout,
+                connection=self.factory.actor(trial_id, actor.endpoint),
+            )
+            for index, actor in enumerate(params.actors)
+        ]
+        datalog = None
+        if params.datalog.endpoint:
+            datalog = self.factory.datalog(trial_id, params.datalog.endpoint)
+        return Trial(trial_id, user_id, params, environment, slots, datalog, self._on_state)
+
+    # ----------------------------------------------------------------- other requests
+
+    def terminate(self, trial_ids: Iterable[str], *, hard: bool) -> None:
+        """TerminateTrial (§2.2): unknown ids are skipped."""
+        for trial_id in trial_ids:
+            trial = self.trials.get(trial_id)
+            if trial is None:
+                continue
+            if hard:
+                trial.hard_terminate("Externally requested")
+            else:
+                trial.request_end()
+
+    def find(self, trial_ids: Sequence[str]) -> list[Trial]:
+        """Known trials among ``trial_ids`` (all trials when empty), §2.3."""
+        if not trial_ids:
+            return list(self.trials.values())
+        return [self.trials[i] for i in trial_ids if i in self.trials]
+
+    def join_client(
+        self, trial_id: str, actor_name: str | None, actor_class: str | None
+    ) -> tuple[Trial, ActorSlot]:
+        """Pick the slot a client actor joins (§6.2); raises OrchestratorError with the reason."""
+        trial = self.trials.get(trial_id)
+        if trial is None:
+            raise OrchestratorError(f"Unknown trial [{trial_id}] for actor to join")
+        try:
+            return trial, trial.client_slot(actor_name, actor_class)
+        except ValueError as error:
+            raise OrchestratorError(str(error)) from error
+
+    async def watch(self, states: Iterable[TrialState] = ()) -> AsyncIterator[TrialEvent]:
+        """The current state of matching trials, then every later transition (§2.4)."""
+        wanted = frozenset(states)
+        queue: asyncio.Queue[TrialEvent | None] = asyncio.Queue()
+        for trial in self.trials.values():  # snapshot and subscription in one step: nothing in between
+            if not wanted or trial.state in wanted:
+                queue.put_nowait(self._event(trial))
+        entry = (wanted, queue)
+        self._watchers.append(entry)
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            self._watchers.remove(entry)
+
+    # ----------------------------------------------------------------- internals
+
+    @staticmethod
+    def _event(trial: Trial) -> TrialEvent:
+        return TrialEvent(trial, trial.state, trial.tick_id, trial.duration_ns)
+
+    def _on_state(self, trial: Trial) -> None:
+        self.trials.setdefault(trial.id, trial)
+        event = self._event(trial)
+        for wanted, queue in self._watchers:
+            if not wanted or trial.state in wanted:
+                queue.put_nowait(event)
+
+    def collect_garbage(self) -> None:
+        """End stale trials and forget ended ones past their retention (§8.6)."""
+        now = time.monotonic()
+        for trial in list(self.trials.values()):
+            if trial.ended:
+                ended_for = (time.time_ns() - (trial.ended_ns or 0)) / 1e9
+                if ended_for >= self.ended_retention:
+                    del self.trials[trial.id]
+            elif trial.max_inactivity > 0 and now - trial.last_activity > trial.max_inactivity:
+                trial.hard_terminate("The trial was inactive for too long", event="Stale trial")
+
+    async def _gc_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.gc_interval)
+            self.collect_garbage()

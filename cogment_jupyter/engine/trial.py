@@ -1,0 +1,723 @@
+"""One trial: its state machine and tick loop (``cogment-protocol.md`` §4, §7, §10).
+
+The tick loop is a single *driver* coroutine. Components report through ports that only
+record what arrived and wake the driver; the driver does all routing. In-process components
+answer synchronously from inside the engine's calls, so a whole tick can run without a
+single suspension of the driver: that is the fast path. Remote components make the driver
+wait on a future instead. Either way the order of events is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cogment_jupyter.engine.components import (
+    ActorConnection,
+    ActorPort,
+    ClientActorConnection,
+    DatalogConnection,
+    EnvironmentConnection,
+    EnvironmentPort,
+)
+from cogment_jupyter.engine.errors import TrialAborted
+from cogment_jupyter.engine.records import (
+    Action,
+    ActionSet,
+    ActorInit,
+    EnvInit,
+    Message,
+    Observation,
+    ObservationSet,
+    Reward,
+    RewardSource,
+    Sample,
+    TrialActor,
+    TrialState,
+    now_ns,
+)
+
+if TYPE_CHECKING:
+    from cogment.api.common_pb2 import TrialParams
+
+log = logging.getLogger(__name__)
+
+ENV_LAST_ACK_TIMEOUT = 60.0
+ACTOR_LAST_ACK_TIMEOUT = 30.0
+#: The driver yields to the event loop at least this often (seconds) on the fast path.
+YIELD_INTERVAL = 0.002
+
+EXCLUDABLE_FIELDS = {
+    "info",
+    "observations",
+    "actions",
+    "rewards",
+    "messages",
+    "default_actors",
+    "unavailable_actors",
+}
+
+
+@dataclass(slots=True)
+class ActorSlot:
+    """What the trial knows about one actor (index = position in the params)."""
+
+    index: int
+    name: str
+    actor_class: str
+    implementation: str
+    config: bytes | None
+    optional: bool
+    default_action: bytes | None
+    initial_connection_timeout: float
+    response_timeout: float
+    connection: ActorConnection
+    disengaged: bool = False
+    stream_open: bool = False
+    last_ack: bool = False
+    pending_rewards: dict[int, list[RewardSource]] = field(default_factory=dict)
+
+
+class _EnvPort(EnvironmentPort):
+    __slots__ = ("_trial",)
+
+    def __init__(self, trial: Trial) -> None:
+        self._trial = trial
+
+    def observations(self, observation_set: ObservationSet) -> None:
+        self._trial._env_observations(observation_set)
+
+    def last(self) -> None:
+        self._trial._env_last()
+
+    def last_ack(self) -> None:
+        self._trial._env_last_ack()
+
+    def reward(self, reward: Reward) -> None:
+        self._trial.route_reward(self._trial.env_name, reward)
+
+    def message(self, message: Message) -> None:
+        self._trial.route_message(self._trial.env_name, message)
+
+    def lost(self, reason: str) -> None:
+        self._trial._env_lost(reason)
+
+
+class _ActorPort(ActorPort):
+    __slots__ = ("_slot", "_trial")
+
+    def __init__(self, trial: Trial, slot: ActorSlot) -> None:
+        self._trial = trial
+        self._slot = slot
+
+    def action(self, action: Action) -> None:
+        self._trial._actor_action(self._slot, action)
+
+    def reward(self, reward: Reward) -> None:
+        self._trial.route_reward(self._slot.name, reward)
+
+    def message(self, message: Message) -> None:
+        self._trial.route_message(self._slot.name, message)
+
+    def last_ack(self) -> None:
+        self._slot.last_ack = True
+        self._trial._wake_driver()
+
+    def lost(self, reason: str) -> None:
+        self._trial._actor_lost(self._slot, reason)
+
+
+class Trial:
+    """A running trial. Created by the orchestrator, driven by :meth:`run`."""
+
+    def __init__(
+        self,
+        trial_id: str,
+        user_id: str,
+        params: TrialParams,
+        environment: EnvironmentConnection,
+        actors: Sequence[ActorSlot],
+        datalog: DatalogConnection | None,
+        on_state: Callable[[Trial], None],
+    ) -> None:
+        self.id = trial_id
+        self.user_id = user_id
+        self.params = params
+        self.env_name = params.environment.name
+        self.environment = environment
+        self.actors = list(actors)
+        self.datalog = datalog
+        self._on_state = on_state
+        self.state = TrialState.UNKNOWN
+        self.tick_id = 0
+        self.created_ns = now_ns()
+        self.ended_ns: int | None = None
+        self.end_requested = False
+        self.end_details: str | None = None
+        self.last_activity = time.monotonic()
+        self.max_steps = params.max_steps
+        self.max_inactivity = params.max_inactivity
+        nb = params.nb_buffered_ticks
+        self._nb_buffered = nb if nb >= 2 else 2
+        self._exclude = {f.lower() for f in params.datalog.exclude_fields} & EXCLUDABLE_FIELDS
+        self._samples: deque[Sample] = deque()
+        self._first_observation = True
+        self._observations: deque[tuple[ObservationSet, bool]] = deque()
+        self._latest_observations: ObservationSet | None = None
+        self._env_sent_last = False
+        self._orchestrator_sent_last = False
+        self._env_acked = False
+        self._env_stream_open = False
+        self._actions: list[Action | None] = [None] * len(self.actors)
+        self._acted: list[bool] = [False] * len(self.actors)
+        self._nb_acted = 0
+        self._tick_processed = True
+        self._timers: list[asyncio.TimerHandle] = []
+        self._wake: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._driver: asyncio.Task[None] | None = None
+        self._ended = asyncio.Event()
+        self._by_name = {slot.name: slot for slot in self.actors}
+        self.set_state(TrialState.INITIALIZING)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def ended(self) -> bool:
+        return self.state == TrialState.ENDED
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    def set_state(self, state: TrialState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if state == TrialState.ENDED:
+            self.ended_ns = now_ns()
+        self._on_state(self)
+
+    async def configure(self) -> None:
+        """Open the datalog and create sample 0; then the trial is PENDING (§3)."""
+        if self.datalog is not None:
+            await self.datalog.start(self.id, self.user_id, self.params)
+        self._samples.append(self._new_sample(0))
+        self.set_state(TrialState.PENDING)
+
+    def start(self) -> None:
+        self._driver = self._loop.create_task(self._run(), name=f"trial-{self.id}")
+
+    @property
+    def duration_ns(self) -> int:
+        return (self.ended_ns or now_ns()) - self.created_ns
+
+    @property
+    def latest_observations(self) -> ObservationSet | None:
+        return self._latest_observations
+
+    def request_end(self) -> None:
+        """Soft termination (§2.2): acts at the next action processing."""
+        if self.ended:
+            return
+        self.end_requested = True
+        if self._samples:
+            self._current_sample().special_events.append("End requested")
+
+    def hard_terminate(self, details: str, event: str | None = None) -> None:
+        """End now: ``END`` with details to every open stream, state ENDED (§7.4)."""
+        if self.ended:
+            return
+        log.info("Trial [%s] hard termination: %s", self.id, details)
+        self.end_details = details
+        if self._samples:
+            events = self._current_sample().special_events
+            if event:
+                events.append(event)
+            events.append(f"Forced termination: {details}")
+        self._end_streams(details)
+        self._enter_ended()
+
+    # ----------------------------------------------------------------- driver
+
+    async def _run(self) -> None:
+        try:
+            await self._init_actors()
+            await self._init_environment()
+            await self._tick_loop()
+        except TrialAborted:
+            pass
+        except asyncio.CancelledError:
+            self.hard_terminate("Orchestrator shutdown")
+            raise
+        except Exception as error:  # a bug or a component that raised inside our call
+            log.exception("Trial [%s] failed", self.id)
+            self.hard_terminate(f"Internal failure: {error}")
+        finally:
+            self._cancel_timers()
+
+    async def _init_actors(self) -> None:
+        async def init_one(slot: ActorSlot) -> bool:
+            init = ActorInit(slot.name, slot.actor_class, slot.implementation, self.env_name, slot.config)
+            timeout = slot.initial_connection_timeout or None
+            try:
+                await asyncio.wait_for(slot.connection.init(init, _ActorPort(self, slot)), timeout)
+            except (Exception, TimeoutError) as error:
+                log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, slot.name, error)
+                slot.connection.end("Failed to initialize")
+                return False
+            slot.stream_open = True
+            return True
+
+        results = await asyncio.gather(*(init_one(slot) for slot in self.actors))
+        self._check_aborted()
+        for slot, ok in zip(self.actors, results, strict=True):
+            if ok:
+                continue
+            if not slot.optional:
+                self.hard_terminate("Failed to initialize all actors")
+                raise TrialAborted
+            slot.disengaged = True
+
+    async def _init_environment(self) -> None:
+        init = EnvInit(
+            self.env_name,
+            self.params.environment.implementation,
+            self.tick_id,
+            [TrialActor(slot.name, slot.actor_class) for slot in self.actors],
+            self.params.environment.config.content if self.params.environment.HasField("config") else None,
+        )
+        try:
+            await self.environment.init(init, _EnvPort(self))
+        except Exception as error:
+            self._check_aborted()
+            log.warning("Trial [%s] environment failed to initialize: %r", self.id, error)
+            self.hard_terminate(f"Failed to initialize environment: {error}")
+            raise TrialAborted from error
+        self._env_stream_open = True
+        self._check_aborted()
+
+    async def _tick_loop(self) -> None:
+        next_yield = time.perf_counter() + YIELD_INTERVAL
+        while True:
+            await self._wait_until(lambda: bool(self._observations))
+            observation_set, final = self._observations.popleft()
+            self._new_tick(observation_set, final)
+            if final:
+                await self._finish()
+                return
+            self._dispatch_observations(observation_set)
+            self._push_samples()
+            await self._wait_until(self._acted_or_moved_on)
+            if not self._all_acted():
+                continue  # the environment moved on by itself: this tick gets no action set
+            self._process_actions()
+            if time.perf_counter() > next_yield:  # fairness for other trials on the fast path
+                await asyncio.sleep(0)
+                self._check_aborted()
+                next_yield = time.perf_counter() + YIELD_INTERVAL
+
+    def _new_tick(self, observation_set: ObservationSet, final: bool) -> None:
+        if self._first_observation:
+            self._first_observation = False
+            self.set_state(TrialState.RUNNING)
+            sample = self._current_sample()
+            sample.timestamp = now_ns()
+        else:
+            self._current_sample().state = self.state
+            self.tick_id += 1
+            sample = self._new_sample(self.tick_id)
+            self._samples.append(sample)
+        sample.observations = observation_set
+        self._latest_observations = observation_set
+        n = len(self.actors)
+        self._actions = [None] * n
+        self._acted = [False] * n
+        self._nb_acted = 0
+        self._tick_processed = False
+        if final:
+            self._tick_processed = True
+            self.set_state(TrialState.TERMINATING)
+            sample.special_events.append("Evironment ended trial")
+
+    def _dispatch_observations(self, observation_set: ObservationSet, last: bool = False) -> None:
+        tick = self.tick_id
+        contents = observation_set.observations
+        actors_map = observation_set.actors_map
+        timestamp = observation_set.timestamp
+        timed = False
+        for slot in self.actors:
+            if slot.disengaged:
+                continue
+            rewards = self._take_rewards(slot) if slot.pending_rewards else ()
+            observation = Observation(tick, timestamp, contents[actors_map[slot.index]])
+            if slot.response_timeout > 0 and not last:
+                timed = True
+            slot.connection.observation(observation, rewards, last)
+        if timed:
+            self._arm_response_timers(tick)
+
+    def _all_acted(self) -> bool:
+        available = 0
+        for slot in self.actors:
+            if not slot.disengaged:
+                available += 1
+        return self._nb_acted >= available
+
+    def _acted_or_moved_on(self) -> bool:
+        return self._all_acted() or bool(self._observations)
+
+    def _process_actions(self) -> None:
+        """Build and send the action set of the current tick (§7.1.3)."""
+        self._tick_processed = True
+        self._cancel_timers()
+        tick = self.tick_id
+        sample = self._current_sample()
+        sample.actions = self._actions
+        contents: list[object] = []
+        unavailable: list[int] = []
+        missing: list[str] = []
+        for slot, action in zip(self.actors, self._actions, strict=True):
+            if action is not None:
+                contents.append(action.content)
+                continue
+            if slot.default_action is not None:
+                contents.append(slot.default_action)
+                sample.default_actors.append(slot.index)
+            else:
+                contents.append(b"")
+                unavailable.append(slot.index)
+            if not slot.optional:
+                missing.append(slot.name)
+        sample.unavailable_actors.extend(unavailable)
+        if missing:
+            self.hard_terminate(
+                f"Action processing requirement failure [Required actors [{', '.join(missing)}] "
+                f"unavailable at tick [{tick}]]"
+            )
+            raise TrialAborted
+        last = (self.max_steps > 0 and tick >= self.max_steps) or self.end_requested
+        if last:
+            self.set_state(TrialState.TERMINATING)
+            if self.max_steps > 0 and tick >= self.max_steps:
+                sample.special_events.append("Maximum number of steps reached")
+            self._orchestrator_sent_last = True
+        self.environment.actions(ActionSet(tick, contents, unavailable, now_ns()), last)
+
+    async def _finish(self) -> None:
+        """Soft end after the final observation set (§7.2)."""
+        observation_set = self._current_sample().observations
+        assert observation_set is not None
+        self._dispatch_observations(observation_set, last=True)
+        details: str | None = None
+        if not await self._wait_until(
+            lambda: self._env_acked or not self._env_stream_open, ENV_LAST_ACK_TIMEOUT
+        ):
+            details = "Environment failed to end properly"
+        else:
+            engaged = [s for s in self.actors if not s.disengaged and s.stream_open]
+            await self._wait_until(
+                lambda: all(s.last_ack or not s.stream_open for s in engaged), ACTOR_LAST_ACK_TIMEOUT
+            )
+        self._end_streams(details)
+        self._enter_ended()
+
+    # ----------------------------------------------------------------- waiting
+
+    def _wake_driver(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def _check_aborted(self) -> None:
+        if self.state == TrialState.ENDED:
+            raise TrialAborted
+
+    async def _wait_until(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Suspend until ``condition()``; False on timeout. Returns at once when it already holds."""
+        if condition():
+            return True
+        deadline = None if timeout is None else self._loop.time() + timeout
+        while not condition():
+            self._check_aborted()
+            wake = self._wake = self._loop.create_future()
+            timer = None
+            if deadline is not None:
+                remaining = deadline - self._loop.time()
+                if remaining <= 0:
+                    return False
+                timer = self._loop.call_later(remaining, self._wake_driver)
+            try:
+                await wake
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        self._check_aborted()
+        return True
+
+    def _arm_response_timers(self, tick: int) -> None:
+        for slot in self.actors:
+            if slot.response_timeout > 0 and not slot.disengaged:
+                self._timers.append(
+                    self._loop.call_later(slot.response_timeout, self._response_timeout, slot, tick)
+                )
+
+    def _cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    def _response_timeout(self, slot: ActorSlot, tick: int) -> None:
+        if tick != self.tick_id or self._tick_processed or self._acted[slot.index] or slot.disengaged:
+            return
+        log.info("Trial [%s] actor [%s] did not act in time at tick [%d]", self.id, slot.name, tick)
+        self._acted[slot.index] = True  # counts as acted, without data
+        self._nb_acted += 1
+        self._wake_driver()
+
+    # ----------------------------------------------------------------- events from components
+
+    def _env_observations(self, observation_set: ObservationSet) -> None:
+        if self.state in (TrialState.ENDED, TrialState.UNKNOWN, TrialState.INITIALIZING):
+            return
+        tick = observation_set.tick_id
+        if tick != -1:
+            expected = self.tick_id if self._first_observation else self.tick_id + 1
+            if tick != expected:
+                kind = "repeated a tick id" if tick < expected else "skipped tick id"
+                log.error("Trial [%s] environment %s [%d] (expected %d)", self.id, kind, tick, expected)
+                return
+        if not observation_set.timestamp:
+            observation_set.timestamp = now_ns()
+        self.last_activity = time.monotonic()
+        # finality is decided on arrival: LAST precedes the final set on the same stream
+        self._observations.append((observation_set, self._env_sent_last or self._orchestrator_sent_last))
+        self._wake_driver()
+
+    def _env_last(self) -> None:
+        self._env_sent_last = True
+
+    def _env_last_ack(self) -> None:
+        self._env_acked = True
+        self._wake_driver()
+
+    def _env_lost(self, reason: str) -> None:
+        self._env_stream_open = False
+        if self.ended or self._env_acked:
+            self._wake_driver()
+            return
+        self.hard_terminate("Environment disconnected")
+        self._wake_driver()
+
+    def _actor_action(self, slot: ActorSlot, action: Action) -> None:
+        if self.state not in (TrialState.RUNNING, TrialState.TERMINATING) or slot.disengaged:
+            return
+        tick = self.tick_id
+        if action.tick_id != -1 and action.tick_id != tick:
+            log.debug("Trial [%s] actor [%s]: invalid action step [%d]", self.id, slot.name, action.tick_id)
+            return
+        if self._tick_processed or self._acted[slot.index]:
+            return  # late (the action set of this tick is built) or a second action
+        self._actions[slot.index] = action
+        self._acted[slot.index] = True
+        self._nb_acted += 1
+        self.last_activity = time.monotonic()
+        self._wake_driver()
+
+    def _actor_lost(self, slot: ActorSlot, reason: str) -> None:
+        was_open = slot.stream_open
+        slot.stream_open = False
+        if self.state >= TrialState.TERMINATING or slot.disengaged:
+            self._wake_driver()
+            return
+        log.info("Trial [%s] actor [%s] disengaged: %s", self.id, slot.name, reason)
+        slot.disengaged = True
+        if was_open and not self._tick_processed and self._acted[slot.index]:
+            self._acted[slot.index] = False
+            self._actions[slot.index] = None
+            self._nb_acted -= 1
+        self._wake_driver()
+
+    # ----------------------------------------------------------------- rewards and messages
+
+    def _receivers(self, pattern: str) -> list[ActorSlot]:
+        """Actors matched by a receiver pattern: name, ``*``, ``*.*``, ``class.*``, ``class.name``."""
+        if pattern in ("*", "*.*"):
+            return self.actors
+        slot = self._by_name.get(pattern)
+        if slot is not None:
+            return [slot]
+        actor_class, dot, name = pattern.partition(".")
+        if not dot:
+            return []
+        return [
+            slot
+            for slot in self.actors
+            if slot.actor_class == actor_class and (name == "*" or slot.name == name)
+        ]
+
+    def route_reward(self, sender: str, reward: Reward) -> None:
+        if self.state < TrialState.PENDING or self.state == TrialState.ENDED:
+            return
+        sources = reward.sources or [RewardSource(sender, reward.value, 1.0)]
+        for source in sources:
+            source.sender_name = sender
+        reward.sources = sources
+        tick = reward.tick_id
+        current = self.tick_id
+        if tick == -1 or tick == current:
+            receivers = self._receivers(reward.receiver_name)
+            if not receivers:
+                log.error("Trial [%s] reward for unknown receiver [%s]", self.id, reward.receiver_name)
+                return
+            for slot in receivers:
+                if not slot.disengaged:
+                    slot.pending_rewards.setdefault(current, []).extend(sources)
+            self._current_sample().rewards.append(reward)
+        elif 0 <= tick < current:
+            for sample in self._samples:
+                if sample.tick_id == tick:
+                    sample.rewards.append(reward)
+                    return
+            if self.datalog is not None:
+                out_of_sync = Sample(
+                    tick,
+                    now_ns(),
+                    self.state,
+                    ["Out of sync reward"],
+                    out_of_sync=True,
+                    rewards=[reward],
+                )
+                self.datalog.add([self._excluded(out_of_sync)])
+        else:
+            log.error("Trial [%s] reward for invalid tick [%d] (current %d)", self.id, tick, current)
+
+    def _take_rewards(self, slot: ActorSlot) -> list[Reward]:
+        rewards = []
+        for tick in sorted(slot.pending_rewards):
+            sources = slot.pending_rewards[tick]
+            total = weights = 0.0
+            for source in sources:
+                if source.confidence > 0:
+                    total += source.value * source.confidence
+                    weights += source.confidence
+            value = total / weights if weights > 0 else 0.0
+            rewards.append(Reward(tick, slot.name, value, list(sources)))
+        slot.pending_rewards.clear()
+        return rewards
+
+    def route_message(self, sender: str, message: Message) -> None:
+        if self.state < TrialState.PENDING or self.state == TrialState.ENDED:
+            return
+        if message.tick_id not in (-1, self.tick_id):
+            log.error("Trial [%s] message for invalid tick [%d]", self.id, message.tick_id)
+            return
+        message.sender_name = sender
+        tick = self.tick_id
+        receiver = message.receiver_name
+        if receiver == self.env_name:
+            if self._env_stream_open:
+                self.environment.message(Message(tick, sender, receiver, message.payload))
+        else:
+            receivers = self._receivers(receiver)
+            if not receivers:
+                log.error("Trial [%s] message for unknown receiver [%s]", self.id, receiver)
+                return
+            for slot in receivers:
+                if not slot.disengaged and slot.stream_open:
+                    slot.connection.message(Message(tick, sender, slot.name, message.payload))
+        self._current_sample().messages.append(message)
+
+    # ----------------------------------------------------------------- samples
+
+    def _new_sample(self, tick: int) -> Sample:
+        return Sample(tick, now_ns(), actions=[None] * len(self.actors))
+
+    def _current_sample(self) -> Sample:
+        return self._samples[-1]
+
+    def _excluded(self, sample: Sample) -> Sample:
+        if not self._exclude:
+            return sample
+        for name in self._exclude:
+            if name == "info":
+                continue  # the whole SampleInfo is dropped by the wire encoder, which sees the params
+            if name == "observations":
+                sample.observations = None
+            else:
+                setattr(sample, name, [])
+        return sample
+
+    def _push_samples(self) -> None:
+        """Send the oldest samples while ``nb_buffered_ticks`` or more are buffered (§10)."""
+        samples = self._samples
+        if len(samples) < self._nb_buffered:
+            return
+        out = []
+        while len(samples) >= self._nb_buffered:
+            out.append(self._excluded(samples.popleft()))
+        if self.datalog is not None:
+            self.datalog.add(out)
+
+    # ----------------------------------------------------------------- ending
+
+    def _end_streams(self, details: str | None) -> None:
+        self._cancel_timers()
+        self.environment.end(details)
+        self._env_stream_open = False
+        for slot in self.actors:
+            slot.connection.end(details)
+            slot.stream_open = False
+
+    def _enter_ended(self) -> None:
+        if self._samples:
+            self._current_sample().state = TrialState.ENDED
+        self._tick_processed = True
+        self.set_state(TrialState.ENDED)
+        if self.datalog is not None:
+            remaining = [self._excluded(s) for s in self._samples]
+            self._samples.clear()
+            if remaining:
+                remaining[-1].state = TrialState.ENDED
+                self.datalog.add(remaining)
+            self._loop.create_task(self.datalog.close())
+        else:
+            # keep only the current sample for GetTrialInfo's latest observation
+            while len(self._samples) > 1:
+                self._samples.popleft()
+        self._ended.set()
+        self._wake_driver()
+
+    def actors_in_trial(self) -> list[TrialActor]:
+        return [TrialActor(slot.name, slot.actor_class) for slot in self.actors]
+
+    def client_slot(self, actor_name: str | None, actor_class: str | None) -> ActorSlot:
+        """Choose the slot a joining client actor takes (§6.2); raises ValueError with the reason."""
+        if self.state != TrialState.PENDING:
+            raise ValueError("Wrong trial state for actor to join")
+        if actor_name:
+            slot = self._by_name.get(actor_name)
+            if slot is None:
+                raise ValueError(f"Unknown actor name [{actor_name}] for actor to join")
+            if not isinstance(slot.connection, ClientActorConnection):
+                raise ValueError(f"Actor [{actor_name}] is not a client actor")
+            if actor_class and slot.actor_class != actor_class:
+                raise ValueError(
+                    f"Actor [{actor_name}] is of class [{slot.actor_class}], not [{actor_class}]"
+                )
+            if slot.connection.joined or slot.disengaged:
+                raise ValueError(f"Actor [{actor_name}] has already joined or is disengaged")
+            return slot
+        for slot in self.actors:
+            if (
+                slot.actor_class == actor_class
+                and isinstance(slot.connection, ClientActorConnection)
+                and not slot.connection.joined
+                and not slot.disengaged
+            ):
+                return slot
+        raise ValueError(f"No free client actor slot of class [{actor_class}] for actor to join")

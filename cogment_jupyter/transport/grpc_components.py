@@ -1,0 +1,324 @@
+"""Engine components reached over Cogment gRPC: environments, service and client actors, datalogs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from cogment.api import agent_pb2_grpc, common_pb2, datalog_pb2, datalog_pb2_grpc, environment_pb2
+from cogment.api import environment_pb2_grpc as env_grpc
+
+from cogment_jupyter.engine.components import (
+    ActorPort,
+    ClientActorConnection,
+    DatalogConnection,
+    EnvironmentConnection,
+    EnvironmentPort,
+    InitError,
+)
+from cogment_jupyter.engine.records import (
+    ActionSet,
+    ActorInit,
+    EnvInit,
+    Message,
+    Observation,
+    Reward,
+    Sample,
+)
+from cogment_jupyter.transport import convert
+from cogment_jupyter.transport.streams import StreamPump
+
+log = logging.getLogger(__name__)
+
+NORMAL = common_pb2.NORMAL
+HEARTBEAT = common_pb2.HEARTBEAT
+LAST = common_pb2.LAST
+LAST_ACK = common_pb2.LAST_ACK
+END = common_pb2.END
+
+
+def _end_message(message_type: type, details: str | None) -> Any:
+    return message_type(state=END, details=details) if details else message_type(state=END)
+
+
+class GrpcEnvironment(EnvironmentConnection):
+    """``EnvironmentSP.RunTrial`` (the orchestrator is the client)."""
+
+    def __init__(self, channel: grpc.aio.Channel, trial_id: str, address: str) -> None:
+        self._stub = env_grpc.EnvironmentSPStub(channel)
+        self._trial_id = trial_id
+        self._address = address
+        self._pump: StreamPump | None = None
+        self._port: EnvironmentPort | None = None
+        self._ended = False
+
+    async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
+        call = self._stub.RunTrial(metadata=(("trial-id", self._trial_id),))
+        pump = self._pump = StreamPump(
+            f"environment@{self._address}", call.read, call.write, call.done_writing
+        )
+        try:
+            await pump.write_now(
+                environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=convert.env_init_to_proto(init))
+            )
+            while True:
+                reply = await pump.read()
+                if reply is None:
+                    raise InitError("the environment closed its stream during init")
+                if reply.state == HEARTBEAT:
+                    await pump.write_now(environment_pb2.EnvRunTrialInput(state=HEARTBEAT))
+                    continue
+                if reply.state == NORMAL and reply.HasField("init_output"):
+                    break
+                raise InitError(f"unexpected message during init: state {reply.state}")
+        except ConnectionError as error:
+            call.cancel()
+            raise InitError(str(error)) from error
+        except BaseException:
+            call.cancel()
+            raise
+        self._port = port
+        pump.start(self._on_message, self._on_closed)
+
+    def _on_message(self, reply: environment_pb2.EnvRunTrialOutput) -> None:
+        port = self._port
+        assert port is not None
+        state = reply.state
+        if state == NORMAL:
+            kind = reply.WhichOneof("data")
+            if kind == "observation_set":
+                port.observations(convert.observation_set_from_proto(reply.observation_set))
+            elif kind == "reward":
+                port.reward(convert.reward_from_proto(reply.reward))
+            elif kind == "message":
+                port.message(convert.message_from_proto(reply.message))
+            elif kind == "init_output":
+                log.error("Environment [%s]: repeated init data", self._address)
+            elif kind == "details":
+                log.info("Environment [%s]: %s", self._address, reply.details)
+        elif state == LAST:
+            port.last()
+            if reply.WhichOneof("data") == "observation_set":
+                port.observations(convert.observation_set_from_proto(reply.observation_set))
+        elif state == LAST_ACK:
+            port.last_ack()
+        elif state == END:
+            port.lost("the environment sent END")
+
+    def _on_closed(self, reason: str) -> None:
+        if self._port is not None:
+            self._port.lost(reason)
+
+    def actions(self, action_set: ActionSet, last: bool) -> None:
+        if self._pump is None:
+            return
+        if last:
+            self._pump.send(environment_pb2.EnvRunTrialInput(state=LAST))
+        self._pump.send(
+            environment_pb2.EnvRunTrialInput(state=NORMAL, action_set=convert.action_set_to_proto(action_set))
+        )
+
+    def message(self, message: Message) -> None:
+        if self._pump is not None:
+            self._pump.send(
+                environment_pb2.EnvRunTrialInput(state=NORMAL, message=convert.message_to_proto(message))
+            )
+
+    def end(self, details: str | None) -> None:
+        if self._ended or self._pump is None:
+            self._ended = True
+            return
+        self._ended = True
+        self._pump.close(_end_message(environment_pb2.EnvRunTrialInput, details))
+
+
+class _ActorStream:
+    """What service and client actor streams share once initialised (§6.3)."""
+
+    _pump: StreamPump | None
+    _port: ActorPort | None
+    _ended: bool
+
+    def _on_message(self, reply: common_pb2.ActorRunTrialOutput) -> None:
+        port = self._port
+        assert port is not None
+        state = reply.state
+        if state == NORMAL:
+            kind = reply.WhichOneof("data")
+            if kind == "action":
+                port.action(convert.action_from_proto(reply.action))
+            elif kind == "reward":
+                port.reward(convert.reward_from_proto(reply.reward))
+            elif kind == "message":
+                port.message(convert.message_from_proto(reply.message))
+            elif kind == "init_output":
+                log.error("Actor: repeated init data")
+                port.lost("repeated init data")
+        elif state == LAST_ACK:
+            port.last_ack()
+        elif state in (LAST, END):
+            log.error("Actor sent unexpected state %s", state)
+
+    def _on_closed(self, reason: str) -> None:
+        if self._port is not None:
+            self._port.lost(reason)
+
+    def observation(self, observation: Observation, rewards: Sequence[Reward], last: bool) -> None:
+        pump = self._pump
+        if pump is None:
+            return
+        for reward in rewards:
+            pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, reward=convert.reward_to_proto(reward)))
+        if last:
+            pump.send(common_pb2.ActorRunTrialInput(state=LAST))
+        pump.send(
+            common_pb2.ActorRunTrialInput(state=NORMAL, observation=convert.observation_to_proto(observation))
+        )
+
+    def message(self, message: Message) -> None:
+        if self._pump is not None:
+            self._pump.send(
+                common_pb2.ActorRunTrialInput(state=NORMAL, message=convert.message_to_proto(message))
+            )
+
+    def _close(self, details: str | None) -> None:
+        self._ended = True
+        if self._pump is not None:
+            self._pump.close(_end_message(common_pb2.ActorRunTrialInput, details))
+
+
+class GrpcServiceActor(_ActorStream):
+    """``ServiceActorSP.RunTrial`` (the orchestrator is the client)."""
+
+    def __init__(self, channel: grpc.aio.Channel, trial_id: str, address: str) -> None:
+        self._stub = agent_pb2_grpc.ServiceActorSPStub(channel)
+        self._trial_id = trial_id
+        self._address = address
+        self._pump = None
+        self._port = None
+        self._ended = False
+
+    async def init(self, init: ActorInit, port: ActorPort) -> None:
+        call = self._stub.RunTrial(metadata=(("trial-id", self._trial_id),))
+        pump = self._pump = StreamPump(
+            f"actor {init.actor_name}@{self._address}", call.read, call.write, call.done_writing
+        )
+        try:
+            await pump.write_now(
+                common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(init))
+            )
+            while True:
+                reply = await pump.read()
+                if reply is None:
+                    raise InitError("the actor closed its stream during init")
+                if reply.state == HEARTBEAT:
+                    await pump.write_now(common_pb2.ActorRunTrialInput(state=HEARTBEAT))
+                    continue
+                if reply.state == NORMAL and reply.HasField("init_output"):
+                    break
+                raise InitError(f"unexpected message during init: state {reply.state}")
+        except ConnectionError as error:
+            call.cancel()
+            self._pump = None
+            raise InitError(str(error)) from error
+        except BaseException:
+            call.cancel()
+            self._pump = None
+            raise
+        self._port = port
+        pump.start(self._on_message, self._on_closed)
+
+    def end(self, details: str | None) -> None:
+        if not self._ended:
+            self._close(details)
+
+
+class ClientActorSlot(_ActorStream, ClientActorConnection):
+    """A client actor's slot: the stream is the ``ClientActorSP.RunTrial`` server handler's."""
+
+    def __init__(self, trial_id: str) -> None:
+        self._trial_id = trial_id
+        self._pump = None
+        self._port = None
+        self._ended = False
+        self._claimed = False
+        self._init: ActorInit | None = None
+        self._init_ready = asyncio.Event()
+        self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def joined(self) -> bool:
+        return self._claimed
+
+    async def init(self, init: ActorInit, port: ActorPort) -> None:
+        self._init = init
+        self._port = port
+        self._init_ready.set()
+        await self._joined
+
+    async def serve(self, pump: StreamPump) -> None:
+        """Run in the ``ClientActorSP.RunTrial`` handler until ``END`` is written and the reader is done."""
+        self._claimed = True
+        await self._init_ready.wait()
+        if self._ended or self._init is None:
+            raise InitError("the trial ended before the client joined")
+        self._pump = pump
+        await pump.write_now(
+            common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(self._init))
+        )
+        pump.start(self._on_message, self._on_closed)
+        if not self._joined.done():
+            self._joined.set_result(None)
+        await pump.wait_writer()
+        await pump.wait_closed(timeout=5.0)  # give the client time to close its side
+        pump.cancel()
+
+    def end(self, details: str | None) -> None:
+        if self._ended:
+            return
+        self._init_ready.set()
+        if not self._joined.done():
+            self._joined.set_exception(InitError("the trial ended before a client joined"))
+            self._joined.exception()  # mark retrieved: the waiter may be gone
+        self._close(details)
+
+
+class GrpcDatalog(DatalogConnection):
+    """``DatalogSP.RunTrialDatalog`` (the orchestrator is the client), §10."""
+
+    def __init__(self, channel: grpc.aio.Channel, trial_id: str, address: str) -> None:
+        self._stub = datalog_pb2_grpc.DatalogSPStub(channel)
+        self._trial_id = trial_id
+        self._address = address
+        self._pump: StreamPump | None = None
+        self._exclude_info = False
+        self._failed = False
+
+    async def start(self, trial_id: str, user_id: str, params: common_pb2.TrialParams) -> None:
+        self._exclude_info = any(f.lower() == "info" for f in params.datalog.exclude_fields)
+        call = self._stub.RunTrialDatalog(metadata=(("trial-id", trial_id), ("user-id", user_id)))
+        pump = self._pump = StreamPump(f"datalog@{self._address}", call.read, call.write, call.done_writing)
+        pump.send(datalog_pb2.RunTrialDatalogInput(trial_params=params))
+        pump.start(lambda _reply: None, self._on_closed)
+
+    def _on_closed(self, reason: str) -> None:
+        if reason != "stream ended" and not self._failed:
+            self._failed = True
+            log.warning("Datalog [%s] for trial [%s] failed: %s", self._address, self._trial_id, reason)
+
+    def add(self, samples: Sequence[Sample]) -> None:
+        if self._pump is None or self._failed:
+            return
+        for sample in samples:
+            self._pump.send(
+                datalog_pb2.RunTrialDatalogInput(sample=convert.sample_to_proto(sample, self._exclude_info))
+            )
+
+    async def close(self) -> None:
+        if self._pump is None:
+            return
+        self._pump.close()
+        await self._pump.wait_closed(timeout=10.0)

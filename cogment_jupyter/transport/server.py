@@ -1,0 +1,56 @@
+"""A gRPC server exposing an :class:`Orchestrator` as a Cogment orchestrator."""
+
+from __future__ import annotations
+
+import grpc
+from cogment.api import orchestrator_pb2_grpc
+
+from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
+from cogment_jupyter.transport.servicers import ClientActorServicer, TrialLifecycleServicer
+
+
+class OrchestratorServer:
+    """``TrialLifecycleSP`` and ``ClientActorSP``; on one server when the ports are equal (§1.1)."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        self._servers: list[grpc.aio.Server] = []
+        self.lifecycle_port = 0
+        self.actor_port = 0
+
+    async def start(
+        self, host: str = "127.0.0.1", lifecycle_port: int = 0, actor_port: int | None = None
+    ) -> None:
+        """Bind and start; port 0 picks a free port. ``actor_port=None`` shares the lifecycle port."""
+        lifecycle = grpc.aio.server(options=CHANNEL_OPTIONS)
+        orchestrator_pb2_grpc.add_TrialLifecycleSPServicer_to_server(
+            TrialLifecycleServicer(self.orchestrator), lifecycle
+        )
+        self.lifecycle_port = _bind(lifecycle, host, lifecycle_port)
+        if actor_port is None or (actor_port == lifecycle_port and lifecycle_port != 0):
+            actors = lifecycle
+            self.actor_port = self.lifecycle_port
+        else:
+            actors = grpc.aio.server(options=CHANNEL_OPTIONS)
+            self.actor_port = _bind(actors, host, actor_port)
+        orchestrator_pb2_grpc.add_ClientActorSPServicer_to_server(
+            ClientActorServicer(self.orchestrator), actors
+        )
+        self._servers = [lifecycle] if actors is lifecycle else [lifecycle, actors]
+        for server in self._servers:
+            await server.start()
+        self.orchestrator.start()
+
+    async def stop(self, grace: float = 1.0) -> None:
+        await self.orchestrator.shutdown()
+        for server in self._servers:
+            await server.stop(grace)
+        self._servers = []
+
+
+def _bind(server: grpc.aio.Server, host: str, port: int) -> int:
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"Cannot listen on {host}:{port}: the port is in use or the host is not local")
+    return bound
