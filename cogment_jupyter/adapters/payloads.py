@@ -1,0 +1,250 @@
+"""In-process observation and action payloads.
+
+In-kernel components hand these objects to each other as they are: building one costs a
+few attribute stores, nothing is encoded. Only the edges that need bytes (gRPC peers,
+storage) call ``to_bytes()`` (see ``engine.records.as_bytes``), which produces the wire
+envelope of :mod:`.wire`. ``decode_observation`` / ``decode_action`` accept either form, so
+code that may receive bytes from a gRPC peer or an object in-process has a single path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from cogment_jupyter.adapters import wire
+from cogment_jupyter.adapters.codec import Codec
+from cogment_jupyter.adapters.frames import decode_frame, encode_frame
+
+__all__ = [
+    "LabAction",
+    "LabObservation",
+    "decode_action",
+    "decode_observation",
+    "info_from_json",
+    "info_to_json",
+    "mask_from_bytes",
+    "mask_to_bytes",
+]
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return repr(obj)
+
+
+def _sanitize(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_sanitize(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return repr(obj)
+    return obj
+
+
+def info_to_json(info: Mapping[str, Any] | None) -> str:
+    """JSON of an env ``info`` dict: numpy values as lists/numbers, anything else as its repr."""
+    if not info:
+        return ""
+    try:
+        return json.dumps(info, default=_json_default, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):  # non-str keys or non-finite floats
+        return json.dumps(
+            _sanitize(json.loads(json.dumps(info, default=_json_default))), separators=(",", ":")
+        )
+
+
+def info_from_json(text: str) -> dict[str, Any]:
+    return json.loads(text) if text else {}
+
+
+def mask_to_bytes(mask: Any) -> bytes:
+    """One byte (0/1) per action; a tuple of masks (MultiDiscrete) is concatenated."""
+    if mask is None:
+        return b""
+    if isinstance(mask, tuple | list) and mask and isinstance(mask[0], np.ndarray | list | tuple):
+        return b"".join(mask_to_bytes(m) for m in mask)
+    return (np.asarray(mask) != 0).astype(np.uint8).tobytes()
+
+
+def mask_from_bytes(data: bytes, action_codec: Codec | None = None) -> Any:
+    """The mask as ``int8`` arrays shaped for the action space's ``sample(mask=...)``."""
+    if not data:
+        return None
+    flat = np.frombuffer(data, dtype=np.uint8).astype(np.int8)
+    space = getattr(action_codec, "space", None)
+    nvec = getattr(space, "nvec", None)
+    if nvec is not None:  # MultiDiscrete: one mask per dimension
+        sizes = np.asarray(nvec).reshape(-1)
+        return tuple(np.split(flat, np.cumsum(sizes)[:-1]))
+    shape = getattr(space, "shape", None)
+    if shape and int(np.prod(shape)) == flat.size:
+        return flat.reshape(shape)
+    return flat
+
+
+class LabObservation:
+    """One agent's observation of a tick, as in-process components exchange it.
+
+    ``value`` is the plain observation (``None``: nothing observed), ``frame`` an RGB array
+    or ``None``; ``codec`` is the observation space's codec, used only by :meth:`to_bytes`.
+    """
+
+    __slots__ = (
+        "_wire",
+        "action_mask",
+        "codec",
+        "dead",
+        "frame",
+        "inactive",
+        "info",
+        "terminated",
+        "truncated",
+        "value",
+    )
+
+    def __init__(
+        self,
+        value: Any,
+        codec: Codec | None = None,
+        frame: np.ndarray | None = None,
+        inactive: bool = False,
+        dead: bool = False,
+        terminated: bool = False,
+        truncated: bool = False,
+        info: Mapping[str, Any] | None = None,
+        action_mask: Any = None,
+    ) -> None:
+        self.value = value
+        self.codec = codec
+        self.frame = frame
+        self.inactive = inactive
+        self.dead = dead
+        self.terminated = terminated
+        self.truncated = truncated
+        self.info = info
+        self.action_mask = action_mask
+        self._wire: bytes | None = None
+
+    def to_bytes(self) -> bytes:
+        """The :class:`wire.Observation` envelope (computed once, then cached)."""
+        if self._wire is None:
+            if self.value is not None and self.codec is None:
+                raise ValueError(
+                    "LabObservation.to_bytes() needs the observation space's codec: "
+                    "build it with LabObservation(value, codec_for(space))"
+                )
+            frame, frame_format = (b"", "") if self.frame is None else encode_frame(self.frame)
+            self._wire = wire.encode_observation(
+                None if self.value is None else self.codec.encode(self.value),  # type: ignore[union-attr]
+                inactive=self.inactive,
+                dead=self.dead,
+                frame=frame,
+                frame_format=frame_format,
+                terminated=self.terminated,
+                truncated=self.truncated,
+                info_json=info_to_json(self.info),
+                action_mask=mask_to_bytes(self.action_mask),
+            )
+        return self._wire
+
+    def __repr__(self) -> str:
+        flags = [n for n in ("inactive", "dead", "terminated", "truncated") if getattr(self, n)]
+        extra = "".join(f", {f}" for f in flags)
+        if self.frame is not None:
+            extra += f", frame={getattr(self.frame, 'shape', '?')}"
+        if self.action_mask is not None:
+            extra += ", action_mask=..."
+        return f"LabObservation({self.value!r}{extra})"
+
+
+class LabAction:
+    """One agent's action (``value is None``: no action)."""
+
+    __slots__ = ("codec", "value")
+
+    def __init__(self, value: Any, codec: Codec | None = None) -> None:
+        self.value = value
+        self.codec = codec
+
+    def to_bytes(self) -> bytes:
+        if self.value is None:
+            return b""
+        if self.codec is None:
+            raise ValueError(
+                "LabAction.to_bytes() needs the action space's codec: build it with "
+                "LabAction(value, codec_for(space))"
+            )
+        return wire.encode_action(self.codec.encode(self.value))
+
+    def __repr__(self) -> str:
+        return f"LabAction({self.value!r})"
+
+
+def decode_observation(
+    payload: bytes | LabObservation | Any | None, codec: Codec | None, action_codec: Codec | None = None
+) -> LabObservation:
+    """A :class:`LabObservation` from envelope bytes, a parsed :class:`wire.Observation`
+    (what an official-SDK actor gets with our ``cog_settings``) or a LabObservation (as is)."""
+    if isinstance(payload, LabObservation):
+        return payload
+    if payload is None:
+        return LabObservation(None, codec)
+    if isinstance(payload, bytes | bytearray | memoryview):
+        msg = wire.Observation()
+        msg.ParseFromString(bytes(payload))
+    elif isinstance(payload, wire.Observation):
+        msg = payload
+    else:
+        raise TypeError(f"cannot decode an observation from {type(payload).__name__}: expected bytes")
+    if msg.HasField("value"):
+        if codec is None:
+            raise ValueError(
+                "decoding observation bytes needs the observation space's codec (codec_for(space))"
+            )
+        value = codec.decode(msg.value)
+    else:
+        value = None
+    obs = LabObservation(
+        value,
+        codec,
+        decode_frame(msg.frame, msg.frame_format) if msg.frame else None,
+        msg.inactive,
+        msg.dead,
+        msg.terminated,
+        msg.truncated,
+        info_from_json(msg.info_json),
+        mask_from_bytes(msg.action_mask, action_codec),
+    )
+    if isinstance(payload, bytes):
+        obs._wire = payload
+    return obs
+
+
+def decode_action(payload: bytes | LabAction | Any | None, codec: Codec | None) -> LabAction:
+    """A :class:`LabAction` from envelope bytes, a parsed :class:`wire.Action` or a LabAction."""
+    if isinstance(payload, LabAction):
+        return payload
+    if payload is None:
+        return LabAction(None, codec)
+    if isinstance(payload, bytes | bytearray | memoryview):
+        msg = wire.Action()
+        msg.ParseFromString(bytes(payload))
+    elif isinstance(payload, wire.Action):
+        msg = payload
+    else:
+        raise TypeError(f"cannot decode an action from {type(payload).__name__}: expected bytes")
+    if not msg.HasField("value"):
+        return LabAction(None, codec)
+    if codec is None:
+        raise ValueError("decoding action bytes needs the action space's codec (codec_for(space))")
+    return LabAction(codec.decode(msg.value), codec)
