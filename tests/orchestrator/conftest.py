@@ -36,7 +36,9 @@ async def orchestrator() -> AsyncIterator[RunningOrchestrator]:
     server = OrchestratorServer(engine)
     await server.start("127.0.0.1", 0)
     running = RunningOrchestrator(server, engine, f"grpc://127.0.0.1:{server.lifecycle_port}")
-    running.context = cogment.Context(user_id="tests", cog_settings=sdk_cog_settings)
+    running.context = cogment.Context(
+        user_id="tests", cog_settings=sdk_cog_settings, prometheus_registry=None
+    )
     yield running
     await server.stop(grace=0.2)
 
@@ -57,7 +59,10 @@ class SdkServices:
             self.context.serve_all_registered(cogment.ServedEndpoint(port=0))
         )
         for _ in range(500):
-            if self.context.served_port:
+            if self.task.done():
+                self.task.result()  # raises what stopped the SDK server
+            if self.context.served_port and self.context._grpc_server is not None:
+                await asyncio.sleep(0.01)
                 return self.endpoint
             await asyncio.sleep(0.01)
         raise TimeoutError("the SDK context did not start serving")
@@ -78,7 +83,9 @@ async def sdk() -> AsyncIterator[Callable[[], SdkServices]]:
     made: list[SdkServices] = []
 
     def make() -> SdkServices:
-        services = SdkServices(cogment.Context(user_id="tests", cog_settings=sdk_cog_settings))
+        services = SdkServices(
+            cogment.Context(user_id="tests", cog_settings=sdk_cog_settings, prometheus_registry=None)
+        )
         made.append(services)
         return services
 

@@ -121,3 +121,17 @@ def trial_params(
     if datalog_endpoint is not None:
         params.datalog_endpoint = datalog_endpoint
     return params
+
+
+def recording_datalog(samples: list, done: asyncio.Event, params_seen: list | None = None):
+    """An SDK datalog keeping every raw ``DatalogSample`` it receives."""
+
+    async def impl(session) -> None:
+        if params_seen is not None:
+            params_seen.append(session.trial_parameters)
+        session.start()
+        async for sample in session.all_samples():
+            samples.append(sample._raw_sample)
+        done.set()
+
+    return impl
