@@ -1,0 +1,244 @@
+"""PlayWidget: an environment's frames in a notebook cell, the player's keyboard back to Python.
+
+The widget is transport and display only; what a key means and when the environment steps is
+the caller's business (``lab.play`` drives it from a Cogment client actor). Protocol, beside the
+synced traits below (custom messages, JSON plus binary buffers):
+
+kernel -> view
+    ``{"type": "frame", "seq", "format", "width", "height", "key_seq"?, "key_view"?}`` with the
+    encoded pixels in ``buffers[0]`` (see :mod:`cogment_jupyter.notebook.frames`).
+view -> kernel
+    ``{"type": "hello", "view"}`` when a view renders (re-display, page reload): it gets the
+    latest frame; ``{"type": "ack", "seq", "view"}`` after painting a frame;
+    ``{"type": "keys", "view", "seq", "event": "down"|"up"|"release", "key", "pressed": [...],
+    "t_ms"}`` whenever the set of held keys changes (``release``: focus lost, all keys up);
+    ``{"type": "control", "action": "pause"|"resume"|"restart"|"play_again"}`` from the buttons;
+    ``{"type": "action", "value": <JSON>, "t_ms"?}`` a JSON action from a custom front end.
+
+Threads: with JupyterLab >= 4.4 and ipykernel >= 7, messages from the browser may be handled on
+a kernel *subshell* thread, or on the main thread after the running cell ends. ``on_keys``,
+``on_control`` and ``on_action`` callbacks therefore run on whichever thread that is: they must
+be quick and thread-safe, and hand work to an event loop with ``loop.call_soon_threadsafe`` (or
+``asyncio.run_coroutine_threadsafe``), never by touching the loop directly. ``show_frame`` and
+``set_status`` may be called from any thread, e.g. a background trial loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from .frames import DEFAULT_FORMAT, EncodedFrame, FrameFormat, FrameStream
+
+__all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+CONTROL_ACTIONS = ("pause", "resume", "restart", "play_again")
+
+KeysCallback = Callable[[frozenset[str], float], Any]
+ControlCallback = Callable[[str], Any]
+ActionCallback = Callable[[Any, float | None], Any]
+
+
+class _Callbacks:
+    """A thread-safe list of callbacks; one failing callback neither stops the others nor the widget."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._lock = threading.Lock()
+        self._items: list[Callable[..., Any]] = []
+
+    def register(self, callback: Callable[..., Any], remove: bool = False) -> None:
+        with self._lock:
+            if remove:
+                if callback in self._items:
+                    self._items.remove(callback)
+            elif callback not in self._items:
+                self._items.append(callback)
+
+    def __call__(self, *args: Any) -> None:
+        with self._lock:
+            items = list(self._items)
+        for callback in items:
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("PlayWidget %s callback %r failed", self._what, callback)
+
+
+class PlayWidget(anywidget.AnyWidget):
+    """Shows frames streamed from Python and reports the keys the player holds.
+
+    Parameters (besides the traits): ``frame_format`` ('rgb-deflate' by default, chosen by
+    measurement; 'rgb', 'png', 'jpeg', 'webp'), ``max_in_flight`` frames unacknowledged (2),
+    ``ack_timeout_s`` after which an unacknowledged frame is written off (a closed tab).
+    """
+
+    _esm = STATIC / "play.js"
+    _css = STATIC / "play.css"
+
+    tick = traitlets.Int(0).tag(sync=True)
+    episode_return = traitlets.Float(0.0).tag(sync=True)
+    #: 'idle', 'running', 'paused', 'ended' drive the UI; any other text is shown as is
+    state = traitlets.Unicode("idle").tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+    paused = traitlets.Bool(False).tag(sync=True)
+    #: the pace the caller steps at, shown beside the painted fps; 0 means turn-based / unpaced
+    fps = traitlets.Float(0.0).tag(sync=True)
+    #: key (or "a+b" combo) -> what it does, shown under the canvas
+    key_hints = traitlets.Dict(value_trait=traitlets.Unicode()).tag(sync=True)
+    #: set by the front end: whether a view holds the keyboard
+    focused = traitlets.Bool(False).tag(sync=True)
+    #: canvas scale; 0 picks one so small frames (Atari's 160 px) are not tiny
+    zoom = traitlets.Float(0.0).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        *,
+        frame_format: FrameFormat = DEFAULT_FORMAT,
+        max_in_flight: int = 2,
+        ack_timeout_s: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._frames = FrameStream(
+            self._send_frame, fmt=frame_format, window=max_in_flight, ack_timeout_s=ack_timeout_s
+        )
+        self._input_lock = threading.Lock()
+        self._status_lock = threading.RLock()
+        self._pressed: tuple[str, ...] = ()
+        self._key_seq = 0
+        self._key_view: str | None = None
+        self._keys_callbacks = _Callbacks("keys")
+        self._control_callbacks = _Callbacks("control")
+        self._action_callbacks = _Callbacks("action")
+        self.on_msg(self._handle_message)
+
+    # ---- frames
+    def show_frame(self, frame: np.ndarray | EncodedFrame, *, key_seq: int | None = None) -> bool:
+        """Show an ``HxWx3`` uint8 frame (or an already encoded one); safe from any thread.
+
+        Never blocks: with ``max_in_flight`` frames not yet painted, the frame waits and replaces
+        any frame already waiting. ``key_seq`` is the :attr:`key_seq` the frame reflects (read it
+        before choosing the action); it lets the browser measure keypress-to-frame latency.
+        Returns True if the frame was sent at once.
+        """
+        with self._input_lock:
+            seq = self._key_seq if key_seq is None else key_seq
+            view = self._key_view
+        return self._frames.submit(frame, key_seq=seq or None, key_view=view)
+
+    def frame_stats(self) -> dict[str, float]:
+        """Counters of the frame stream: submitted, sent, dropped (replaced while waiting), acked..."""
+        stats = self._frames.stats.as_dict()
+        stats["in_flight"] = self._frames.in_flight
+        return stats
+
+    @property
+    def last_frame(self) -> EncodedFrame | None:
+        """The last frame sent, as re-sent to new views."""
+        return self._frames.last_frame
+
+    def _send_frame(self, header: dict[str, Any], buffers: list[bytes]) -> None:
+        self.send(header, buffers=buffers)
+
+    # ---- status
+    def set_status(
+        self,
+        *,
+        tick: int | None = None,
+        episode_return: float | None = None,
+        state: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Update the status line in one message; safe from any thread."""
+        values = {"tick": tick, "episode_return": episode_return, "state": state, "message": message}
+        with self._status_lock, self.hold_sync():
+            for name, value in values.items():
+                if value is not None:
+                    setattr(self, name, value)
+
+    # ---- input
+    @property
+    def pressed(self) -> frozenset[str]:
+        """The keys held right now (empty when no view has focus)."""
+        with self._input_lock:
+            return frozenset(self._pressed)
+
+    @property
+    def pressed_in_order(self) -> tuple[str, ...]:
+        """The held keys in the order they were pressed (for "last key wins" maps)."""
+        with self._input_lock:
+            return self._pressed
+
+    @property
+    def key_seq(self) -> int:
+        """Number of the last key message received; pass it to :meth:`show_frame`."""
+        with self._input_lock:
+            return self._key_seq
+
+    def on_keys(self, callback: KeysCallback, remove: bool = False) -> None:
+        """Call ``callback(pressed, t_ms)`` whenever the set of held keys changes.
+
+        ``t_ms`` is the browser's wall clock (ms since the epoch) of the key event. Runs on the
+        kernel's comm thread: hop into your loop with ``loop.call_soon_threadsafe``.
+        """
+        self._keys_callbacks.register(callback, remove)
+
+    def on_control(self, callback: ControlCallback, remove: bool = False) -> None:
+        """Call ``callback(action)`` for 'pause', 'resume', 'restart', 'play_again' (same threads)."""
+        self._control_callbacks.register(callback, remove)
+
+    def on_action(self, callback: ActionCallback, remove: bool = False) -> None:
+        """Call ``callback(value, t_ms)`` for JSON actions sent by a custom front end (same threads)."""
+        self._action_callbacks.register(callback, remove)
+
+    # ---- messages from views
+    def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        try:
+            if kind == "ack":
+                self._frames.ack(int(content["seq"]))
+            elif kind == "hello":
+                self._frames.hello()
+            elif kind == "keys":
+                self._on_keys_message(content)
+            elif kind == "control":
+                self._on_control_message(str(content.get("action")))
+            elif kind == "action":
+                self._action_callbacks(content.get("value"), _float_or_none(content.get("t_ms")))
+            else:
+                log.debug("PlayWidget: ignoring message %r", content)
+        except (KeyError, TypeError, ValueError):
+            log.warning("PlayWidget: malformed message %r", content, exc_info=True)
+
+    def _on_keys_message(self, content: dict[str, Any]) -> None:
+        pressed = tuple(str(k) for k in content.get("pressed", ()))
+        with self._input_lock:
+            self._pressed = pressed
+            self._key_seq = int(content.get("seq", self._key_seq + 1))
+            self._key_view = content.get("view")
+        self._keys_callbacks(frozenset(pressed), float(content.get("t_ms", 0.0)))
+
+    def _on_control_message(self, action: str) -> None:
+        if action not in CONTROL_ACTIONS:
+            log.warning("PlayWidget: unknown control %r", action)
+            return
+        with self._status_lock:
+            self.paused = action == "pause"  # resume, restart and play again all un-pause
+        self._control_callbacks(action)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)

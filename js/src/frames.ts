@@ -1,0 +1,108 @@
+/**
+ * Turning a frame message's binary buffer into something a canvas can draw.
+ *
+ * Decoding is separated from the DOM (the environment is injected) so it can be unit tested
+ * in node, and so the choice of encoding stays a measured, swappable detail.
+ */
+import type { FrameFormat, FrameMessage } from "./protocol";
+
+/** The pieces of the browser a decoder needs; tests pass their own. */
+export interface DecodeEnv {
+  createImageData(width: number, height: number): { data: Uint8ClampedArray; width: number; height: number };
+  createImageBitmap(blob: Blob): Promise<{ width: number; height: number; close(): void }>;
+  inflate(data: Uint8Array): Promise<Uint8Array>;
+}
+
+export type Decoded<E extends DecodeEnv = DecodeEnv> =
+  | { kind: "pixels"; image: ReturnType<E["createImageData"]> }
+  | { kind: "bitmap"; bitmap: Awaited<ReturnType<E["createImageBitmap"]>> };
+
+const MIME: Partial<Record<FrameFormat, string>> = {
+  png: "image/png",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+};
+
+/**
+ * Expand packed RGB into RGBA (alpha 255), writing four bytes at a time.
+ * Little-endian 32-bit words: 0xAABBGGRR.
+ */
+export function rgbToRgba(src: Uint8Array, dst: Uint8ClampedArray, pixels: number): void {
+  if (src.length < pixels * 3) throw new Error(`RGB buffer has ${src.length} bytes, need ${pixels * 3}`);
+  if (dst.length < pixels * 4) throw new Error(`RGBA buffer has ${dst.length} bytes, need ${pixels * 4}`);
+  if (dst.byteOffset % 4 === 0) {
+    const out = new Uint32Array(dst.buffer, dst.byteOffset, pixels);
+    for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+      out[i] = 0xff000000 | (src[j + 2] << 16) | (src[j + 1] << 8) | src[j];
+    }
+    return;
+  }
+  for (let i = 0, j = 0, k = 0; i < pixels; i++, j += 3, k += 4) {
+    dst[k] = src[j];
+    dst[k + 1] = src[j + 1];
+    dst[k + 2] = src[j + 2];
+    dst[k + 3] = 255;
+  }
+}
+
+/** Bytes of a DataView (as anywidget hands buffers over) without copying. */
+export function bytesOf(buf: DataView | ArrayBuffer | Uint8Array): Uint8Array {
+  if (buf instanceof Uint8Array) return buf;
+  if (buf instanceof ArrayBuffer) return new Uint8Array(buf);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Decode one frame into pixels or a bitmap, checking its header against its payload. */
+export async function decodeFrame<E extends DecodeEnv>(
+  header: FrameMessage,
+  payload: Uint8Array,
+  env: E,
+): Promise<Decoded<E>> {
+  const { width, height, format } = header;
+  if (!(width > 0 && height > 0)) throw new Error(`bad frame size ${width}x${height}`);
+  if (format === "rgb" || format === "rgb-deflate") {
+    const rgb = format === "rgb" ? payload : await env.inflate(payload);
+    if (rgb.length !== width * height * 3) {
+      throw new Error(`frame ${header.seq}: ${rgb.length} bytes is not ${width}x${height} RGB`);
+    }
+    const image = env.createImageData(width, height) as ReturnType<E["createImageData"]>;
+    rgbToRgba(rgb, image.data, width * height);
+    return { kind: "pixels", image };
+  }
+  const mime = MIME[format];
+  if (!mime) throw new Error(`unknown frame format ${JSON.stringify(format)}`);
+  // copy into a fresh ArrayBuffer: Blob parts must not be views on shared/resizable memory
+  const blob = new Blob([payload.slice()], { type: mime });
+  const bitmap = (await env.createImageBitmap(blob)) as Awaited<ReturnType<E["createImageBitmap"]>>;
+  return { kind: "bitmap", bitmap };
+}
+
+/** zlib ("deflate" in Compression Streams terms) inflation with the platform's native code. */
+export async function inflateNative(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data.slice()]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * Decides which decoded frames are still worth painting: decodes may finish out of order,
+ * and an older frame must never overwrite a newer one.
+ */
+export class FrameOrder {
+  private painted = -1;
+
+  /** True if `seq` is newer than everything painted so far (and marks it painted). */
+  claim(seq: number): boolean {
+    if (seq <= this.painted) return false;
+    this.painted = seq;
+    return true;
+  }
+
+  /** The kernel restarted its numbering (a new widget, or a re-sent frame after hello). */
+  reset(): void {
+    this.painted = -1;
+  }
+
+  get last(): number {
+    return this.painted;
+  }
+}

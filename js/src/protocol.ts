@@ -1,0 +1,69 @@
+/**
+ * Messages between the kernel (PlayWidget in cogment_jupyter/notebook/widget.py) and a view.
+ *
+ * Kept in one file so both directions can be read side by side; the Python side mirrors it.
+ */
+
+/** How a frame's single binary buffer is encoded. */
+export type FrameFormat = "rgb" | "rgb-deflate" | "png" | "jpeg" | "webp";
+
+/** Kernel -> view: one frame; the pixels travel in buffers[0], never inside the JSON. */
+export interface FrameMessage {
+  type: "frame";
+  seq: number;
+  format: FrameFormat;
+  width: number;
+  height: number;
+  /** The last key message the kernel had seen when it made this frame (for latency). */
+  key_seq?: number;
+  key_view?: string;
+}
+
+export type KernelMessage = FrameMessage;
+
+export type ControlAction = "pause" | "resume" | "restart" | "play_again";
+
+export type KeyEventKind = "down" | "up" | "release";
+
+/** View -> kernel. */
+export type ViewMessage =
+  | { type: "hello"; view: string }
+  | { type: "ack"; seq: number; view: string }
+  | {
+      type: "keys";
+      view: string;
+      seq: number;
+      event: KeyEventKind;
+      key: string | null;
+      /** Pressed keys in press order. */
+      pressed: string[];
+      /** Browser wall clock (ms since the epoch) of the DOM event. */
+      t_ms: number;
+    }
+  | { type: "control"; action: ControlAction };
+
+/** Synced traits of PlayWidget. */
+export interface PlayModel {
+  tick: number;
+  episode_return: number;
+  state: string;
+  message: string;
+  paused: boolean;
+  fps: number;
+  key_hints: Record<string, string>;
+  focused: boolean;
+  zoom: number;
+  title: string;
+}
+
+export function isFrameMessage(msg: unknown): msg is FrameMessage {
+  if (typeof msg !== "object" || msg === null) return false;
+  const m = msg as Record<string, unknown>;
+  return (
+    m.type === "frame" &&
+    typeof m.seq === "number" &&
+    typeof m.format === "string" &&
+    typeof m.width === "number" &&
+    typeof m.height === "number"
+  );
+}

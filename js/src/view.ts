@@ -1,0 +1,176 @@
+/**
+ * The widget's DOM: canvas, overlays, buttons, status and key hints.
+ *
+ * Only builds elements and reflects state into them; event wiring lives in play.ts.
+ * Every piece of state a test or a person needs is also written to `data-*` attributes.
+ */
+import { keyLabel } from "./keys";
+import type { ControlAction } from "./protocol";
+
+export interface StatusView {
+  tick: number;
+  episode_return: number;
+  state: string;
+  message: string;
+  paused: boolean;
+  fps: number;
+  key_hints: Record<string, string>;
+  title: string;
+}
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  cls: string,
+  text = "",
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+export function formatReturn(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  return Number.isInteger(v) ? v.toFixed(1) : v.toFixed(Math.abs(v) >= 100 ? 1 : 2);
+}
+
+export function hintLabel(keys: string): string {
+  if (keys === "+" || !keys.includes("+")) return keyLabel(keys);
+  return keys.split("+").map(keyLabel).join("+");
+}
+
+export class PlayView {
+  readonly root = h("div", "cj-play");
+  readonly title = h("div", "cj-play-title");
+  readonly stage = h("div", "cj-play-stage");
+  readonly canvas = h("canvas", "cj-play-canvas");
+  /** Off-screen text input that holds keyboard focus, so hosts treat keys as typing. */
+  readonly sink = h("input", "cj-play-sink");
+  readonly waiting = h("div", "cj-play-waiting", "waiting for the first frame…");
+  readonly cover = h("div", "cj-play-cover");
+  readonly badge = h("div", "cj-play-badge", "● playing · Esc releases the keyboard");
+  readonly pausedNote = h("div", "cj-play-paused", "paused");
+  readonly end = h("div", "cj-play-end");
+  readonly endReturn = h("div", "cj-play-end-return");
+  readonly playAgain = h("button", "cj-play-btn cj-play-again", "Play again");
+  readonly bar = h("div", "cj-play-bar");
+  readonly buttons: Record<"pause" | "resume" | "restart", HTMLButtonElement> = {
+    pause: h("button", "cj-play-btn cj-play-pause", "Pause"),
+    resume: h("button", "cj-play-btn cj-play-resume", "Resume"),
+    restart: h("button", "cj-play-btn cj-play-restart", "Restart"),
+  };
+  readonly status = h("span", "cj-play-status");
+  readonly message = h("span", "cj-play-message");
+  readonly fps = h("span", "cj-play-fps");
+  readonly hints = h("div", "cj-play-hints");
+  readonly error = h("div", "cj-play-error");
+
+  constructor() {
+    const r = this.root;
+    // JupyterLab (Lumino) skips its shortcuts for events from inside this region
+    r.setAttribute("data-lm-suppress-shortcuts", "true");
+    r.dataset.focused = "false";
+    r.dataset.state = "idle";
+    r.dataset.framesPainted = "0";
+
+    const s = this.sink;
+    s.type = "text";
+    s.readOnly = true;
+    s.tabIndex = -1;
+    s.autocomplete = "off";
+    s.spellcheck = false;
+    s.setAttribute("autocapitalize", "off");
+    s.setAttribute("aria-label", "game keyboard: arrow keys and letters are sent to the environment");
+    s.setAttribute("data-lm-suppress-shortcuts", "true");
+
+    this.canvas.width = 600;
+    this.canvas.height = 400;
+    this.canvas.setAttribute("aria-label", "environment frame");
+
+    const coverText = h("div", "cj-play-cover-text", "▶ Click to play");
+    this.cover.append(coverText);
+    this.end.append(h("div", "cj-play-end-title", "Episode over"), this.endReturn, this.playAgain);
+    this.stage.append(this.canvas, this.waiting, this.cover, this.pausedNote, this.end, this.badge, this.sink);
+
+    for (const b of [...Object.values(this.buttons), this.playAgain]) {
+      b.type = "button";
+      b.tabIndex = -1; // a click must not move keyboard focus away from the game
+    }
+    this.bar.append(
+      this.buttons.pause,
+      this.buttons.resume,
+      this.buttons.restart,
+      this.status,
+      this.message,
+      this.fps,
+    );
+    r.append(this.title, this.stage, this.bar, this.hints, this.error);
+  }
+
+  /** Which control each button sends. */
+  controls(): [HTMLButtonElement, ControlAction][] {
+    return [
+      [this.buttons.pause, "pause"],
+      [this.buttons.resume, "resume"],
+      [this.buttons.restart, "restart"],
+      [this.playAgain, "play_again"],
+    ];
+  }
+
+  setFocused(focused: boolean): void {
+    this.root.dataset.focused = String(focused);
+    this.root.classList.toggle("cj-mod-focused", focused);
+  }
+
+  setZoom(zoom: number, width: number, height: number): void {
+    const z = zoom > 0 ? zoom : Math.max(1, Math.floor(480 / Math.max(width, 1)));
+    this.canvas.style.width = `${width * z}px`;
+    this.canvas.style.aspectRatio = `${width} / ${height}`;
+    this.root.classList.toggle("cj-mod-pixelated", z >= 2);
+  }
+
+  showStatus(s: StatusView): void {
+    const ended = s.state === "ended";
+    const paused = s.paused || s.state === "paused";
+    this.root.dataset.state = s.state;
+    this.root.dataset.paused = String(paused);
+    this.root.dataset.tick = String(s.tick);
+    this.root.dataset.return = String(s.episode_return);
+    this.title.textContent = s.title;
+    this.title.hidden = !s.title;
+    this.status.textContent = `tick ${s.tick} · return ${formatReturn(s.episode_return)} · ${paused && !ended ? "paused" : s.state}`;
+    this.message.textContent = s.message;
+    this.message.hidden = !s.message;
+    this.buttons.pause.hidden = ended || paused;
+    this.buttons.resume.hidden = ended || !paused;
+    this.buttons.restart.hidden = ended;
+    this.pausedNote.hidden = ended || !paused;
+    this.end.hidden = !ended;
+    this.endReturn.textContent = `return ${formatReturn(s.episode_return)} in ${s.tick} ticks`;
+    this.showHints(s.key_hints);
+  }
+
+  showFps(fps: number, target: number): void {
+    this.fps.textContent = target > 0 ? `${fps.toFixed(0)} / ${target} fps` : `${fps.toFixed(0)} fps`;
+  }
+
+  showError(text: string): void {
+    this.error.textContent = text;
+    this.error.hidden = !text;
+  }
+
+  private showHints(hints: Record<string, string>): void {
+    const entries = Object.entries(hints ?? {});
+    const sig = JSON.stringify(entries);
+    if (this.hints.dataset.sig === sig) return;
+    this.hints.dataset.sig = sig;
+    this.hints.replaceChildren(
+      ...entries.map(([keys, what]) => {
+        const chip = h("span", "cj-play-hint");
+        chip.append(h("kbd", "", hintLabel(keys)), document.createTextNode(` ${what}`));
+        return chip;
+      }),
+    );
+    this.hints.hidden = entries.length === 0;
+  }
+}
