@@ -55,6 +55,10 @@ class ComponentPort(ABC):
     def lost(self, reason: str) -> None:
         """The stream ended or failed: the component is gone."""
 
+    @abstractmethod
+    def failed(self, error: str) -> None:
+        """The component raised: record ``error`` on the trial, then it is gone."""
+
 
 class EnvironmentPort(ComponentPort):
     @abstractmethod

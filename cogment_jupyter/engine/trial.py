@@ -107,6 +107,10 @@ class _EnvPort(EnvironmentPort):
     def lost(self, reason: str) -> None:
         self._trial._env_lost(reason)
 
+    def failed(self, error: str) -> None:
+        self._trial.errors.append(f"environment [{self._trial.env_name}]: {error}")
+        self._trial._env_lost(error, details=f"Environment failed: {error}")
+
 
 class _ActorPort(ActorPort):
     __slots__ = ("_slot", "_trial")
@@ -130,6 +134,10 @@ class _ActorPort(ActorPort):
 
     def lost(self, reason: str) -> None:
         self._trial._actor_lost(self._slot, reason)
+
+    def failed(self, error: str) -> None:
+        self._trial.errors.append(f"actor [{self._slot.name}]: {error}")
+        self._trial._actor_lost(self._slot, error)
 
 
 class Trial:
@@ -159,6 +167,8 @@ class Trial:
         self.ended_ns: int | None = None
         self.end_requested = False
         self.end_details: str | None = None
+        #: what components raised, for users (status tables, trial handles)
+        self.errors: list[str] = []
         self.last_activity = time.monotonic()
         self.max_steps = params.max_steps
         self.max_inactivity = params.max_inactivity
@@ -268,6 +278,7 @@ class Trial:
                 await asyncio.wait_for(slot.connection.init(init, _ActorPort(self, slot)), timeout)
             except (Exception, TimeoutError) as error:
                 log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, slot.name, error)
+                self.errors.append(f"actor [{slot.name}] failed to initialize: {error!r}")
                 slot.connection.end("Failed to initialize")
                 return False
             slot.stream_open = True
@@ -296,6 +307,7 @@ class Trial:
         except Exception as error:
             self._check_aborted()
             log.warning("Trial [%s] environment failed to initialize: %r", self.id, error)
+            self.errors.append(f"environment [{self.env_name}] failed to initialize: {error}")
             self.hard_terminate(f"Failed to initialize environment: {error}")
             raise TrialAborted from error
         self._env_stream_open = True
@@ -505,12 +517,12 @@ class Trial:
         self._env_acked = True
         self._wake_driver()
 
-    def _env_lost(self, reason: str) -> None:
+    def _env_lost(self, reason: str, details: str = "Environment disconnected") -> None:
         self._env_stream_open = False
         if self.ended or self._env_acked:
             self._wake_driver()
             return
-        self.hard_terminate("Environment disconnected")
+        self.hard_terminate(details)
         self._wake_driver()
 
     def _actor_action(self, slot: ActorSlot, action: Action) -> None:

@@ -49,9 +49,7 @@ def counting_environment(log: Log, *, end_after: int | None = None, name: str = 
             log.add(name, event.type, event.actions[0].tick_id, actions)
             steps += 1
             observation = [("*", Obs(value=float(steps)))]
-            if event.type == cogment.EventType.ENDING:
-                session.end(observation)
-            elif end_after is not None and steps >= end_after:
+            if event.type == cogment.EventType.ENDING or (end_after is not None and steps >= end_after):
                 session.end(observation)
             else:
                 session.produce_observations(observation)

@@ -1,0 +1,312 @@
+"""Engine components backed by Python objects living in this process (no gRPC, no protobuf).
+
+``adapters.base.Environment`` / ``Actor`` objects answer from inside the engine's calls, so a
+trial whose parts are all here runs without a single context switch per tick. Payloads are
+``LabObservation`` / ``LabAction`` objects; bytes only appear when a peer is remote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
+from cogment_jupyter.adapters.codec import Codec, codec_for
+from cogment_jupyter.adapters.payloads import LabAction, LabObservation, decode_action, decode_observation
+from cogment_jupyter.engine.components import (
+    ActorConnection,
+    ActorPort,
+    DatalogConnection,
+    EnvironmentConnection,
+    EnvironmentPort,
+    InitError,
+)
+from cogment_jupyter.engine.records import (
+    Action,
+    ActionSet,
+    ActorInit,
+    EnvInit,
+    Message,
+    Observation,
+    ObservationSet,
+    Reward,
+    RewardSource,
+    now_ns,
+)
+from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
+
+log = logging.getLogger(__name__)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _pick(registry: Mapping[str, Any], name: str, kind: str) -> Any:
+    """The implementation ``name`` (the first one when empty, as the SDK does)."""
+    if not registry:
+        raise InitError(f"No {kind} implementation is served here")
+    if not name:
+        return next(iter(registry.values()))
+    try:
+        return registry[name]
+    except KeyError:
+        raise InitError(f"Unknown {kind} implementation [{name}]; served: {sorted(registry)}") from None
+
+
+class InProcessEnvironment(EnvironmentConnection):
+    """An :class:`Environment` template, forked for one trial."""
+
+    def __init__(self, registry: Mapping[str, Environment], trial_id: str) -> None:
+        self._registry = registry
+        self._trial_id = trial_id
+        self._env: Environment | None = None
+        self._port: EnvironmentPort | None = None
+        self._agents: list[str] = []
+        self._observation_codecs: list[Codec] = []
+        self._action_codecs: list[Codec] = []
+        self._acting: list[str] | None = None
+        self._closed = False
+
+    async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
+        template: Environment = _pick(self._registry, init.impl_name, "environment")
+        try:
+            config = EnvConfig.from_bytes(init.config)
+            specs = template.agent_specs
+        except Exception as error:
+            raise InitError(_describe(error)) from error
+        agents = [actor.name for actor in init.actors_in_trial]
+        unknown = [a for a in agents if a not in specs]
+        unmapped = [a for a in specs if a not in agents]
+        if unknown or unmapped:
+            raise InitError(
+                f"the trial's actors {agents} must be exactly the environment's agents {list(specs)}"
+                + (f"; unknown: {unknown}" if unknown else "")
+                + (f"; without an actor: {unmapped}" if unmapped else "")
+            )
+        self._agents = agents
+        self._observation_codecs = [codec_for(specs[a].observation_space) for a in agents]
+        self._action_codecs = [codec_for(specs[a].action_space) for a in agents]
+        self._env = env = template.fork()
+        self._port = port
+        context = TrialContext(self._trial_id, config.seed, config.config, config.render)
+        try:
+            result = env.reset(context, config.options)
+        except Exception as error:
+            env.close()
+            raise InitError(f"reset failed: {_describe(error)}") from error
+        self._emit(result, last=False)
+
+    def actions(self, action_set: ActionSet, last: bool) -> None:
+        env, port = self._env, self._port
+        if env is None or port is None or self._closed:
+            return
+        acting = self._acting
+        unavailable = action_set.unavailable_actors
+        actions: dict[str, Any] = {}
+        for index, agent in enumerate(self._agents):
+            if acting is not None and agent not in acting:
+                continue
+            content = action_set.actions[index]
+            if isinstance(content, LabAction):
+                actions[agent] = content.value
+            elif unavailable and index in unavailable:
+                actions[agent] = None
+            else:
+                try:
+                    actions[agent] = decode_action(content, self._action_codecs[index]).value
+                except Exception as error:
+                    port.failed(f"bad action from [{agent}]: {_describe(error)}")
+                    return
+        try:
+            result = env.step(actions)
+        except Exception as error:
+            port.failed(_describe(error))
+            return
+        self._emit(result, last)
+
+    def _emit(self, result: StepResult, last: bool) -> None:
+        port = self._port
+        assert port is not None
+        env_name = "env"
+        for agent, value in result.rewards.items():
+            value = float(value)
+            port.reward(Reward(-1, agent, value, [RewardSource(env_name, value, 1.0)]))
+        self._acting = result.acting
+        final = result.done or last
+        if final and not last:
+            port.last()
+        port.observations(self._observation_set(result))
+        if final:
+            port.last_ack()
+
+    def _observation_set(self, result: StepResult) -> ObservationSet:
+        observations = result.observations
+        acting = result.acting
+        frame = result.frame
+        info = result.info
+        masks = result.action_masks
+        terminated = result.terminated
+        truncated = result.truncated
+        done = result.done
+        contents = []
+        for index, agent in enumerate(self._agents):
+            agent_terminated = terminated.get(agent, False)
+            agent_truncated = truncated.get(agent, False)
+            contents.append(
+                LabObservation(
+                    observations.get(agent),
+                    self._observation_codecs[index],
+                    frame,
+                    acting is not None and agent not in acting,
+                    (agent_terminated or agent_truncated) and not done,
+                    agent_terminated,
+                    agent_truncated,
+                    info,
+                    masks.get(agent) if masks else None,
+                )
+            )
+        return ObservationSet(contents, list(range(len(contents))), -1, now_ns())
+
+    def message(self, message: Message) -> None:
+        handler = getattr(self._env, "on_message", None)
+        if handler is not None:
+            handler(message.sender_name, message.payload)
+
+    def end(self, details: str | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._env is not None:
+            try:
+                self._env.close()
+            except Exception:
+                log.exception("Closing the environment of trial [%s] failed", self._trial_id)
+
+
+class InProcessActor(ActorConnection):
+    """An :class:`Actor` playing one slot of one trial."""
+
+    def __init__(self, registry: Mapping[str, Actor], trial_id: str) -> None:
+        self._registry = registry
+        self._trial_id = trial_id
+        self._actor: Actor | None = None
+        self._port: ActorPort | None = None
+        self._observation_codec: Codec | None = None
+        self._action_codec: Codec | None = None
+        self._wants_mask = False
+        self._pending: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def init(self, init: ActorInit, port: ActorPort) -> None:
+        template: Actor = _pick(self._registry, init.impl_name, "actor")
+        try:
+            config = ActorConfig.from_bytes(init.config)
+        except ValueError as error:
+            raise InitError(str(error)) from error
+        spec = config.spec
+        if spec is None:
+            raise InitError(
+                f"actor [{init.actor_name}] has no spaces in its config: cogment_jupyter actors need the "
+                "agent's observation and action spaces (start trials with the Lab, or put them in the config)"
+            )
+        self._observation_codec = codec_for(spec.observation_space)
+        self._action_codec = codec_for(spec.action_space)
+        actor = template.fork()
+        try:
+            actor.reset(init.actor_name, spec, TrialContext(self._trial_id, config.seed, config.config))
+        except Exception as error:
+            raise InitError(f"reset failed: {_describe(error)}") from error
+        self._wants_mask = "action_mask" in inspect.signature(actor.act).parameters
+        self._actor = actor
+        self._port = port
+
+    def observation(self, observation: Observation, rewards: Sequence[Reward], last: bool) -> None:
+        actor, port = self._actor, self._port
+        if actor is None or port is None or self._closed:
+            return
+        try:
+            for reward in rewards:
+                actor.on_reward(reward.value, reward.tick_id, reward.sources)
+            content = observation.content
+            lab = (
+                content
+                if isinstance(content, LabObservation)
+                else decode_observation(content, self._observation_codec, self._action_codec)
+            )
+            if last:
+                actor.on_ending(lab.value, lab.frame)
+                port.last_ack()
+                return
+            tick = observation.tick_id
+            if lab.inactive or lab.dead:
+                port.action(Action(tick, LabAction(None, self._action_codec), now_ns()))
+                return
+            if self._wants_mask and lab.action_mask is not None:
+                result = actor.act(lab.value, lab.frame, action_mask=lab.action_mask)  # type: ignore[call-arg]
+            else:
+                result = actor.act(lab.value, lab.frame)
+        except Exception as error:
+            port.failed(_describe(error))
+            return
+        if inspect.isawaitable(result):
+            self._pending = asyncio.get_running_loop().create_task(self._act_later(result, tick))
+        else:
+            port.action(Action(tick, LabAction(result, self._action_codec), now_ns()))
+
+    async def _act_later(self, pending: Any, tick: int) -> None:
+        port = self._port
+        assert port is not None
+        try:
+            value = await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            port.failed(_describe(error))
+            return
+        if not self._closed:
+            port.action(Action(tick, LabAction(value, self._action_codec), now_ns()))
+
+    def message(self, message: Message) -> None:
+        if self._actor is not None:
+            try:
+                self._actor.on_message(message.sender_name, message.payload)
+            except Exception:
+                log.exception("Actor on_message failed")
+
+    def end(self, details: str | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._pending is not None:
+            self._pending.cancel()
+        if self._actor is not None:
+            try:
+                self._actor.end()
+            except Exception:
+                log.exception("Actor end() failed")
+
+
+@dataclass
+class InProcessServices:
+    """What this process serves at one address: the factory uses it instead of gRPC."""
+
+    environments: dict[str, Environment] = field(default_factory=dict)
+    actors: dict[str, Actor] = field(default_factory=dict)
+    datalog_factory: Any = None  # Callable[[str], DatalogConnection] | None
+
+    def environment(self, trial_id: str) -> EnvironmentConnection | None:
+        return InProcessEnvironment(self.environments, trial_id) if self.environments else None
+
+    def actor(self, trial_id: str) -> ActorConnection | None:
+        return InProcessActor(self.actors, trial_id) if self.actors else None
+
+    def datalog(self, trial_id: str) -> DatalogConnection | None:
+        return self.datalog_factory(trial_id) if self.datalog_factory is not None else None
+
+
+__all__ = ["AgentSpec", "InProcessActor", "InProcessEnvironment", "InProcessServices"]
