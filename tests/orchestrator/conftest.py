@@ -36,9 +36,7 @@ async def orchestrator() -> AsyncIterator[RunningOrchestrator]:
     server = OrchestratorServer(engine)
     await server.start("127.0.0.1", 0)
     running = RunningOrchestrator(server, engine, f"grpc://127.0.0.1:{server.lifecycle_port}")
-    running.context = cogment.Context(
-        user_id="tests", cog_settings=sdk_cog_settings, prometheus_registry=None
-    )
+    running.context = cogment.Context(user_id="tests", cog_settings=sdk_cog_settings, prometheus_registry=None)
     yield running
     await server.stop(grace=0.2)
 

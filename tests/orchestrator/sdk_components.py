@@ -109,9 +109,7 @@ def trial_params(
         environment_implementation="env",
         max_steps=max_steps,
         actors=[
-            cogment.ActorParameters(
-                sdk_cog_settings, name=name, class_name=cls, endpoint=endpoint, implementation=impl
-            )
+            cogment.ActorParameters(sdk_cog_settings, name=name, class_name=cls, endpoint=endpoint, implementation=impl)
             for name, cls, endpoint, impl in actors
         ],
         **kwargs,

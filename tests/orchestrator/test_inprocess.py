@@ -29,21 +29,15 @@ def cartpole_params(seed: int, datalog: str | None = None, max_steps: int = 0) -
     params.environment.endpoint = f"grpc://{LOCAL}"
     params.environment.implementation = "cartpole"
     params.environment.config.content = EnvConfig(seed=seed).to_bytes()
-    actor = params.actors.add(
-        name="gym", actor_class="player", endpoint=f"grpc://{LOCAL}", implementation="random"
-    )
-    actor.config.content = ActorConfig(
-        spec=AgentSpec(spec.observation_space, spec.action_space), seed=seed
-    ).to_bytes()
+    actor = params.actors.add(name="gym", actor_class="player", endpoint=f"grpc://{LOCAL}", implementation="random")
+    actor.config.content = ActorConfig(spec=AgentSpec(spec.observation_space, spec.action_space), seed=seed).to_bytes()
     if datalog:
         params.datalog.endpoint = datalog
     return params
 
 
 async def test_inprocess_trial_logs_to_an_sdk_datalog_over_grpc(sdk):
-    services = InProcessServices(
-        environments={"cartpole": Gymnasium("CartPole-v1")}, actors={"random": Random()}
-    )
+    services = InProcessServices(environments={"cartpole": Gymnasium("CartPole-v1")}, actors={"random": Random()})
     orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}))
     samples: list = []
     done = asyncio.Event()
@@ -72,9 +66,7 @@ async def test_inprocess_trial_logs_to_an_sdk_datalog_over_grpc(sdk):
 
 
 async def test_same_seed_same_trajectory_and_max_steps():
-    services = InProcessServices(
-        environments={"cartpole": Gymnasium("CartPole-v1")}, actors={"random": Random()}
-    )
+    services = InProcessServices(environments={"cartpole": Gymnasium("CartPole-v1")}, actors={"random": Random()})
     orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}))
     ids = [await orchestrator.start_trial(params=cartpole_params(3, max_steps=5)) for _ in range(2)]
     for trial_id in ids:

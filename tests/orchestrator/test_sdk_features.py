@@ -162,16 +162,11 @@ async def test_required_actor_disconnecting_ends_the_trial(orchestrator, sdk):
     endpoint = await serve_basic(sdk, log, actor_impls={"actor": acting_actor(log), "quitter": quitter})
     controller = orchestrator.controller()
     trial_id = await controller.start_trial(
-        trial_params=trial_params(
-            endpoint, [("p1", "player", endpoint, "actor"), ("q", "player", endpoint, "quitter")]
-        )
+        trial_params=trial_params(endpoint, [("p1", "player", endpoint, "actor"), ("q", "player", endpoint, "quitter")])
     )
     await wait_state(controller, trial_id, cogment.TrialState.ENDED)
     trial = orchestrator.orchestrator.trials[trial_id]
-    assert (
-        trial.end_details
-        == "Action processing requirement failure [Required actors [q] unavailable at tick [1]]"
-    )
+    assert trial.end_details == "Action processing requirement failure [Required actors [q] unavailable at tick [1]]"
     await asyncio.wait_for(log.done("env").wait(), 10)
 
 

@@ -75,9 +75,7 @@ async def test_max_steps_counts_ticks_with_the_upstream_off_by_one(orchestrator,
     samples: list = []
     logged = asyncio.Event()
     endpoint = await serve_basic(sdk, log, datalog=recording_datalog(samples, logged))
-    params = trial_params(
-        endpoint, [("p1", "player", endpoint, "actor")], max_steps=2, datalog_endpoint=endpoint
-    )
+    params = trial_params(endpoint, [("p1", "player", endpoint, "actor")], max_steps=2, datalog_endpoint=endpoint)
     trial_id = await orchestrator.controller().start_trial(trial_params=params)
     await asyncio.wait_for(logged.wait(), 10)
     await asyncio.wait_for(log.done("env").wait(), 10)
@@ -105,9 +103,7 @@ async def test_soft_terminate_gives_actors_only_the_final_observation(orchestrat
     log = Log()
     endpoint = await serve_basic(sdk, log)
     controller = orchestrator.controller()
-    trial_id = await controller.start_trial(
-        trial_params=trial_params(endpoint, [("p1", "player", endpoint, "actor")])
-    )
+    trial_id = await controller.start_trial(trial_params=trial_params(endpoint, [("p1", "player", endpoint, "actor")]))
     await wait_state(controller, trial_id, cogment.TrialState.RUNNING)
     await asyncio.sleep(0.05)
     await controller.terminate_trial([trial_id])
@@ -123,9 +119,7 @@ async def test_hard_terminate_ends_without_final(orchestrator, sdk):
     log = Log()
     endpoint = await serve_basic(sdk, log)
     controller = orchestrator.controller()
-    trial_id = await controller.start_trial(
-        trial_params=trial_params(endpoint, [("p1", "player", endpoint, "actor")])
-    )
+    trial_id = await controller.start_trial(trial_params=trial_params(endpoint, [("p1", "player", endpoint, "actor")]))
     await wait_state(controller, trial_id, cogment.TrialState.RUNNING)
     await controller.terminate_trial([trial_id], hard=True)
     await asyncio.wait_for(log.done("p1").wait(), 10)

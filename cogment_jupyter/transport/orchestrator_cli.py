@@ -1,0 +1,229 @@
+"""``cogment-jupyter services orchestrator``: the upstream ``cogment services orchestrator``
+command line (same flags and environment variables), running our orchestrator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import yaml
+from cogment.api.common_pb2 import TrialParams
+from google.protobuf import json_format
+
+from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.transport.factory import GrpcComponentFactory
+from cogment_jupyter.transport.server import OrchestratorServer
+
+log = logging.getLogger("cogment_jupyter.orchestrator")
+
+LOG_LEVELS = {
+    "off": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": logging.DEBUG,
+}
+
+#: Upstream defaults: when a params file has no ``max_inactivity`` it gets this (seconds).
+DEFAULT_MAX_INACTIVITY = 30
+
+
+def _env(*names: str, default: str | None = None) -> str | None:
+    for name in names:
+        if (value := os.environ.get(name)) is not None:
+            return value
+    return default
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The upstream flags; each falls back to its upstream environment variable."""
+    parser.add_argument(
+        "--lifecycle_port",
+        type=int,
+        default=int(_env("COGMENT_LIFECYCLE_PORT", "TRIAL_LIFECYCLE_PORT", default="9000")),
+        help="port of the trial lifecycle service (env COGMENT_LIFECYCLE_PORT, default 9000)",
+    )
+    parser.add_argument(
+        "--actor_port",
+        type=int,
+        default=int(_env("COGMENT_ACTOR_PORT", "TRIAL_ACTOR_PORT", default="9000")),
+        help="port of the client actor service; the same value as --lifecycle_port serves both on "
+        "one server (env COGMENT_ACTOR_PORT, default 9000)",
+    )
+    parser.add_argument(
+        "--host",
+        default=_env("COGMENT_ORCHESTRATOR_HOST", default="127.0.0.1"),
+        help="interface to bind (default 127.0.0.1: loopback only; use 0.0.0.0 to accept remote peers)",
+    )
+    parser.add_argument(
+        "--params",
+        default=_env("COGMENT_DEFAULT_PARAMS_FILE"),
+        help="YAML file whose 'trial_params' are the default trial parameters (env COGMENT_DEFAULT_PARAMS_FILE)",
+    )
+    parser.add_argument(
+        "--pre_trial_hooks",
+        action="append",
+        default=None,
+        help="pre-trial hook endpoints, comma separated or repeated (env COGMENT_PRE_TRIAL_HOOKS, space separated)",
+    )
+    parser.add_argument(
+        "--status_file",
+        default=_env("COGMENT_STATUS_FILE"),
+        help="file (or FIFO) receiving I, R and T as the orchestrator initializes, is ready and terminates",
+    )
+    parser.add_argument(
+        "--gc_frequency",
+        type=int,
+        default=int(_env("COGMENT_GC_FREQUENCY", default="10")),
+        help="number of started trials between garbage collections (env COGMENT_GC_FREQUENCY, default 10)",
+    )
+    parser.add_argument(
+        "--log_level",
+        default=_env("COGMENT_LOG_LEVEL", default="info"),
+        choices=sorted(LOG_LEVELS),
+        help="minimum level of the logs (env COGMENT_LOG_LEVEL, default info)",
+    )
+    parser.add_argument(
+        "--log_file", default=_env("COGMENT_LOG_FILE"), help="write logs to this file instead of stderr"
+    )
+    # accepted for compatibility with tooling written for the upstream binary
+    parser.add_argument(
+        "--prometheus_port",
+        type=int,
+        default=int(_env("COGMENT_ORCHESTRATOR_PROMETHEUS_PORT", default="0")),
+        help="accepted for compatibility; metrics are not served (must be 0)",
+    )
+    parser.add_argument(
+        "--directory_endpoint",
+        "--directory_services",
+        dest="directory_endpoint",
+        default=_env("COGMENT_DIRECTORY_ENDPOINT", "COGMENT_DIRECTORY_SERVICES"),
+        help="not supported: use grpc:// endpoints in trial parameters",
+    )
+    parser.add_argument(
+        "--directory_auto_register",
+        default=_env("COGMENT_ORCHESTRATOR_DIRECTORY_AUTO_REGISTER"),
+        help="accepted for compatibility; ignored without a directory",
+    )
+    for flag, variable in (
+        ("--private_key", "COGMENT_PRIVATE_KEY_FILE"),
+        ("--root_cert", "COGMENT_ROOT_CERT_FILE"),
+        ("--trust_chain", "COGMENT_TRUST_CHAIN_FILE"),
+    ):
+        parser.add_argument(
+            flag, default=_env(variable), help="TLS is not supported: loopback/plain gRPC only"
+        )
+
+
+def _hooks(values: list[str] | None) -> list[str]:
+    if values is None:
+        env = _env("COGMENT_PRE_TRIAL_HOOKS")
+        return env.split() if env else []
+    return [hook.strip() for value in values for hook in value.split(",") if hook.strip()]
+
+
+def load_params_file(path: str) -> TrialParams:
+    """Default params from a YAML file's ``trial_params`` mapping (protobuf JSON field names)."""
+    try:
+        document = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as error:
+        raise SystemExit(f"Cannot read the params file [{path}]: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise SystemExit(f"The params file [{path}] is not valid YAML: {error}") from None
+    raw = document.get("trial_params") if isinstance(document, dict) else None
+    if raw is None:
+        raise SystemExit(f"The params file [{path}] has no 'trial_params' mapping")
+    params = TrialParams()
+    try:
+        json_format.ParseDict(raw, params)
+    except json_format.ParseError as error:
+        raise SystemExit(f"The params file [{path}] has invalid trial_params: {error}") from None
+    if "max_inactivity" not in raw:
+        params.max_inactivity = DEFAULT_MAX_INACTIVITY
+    return params
+
+
+@contextlib.contextmanager
+def status_file(path: str | None) -> Iterator[IO[str] | None]:
+    """I at start, R once listening (written by the caller), T at exit; FIFOs work too."""
+    if path is None:
+        yield None
+        return
+    with open(path, "w", buffering=1) as stream:
+        stream.write("I")
+        stream.flush()
+        try:
+            yield stream
+        finally:
+            with contextlib.suppress(OSError):
+                stream.write("T")
+                stream.flush()
+
+
+def _check_unsupported(args: argparse.Namespace) -> None:
+    if args.private_key or args.root_cert or args.trust_chain:
+        raise SystemExit(
+            "TLS is not supported by cogment-jupyter's orchestrator: remove --private_key/--root_cert/--trust_chain"
+        )
+    if args.prometheus_port:
+        raise SystemExit("Prometheus metrics are not served: remove --prometheus_port (or set it to 0)")
+    if args.directory_endpoint:
+        raise SystemExit(
+            "A directory is not supported: remove --directory_endpoint and use grpc:// endpoints"
+        )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    default_params = load_params_file(args.params) if args.params else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with status_file(args.status_file) as status:
+        orchestrator = Orchestrator(
+            GrpcComponentFactory(),
+            default_params=default_params,
+            pre_trial_hooks=_hooks(args.pre_trial_hooks),
+            gc_frequency=args.gc_frequency,
+        )
+        server = OrchestratorServer(orchestrator)
+        try:
+            await server.start(args.host, args.lifecycle_port, args.actor_port)
+        except OSError as error:
+            raise SystemExit(str(error)) from None
+        log.info(
+            "Orchestrator ready: lifecycle %s:%d, client actors %s:%d",
+            args.host,
+            server.lifecycle_port,
+            args.host,
+            server.actor_port,
+        )
+        if status is not None:
+            status.write("R")
+            status.flush()
+        await stop.wait()
+        log.info("Orchestrator stopping")
+        await server.stop(grace=1.0)
+
+
+def configure_logging(level: str, log_file: str | None) -> None:
+    logging.basicConfig(
+        level=LOG_LEVELS[level],
+        filename=log_file,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_file)
+    _check_unsupported(args)
+    asyncio.run(serve(args))
+    return 0
