@@ -19,18 +19,19 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-from cogment.api import common_pb2  # noqa: E402
+import gymnasium as gym
+import numpy as np
+from cogment.api import common_pb2
 
-from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult  # noqa: E402
-from cogment_jupyter.engine.orchestrator import Orchestrator  # noqa: E402
-from cogment_jupyter.transport.factory import GrpcComponentFactory  # noqa: E402
-from cogment_jupyter.transport.inprocess import InProcessServices  # noqa: E402
-from cogment_jupyter.transport.lab_config import ActorConfig  # noqa: E402
+from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult
+from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.transport.factory import GrpcComponentFactory
+from cogment_jupyter.transport.inprocess import InProcessServices
+from cogment_jupyter.transport.lab_config import ActorConfig
 
 LOCAL = "127.0.0.1:1"
 
@@ -83,7 +84,9 @@ def serve_sdk(port: int, ready) -> None:
 class Counting(Environment):
     """The in-process twin of the SDK environment above."""
 
-    specs = {"player": AgentSpec(gym.spaces.Box(-np.inf, np.inf, (), np.float64), gym.spaces.Discrete(2))}
+    specs: ClassVar[dict[str, AgentSpec]] = {
+        "player": AgentSpec(gym.spaces.Box(-np.inf, np.inf, (), np.float64), gym.spaces.Discrete(2))
+    }
 
     @property
     def agent_specs(self) -> dict[str, AgentSpec]:
