@@ -1,0 +1,152 @@
+"""``Datastore``: the user-facing handle on a datastore directory (pandas frames, export, serving)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from cogment.api.common_pb2 import TrialParams
+
+from cogment_jupyter.datastore import frames, parquet
+from cogment_jupyter.datastore.decoding import decoder_for
+from cogment_jupyter.datastore.errors import UnknownTrialError
+from cogment_jupyter.datastore.inprocess import InProcessDatalog
+from cogment_jupyter.datastore.records import TrialRecord
+from cogment_jupyter.datastore.service import DatastoreServer
+from cogment_jupyter.datastore.store import TrialStore
+from cogment_jupyter.datastore.writer import delete_trials
+from cogment_jupyter.engine.records import TrialState
+
+
+class Datastore:
+    """Trials recorded in a directory (default ``.cogment`` under the working directory).
+
+    ``path`` may also name the database file itself (``*.sqlite3``, ``*.sqlite``, ``*.db``).
+    Several ``Datastore`` objects, kernels or processes can use the same directory at once.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._store = TrialStore.open(path)
+
+    @property
+    def file(self) -> Path:
+        return self._store.file
+
+    @property
+    def store(self) -> TrialStore:
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"Datastore({str(self.file)!r})"
+
+    def close(self) -> None:
+        """Commit what is queued and release the file (other handles on it reopen it)."""
+        self._store.close()
+
+    def __enter__(self) -> Datastore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def trials(
+        self,
+        state: str | int | Iterable[str | int] | None = None,
+        properties: Mapping[str, str] | None = None,
+        since: Any = None,
+        until: Any = None,
+    ) -> pd.DataFrame:
+        """One row per trial, oldest first.
+
+        ``state``: a ``TrialState`` name or value, or several; ``properties``: trials having at
+        least these; ``since`` / ``until``: bounds on the start time (datetime, string, epoch ns,
+        or a timedelta meaning "that long ago"). ``interrupted`` marks trials that will never
+        reach ENDED (their writer closed or died).
+        """
+        records = self._store.records(properties=dict(properties or {}), with_params=False)
+        if state is not None:
+            wanted = {_state_value(s) for s in ([state] if isinstance(state, str | int) else state)}
+            records = [r for r in records if r.state in wanted]
+        if since is not None or until is not None:
+            lo = frames.to_ns(since) if since is not None else None
+            hi = frames.to_ns(until) if until is not None else None
+            records = [r for r in records if _within(r.started_ns or r.created_ns, lo, hi)]
+        return frames.to_pandas(frames.trials_table(records))
+
+    def steps(self, trial_ids: str | Iterable[str], *, decode: bool = True) -> pd.DataFrame:
+        """Tidy frame, one row per tick per actor: ``trial_id, tick, timestamp, state, actor,
+        observation, action, action_status, reward, events``.
+
+        Observations and actions are decoded when a registered decoder factory knows the
+        trial (see ``decoding.register_decoder_factory``), raw bytes otherwise. Works on trials
+        still being written (what is committed so far).
+        """
+        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
+        parts = []
+        for rec in self._records(ids):
+            params = rec.params()
+            decoder = decoder_for(params) if decode else None
+            defaults = [a.default_action.content if a.HasField("default_action") else None for a in params.actors]
+            parts.append(frames.steps_table(rec, self._store.read(rec.seq), decoder=decoder, default_actions=defaults))
+        return frames.steps_frame(parts)
+
+    def samples(self, trial_id: str) -> pa.Table:
+        """The stored samples of a trial as Arrow, one row per sample (the storage layout)."""
+        return self._store.read(self._records([trial_id])[0].seq)
+
+    def params(self, trial_id: str) -> TrialParams:
+        return self._records([trial_id])[0].params()
+
+    def _records(self, ids: list[str]) -> list[TrialRecord]:
+        found = {r.trial_id: r for r in self._store.records(ids)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise UnknownTrialError(
+                f"unknown trial id(s) {', '.join(map(repr, missing))} in {self.file}; see Datastore.trials()"
+            )
+        return [found[i] for i in ids]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def delete(self, trial_ids: str | Iterable[str]) -> int:
+        """Delete trials and their samples; returns how many existed."""
+        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
+        return self._store.writer.call(lambda conn: delete_trials(conn, ids)).result()
+
+    def export_parquet(self, path: str | os.PathLike[str], trial_ids: Iterable[str] | None = None) -> Path:
+        """Write trials (all by default) to one Parquet file that :meth:`import_parquet` reads back."""
+        return parquet.export_parquet(self._store, path, None if trial_ids is None else list(trial_ids))
+
+    def import_parquet(self, path: str | os.PathLike[str], *, on_conflict: str = "error") -> list[str]:
+        """Add the trials of an export; ``on_conflict``: ``error``, ``skip`` or ``replace``."""
+        return parquet.import_parquet(self._store, path, on_conflict=on_conflict)
+
+    def datalog(self) -> InProcessDatalog:
+        """A new in-process ``DatalogConnection`` for one trial (what the engine logs to)."""
+        return InProcessDatalog(self._store)
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> DatastoreServer:
+        """Start ``DatalogSP`` + ``TrialDatastoreSP`` on this loop; ``.endpoint`` says where."""
+        server = DatastoreServer(self._store, host, port)
+        await server.start()
+        return server
+
+
+def _state_value(state: str | int) -> int:
+    if isinstance(state, str):
+        try:
+            return TrialState[state.upper()].value
+        except KeyError:
+            names = ", ".join(s.name for s in TrialState)
+            raise ValueError(f"unknown trial state {state!r}; use one of {names}") from None
+    return int(state)
+
+
+def _within(ns: int, lo: int | None, hi: int | None) -> bool:
+    return (lo is None or ns >= lo) and (hi is None or ns <= hi)

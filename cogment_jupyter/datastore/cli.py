@@ -1,0 +1,122 @@
+"""``cogment-jupyter services trial_datastore``: the datastore as a standalone gRPC service.
+
+Flags follow upstream ``cogment services trial_datastore`` where they apply (``--port``,
+``COGMENT_TRIAL_DATASTORE_PORT``, ``--file_storage``, ``--log_level``); storage is always
+persistent here. Binds 127.0.0.1 unless ``--host`` says otherwise. SIGTERM/SIGINT stop it
+after committing what it received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from cogment_jupyter.datastore.errors import DatastoreError
+from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
+from cogment_jupyter.datastore.service import DatastoreServer
+from cogment_jupyter.datastore.store import TrialStore
+
+DEFAULT_PORT = 9003
+_LEVELS = {
+    "off": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": logging.DEBUG,
+}
+
+
+def _env_port() -> int:
+    raw = os.environ.get("COGMENT_TRIAL_DATASTORE_PORT")
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"COGMENT_TRIAL_DATASTORE_PORT={raw!r} is not a port number; set it to e.g. 9003") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (env COGMENT_TRIAL_DATASTORE_PORT, default {DEFAULT_PORT}; 0 = any free port)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    location = parser.add_mutually_exclusive_group()
+    location.add_argument(
+        "--directory",
+        default=None,
+        help=f"datastore directory (default ./{DEFAULT_DIRECTORY}, env COGMENT_TRIAL_DATASTORE_DIRECTORY)",
+    )
+    location.add_argument(
+        "--file_storage",
+        "--file-storage",
+        dest="file_storage",
+        default=None,
+        help="datastore file path, as upstream's flag (env COGMENT_TRIAL_DATASTORE_FILE_STORAGE)",
+    )
+    parser.add_argument(
+        "--log_level",
+        "--log-level",
+        dest="log_level",
+        default=os.environ.get("COGMENT_LOG_LEVEL", "info"),
+        choices=sorted(_LEVELS),
+        help="log verbosity (env COGMENT_LOG_LEVEL, default info)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; returns the process exit code."""
+    level = _LEVELS.get(str(args.log_level).lower(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    port = args.port if args.port is not None else _env_port()
+    location = (
+        args.file_storage
+        or args.directory
+        or os.environ.get("COGMENT_TRIAL_DATASTORE_FILE_STORAGE")
+        or os.environ.get("COGMENT_TRIAL_DATASTORE_DIRECTORY")
+        or DEFAULT_DIRECTORY
+    )
+    try:
+        return asyncio.run(_serve(location, args.host, port))
+    except DatastoreError as exc:
+        print(f"trial_datastore: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _serve(location: str, host: str, port: int) -> int:
+    store = TrialStore.open(location)
+    server = DatastoreServer(store, host, port)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"trial_datastore ready: {server.endpoint} ({store.file})", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await server.stop(grace=1.0)
+        store.close()
+    logging.getLogger(__name__).info("trial datastore stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run without the top-level CLI: ``python -m cogment_jupyter.datastore.cli``."""
+    parser = argparse.ArgumentParser(prog="trial_datastore", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Moving trials between datastores as one Parquet file.
+
+The file holds the stored samples losslessly (the chunk columns plus ``trial_id`` and
+``sample`` ordinal) and, in its schema metadata, each trial's params and user, so an import
+rebuilds exactly what the SDK and ``steps()`` read. For a tidy file to share with others,
+write ``Datastore.steps(...).to_parquet(...)`` instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from cogment.api.common_pb2 import TrialParams
+
+from cogment_jupyter.datastore import chunks
+from cogment_jupyter.datastore.errors import DatastoreError, UnknownTrialError
+from cogment_jupyter.datastore.store import TrialStore
+from cogment_jupyter.datastore.writer import MAX_CHUNK, delete_trials, upsert_trial, write_chunk
+
+META_KEY = b"cogment_jupyter.datastore"
+EXPORT_FORMAT = 1
+EXPORT_SCHEMA = pa.schema([("trial_id", pa.string()), ("sample", pa.int64()), *chunks.CHUNK_SCHEMA])
+CONFLICTS = ("error", "skip", "replace")
+
+
+def export_parquet(store: TrialStore, path: str | os.PathLike[str], trial_ids: list[str] | None = None) -> Path:
+    records = store.records(trial_ids)
+    if trial_ids is not None:
+        missing = sorted(set(trial_ids) - {r.trial_id for r in records})
+        if missing:
+            raise UnknownTrialError(f"cannot export unknown trial id(s) {', '.join(missing)}; see Datastore.trials()")
+    meta = {
+        "format": EXPORT_FORMAT,
+        "chunk_format": chunks.CHUNK_FORMAT,
+        "trials": [
+            {
+                "trial_id": r.trial_id,
+                "user_id": r.user_id,
+                "params": base64.b64encode(r.params_bytes or b"").decode(),
+                "state": r.state,
+                "created_ns": r.created_ns,
+            }
+            for r in records
+        ],
+    }
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    schema = EXPORT_SCHEMA.with_metadata({META_KEY: json.dumps(meta).encode()})
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for r in records:
+            table = store.read(r.seq)
+            if table.num_rows == 0:
+                continue
+            table = table.add_column(0, "sample", pa.array(range(table.num_rows), pa.int64()))
+            table = table.add_column(0, "trial_id", pa.repeat(pa.scalar(r.trial_id, pa.string()), table.num_rows))
+            writer.write_table(table.cast(EXPORT_SCHEMA.remove_metadata()))
+    return out
+
+
+def import_parquet(store: TrialStore, path: str | os.PathLike[str], *, on_conflict: str = "error") -> list[str]:
+    """Add the trials of an export to the store; returns their ids in file order."""
+    if on_conflict not in CONFLICTS:
+        raise ValueError(f"on_conflict={on_conflict!r}: use one of {', '.join(CONFLICTS)}")
+    source = Path(path)
+    try:
+        parquet = pq.ParquetFile(source)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DatastoreError(f"{source}: not a readable Parquet file ({exc})") from exc
+    raw = (parquet.schema_arrow.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise DatastoreError(
+            f"{source}: not a cogment_jupyter trial export (no {META_KEY.decode()!r} metadata); "
+            "create it with Datastore.export_parquet()"
+        )
+    meta = json.loads(raw)
+    if meta.get("format") != EXPORT_FORMAT or meta.get("chunk_format") != chunks.CHUNK_FORMAT:
+        raise DatastoreError(
+            f"{source}: export format {meta.get('format')}/{meta.get('chunk_format')} is not readable by this "
+            f"version (reads {EXPORT_FORMAT}/{chunks.CHUNK_FORMAT}); upgrade cogment_jupyter"
+        )
+    trials = meta["trials"]
+    ids = [t["trial_id"] for t in trials]
+    existing = {r.trial_id for r in store.records(ids, with_params=False)}
+    if existing and on_conflict == "error":
+        raise DatastoreError(
+            f"{source}: trial(s) {', '.join(sorted(existing))} already in {store.file}; "
+            "pass on_conflict='skip' or 'replace'"
+        )
+    table = parquet.read()
+
+    def work(conn: sqlite3.Connection) -> list[str]:
+        done = []
+        for t in trials:
+            tid = t["trial_id"]
+            if tid in existing:
+                if on_conflict == "skip":
+                    continue
+                delete_trials(conn, [tid])
+            params = TrialParams.FromString(base64.b64decode(t["params"]))
+            handle = upsert_trial(
+                conn, tid, t["user_id"], params, closed=True, writer=None, created_ns=t.get("created_ns")
+            )
+            rows = table.filter(pc.equal(table.column("trial_id"), tid)).sort_by("sample")
+            rows = rows.select(chunks.CHUNK_SCHEMA.names).cast(chunks.CHUNK_SCHEMA)
+            for batch in rows.combine_chunks().to_batches(max_chunksize=MAX_CHUNK):
+                write_chunk(conn, handle.seq, len(handle.directory), batch, trial_id=tid)
+            if rows.num_rows == 0:
+                conn.execute("UPDATE trials SET state=? WHERE seq=?", (t.get("state", 0), handle.seq))
+            done.append(tid)
+        return done
+
+    return store.writer.call(work).result()

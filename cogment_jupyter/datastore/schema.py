@@ -1,0 +1,207 @@
+"""The SQLite file: where it lives, its versioned schema, and opening it safely.
+
+WAL mode lets other processes read a trial while it is written, and a writer killed with
+SIGKILL loses at most the transaction it had open. The file is stamped with an
+``application_id`` and a ``user_version`` so that a foreign, corrupt or newer file is
+refused with an error that says what to do instead of being silently misread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from cogment_jupyter.datastore.errors import (
+    CorruptFileError,
+    DatastoreError,
+    ForeignFileError,
+    NewerSchemaError,
+)
+
+log = logging.getLogger(__name__)
+
+#: ``PRAGMA application_id`` of our files ("CjDS").
+APPLICATION_ID = 0x436A4453
+#: Bump when the tables or the chunk layout change; add a migration in ``_migrate``.
+SCHEMA_VERSION = 1
+DEFAULT_DIRECTORY = ".cogment"
+FILE_NAME = "trials.sqlite3"
+_FILE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
+
+_DDL = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE trials (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, RetrieveTrials handles are offsets in it
+    trial_id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL DEFAULT '',
+    params BLOB NOT NULL,                   -- serialized cogmentAPI.TrialParams
+    env_name TEXT NOT NULL DEFAULT '',
+    env_impl TEXT NOT NULL DEFAULT '',
+    actors TEXT NOT NULL,                   -- JSON [[name, class, implementation], ...]
+    properties TEXT NOT NULL,               -- JSON {key: value}
+    state INTEGER NOT NULL DEFAULT 0,       -- cogmentAPI.TrialState of the last sample
+    samples INTEGER NOT NULL DEFAULT 0,
+    ticks INTEGER NOT NULL DEFAULT 0,       -- in-sync samples (one per tick)
+    returns TEXT NOT NULL,                  -- JSON [sum of rewards per actor]
+    created_ns INTEGER NOT NULL,
+    started_ns INTEGER,                     -- timestamp of the first tick
+    last_ns INTEGER,
+    ended_ns INTEGER,                       -- timestamp of the ENDED sample
+    closed INTEGER NOT NULL DEFAULT 0,      -- the writer closed its stream (ENDED or not)
+    writer_host TEXT,
+    writer_pid INTEGER,
+    writer_start REAL                       -- writer process start time, guards against pid reuse
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    trial_seq INTEGER NOT NULL,
+    first_sample INTEGER NOT NULL,          -- ordinal of the chunk's first sample in its trial
+    n_samples INTEGER NOT NULL,
+    format INTEGER NOT NULL,                -- chunk layout version (chunks.CHUNK_FORMAT)
+    data BLOB NOT NULL                      -- Arrow IPC record batch, one row per sample
+);
+CREATE UNIQUE INDEX chunks_by_trial ON chunks (trial_seq, first_sample);
+"""
+
+
+def resolve_file(path: str | os.PathLike[str] | None) -> Path:
+    """The database file for a user-given location: a directory (default ``.cogment``) or a file."""
+    p = Path(DEFAULT_DIRECTORY if path is None else path).expanduser()
+    if p.is_file() or (not p.is_dir() and p.suffix in _FILE_SUFFIXES):
+        return p.absolute()
+    return (p / FILE_NAME).absolute()
+
+
+def _problem(file: Path, what: str, fix: str) -> str:
+    return f"{file}: {what}. {fix}"
+
+
+def _corrupt(file: Path, exc: BaseException) -> CorruptFileError:
+    return CorruptFileError(
+        _problem(
+            file,
+            f"not a readable SQLite database ({exc})",
+            "It is corrupt or not a datastore file: move it away (or restore a backup) and start "
+            "again, or pick another directory (Datastore(path=...), --directory).",
+        )
+    )
+
+
+@contextlib.contextmanager
+def translate_errors(file: Path) -> Iterator[None]:
+    """Turn SQLite's corruption errors into :class:`CorruptFileError` naming the file and the fix."""
+    try:
+        yield
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        msg = str(exc)
+        if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+            raise _corrupt(file, exc) from exc
+        raise
+
+
+def connect(file: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open (and on first use create) the datastore file; check it is ours and not too new."""
+    if not file.exists():
+        if not create:
+            raise DatastoreError(_problem(file, "no datastore file here", "Check the path, or record a trial first."))
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatastoreError(
+                _problem(file.parent, f"cannot create the datastore directory ({exc})", "Pick a writable one.")
+            ) from exc
+    try:
+        conn = sqlite3.connect(file, timeout=30.0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise DatastoreError(_problem(file, f"cannot open ({exc})", "Check the path and permissions.")) from exc
+    try:
+        _prepare(conn, file)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, file: Path) -> None:
+    with translate_errors(file):
+        try:
+            app_id, version, tables = _identity(conn)
+        except sqlite3.DatabaseError as exc:
+            raise _corrupt(file, exc) from exc
+        if app_id == 0 and not tables:
+            _initialise(conn, file)
+            app_id, version, tables = _identity(conn)
+        if app_id != APPLICATION_ID:
+            raise ForeignFileError(
+                _problem(
+                    file,
+                    f"a SQLite database that cogment_jupyter did not create (application_id={app_id:#x}, "
+                    f"tables: {', '.join(sorted(tables)) or 'none'})",
+                    "Pick another directory for the datastore (Datastore(path=...), --directory) or move "
+                    "this file away; it was left untouched.",
+                )
+            )
+        if version > SCHEMA_VERSION:
+            raise NewerSchemaError(
+                _problem(
+                    file,
+                    f"written by a newer cogment_jupyter (schema version {version}; this one reads up to "
+                    f"{SCHEMA_VERSION})",
+                    "Upgrade cogment_jupyter (uv add -U cogment_jupyter), or use another directory.",
+                )
+            )
+        if version < SCHEMA_VERSION:
+            _migrate(conn, file, version)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("%s: journal mode is %s, not WAL; concurrent readers may block writers", file, mode)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+
+
+def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables.discard("sqlite_sequence")
+    return app_id, version, tables
+
+
+def _initialise(conn: sqlite3.Connection, file: Path) -> None:
+    """Create the schema; safe when several processes open a new file at the same time."""
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only effective before the first table
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id, _, tables = _identity(conn)
+        if app_id == 0 and not tables:
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            from cogment_jupyter.datastore import __version__
+
+            conn.execute("INSERT INTO meta VALUES ('format', 'cogment_jupyter.datastore')")
+            conn.execute("INSERT INTO meta VALUES ('created_by', ?)", (__version__,))
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    log.debug("%s: datastore initialised (schema %d)", file, SCHEMA_VERSION)
+
+
+def _migrate(conn: sqlite3.Connection, file: Path, version: int) -> None:
+    """Upgrade an older schema in place (none exist yet: version 1 is the first)."""
+    raise NewerSchemaError(
+        _problem(file, f"unknown schema version {version}", "This file was not written by a released version.")
+    )

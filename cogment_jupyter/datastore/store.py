@@ -1,0 +1,169 @@
+"""One datastore file as the rest of the package uses it: reads from any thread, writes queued.
+
+Reads use one SQLite connection per thread (WAL readers never block the writer); writes go
+through the file's :class:`~cogment_jupyter.datastore.writer.Writer`. Waiting for new data
+works across processes by polling (``POLL`` seconds) and wakes at once for commits made in
+this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pyarrow as pa
+
+from cogment_jupyter.datastore import chunks
+from cogment_jupyter.datastore.records import TrialRecord
+from cogment_jupyter.datastore.schema import connect, resolve_file, translate_errors
+from cogment_jupyter.datastore.writer import Writer
+
+#: Seconds between checks for data written by other processes.
+POLL = 0.05
+
+_stores: weakref.WeakValueDictionary[Path, TrialStore] = weakref.WeakValueDictionary()
+_stores_lock = threading.Lock()
+
+
+class TrialStore:
+    """Reads and writes one datastore file; share it with :meth:`open`."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.file = resolve_file(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.version = 0  # bumped after every commit made in this process
+        self._closed = False
+        self._reader()  # create / validate the file now, so errors surface here
+        self.writer = Writer(self.file, self._committed)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> TrialStore:
+        """The process-wide store of a file (in-process readers then see commits at once)."""
+        file = resolve_file(path)
+        with _stores_lock:
+            store = _stores.get(file)
+            if store is None or store._closed:
+                store = cls(file)
+                _stores[file] = store
+            return store
+
+    def close(self) -> None:
+        """Commit what is queued and release the file."""
+        self._closed = True
+        self.writer.stop()
+        with self._lock:
+            conns, self._connections = self._connections, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.file)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def records(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        properties: Mapping[str, str] | None = None,
+        after_seq: int = 0,
+        limit: int = 0,
+        with_params: bool = True,
+    ) -> list[TrialRecord]:
+        """Trials in creation order, optionally filtered (ids, at-least-these properties)."""
+        columns = TrialRecord.COLUMNS if with_params else TrialRecord.COLUMNS_NO_PARAMS
+        sql = f"SELECT {columns} FROM trials WHERE seq > ?"
+        args: list[object] = [after_seq]
+        id_list = None if ids is None else list(dict.fromkeys(ids))
+        if id_list is not None:
+            if not id_list:
+                return []
+            if len(id_list) <= 900:
+                sql += f" AND trial_id IN ({','.join('?' * len(id_list))})"
+                args += id_list
+        sql += " ORDER BY seq"
+        wanted = None if id_list is None else set(id_list)
+        out: list[TrialRecord] = []
+        with translate_errors(self.file):
+            for row in self._reader().execute(sql, args):
+                rec = TrialRecord.from_row(row)
+                if wanted is not None and rec.trial_id not in wanted:
+                    continue
+                if properties and any(rec.properties.get(k) != v for k, v in properties.items()):
+                    continue
+                out.append(rec)
+                if limit and len(out) >= limit:
+                    break
+        return out
+
+    def record(self, trial_id: str, *, with_params: bool = True) -> TrialRecord | None:
+        found = self.records([trial_id], with_params=with_params)
+        return found[0] if found else None
+
+    def read(self, seq: int, start: int = 0, stop: int | None = None) -> pa.Table:
+        """Samples ``[start, stop)`` of a trial (by ordinal) as a :data:`chunks.CHUNK_SCHEMA` table."""
+        sql = (
+            "SELECT first_sample, n_samples, format, data FROM chunks "
+            "WHERE trial_seq=? AND first_sample + n_samples > ?"
+        )
+        args: list[int] = [seq, start]
+        if stop is not None:
+            sql += " AND first_sample < ?"
+            args.append(stop)
+        batches = []
+        with translate_errors(self.file):
+            for first, n, fmt, data in self._reader().execute(sql + " ORDER BY first_sample", args):
+                batch = chunks.deserialize(data, fmt)
+                lo = max(0, start - first)
+                hi = n if stop is None else min(n, stop - first)
+                if lo or hi < n:
+                    batch = batch.slice(lo, hi - lo)
+                batches.append(batch)
+        return pa.Table.from_batches(batches, chunks.CHUNK_SCHEMA)
+
+    def data_version(self) -> int:
+        """Changes whenever any connection (any process) commits to the file."""
+        with translate_errors(self.file):
+            return self._reader().execute("PRAGMA data_version").fetchone()[0]
+
+    # -- change notification ---------------------------------------------------------------
+
+    def _committed(self) -> None:
+        self.version += 1
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # loop closed
+                loop.call_soon_threadsafe(event.set)
+
+    async def wait_changed(self, since_version: int, timeout: float = POLL) -> None:
+        """Return after a commit in this process newer than ``since_version``, or ``timeout``."""
+        if self.version != since_version:
+            return
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.add(entry)
+        try:
+            if self.version == since_version:
+                await asyncio.wait_for(entry[1].wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.discard(entry)

@@ -1,0 +1,403 @@
+"""The single writer thread of a datastore file in this process.
+
+Every write (trial creation, samples, close, delete, import) goes through one queue, so that
+samples from many trials are committed together in one transaction per batch, in order, off
+the engine's event loop. A batch is committed when ``MAX_BATCH`` samples are queued, when
+``LINGER`` seconds have passed since its first sample, or at once when someone waits for it
+(trial creation, close, flush) or a trial ENDED. A SIGKILL loses at most that batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from cogment_jupyter.datastore import chunks
+from cogment_jupyter.datastore.actors import ActorDirectory
+from cogment_jupyter.datastore.records import WriterIdentity, this_process
+from cogment_jupyter.datastore.schema import connect, translate_errors
+from cogment_jupyter.engine.records import TrialState
+
+if TYPE_CHECKING:
+    from cogment.api.common_pb2 import TrialParams
+
+log = logging.getLogger(__name__)
+
+LINGER = 0.05
+MAX_BATCH = 8192
+#: Chunk size after compaction, and the largest chunk a batch produces.
+MAX_CHUNK = 65536
+#: A closed trial whose chunks average fewer samples than this is rewritten in big chunks.
+COMPACT_BELOW = 1024
+
+
+@dataclass(eq=False, slots=True)
+class TrialHandle:
+    """A trial open for writing in this process.
+
+    ``kind`` says what its queued items are (see :meth:`Writer.add`). ``buffer`` is appended
+    to without a lock (``deque`` operations are atomic); ``queued`` tells whether a drain of
+    it is already in the writer's queue, so that ``add`` takes the lock once per batch only.
+    """
+
+    seq: int
+    trial_id: str
+    directory: ActorDirectory
+    kind: str = "records"
+    dropped: bool = False
+    buffer: deque = field(default_factory=deque)
+    queued: bool = False
+
+
+@dataclass(slots=True)
+class _Op:
+    kind: str  # create | drain | close | flush | call
+    handle: TrialHandle | None = None
+    payload: Any = None
+    future: Future | None = None
+
+
+@dataclass(slots=True)
+class _Queue:
+    ops: list[_Op] = field(default_factory=list)
+    urgent: bool = False
+    since: float = 0.0
+
+    def samples(self) -> int:
+        return sum(len(op.handle.buffer) for op in self.ops if op.kind == "drain")
+
+
+class Writer:
+    """Serialises all writes to one file through a background thread."""
+
+    def __init__(self, file: Path, on_commit: Callable[[], None], writer: WriterIdentity | None = None) -> None:
+        self.file = file
+        self._on_commit = on_commit
+        self._identity = writer
+        self._cond = threading.Condition()
+        self._queue = _Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._conn: sqlite3.Connection | None = None
+
+    # -- submission (any thread) -----------------------------------------------------------
+
+    def create(self, trial_id: str, user_id: str, params: TrialParams, *, closed: bool = False) -> Future[TrialHandle]:
+        return self._submit(_Op("create", payload=(trial_id, user_id, params, closed), future=Future()), True)
+
+    def add(self, handle: TrialHandle, items: Iterable[Any], *, urgent: bool = False) -> None:
+        """Queue samples of the handle's ``kind``: engine ``records``, ``datalog`` protobufs,
+        or ``stored`` ``(StoredTrialSample, bytes)`` pairs. Cheap: no lock unless a batch starts."""
+        buffer = handle.buffer
+        buffer.extend(items)
+        if not handle.queued:
+            with self._cond:
+                if not handle.queued:
+                    handle.queued = True
+                    self._submit(_Op("drain", handle), urgent)
+                    return
+        if urgent or len(buffer) >= MAX_BATCH:
+            with self._cond:
+                self._queue.urgent = self._queue.urgent or urgent
+                self._cond.notify()
+
+    def close(self, handle: TrialHandle) -> Future[None]:
+        return self._submit(_Op("close", handle, future=Future()), True)
+
+    def flush(self) -> Future[None]:
+        return self._submit(_Op("flush", future=Future()), True)
+
+    def call(self, fn: Callable[[sqlite3.Connection], Any]) -> Future[Any]:
+        """Run ``fn(connection)`` inside a write transaction, in order with everything else."""
+        return self._submit(_Op("call", payload=fn, future=Future()), True)
+
+    def _submit(self, op: _Op, urgent: bool) -> Any:
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError(f"{self.file}: the datastore is closed")
+            q = self._queue
+            if not q.ops:
+                q.since = time.monotonic()
+            q.ops.append(op)
+            wake = urgent or len(q.ops) == 1
+            q.urgent = q.urgent or urgent
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"datastore-writer:{self.file.name}", daemon=True
+                )
+                self._thread.start()
+                _live_writers.add(self)
+            if wake:
+                self._cond.notify()
+        return op.future
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Commit what is queued, then stop the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue.ops and not self._stopping:
+                    self._cond.wait()
+                q = self._queue
+                while not q.urgent and not self._stopping and q.samples() < MAX_BATCH:
+                    remaining = q.since + LINGER - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                ops = q.ops
+                self._queue = _Queue()
+                if not ops and self._stopping:
+                    break
+            if ops:
+                self._execute(ops)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.file)
+        return self._conn
+
+    def _execute(self, ops: list[_Op]) -> None:
+        try:
+            conn = self._connection()
+        except Exception as exc:
+            self._fail(ops, exc)
+            return
+        try:
+            with translate_errors(self.file):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    results = self._apply(conn, ops)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except Exception as exc:
+            if len(ops) > 1:  # isolate the culprit, keep the others
+                for op in ops:
+                    self._execute([op])
+                return
+            self._fail(ops, exc)
+            return
+        for op, result in results:
+            if op.future is not None and not op.future.done():
+                op.future.set_result(result)
+        if any(op.kind == "call" for op in ops):
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA incremental_vacuum")
+        self._on_commit()
+
+    def _fail(self, ops: list[_Op], exc: Exception) -> None:
+        for op in ops:
+            if op.future is not None:
+                if not op.future.done():
+                    op.future.set_exception(exc)
+            elif op.handle is not None and not op.handle.dropped:
+                op.handle.dropped = True
+                log.error("datastore %s: could not store samples of trial %s: %s", self.file, op.handle.trial_id, exc)
+
+    def _apply(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[_Op, Any]]:
+        pending: dict[TrialHandle, chunks.ChunkBuilder] = {}
+        results: list[tuple[_Op, Any]] = []
+        for op in ops:
+            if op.kind == "drain":
+                handle = op.handle
+                if op.payload is None:  # kept on the op in case the transaction is retried
+                    with self._cond:
+                        handle.queued = False
+                    op.payload = _drain(handle.buffer)
+                items = op.payload
+                while items:
+                    builder = pending.get(handle)
+                    if builder is None:
+                        builder = pending[handle] = chunks.ChunkBuilder(handle.directory)
+                    room = MAX_CHUNK - len(builder)
+                    part, items = items[:room], items[room:]
+                    if handle.kind == "records":
+                        builder.add_records(part)
+                    elif handle.kind == "datalog":
+                        builder.add_datalog(part)
+                    else:
+                        for sample, raw in part:
+                            builder.add_stored(sample, raw)
+                    if len(builder) >= MAX_CHUNK:
+                        self._write(conn, handle, builder.build())
+                        del pending[handle]
+                continue
+            for handle, builder in pending.items():
+                self._write(conn, handle, builder.build())
+            pending.clear()
+            if op.kind == "create":
+                results.append((op, self._create(conn, *op.payload)))
+            elif op.kind == "close":
+                results.append((op, self._close(conn, op.handle)))
+            elif op.kind == "call":
+                results.append((op, op.payload(conn)))
+            else:
+                results.append((op, None))
+        for handle, builder in pending.items():
+            self._write(conn, handle, builder.build())
+        return results
+
+    # -- statements ------------------------------------------------------------------------
+
+    def _create(self, conn: sqlite3.Connection, trial_id: str, user_id: str, params: Any, closed: bool) -> TrialHandle:
+        return upsert_trial(conn, trial_id, user_id, params, closed=closed, writer=self._identity or this_process())
+
+    def _write(self, conn: sqlite3.Connection, handle: TrialHandle, batch: pa.RecordBatch) -> None:
+        write_chunk(conn, handle.seq, len(handle.directory), batch, trial_id=handle.trial_id)
+
+    def _close(self, conn: sqlite3.Connection, handle: TrialHandle) -> None:
+        conn.execute("UPDATE trials SET closed=1 WHERE seq=?", (handle.seq,))
+        count, total = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM chunks WHERE trial_seq=?", (handle.seq,)
+        ).fetchone()
+        if count > 1 and total / count < COMPACT_BELOW:
+            compact(conn, handle.seq)
+
+
+def _drain(buffer: deque) -> list[Any]:
+    """Take what is in a deque now (other threads may keep appending)."""
+    popleft = buffer.popleft
+    return [popleft() for _ in range(len(buffer))]
+
+
+def upsert_trial(
+    conn: sqlite3.Connection,
+    trial_id: str,
+    user_id: str,
+    params: TrialParams,
+    *,
+    closed: bool,
+    writer: WriterIdentity | None,
+    created_ns: int | None = None,
+) -> TrialHandle:
+    """Create a trial, or update its params like upstream's ``CreateOrUpdateTrials`` (in a transaction)."""
+    directory = ActorDirectory.from_params(params)
+    values = (
+        user_id,
+        params.SerializeToString(),
+        params.environment.name,
+        params.environment.implementation,
+        json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
+        json.dumps(dict(params.properties)),
+        int(closed),
+        writer.host if writer else None,
+        writer.pid if writer else None,
+        writer.start if writer else None,
+    )
+    row = conn.execute("SELECT seq FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
+    if row is not None:
+        conn.execute(
+            "UPDATE trials SET user_id=?, params=?, env_name=?, env_impl=?, actors=?, properties=?, "
+            "closed=?, writer_host=?, writer_pid=?, writer_start=? WHERE seq=?",
+            (*values, row[0]),
+        )
+        return TrialHandle(row[0], trial_id, directory)
+    cur = conn.execute(
+        "INSERT INTO trials (trial_id, user_id, params, env_name, env_impl, actors, properties, closed, "
+        "writer_host, writer_pid, writer_start, returns, created_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (trial_id, *values, json.dumps([0.0] * len(directory)), created_ns or time.time_ns()),
+    )
+    return TrialHandle(cur.lastrowid, trial_id, directory)
+
+
+def write_chunk(
+    conn: sqlite3.Connection, seq: int, n_actors: int, batch: pa.RecordBatch, *, trial_id: str = ""
+) -> bool:
+    """Append a chunk to a trial and fold it into the trial's summary row (inside a transaction)."""
+    if batch.num_rows == 0:
+        return True
+    row = conn.execute("SELECT samples, returns, state FROM trials WHERE seq=?", (seq,)).fetchone()
+    if row is None:
+        log.warning("trial %s was deleted while being written: %d samples dropped", trial_id, batch.num_rows)
+        return False
+    first, returns, state = row
+    st = chunks.stats(batch, n_actors)
+    conn.execute(
+        "INSERT INTO chunks (trial_seq, first_sample, n_samples, format, data) VALUES (?,?,?,?,?)",
+        (seq, first, st.samples, chunks.CHUNK_FORMAT, chunks.serialize(batch)),
+    )
+    old = json.loads(returns)
+    old += [0.0] * (len(st.returns) - len(old))
+    new_returns = [a + b for a, b in zip(old, st.returns, strict=False)] + old[len(st.returns) :]
+    conn.execute(
+        "UPDATE trials SET samples=samples+?, ticks=ticks+?, returns=?, state=?, "
+        "started_ns=COALESCE(started_ns, ?), last_ns=MAX(COALESCE(last_ns, ?), ?), "
+        "ended_ns=COALESCE(ended_ns, ?) WHERE seq=?",
+        (
+            st.samples,
+            st.ticks,
+            json.dumps(new_returns),
+            TrialState.ENDED if state == TrialState.ENDED else st.last_state,
+            st.first_tick_ns,
+            st.last_ns,
+            st.last_ns,
+            st.ended_ns,
+            seq,
+        ),
+    )
+    return True
+
+
+def compact(conn: sqlite3.Connection, seq: int) -> None:
+    """Rewrite a trial's many small chunks as few big ones (same samples, same order)."""
+    rows = conn.execute("SELECT format, data FROM chunks WHERE trial_seq=? ORDER BY first_sample", (seq,)).fetchall()
+    table = pa.Table.from_batches([chunks.deserialize(data, fmt) for fmt, data in rows], chunks.CHUNK_SCHEMA)
+    conn.execute("DELETE FROM chunks WHERE trial_seq=?", (seq,))
+    first = 0
+    for batch in table.combine_chunks().to_batches(max_chunksize=MAX_CHUNK):
+        conn.execute(
+            "INSERT INTO chunks (trial_seq, first_sample, n_samples, format, data) VALUES (?,?,?,?,?)",
+            (seq, first, batch.num_rows, chunks.CHUNK_FORMAT, chunks.serialize(batch)),
+        )
+        first += batch.num_rows
+
+
+def delete_trials(conn: sqlite3.Connection, trial_ids: Iterable[str]) -> int:
+    """Delete trials and their samples (inside a transaction); unknown ids are ignored."""
+    ids = list(dict.fromkeys(trial_ids))
+    deleted = 0
+    for k in range(0, len(ids), 500):
+        part = ids[k : k + 500]
+        marks = ",".join("?" * len(part))
+        conn.execute(
+            f"DELETE FROM chunks WHERE trial_seq IN (SELECT seq FROM trials WHERE trial_id IN ({marks}))", part
+        )
+        deleted += conn.execute(f"DELETE FROM trials WHERE trial_id IN ({marks})", part).rowcount
+    return deleted
+
+
+_live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """Commit what is queued when the interpreter exits normally (SIGKILL loses the last batch)."""
+    for writer in list(_live_writers):
+        with contextlib.suppress(Exception):  # best effort at exit
+            writer.stop(timeout=10.0)
