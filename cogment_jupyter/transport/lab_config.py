@@ -1,9 +1,9 @@
-"""The configs our adapters exchange inside Cogment ``SerializedMessage`` bytes (JSON).
+"""The configs our adapters exchange in Cogment ``SerializedMessage`` bytes.
 
-Environment config: ``{"seed": int | null, "render": bool, "options": {...}, "config": {...}}``.
-Actor config: ``{"observation_space": space, "action_space": space, "seed": int | null,
-"config": {...}}`` (spaces in ``adapters.spaces`` JSON), so an actor served in another
-process, or by the upstream orchestrator, can decode what it receives.
+They are the ``cogment_jupyter.EnvironmentConfig`` / ``ActorConfig`` protobuf messages of
+``adapters.wire`` (the ``config_type`` of ``adapters.cog_settings``), so official-SDK
+services, and our adapters served to the upstream orchestrator, parse them as any Cogment
+config. The actor config carries the agent's spaces: a remote actor needs them to decode.
 """
 
 from __future__ import annotations
@@ -12,10 +12,33 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium as gym
+from google.protobuf.message import DecodeError
 
+from cogment_jupyter.adapters import wire
 from cogment_jupyter.adapters.base import AgentSpec
-from cogment_jupyter.adapters.spaces import space_from_json, space_to_json
+from cogment_jupyter.adapters.spaces import space_from_str, space_to_str
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str) if value else ""
+
+
+def _loads(text: str, what: str) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the {what} is not valid JSON: {error}") from None
+
+
+def _parse(message: Any, data: bytes, role: str) -> Any:
+    try:
+        message.ParseFromString(data)
+    except DecodeError:
+        raise ValueError(
+            f"the {role} config is not a cogment_jupyter.{type(message).__name__} message: was this trial "
+            "started by another tool? Start it with the Lab, or send that message as the config"
+        ) from None
+    return message
 
 
 @dataclass(slots=True)
@@ -26,18 +49,23 @@ class EnvConfig:
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(
-            {"seed": self.seed, "render": self.render, "options": self.options, "config": self.config},
-            default=str,
-        ).encode()
+        message = wire.EnvironmentConfig(
+            render=self.render, config_json=_dumps(self.config), reset_options_json=_dumps(self.options)
+        )
+        if self.seed is not None:
+            message.seed = self.seed
+        return message.SerializeToString()
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> EnvConfig:
         if not data:
             return cls()
-        raw = _load(data, "environment")
+        message = _parse(wire.EnvironmentConfig(), data, "environment")
         return cls(
-            raw.get("seed"), bool(raw.get("render", False)), raw.get("options"), raw.get("config") or {}
+            message.seed if message.HasField("seed") else None,
+            message.render,
+            _loads(message.reset_options_json, "reset options"),
+            _loads(message.config_json, "environment config") or {},
         )
 
 
@@ -46,37 +74,28 @@ class ActorConfig:
     spec: AgentSpec | None = None
     seed: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    render: bool = False
 
     def to_bytes(self) -> bytes:
-        raw: dict[str, Any] = {"seed": self.seed, "config": self.config}
+        message = wire.ActorConfig(config_json=_dumps(self.config), render=self.render)
+        if self.seed is not None:
+            message.seed = self.seed
         if self.spec is not None:
-            raw["observation_space"] = space_to_json(self.spec.observation_space)
-            raw["action_space"] = space_to_json(self.spec.action_space)
-        return json.dumps(raw, default=str).encode()
+            message.observation_space_json = space_to_str(self.spec.observation_space)
+            message.action_space_json = space_to_str(self.spec.action_space)
+        return message.SerializeToString()
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> ActorConfig:
         if not data:
             return cls()
-        raw = _load(data, "actor")
+        message = _parse(wire.ActorConfig(), data, "actor")
         spec = None
-        if "observation_space" in raw and "action_space" in raw:
-            spec = AgentSpec(_space(raw["observation_space"]), _space(raw["action_space"]))
-        return cls(spec, raw.get("seed"), raw.get("config") or {})
-
-
-def _space(value: Any) -> gym.Space:
-    return space_from_json(value)
-
-
-def _load(data: bytes, role: str) -> dict[str, Any]:
-    try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(
-            f"the {role} config is not cogment_jupyter JSON ({error}); was this trial started by "
-            "another tool? Start it with the Lab, or pass a JSON config"
-        ) from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"the {role} config must be a JSON object, got {type(raw).__name__}")
-    return raw
+        if message.observation_space_json and message.action_space_json:
+            spec = AgentSpec(space_from_str(message.observation_space_json), space_from_str(message.action_space_json))
+        return cls(
+            spec,
+            message.seed if message.HasField("seed") else None,
+            _loads(message.config_json, "actor config") or {},
+            message.render,
+        )
