@@ -192,6 +192,7 @@ class Trial:
         self._loop = asyncio.get_running_loop()
         self._driver: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
+        self._datalog_closing: asyncio.Task[None] | None = None
         self._by_name = {slot.name: slot for slot in self.actors}
         self.set_state(TrialState.INITIALIZING)
 
@@ -203,6 +204,12 @@ class Trial:
 
     async def wait_ended(self) -> None:
         await self._ended.wait()
+
+    async def wait_recorded(self) -> None:
+        """Until the trial ended and its datalog has taken every sample."""
+        await self._ended.wait()
+        if self._datalog_closing is not None:
+            await asyncio.shield(self._datalog_closing)
 
     def set_state(self, state: TrialState) -> None:
         if state == self.state:
@@ -696,7 +703,7 @@ class Trial:
             if remaining:
                 remaining[-1].state = TrialState.ENDED
                 self.datalog.add(remaining)
-            self._loop.create_task(self.datalog.close())
+            self._datalog_closing = self._loop.create_task(self.datalog.close())
         else:
             # keep only the current sample for GetTrialInfo's latest observation
             while len(self._samples) > 1:

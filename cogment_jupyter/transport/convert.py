@@ -37,9 +37,7 @@ def to_any(value: Any) -> any_pb2.Any | None:
     if isinstance(value, ProtoMessage):
         packed.Pack(value)
     else:
-        packed.Pack(
-            struct_pb2.Value(string_value=json.dumps(value)) if isinstance(value, str) else _json_value(value)
-        )
+        packed.Pack(struct_pb2.Value(string_value=json.dumps(value)) if isinstance(value, str) else _json_value(value))
     return packed
 
 
@@ -113,9 +111,7 @@ def env_init_to_proto(init: EnvInit) -> environment.EnvInitialInput:
         name=init.name,
         impl_name=init.impl_name,
         tick_id=init.tick_id,
-        actors_in_trial=[
-            common.TrialActor(name=a.name, actor_class=a.actor_class) for a in init.actors_in_trial
-        ],
+        actors_in_trial=[common.TrialActor(name=a.name, actor_class=a.actor_class) for a in init.actors_in_trial],
     )
     if init.config is not None:
         proto.config.content = init.config
@@ -167,9 +163,7 @@ def reward_from_proto(proto: common.Reward) -> Reward:
         proto.receiver_name,
         proto.value,
         [
-            RewardSource(
-                s.sender_name, s.value, s.confidence, s.user_data if s.HasField("user_data") else None
-            )
+            RewardSource(s.sender_name, s.value, s.confidence, s.user_data if s.HasField("user_data") else None)
             for s in proto.sources
         ],
     )

@@ -57,9 +57,7 @@ class GrpcEnvironment(EnvironmentConnection):
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         call = self._stub.RunTrial(metadata=(("trial-id", self._trial_id),))
-        pump = self._pump = StreamPump(
-            f"environment@{self._address}", call.read, call.write, call.done_writing
-        )
+        pump = self._pump = StreamPump(f"environment@{self._address}", call.read, call.write, call.done_writing)
         try:
             await pump.write_now(
                 environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=convert.env_init_to_proto(init))
@@ -123,9 +121,7 @@ class GrpcEnvironment(EnvironmentConnection):
 
     def message(self, message: Message) -> None:
         if self._pump is not None:
-            self._pump.send(
-                environment_pb2.EnvRunTrialInput(state=NORMAL, message=convert.message_to_proto(message))
-            )
+            self._pump.send(environment_pb2.EnvRunTrialInput(state=NORMAL, message=convert.message_to_proto(message)))
 
     def end(self, details: str | None) -> None:
         if self._ended or self._pump is None:
@@ -174,15 +170,11 @@ class _ActorStream:
             pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, reward=convert.reward_to_proto(reward)))
         if last:
             pump.send(common_pb2.ActorRunTrialInput(state=LAST))
-        pump.send(
-            common_pb2.ActorRunTrialInput(state=NORMAL, observation=convert.observation_to_proto(observation))
-        )
+        pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, observation=convert.observation_to_proto(observation)))
 
     def message(self, message: Message) -> None:
         if self._pump is not None:
-            self._pump.send(
-                common_pb2.ActorRunTrialInput(state=NORMAL, message=convert.message_to_proto(message))
-            )
+            self._pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, message=convert.message_to_proto(message)))
 
     def _close(self, details: str | None) -> None:
         self._ended = True

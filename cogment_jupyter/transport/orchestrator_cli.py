@@ -118,9 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("--root_cert", "COGMENT_ROOT_CERT_FILE"),
         ("--trust_chain", "COGMENT_TRUST_CHAIN_FILE"),
     ):
-        parser.add_argument(
-            flag, default=_env(variable), help="TLS is not supported: loopback/plain gRPC only"
-        )
+        parser.add_argument(flag, default=_env(variable), help="TLS is not supported: loopback/plain gRPC only")
 
 
 def _hooks(values: list[str] | None) -> list[str]:
@@ -176,9 +174,7 @@ def _check_unsupported(args: argparse.Namespace) -> None:
     if args.prometheus_port:
         raise SystemExit("Prometheus metrics are not served: remove --prometheus_port (or set it to 0)")
     if args.directory_endpoint:
-        raise SystemExit(
-            "A directory is not supported: remove --directory_endpoint and use grpc:// endpoints"
-        )
+        raise SystemExit("A directory is not supported: remove --directory_endpoint and use grpc:// endpoints")
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 from cogment.api import orchestrator_pb2_grpc
 
@@ -20,10 +22,20 @@ class OrchestratorServer:
         self.actor_port = 0
 
     async def start(
-        self, host: str = "127.0.0.1", lifecycle_port: int = 0, actor_port: int | None = None
+        self,
+        host: str = "127.0.0.1",
+        lifecycle_port: int = 0,
+        actor_port: int | None = None,
+        extra_services: Callable[[grpc.aio.Server], None] | None = None,
     ) -> None:
-        """Bind and start; port 0 picks a free port. ``actor_port=None`` shares the lifecycle port."""
+        """Bind and start; port 0 picks a free port. ``actor_port=None`` shares the lifecycle port.
+
+        ``extra_services`` adds servicers to the lifecycle server (the lab's environments and
+        actors), so one address serves everything.
+        """
         lifecycle = grpc.aio.server(options=CHANNEL_OPTIONS)
+        if extra_services is not None:
+            extra_services(lifecycle)
         orchestrator_pb2_grpc.add_TrialLifecycleSPServicer_to_server(
             TrialLifecycleServicer(self.orchestrator), lifecycle
         )
@@ -34,9 +46,7 @@ class OrchestratorServer:
         else:
             actors = grpc.aio.server(options=CHANNEL_OPTIONS)
             self.actor_port = _bind(actors, host, actor_port)
-        orchestrator_pb2_grpc.add_ClientActorSPServicer_to_server(
-            ClientActorServicer(self.orchestrator), actors
-        )
+        orchestrator_pb2_grpc.add_ClientActorSPServicer_to_server(ClientActorServicer(self.orchestrator), actors)
         self._servers = [lifecycle] if actors is lifecycle else [lifecycle, actors]
         for server in self._servers:
             await server.start()

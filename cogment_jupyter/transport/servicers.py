@@ -43,9 +43,7 @@ def _trial_ids(context: grpc.aio.ServicerContext) -> list[str]:
     return [value for key, value in context.invocation_metadata() or () if key == "trial-id"]
 
 
-def trial_info(
-    trial: Trial, *, actors: bool = False, observation: bool = False
-) -> orchestrator_pb2.TrialInfo:
+def trial_info(trial: Trial, *, actors: bool = False, observation: bool = False) -> orchestrator_pb2.TrialInfo:
     info = orchestrator_pb2.TrialInfo(
         trial_id=trial.id,
         state=int(trial.state),
@@ -92,8 +90,7 @@ class TrialLifecycleServicer(orchestrator_pb2_grpc.TrialLifecycleSPServicer):
         trials = self.orchestrator.find(_trial_ids(context))
         return orchestrator_pb2.TrialInfoReply(
             trial=[
-                trial_info(t, actors=request.get_actor_list, observation=request.get_latest_observation)
-                for t in trials
+                trial_info(t, actors=request.get_actor_list, observation=request.get_latest_observation) for t in trials
             ]
         )
 
@@ -142,9 +139,7 @@ class ClientActorServicer(orchestrator_pb2_grpc.ClientActorSPServicer):
                 continue
             break
         if first.state != common_pb2.NORMAL or not first.HasField("init_output"):
-            await context.abort(
-                grpc.StatusCode.UNKNOWN, "The first message of a client actor must be its init_output"
-            )
+            await context.abort(grpc.StatusCode.UNKNOWN, "The first message of a client actor must be its init_output")
         selection = first.init_output
         which = selection.WhichOneof("slot_selection")
         name = selection.actor_name if which == "actor_name" else None

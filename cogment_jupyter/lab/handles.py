@@ -1,0 +1,126 @@
+"""``TrialHandle``: what ``Lab.start_trial`` returns at once, while the trial runs in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import html
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from cogment_jupyter.engine.records import TrialState
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cogment_jupyter.engine.trial import Trial
+    from cogment_jupyter.lab.lab import Lab
+    from cogment_jupyter.lab.trial_data import TrialData
+
+
+class TrialHandle:
+    """A trial started by a lab. ``wait()`` blocks, ``await handle`` does not block the kernel."""
+
+    def __init__(self, lab: Lab, trial_id: str, env: str, actors: dict[str, str], seed: int | None) -> None:
+        self._lab = lab
+        self.id = trial_id
+        self.env = env
+        self.actors = actors
+        self.seed = seed
+        self._trial: Trial | None = None
+        self._state = TrialState.UNKNOWN
+        self._start_error: str | None = None
+        self._tick = 0
+        self._details: str | None = None
+        self._errors: list[str] = []
+        #: resolved once the trial ended and everything it logged is stored
+        self.done: concurrent.futures.Future[TrialHandle] = concurrent.futures.Future()
+
+    # -- state (updated by the lab's loop) ----------------------------------------------------
+
+    def _attach(self, trial: Trial) -> None:
+        self._trial = trial
+
+    def _update(self, state: TrialState, tick: int = 0, details: str | None = None) -> None:
+        self._state = state
+        self._tick = tick
+        if details:
+            self._details = details
+
+    def _fail(self, error: str) -> None:
+        self._start_error = error
+        self._state = TrialState.ENDED
+        if not self.done.done():
+            self.done.set_result(self)
+
+    def _finish(self) -> None:
+        if self._trial is not None:
+            self._state = self._trial.state
+            self._tick = self._trial.tick_id
+            self._details = self._trial.end_details
+            self._errors = list(self._trial.errors)
+        if not self.done.done():
+            self.done.set_result(self)
+
+    @property
+    def state(self) -> str:
+        """``INITIALIZING``, ``PENDING``, ``RUNNING``, ``TERMINATING`` or ``ENDED``."""
+        trial = self._trial
+        return (trial.state if trial is not None else self._state).name
+
+    @property
+    def tick(self) -> int:
+        return self._trial.tick_id if self._trial is not None else self._tick
+
+    @property
+    def ended(self) -> bool:
+        return self.state == "ENDED"
+
+    @property
+    def errors(self) -> list[str]:
+        """What the environment or actors raised, and why the trial could not start."""
+        errors = list(self._trial.errors) if self._trial is not None else list(self._errors)
+        return ([self._start_error] if self._start_error else []) + errors
+
+    @property
+    def end_details(self) -> str | None:
+        """Why the trial was forced to end (``None`` after a normal end)."""
+        if self._start_error:
+            return self._start_error
+        return self._trial.end_details if self._trial is not None else self._details
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> TrialHandle:
+        """Block until the trial has ended and is recorded."""
+        try:
+            return self.done.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"trial {self.id} still {self.state} after {timeout} s") from None
+
+    def __await__(self) -> Generator[Any, None, TrialHandle]:
+        return asyncio.wrap_future(self.done).__await__()
+
+    def cancel(self, hard: bool = True) -> None:
+        """End the trial: at once (``hard``), or after the current tick (soft, the env's final observation)."""
+        self._lab._terminate([self.id], hard=hard)
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def steps(self) -> pd.DataFrame:
+        return self._lab.steps(self.id)
+
+    def data(self) -> dict[str, TrialData]:
+        return self._lab.get_trial_data(self.id)
+
+    def __repr__(self) -> str:
+        error = f", error={self.errors[0]!r}" if self.errors else ""
+        return f"<TrialHandle {self.id} env={self.env!r} {self.state} tick={self.tick}{error}>"
+
+    def _repr_html_(self) -> str:
+        color = {"ENDED": "#666", "RUNNING": "#1a7f37"}.get(self.state, "#9a6700")
+        error = f"<br><span style='color:#cf222e'>{html.escape(self.errors[0])}</span>" if self.errors else ""
+        return (
+            f"<code>{html.escape(self.id)}</code> &middot; {html.escape(self.env)} &middot; "
+            f"<b style='color:{color}'>{self.state}</b> &middot; tick {self.tick}{error}"
+        )

@@ -1,0 +1,618 @@
+"""``Lab``: the user API. An orchestrator, a datastore and the served components, in a
+background loop of this process; or attached to another Cogment orchestrator."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import grpc
+from cogment.api import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
+
+from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
+from cogment_jupyter.adapters.cog_settings import PLAYER
+from cogment_jupyter.adapters.trial_codec import TrialCodec
+from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
+from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.trial import Trial
+from cogment_jupyter.lab.handles import TrialHandle
+from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
+from cogment_jupyter.lab.runtime import LoopThread
+from cogment_jupyter.transport.component_host import ComponentHost
+from cogment_jupyter.transport.factory import GrpcComponentFactory
+from cogment_jupyter.transport.inprocess import InProcessServices
+from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
+from cogment_jupyter.transport.server import OrchestratorServer
+
+log = logging.getLogger(__name__)
+
+CLIENT = "cogment://client"
+#: the property every lab trial carries, for finding a lab's trials in a shared datastore
+LAB_PROPERTY = "cogment_jupyter.lab"
+
+
+class LabNotLaunched(RuntimeError):
+    """The lab API was used before a lab was started."""
+
+
+class Lab:
+    """Run Cogment trials from a notebook or a script.
+
+    ``Lab()`` starts an orchestrator and a datastore on a background thread (ports chosen
+    on 127.0.0.1); ``Lab(orchestrator="grpc://host:port")`` attaches to an existing
+    Cogment orchestrator instead (ours or the upstream one). Use ``with Lab() as lab:`` in
+    scripts; in notebooks ``%cogment launch`` makes one and ``Lab.current()`` returns it.
+    """
+
+    _current: ClassVar[Lab | None] = None
+    _current_lock = threading.Lock()
+
+    def __init__(
+        self,
+        datastore: str | os.PathLike[str] | None = ".cogment",
+        *,
+        orchestrator: str | None = None,
+        datalog: str | None = None,
+        user_id: str = "cogment_jupyter",
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.datastore_path = Path(datastore) if datastore is not None else None
+        self.remote_orchestrator = orchestrator
+        self.external_datalog = datalog
+        self.user_id = user_id
+        self.host = host
+        self.started_at = time.time()
+        self.launch_seconds: float | None = None
+        self._runtime: LoopThread | None = None
+        self._handles: dict[str, TrialHandle] = {}
+        self._processes: dict[str, ServiceProcess] = {}
+        self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
+        self._closed = False
+        started = time.perf_counter()
+        if orchestrator is not None:
+            parsed = parse_endpoint(orchestrator, role="environment")
+            if parsed.kind is not EndpointKind.GRPC:
+                raise ValueError(f"orchestrator must be 'grpc://HOST:PORT', got {orchestrator!r}")
+        self._runtime = LoopThread()
+        try:
+            self._runtime.run(self._start())
+        except BaseException:
+            self._runtime.stop()
+            raise
+        self.launch_seconds = time.perf_counter() - started
+        with Lab._current_lock:
+            Lab._current = self
+        atexit.register(self.close)
+
+    # ----------------------------------------------------------------- start and stop
+
+    async def _start(self) -> None:
+        from cogment_jupyter.datastore import Datastore
+
+        self.components = ComponentHost()
+        self.datastore = Datastore(self.datastore_path) if self.datastore_path is not None else None
+        self._datastore_server = await self.datastore.serve(self.host, 0) if self.datastore else None
+        self._factory = GrpcComponentFactory()
+        if self.remote_orchestrator is None:
+            self.orchestrator: Orchestrator | None = Orchestrator(self._factory)
+            self._server = OrchestratorServer(self.orchestrator)
+            await self._server.start(self.host, 0, extra_services=self.components.add_to_server)
+            port = self._server.lifecycle_port
+            self._services_server: grpc.aio.Server | None = None
+            self._lifecycle = None
+        else:
+            self.orchestrator = None
+            self._server = None
+            self._services_server = grpc.aio.server()
+            self.components.add_to_server(self._services_server)
+            port = self._services_server.add_insecure_port(f"{self.host}:0")
+            await self._services_server.start()
+            channel = grpc.aio.insecure_channel(self.remote_orchestrator.removeprefix("grpc://"))
+            self._lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
+            self._lifecycle_channel = channel
+            await asyncio.wait_for(self._lifecycle.Version(common_pb2.VersionRequest()), 10)
+        self.address = f"{self._connect_host()}:{port}"
+        self._factory.local[self.address] = self.components.services
+        if self._datastore_server is not None:
+            store = self.datastore
+            datalog_services = InProcessServices(datalog_factory=lambda _trial_id: store.datalog())
+            self._factory.local[self._datastore_server.endpoint.removeprefix("grpc://")] = datalog_services
+
+    def _connect_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+
+    @classmethod
+    def current(cls) -> Lab:
+        """The lab started last (by ``%cogment launch`` or ``Lab()``)."""
+        lab = cls._current
+        if lab is None or lab._closed:
+            raise LabNotLaunched(
+                "No Cogment lab is running: run `%load_ext cogment_jupyter` then `%cogment launch` "
+                "in the notebook (or create one with `lab = Lab()`)"
+            )
+        return lab
+
+    def close(self) -> None:
+        """Stop the services, the orchestrator and the background loop. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with Lab._current_lock:
+            if Lab._current is self:
+                Lab._current = None
+        for process in self._processes.values():
+            process.stop()
+        self._processes.clear()
+        runtime = self._runtime
+        if runtime is not None and runtime.alive:
+            with contextlib.suppress(Exception):
+                runtime.run(self._stop(), timeout=15)
+            runtime.stop()
+        if self.datastore is not None:
+            self.datastore.close()
+        atexit.unregister(self.close)
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop(grace=0.5)
+        if self._services_server is not None:
+            await self._services_server.stop(0.5)
+            await self._lifecycle_channel.close()
+        if self._datastore_server is not None:
+            await self._datastore_server.stop(0.5)
+        await self._factory.close()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Lab:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.close)
+
+    def _check_open(self) -> LoopThread:
+        if self._closed or self._runtime is None:
+            raise LabNotLaunched("this lab is stopped: run `%cogment launch` again (or create a new Lab())")
+        return self._runtime
+
+    # ----------------------------------------------------------------- endpoints
+
+    @property
+    def endpoint(self) -> str:
+        """Where the lab's environments and actors are served (and its orchestrator, when local)."""
+        return f"grpc://{self.address}"
+
+    @property
+    def orchestrator_endpoint(self) -> str:
+        return self.remote_orchestrator or self.endpoint
+
+    @property
+    def datastore_endpoint(self) -> str | None:
+        return self._datastore_server.endpoint if self._datastore_server is not None else None
+
+    # ----------------------------------------------------------------- services
+
+    def serve_env(self, name: str, env: Environment, *, process: bool = False, replace: bool = True) -> None:
+        """Serve an environment under ``name`` (in this process, or in its own with ``process=True``)."""
+        if not isinstance(env, Environment):
+            raise TypeError(
+                f"serve_env() takes a cogment_jupyter Environment (e.g. envs.Gymnasium('CartPole-v1')), "
+                f"got {type(env).__name__}"
+            )
+        self._serve(name, "environment", env, process, replace)
+
+    def serve_actor(
+        self, name: str, actor: Actor | Callable[[Any], Any], *, process: bool = False, replace: bool = True
+    ) -> None:
+        """Serve an actor under ``name``; a plain callable ``observation -> action`` becomes a Policy."""
+        if not isinstance(actor, Actor):
+            if not callable(actor):
+                raise TypeError(f"serve_actor() takes an Actor or a callable, got {type(actor).__name__}")
+            from cogment_jupyter.adapters.actors import Policy
+
+            actor = Policy(actor)
+        self._serve(name, "actor", actor, process, replace)
+
+    def serve_remote(self, name: str, endpoint: str, implementation: str = "") -> None:
+        """Name a component served elsewhere (``grpc://host:port``, implementation name)."""
+        parsed = parse_endpoint(endpoint, role="actor")
+        if parsed.kind is not EndpointKind.GRPC:
+            raise ValueError(f"serve_remote() needs a 'grpc://HOST:PORT' endpoint, got {endpoint!r}")
+        self._check_name(name, replace=True)
+        self._remote_services[name] = (endpoint, implementation or name)
+
+    def _check_name(self, name: str, replace: bool) -> None:
+        if not name or not isinstance(name, str):
+            raise ValueError("a service needs a non-empty name")
+        if name in self.services and not replace:
+            raise ValueError(f"a service named {name!r} already exists: stop_service({name!r}) first, or replace=True")
+        if name in self.services:
+            self.stop_service(name)
+
+    def _serve(self, name: str, kind: str, component: Any, process: bool, replace: bool) -> None:
+        runtime = self._check_open()
+        self._check_name(name, replace)
+        if process:
+            self._processes[name] = start_service_process(name, kind, component, self._connect_host())
+            if kind == "environment":
+                self._process_templates[name] = component
+            return
+        add = self.components.add_environment if kind == "environment" else self.components.add_actor
+        runtime.run(_call_async(add, name, component))
+
+    @property
+    def _process_templates(self) -> dict[str, Environment]:
+        if not hasattr(self, "_templates"):
+            self._templates: dict[str, Environment] = {}
+        return self._templates
+
+    @property
+    def services(self) -> dict[str, str]:
+        """Every served name and where it runs."""
+        out = {name: "environment (in-process)" for name in self.components.environments}
+        out.update({name: "actor (in-process)" for name in self.components.actors})
+        out.update({name: f"{p.kind} (process {p.process.pid}, {p.address})" for name, p in self._processes.items()})
+        out.update({name: f"remote {endpoint} [{impl}]" for name, (endpoint, impl) in self._remote_services.items()})
+        return out
+
+    def stop_service(self, name: str) -> None:
+        """Stop serving ``name`` (trials already running keep their instance)."""
+        runtime = self._check_open()
+        process = self._processes.pop(name, None)
+        if process is not None:
+            process.stop()
+            self._process_templates.pop(name, None)
+            return
+        if self._remote_services.pop(name, None) is not None:
+            return
+        if not runtime.run(_call_async(self.components.remove, name)):
+            raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
+
+    def stop_all_services(self) -> None:
+        for name in list(self.services):
+            self.stop_service(name)
+
+    # ----------------------------------------------------------------- trials
+
+    def _environment(self, name: str) -> tuple[Environment, str, str]:
+        """The template (for its specs), the endpoint and the implementation of an environment."""
+        if name in self.components.environments:
+            return self.components.environments[name], self.endpoint, name
+        if name in self._processes and self._processes[name].kind == "environment":
+            return self._process_templates[name], f"grpc://{self._processes[name].address}", name
+        known = [n for n, kind in self.services.items() if kind.startswith("environment")]
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"no environment named {name!r} is served (serve it with lab.serve_env){hint} Served: {known}")
+
+    def _actor_endpoint(self, name: str) -> tuple[str, str]:
+        if name in ("client", CLIENT, "human"):
+            return CLIENT, ""
+        if name in self.components.actors:
+            return self.endpoint, name
+        if name in self._processes and self._processes[name].kind == "actor":
+            return f"grpc://{self._processes[name].address}", name
+        if name in self._remote_services:
+            return self._remote_services[name]
+        import difflib
+
+        known = [n for n, kind in self.services.items() if not kind.startswith("environment")]
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"no actor named {name!r} is served (serve it with lab.serve_actor){hint} Served: {known}")
+
+    def trial_params(
+        self,
+        env: str,
+        actors: str | Mapping[str, str],
+        *,
+        seed: int | None = None,
+        max_steps: int = 0,
+        config: Mapping[str, Any] | None = None,
+        actor_configs: Mapping[str, Mapping[str, Any]] | None = None,
+        render: bool = False,
+        reset_options: Mapping[str, Any] | None = None,
+        properties: Mapping[str, str] | None = None,
+        optional: Iterable[str] = (),
+        default_actions: Mapping[str, Any] | None = None,
+        response_timeout: float = 0.0,
+        datalog: bool = True,
+    ) -> common_pb2.TrialParams:
+        """The Cogment ``TrialParams`` a trial with these arguments runs with."""
+        template, env_endpoint, env_impl = self._environment(env)
+        specs: dict[str, AgentSpec] = template.agent_specs
+        if isinstance(actors, str):
+            actors = dict.fromkeys(specs, actors)
+        unknown = [a for a in actors if a not in specs]
+        missing = [a for a in specs if a not in actors]
+        if unknown or missing:
+            raise ValueError(
+                f"environment {env!r} has agents {list(specs)}: map each to an actor"
+                + (f"; not agents: {unknown}" if unknown else "")
+                + (f"; unmapped: {missing}" if missing else "")
+            )
+        if max_steps < 0:
+            raise ValueError(f"max_steps must be >= 0 (0 = no limit), got {max_steps}")
+        params = common_pb2.TrialParams(max_steps=max_steps)
+        params.environment.name = "env"
+        params.environment.endpoint = env_endpoint
+        params.environment.implementation = env_impl
+        params.environment.config.content = EnvConfig(
+            seed, render, dict(reset_options) if reset_options else None, dict(config or {})
+        ).to_bytes()
+        optional = set(optional)
+        codec = TrialCodec.from_specs(specs, list(specs))
+        for index, agent in enumerate(specs):
+            endpoint, implementation = self._actor_endpoint(actors[agent])
+            actor = params.actors.add(
+                name=agent,
+                actor_class=PLAYER,
+                endpoint=endpoint,
+                implementation=implementation,
+                optional=agent in optional,
+                response_timeout=response_timeout,
+            )
+            actor_seed = None if seed is None else seed + 1 + index
+            actor.config.content = ActorConfig(
+                specs[agent], actor_seed, dict((actor_configs or {}).get(agent, {})), render
+            ).to_bytes()
+            if default_actions and agent in default_actions:
+                from cogment_jupyter.adapters.payloads import LabAction
+
+                actor.default_action.content = LabAction(default_actions[agent], codec[agent].action).to_bytes()
+        params.properties.update(codec.properties())
+        params.properties[LAB_PROPERTY] = env
+        if properties:
+            params.properties.update({str(k): str(v) for k, v in properties.items()})
+        if datalog:
+            if self.external_datalog:
+                params.datalog.endpoint = self.external_datalog
+            elif self.datastore_endpoint:
+                params.datalog.endpoint = self.datastore_endpoint
+        return params
+
+    def start_trial(
+        self,
+        env: str,
+        actors: str | Mapping[str, str],
+        *,
+        seed: int | None = None,
+        trial_id: str | None = None,
+        **options: Any,
+    ) -> TrialHandle:
+        """Start a trial and return its handle at once; the trial runs in the background.
+
+        ``actors`` maps each agent of the environment to a served actor name (a single name
+        plays every agent; ``"client"`` leaves the slot to a client actor such as the play
+        widget). ``seed`` defaults to a fresh random one, recorded with the trial. Other
+        options: ``max_steps``, ``config`` (environment), ``actor_configs``, ``render``,
+        ``reset_options``, ``properties``, ``optional``, ``default_actions``,
+        ``response_timeout``, ``datalog``.
+        """
+        runtime = self._check_open()
+        if seed is None:
+            seed = secrets.randbits(31)
+        params = self.trial_params(env, actors, seed=seed, **options)
+        trial_id = trial_id or str(uuid.uuid4())
+        if trial_id in self._handles:
+            raise ValueError(f"trial id {trial_id!r} is already used by this lab")
+        agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
+        handle = TrialHandle(self, trial_id, env, agents, seed)
+        self._handles[trial_id] = handle
+        runtime.submit(self._run_trial(handle, params))
+        return handle
+
+    async def astart_trial(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
+        """``start_trial``, returning once the orchestrator has accepted the trial."""
+        handle = self.start_trial(env, actors, **options)
+        await self._check_open().wrap(self._until_started(handle))
+        return handle
+
+    async def _until_started(self, handle: TrialHandle) -> None:
+        while handle.state in ("UNKNOWN", "INITIALIZING") and not handle.done.done():
+            await asyncio.sleep(0.005)
+
+    async def _run_trial(self, handle: TrialHandle, params: common_pb2.TrialParams) -> None:
+        try:
+            if self.orchestrator is not None:
+                trial_id = await self.orchestrator.start_trial(
+                    params=params, trial_id_requested=handle.id, user_id=self.user_id
+                )
+                if not trial_id:
+                    raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
+                trial: Trial = self.orchestrator.trials[trial_id]
+                handle._attach(trial)
+                await trial.wait_recorded()
+            else:
+                await self._run_remote_trial(handle, params)
+        except Exception as error:
+            handle._fail(str(error))
+            return
+        handle._finish()
+
+    async def _run_remote_trial(self, handle: TrialHandle, params: common_pb2.TrialParams) -> None:
+        assert self._lifecycle is not None
+        watch = self._lifecycle.WatchTrials(orchestrator_pb2.TrialListRequest(full_info=True))
+        try:
+            request = orchestrator_pb2.TrialStartRequest(
+                params=params, user_id=self.user_id, trial_id_requested=handle.id
+            )
+            reply = await self._lifecycle.StartTrial(request)
+            if not reply.trial_id:
+                raise RuntimeError(f"the orchestrator refused trial id {handle.id!r}")
+            async for entry in watch:
+                if entry.info.trial_id == handle.id:
+                    handle._update(TrialState(entry.info.state), entry.info.tick_id)
+                    if entry.info.state == common_pb2.ENDED:
+                        break
+        except grpc.aio.AioRpcError as error:
+            raise RuntimeError(f"{self.remote_orchestrator}: {error.details()}") from error
+        finally:
+            watch.cancel()
+        await self._until_stored(handle.id)
+
+    async def _until_stored(self, trial_id: str, timeout: float = 30.0) -> None:
+        if self.datastore is None or self.external_datalog:
+            return
+        deadline = time.monotonic() + timeout
+        store = self.datastore.store
+        while time.monotonic() < deadline:
+            record = await asyncio.to_thread(store.record, trial_id, with_params=False)
+            if record is not None and record.state == TrialState.ENDED:
+                return
+            await asyncio.sleep(0.05)
+
+    def run_trials(
+        self,
+        n: int,
+        env: str,
+        actors: str | Mapping[str, str],
+        *,
+        concurrency: int = 8,
+        progress: bool = True,
+        seed: int | None = None,
+        **options: Any,
+    ) -> list[TrialHandle]:
+        """Run ``n`` trials (``concurrency`` at a time) and wait for them, with a progress bar.
+
+        With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches).
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        bar = _progress(n, f"trials of {env}") if progress else None
+        handles: list[TrialHandle] = []
+        running: list[TrialHandle] = []
+        try:
+            for i in range(n):
+                while len(running) >= concurrency:
+                    finished = _wait_any(running)
+                    running.remove(finished)
+                    if bar is not None:
+                        bar.update(1)
+                trial_seed = None if seed is None else seed + 1000 * i
+                handle = self.start_trial(env, actors, seed=trial_seed, **options)
+                handles.append(handle)
+                running.append(handle)
+            for handle in running:
+                handle.wait()
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        return handles
+
+    async def arun_trials(self, n: int, env: str, actors: str | Mapping[str, str], **options: Any) -> list[TrialHandle]:
+        """``run_trials`` without blocking the notebook's event loop."""
+        return await asyncio.to_thread(self.run_trials, n, env, actors, **options)
+
+    def _terminate(self, trial_ids: list[str], hard: bool) -> None:
+        runtime = self._check_open()
+        if self.orchestrator is not None:
+            runtime.call(self.orchestrator.terminate, trial_ids, hard=hard)
+        else:
+            metadata = tuple(("trial-id", i) for i in trial_ids)
+            runtime.submit(
+                self._lifecycle.TerminateTrial(
+                    orchestrator_pb2.TerminateTrialRequest(hard_termination=hard), metadata=metadata
+                )
+            )
+
+    @property
+    def handles(self) -> list[TrialHandle]:
+        """Every trial this lab started, oldest first."""
+        return list(self._handles.values())
+
+    def trial(self, trial_id: str) -> TrialHandle:
+        try:
+            return self._handles[trial_id]
+        except KeyError:
+            raise KeyError(f"this lab started no trial {trial_id!r}; see lab.handles or lab.trials()") from None
+
+    # ----------------------------------------------------------------- data
+
+    def _store(self):
+        if self.datastore is None:
+            raise RuntimeError("this lab records no trials (started with datastore=None)")
+        return self.datastore
+
+    def trials(self, **filters: Any):
+        """A DataFrame of every recorded trial (``state=``, ``properties=``, ``since=``, ``until=``)."""
+        return self._store().trials(**filters)
+
+    def steps(self, trial_ids: str | Iterable[str], **options: Any):
+        """A tidy DataFrame, one row per tick per actor, values decoded."""
+        self._wait_recorded(trial_ids)
+        return self._store().steps(trial_ids, **options)
+
+    def _wait_recorded(self, trial_ids: str | Iterable[str], timeout: float | None = None) -> None:
+        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
+        for trial_id in ids:
+            handle = self._handles.get(trial_id)
+            if handle is not None:
+                handle.wait(timeout)
+
+    def get_trial_data(self, trial_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Per-agent numpy ``TrialData`` (Cogment Lab's format); waits for the trial to end."""
+        from cogment_jupyter.lab.trial_data import agent_trial_data
+
+        self._wait_recorded(trial_id, timeout)
+        store = self._store()
+        params = store.params(trial_id)
+        codec = TrialCodec.from_params(params)
+        if codec is None:
+            raise ValueError(f"trial {trial_id!r} recorded no spaces: it was not run by a cogment_jupyter lab")
+        steps = store.steps(trial_id, decode=False)
+        return {actor.name: agent_trial_data(steps, codec, actor.name) for actor in params.actors}
+
+    async def aget_trial_data(self, trial_id: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self.get_trial_data, trial_id)
+
+    # ----------------------------------------------------------------- status
+
+    def status(self):
+        from cogment_jupyter.lab.status import LabStatus
+
+        return LabStatus.of(self)
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._closed else "running"
+        where = f"attached to {self.remote_orchestrator}" if self.remote_orchestrator else f"at {self.endpoint}"
+        return f"<Lab {state} {where}, datastore={str(self.datastore_path)!r}>"
+
+
+async def _call_async(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def _wait_any(handles: list[TrialHandle]) -> TrialHandle:
+    import concurrent.futures
+
+    done, _ = concurrent.futures.wait([h.done for h in handles], return_when=concurrent.futures.FIRST_COMPLETED)
+    future = next(iter(done))
+    return next(h for h in handles if h.done is future)
+
+
+def _progress(total: int, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="trial")

@@ -1,0 +1,114 @@
+"""Serving an environment or actor from a child process (``process=True``).
+
+The object is sent with cloudpickle, so classes, closures and lambdas defined in a notebook
+cell work (Cogment Lab needed importable modules). The child serves it as an ordinary
+Cogment service on a loopback port and reports the port back; it exits with its parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    kind: str  # "environment" or "actor"
+    process: multiprocessing.process.BaseProcess
+    address: str
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(timeout)
+
+
+def start_service_process(name: str, kind: str, component: Any, host: str = "127.0.0.1") -> ServiceProcess:
+    """Spawn a process serving ``component`` under ``name``; returns once it listens."""
+    payload = cloudpickle.dumps(component)
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(
+        target=_serve_in_child,
+        args=(name, kind, payload, host, child, os.getpid()),
+        name=f"cogment-jupyter-{kind}-{name}",
+        daemon=True,
+    )
+    process.start()
+    child.close()
+    if not parent.poll(START_TIMEOUT):
+        process.kill()
+        raise RuntimeError(f"the {kind} service [{name}] did not start within {START_TIMEOUT:.0f} s")
+    status, detail = parent.recv()
+    if status != "ready":
+        process.join(5)
+        raise RuntimeError(f"the {kind} service [{name}] failed to start in its process: {detail}")
+    return ServiceProcess(name, kind, process, f"{host}:{detail}")
+
+
+def _serve_in_child(name: str, kind: str, payload: bytes, host: str, pipe: Any, parent_pid: int) -> None:
+    logging.basicConfig(level=logging.WARNING, format=f"[{kind} {name}] %(levelname)s %(name)s: %(message)s")
+    try:
+        component = cloudpickle.loads(payload)
+    except Exception as error:
+        pipe.send(("error", f"cannot rebuild the object in the child process: {error!r}"))
+        return
+    _exit_with_parent(parent_pid)
+    asyncio.run(_serve(name, kind, component, host, pipe))
+
+
+async def _serve(name: str, kind: str, component: Any, host: str, pipe: Any) -> None:
+    import grpc
+
+    from cogment_jupyter.transport.component_host import ComponentHost
+
+    components = ComponentHost()
+    if kind == "environment":
+        components.add_environment(name, component)
+    else:
+        components.add_actor(name, component)
+    server = grpc.aio.server()
+    components.add_to_server(server)
+    port = server.add_insecure_port(f"{host}:0")
+    await server.start()
+    pipe.send(("ready", port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await server.stop(0.5)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A watchdog: an orphaned service process must not outlive the kernel that started it."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            threading.Event().wait(1.0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
+
+
+__all__ = ["ServiceProcess", "start_service_process"]

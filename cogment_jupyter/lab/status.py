@@ -1,0 +1,81 @@
+"""What ``%cogment status`` shows: endpoints, services, and running and recent trials."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cogment_jupyter.lab.lab import Lab
+
+RECENT = 10
+
+
+@dataclass
+class LabStatus:
+    mode: str
+    endpoints: dict[str, str]
+    services: dict[str, str]
+    trials: list[dict[str, object]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, lab: Lab) -> LabStatus:
+        if lab.remote_orchestrator:
+            mode = f"attached to the orchestrator at {lab.remote_orchestrator}"
+        else:
+            mode = "embedded (orchestrator and datastore in this kernel)"
+        endpoints = {
+            "orchestrator": lab.orchestrator_endpoint,
+            "services": lab.endpoint,
+            "datastore": lab.datastore_endpoint or "(no recording)",
+            "datastore file": str(lab.datastore.file) if lab.datastore is not None else "-",
+        }
+        handles = lab.handles
+        running = [h for h in handles if not h.ended]
+        recent = [h for h in handles if h.ended][-RECENT:]
+        trials = [
+            {
+                "trial": h.id,
+                "env": h.env,
+                "state": h.state,
+                "tick": h.tick,
+                "error": (h.errors[0] if h.errors else (h.end_details or "")),
+            }
+            for h in running + recent
+        ]
+        return cls(mode, endpoints, lab.services, trials)
+
+    def __repr__(self) -> str:
+        lines = [f"Cogment lab: {self.mode}"]
+        lines += [f"  {name:<15} {value}" for name, value in self.endpoints.items()]
+        lines.append("services:" if self.services else "services: none (lab.serve_env / lab.serve_actor)")
+        lines += [f"  {name:<15} {kind}" for name, kind in self.services.items()]
+        lines.append("trials:" if self.trials else "trials: none yet")
+        lines += [
+            f"  {t['trial']}  {t['env']:<12} {t['state']:<11} tick {t['tick']:<6} {t['error']}" for t in self.trials
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        def table(headers: list[str], rows: list[list[object]]) -> str:
+            head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in headers)
+            body = "".join(
+                "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                for row in rows
+            )
+            return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+        parts = [f"<b>Cogment lab</b>: {html.escape(self.mode)}"]
+        parts.append(table(["endpoint", "address"], [[k, v] for k, v in self.endpoints.items()]))
+        parts.append(
+            table(["service", "kind"], [[k, v] for k, v in self.services.items()])
+            if self.services
+            else "<p>No services yet: <code>lab.serve_env(...)</code>, <code>lab.serve_actor(...)</code></p>"
+        )
+        parts.append(
+            table(["trial", "env", "state", "tick", "error"], [list(t.values()) for t in self.trials])
+            if self.trials
+            else "<p>No trials yet.</p>"
+        )
+        return "".join(parts)
