@@ -84,7 +84,10 @@ class _EnvironmentSessionPort(EnvironmentPort):
 
     def observations(self, observation_set: ObservationSet) -> None:
         contents = observation_set.observations
-        pairs = [(name, _Serialized(contents[index])) for name, index in zip(self.names, observation_set.actors_map)]
+        pairs = [
+            (name, _Serialized(contents[index]))
+            for name, index in zip(self.names, observation_set.actors_map, strict=True)
+        ]
         if not self.started:
             self.started = True
             self.session.start(pairs)
