@@ -7,7 +7,6 @@ before any trial) and every trial runs on a ``fork()`` that makes its own gym en
 
 from __future__ import annotations
 
-import copy
 import difflib
 import importlib
 import os
@@ -76,22 +75,49 @@ class _Validator:
         )
 
 
-class _Shared:
-    """What a template and its forks share: the spaces read once, and the env made to read
-    them, handed to the first trial instead of being thrown away."""
+#: Idle gym envs kept per template and render mode for later trials.
+POOL_SIZE = 32
 
-    __slots__ = ("lock", "metadata", "spare", "specs")
+
+class _Shared:
+    """What a template and its forks share: the spaces, read once, and the idle gym envs of
+    finished trials (and the one made to read the spaces), handed to later trials.
+
+    ``gym.make`` costs ~200 us for CartPole, as much as a whole random episode, while a
+    ``reset(seed=...)`` puts a used env in the same state as a new one.
+    """
+
+    __slots__ = ("idle", "lock", "metadata", "specs")
 
     def __init__(self, specs: dict[str, AgentSpec] | None = None, metadata: dict[str, Any] | None = None):
         self.lock = threading.Lock()
         self.specs = specs
         self.metadata = metadata
-        self.spare: gym.Env | None = None
+        self.idle: dict[bool, list[gym.Env]] = {False: [], True: []}
 
-    def take_spare(self) -> gym.Env | None:
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (to serve from another process) without the lock and the live envs."""
+        return (_Shared, (self.specs, self.metadata))
+
+    def take(self, rendering: bool) -> gym.Env | None:
         with self.lock:
-            spare, self.spare = self.spare, None
-        return spare
+            pool = self.idle[rendering]
+            return pool.pop() if pool else None
+
+    def give(self, env: gym.Env, rendering: bool) -> None:
+        with self.lock:
+            pool = self.idle[rendering]
+            if len(pool) < POOL_SIZE:
+                pool.append(env)
+                return
+        env.close()
+
+    def drain(self) -> None:
+        with self.lock:
+            envs = self.idle[False] + self.idle[True]
+            self.idle = {False: [], True: []}
+        for env in envs:
+            env.close()
 
 
 class Gymnasium(Environment):
@@ -101,6 +127,10 @@ class Gymnasium(Environment):
     every step; a trial whose context asks for rendering gets frames too. Each trial is
     reset with ``TrialContext.seed`` or, if ``None``, a fresh random seed, reported as
     ``info["seed"]`` of the reset (so trials differ by default and every one can be replayed).
+
+    Concurrent trials never share a gym env. A finished trial's env is reset and reused by a
+    later trial (``gym.make`` costs as much as a short episode); ``reuse=False`` makes a new
+    one for every trial, for envs whose ``reset`` does not clear all their state.
     """
 
     def __init__(
@@ -112,6 +142,7 @@ class Gymnasium(Environment):
         render: bool = False,
         reset_options: Mapping[str, Any] | None = None,
         max_episode_steps: int | None = None,
+        reuse: bool = True,
     ) -> None:
         self.make_kwargs = dict(make_kwargs or {})
         mode = self.make_kwargs.pop("render_mode", None)
@@ -136,6 +167,9 @@ class Gymnasium(Environment):
         self.seed: int | None = None  # the seed of the current trial (set by reset)
         self.env: gym.Env | None = None  # the gym env of this trial (forks only)
         self._shared = _Shared()
+        self.reuse = reuse
+        self._is_fork = False
+        self._broken = False
         self._rendering = False
         self._validate: Callable[..., Any] | None = None
 
@@ -163,7 +197,7 @@ class Gymnasium(Environment):
                 return
             env = self._make(self.render)
             shared.metadata = dict(env.metadata or {})
-            shared.spare = env
+            shared.idle[self.render].append(env)
             shared.specs = {AGENT: AgentSpec(env.observation_space, env.action_space)}
 
     @property
@@ -185,9 +219,11 @@ class Gymnasium(Environment):
 
     def fork(self) -> Gymnasium:
         """A fresh instance for one trial; its gym env is made at its first ``reset``."""
-        clone = copy.copy(self)
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)  # not copy.copy: __getstate__ drops the shared pool
         clone.env = None
         clone.seed = None
+        clone._is_fork = True
         return clone
 
     # -- trial ------------------------------------------------------------------------------
@@ -195,11 +231,11 @@ class Gymnasium(Environment):
     def reset(self, context: TrialContext, options: Mapping[str, Any] | None = None) -> StepResult:
         rendering = self.render or context.render
         if self.env is None or rendering != self._rendering:
-            if self.env is not None:
-                self.env.close()
-            spare = self._shared.take_spare() if rendering == self.render else None
-            self.env = spare if spare is not None else self._make(rendering)
+            self._release()
+            env = self._shared.take(rendering) if self.reuse else None
+            self.env = env if env is not None else self._make(rendering)
             self._rendering = rendering
+            self._broken = False
         env = self.env
         if self._validate is None:
             self._validate = _Validator(env.action_space).validate
@@ -233,7 +269,11 @@ class Gymnasium(Environment):
                 "unavailable? give the slot a default action)"
             )
         action = self._validate(action, "action")  # type: ignore[misc]
-        obs, reward, terminated, truncated, info = env.step(action)
+        try:
+            obs, reward, terminated, truncated, info = env.step(action)
+        except BaseException:
+            self._broken = True  # never hand a half-stepped env to another trial
+            raise
         terminated = bool(terminated)
         truncated = bool(truncated)
         mask = info.get("action_mask") if info else None
@@ -249,10 +289,21 @@ class Gymnasium(Environment):
             {AGENT: mask} if mask is not None else {},
         )
 
-    def close(self) -> None:
+    def _release(self) -> None:
         env, self.env = self.env, None
-        if env is not None:
+        if env is None:
+            return
+        if self.reuse and not self._broken:
+            self._shared.give(env, self._rendering)
+        else:
             env.close()
+
+    def close(self) -> None:
+        """End of a trial: the gym env goes back to the template's pool (or is closed when
+        ``reuse=False``). On the template itself, also close the idle envs."""
+        self._release()
+        if not self._is_fork:
+            self._shared.drain()
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable (to serve it from another process): live envs and locks stay here."""

@@ -147,9 +147,7 @@ class ComponentFactory(ABC):
     def datalog(self, trial_id: str, endpoint: str) -> DatalogConnection: ...
 
     @abstractmethod
-    async def pre_trial_hook(
-        self, endpoint: str, trial_id: str, user_id: str, params: TrialParams
-    ) -> TrialParams:
+    async def pre_trial_hook(self, endpoint: str, trial_id: str, user_id: str, params: TrialParams) -> TrialParams:
         """Call one ``TrialHooksSP.OnPreTrial`` and return the params it answers."""
 
     @abstractmethod

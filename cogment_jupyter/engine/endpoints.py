@@ -44,9 +44,7 @@ def parse_endpoint(value: str, *, role: str) -> ParsedEndpoint:
         return ParsedEndpoint(EndpointKind.DISCOVER, path=path or role, query=query)
     if lowered.startswith("cogment://client"):
         if lowered != "cogment://client":
-            raise OrchestratorError(
-                f"Invalid client endpoint [{value}]: no path may follow 'cogment://client'"
-            )
+            raise OrchestratorError(f"Invalid client endpoint [{value}]: no path may follow 'cogment://client'")
         if role != "actor":
             raise OrchestratorError(f"Invalid endpoint [{value}]: only actors can be client actors")
         return ParsedEndpoint(EndpointKind.CLIENT)

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from cogment.api.common_pb2 import TrialParams
 
 from cogment_jupyter.engine.components import ComponentFactory
 from cogment_jupyter.engine.errors import OrchestratorError
+from cogment_jupyter.engine.ids import new_trial_id
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import ActorSlot, Trial
 
@@ -95,7 +95,7 @@ class Orchestrator:
         """Start a trial and return its id ("" if the requested id is taken), §2.1."""
         if self._closed:
             raise OrchestratorError("The orchestrator is shutting down")
-        trial_id = trial_id_requested or str(uuid.uuid4())
+        trial_id = trial_id_requested or new_trial_id()
         if trial_id in self.trials or trial_id in self._reserved:
             log.warning("Trial id [%s] already exists", trial_id)
             return ""
@@ -190,9 +190,7 @@ class Orchestrator:
             return list(self.trials.values())
         return [self.trials[i] for i in trial_ids if i in self.trials]
 
-    def join_client(
-        self, trial_id: str, actor_name: str | None, actor_class: str | None
-    ) -> tuple[Trial, ActorSlot]:
+    def join_client(self, trial_id: str, actor_name: str | None, actor_class: str | None) -> tuple[Trial, ActorSlot]:
         """Pick the slot a client actor joins (§6.2); raises OrchestratorError with the reason."""
         trial = self.trials.get(trial_id)
         if trial is None:

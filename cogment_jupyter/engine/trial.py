@@ -433,9 +433,7 @@ class Trial:
         assert observation_set is not None
         self._dispatch_observations(observation_set, last=True)
         details: str | None = None
-        if not await self._wait_until(
-            lambda: self._env_acked or not self._env_stream_open, ENV_LAST_ACK_TIMEOUT
-        ):
+        if not await self._wait_until(lambda: self._env_acked or not self._env_stream_open, ENV_LAST_ACK_TIMEOUT):
             details = "Environment failed to end properly"
         else:
             engaged = [s for s in self.actors if not s.disengaged and s.stream_open]
@@ -481,9 +479,7 @@ class Trial:
     def _arm_response_timers(self, tick: int) -> None:
         for slot in self.actors:
             if slot.response_timeout > 0 and not slot.disengaged:
-                self._timers.append(
-                    self._loop.call_later(slot.response_timeout, self._response_timeout, slot, tick)
-                )
+                self._timers.append(self._loop.call_later(slot.response_timeout, self._response_timeout, slot, tick))
 
     def _cancel_timers(self) -> None:
         for timer in self._timers:
@@ -573,11 +569,7 @@ class Trial:
         actor_class, dot, name = pattern.partition(".")
         if not dot:
             return []
-        return [
-            slot
-            for slot in self.actors
-            if slot.actor_class == actor_class and (name == "*" or slot.name == name)
-        ]
+        return [slot for slot in self.actors if slot.actor_class == actor_class and (name == "*" or slot.name == name)]
 
     def route_reward(self, sender: str, reward: Reward) -> None:
         if self.state < TrialState.PENDING or self.state == TrialState.ENDED:
@@ -725,9 +717,7 @@ class Trial:
             if not isinstance(slot.connection, ClientActorConnection):
                 raise ValueError(f"Actor [{actor_name}] is not a client actor")
             if actor_class and slot.actor_class != actor_class:
-                raise ValueError(
-                    f"Actor [{actor_name}] is of class [{slot.actor_class}], not [{actor_class}]"
-                )
+                raise ValueError(f"Actor [{actor_name}] is of class [{slot.actor_class}], not [{actor_class}]")
             if slot.connection.joined or slot.disengaged:
                 raise ValueError(f"Actor [{actor_name}] has already joined or is disengaged")
             return slot

@@ -8,10 +8,8 @@ import atexit
 import contextlib
 import logging
 import os
-import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +21,7 @@ from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.adapters.cog_settings import PLAYER
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
+from cogment_jupyter.engine.ids import new_seed, new_trial_id
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import Trial
@@ -78,6 +77,7 @@ class Lab:
         self._handles: dict[str, TrialHandle] = {}
         self._processes: dict[str, ServiceProcess] = {}
         self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
+        self._codecs: dict[int, tuple[Environment, TrialCodec, dict[str, str]]] = {}
         self._closed = False
         started = time.perf_counter()
         if orchestrator is not None:
@@ -358,7 +358,7 @@ class Lab:
             seed, render, dict(reset_options) if reset_options else None, dict(config or {})
         ).to_bytes()
         optional = set(optional)
-        codec = TrialCodec.from_specs(specs, list(specs))
+        codec, codec_properties = self._codec(template, specs)
         for index, agent in enumerate(specs):
             endpoint, implementation = self._actor_endpoint(actors[agent])
             actor = params.actors.add(
@@ -377,7 +377,7 @@ class Lab:
                 from cogment_jupyter.adapters.payloads import LabAction
 
                 actor.default_action.content = LabAction(default_actions[agent], codec[agent].action).to_bytes()
-        params.properties.update(codec.properties())
+        params.properties.update(codec_properties)
         params.properties[LAB_PROPERTY] = env
         if properties:
             params.properties.update({str(k): str(v) for k, v in properties.items()})
@@ -387,6 +387,14 @@ class Lab:
             elif self.datastore_endpoint:
                 params.datalog.endpoint = self.datastore_endpoint
         return params
+
+    def _codec(self, template: Environment, specs: dict[str, AgentSpec]) -> tuple[TrialCodec, dict[str, str]]:
+        """The trial codec of an environment and its properties, built once per template."""
+        cached = self._codecs.get(id(template))
+        if cached is None or cached[0] is not template:
+            codec = TrialCodec.from_specs(specs, list(specs))
+            cached = self._codecs[id(template)] = (template, codec, codec.properties())
+        return cached[1], cached[2]
 
     def start_trial(
         self,
@@ -408,9 +416,9 @@ class Lab:
         """
         runtime = self._check_open()
         if seed is None:
-            seed = secrets.randbits(31)
+            seed = new_seed()
         params = self.trial_params(env, actors, seed=seed, **options)
-        trial_id = trial_id or str(uuid.uuid4())
+        trial_id = trial_id or new_trial_id()
         if trial_id in self._handles:
             raise ValueError(f"trial id {trial_id!r} is already used by this lab")
         agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}

@@ -8,15 +8,33 @@ config. The actor config carries the agent's spaces: a remote actor needs them t
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
 from google.protobuf.message import DecodeError
 
 from cogment_jupyter.adapters import wire
 from cogment_jupyter.adapters.base import AgentSpec
 from cogment_jupyter.adapters.spaces import space_from_str, space_to_str
+
+_space_texts: dict[int, tuple[gym.Space, str]] = {}
+
+
+def space_text(space: gym.Space) -> str:
+    """``space_to_str``, computed once per space object (trials reuse their env's spaces)."""
+    entry = _space_texts.get(id(space))
+    if entry is None or entry[0] is not space:
+        entry = _space_texts[id(space)] = (space, space_to_str(space))
+    return entry[1]
+
+
+@functools.lru_cache(maxsize=1024)
+def space_from_text(text: str) -> gym.Space:
+    """``space_from_str``, parsed once per distinct text; the space object is shared."""
+    return space_from_str(text)
 
 
 def _dumps(value: Any) -> str:
@@ -81,8 +99,8 @@ class ActorConfig:
         if self.seed is not None:
             message.seed = self.seed
         if self.spec is not None:
-            message.observation_space_json = space_to_str(self.spec.observation_space)
-            message.action_space_json = space_to_str(self.spec.action_space)
+            message.observation_space_json = space_text(self.spec.observation_space)
+            message.action_space_json = space_text(self.spec.action_space)
         return message.SerializeToString()
 
     @classmethod
@@ -92,7 +110,9 @@ class ActorConfig:
         message = _parse(wire.ActorConfig(), data, "actor")
         spec = None
         if message.observation_space_json and message.action_space_json:
-            spec = AgentSpec(space_from_str(message.observation_space_json), space_from_str(message.action_space_json))
+            spec = AgentSpec(
+                space_from_text(message.observation_space_json), space_from_text(message.action_space_json)
+            )
         return cls(
             spec,
             message.seed if message.HasField("seed") else None,
