@@ -17,11 +17,13 @@ frame. See the module docstring of ``bench/play_latency.py`` for the figures.
 from __future__ import annotations
 
 import io
+import statistics
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -92,13 +94,18 @@ def encode_frame(frame: Any, fmt: FrameFormat = DEFAULT_FORMAT, *, quality: int 
     raise ValueError(f"unknown frame format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _pillow_encode(rgb: np.ndarray, fmt: str, quality: int) -> bytes:
+def _require_pillow(fmt: str) -> Any:
     try:
         from PIL import Image
     except ImportError as e:
         raise ImportError(f"frame format {fmt!r} needs Pillow (pip install pillow); 'rgb-deflate' does not") from e
+    return Image
+
+
+def _pillow_encode(rgb: np.ndarray, fmt: str, quality: int) -> bytes:
+    pil_image = _require_pillow(fmt)
     buf = io.BytesIO()
-    image = Image.fromarray(rgb)
+    image = pil_image.fromarray(rgb)
     if fmt == "png":
         image.save(buf, "PNG", compress_level=1)
     elif fmt == "jpeg":
@@ -120,9 +127,15 @@ class FrameStats:
     bytes_sent: int = 0
     encode_s: float = 0.0
     rtt_s_last: float = 0.0
+    #: (kernel -> browser, decode + paint, browser -> kernel) in ms, from the acks' timestamps
+    legs_ms: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=512))
 
     def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+        out: dict[str, float] = {k: v for k, v in self.__dict__.items() if k != "legs_ms"}
+        if self.legs_ms:
+            for i, name in enumerate(("to_browser_ms", "paint_ms", "ack_back_ms")):
+                out[name] = round(statistics.median(leg[i] for leg in self.legs_ms), 2)
+        return out
 
 
 SendFn = Callable[[dict[str, Any], list[bytes]], None]
@@ -150,6 +163,8 @@ class FrameStream:
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown frame format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        if fmt in PILLOW_FORMATS:
+            _require_pillow(fmt)
         if window < 1:
             raise ValueError("window must be at least 1 frame")
         self._send = send
@@ -160,10 +175,16 @@ class FrameStream:
         self._clock = clock
         self._lock = threading.Lock()
         self._seq = 0
-        self._in_flight: dict[int, float] = {}  # seq -> send time
+        self._in_flight: dict[int, tuple[float, float]] = {}  # seq -> (monotonic, wall) send time
         self._pending: tuple[np.ndarray | EncodedFrame, dict[str, Any]] | None = None
         self._last: tuple[EncodedFrame, dict[str, Any]] | None = None
         self.stats = FrameStats()
+
+    def set_format(self, fmt: FrameFormat) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown frame format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        with self._lock:
+            self.format = fmt
 
     # ---- producer side
     def submit(self, frame: np.ndarray | EncodedFrame, **meta: Any) -> bool:
@@ -182,14 +203,21 @@ class FrameStream:
             return True
 
     # ---- browser side
-    def ack(self, seq: int) -> None:
-        """A view painted (or skipped) frame ``seq``: open the window, send what waits."""
+    def ack(self, seq: int, recv_ms: float | None = None, ack_ms: float | None = None) -> None:
+        """A view painted (or skipped) frame ``seq``: open the window, send what waits.
+
+        ``recv_ms``/``ack_ms`` (browser wall clock at arrival and after painting) split the round
+        trip into its legs for :class:`FrameStats`; meaningful when browser and kernel share a clock.
+        """
         with self._lock:
-            sent_at = self._in_flight.pop(seq, None)
-            if sent_at is None:
+            sent = self._in_flight.pop(seq, None)
+            if sent is None:
                 return  # a second view acking the same frame, or a frame already written off
             self.stats.acked += 1
-            self.stats.rtt_s_last = self._clock() - sent_at
+            self.stats.rtt_s_last = self._clock() - sent[0]
+            if recv_ms is not None and ack_ms is not None:
+                now_ms = time.time() * 1000
+                self.stats.legs_ms.append((recv_ms - sent[1] * 1000, ack_ms - recv_ms, now_ms - ack_ms))
             self._flush_locked()
 
     def hello(self) -> None:
@@ -205,6 +233,12 @@ class FrameStream:
     def in_flight(self) -> int:
         with self._lock:
             return len(self._in_flight)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a frame waits for the window to open."""
+        with self._lock:
+            return self._pending is not None
 
     @property
     def last_frame(self) -> EncodedFrame | None:
@@ -223,7 +257,7 @@ class FrameStream:
         if not self._in_flight:
             return
         now = self._clock()
-        for seq, sent_at in list(self._in_flight.items()):
+        for seq, (sent_at, _wall) in list(self._in_flight.items()):
             if now - sent_at > self.ack_timeout_s:
                 del self._in_flight[seq]
                 self.stats.timeouts += 1
@@ -245,7 +279,7 @@ class FrameStream:
             "height": encoded.height,
             **{k: v for k, v in meta.items() if v is not None},
         }
-        self._in_flight[seq] = self._clock()
+        self._in_flight[seq] = (self._clock(), time.time())
         self._last = (encoded, meta)
         self.stats.sent += 1
         self.stats.bytes_sent += len(encoded.data)

@@ -214,9 +214,7 @@ def compile_keymap(spec: Any, *, noop: Any = _MISSING) -> KeyMap:
         except KeyMapError as e:
             raise KeyMapError(f"key map entry {key!r}: {e}") from None
         if combo in table and table[combo] != action:
-            raise KeyMapError(
-                f"keys {_combo_name(combo)!r} are mapped twice, to {table[combo]!r} and {action!r}"
-            )
+            raise KeyMapError(f"keys {_combo_name(combo)!r} are mapped twice, to {table[combo]!r} and {action!r}")
         table[combo] = action
         if combo:
             hints[_combo_name(combo)] = labels[i]

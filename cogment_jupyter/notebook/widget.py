@@ -5,11 +5,13 @@ the caller's business (``lab.play`` drives it from a Cogment client actor). Prot
 synced traits below (custom messages, JSON plus binary buffers):
 
 kernel -> view
-    ``{"type": "frame", "seq", "format", "width", "height", "key_seq"?, "key_view"?}`` with the
-    encoded pixels in ``buffers[0]`` (see :mod:`cogment_jupyter.notebook.frames`).
+    ``{"type": "frame", "seq", "format", "width", "height", "key_seq"?, "key_view"?, "tick"?,
+    "episode_return"?}`` with the encoded pixels in ``buffers[0]`` (see
+    :mod:`cogment_jupyter.notebook.frames`); tick and return ride along so the status line moves
+    with the picture without a trait update per frame.
 view -> kernel
     ``{"type": "hello", "view"}`` when a view renders (re-display, page reload): it gets the
-    latest frame; ``{"type": "ack", "seq", "view"}`` after painting a frame;
+    latest frame; ``{"type": "ack", "seq", "view", "recv_ms"?, "ack_ms"?}`` after painting a frame;
     ``{"type": "keys", "view", "seq", "event": "down"|"up"|"release", "key", "pressed": [...],
     "t_ms"}`` whenever the set of held keys changes (``release``: focus lost, all keys up);
     ``{"type": "control", "action": "pause"|"resume"|"restart"|"play_again"}`` from the buttons;
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,8 @@ __all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 CONTROL_ACTIONS = ("pause", "resume", "restart", "play_again")
+#: tick/return given with frames reach the synced traits at most this often (frames carry them)
+STATUS_SYNC_S = 0.25
 
 KeysCallback = Callable[[frozenset[str], float], Any]
 ControlCallback = Callable[[str], Any]
@@ -118,24 +123,49 @@ class PlayWidget(anywidget.AnyWidget):
         self._pressed: tuple[str, ...] = ()
         self._key_seq = 0
         self._key_view: str | None = None
+        self._status_synced_at = 0.0
         self._keys_callbacks = _Callbacks("keys")
         self._control_callbacks = _Callbacks("control")
         self._action_callbacks = _Callbacks("action")
         self.on_msg(self._handle_message)
 
     # ---- frames
-    def show_frame(self, frame: np.ndarray | EncodedFrame, *, key_seq: int | None = None) -> bool:
+    def show_frame(
+        self,
+        frame: np.ndarray | EncodedFrame,
+        *,
+        key_seq: int | None = None,
+        tick: int | None = None,
+        episode_return: float | None = None,
+    ) -> bool:
         """Show an ``HxWx3`` uint8 frame (or an already encoded one); safe from any thread.
 
         Never blocks: with ``max_in_flight`` frames not yet painted, the frame waits and replaces
         any frame already waiting. ``key_seq`` is the :attr:`key_seq` the frame reflects (read it
         before choosing the action); it lets the browser measure keypress-to-frame latency.
-        Returns True if the frame was sent at once.
+        ``tick``/``episode_return`` travel with the frame; the synced traits follow at most every
+        ``STATUS_SYNC_S`` (use :meth:`set_status` for an immediate update). Returns True if the
+        frame was sent at once.
         """
         with self._input_lock:
             seq = self._key_seq if key_seq is None else key_seq
             view = self._key_view
-        return self._frames.submit(frame, key_seq=seq or None, key_view=view)
+        sent = self._frames.submit(frame, key_seq=seq or None, key_view=view, tick=tick, episode_return=episode_return)
+        if tick is not None or episode_return is not None:
+            now = time.monotonic()
+            if now - self._status_synced_at >= STATUS_SYNC_S:
+                self._status_synced_at = now
+                self.set_status(tick=tick, episode_return=episode_return)
+        return sent
+
+    @property
+    def frame_format(self) -> FrameFormat:
+        """Encoding of frames from now on: 'rgb-deflate' (default), 'rgb', 'png', 'jpeg', 'webp'."""
+        return self._frames.format
+
+    @frame_format.setter
+    def frame_format(self, fmt: FrameFormat) -> None:
+        self._frames.set_format(fmt)
 
     def frame_stats(self) -> dict[str, float]:
         """Counters of the frame stream: submitted, sent, dropped (replaced while waiting), acked..."""
@@ -209,7 +239,11 @@ class PlayWidget(anywidget.AnyWidget):
         kind = content.get("type")
         try:
             if kind == "ack":
-                self._frames.ack(int(content["seq"]))
+                self._frames.ack(
+                    int(content["seq"]),
+                    _float_or_none(content.get("recv_ms")),
+                    _float_or_none(content.get("ack_ms")),
+                )
             elif kind == "hello":
                 self._frames.hello()
             elif kind == "keys":

@@ -63,6 +63,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   const paint = async (msg: unknown, buffers: DataView[]) => {
     if (!isFrameMessage(msg)) return;
     const t0 = performance.now();
+    const recvMs = performance.timeOrigin + t0;
     const payload = bytesOf(buffers[0] ?? new DataView(new ArrayBuffer(0)));
     try {
       const decoded = await decodeFrame(msg, payload, browserEnv);
@@ -77,6 +78,9 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
         else ctx.drawImage(decoded.bitmap as ImageBitmap, 0, 0);
         const now = performance.now();
         stats.framePainted(now, now - t0, payload.byteLength, msg.key_view === viewId ? msg.key_seq : undefined);
+        if (msg.tick !== undefined || msg.episode_return !== undefined) {
+          view.showProgress(msg.tick ?? model.get("tick"), msg.episode_return ?? model.get("episode_return"));
+        }
         view.waiting.hidden = true;
         view.root.dataset.framesPainted = String(stats.painted);
         view.root.dataset.lastSeq = String(msg.seq);
@@ -88,7 +92,8 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
     } catch (err) {
       view.showError(`frame ${msg.seq} could not be shown: ${err}`);
     } finally {
-      send(model, { type: "ack", seq: msg.seq, view: viewId });
+      const ackMs = performance.timeOrigin + performance.now();
+      send(model, { type: "ack", seq: msg.seq, view: viewId, recv_ms: recvMs, ack_ms: ackMs });
     }
   };
   const onCustom = (msg: unknown, buffers: DataView[]) => void paint(msg, buffers);

@@ -17,6 +17,9 @@ export interface FrameMessage {
   /** The last key message the kernel had seen when it made this frame (for latency). */
   key_seq?: number;
   key_view?: string;
+  /** Status of the step this frame shows, so the status line moves with the picture. */
+  tick?: number;
+  episode_return?: number;
 }
 
 export type KernelMessage = FrameMessage;
@@ -28,7 +31,14 @@ export type KeyEventKind = "down" | "up" | "release";
 /** View -> kernel. */
 export type ViewMessage =
   | { type: "hello"; view: string }
-  | { type: "ack"; seq: number; view: string }
+  | {
+      type: "ack";
+      seq: number;
+      view: string;
+      /** Browser wall clock when the frame arrived and when it was painted (diagnostics). */
+      recv_ms?: number;
+      ack_ms?: number;
+    }
   | {
       type: "keys";
       view: string;

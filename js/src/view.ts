@@ -64,6 +64,7 @@ export class PlayView {
   readonly fps = h("span", "cj-play-fps");
   readonly hints = h("div", "cj-play-hints");
   readonly error = h("div", "cj-play-error");
+  private stateLabel = "idle";
 
   constructor() {
     const r = this.root;
@@ -134,11 +135,9 @@ export class PlayView {
     const paused = s.paused || s.state === "paused";
     this.root.dataset.state = s.state;
     this.root.dataset.paused = String(paused);
-    this.root.dataset.tick = String(s.tick);
-    this.root.dataset.return = String(s.episode_return);
+    this.stateLabel = paused && !ended ? "paused" : s.state;
     this.title.textContent = s.title;
     this.title.hidden = !s.title;
-    this.status.textContent = `tick ${s.tick} · return ${formatReturn(s.episode_return)} · ${paused && !ended ? "paused" : s.state}`;
     this.message.textContent = s.message;
     this.message.hidden = !s.message;
     this.buttons.pause.hidden = ended || paused;
@@ -146,8 +145,16 @@ export class PlayView {
     this.buttons.restart.hidden = ended;
     this.pausedNote.hidden = ended || !paused;
     this.end.hidden = !ended;
-    this.endReturn.textContent = `return ${formatReturn(s.episode_return)} in ${s.tick} ticks`;
+    this.showProgress(s.tick, s.episode_return);
     this.showHints(s.key_hints);
+  }
+
+  /** Tick and return, from the synced traits or from the header of the frame just painted. */
+  showProgress(tick: number, episodeReturn: number): void {
+    this.root.dataset.tick = String(tick);
+    this.root.dataset.return = String(episodeReturn);
+    this.status.textContent = `tick ${tick} · return ${formatReturn(episodeReturn)} · ${this.stateLabel}`;
+    this.endReturn.textContent = `return ${formatReturn(episodeReturn)} in ${tick} ticks`;
   }
 
   showFps(fps: number, target: number): void {

@@ -75,9 +75,7 @@ def write_notebook(path: Path, cells: Sequence[str]) -> Path:
     nb_cells = []
     for i, src in enumerate(cells):
         if src.startswith("# %% md\n"):
-            nb_cells.append(
-                {"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": src[len("# %% md\n") :]}
-            )
+            nb_cells.append({"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": src[len("# %% md\n") :]})
         else:
             nb_cells.append(
                 {
@@ -310,6 +308,14 @@ window.__cj = {
 """
 
 
+FOCUSED_JS = r"""() => {
+  const e = document.activeElement;
+  if (!e) return '';
+  const names = typeof e.className === 'string' ? e.className.trim().split(/\s+/).filter(Boolean) : [];
+  return [e.tagName.toLowerCase(), ...names].join('.');
+}"""
+
+
 class NotebookPage:
     """One notebook open in JupyterLab or Notebook 7, with the waits and inputs tests need."""
 
@@ -376,13 +382,7 @@ class NotebookPage:
         self.page.wait_for_timeout(300)
 
     def focused_element(self) -> str:
-        return str(
-            self.page.evaluate(
-                "() => { const e = document.activeElement; return e ? e.tagName.toLowerCase() + "
-                "(e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '')"
-                " : ''; }"
-            )
-        )
+        return str(self.page.evaluate(FOCUSED_JS))
 
     def wait_attr(
         self, selector: str, attr: str, js_predicate: str = "v => v !== null", timeout_s: float = 20.0

@@ -1,0 +1,111 @@
+import { deflateSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { bytesOf, decodeFrame, FrameOrder, inflateNative, rgbToRgba, type DecodeEnv } from "../src/frames";
+import type { FrameMessage } from "../src/protocol";
+
+/** A node stand-in for the browser pieces the decoder uses. */
+function nodeEnv(): DecodeEnv & { blobs: Blob[] } {
+  const blobs: Blob[] = [];
+  return {
+    blobs,
+    createImageData: (width, height) => ({ width, height, data: new Uint8ClampedArray(width * height * 4) }),
+    createImageBitmap: async (blob) => {
+      blobs.push(blob);
+      return { width: 2, height: 1, close() {} };
+    },
+    inflate: inflateNative,
+  };
+}
+
+const header = (over: Partial<FrameMessage> = {}): FrameMessage => ({
+  type: "frame",
+  seq: 1,
+  format: "rgb",
+  width: 2,
+  height: 1,
+  ...over,
+});
+
+describe("rgbToRgba", () => {
+  it("expands packed RGB into opaque RGBA", () => {
+    const dst = new Uint8ClampedArray(8);
+    rgbToRgba(new Uint8Array([1, 2, 3, 250, 251, 252]), dst, 2);
+    expect([...dst]).toEqual([1, 2, 3, 255, 250, 251, 252, 255]);
+  });
+
+  it("works on an unaligned destination too", () => {
+    const backing = new Uint8ClampedArray(9);
+    const dst = backing.subarray(1);
+    rgbToRgba(new Uint8Array([9, 8, 7, 6, 5, 4]), dst, 2);
+    expect([...dst]).toEqual([9, 8, 7, 255, 6, 5, 4, 255]);
+  });
+
+  it("refuses a short buffer instead of painting garbage", () => {
+    expect(() => rgbToRgba(new Uint8Array(5), new Uint8ClampedArray(8), 2)).toThrow(/need 6/);
+  });
+});
+
+describe("decodeFrame", () => {
+  it("decodes raw RGB into image data", async () => {
+    const d = await decodeFrame(header(), new Uint8Array([1, 2, 3, 4, 5, 6]), nodeEnv());
+    expect(d.kind).toBe("pixels");
+    if (d.kind === "pixels") expect([...d.image.data]).toEqual([1, 2, 3, 255, 4, 5, 6, 255]);
+  });
+
+  it("inflates zlib-compressed RGB (what Python's zlib.compress makes)", async () => {
+    const rgb = new Uint8Array(600 * 400 * 3).map((_, i) => i % 251);
+    const payload = new Uint8Array(deflateSync(rgb, { level: 1 }));
+    expect(payload.length).toBeLessThan(rgb.length);
+    const d = await decodeFrame(header({ format: "rgb-deflate", width: 600, height: 400 }), payload, nodeEnv());
+    expect(d.kind).toBe("pixels");
+    if (d.kind === "pixels") {
+      expect(d.image.data.length).toBe(600 * 400 * 4);
+      expect([...d.image.data.subarray(0, 8)]).toEqual([0, 1, 2, 255, 3, 4, 5, 255]);
+    }
+  });
+
+  it("hands PNG/JPEG/WebP to createImageBitmap with the right MIME type", async () => {
+    const env = nodeEnv();
+    for (const [format, mime] of [
+      ["png", "image/png"],
+      ["jpeg", "image/jpeg"],
+      ["webp", "image/webp"],
+    ] as const) {
+      const d = await decodeFrame(header({ format }), new Uint8Array([1, 2, 3]), env);
+      expect(d.kind).toBe("bitmap");
+      expect(env.blobs.at(-1)?.type).toBe(mime);
+    }
+  });
+
+  it("rejects a payload that does not match the header", async () => {
+    await expect(decodeFrame(header({ width: 3 }), new Uint8Array(6), nodeEnv())).rejects.toThrow(/not 3x1 RGB/);
+    await expect(decodeFrame(header({ width: 0 }), new Uint8Array(0), nodeEnv())).rejects.toThrow(/bad frame size/);
+    await expect(
+      decodeFrame(header({ format: "gif" as FrameMessage["format"] }), new Uint8Array(3), nodeEnv()),
+    ).rejects.toThrow(/unknown frame format/);
+  });
+});
+
+describe("bytesOf", () => {
+  it("views a DataView's bytes without copying", () => {
+    const buf = new ArrayBuffer(8);
+    const view = new DataView(buf, 2, 4);
+    const bytes = bytesOf(view);
+    expect(bytes.byteOffset).toBe(2);
+    expect(bytes.length).toBe(4);
+    expect(bytes.buffer).toBe(buf);
+  });
+});
+
+describe("FrameOrder", () => {
+  it("never lets an older frame overwrite a newer one", () => {
+    const order = new FrameOrder();
+    expect(order.claim(1)).toBe(true);
+    expect(order.claim(3)).toBe(true);
+    expect(order.claim(2)).toBe(false); // decoded late
+    expect(order.claim(3)).toBe(false);
+    expect(order.last).toBe(3);
+    order.reset();
+    expect(order.claim(1)).toBe(true);
+  });
+});
