@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -536,7 +537,7 @@ class Lab:
     def _terminate(self, trial_ids: list[str], hard: bool) -> None:
         runtime = self._check_open()
         if self.orchestrator is not None:
-            runtime.call(self.orchestrator.terminate, trial_ids, hard=hard)
+            runtime.call(functools.partial(self.orchestrator.terminate, trial_ids, hard=hard))
         else:
             metadata = tuple(("trial-id", i) for i in trial_ids)
             runtime.submit(
