@@ -100,23 +100,18 @@ def binary_layout(contents: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     if not isinstance(contents, pa.Array):
         contents = pa.array(contents, type=pa.binary())
     if pa.types.is_string(contents.type) or pa.types.is_large_string(contents.type):
-        contents = contents.cast(
-            pa.large_binary() if pa.types.is_large_string(contents.type) else pa.binary()
-        )
+        contents = contents.cast(pa.large_binary() if pa.types.is_large_string(contents.type) else pa.binary())
     if not (pa.types.is_binary(contents.type) or pa.types.is_large_binary(contents.type)):
         raise TypeError(f"expected a binary Arrow array of encoded values, got {contents.type}")
     n = len(contents)
     _, off_buf, data_buf = contents.buffers()
     off_type = np.int64 if pa.types.is_large_binary(contents.type) else np.int32
-    offsets = np.frombuffer(
-        off_buf, dtype=off_type, count=n + 1, offset=contents.offset * off_type().itemsize
-    )
+    offsets = np.frombuffer(off_buf, dtype=off_type, count=n + 1, offset=contents.offset * off_type().itemsize)
     offsets = offsets.astype(np.int64)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    present = np.ones(n, dtype=bool)
     if contents.null_count:
         present = contents.is_valid().to_numpy(zero_copy_only=False)
-    else:
-        present = np.ones(n, dtype=bool)
     return data, offsets[:-1], np.diff(offsets), present
 
 
@@ -131,9 +126,7 @@ def _gather_fixed(data: np.ndarray, starts: np.ndarray, present: np.ndarray, siz
         if stride == size and (n == 1 or bool(np.all(np.diff(starts) == stride))):
             return data[s0 : s0 + n * size].reshape(n, size)  # the common case: one view, no copy
         if stride > size and bool(np.all(np.diff(starts) == stride)):
-            return np.lib.stride_tricks.as_strided(
-                data[s0:], shape=(n, size), strides=(stride, 1), writeable=False
-            )
+            return np.lib.stride_tricks.as_strided(data[s0:], shape=(n, size), strides=(stride, 1), writeable=False)
     starts = np.where(present, starts, 0)
     if len(data) < size:
         data = np.concatenate([data, np.zeros(size, dtype=np.uint8)])
@@ -200,9 +193,7 @@ class Codec(ABC):
         data, starts, lengths, present = binary_layout(contents)
         return self.decode_spans(data, starts, lengths, present)
 
-    def decode_spans(
-        self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, present: np.ndarray
-    ) -> pa.Array:
+    def decode_spans(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, present: np.ndarray) -> pa.Array:
         """Decode the rows ``data[starts[i] : starts[i] + lengths[i]]`` (absent rows -> null)."""
         if self.size is not None:
             bad = present & (lengths != self.size)
@@ -309,9 +300,7 @@ class BoxCodec(Codec):
         except (ValueError, TypeError) as e:
             raise self._outside(value, what, self._expected(), "Return a numpy array of that shape.") from e
         if a.shape != self.shape:
-            raise self._outside(
-                value, what, self._expected(), f"It has shape {a.shape}; reshape it to {self.shape}."
-            )
+            raise self._outside(value, what, self._expected(), f"It has shape {a.shape}; reshape it to {self.shape}.")
         if a.dtype != self.dtype:
             src, dst = a.dtype.kind, self.dtype.kind
             ok = np.can_cast(a.dtype, self.dtype, casting="same_kind") or (src in "biu" and dst in "iuf")
@@ -346,9 +335,7 @@ class BoxCodec(Codec):
                 idx = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.any() else ()
                 lo, hi = space.low[idx].item(), space.high[idx].item()
                 detail = f"element {idx} = {a[idx].item()!r} is outside [{lo}, {hi}]"
-                raise self._outside(
-                    value, what, f"{self._expected()} within the bounds", f"{detail}; clip it."
-                )
+                raise self._outside(value, what, f"{self._expected()} within the bounds", f"{detail}; clip it.")
             if isinstance(space, gym.spaces.MultiDiscrete):
                 raise self._outside(
                     value, what, f"{self._expected()} with start <= x < start + nvec", "Clip each entry."
@@ -368,6 +355,8 @@ class BoxCodec(Codec):
         item = pa.from_numpy_dtype(self.dtype.newbyteorder("="))
         if len(self.shape) == 0:
             return item
+        if self._count == 0:  # Arrow has no fixed-size list of size 0
+            return pa.list_(item)
         if len(self.shape) == 1:
             return pa.list_(item, self._count)
         return pa.fixed_shape_tensor(item, self.shape)
@@ -379,6 +368,9 @@ class BoxCodec(Codec):
         mask = _mask(present)
         if len(self.shape) == 0:
             return pa.array(flat, mask=None if mask is None else ~present)
+        if self._count == 0:
+            offsets = pa.array(np.zeros(len(present) + 1, dtype=np.int32))
+            return pa.ListArray.from_arrays(offsets, pa.array(flat), mask=mask)
         values = pa.array(flat)
         storage = pa.FixedSizeListArray.from_arrays(values, self._count, mask=mask)
         if len(self.shape) == 1:
@@ -552,9 +544,7 @@ class DictCodec(_ContainerCodec):
 
     def validate(self, value: Any, what: str = "value") -> Any:
         vals = self._values(value, what)
-        return {
-            k: c.validate(v, f"{what}[{k!r}]") for k, c, v in zip(self.keys, self.children, vals, strict=True)
-        }
+        return {k: c.validate(v, f"{what}[{k!r}]") for k, c, v in zip(self.keys, self.children, vals, strict=True)}
 
     def decode(self, data: bytes | bytearray | memoryview) -> dict[str, Any]:
         return dict(zip(self.keys, self._decode_parts(data), strict=True))
@@ -568,11 +558,7 @@ class TupleCodec(_ContainerCodec):
         self._init_children([codec_for(s) for s in space.spaces], [str(i) for i in range(len(space.spaces))])
 
     def _values(self, value: Any, what: str) -> Sequence[Any]:
-        if (
-            not isinstance(value, Sequence)
-            or isinstance(value, str | bytes)
-            or len(value) != len(self.children)
-        ):
+        if not isinstance(value, Sequence) or isinstance(value, str | bytes) or len(value) != len(self.children):
             raise self._outside(
                 value,
                 what,
@@ -586,9 +572,7 @@ class TupleCodec(_ContainerCodec):
 
     def validate(self, value: Any, what: str = "value") -> Any:
         vals = self._values(value, what)
-        return tuple(
-            c.validate(v, f"{what}[{i}]") for i, (c, v) in enumerate(zip(self.children, vals, strict=True))
-        )
+        return tuple(c.validate(v, f"{what}[{i}]") for i, (c, v) in enumerate(zip(self.children, vals, strict=True)))
 
     def decode(self, data: bytes | bytearray | memoryview) -> tuple[Any, ...]:
         return tuple(self._decode_parts(data))

@@ -1,0 +1,1 @@
+"""Tests of cogment_jupyter.adapters."""
