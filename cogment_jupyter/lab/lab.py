@@ -80,6 +80,14 @@ class Lab:
         self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
         self._codecs: dict[int, tuple[Environment, TrialCodec, dict[str, str]]] = {}
         self._closed = False
+        self.datastore = None
+        self.orchestrator: Orchestrator | None = None
+        self._server: OrchestratorServer | None = None
+        self._services_server: grpc.aio.Server | None = None
+        self._datastore_server = None
+        self._lifecycle = None
+        self._lifecycle_channel: grpc.aio.Channel | None = None
+        self._factory: GrpcComponentFactory | None = None
         started = time.perf_counter()
         if orchestrator is not None:
             parsed = parse_endpoint(orchestrator, role="environment")
@@ -88,8 +96,17 @@ class Lab:
         self._runtime = LoopThread()
         try:
             self._runtime.run(self._start())
-        except BaseException:
+        except BaseException as error:
+            with contextlib.suppress(Exception):
+                self._runtime.run(self._stop(), timeout=10)
             self._runtime.stop()
+            if self.datastore is not None:
+                self.datastore.close()
+            if isinstance(error, grpc.aio.AioRpcError):
+                raise ConnectionError(
+                    f"cannot reach the Cogment orchestrator at {orchestrator}: {error.details()} "
+                    "(is it running? check the address)"
+                ) from None
             raise
         self.launch_seconds = time.perf_counter() - started
         with Lab._current_lock:
@@ -106,22 +123,19 @@ class Lab:
         self._datastore_server = await self.datastore.serve(self.host, 0) if self.datastore else None
         self._factory = GrpcComponentFactory()
         if self.remote_orchestrator is None:
-            self.orchestrator: Orchestrator | None = Orchestrator(self._factory)
+            self.orchestrator = Orchestrator(self._factory)
             self._server = OrchestratorServer(self.orchestrator)
             await self._server.start(self.host, 0, extra_services=self.components.add_to_server)
             port = self._server.lifecycle_port
-            self._services_server: grpc.aio.Server | None = None
-            self._lifecycle = None
         else:
-            self.orchestrator = None
-            self._server = None
             self._services_server = grpc.aio.server()
             self.components.add_to_server(self._services_server)
             port = self._services_server.add_insecure_port(f"{self.host}:0")
             await self._services_server.start()
-            channel = grpc.aio.insecure_channel(self.remote_orchestrator.removeprefix("grpc://"))
+            channel = self._lifecycle_channel = grpc.aio.insecure_channel(
+                self.remote_orchestrator.removeprefix("grpc://")
+            )
             self._lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
-            self._lifecycle_channel = channel
             await asyncio.wait_for(self._lifecycle.Version(common_pb2.VersionRequest()), 10)
         self.address = f"{self._connect_host()}:{port}"
         self._factory.local[self.address] = self.components.services
@@ -169,10 +183,12 @@ class Lab:
             await self._server.stop(grace=0.5)
         if self._services_server is not None:
             await self._services_server.stop(0.5)
+        if self._lifecycle_channel is not None:
             await self._lifecycle_channel.close()
         if self._datastore_server is not None:
             await self._datastore_server.stop(0.5)
-        await self._factory.close()
+        if self._factory is not None:
+            await self._factory.close()
 
     def __enter__(self) -> Lab:
         return self

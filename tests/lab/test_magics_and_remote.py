@@ -1,0 +1,98 @@
+"""The magics in a real kernel, and a lab attached to an orchestrator in another process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from cogment_jupyter import Lab, actors, envs
+from tests.orchestrator.test_cli_and_hooks import free_port
+
+
+def run_notebook(cells: list[str], cwd) -> list[str]:
+    """Execute cells in a fresh ipykernel; the text each cell printed or displayed."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    texts = []
+    for cell in notebook.cells:
+        parts = []
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                parts.append(output.text)
+            elif "data" in output:
+                parts.append(output.data.get("text/plain", ""))
+        texts.append("".join(parts))
+    return texts
+
+
+def test_magics_launch_status_and_stop_in_a_kernel(tmp_path):
+    outputs = run_notebook(
+        [
+            "%load_ext cogment_jupyter",
+            "try:\n    %cogment status\nexcept Exception as e:\n    print(type(e).__name__, e)",
+            "%cogment launch --datastore trials",
+            "from cogment_jupyter import Lab, envs, actors\n"
+            "assert Lab.current() is lab\n"
+            "lab.serve_env('cartpole', envs.Gymnasium('CartPole-v1'))\n"
+            "lab.serve_actor('random', actors.Random())\n"
+            "handle = lab.start_trial('cartpole', 'random')\n"
+            "print('started', handle.id)",
+            "handle.wait(30); print('ticks', handle.tick, 'rows', len(lab.steps(handle.id)))",
+            "%cogment status",
+            "%cogment stop",
+            "%cogment stop",
+        ],
+        tmp_path,
+    )
+    assert "LabNotLaunched" in outputs[1] and "%cogment launch" in outputs[1]
+    assert "Cogment lab ready in" in outputs[2]
+    ticks, rows = (int(x) for x in outputs[4].split()[1::2])
+    assert rows == ticks + 1
+    assert "cartpole" in outputs[5] and "ENDED" in outputs[5] and "embedded" in outputs[5]
+    assert outputs[6].strip() == "Cogment lab stopped."
+    assert outputs[7].strip() == "No Cogment lab is running."
+    assert (tmp_path / "trials" / "trials.sqlite3").exists()
+
+
+@pytest.fixture
+def remote_orchestrator():
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cogment_jupyter.cli",
+            "orchestrator",
+            f"--lifecycle_port={port}",
+            f"--actor_port={port}",
+            "--log_level=error",
+        ]
+    )
+    yield f"grpc://127.0.0.1:{port}"
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)
+
+
+def test_a_lab_attached_to_another_orchestrator(remote_orchestrator, tmp_path):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            lab = Lab(datastore=tmp_path / "store", orchestrator=remote_orchestrator)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    with lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        handle = lab.start_trial("cartpole", "random", seed=4).wait(60)
+        assert handle.state == "ENDED" and handle.errors == []
+        assert len(lab.steps(handle.id)) == handle.tick + 1
+        assert "attached" in repr(lab.status())
