@@ -19,25 +19,57 @@ Layout (one job per module):
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 try:
     __version__ = version("cogment_jupyter")
 except PackageNotFoundError:  # pragma: no cover - source tree without metadata
     __version__ = "0.0.0"
 
-from cogment_jupyter.datastore.api import Datastore
-from cogment_jupyter.datastore.decoding import TrialDecoder, register_decoder_factory, unregister_decoder_factory
-from cogment_jupyter.datastore.errors import (
-    CorruptFileError,
-    DatastoreError,
-    DatastoreFileError,
-    ForeignFileError,
-    NewerSchemaError,
-    UnknownTrialError,
-)
-from cogment_jupyter.datastore.inprocess import InProcessDatalog
-from cogment_jupyter.datastore.service import DatastoreServer
-from cogment_jupyter.datastore.store import TrialStore
+if TYPE_CHECKING:
+    from cogment_jupyter.datastore.api import Datastore
+    from cogment_jupyter.datastore.decoding import TrialDecoder, register_decoder_factory, unregister_decoder_factory
+    from cogment_jupyter.datastore.errors import (
+        CorruptFileError,
+        DatastoreError,
+        DatastoreFileError,
+        ForeignFileError,
+        NewerSchemaError,
+        UnknownTrialError,
+    )
+    from cogment_jupyter.datastore.inprocess import InProcessDatalog
+    from cogment_jupyter.datastore.service import DatastoreServer
+    from cogment_jupyter.datastore.store import TrialStore
+
+# Names are imported on first use so that a writer process or the gRPC service does not pay
+# for pandas (≈2 s of imports) until it needs a DataFrame.
+_EXPORTS = {
+    "Datastore": "api",
+    "TrialDecoder": "decoding",
+    "register_decoder_factory": "decoding",
+    "unregister_decoder_factory": "decoding",
+    "CorruptFileError": "errors",
+    "DatastoreError": "errors",
+    "DatastoreFileError": "errors",
+    "ForeignFileError": "errors",
+    "NewerSchemaError": "errors",
+    "UnknownTrialError": "errors",
+    "InProcessDatalog": "inprocess",
+    "DatastoreServer": "service",
+    "TrialStore": "store",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CorruptFileError",

@@ -254,7 +254,7 @@ def _decode(
     except Exception as exc:
         warnings.warn(
             f"trial {record.trial_id}: decoding {what} failed ({exc}); the column is left as raw bytes",
-            stacklevel=3,
+            stacklevel=4,
         )
         return column
     if not pieces:

@@ -38,7 +38,10 @@ def writer_alive(host: str | None, pid: int | None, start: float | None) -> bool
     if not host or not pid or host != socket.gethostname():
         return True
     try:
-        created = psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        created = process.create_time()
+        if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by its parent
+            return False
     except psutil.NoSuchProcess:
         return False
     except psutil.Error:

@@ -137,8 +137,9 @@ class TrialDatastoreServicer(trial_datastore_pb2_grpc.TrialDatastoreSPServicer):
     ) -> trial_datastore_pb2.RetrieveTrialsReply:
         """Trials after the ``trial_handle`` offset; with ``timeout`` wait for them to appear.
 
-        Unlike upstream, a wait for explicit ids returns as soon as all of them exist, and an
-        empty page hands back the request's handle (upstream answers "0").
+        Unlike upstream, a wait for explicit ids returns as soon as all of them exist (so the
+        SDK's last ``all_trials`` page does not sit out the timeout), and an empty page hands
+        back the request's handle (upstream answers "0").
         """
         try:
             offset = int(request.trial_handle or "0")
@@ -157,11 +158,13 @@ class TrialDatastoreServicer(trial_datastore_pb2_grpc.TrialDatastoreSPServicer):
         deadline = loop.time() + request.timeout / 1000.0
         while True:
             version = self._store.version
+            # checked before the query so that the query sees every trial this check saw
+            complete = bool(ids) and request.timeout > 0 and await asyncio.to_thread(self._all_exist, ids)
             records = await asyncio.to_thread(
                 self._store.records, ids or None, properties=properties, after_seq=offset, limit=count
             )
-            if request.timeout == 0 or (count and len(records) >= count) or (ids and len(records) >= len(ids)):
-                break
+            if request.timeout == 0 or (count and len(records) >= count) or complete:
+                break  # (complete: all requested ids exist, nothing more can match)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -173,6 +176,9 @@ class TrialDatastoreServicer(trial_datastore_pb2_grpc.TrialDatastoreSPServicer):
             )
             info.params.MergeFromString(rec.params_bytes or b"")
         return reply
+
+    def _all_exist(self, ids: list[str]) -> bool:
+        return len(self._store.records(ids, with_params=False)) >= len(ids)
 
     async def RetrieveSamples(
         self, request: trial_datastore_pb2.RetrieveSamplesRequest, context: grpc.aio.ServicerContext

@@ -42,23 +42,33 @@ class TrialStore:
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.version = 0  # bumped after every commit made in this process
         self._closed = False
+        self._users = 1
         self._reader()  # create / validate the file now, so errors surface here
         self.writer = Writer(self.file, self._committed)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> TrialStore:
-        """The process-wide store of a file (in-process readers then see commits at once)."""
+        """The process-wide store of a file (in-process readers then see commits at once).
+
+        Each ``open`` needs its ``close``; the file is released after the last one.
+        """
         file = resolve_file(path)
         with _stores_lock:
             store = _stores.get(file)
             if store is None or store._closed:
                 store = cls(file)
                 _stores[file] = store
+            else:
+                store._users += 1
             return store
 
     def close(self) -> None:
-        """Commit what is queued and release the file."""
-        self._closed = True
+        """Release this user's hold; the last one commits what is queued and releases the file."""
+        with _stores_lock:
+            self._users -= 1
+            if self._users > 0 or self._closed:
+                return
+            self._closed = True
         self.writer.stop()
         with self._lock:
             conns, self._connections = self._connections, []

@@ -102,6 +102,13 @@ def message(sender: str, receiver: str, payload: any_pb2.Any | None = None) -> c
     return m
 
 
+def values(series) -> list:
+    """A pandas column as a list with ``None`` for missing values (Arrow columns give ``pd.NA``)."""
+    import pandas as pd
+
+    return [None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in series.tolist()]
+
+
 def address(endpoint: str) -> str:
     return endpoint.removeprefix("grpc://")
 

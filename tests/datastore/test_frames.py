@@ -1,0 +1,191 @@
+"""pandas frames: trials() filters, the decoding hook, Parquet export/import."""
+
+from __future__ import annotations
+
+import struct
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from cogment.api.common_pb2 import TrialParams
+
+from cogment_jupyter.datastore import (
+    Datastore,
+    DatastoreError,
+    TrialDecoder,
+    register_decoder_factory,
+    unregister_decoder_factory,
+)
+from cogment_jupyter.datastore.conversion import SampleConverter
+from cogment_jupyter.engine.records import Action, ObservationSet, Reward, RewardSource, Sample, TrialState
+from tests.datastore.helpers import make_params
+from tests.datastore.test_inprocess import record_trial, records
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class VectorCodec:
+    """Tiny decoder for the tests: observations are float32 pairs, actions one signed byte."""
+
+    def __init__(self, text_actor: int | None = None) -> None:
+        self.text_actor = text_actor
+
+    def decode_observations(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
+        if actor_index == self.text_actor:
+            return pc.binary_length(contents)
+        flat = np.frombuffer(b"".join(contents.to_pylist()), dtype="<f4")
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat), 2)
+
+    def decode_actions(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
+        return pa.array([struct.unpack("b", b)[0] for b in contents.to_pylist()], pa.int8())
+
+
+def vector_factory(params: TrialParams) -> TrialDecoder | None:
+    if params.properties.get("codec") == "vector":
+        return VectorCodec()
+    if params.properties.get("codec") == "mixed":
+        return VectorCodec(text_actor=1)
+    return None
+
+
+def vector_samples(n: int) -> list[Sample]:
+    return [
+        Sample(
+            tick_id=t,
+            timestamp=t,
+            state=TrialState.ENDED if t == n - 1 else TrialState.RUNNING,
+            observations=ObservationSet([struct.pack("<2f", t, -t), struct.pack("<2f", 7, 7)], [0, 1]),
+            actions=[None, None] if t == n - 1 else [Action(t, struct.pack("b", t % 3 - 1)), Action(t, b"\x05")],
+            rewards=[Reward(-1, "*", 0.5, [RewardSource("env", 0.5, 1.0)])],
+        )
+        for t in range(n)
+    ]
+
+
+@pytest.fixture
+def codec():
+    register_decoder_factory(vector_factory)
+    yield
+    unregister_decoder_factory(vector_factory)
+
+
+async def test_decoder_hook(datastore, codec):
+    actors = (("a", "c", "i"), ("b", "c", "i"))
+    await record_trial(datastore, "vec", vector_samples(4), properties={"codec": "vector"}, actors=actors)
+    await record_trial(datastore, "raw", vector_samples(4), actors=actors)
+    steps = datastore.steps("vec")
+    a = steps[steps.actor == "a"]
+    assert [list(v) for v in a["observation"]] == [[t, -t] for t in range(4)]
+    assert [list(v) for v in steps[steps.actor == "b"]["observation"]] == [[7, 7]] * 4
+    assert a["action"].tolist()[:3] == [-1, 0, 1] and a["action"].isna().tolist() == [False] * 3 + [True]
+    assert steps["action"].dtype == pd.ArrowDtype(pa.int8())
+    assert steps["observation"].dtype == pd.ArrowDtype(pa.list_(pa.float32(), 2))
+    assert datastore.steps("raw")["observation"].dtype == pd.ArrowDtype(pa.binary())
+    assert datastore.steps("vec", decode=False)["observation"].dtype == pd.ArrowDtype(pa.binary())
+    unregister_decoder_factory(vector_factory)
+    assert datastore.steps("vec")["observation"].dtype == pd.ArrowDtype(pa.binary())
+
+
+async def test_decoders_with_different_types(datastore, codec):
+    actors = (("a", "c", "i"), ("b", "c", "i"))
+    await record_trial(datastore, "mixed", vector_samples(3), properties={"codec": "mixed"}, actors=actors)
+    await record_trial(datastore, "vec", vector_samples(3), properties={"codec": "vector"}, actors=actors)
+    await record_trial(datastore, "raw", vector_samples(3), actors=actors)
+    mixed = datastore.steps("mixed")
+    assert mixed["observation"].dtype == object
+    assert mixed["observation"].tolist()[1] == 8 and list(mixed["observation"].tolist()[0]) == [0.0, 0.0]
+    both = datastore.steps(["vec", "raw"])
+    assert len(both) == 12 and both["observation"].iloc[-1] == struct.pack("<2f", 7, 7)
+    assert list(both["observation"].iloc[0]) == [0.0, 0.0]
+
+
+async def test_failing_decoder_keeps_raw_bytes(datastore):
+    class Broken:
+        def decode_observations(self, actor_index, contents):
+            raise ValueError("bad bytes")
+
+        def decode_actions(self, actor_index, contents):
+            return pa.array([0] * (len(contents) + 1))
+
+    def factory(params):
+        return Broken()
+
+    register_decoder_factory(factory)
+    try:
+        await record_trial(datastore, "t", vector_samples(3), actors=(("a", "c", "i"), ("b", "c", "i")))
+        with pytest.warns(UserWarning) as caught:
+            steps = datastore.steps("t")
+        messages = sorted(str(w.message) for w in caught)
+        assert "decoding actions failed (decoder returned Int64Array of length 3 for 2 values)" in messages[0]
+        assert "decoding observations failed (bad bytes)" in messages[1]
+        assert caught[0].filename == __file__
+        assert steps["observation"].dtype == pd.ArrowDtype(pa.binary())
+        assert steps["action"].dtype == pd.ArrowDtype(pa.binary())
+    finally:
+        unregister_decoder_factory(factory)
+
+
+async def test_trials_filters(datastore):
+    await record_trial(datastore, "a", records(3), properties={"team": "red"})
+    await record_trial(datastore, "b", records(3), properties={"team": "blue", "x": "1"})
+    dl = datastore.datalog()
+    await dl.start("c", "u", make_params())
+    dl.add(records(5)[:2])
+    await dl.flush()
+    assert datastore.trials(state="running")["trial_id"].tolist() == ["c"]
+    assert datastore.trials(state=["ENDED"])["trial_id"].tolist() == ["a", "b"]
+    assert datastore.trials(state=TrialState.ENDED)["trial_id"].tolist() == ["a", "b"]
+    assert datastore.trials(properties={"team": "blue"})["trial_id"].tolist() == ["b"]
+    assert datastore.trials(properties={"team": "blue", "x": "2"}).empty
+    with pytest.raises(ValueError, match="unknown trial state 'done'"):
+        datastore.trials(state="done")
+    # record() timestamps are tiny (epoch + ns), so bounds select on them
+    assert datastore.trials(since=datetime.now() - timedelta(days=1)).empty
+    assert len(datastore.trials(until=pd.Timestamp("2000-01-01", tz="UTC"))) == 3
+    assert datastore.trials(since=999, until=1_000)["trial_id"].tolist() == ["a", "b", "c"]
+    assert datastore.trials(since=1_001).empty
+    assert datastore.trials(since=timedelta(hours=1)).empty
+    await dl.close()
+    assert datastore.trials(state="running")["interrupted"].tolist() == [True]
+
+
+async def test_parquet_round_trip(datastore, tmp_path):
+    await record_trial(datastore, "p1", records(30), batch=4, properties={"k": "v"})
+    await record_trial(datastore, "p2", vector_samples(10), actors=(("a", "c", "i"), ("b", "c", "i")))
+    await record_trial(datastore, "p3", records(3))
+    out = datastore.export_parquet(tmp_path / "export" / "trials.parquet", ["p1", "p2"])
+    assert out.exists()
+    with pytest.raises(KeyError, match="ghost"):
+        datastore.export_parquet(tmp_path / "x.parquet", ["ghost"])
+
+    other = Datastore(tmp_path / "other")
+    assert other.import_parquet(out) == ["p1", "p2"]
+    for tid in ("p1", "p2"):
+        assert other.steps(tid).equals(datastore.steps(tid))
+        src, dst = datastore.store.record(tid), other.store.record(tid)
+        assert (dst.state, dst.samples, dst.ticks, dst.returns, dst.user_id, dst.params_bytes) == (
+            src.state,
+            src.samples,
+            src.ticks,
+            src.returns,
+            src.user_id,
+            src.params_bytes,
+        )
+        a = list(SampleConverter(tid, src.directory()).convert(datastore.samples(tid)))
+        b = list(SampleConverter(tid, dst.directory()).convert(other.samples(tid)))
+        assert a == b
+    with pytest.raises(DatastoreError, match=r"already in.*on_conflict"):
+        other.import_parquet(out)
+    assert other.import_parquet(out, on_conflict="skip") == []
+    other.delete("p1")
+    assert other.import_parquet(out, on_conflict="skip") == ["p1"]
+    assert other.import_parquet(out, on_conflict="replace") == ["p1", "p2"]
+    assert other.trials()["trial_id"].tolist() == ["p1", "p2"]
+    plain = tmp_path / "plain.parquet"
+    pd.DataFrame({"x": [1]}).to_parquet(plain)
+    with pytest.raises(DatastoreError, match="not a cogment_jupyter trial export"):
+        other.import_parquet(plain)
+    other.close()

@@ -1,0 +1,213 @@
+"""The in-process DatalogConnection: engine records straight into the store, read back as pandas and via the SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from cogment_jupyter.datastore import Datastore, InProcessDatalog
+from cogment_jupyter.datastore.conversion import SampleConverter
+from cogment_jupyter.datastore.writer import COMPACT_BELOW
+from cogment_jupyter.engine.components import DatalogConnection
+from cogment_jupyter.engine.records import (
+    Action,
+    Message,
+    ObservationSet,
+    Reward,
+    RewardSource,
+    Sample,
+    TrialState,
+)
+from tests.datastore.helpers import make_params, packed, values
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Obs:
+    """An in-process payload: the engine passes objects that know their bytes."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def to_bytes(self) -> bytes:
+        return f"obs{self.value}".encode()
+
+
+def late_rewards() -> list[Reward]:
+    sources = [RewardSource("bob", 3.0, 0.5, packed(2.0)), RewardSource("env", 1.0, 0.5)]
+    return [Reward(-1, "alice", 0.0, sources)]
+
+
+def records(n_ticks: int = 5) -> list[Sample]:
+    out = []
+    for t in range(n_ticks):
+        last = t == n_ticks - 1
+        out.append(
+            Sample(
+                tick_id=t,
+                timestamp=1_000 + t,
+                state=TrialState.ENDED if last else TrialState.RUNNING,
+                special_events=["Evironment ended trial"] if last else [],
+                observations=ObservationSet([Obs(t), b"shared"], [0, 1]),
+                actions=[None, None] if last else [Action(t, b"left"), None if t == 1 else Action(t, Obs(-t))],
+                rewards=[Reward(-1, "*", 1.0, [RewardSource("env", 1.0, 1.0)])] + (late_rewards() if t == 2 else []),
+                messages=[Message(-1, "alice", "bob", "hello")] if t == 0 else [],
+                default_actors=[1] if t == 1 else [],
+            )
+        )
+    return out
+
+
+async def record_trial(ds: Datastore, trial_id: str, samples: list[Sample], *, batch: int = 1, **params) -> None:
+    datalog = ds.datalog()
+    assert isinstance(datalog, DatalogConnection)
+    await datalog.start(trial_id, "player-1", make_params(**params))
+    for k in range(0, len(samples), batch):
+        datalog.add(samples[k : k + batch])
+    await datalog.close()
+
+
+async def test_records_round_trip_to_pandas(datastore):
+    await record_trial(datastore, "t1", records(), properties={"seed": "7"}, default_actions={"bob": b"noop"})
+    trials = datastore.trials()
+    assert len(trials) == 1
+    row = trials.iloc[0]
+    assert (row["trial_id"], row["state"], row["steps"], row["samples"]) == ("t1", "ENDED", 5, 5)
+    assert not row["interrupted"]
+    assert (row["user_id"], row["environment"], row["environment_implementation"]) == ("player-1", "env", "cartpole")
+    assert [a["name"] for a in row["actors"]] == ["alice", "bob"]
+    assert [a["implementation"] for a in row["actors"]] == ["random", "human"]
+    assert dict(row["properties"]) == {"seed": "7"}
+    # alice at tick 2: '*' (1.0 @ 1) and her own two sources (3.0 @ .5, 1.0 @ .5) -> (1 + 1.5 + .5) / 2
+    assert dict(row["returns"]) == pytest.approx({"alice": 4 + 1.5, "bob": 5.0})
+    assert row["return"] == pytest.approx(10.5)
+    assert row["started"] == pd.Timestamp(1_000, tz="UTC") and row["ended"] == pd.Timestamp(1_004, tz="UTC")
+    assert row["duration"] == pd.Timedelta(4)
+
+    steps = datastore.steps("t1")
+    assert list(steps.columns) == [
+        "trial_id",
+        "tick",
+        "timestamp",
+        "state",
+        "actor",
+        "observation",
+        "action",
+        "action_status",
+        "reward",
+        "events",
+    ]
+    assert all(isinstance(dt, pd.ArrowDtype) for dt in steps.dtypes)
+    assert steps["tick"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert steps["actor"].tolist() == ["alice", "bob"] * 5
+    assert values(steps["observation"])[:4] == [b"obs0", b"shared", b"obs1", b"shared"]
+    expected = [b"left", b"obs0", b"left", b"noop", b"left", b"obs-2", b"left", b"obs-3", None, None]
+    assert values(steps["action"]) == expected
+    assert steps["action_status"].tolist() == ["normal", "normal", "normal", "default"] + ["normal"] * 6
+    assert values(steps["reward"]) == pytest.approx([1.0, 1.0, 1.0, 1.0, 1.5, 1.0, 1.0, 1.0, 1.0, 1.0])
+    assert [list(e) for e in steps["events"]][-2:] == [["Evironment ended trial"]] * 2
+
+
+async def test_records_match_the_sdk_conversion(datastore):
+    await record_trial(datastore, "t1", records())
+    rec = datastore.store.record("t1")
+    converted = list(SampleConverter("t1", rec.directory()).convert(datastore.samples("t1")))
+    assert [s.tick_id for s in converted] == [0, 1, 2, 3, 4]
+    s0 = converted[0]
+    assert list(s0.payloads) == [b"obs0", b"shared", b"left", b"obs0", b"hello"]
+    bob = s0.actor_samples[1]
+    assert [(m.sender, s0.payloads[m.payload]) for m in bob.received_messages] == [(0, b"hello")]
+    s2 = converted[2]
+    alice = s2.actor_samples[0]
+    received = [(r.sender, r.reward, r.confidence) for r in alice.received_rewards]
+    assert received == [(-1, 1, 1), (1, 3, 0.5), (-1, 1, 0.5)]
+    assert s2.payloads[alice.received_rewards[1].user_data] == packed(2.0).value
+    assert alice.reward == pytest.approx(1.5)
+    assert [r.receiver for r in s2.actor_samples[1].sent_rewards] == [0]
+    s1 = converted[1]
+    assert s1.payloads[s1.actor_samples[1].action] == b""  # placeholder
+
+
+async def test_misuse_is_reported(datastore):
+    datalog = datastore.datalog()
+    with pytest.raises(RuntimeError, match="before start"):
+        datalog.add(records(1))
+    await datalog.start("t", "u", make_params())
+    with pytest.raises(RuntimeError, match="already records"):
+        await datalog.start("t2", "u", make_params())
+    await datalog.close()
+    with pytest.raises(RuntimeError, match="after close"):
+        datalog.add(records(1))
+
+
+async def test_small_batches_are_compacted_on_close(datastore):
+    samples = records(3 * COMPACT_BELOW // 2)
+    datalog = datastore.datalog()
+    await datalog.start("many", "u", make_params())
+    for k in range(0, 40):
+        datalog.add(samples[k : k + 1])
+        await datalog.flush()  # one commit, one chunk each
+    conn = sqlite3.connect(datastore.file)
+    chunks_before = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    assert chunks_before == 40
+    datalog.add(samples[40:])
+    await datalog.close()
+    assert conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 1
+    conn.close()
+    steps = datastore.steps("many")
+    assert steps["tick"].tolist() == [t for t in range(len(samples)) for _ in range(2)]
+
+
+async def test_out_of_sync_rewards_fold_into_their_tick(datastore):
+    samples = records(4)
+    late = Sample(
+        tick_id=1,
+        timestamp=2_000,
+        out_of_sync=True,
+        special_events=["Out of sync reward"],
+        rewards=[Reward(1, "bob", 2.0, [RewardSource("alice", 2.0, 1.0)])],
+    )
+    await record_trial(datastore, "oos", [*samples[:3], late, samples[3]], batch=2)
+    steps = datastore.steps("oos")
+    assert steps["tick"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert values(steps[steps.tick == 1]["reward"]) == [1.0, 3.0]
+    assert datastore.trials().iloc[0]["samples"] == 5 and datastore.trials().iloc[0]["steps"] == 4
+
+
+async def test_several_trials_concurrently_and_bad_ids(datastore):
+    await asyncio.gather(*(record_trial(datastore, f"c{k}", records(50), batch=3) for k in range(4)))
+    trials = datastore.trials()
+    assert sorted(trials["trial_id"]) == ["c0", "c1", "c2", "c3"]
+    assert (trials["steps"] == 50).all() and (trials["state"] == "ENDED").all()
+    both = datastore.steps(["c2", "c0"])
+    assert both["trial_id"].unique().tolist() == ["c2", "c0"] and len(both) == 200
+    with pytest.raises(KeyError, match=r"'nope'.*Datastore.trials"):
+        datastore.steps(["c1", "nope"])
+    assert datastore.delete(["c1", "c3", "ghost"]) == 2
+    assert sorted(datastore.trials()["trial_id"]) == ["c0", "c2"]
+
+
+async def test_a_second_handle_sees_committed_data(datastore, store_dir):
+    datalog = datastore.datalog()
+    await datalog.start("live", "u", make_params())
+    datalog.add(records(10)[:4])
+    await datalog.flush()
+    other = Datastore(store_dir)
+    assert other.trials().iloc[0]["state"] == "RUNNING"
+    assert len(other.steps("live")) == 8
+    other.close()
+    await datalog.close()
+    assert Datastore(store_dir).trials().iloc[0]["interrupted"]
+
+
+async def test_in_process_datalog_class_directly(datastore):
+    datalog = InProcessDatalog(datastore.store)
+    await datalog.start("direct", "u", make_params())
+    assert datalog.trial_id == "direct"
+    datalog.add(records(2))
+    await datalog.close()
+    await datalog.close()  # idempotent
+    assert datastore.trials().iloc[0]["state"] == "ENDED"
