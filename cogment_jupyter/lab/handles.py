@@ -28,7 +28,7 @@ class TrialHandle:
         self.actors = actors
         self.seed = seed
         self._trial: Trial | None = None
-        self._state = TrialState.UNKNOWN
+        self._state = TrialState.INITIALIZING  # until the orchestrator has it
         self._start_error: str | None = None
         self._tick = 0
         self._details: str | None = None

@@ -451,7 +451,7 @@ class Lab:
         return handle
 
     async def _until_started(self, handle: TrialHandle) -> None:
-        while handle.state in ("UNKNOWN", "INITIALIZING") and not handle.done.done():
+        while handle._trial is None and handle.state == "INITIALIZING" and not handle.done.done():
             await asyncio.sleep(0.005)
 
     async def _run_trial(self, handle: TrialHandle, params: common_pb2.TrialParams) -> None:
