@@ -157,7 +157,10 @@ export class PlayView {
     this.endReturn.textContent = `return ${formatReturn(episodeReturn)} in ${tick} ticks`;
   }
 
+  /** Painted frames per second beside the target, while frames are expected. */
   showFps(fps: number, target: number): void {
+    const live = this.stateLabel === "running";
+    this.fps.hidden = !live;
     this.fps.textContent = target > 0 ? `${fps.toFixed(0)} / ${target} fps` : `${fps.toFixed(0)} fps`;
   }
 
