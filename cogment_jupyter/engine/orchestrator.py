@@ -150,7 +150,7 @@ class Orchestrator:
             if actor.name == env_name:
                 raise OrchestratorError(f"Actor name [{actor.name}] is the environment's name; rename one")
             seen.add(actor.name)
-        environment = self.factory.environment(trial_id, params.environment.endpoint)
+        environment = self.factory.environment(trial_id, params.environment.endpoint, params.environment.implementation)
         slots = [
             ActorSlot(
                 index=index,
@@ -162,7 +162,7 @@ class Orchestrator:
                 default_action=actor.default_action.content if actor.HasField("default_action") else None,
                 initial_connection_timeout=actor.initial_connection_timeout,
                 response_timeout=actor.response_timeout,
-                connection=self.factory.actor(trial_id, actor.endpoint),
+                connection=self.factory.actor(trial_id, actor.endpoint, actor.implementation),
             )
             for index, actor in enumerate(params.actors)
         ]

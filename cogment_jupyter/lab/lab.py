@@ -78,7 +78,8 @@ class Lab:
         self._handles: dict[str, TrialHandle] = {}
         self._processes: dict[str, ServiceProcess] = {}
         self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
-        self._codecs: dict[int, tuple[Environment, TrialCodec, dict[str, str]]] = {}
+        self._codecs: dict[int, tuple[Any, TrialCodec, dict[str, str]]] = {}
+        self._sdk_specs: dict[str, dict[str, AgentSpec]] = {}
         self._closed = False
         self.datastore = None
         self.orchestrator: Orchestrator | None = None
@@ -245,6 +246,23 @@ class Lab:
             actor = Policy(actor)
         self._serve(name, "actor", actor, process, replace)
 
+    def serve_sdk_env(self, name: str, implementation: Callable[[Any], Any], agents: Mapping[str, AgentSpec]) -> None:
+        """Serve an official-SDK session-style environment (``async def env(session)``).
+
+        It talks to actors through ``adapters.cog_settings`` messages; ``agents`` gives each
+        agent's spaces (the SDK function cannot tell them). It runs in this kernel, over gRPC.
+        """
+        runtime = self._check_open()
+        self._check_name(name, replace=True)
+        self._sdk_specs[name] = dict(agents)
+        runtime.run(_call_async(self.components.add_sdk_environment, name, implementation))
+
+    def serve_sdk_actor(self, name: str, implementation: Callable[[Any], Any]) -> None:
+        """Serve an official-SDK session-style actor (``async def actor(session)``) in this kernel."""
+        runtime = self._check_open()
+        self._check_name(name, replace=True)
+        runtime.run(_call_async(self.components.add_sdk_actor, name, implementation))
+
     def serve_remote(self, name: str, endpoint: str, implementation: str = "") -> None:
         """Name a component served elsewhere (``grpc://host:port``, implementation name)."""
         parsed = parse_endpoint(endpoint, role="actor")
@@ -281,8 +299,10 @@ class Lab:
     @property
     def services(self) -> dict[str, str]:
         """Every served name and where it runs."""
-        out = {name: "environment (in-process)" for name in self.components.environments}
-        out.update({name: "actor (in-process)" for name in self.components.actors})
+        out = {
+            name: f"{kind} (in-process)" if not kind.startswith("sdk") else f"{kind} (this kernel, gRPC)"
+            for name, kind in self.components.names().items()
+        }
         out.update({name: f"{p.kind} (process {p.process.pid}, {p.address})" for name, p in self._processes.items()})
         out.update({name: f"remote {endpoint} [{impl}]" for name, (endpoint, impl) in self._remote_services.items()})
         return out
@@ -297,6 +317,7 @@ class Lab:
             return
         if self._remote_services.pop(name, None) is not None:
             return
+        self._sdk_specs.pop(name, None)
         if not runtime.run(_call_async(self.components.remove, name)):
             raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
 
@@ -306,12 +327,17 @@ class Lab:
 
     # ----------------------------------------------------------------- trials
 
-    def _environment(self, name: str) -> tuple[Environment, str, str]:
-        """The template (for its specs), the endpoint and the implementation of an environment."""
+    def _environment(self, name: str) -> tuple[Any, dict[str, AgentSpec], str, str]:
+        """A cache key, the agents' spaces, the endpoint and the implementation of an environment."""
         if name in self.components.environments:
-            return self.components.environments[name], self.endpoint, name
+            template = self.components.environments[name]
+            return template, template.agent_specs, self.endpoint, name
+        if name in self._sdk_specs:
+            specs = self._sdk_specs[name]
+            return specs, specs, self.endpoint, name
         if name in self._processes and self._processes[name].kind == "environment":
-            return self._process_templates[name], f"grpc://{self._processes[name].address}", name
+            template = self._process_templates[name]
+            return template, template.agent_specs, f"grpc://{self._processes[name].address}", name
         known = [n for n, kind in self.services.items() if kind.startswith("environment")]
         import difflib
 
@@ -322,7 +348,7 @@ class Lab:
     def _actor_endpoint(self, name: str) -> tuple[str, str]:
         if name in ("client", CLIENT, "human"):
             return CLIENT, ""
-        if name in self.components.actors:
+        if name in self.components.actors or self.components.names().get(name) == "sdk actor":
             return self.endpoint, name
         if name in self._processes and self._processes[name].kind == "actor":
             return f"grpc://{self._processes[name].address}", name
@@ -353,8 +379,7 @@ class Lab:
         datalog: bool = True,
     ) -> common_pb2.TrialParams:
         """The Cogment ``TrialParams`` a trial with these arguments runs with."""
-        template, env_endpoint, env_impl = self._environment(env)
-        specs: dict[str, AgentSpec] = template.agent_specs
+        template, specs, env_endpoint, env_impl = self._environment(env)
         if isinstance(actors, str):
             actors = dict.fromkeys(specs, actors)
         unknown = [a for a in actors if a not in specs]
@@ -405,7 +430,7 @@ class Lab:
                 params.datalog.endpoint = self.datastore_endpoint
         return params
 
-    def _codec(self, template: Environment, specs: dict[str, AgentSpec]) -> tuple[TrialCodec, dict[str, str]]:
+    def _codec(self, template: Any, specs: dict[str, AgentSpec]) -> tuple[TrialCodec, dict[str, str]]:
         """The trial codec of an environment and its properties, built once per template."""
         cached = self._codecs.get(id(template))
         if cached is None or cached[0] is not template:

@@ -8,6 +8,7 @@ for remote orchestrators and other processes.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import grpc
 from cogment.agent_service import AgentServicer
@@ -52,6 +53,24 @@ class ComponentHost:
         self._sdk_actors[name] = SimpleNamespace(
             impl=self._actor_impl, actor_classes=[cog_settings.PLAYER], properties={}
         )
+
+    def add_sdk_environment(self, name: str, implementation: Any) -> None:
+        """An official-SDK session-style ``async def env(session)``: served over gRPC only."""
+        self._sdk_environments[name] = SimpleNamespace(impl=implementation, properties={})
+
+    def add_sdk_actor(self, name: str, implementation: Any, actor_classes: list[str] | None = None) -> None:
+        """An official-SDK session-style ``async def actor(session)``: served over gRPC only."""
+        self._sdk_actors[name] = SimpleNamespace(
+            impl=implementation, actor_classes=actor_classes or [cog_settings.PLAYER], properties={}
+        )
+
+    def names(self) -> dict[str, str]:
+        """Every served name and its kind (``environment``/``actor``, ``sdk`` when session style)."""
+        out = {name: "sdk environment" for name in self._sdk_environments}
+        out.update({name: "sdk actor" for name in self._sdk_actors})
+        out.update({name: "environment" for name in self.services.environments})
+        out.update({name: "actor" for name in self.services.actors})
+        return out
 
     def remove(self, name: str) -> bool:
         found = False

@@ -29,9 +29,9 @@ HOOK_TIMEOUT = 30.0
 class LocalServices(Protocol):
     """Services this process serves at some address, reachable without gRPC."""
 
-    def environment(self, trial_id: str) -> EnvironmentConnection | None: ...
+    def environment(self, trial_id: str, implementation: str) -> EnvironmentConnection | None: ...
 
-    def actor(self, trial_id: str) -> ActorConnection | None: ...
+    def actor(self, trial_id: str, implementation: str) -> ActorConnection | None: ...
 
     def datalog(self, trial_id: str) -> DatalogConnection | None: ...
 
@@ -60,21 +60,21 @@ class GrpcComponentFactory(ComponentFactory):
             local = self.local.get("127.0.0.1:" + address.partition(":")[2])
         return local
 
-    def environment(self, trial_id: str, endpoint: str) -> EnvironmentConnection:
+    def environment(self, trial_id: str, endpoint: str, implementation: str = "") -> EnvironmentConnection:
         address = self._address(endpoint, "environment")
         local = self._local(address)
-        if local is not None and (connection := local.environment(trial_id)) is not None:
+        if local is not None and (connection := local.environment(trial_id, implementation)) is not None:
             return connection
         return GrpcEnvironment(self.channels.get(address), trial_id, address)
 
-    def actor(self, trial_id: str, endpoint: str) -> ActorConnection:
+    def actor(self, trial_id: str, endpoint: str, implementation: str = "") -> ActorConnection:
         parsed = parse_endpoint(endpoint, role="actor")
         if parsed.kind is EndpointKind.CLIENT:
             return ClientActorSlot(trial_id)
         if parsed.kind is EndpointKind.DISCOVER:
             raise OrchestratorError(f"{_NO_DIRECTORY} [{endpoint or '(empty)'}] for an actor")
         local = self._local(parsed.address)
-        if local is not None and (connection := local.actor(trial_id)) is not None:
+        if local is not None and (connection := local.actor(trial_id, implementation)) is not None:
             return connection
         return GrpcServiceActor(self.channels.get(parsed.address), trial_id, parsed.address)
 

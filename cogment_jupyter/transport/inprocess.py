@@ -299,11 +299,16 @@ class InProcessServices:
     actors: dict[str, Actor] = field(default_factory=dict)
     datalog_factory: Any = None  # Callable[[str], DatalogConnection] | None
 
-    def environment(self, trial_id: str) -> EnvironmentConnection | None:
-        return InProcessEnvironment(self.environments, trial_id) if self.environments else None
+    def environment(self, trial_id: str, implementation: str = "") -> EnvironmentConnection | None:
+        """In-process when this implementation is one of ours; None lets gRPC reach the others."""
+        if not self.environments or (implementation and implementation not in self.environments):
+            return None
+        return InProcessEnvironment(self.environments, trial_id)
 
-    def actor(self, trial_id: str) -> ActorConnection | None:
-        return InProcessActor(self.actors, trial_id) if self.actors else None
+    def actor(self, trial_id: str, implementation: str = "") -> ActorConnection | None:
+        if not self.actors or (implementation and implementation not in self.actors):
+            return None
+        return InProcessActor(self.actors, trial_id)
 
     def datalog(self, trial_id: str) -> DatalogConnection | None:
         return self.datalog_factory(trial_id) if self.datalog_factory is not None else None
