@@ -41,14 +41,21 @@ def _json_default(obj: Any) -> Any:
     return repr(obj)
 
 
-def _sanitize(obj: Any) -> Any:
+def _plain(obj: Any) -> Any:
+    """A strict-JSON version of ``obj``: str keys, lists, finite floats, repr for the rest."""
     if isinstance(obj, Mapping):
-        return {str(k): _sanitize(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_sanitize(v) for v in obj]
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return repr(obj)
-    return obj
+        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _plain(obj.item())
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else repr(obj)
+    if obj is None or isinstance(obj, str | int | bool):
+        return obj
+    return repr(obj)
 
 
 def info_to_json(info: Mapping[str, Any] | None) -> str:
@@ -58,9 +65,7 @@ def info_to_json(info: Mapping[str, Any] | None) -> str:
     try:
         return json.dumps(info, default=_json_default, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):  # non-str keys or non-finite floats
-        return json.dumps(
-            _sanitize(json.loads(json.dumps(info, default=_json_default))), separators=(",", ":")
-        )
+        return json.dumps(_plain(info), separators=(",", ":"), allow_nan=False)
 
 
 def info_from_json(text: str) -> dict[str, Any]:
@@ -181,8 +186,7 @@ class LabAction:
             return b""
         if self.codec is None:
             raise ValueError(
-                "LabAction.to_bytes() needs the action space's codec: build it with "
-                "LabAction(value, codec_for(space))"
+                "LabAction.to_bytes() needs the action space's codec: build it with LabAction(value, codec_for(space))"
             )
         return wire.encode_action(self.codec.encode(self.value))
 
@@ -208,9 +212,7 @@ def decode_observation(
         raise TypeError(f"cannot decode an observation from {type(payload).__name__}: expected bytes")
     if msg.HasField("value"):
         if codec is None:
-            raise ValueError(
-                "decoding observation bytes needs the observation space's codec (codec_for(space))"
-            )
+            raise ValueError("decoding observation bytes needs the observation space's codec (codec_for(space))")
         value = codec.decode(msg.value)
     else:
         value = None

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+import zlib
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from cogment_jupyter.adapters import wire
+from cogment_jupyter.adapters.codec import codec_for
+from cogment_jupyter.adapters.frames import FrameFormatError, decode_frame, encode_frame
+from cogment_jupyter.adapters.payloads import (
+    LabAction,
+    LabObservation,
+    decode_action,
+    decode_observation,
+    info_to_json,
+    mask_from_bytes,
+    mask_to_bytes,
+)
+
+BOX = codec_for(gym.spaces.Box(-1, 1, (3,), dtype=np.float32))
+DISCRETE = codec_for(gym.spaces.Discrete(4))
+
+
+def test_building_an_observation_encodes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_: object) -> bytes:
+        raise AssertionError("encoded on the in-process path")
+
+    monkeypatch.setattr(type(BOX), "encode", boom)
+    obs = LabObservation(np.zeros(3, np.float32), BOX, None, False, False, True, False, {"a": 1}, None)
+    assert obs.terminated and obs.info == {"a": 1}
+    assert "terminated" in repr(obs)
+    LabAction(1, DISCRETE)
+
+
+def test_observation_round_trip_every_field() -> None:
+    value = np.array([0.1, -0.2, 0.3], dtype=np.float32)
+    frame = (np.arange(4 * 5 * 3) % 256).astype(np.uint8).reshape(4, 5, 3)
+    info = {"seed": 7, "arr": np.array([1, 2]), "x": np.float32(0.5), "nested": {"t": (1, 2)}}
+    obs = LabObservation(value, BOX, frame, True, True, True, True, info, np.array([1, 0, 1, 1]))
+    data = obs.to_bytes()
+    assert obs.to_bytes() is data  # cached
+    back = decode_observation(data, BOX, DISCRETE)
+    np.testing.assert_array_equal(back.value, value)
+    np.testing.assert_array_equal(back.frame, frame)
+    assert (back.inactive, back.dead, back.terminated, back.truncated) == (True, True, True, True)
+    assert back.info == {"seed": 7, "arr": [1, 2], "x": 0.5, "nested": {"t": [1, 2]}}
+    np.testing.assert_array_equal(back.action_mask, [1, 0, 1, 1])
+    assert back.action_mask.dtype == np.int8
+    assert decode_observation(obs, BOX) is obs  # in-process objects pass through
+    assert decode_observation(wire.Observation.FromString(data), BOX).terminated
+
+
+def test_observation_without_value_or_codec() -> None:
+    empty = LabObservation(None, None, inactive=True)
+    back = decode_observation(empty.to_bytes(), BOX)
+    assert back.value is None and back.inactive and back.frame is None and back.info == {}
+    assert back.action_mask is None
+    assert decode_observation(None, BOX).value is None
+    with pytest.raises(ValueError, match="needs the observation space's codec"):
+        LabObservation(np.zeros(3), None).to_bytes()
+    with pytest.raises(ValueError, match="codec"):
+        decode_observation(LabObservation(np.zeros(3, np.float32), BOX).to_bytes(), None)
+    with pytest.raises(TypeError, match="expected bytes"):
+        decode_observation(3.5, BOX)
+
+
+def test_text_empty_value_is_not_no_value() -> None:
+    text = codec_for(gym.spaces.Text(3, min_length=0))
+    assert decode_observation(LabObservation("", text).to_bytes(), text).value == ""
+    assert decode_observation(LabObservation(None, text).to_bytes(), text).value is None
+
+
+def test_action_round_trip() -> None:
+    assert decode_action(LabAction(3, DISCRETE).to_bytes(), DISCRETE).value == 3
+    assert LabAction(None, DISCRETE).to_bytes() == b""
+    assert decode_action(b"", DISCRETE).value is None
+    assert decode_action(None, DISCRETE).value is None
+    action = LabAction(1, DISCRETE)
+    assert decode_action(action, DISCRETE) is action
+    assert decode_action(wire.Action(value=b"\x02"), DISCRETE).value == 2
+    with pytest.raises(ValueError, match="outside Discrete"):
+        LabAction(9, DISCRETE).to_bytes()
+    with pytest.raises(ValueError, match="action space's codec"):
+        LabAction(1).to_bytes()
+    assert repr(LabAction(1)) == "LabAction(1)"
+
+
+def test_info_json_is_standard_and_robust() -> None:
+    assert info_to_json({}) == "" and info_to_json(None) == ""
+    text = info_to_json({1: "int key", (1, 2): "tuple key", "nan": float("nan"), "obj": object()})
+    parsed = json.loads(text)  # strict JSON
+    assert parsed["1"] == "int key" and parsed["(1, 2)"] == "tuple key" and parsed["nan"] == "nan"
+    assert parsed["obj"].startswith("<object")
+
+
+def test_masks() -> None:
+    assert mask_to_bytes(None) == b"" and mask_from_bytes(b"") is None
+    assert mask_to_bytes([True, False, 3]) == b"\x01\x00\x01"
+    multi = codec_for(gym.spaces.MultiDiscrete([2, 3]))
+    masks = mask_from_bytes(mask_to_bytes((np.array([1, 0]), np.array([0, 1, 1]))), multi)
+    assert [m.tolist() for m in masks] == [[1, 0], [0, 1, 1]]
+    binary = codec_for(gym.spaces.MultiBinary([2, 2]))
+    assert mask_from_bytes(b"\x01\x00\x00\x01", binary).shape == (2, 2)
+
+
+def test_frames_are_zlib_of_raw_pixels() -> None:
+    frame = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    data, fmt = encode_frame(frame)
+    assert fmt == "zlib:40x60x3"
+    assert zlib.decompress(data) == frame.tobytes()
+    np.testing.assert_array_equal(decode_frame(data, fmt), frame)
+    np.testing.assert_array_equal(decode_frame(frame.tobytes(), "raw:40x60x3"), frame)
+    gray = np.full((4, 4), 0.5)
+    data, fmt = encode_frame(gray)  # floats in [0, 1] are scaled
+    assert fmt == "zlib:4x4" and decode_frame(data, fmt)[0, 0] == 127
+    with pytest.raises(FrameFormatError, match="HxWx3"):
+        encode_frame(np.zeros(3))
+    with pytest.raises(FrameFormatError, match="unknown frame format"):
+        decode_frame(b"", "gif")
+    with pytest.raises(FrameFormatError, match="bad frame shape"):
+        decode_frame(b"", "raw:axb")
+
+
+def test_png_frames_are_read() -> None:
+    pil = pytest.importorskip("PIL.Image")
+    import io
+
+    frame = np.random.default_rng(1).integers(0, 255, (5, 7, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    pil.fromarray(frame).save(buf, format="PNG")
+    np.testing.assert_array_equal(decode_frame(buf.getvalue(), "png"), frame)
