@@ -706,10 +706,14 @@ class Trial:
     def actors_in_trial(self) -> list[TrialActor]:
         return [TrialActor(slot.name, slot.actor_class) for slot in self.actors]
 
+    def _check_joinable(self) -> None:
+        if self.state != TrialState.PENDING:
+            raise ValueError(
+                f"Wrong trial state for actor to join: the trial is {self.state.name}, clients join while it is PENDING"
+            )
+
     def client_slot(self, actor_name: str | None, actor_class: str | None) -> ActorSlot:
         """Choose the slot a joining client actor takes (§6.2); raises ValueError with the reason."""
-        if self.state != TrialState.PENDING:
-            raise ValueError("Wrong trial state for actor to join")
         if actor_name:
             slot = self._by_name.get(actor_name)
             if slot is None:
@@ -718,9 +722,11 @@ class Trial:
                 raise ValueError(f"Actor [{actor_name}] is not a client actor")
             if actor_class and slot.actor_class != actor_class:
                 raise ValueError(f"Actor [{actor_name}] is of class [{slot.actor_class}], not [{actor_class}]")
+            self._check_joinable()
             if slot.connection.joined or slot.disengaged:
                 raise ValueError(f"Actor [{actor_name}] has already joined or is disengaged")
             return slot
+        self._check_joinable()
         for slot in self.actors:
             if (
                 slot.actor_class == actor_class

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -29,15 +30,18 @@ from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.lab.handles import TrialHandle
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
 from cogment_jupyter.lab.runtime import LoopThread
+from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.component_host import ComponentHost
 from cogment_jupyter.transport.factory import GrpcComponentFactory
-from cogment_jupyter.transport.inprocess import InProcessServices
+from cogment_jupyter.transport.inprocess import InProcessActor, InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 from cogment_jupyter.transport.server import OrchestratorServer
 
 log = logging.getLogger(__name__)
 
 CLIENT = "cogment://client"
+#: how long ``join`` waits for a trial to accept clients
+JOIN_TIMEOUT = 30.0
 #: the property every lab trial carries, for finding a lab's trials in a shared datastore
 LAB_PROPERTY = "cogment_jupyter.lab"
 
@@ -574,6 +578,38 @@ class Lab:
     async def arun_trials(self, n: int, env: str, actors: str | Mapping[str, str], **options: Any) -> list[TrialHandle]:
         """``run_trials`` without blocking the notebook's event loop."""
         return await asyncio.to_thread(self.run_trials, n, env, actors, **options)
+
+    def join(self, trial: TrialHandle | str, agent: str, actor: Actor) -> concurrent.futures.Future[None]:
+        """Play ``agent`` of a trial started with ``"client"`` for it, as a Cogment client actor.
+
+        In this kernel's orchestrator the actor fills the slot in-process; with an attached
+        orchestrator it joins over ``ClientActorSP``, as any Cogment client does. Returns a
+        future resolved when the actor's part of the trial is over.
+        """
+        runtime = self._check_open()
+        trial_id = trial if isinstance(trial, str) else trial.id
+        return runtime.submit(self._join(trial_id, agent, actor))
+
+    async def ajoin(self, trial: TrialHandle | str, agent: str, actor: Actor) -> None:
+        await asyncio.wrap_future(self.join(trial, agent, actor))
+
+    async def _join(self, trial_id: str, agent: str, actor: Actor) -> None:
+        connection = InProcessActor({agent: actor}, trial_id)
+        if self.orchestrator is None:
+            assert self._lifecycle_channel is not None
+            await join_over_grpc(self._lifecycle_channel, trial_id, connection, actor_name=agent)
+            return
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while True:  # the trial accepts clients once it is PENDING
+            trial = self.orchestrator.trials.get(trial_id)
+            if trial is not None and trial.state >= TrialState.PENDING:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"trial {trial_id} did not start within {JOIN_TIMEOUT:.0f} s")
+            await asyncio.sleep(0.005)
+        _, slot = self.orchestrator.join_client(trial_id, agent, None)
+        await slot.connection.attach(connection)
+        await trial.wait_ended()
 
     def _terminate(self, trial_ids: list[str], hard: bool) -> None:
         runtime = self._check_open()

@@ -16,8 +16,8 @@ from cogment_jupyter.engine.components import (
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
 from cogment_jupyter.engine.errors import OrchestratorError
 from cogment_jupyter.transport.channels import ChannelPool
+from cogment_jupyter.transport.client_actor import ClientActorSlot
 from cogment_jupyter.transport.grpc_components import (
-    ClientActorSlot,
     GrpcDatalog,
     GrpcEnvironment,
     GrpcServiceActor,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +12,6 @@ from cogment.api import environment_pb2_grpc as env_grpc
 
 from cogment_jupyter.engine.components import (
     ActorPort,
-    ClientActorConnection,
     DatalogConnection,
     EnvironmentConnection,
     EnvironmentPort,
@@ -226,56 +224,6 @@ class GrpcServiceActor(_ActorStream):
     def end(self, details: str | None) -> None:
         if not self._ended:
             self._close(details)
-
-
-class ClientActorSlot(_ActorStream, ClientActorConnection):
-    """A client actor's slot: the stream is the ``ClientActorSP.RunTrial`` server handler's."""
-
-    def __init__(self, trial_id: str) -> None:
-        self._trial_id = trial_id
-        self._pump = None
-        self._port = None
-        self._ended = False
-        self._claimed = False
-        self._init: ActorInit | None = None
-        self._init_ready = asyncio.Event()
-        self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    @property
-    def joined(self) -> bool:
-        return self._claimed
-
-    async def init(self, init: ActorInit, port: ActorPort) -> None:
-        self._init = init
-        self._port = port
-        self._init_ready.set()
-        await self._joined
-
-    async def serve(self, pump: StreamPump) -> None:
-        """Run in the ``ClientActorSP.RunTrial`` handler until ``END`` is written and the reader is done."""
-        self._claimed = True
-        await self._init_ready.wait()
-        if self._ended or self._init is None:
-            raise InitError("the trial ended before the client joined")
-        self._pump = pump
-        await pump.write_now(
-            common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(self._init))
-        )
-        pump.start(self._on_message, self._on_closed)
-        if not self._joined.done():
-            self._joined.set_result(None)
-        await pump.wait_writer()
-        await pump.wait_closed(timeout=5.0)  # give the client time to close its side
-        pump.cancel()
-
-    def end(self, details: str | None) -> None:
-        if self._ended:
-            return
-        self._init_ready.set()
-        if not self._joined.done():
-            self._joined.set_exception(InitError("the trial ended before a client joined"))
-            self._joined.exception()  # mark retrieved: the waiter may be gone
-        self._close(details)
 
 
 class GrpcDatalog(DatalogConnection):

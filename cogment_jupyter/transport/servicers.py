@@ -14,7 +14,7 @@ from cogment_jupyter.engine.orchestrator import Orchestrator, TrialEvent
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.transport import convert
-from cogment_jupyter.transport.grpc_components import ClientActorSlot
+from cogment_jupyter.transport.client_actor import ClientActorSlot
 from cogment_jupyter.transport.streams import StreamPump
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,74 @@
+"""A scripted human stand-in joins trials as a Cogment client actor: in-process and over gRPC."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cogment_jupyter import Lab, actors, envs
+from tests.lab.test_magics_and_remote import remote_orchestrator  # noqa: F401 (fixture)
+
+
+class Script(actors.Actor):
+    """Plays a fixed sequence of actions, then repeats the last one."""
+
+    def __init__(self, moves):
+        self.moves = list(moves)
+        self.played = []
+        self.ended_with = None
+
+    def act(self, observation, frame=None):
+        move = self.moves[len(self.played)] if len(self.played) < len(self.moves) else self.moves[-1]
+        self.played.append(move)
+        return move
+
+    def on_ending(self, observation, frame=None):
+        self.ended_with = observation
+
+
+def play_scripted(lab: Lab, moves):
+    lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+    handle = lab.start_trial("cartpole", {"gym": "client"}, seed=9, max_steps=len(moves) - 1)
+    script = Script(moves)
+    lab.join(handle, "gym", script).result(60)
+    handle.wait(60)
+    return handle, script
+
+
+def test_a_client_actor_joins_in_process(tmp_path):
+    with Lab(datastore=tmp_path / "store") as lab:
+        moves = [0, 1, 1, 0, 1, 0, 0]
+        handle, script = play_scripted(lab, moves)
+        assert handle.errors == []
+        assert script.played == moves and script.ended_with is not None
+        recorded = lab.steps(handle.id)["action"].iloc[: len(moves)].tolist()
+        assert recorded == moves
+        assert lab.steps(handle.id)["action_status"].iloc[0] == "normal"
+
+
+def test_a_client_actor_joins_over_grpc(remote_orchestrator, tmp_path):  # noqa: F811
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            lab = Lab(datastore=tmp_path / "store", orchestrator=remote_orchestrator)
+            break
+        except ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    with lab:
+        moves = [1, 1, 0, 0, 1]
+        handle, script = play_scripted(lab, moves)
+        assert handle.errors == []
+        assert lab.steps(handle.id)["action"].iloc[: len(moves)].tolist() == moves
+
+
+def test_joining_an_unknown_slot_fails_clearly(tmp_path):
+    with Lab(datastore=tmp_path / "store") as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        handle = lab.start_trial("cartpole", "random")
+        with pytest.raises(Exception, match="not a client actor"):
+            lab.join(handle, "gym", Script([0])).result(30)
+        handle.wait(30)
