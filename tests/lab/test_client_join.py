@@ -60,7 +60,7 @@ def test_a_client_actor_joins_over_grpc(remote_orchestrator, tmp_path):  # noqa:
     with lab:
         moves = [1, 1, 0, 0, 1]
         handle, script = play_scripted(lab, moves)
-        assert handle.errors == []
+        assert handle.errors == [] and script.played == moves
         assert lab.steps(handle.id)["action"].iloc[: len(moves)].tolist() == moves
 
 
