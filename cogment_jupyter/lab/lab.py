@@ -673,6 +673,23 @@ class Lab:
     async def aget_trial_data(self, trial_id: str) -> dict[str, Any]:
         return await asyncio.to_thread(self.get_trial_data, trial_id)
 
+    # ----------------------------------------------------------------- humans
+
+    def play(self, env: str, keys: Any = None, *, noop: Any = None, fps: float | None = None, **options: Any):  # noqa: ANN201
+        """Play ``env`` in the cell: returns the widget at once; the trial runs in the background.
+
+        ``keys``: a Cogment Lab list (``["no-op", "ArrowLeft", "ArrowRight"]``: position is the
+        action), a dict key -> action (any value, dicts included; ``"a+b"`` or tuples for
+        combinations), or Gymnasium ``play()``'s ``keys_to_action`` with ``noop``. ``fps``
+        paces the game with the held keys repeated (default: the environment's ``render_fps``);
+        ``fps=0`` is turn-based: one action per key press. ``agent=`` picks your agent in a
+        multi-agent environment and ``actors={agent: name}`` fills the others. Every round is a
+        recorded trial (``widget.trials``); other options go to :meth:`start_trial`.
+        """
+        from cogment_jupyter.notebook.play import play
+
+        return play(self, env, keys, noop=noop, fps=fps, **options)
+
     # ----------------------------------------------------------------- status
 
     def status(self):

@@ -1,0 +1,279 @@
+"""``lab.play(...)``: a person plays an environment in a notebook cell, as a Cogment client actor.
+
+Every trial is an ordinary recorded trial whose player slot is ``cogment://client``; the
+:class:`HumanActor` joins that slot (in-process with the kernel's orchestrator, over
+``ClientActorSP`` with an attached one) and turns the widget's keys into actions. Frames go out
+through the widget's back-pressured binary stream; nothing here ever blocks the lab's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
+from cogment_jupyter.notebook.keymap import KeyMap, KeyMapError, coerce_action, compile_keymap
+from cogment_jupyter.notebook.widget import PlayWidget
+
+if TYPE_CHECKING:
+    from cogment_jupyter.lab.handles import TrialHandle
+    from cogment_jupyter.lab.lab import Lab
+
+log = logging.getLogger(__name__)
+
+#: Gymnasium play()'s fallback when an environment declares no render_fps
+DEFAULT_FPS = 30.0
+
+
+class HumanActor(Actor):
+    """The player at a :class:`PlayWidget`: frames out, keys in, paced at ``fps`` (0: turn-based)."""
+
+    def __init__(self, widget: PlayWidget, keymap: KeyMap, fps: float, loop: asyncio.AbstractEventLoop) -> None:
+        self.widget = widget
+        self.keymap = keymap
+        self.fps = fps
+        self._loop = loop
+        self._presses: asyncio.Queue[Any] = asyncio.Queue()
+        self._held: frozenset[str] = frozenset()
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._next_deadline = 0.0
+        self.space: Any = None
+        self.tick = 0
+        self.episode_return = 0.0
+        self.actions: list[Any] = []
+        widget.on_keys(self._keys_from_widget)
+        widget.on_action(self._action_from_widget)
+
+    # -- widget callbacks (any thread) ---------------------------------------------------------
+
+    def _keys_from_widget(self, pressed: frozenset[str], t_ms: float) -> None:
+        ordered = self.widget.pressed_in_order
+        self._loop.call_soon_threadsafe(self._on_keys, pressed, ordered)
+
+    def _action_from_widget(self, value: Any, t_ms: float | None) -> None:
+        self._loop.call_soon_threadsafe(self._presses.put_nowait, ("json", value))
+
+    def _on_keys(self, pressed: frozenset[str], ordered: tuple[str, ...]) -> None:
+        new = [k for k in ordered if k not in self._held]
+        self._held = pressed
+        if new and any(k in self.keymap.keys for k in new):
+            self._presses.put_nowait(("keys", ordered))
+
+    def pause(self) -> None:
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
+
+    # -- the actor --------------------------------------------------------------------------
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        self.space = spec.action_space
+        self.tick = 0
+        self.episode_return = 0.0
+        self.actions = []
+        self._next_deadline = 0.0
+        while not self._presses.empty():  # presses from a previous round do not carry over
+            self._presses.get_nowait()
+        self.widget.set_status(tick=0, episode_return=0.0, state="running", message="")
+
+    async def act(self, observation: Any, frame: np.ndarray | None = None) -> Any:
+        if frame is not None:
+            self.widget.show_frame(frame, tick=self.tick, episode_return=self.episode_return)
+        await self._resumed.wait()
+        if self.fps <= 0:
+            kind, value = await self._presses.get()
+            action = value if kind == "json" else self.keymap(value)
+        else:
+            now = time.monotonic()
+            self._next_deadline = max(self._next_deadline + 1.0 / self.fps, now)
+            delay = self._next_deadline - now
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._resumed.wait()
+            action = self._latest_json() or self.keymap(self.widget.pressed_in_order)
+        action = coerce_action(action, self.space)
+        self.actions.append(action)
+        self.tick += 1
+        return action
+
+    def _latest_json(self) -> Any:
+        """A JSON action sent by a custom front end since the last tick (paced play)."""
+        latest = None
+        while not self._presses.empty():
+            kind, value = self._presses.get_nowait()
+            if kind == "json":
+                latest = value
+        return latest
+
+    def on_reward(self, value: float, tick_id: int, sources: list[Any]) -> None:
+        self.episode_return += value
+
+    def on_ending(self, observation: Any, frame: np.ndarray | None = None) -> None:
+        if frame is not None:
+            self.widget.show_frame(frame, tick=self.tick, episode_return=self.episode_return)
+        self.widget.set_status(
+            tick=self.tick,
+            episode_return=self.episode_return,
+            state="ended",
+            message=f"Game over: return {self.episode_return:g}. Play again?",
+        )
+
+
+class PlaySession:
+    """The trials one play widget runs: start, restart, play again, pause."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        env: str,
+        agent: str,
+        others: Mapping[str, str],
+        widget: PlayWidget,
+        human: HumanActor,
+        trial_options: dict[str, Any],
+    ) -> None:
+        self.lab = lab
+        self.env = env
+        self.agent = agent
+        self.others = dict(others)
+        self.widget = widget
+        self.human = human
+        self.trial_options = trial_options
+        self.trials: list[TrialHandle] = []
+        widget.on_control(self._control)
+
+    @property
+    def trial(self) -> TrialHandle | None:
+        """The current (or last) trial."""
+        return self.trials[-1] if self.trials else None
+
+    def start(self) -> TrialHandle:
+        actors = {**self.others, self.agent: "client"}
+        handle = self.lab.start_trial(self.env, actors, render=True, **self.trial_options)
+        self.trials.append(handle)
+        joined = self.lab.join(handle, self.agent, self.human)
+        joined.add_done_callback(lambda future: self._joined(handle, future))
+        return handle
+
+    def _joined(self, handle: TrialHandle, future: Any) -> None:
+        error = future.exception()
+        if error is not None:
+            log.warning("the player could not join trial %s: %s", handle.id, error)
+            self.widget.set_status(state="error", message=f"Could not join the trial: {error}")
+
+    def _control(self, action: str) -> None:
+        runtime = self.lab._check_open()
+        if action == "pause":
+            runtime.call(self.human.pause)
+            self.widget.set_status(state="paused")
+        elif action == "resume":
+            runtime.call(self.human.resume)
+            self.widget.set_status(state="running")
+        elif action in ("restart", "play_again"):
+            current = self.trial
+            if current is not None and not current.ended:
+                current.cancel(hard=True)
+            runtime.call(self.human.resume)
+            self.start()
+
+    def close(self) -> None:
+        """End the current trial (the widget is going away)."""
+        current = self.trial
+        if current is not None and not current.ended:
+            current.cancel(hard=True)
+
+
+class GameWidget(PlayWidget):
+    """The widget ``lab.play`` returns: a :class:`PlayWidget` that knows its trials."""
+
+    session: PlaySession | None = None
+
+    @property
+    def trials(self) -> list[TrialHandle]:
+        return list(self.session.trials) if self.session else []
+
+    @property
+    def trial(self) -> TrialHandle | None:
+        return self.session.trial if self.session else None
+
+    @property
+    def actions(self) -> list[Any]:
+        """The actions of the current round, as sent to the environment."""
+        return list(self.session.human.actions) if self.session else []
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        super().close()
+
+
+def play(
+    lab: Lab,
+    env: str,
+    keys: Any = None,
+    *,
+    noop: Any = None,
+    fps: float | None = None,
+    agent: str | None = None,
+    actors: Mapping[str, str] | None = None,
+    frame_format: str | None = None,
+    title: str | None = None,
+    **trial_options: Any,
+) -> GameWidget:
+    """Play ``env`` in the cell; see ``Lab.play``."""
+    template, specs, _, _ = lab._environment(env)
+    agent = agent or _only_agent(specs, actors)
+    if agent not in specs:
+        raise ValueError(f"environment {env!r} has no agent {agent!r}; agents: {list(specs)}")
+    keymap = _keymap(template, keys, noop)
+    if fps is None:
+        fps = getattr(template, "render_fps", None) or DEFAULT_FPS
+    if fps < 0:
+        raise ValueError(f"fps must be >= 0 (0 = turn-based: one action per key press), got {fps}")
+    others = {a: name for a, name in (actors or {}).items() if a != agent}
+    widget_options: dict[str, Any] = {"fps": float(fps), "key_hints": keymap.hints, "title": title or env}
+    if frame_format is not None:
+        widget_options["frame_format"] = frame_format
+    widget = GameWidget(**widget_options)
+    runtime = lab._check_open()
+    human = HumanActor(widget, keymap, float(fps), runtime.loop)
+    session = PlaySession(lab, env, agent, others, widget, human, trial_options)
+    widget.session = session
+    session.start()
+    return widget
+
+
+def _only_agent(specs: Mapping[str, AgentSpec], actors: Mapping[str, str] | None) -> str:
+    free = [a for a in specs if not actors or a not in actors]
+    if len(free) == 1:
+        return free[0]
+    raise ValueError(f"which agent do you play? pass agent= one of {list(specs)} (the others go in actors=...)")
+
+
+def _keymap(template: Any, keys: Any, noop: Any) -> KeyMap:
+    if keys is None:
+        keys = _default_keys(template)
+        if keys is None:
+            raise KeyMapError(
+                "pass keys=..., e.g. keys={'ArrowLeft': 0, 'ArrowRight': 1}, noop=0 (or a Cogment Lab list "
+                "['no-op', 'ArrowLeft', 'ArrowRight'])"
+            )
+    return compile_keymap(keys) if noop is None else compile_keymap(keys, noop=noop)
+
+
+def _default_keys(template: Any) -> Any:
+    """An environment's own ``get_keys_to_action()`` (Gymnasium's convention), if it has one."""
+    get = getattr(getattr(template, "probe_env", None), "get_keys_to_action", None)
+    if callable(get):
+        try:
+            return get()
+        except Exception:
+            return None
+    return None
