@@ -675,7 +675,7 @@ class Lab:
 
     # ----------------------------------------------------------------- humans
 
-    def play(self, env: str, keys: Any = None, *, noop: Any = None, fps: float | None = None, **options: Any):  # noqa: ANN201
+    def play(self, env: str, keys: Any = None, *, noop: Any = None, fps: float | None = None, **options: Any):
         """Play ``env`` in the cell: returns the widget at once; the trial runs in the background.
 
         ``keys``: a Cogment Lab list (``["no-op", "ArrowLeft", "ArrowRight"]``: position is the
