@@ -16,6 +16,7 @@ from collections.abc import Sequence
 SERVICES = {
     "orchestrator": "cogment_jupyter.transport.orchestrator_cli",
     "trial_datastore": "cogment_jupyter.datastore.cli",
+    "runtime": "cogment_jupyter.transport.runtime_cli",
 }
 
 

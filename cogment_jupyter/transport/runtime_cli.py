@@ -1,0 +1,184 @@
+"""``cogment-jupyter services runtime``: our orchestrator and datastore in one process.
+
+The process the Jupyter server extension supervises (and that anyone can run by hand): one
+orchestrator (``TrialLifecycleSP`` + ``ClientActorSP`` on one port) and one datastore
+(``DatalogSP`` + ``TrialDatastoreSP``) on 127.0.0.1. Trials whose datalog endpoint is this
+process's datastore log in-process (no gRPC between the two). Once both listen it writes a JSON
+*runtime file* (``--runtime_file``) saying where, then ``R`` to ``--status_file``; SIGTERM or
+SIGINT stop it after committing what was logged, and remove the runtime file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from cogment_jupyter.datastore.errors import DatastoreError
+from cogment_jupyter.datastore.inprocess import InProcessDatalog
+from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
+from cogment_jupyter.datastore.service import DatastoreServer
+from cogment_jupyter.datastore.store import TrialStore
+from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.transport.factory import GrpcComponentFactory
+from cogment_jupyter.transport.inprocess import InProcessServices
+from cogment_jupyter.transport.orchestrator_cli import (
+    LOG_LEVELS,
+    configure_logging,
+    load_params_file,
+    status_file,
+)
+from cogment_jupyter.transport.server import OrchestratorServer
+from cogment_jupyter.transport.servicers import version_info
+
+log = logging.getLogger("cogment_jupyter.runtime")
+
+#: how often the process checks that ``--parent_pid`` is still alive
+PARENT_POLL = 0.5
+#: version of the runtime file's layout; readers ignore files with a newer one
+RUNTIME_FILE_FORMAT = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
+    parser.add_argument(
+        "--orchestrator_port", type=int, default=0, help="lifecycle and client-actor port (default 0: a free port)"
+    )
+    parser.add_argument("--datastore_port", type=int, default=0, help="datastore port (default 0: a free port)")
+    parser.add_argument(
+        "--datastore",
+        default=os.environ.get("COGMENT_TRIAL_DATASTORE_DIRECTORY", DEFAULT_DIRECTORY),
+        help=f"datastore directory or file (default ./{DEFAULT_DIRECTORY}, env COGMENT_TRIAL_DATASTORE_DIRECTORY)",
+    )
+    parser.add_argument(
+        "--runtime_file", default=None, help="JSON file written once ready: pid, endpoints, versions, start time"
+    )
+    parser.add_argument(
+        "--status_file",
+        default=os.environ.get("COGMENT_STATUS_FILE"),
+        help="file (or FIFO) receiving I, R and T as the runtime initializes, is ready and terminates",
+    )
+    parser.add_argument(
+        "--parent_pid",
+        type=int,
+        default=None,
+        help="exit when this process is gone (the supervising Jupyter server), so a killed server leaves no orphan",
+    )
+    parser.add_argument("--params", default=None, help="YAML file whose 'trial_params' are the default trial params")
+    parser.add_argument("--gc_frequency", type=int, default=10, help="started trials between garbage collections")
+    parser.add_argument(
+        "--log_level",
+        default=os.environ.get("COGMENT_LOG_LEVEL", "info"),
+        choices=sorted(LOG_LEVELS),
+        help="minimum level of the logs (env COGMENT_LOG_LEVEL, default info)",
+    )
+    parser.add_argument("--log_file", default=None, help="write logs to this file instead of stderr")
+
+
+def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+    """Readers polling for ``path`` never see half a file: write a sibling, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(document, indent=2, sort_keys=True))
+    os.chmod(partial, 0o600)
+    partial.replace(path)
+
+
+def versions() -> dict[str, str]:
+    """What the orchestrator's ``Version`` answers, as a mapping."""
+    return {v.name: v.version for v in version_info().versions}
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        if os.getppid() != parent_pid and not _alive(parent_pid):
+            log.warning("The supervising process %d is gone: stopping", parent_pid)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PARENT_POLL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime_file = Path(args.runtime_file).absolute() if args.runtime_file else None
+    default_params = load_params_file(args.params) if args.params else None
+    with status_file(args.status_file) as status:
+        store = TrialStore.open(args.datastore)
+        datastore = DatastoreServer(store, args.host, args.datastore_port)
+        factory = GrpcComponentFactory()
+        orchestrator = Orchestrator(factory, default_params=default_params, gc_frequency=args.gc_frequency)
+        server = OrchestratorServer(orchestrator)
+        try:
+            await datastore.start()
+            host = _connect_host(args.host)
+            # trials logging to our own datastore skip gRPC (localhost:PORT is matched too)
+            factory.local[f"{host}:{datastore.port}"] = InProcessServices(
+                datalog_factory=lambda _trial_id: InProcessDatalog(store)
+            )
+            await server.start(args.host, args.orchestrator_port, None)
+        except (OSError, DatastoreError) as error:  # a port in use: say which, exit non-zero
+            await datastore.stop(0)
+            store.close()
+            raise SystemExit(f"cogment-jupyter runtime: {error}") from None
+        document = {
+            "format": RUNTIME_FILE_FORMAT,
+            "pid": os.getpid(),
+            "orchestrator": f"grpc://{host}:{server.lifecycle_port}",
+            "datastore": datastore.endpoint,
+            "datastore_dir": str(store.file.parent),
+            "datastore_file": str(store.file),
+            "versions": versions(),
+            "started_at": time.time(),
+        }
+        try:
+            if runtime_file is not None:
+                write_json_atomically(runtime_file, document)
+            log.info("Runtime ready: orchestrator %s, datastore %s", document["orchestrator"], document["datastore"])
+            if status is not None:
+                status.write("R")
+                status.flush()
+            watcher = asyncio.create_task(_watch_parent(args.parent_pid, stop)) if args.parent_pid else None
+            await stop.wait()
+            if watcher is not None:
+                watcher.cancel()
+            log.info("Runtime stopping")
+        finally:
+            if runtime_file is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    if json.loads(runtime_file.read_text()).get("pid") == os.getpid():
+                        runtime_file.unlink()
+            await server.stop(grace=1.0)
+            await factory.close()
+            await datastore.stop(grace=1.0)
+            store.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_file)
+    asyncio.run(serve(args))
+    return 0
