@@ -164,6 +164,9 @@ class Constant(Actor):
     def __init__(self, action: Any) -> None:
         self.action = np.array(action) if isinstance(action, list) else action
 
+    def fork(self) -> Actor:
+        return copy.copy(self)  # reset stores the action converted for this trial's space
+
     def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
         try:
             validate = codec_for(spec.action_space).validate

@@ -70,9 +70,7 @@ class _Validator:
     def _contains(self, value: Any, what: str = "value") -> Any:
         if self.space.contains(value):
             return value
-        raise ValueOutsideSpaceError(
-            f"{what} {value!r} is outside {self.space}: return a value of that space"
-        )
+        raise ValueOutsideSpaceError(f"{what} {value!r} is outside {self.space}: return a value of that space")
 
 
 #: Idle gym envs kept per template and render mode for later trials.
@@ -156,9 +154,7 @@ class Gymnasium(Environment):
         if isinstance(env_id, str):
             resolve_env_id(env_id)
         elif not callable(env_id):
-            raise TypeError(
-                f"env_id must be a Gymnasium id or a callable returning a gym.Env, got {env_id!r}"
-            )
+            raise TypeError(f"env_id must be a Gymnasium id or a callable returning a gym.Env, got {env_id!r}")
         self.env_id = env_id
         self.registration = registration
         self.render = bool(render or mode == "rgb_array")
@@ -313,9 +309,5 @@ class Gymnasium(Environment):
         return state
 
     def __repr__(self) -> str:
-        name = (
-            self.env_id
-            if isinstance(self.env_id, str)
-            else getattr(self.env_id, "__name__", repr(self.env_id))
-        )
+        name = self.env_id if isinstance(self.env_id, str) else getattr(self.env_id, "__name__", repr(self.env_id))
         return f"Gymnasium({name!r}{', render=True' if self.render else ''})"

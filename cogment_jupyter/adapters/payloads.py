@@ -143,22 +143,25 @@ class LabObservation:
     def to_bytes(self) -> bytes:
         """The :class:`wire.Observation` envelope (computed once, then cached)."""
         if self._wire is None:
-            if self.value is not None and self.codec is None:
-                raise ValueError(
-                    "LabObservation.to_bytes() needs the observation space's codec: "
-                    "build it with LabObservation(value, codec_for(space))"
-                )
+            value = self.value
+            if value is not None:
+                if self.codec is None:
+                    raise ValueError(
+                        "LabObservation.to_bytes() needs the observation space's codec: "
+                        "build it with LabObservation(value, codec_for(space))"
+                    )
+                value = self.codec.encode(value)
             frame, frame_format = (b"", "") if self.frame is None else encode_frame(self.frame)
             self._wire = wire.encode_observation(
-                None if self.value is None else self.codec.encode(self.value),  # type: ignore[union-attr]
-                inactive=self.inactive,
-                dead=self.dead,
-                frame=frame,
-                frame_format=frame_format,
-                terminated=self.terminated,
-                truncated=self.truncated,
-                info_json=info_to_json(self.info),
-                action_mask=mask_to_bytes(self.action_mask),
+                value,
+                self.inactive,
+                self.dead,
+                frame,
+                frame_format,
+                self.terminated,
+                self.truncated,
+                info_to_json(self.info) if self.info else "",
+                b"" if self.action_mask is None else mask_to_bytes(self.action_mask),
             )
         return self._wire
 

@@ -46,15 +46,10 @@ class TrialCodec:
         self.actor_names = list(actor_names) if actor_names is not None else list(self.agents)
 
     @classmethod
-    def from_specs(
-        cls, specs: Mapping[str, AgentSpec], actor_names: Sequence[str] | None = None
-    ) -> TrialCodec:
+    def from_specs(cls, specs: Mapping[str, AgentSpec], actor_names: Sequence[str] | None = None) -> TrialCodec:
         """From an environment's ``agent_specs`` (raises SpaceFormatError for unsupported spaces)."""
         return cls(
-            {
-                n: AgentCodecs(codec_for(s.observation_space), codec_for(s.action_space))
-                for n, s in specs.items()
-            },
+            {n: AgentCodecs(codec_for(s.observation_space), codec_for(s.action_space)) for n, s in specs.items()},
             actor_names,
         )
 
@@ -65,9 +60,7 @@ class TrialCodec:
             name: {"observation": space_to_json(c.observation.space), "action": space_to_json(c.action.space)}
             for name, c in self.agents.items()
         }
-        return json.dumps(
-            {"version": FORMAT_VERSION, "actors": actors}, separators=(",", ":"), allow_nan=False
-        )
+        return json.dumps({"version": FORMAT_VERSION, "actors": actors}, separators=(",", ":"), allow_nan=False)
 
     def properties(self) -> dict[str, str]:
         """What to merge into ``TrialParams.properties``."""
@@ -81,9 +74,7 @@ class TrialCodec:
         except (ValueError, KeyError, TypeError) as e:
             raise SpaceFormatError(f"{PROPERTY_KEY} is not a spaces document: {e}") from e
         agents = {
-            name: AgentCodecs(
-                codec_for(space_from_json(d["observation"])), codec_for(space_from_json(d["action"]))
-            )
+            name: AgentCodecs(codec_for(space_from_json(d["observation"])), codec_for(space_from_json(d["action"])))
             for name, d in actors.items()
         }
         return cls(agents, actor_names)

@@ -9,9 +9,9 @@ is the same schema as ``.proto`` text, for SDK clients in other languages.
 (:func:`envelope_value_spans`) instead of parsing each row. Field 1 is ``optional`` (explicit
 presence) so an empty value (``""`` for a Text space) differs from no value at all.
 
-Encoding of the envelopes on our side is hand-written (:func:`encode_observation`,
-:func:`encode_action`): byte-identical to ``SerializeToString`` (tested) and about twice as
-fast, since every recorded step pays for it.
+Our side writes envelopes by hand (:func:`encode_observation`, :func:`encode_action`):
+byte-identical to ``SerializeToString`` (tested), ~0.35 us instead of ~0.55 us for the
+common value-only envelope, and without importing protobuf on the in-process path.
 """
 
 from __future__ import annotations
@@ -146,9 +146,7 @@ def _build() -> dict[str, Any]:
         except KeyError:
             pool.Add(file_descriptor())
         for name, _ in _SCHEMA:
-            _CLASSES[name] = message_factory.GetMessageClass(
-                pool.FindMessageTypeByName(f"cogment_jupyter.{name}")
-            )
+            _CLASSES[name] = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"cogment_jupyter.{name}"))
     return _CLASSES
 
 
@@ -170,7 +168,6 @@ def _bytes_field(tag: int, data: bytes) -> bytes:
 
 def encode_observation(
     value: bytes | None,
-    *,
     inactive: bool = False,
     dead: bool = False,
     frame: bytes = b"",
@@ -180,8 +177,13 @@ def encode_observation(
     info_json: str = "",
     action_mask: bytes = b"",
 ) -> bytes:
-    """The serialised :class:`Observation` (same bytes as ``SerializeToString``)."""
-    out = b"" if value is None else _bytes_field(0x0A, value)
+    """The serialised :class:`Observation` (same bytes as ``SerializeToString``: fields in
+    number order, defaults omitted)."""
+    if value is None:
+        out = b""
+    else:
+        n = len(value)
+        out = (b"\x0a" + bytes((n,)) if n < 0x80 else b"\x0a" + write_varint(n)) + value
     if inactive:
         out += b"\x10\x01"
     if dead:
@@ -203,7 +205,10 @@ def encode_observation(
 
 def encode_action(value: bytes | None) -> bytes:
     """The serialised :class:`Action` (``None`` -> empty: no action)."""
-    return b"" if value is None else _bytes_field(0x0A, value)
+    if value is None:
+        return b""
+    n = len(value)
+    return (b"\x0a" + bytes((n,)) if n < 0x80 else b"\x0a" + write_varint(n)) + value
 
 
 # --------------------------------------------------------------------------- column reading

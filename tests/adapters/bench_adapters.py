@@ -1,6 +1,7 @@
 """Micro-benchmark: per-step cost of the adapters on CartPole-v1 against the raw Gymnasium loop.
 
-Run: ``uv run python tests/adapters/bench_adapters.py [steps]``. Not collected by pytest.
+Run: ``uv run python tests/adapters/bench_adapters.py [steps]`` (``--frames``: frame
+encodings instead). Not collected by pytest.
 
 The adapter loop is what the in-process transport does per trial and per step: fork the
 env and the Random actor, reset, then ``act`` -> ``LabAction`` -> ``step`` ->
@@ -77,7 +78,58 @@ def adapters(steps: int, encode: bool = False) -> float:
     return (time.process_time() - t) / n
 
 
+def _timed(fn, n: int = 10):
+    start = time.process_time()
+    for _ in range(n):
+        out = fn()
+    return out, (time.process_time() - start) / n * 1e3
+
+
+def _frame_line(env_id: str) -> str:
+    import io
+    import zlib
+
+    import numpy as np
+
+    from cogment_jupyter.adapters.frames import decode_frame, encode_frame
+
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    frame = env.render()
+    env.close()
+    (data, fmt), enc = _timed(lambda: encode_frame(frame))
+    _, dec = _timed(lambda: decode_frame(data, fmt))
+    line = f"  {env_id:15} {frame.shape}  zlib-1 {len(data) / 1e3:5.1f} kB {enc:5.2f}/{dec:4.2f} ms"
+    best, best_t = _timed(lambda: zlib.compress(frame.tobytes(), 6))
+    line += f"  zlib-6 {len(best) / 1e3:5.1f} kB {best_t:5.2f} ms"
+    try:
+        from PIL import Image
+    except ImportError:
+        return line + "  (no Pillow: png not measured)"
+
+    def png() -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="PNG")
+        return buf.getvalue()
+
+    png_data, png_t = _timed(png)
+    _, png_dec = _timed(lambda: np.asarray(Image.open(io.BytesIO(png_data)).convert("RGB")))
+    return line + f"  png {len(png_data) / 1e3:5.1f} kB {png_t:5.2f}/{png_dec:4.2f} ms  raw {frame.nbytes / 1e3:.0f} kB"
+
+
+def frames() -> None:
+    """Why frames are stored as zlib of raw pixels: size and time against PNG, per env."""
+    print("frame encodings (size in kB, encode / decode in ms)")
+    for env_id in ("CartPole-v1", "MountainCar-v0", "Acrobot-v1", "Pendulum-v1"):
+        print(_frame_line(env_id))
+
+
 def main() -> None:
+    if "--frames" in sys.argv:
+        frames()
+        return
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
     runs: dict[str, list[float]] = {"raw": [], "adapters": [], "encode": []}
     for _ in range(7):  # interleaved rounds, best of each: robust to a busy machine
