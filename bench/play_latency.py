@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import random
 import statistics
 import sys
@@ -109,6 +110,9 @@ class KernelPump:
         self.kind, self.out = kind, Path(out_dir)
         self.widget = PlayWidget(title=f"bench: {kind}", fps=60)
         self.stop_event = threading.Event()
+        # a key press steps the env at once instead of at the next tick (Cogment Lab's pacing)
+        self.key_event = threading.Event()
+        self.widget.on_keys(lambda pressed, t_ms: self.key_event.set())
 
     def start(self, name: str, phase: str, **kw: Any) -> None:
         self.stop_event.clear()
@@ -156,8 +160,10 @@ class KernelPump:
                 env.reset()
                 tick, ret = 0, 0.0
             next_t += period
-            time.sleep(max(0.0, next_t - time.perf_counter()))
-            if time.perf_counter() - next_t > 5 * period:
+            if self.key_event.wait(max(0.0, next_t - time.perf_counter())):
+                self.key_event.clear()
+                next_t = time.perf_counter()  # a key: step now, the tick clock restarts
+            elif time.perf_counter() - next_t > 5 * period:
                 next_t = time.perf_counter()  # fell behind: do not burst to catch up
         elapsed = time.perf_counter() - t0
         after = w.frame_stats()
@@ -362,14 +368,21 @@ BENCH_NOTEBOOK = ["# %% md\n# play widget benchmark\nCells are appended and run 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, str(REPO / "tests" / "browser"))
-    from jupyter_harness import NotebookPage, launch_chromium, missing_requirements, running_server, write_notebook
+    sys.path.insert(0, str(REPO))
     from playwright.sync_api import sync_playwright
+
+    from tests.browser.jupyter_harness import (
+        NotebookPage,
+        launch_chromium,
+        missing_requirements,
+        running_server,
+        write_notebook,
+    )
 
     why = missing_requirements()
     if why:
         raise SystemExit(f"cannot run the benchmark: {why}")
-    report: dict[str, Any] = {"kinds": {}}
+    report: dict[str, Any] = {"kinds": {}, "nodelay": args.nodelay, "loadavg_start": os.getloadavg()}
     frames = {kind: sample_frames(kind) for kind in args.kinds}
     with tempfile.TemporaryDirectory(prefix="cj-bench-") as tmp, sync_playwright() as pw:
         tmp_path = Path(tmp)
@@ -385,7 +398,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             log(f"{kind}: encode and decode costs measured")
         write_notebook(root / "bench.ipynb", BENCH_NOTEBOOK)
-        with running_server(root, tmp_path) as server:
+        with running_server(root, tmp_path, nodelay=args.nodelay) as server:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             nb = NotebookPage(page, server, "bench.ipynb")
             nb.open()
@@ -408,6 +421,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.screenshot:
                 nb.screenshot(Path(args.screenshot))
         browser.close()
+    report["loadavg_end"] = os.getloadavg()
     return report
 
 
@@ -416,7 +430,15 @@ def log(msg: str) -> None:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"\nplay widget benchmark (Chromium {report.get('chromium')})")
+    load = (
+        "/".join(f"{a:.1f}" for a in report["loadavg_start"])
+        + " -> "
+        + "/".join(f"{a:.1f}" for a in report["loadavg_end"])
+    )
+    print(
+        f"\nplay widget benchmark (Chromium {report.get('chromium')}, {os.cpu_count()} cores, load average {load}, "
+        f"kernel websocket TCP_NODELAY {'on' if report['nodelay'] else 'off (jupyter_server default)'})"
+    )
     for kind, kr in report["kinds"].items():
         h, w = kr["shape"][:2]
         base = statistics.mean([kr["baseline"]["steps_per_s"], kr.get("baseline_after", kr["baseline"])["steps_per_s"]])
@@ -455,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=4.0, help="length of each throughput phase")
     p.add_argument("--pace", type=float, default=120.0, help="frames/s the kernel offers in the throughput phase")
     p.add_argument("--presses", type=int, default=30, help="key presses per latency phase (0: skip)")
+    p.add_argument(
+        "--nodelay", action="store_true", help="set TCP_NODELAY on kernel websockets (jupyter_server leaves Nagle on)"
+    )
     p.add_argument("--json", help="also write the raw figures here")
     p.add_argument("--screenshot", help="save a screenshot of the page at the end")
     args = p.parse_args(argv)

@@ -105,12 +105,25 @@ def write_notebook(path: Path, cells: Sequence[str]) -> Path:
 # the server
 
 
+NODELAY_PATCH = """
+# measurement only: disable Nagle's algorithm on kernel websockets (small frames and acks)
+from jupyter_server.services.kernels.websocket import KernelWebsocketHandler as _KWH
+_kwh_open = _KWH.open
+async def _open_nodelay(self, kernel_id):
+    self.set_nodelay(True)
+    return await _kwh_open(self, kernel_id)
+_KWH.open = _open_nodelay
+"""
+
+
 @dataclass
 class JupyterServer:
     """``jupyter lab`` in its own process group, serving ``root`` on 127.0.0.1."""
 
     root: Path
     workdir: Path
+    #: set TCP_NODELAY on kernel websockets (jupyter_server leaves Nagle on); for measurements
+    nodelay: bool = False
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
@@ -140,6 +153,7 @@ class JupyterServer:
             "c.LabApp.news_url = None\n"
             "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n"
             "c.JupyterNotebookApp.expose_app_in_browser = True\n"
+            + (NODELAY_PATCH if self.nodelay else "")
         )
         settings = {
             "apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
@@ -228,8 +242,8 @@ class JupyterServer:
 
 
 @contextlib.contextmanager
-def running_server(root: Path, workdir: Path) -> Iterator[JupyterServer]:
-    server = JupyterServer(root=root, workdir=workdir)
+def running_server(root: Path, workdir: Path, nodelay: bool = False) -> Iterator[JupyterServer]:
+    server = JupyterServer(root=root, workdir=workdir, nodelay=nodelay)
     server.start()
     try:
         yield server
