@@ -1,4 +1,4 @@
-"""Adapters: Gymnasium environments, built-in actors, and the value codec for gymnasium spaces.
+"""Adapters: Gymnasium and PettingZoo environments, built-in actors, and the value codec for gymnasium spaces.
 
 Importing this package is cheap (no torch, no pyarrow, no Cogment SDK): those load when a
 Torch actor starts, a column is decoded, or ``adapters.cog_settings`` is imported.
@@ -14,6 +14,7 @@ from cogment_jupyter.adapters.codec import Codec, DecodeError, ValueOutsideSpace
 from cogment_jupyter.adapters.frames import decode_frame, encode_frame
 from cogment_jupyter.adapters.gymnasium_env import AGENT, Gymnasium
 from cogment_jupyter.adapters.payloads import LabAction, LabObservation, decode_action, decode_observation
+from cogment_jupyter.adapters.pettingzoo_env import PettingZooAEC, PettingZooParallel
 from cogment_jupyter.adapters.spaces import SpaceFormatError, space_from_json, space_to_json
 from cogment_jupyter.adapters.trial_codec import PROPERTY_KEY, AgentCodecs, TrialCodec
 
@@ -30,6 +31,8 @@ __all__ = [
     "Gymnasium",
     "LabAction",
     "LabObservation",
+    "PettingZooAEC",
+    "PettingZooParallel",
     "Policy",
     "Random",
     "SpaceFormatError",
