@@ -213,6 +213,7 @@ class Torch(_Seeded):
     ``epsilon``), ``"boltzmann"`` (sample ``softmax(output / temperature)``). The module is used
     live, never copied or moved, so training it in the notebook changes what the actor does
     at once; calls run under ``torch.no_grad()`` and leave its train/eval mode alone.
+    Observations go to ``device`` (``None``: the device of the module's parameters).
     """
 
     def __init__(
@@ -272,8 +273,12 @@ class Torch(_Seeded):
             return tuple(self._tensor(v) for v in x)
         a = np.asarray(x)
         t = torch.as_tensor(a, dtype=torch.float32 if a.dtype.kind in "fbiu" else None)
-        if self.device is not None:
-            t = t.to(self.device)
+        device = self.device
+        if device is None:  # follow the module, wherever training moved it
+            first = next(iter(getattr(self.module, "parameters", tuple)()), None)
+            device = None if first is None else first.device
+        if device is not None:
+            t = t.to(device)
         return t.unsqueeze(0)
 
     def act(self, observation: Any, frame: np.ndarray | None = None, action_mask: Any = None) -> Any:

@@ -174,6 +174,8 @@ def test_torch_greedy_follows_live_weights(torch) -> None:
     assert trial.act(obs) == 10
     assert trial.act(obs, None, action_mask=np.array([0, 1, 1])) in (11, 12)
     assert net.training  # the actor does not flip the module's mode
+    follows = started(Torch(net, device=None), gym.spaces.Discrete(3))
+    assert follows.act(obs) == 0
 
 
 def test_torch_epsilon_and_boltzmann(torch) -> None:
