@@ -65,6 +65,8 @@ CREATE TABLE chunks (
     first_sample INTEGER NOT NULL,          -- ordinal of the chunk's first sample in its trial
     n_samples INTEGER NOT NULL,
     format INTEGER NOT NULL,                -- chunk layout version (chunks.CHUNK_FORMAT)
+    codec TEXT NOT NULL,                    -- compression of data: 'zstd' or 'none'
+    raw_size INTEGER NOT NULL,              -- size of data once decompressed
     data BLOB NOT NULL                      -- Arrow IPC record batch, one row per sample
 );
 CREATE UNIQUE INDEX chunks_by_trial ON chunks (trial_seq, first_sample);

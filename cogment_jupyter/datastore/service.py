@@ -65,7 +65,8 @@ class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
 
     async def RunTrialDatalog(
         self, request_iterator: AsyncIterator[datalog_pb2.RunTrialDatalogInput], context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[datalog_pb2.RunTrialDatalogOutput]:
+    ) -> None:
+        # context.read() costs about half of iterating request_iterator per message
         trial_ids = _metadata(context, "trial-id")
         if not trial_ids:
             await context.abort(
@@ -73,10 +74,8 @@ class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
             )
         user_ids = _metadata(context, "user-id")
         trial_id, user_id = trial_ids[0], (user_ids[0] if user_ids else "")
-        messages = request_iterator.__aiter__()
-        try:
-            first = await messages.__anext__()
-        except StopAsyncIteration:
+        first = await context.read()
+        if first is grpc.aio.EOF:
             return
         if first.WhichOneof("msg") != "trial_params":
             await context.abort(
@@ -88,17 +87,22 @@ class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
         handle: TrialHandle = await asyncio.wrap_future(writer.create(trial_id, user_id, first.trial_params))
         handle.kind = "datalog"
         log.debug("datalog: trial %s started (user %r)", trial_id, user_id)
+        buffer = handle.buffer
+        ended = TrialState.ENDED
         try:
-            yield datalog_pb2.RunTrialDatalogOutput()  # upstream acknowledges the params
-            async for message in messages:
-                if message.WhichOneof("msg") != "sample":
+            await context.write(datalog_pb2.RunTrialDatalogOutput())  # upstream acknowledges the params
+            while True:
+                message = await context.read()
+                if message is grpc.aio.EOF:
+                    break
+                if not message.HasField("sample"):
                     await context.abort(
                         grpc.StatusCode.INVALID_ARGUMENT,
                         "RunTrialDatalog: after 'trial_params' every message must be a 'sample'",
                     )
                 sample = message.sample
-                writer.add(handle, (sample,), urgent=sample.info.state == TrialState.ENDED)
-                while len(handle.buffer) > BACKLOG_LIMIT:
+                writer.add(handle, (sample,), urgent=sample.info.state == ended)
+                while len(buffer) > BACKLOG_LIMIT:
                     await asyncio.sleep(0.005)
         finally:
             closing = asyncio.wrap_future(writer.close(handle))

@@ -129,7 +129,7 @@ class TrialStore:
     def read(self, seq: int, start: int = 0, stop: int | None = None) -> pa.Table:
         """Samples ``[start, stop)`` of a trial (by ordinal) as a :data:`chunks.CHUNK_SCHEMA` table."""
         sql = (
-            "SELECT first_sample, n_samples, format, data FROM chunks "
+            "SELECT first_sample, n_samples, format, codec, raw_size, data FROM chunks "
             "WHERE trial_seq=? AND first_sample + n_samples > ?"
         )
         args: list[int] = [seq, start]
@@ -138,8 +138,8 @@ class TrialStore:
             args.append(stop)
         batches = []
         with translate_errors(self.file):
-            for first, n, fmt, data in self._reader().execute(sql + " ORDER BY first_sample", args):
-                batch = chunks.deserialize(data, fmt)
+            for first, n, fmt, codec, size, data in self._reader().execute(sql + " ORDER BY first_sample", args):
+                batch = chunks.deserialize(data, fmt, codec, size)
                 lo = max(0, start - first)
                 hi = n if stop is None else min(n, stop - first)
                 if lo or hi < n:

@@ -338,10 +338,7 @@ def write_chunk(
         return False
     first, returns, state = row
     st = chunks.stats(batch, n_actors)
-    conn.execute(
-        "INSERT INTO chunks (trial_seq, first_sample, n_samples, format, data) VALUES (?,?,?,?,?)",
-        (seq, first, st.samples, chunks.CHUNK_FORMAT, chunks.serialize(batch)),
-    )
+    _insert_chunk(conn, seq, first, batch)
     old = json.loads(returns)
     old += [0.0] * (len(st.returns) - len(old))
     new_returns = [a + b for a, b in zip(old, st.returns, strict=False)] + old[len(st.returns) :]
@@ -366,16 +363,25 @@ def write_chunk(
 
 def compact(conn: sqlite3.Connection, seq: int) -> None:
     """Rewrite a trial's many small chunks as few big ones (same samples, same order)."""
-    rows = conn.execute("SELECT format, data FROM chunks WHERE trial_seq=? ORDER BY first_sample", (seq,)).fetchall()
-    table = pa.Table.from_batches([chunks.deserialize(data, fmt) for fmt, data in rows], chunks.CHUNK_SCHEMA)
+    rows = conn.execute(
+        "SELECT format, codec, raw_size, data FROM chunks WHERE trial_seq=? ORDER BY first_sample", (seq,)
+    ).fetchall()
+    table = pa.Table.from_batches(
+        [chunks.deserialize(data, fmt, codec, size) for fmt, codec, size, data in rows], chunks.CHUNK_SCHEMA
+    )
     conn.execute("DELETE FROM chunks WHERE trial_seq=?", (seq,))
     first = 0
     for batch in table.combine_chunks().to_batches(max_chunksize=MAX_CHUNK):
-        conn.execute(
-            "INSERT INTO chunks (trial_seq, first_sample, n_samples, format, data) VALUES (?,?,?,?,?)",
-            (seq, first, batch.num_rows, chunks.CHUNK_FORMAT, chunks.serialize(batch)),
-        )
+        _insert_chunk(conn, seq, first, batch)
         first += batch.num_rows
+
+
+def _insert_chunk(conn: sqlite3.Connection, seq: int, first: int, batch: pa.RecordBatch) -> None:
+    blob = chunks.serialize(batch)
+    conn.execute(
+        "INSERT INTO chunks (trial_seq, first_sample, n_samples, format, codec, raw_size, data) VALUES (?,?,?,?,?,?,?)",
+        (seq, first, batch.num_rows, blob.format, blob.codec, blob.raw_size, blob.data),
+    )
 
 
 def delete_trials(conn: sqlite3.Connection, trial_ids: Iterable[str]) -> int:

@@ -1,0 +1,260 @@
+"""Datastore benchmark: ingest rate and the 1M-step DataFrame, each next to a plain reference.
+
+    uv run python bench/datastore.py [--samples 200000] [--grpc-samples 50000] [--steps 1000000]
+
+1. In-process ingest: CartPole-like samples (one actor, 16-byte observation, 1-byte action,
+   one reward) handed to ``InProcessDatalog.add`` one per call, as the engine does, until
+   ``close()`` has committed them. Reference: the same rows written with plain
+   ``sqlite3.executemany`` (WAL, one transaction per 8192 rows).
+2. gRPC ``DatalogSP`` ingest: the same kind of samples streamed as ``DatalogSample`` protobufs
+   to a ``trial_datastore`` service process, until the stream is closed (all committed).
+   Reference: the same rows with ``executemany``.
+3. A 1,000,000-step trial turned into a DataFrame by ``Datastore.steps()`` (fresh handle),
+   next to ``pd.read_sql`` of the same rows from a plain SQLite table.
+
+Targets (issue 3): in-process ingest >= 100,000 samples/s; 1M steps -> DataFrame <= 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sqlite3
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import grpc.aio
+import pandas as pd
+from cogment.api import common_pb2, datalog_pb2, datalog_pb2_grpc
+
+from cogment_jupyter.datastore import Datastore
+from cogment_jupyter.datastore.chunks import ChunkBuilder
+from cogment_jupyter.datastore.writer import upsert_trial, write_chunk
+from cogment_jupyter.engine.records import Action, ObservationSet, Reward, RewardSource, Sample, TrialState
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = 1_700_000_000_000_000_000
+
+
+def params() -> common_pb2.TrialParams:
+    p = common_pb2.TrialParams()
+    p.environment.name = "cartpole"
+    p.environment.implementation = "CartPole-v1"
+    p.actors.add(name="player", actor_class="player", implementation="random")
+    return p
+
+
+def observation(t: int) -> bytes:
+    return struct.pack("<4f", t * 0.001, -t * 0.001, 0.5, 0.25)
+
+
+def samples(start: int, stop: int, total: int) -> list[Sample]:
+    return [
+        Sample(
+            tick_id=t,
+            timestamp=T0 + t * 1000,
+            state=TrialState.ENDED if t == total - 1 else TrialState.RUNNING,
+            observations=ObservationSet([observation(t)], [0]),
+            actions=[None] if t == total - 1 else [Action(t, bytes([t & 1]))],
+            rewards=[Reward(-1, "player", 1.0, [RewardSource("env", 1.0, 1.0)])],
+        )
+        for t in range(start, stop)
+    ]
+
+
+def reference_rows(n: int) -> list[tuple]:
+    return [
+        ("trial", t, T0 + t * 1000, 5 if t == n - 1 else 3, observation(t), None if t == n - 1 else bytes([t & 1]), 1.0)
+        for t in range(n)
+    ]
+
+
+def reference_ingest(path: Path, rows: list[tuple]) -> tuple[float, float]:
+    """(wall, CPU) seconds to write ``rows`` with plain executemany, WAL, one transaction per 8192 rows."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE steps (trial TEXT, tick INTEGER, timestamp INTEGER, state INTEGER, "
+        "observation BLOB, action BLOB, reward REAL)"
+    )
+    start, cpu = time.perf_counter(), time.process_time()
+    for k in range(0, len(rows), 8192):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?)", rows[k : k + 8192])
+        conn.execute("COMMIT")
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    conn.close()
+    return elapsed, cpu
+
+
+def line(label: str, ours: float, reference: float, unit: str) -> None:
+    print(
+        f"  {label:<26} ours {ours:>10,.0f} {unit}   reference {reference:>10,.0f} {unit}   ratio {ours / reference:.2f}"
+    )
+
+
+async def bench_inprocess(directory: Path, n: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) to ingest n samples, one add() each."""
+    data = samples(0, n, n)
+    ds = Datastore(directory)
+    datalog = ds.datalog()
+    await datalog.start("inprocess", "bench", params())
+    start, cpu = time.perf_counter(), time.process_time()
+    for s in data:
+        datalog.add((s,))
+    await datalog.close()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert ds.trials(state="ENDED")["samples"].sum() == n
+    ds.close()
+    return elapsed, cpu
+
+
+def datalog_samples(n: int) -> list[datalog_pb2.RunTrialDatalogInput]:
+    out = [datalog_pb2.RunTrialDatalogInput(trial_params=params())]
+    for t in range(n):
+        s = datalog_pb2.DatalogSample()
+        s.info.tick_id = t
+        s.info.timestamp = T0 + t * 1000
+        s.info.state = common_pb2.ENDED if t == n - 1 else common_pb2.RUNNING
+        s.observations.tick_id = -1
+        s.observations.observations.append(observation(t))
+        s.observations.actors_map.append(0)
+        if t == n - 1:
+            s.actions.add(tick_id=-2)
+        else:
+            s.actions.add(tick_id=t, content=bytes([t & 1]))
+        s.rewards.add(tick_id=-1, receiver_name="player", value=1.0).sources.add(
+            sender_name="env", value=1.0, confidence=1.0
+        )
+        out.append(datalog_pb2.RunTrialDatalogInput(sample=s))
+    return out
+
+
+async def bench_grpc(directory: Path, n: int) -> float:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            *("-m", "cogment_jupyter.datastore.cli", "--port", "0", "--log_level", "warning"),
+            *("--directory", str(directory)),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = await asyncio.to_thread(proc.stdout.readline)
+        match = re.search(r"grpc://(\S+)", ready)
+        if not match:
+            raise RuntimeError(f"trial_datastore did not start: {ready!r}")
+        messages = datalog_samples(n)
+        async with grpc.aio.insecure_channel(match.group(1)) as channel:
+            stub = datalog_pb2_grpc.DatalogSPStub(channel)
+            start = time.perf_counter()
+            call = stub.RunTrialDatalog(iter(messages), metadata=(("trial-id", "grpc"), ("user-id", "bench")))
+            async for _ in call:  # the stream ends once the service has committed everything
+                pass
+            elapsed = time.perf_counter() - start
+        proc.terminate()
+        proc.wait(30)
+        ds = Datastore(directory)
+        assert ds.trials()["samples"].tolist() == [n], "not everything was stored"
+        ds.close()
+        return elapsed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def build_trial(directory: Path, n: int) -> float:
+    """Write an n-step trial through the chunk builder (the storage the ingest paths produce)."""
+    ds = Datastore(directory)
+
+    def work(conn: sqlite3.Connection) -> None:
+        handle = upsert_trial(conn, "million", "bench", params(), closed=True, writer=None)
+        for k in range(0, n, 65536):
+            builder = ChunkBuilder(handle.directory)
+            builder.add_records(samples(k, min(n, k + 65536), n))
+            write_chunk(conn, handle.seq, 1, builder.build())
+
+    start = time.perf_counter()
+    ds.store.writer.call(work).result()
+    elapsed = time.perf_counter() - start
+    ds.close()
+    return elapsed
+
+
+def time_steps(directory: Path, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        ds = Datastore(directory)
+        start = time.perf_counter()
+        frame = ds.steps("million")
+        times.append(time.perf_counter() - start)
+        ds.close()
+        del frame
+    return times
+
+
+def time_read_sql(path: Path, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        conn = sqlite3.connect(path)
+        start = time.perf_counter()
+        frame = pd.read_sql("SELECT * FROM steps WHERE trial = 'trial' ORDER BY tick", conn)
+        times.append(time.perf_counter() - start)
+        conn.close()
+        del frame
+    return times
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=200_000, help="in-process ingest samples")
+    parser.add_argument("--grpc-samples", type=int, default=50_000, help="gRPC ingest samples")
+    parser.add_argument("--steps", type=int, default=1_000_000, help="steps of the DataFrame trial")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="datastore-bench-"))
+
+    load = os.getloadavg()[0]
+    print(f"datastore benchmark in {work} (load average {load:.1f} on {os.cpu_count()} CPUs)")
+
+    print(f"1. in-process ingest ({args.samples:,} samples, one add() per sample, until close())")
+    seconds, cpu = await bench_inprocess(work / "inprocess", args.samples)
+    ref, ref_cpu = reference_ingest(work / "ref-inprocess.sqlite3", reference_rows(args.samples))
+    line("samples/s (wall clock)", args.samples / seconds, args.samples / ref, "/s")
+    line("samples/s per CPU second", args.samples / cpu, args.samples / ref_cpu, "/s")
+    ok = args.samples / seconds >= 100_000
+    print(f"  target >= 100,000 samples/s (wall clock): {'met' if ok else 'NOT met'}")
+
+    print(f"2. gRPC DatalogSP ingest ({args.grpc_samples:,} samples streamed to a trial_datastore process)")
+    seconds = await bench_grpc(work / "grpc", args.grpc_samples)
+    ref, _ = reference_ingest(work / "ref-grpc.sqlite3", reference_rows(args.grpc_samples))
+    line("samples/s (wall clock)", args.grpc_samples / seconds, args.grpc_samples / ref, "/s")
+
+    print(f"3. {args.steps:,}-step trial -> DataFrame")
+    built = build_trial(work / "million", args.steps)
+    print(f"  (trial written in {built:.1f} s)")
+    ours = time_steps(work / "million", args.repeats)
+    ref_path = work / "ref-million.sqlite3"
+    reference_ingest(ref_path, reference_rows(args.steps))
+    ref_times = time_read_sql(ref_path, args.repeats)
+    print(
+        f"  {'Datastore.steps() seconds':<34} ours first {ours[0]:.3f} s, best {min(ours):.3f} s   "
+        f"reference pd.read_sql first {ref_times[0]:.3f} s, best {min(ref_times):.3f} s   "
+        f"ratio (reference/ours, median) {statistics.median(ref_times) / statistics.median(ours):.2f}"
+    )
+    print(f"  target <= 2 s: {'met' if max(ours) <= 2.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
