@@ -85,13 +85,14 @@ class _Shared:
     ``reset(seed=...)`` puts a used env in the same state as a new one.
     """
 
-    __slots__ = ("idle", "lock", "metadata", "specs")
+    __slots__ = ("idle", "lock", "metadata", "specs", "validate")
 
     def __init__(self, specs: dict[str, AgentSpec] | None = None, metadata: dict[str, Any] | None = None):
         self.lock = threading.Lock()
         self.specs = specs
         self.metadata = metadata
         self.idle: dict[bool, list[gym.Env]] = {False: [], True: []}
+        self.validate: Callable[..., Any] | None = None  # the action validator, made once
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (to serve from another process) without the lock and the live envs."""
@@ -234,7 +235,10 @@ class Gymnasium(Environment):
             self._broken = False
         env = self.env
         if self._validate is None:
-            self._validate = _Validator(env.action_space).validate
+            shared = self._shared
+            if shared.validate is None:
+                shared.validate = _Validator(self.agent_specs[AGENT].action_space).validate
+            self._validate = shared.validate
         self.seed = seed = context.seed if context.seed is not None else _fresh_seed()
         opts = {**(self.reset_options or {}), **(options or {})} or None
         obs, info = env.reset(seed=seed, options=opts)
