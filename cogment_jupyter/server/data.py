@@ -40,9 +40,11 @@ class TrialFilter:
     limit: int | None = None
 
 
-def _time_bound(name: str, raw: str) -> Any:
+def _time_bound(name: str, raw: str) -> int:
     """Epoch ns digits, a duration meaning "that long ago" (``10min``, ``2h``) or a date/time."""
     import pandas as pd
+
+    from cogment_jupyter.datastore.frames import to_ns
 
     raw = raw.strip()
     if raw.lstrip("-").isdigit():
@@ -52,8 +54,12 @@ def _time_bound(name: str, raw: str) -> Any:
             value = parse(raw)
         except (ValueError, TypeError, OverflowError):
             continue
-        if value is not pd.NaT:
-            return value.to_pytimedelta() if isinstance(value, pd.Timedelta) else value
+        if value is pd.NaT:
+            continue
+        try:
+            return to_ns(value.to_pytimedelta() if isinstance(value, pd.Timedelta) else value)
+        except (OverflowError, ValueError):
+            raise BadQuery(f"{name}={raw!r} is out of range (years 1678 to 2261)") from None
     raise BadQuery(
         f"{name}={raw!r} is not a time: use an ISO date/time (2026-05-01T12:00), "
         "a duration ago (10min, 2h, 1d) or epoch nanoseconds"
