@@ -52,7 +52,8 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
 
 def extension_name() -> str:
     """``cogment_jupyter`` once the package re-exports the extension points, else the sub-package."""
-    return "cogment_jupyter" if hasattr(cogment_jupyter, "_jupyter_server_extension_points") else "cogment_jupyter.server"
+    exported = hasattr(cogment_jupyter, "_jupyter_server_extension_points")
+    return "cogment_jupyter" if exported else "cogment_jupyter.server"
 
 
 def _other_extensions() -> list[str]:

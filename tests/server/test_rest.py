@@ -81,7 +81,16 @@ def test_trials_list_and_filters(server: JupyterServer, two_trials: list[str]) -
 
 @pytest.mark.parametrize(
     "query",
-    ["state=bogus", "since=not-a-time", "property=novalue", "properties=[1]", "properties={", "limit=-1", "colour=red", "since=2999-01-01"],
+    [
+        "state=bogus",
+        "since=not-a-time",
+        "since=2999-01-01",
+        "property=novalue",
+        "properties=[1]",
+        "properties={",
+        "limit=-1",
+        "colour=red",
+    ],
 )
 def test_bad_filters_are_400(server: JupyterServer, query: str) -> None:
     reply = server.request("GET", "/cogment/api/trials?" + query)
