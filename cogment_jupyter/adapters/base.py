@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,12 +53,22 @@ class StepResult:
 
 @dataclass(frozen=True, slots=True)
 class TrialContext:
-    """What a component knows about the trial it runs in."""
+    """What a component knows about the trial it runs in, and how it talks to the others.
+
+    ``send_reward(value, to, confidence=1.0, user_data=None)`` gives other actors a reward
+    for the current tick (``to``: a name, ``"*"``, ``"class.*"`` or a list of those);
+    ``send_message(payload, to)`` sends them (or the environment, by its name ``"env"``) a
+    message. Both are thread-safe (widget callbacks may call them) and are ``None`` where
+    the component cannot send (e.g. an environment).
+    """
 
     trial_id: str
     seed: int | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     render: bool = False
+    agent: str = ""
+    send_reward: Callable[..., None] | None = None
+    send_message: Callable[..., None] | None = None
 
 
 class Environment(ABC):

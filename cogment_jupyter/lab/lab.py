@@ -33,7 +33,7 @@ from cogment_jupyter.lab.runtime import LoopThread
 from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.component_host import ComponentHost
 from cogment_jupyter.transport.factory import GrpcComponentFactory
-from cogment_jupyter.transport.inprocess import InProcessActor, InProcessServices
+from cogment_jupyter.transport.inprocess import SPECTATOR, InProcessActor, InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 from cogment_jupyter.transport.server import OrchestratorServer
 
@@ -82,7 +82,7 @@ class Lab:
         self._handles: dict[str, TrialHandle] = {}
         self._processes: dict[str, ServiceProcess] = {}
         self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
-        self._codecs: dict[int, tuple[Any, TrialCodec, dict[str, str]]] = {}
+        self._codecs: dict[tuple[int, tuple[str, ...]], tuple[Any, TrialCodec, dict[str, str]]] = {}
         self._sdk_specs: dict[str, dict[str, AgentSpec]] = {}
         self._closed = False
         self.datastore = None
@@ -381,6 +381,7 @@ class Lab:
         default_actions: Mapping[str, Any] | None = None,
         response_timeout: float = 0.0,
         datalog: bool = True,
+        spectators: Mapping[str, str] | None = None,
     ) -> common_pb2.TrialParams:
         """The Cogment ``TrialParams`` a trial with these arguments runs with."""
         template, specs, env_endpoint, env_impl = self._environment(env)
@@ -404,12 +405,18 @@ class Lab:
             seed, render, dict(reset_options) if reset_options else None, dict(config or {})
         ).to_bytes()
         optional = set(optional)
-        codec, codec_properties = self._codec(template, specs)
-        for index, agent in enumerate(specs):
-            endpoint, implementation = self._actor_endpoint(actors[agent])
+        spectators = dict(spectators or {})
+        clash = [name for name in spectators if name in specs or name == "env"]
+        if clash:
+            raise ValueError(f"spectator names {clash} are taken by the environment's agents; choose others")
+        watched = next(iter(specs))
+        everyone = {**specs, **dict.fromkeys(spectators, specs[watched])}
+        codec, codec_properties = self._codec(template, everyone)
+        for index, agent in enumerate(everyone):
+            endpoint, implementation = self._actor_endpoint(actors[agent] if agent in specs else spectators[agent])
             actor = params.actors.add(
                 name=agent,
-                actor_class=PLAYER,
+                actor_class=PLAYER if agent in specs else SPECTATOR,
                 endpoint=endpoint,
                 implementation=implementation,
                 optional=agent in optional,
@@ -417,7 +424,7 @@ class Lab:
             )
             actor_seed = None if seed is None else seed + 1 + index
             actor.config.content = ActorConfig(
-                specs[agent], actor_seed, dict((actor_configs or {}).get(agent, {})), render
+                everyone[agent], actor_seed, dict((actor_configs or {}).get(agent, {})), render
             ).to_bytes()
             if default_actions and agent in default_actions:
                 from cogment_jupyter.adapters.payloads import LabAction
@@ -435,11 +442,12 @@ class Lab:
         return params
 
     def _codec(self, template: Any, specs: dict[str, AgentSpec]) -> tuple[TrialCodec, dict[str, str]]:
-        """The trial codec of an environment and its properties, built once per template."""
-        cached = self._codecs.get(id(template))
+        """The trial codec of an environment (with its spectators) and its properties, built once."""
+        key = (id(template), tuple(specs))
+        cached = self._codecs.get(key)
         if cached is None or cached[0] is not template:
             codec = TrialCodec.from_specs(specs, list(specs))
-            cached = self._codecs[id(template)] = (template, codec, codec.properties())
+            cached = self._codecs[key] = (template, codec, codec.properties())
         return cached[1], cached[2]
 
     def start_trial(
@@ -650,6 +658,36 @@ class Lab:
         self._wait_recorded(trial_ids)
         return self._store().steps(trial_ids, **options)
 
+    def rewards(self, trial_ids: str | Iterable[str]):
+        """Every reward source of the trials, one row each: who rewarded whom, when, how much.
+
+        Columns ``trial_id, tick, receiver, sender, value, confidence``: the environment's
+        rewards and those of actors and people (live feedback) alike.
+        """
+        import pandas as pd
+        import pyarrow.compute as pc
+
+        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
+        self._wait_recorded(ids)
+        frames = []
+        for trial_id in ids:
+            samples = self._store().samples(trial_id)
+            sources = samples.column("reward_sources")
+            counts = pc.list_value_length(sources).to_numpy(zero_copy_only=False)
+            flat = pc.list_flatten(sources.combine_chunks())
+            frame = pd.DataFrame(
+                {
+                    "trial_id": trial_id,
+                    "tick": samples.column("tick_id").to_numpy().repeat(counts),
+                    "receiver": flat.field("receiver").to_pylist(),
+                    "sender": flat.field("sender").to_pylist(),
+                    "value": flat.field("source_value").to_numpy(zero_copy_only=False),
+                    "confidence": flat.field("confidence").to_numpy(zero_copy_only=False),
+                }
+            )
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
     def _wait_recorded(self, trial_ids: str | Iterable[str], timeout: float | None = None) -> None:
         ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
         for trial_id in ids:
@@ -689,6 +727,18 @@ class Lab:
         from cogment_jupyter.notebook.play import play
 
         return play(self, env, keys, noop=noop, fps=fps, **options)
+
+    def feedback(self, env: str, actors: str | Mapping[str, str], **options: Any):
+        """Watch ``actors`` play ``env`` and reward the agent from the keyboard (TAMER-style).
+
+        ``keys`` maps keys to reward values (default ``{"+": 1, "-": -1}``); the trial runs at
+        ``fps`` (default 4) so every frame can be judged; a reward goes to ``target`` (the
+        first agent by default) for the tick on screen, as a Cogment reward from ``name``
+        (default ``"trainer"``). Returns the widget at once.
+        """
+        from cogment_jupyter.notebook.feedback import feedback
+
+        return feedback(self, env, actors, **options)
 
     # ----------------------------------------------------------------- status
 

@@ -127,22 +127,29 @@ class HumanActor(Actor):
 
 
 class PlaySession:
-    """The trials one play widget runs: start, restart, play again, pause."""
+    """The trials one widget runs (start, restart, play again, pause), with the person in ``slot``.
+
+    ``actors`` fills the environment's agents (``"client"`` for the person's own agent);
+    ``spectators`` adds non-agent participants (``"client"`` for a person who only watches
+    and rewards).
+    """
 
     def __init__(
         self,
         lab: Lab,
         env: str,
-        agent: str,
-        others: Mapping[str, str],
+        slot: str,
+        actors: Mapping[str, str],
         widget: PlayWidget,
-        human: HumanActor,
+        human: Any,
         trial_options: dict[str, Any],
+        spectators: Mapping[str, str] | None = None,
     ) -> None:
         self.lab = lab
         self.env = env
-        self.agent = agent
-        self.others = dict(others)
+        self.slot = slot
+        self.actors = dict(actors)
+        self.spectators = dict(spectators or {})
         self.widget = widget
         self.human = human
         self.trial_options = trial_options
@@ -155,10 +162,12 @@ class PlaySession:
         return self.trials[-1] if self.trials else None
 
     def start(self) -> TrialHandle:
-        actors = {**self.others, self.agent: "client"}
-        handle = self.lab.start_trial(self.env, actors, render=True, **self.trial_options)
+        options = dict(self.trial_options)
+        if self.spectators:
+            options["spectators"] = self.spectators
+        handle = self.lab.start_trial(self.env, self.actors, render=True, **options)
         self.trials.append(handle)
-        joined = self.lab.join(handle, self.agent, self.human)
+        joined = self.lab.join(handle, self.slot, self.human)
         joined.add_done_callback(lambda future: self._joined(handle, future))
         return handle
 
@@ -206,7 +215,12 @@ class GameWidget(PlayWidget):
     @property
     def actions(self) -> list[Any]:
         """The actions of the current round, as sent to the environment."""
-        return list(self.session.human.actions) if self.session else []
+        return list(getattr(self.session.human, "actions", [])) if self.session else []
+
+    @property
+    def feedback(self) -> list[tuple[int, float]]:
+        """Rewards given in this round of a feedback session, as (tick, value)."""
+        return list(getattr(self.session.human, "given", [])) if self.session else []
 
     def close(self) -> None:
         if self.session is not None:
@@ -237,14 +251,14 @@ def play(
         fps = getattr(template, "render_fps", None) or DEFAULT_FPS
     if fps < 0:
         raise ValueError(f"fps must be >= 0 (0 = turn-based: one action per key press), got {fps}")
-    others = {a: name for a, name in (actors or {}).items() if a != agent}
+    players = {**{a: name for a, name in (actors or {}).items() if a != agent}, agent: "client"}
     widget_options: dict[str, Any] = {"fps": float(fps), "key_hints": keymap.hints, "title": title or env}
     if frame_format is not None:
         widget_options["frame_format"] = frame_format
     widget = GameWidget(**widget_options)
     runtime = lab._check_open()
     human = HumanActor(widget, keymap, float(fps), runtime.loop)
-    session = PlaySession(lab, env, agent, others, widget, human, trial_options)
+    session = PlaySession(lab, env, agent, players, widget, human, trial_options)
     widget.session = session
     session.start()
     return widget

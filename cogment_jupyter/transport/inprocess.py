@@ -41,6 +41,9 @@ from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 
 log = logging.getLogger(__name__)
 
+#: Actor class of trial participants that watch (and reward, message) without being an agent.
+SPECTATOR = "spectator"
+
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
@@ -70,6 +73,8 @@ class InProcessEnvironment(EnvironmentConnection):
         self._observation_codecs: list[Codec] = []
         self._action_codecs: list[Codec] = []
         self._acting: list[str] | None = None
+        self._spectators: list[bool] = []
+        self._watched = ""
         self._closed = False
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
@@ -79,7 +84,9 @@ class InProcessEnvironment(EnvironmentConnection):
             specs = template.agent_specs
         except Exception as error:
             raise InitError(_describe(error)) from error
-        agents = [actor.name for actor in init.actors_in_trial]
+        names = [actor.name for actor in init.actors_in_trial]
+        watching = [actor.actor_class == SPECTATOR for actor in init.actors_in_trial]
+        agents = [name for name, spectator in zip(names, watching, strict=True) if not spectator]
         unknown = [a for a in agents if a not in specs]
         unmapped = [a for a in specs if a not in agents]
         if unknown or unmapped:
@@ -88,9 +95,19 @@ class InProcessEnvironment(EnvironmentConnection):
                 + (f"; unknown: {unknown}" if unknown else "")
                 + (f"; without an actor: {unmapped}" if unmapped else "")
             )
-        self._agents = agents
-        self._observation_codecs = [codec_for(specs[a].observation_space) for a in agents]
-        self._action_codecs = [codec_for(specs[a].action_space) for a in agents]
+        # spectators (feedback givers, observers) see what the first agent sees
+        watched = agents[0] if agents else next(iter(specs))
+        self._agents = names
+        self._spectators = watching
+        self._watched = watched
+        self._observation_codecs = [
+            codec_for(specs[watched if spectator else a].observation_space)
+            for a, spectator in zip(names, watching, strict=True)
+        ]
+        self._action_codecs = [
+            codec_for(specs[watched if spectator else a].action_space)
+            for a, spectator in zip(names, watching, strict=True)
+        ]
         self._env = env = template.fork()
         self._port = port
         context = TrialContext(self._trial_id, config.seed, config.config, config.render)
@@ -108,8 +125,9 @@ class InProcessEnvironment(EnvironmentConnection):
         acting = self._acting
         unavailable = action_set.unavailable_actors
         actions: dict[str, Any] = {}
+        spectators = self._spectators
         for index, agent in enumerate(self._agents):
-            if acting is not None and agent not in acting:
+            if spectators[index] or (acting is not None and agent not in acting):
                 continue
             content = action_set.actions[index]
             if isinstance(content, LabAction):
@@ -154,7 +172,13 @@ class InProcessEnvironment(EnvironmentConnection):
         truncated = result.truncated
         done = result.done
         contents = []
+        spectators = self._spectators
         for index, agent in enumerate(self._agents):
+            if spectators[index]:  # they take part in every tick (pacing, feedback); their action is ignored
+                contents.append(
+                    LabObservation(observations.get(self._watched), self._observation_codecs[index], frame, info=info)
+                )
+                continue
             agent_terminated = terminated.get(agent, False)
             agent_truncated = truncated.get(agent, False)
             contents.append(
@@ -201,6 +225,7 @@ class InProcessActor(ActorConnection):
         self._wants_mask = False
         self._pending: asyncio.Task[None] | None = None
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def init(self, init: ActorInit, port: ActorPort) -> None:
         template: Actor = _pick(self._registry, init.impl_name, "actor")
@@ -217,13 +242,52 @@ class InProcessActor(ActorConnection):
         self._observation_codec = codec_for(spec.observation_space)
         self._action_codec = codec_for(spec.action_space)
         actor = template.fork()
+        self._port = port
+        self._loop = asyncio.get_running_loop()
+        context = TrialContext(
+            self._trial_id,
+            config.seed,
+            config.config,
+            config.render,
+            init.actor_name,
+            self._send_reward,
+            self._send_message,
+        )
         try:
-            actor.reset(init.actor_name, spec, TrialContext(self._trial_id, config.seed, config.config))
+            actor.reset(init.actor_name, spec, context)
         except Exception as error:
             raise InitError(f"reset failed: {_describe(error)}") from error
         self._wants_mask = "action_mask" in inspect.signature(actor.act).parameters
         self._actor = actor
-        self._port = port
+
+    def _on_loop(self, function: Any, *args: Any) -> None:
+        if self._closed:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            function(*args)
+        else:
+            self._loop.call_soon_threadsafe(function, *args)
+
+    def _send_reward(
+        self, value: float, to: str | Sequence[str], confidence: float = 1.0, user_data: Any = None
+    ) -> None:
+        """Reward other actors for the current tick (thread-safe)."""
+        port = self._port
+        assert port is not None
+        for receiver in [to] if isinstance(to, str) else to:
+            source = RewardSource("", float(value), float(confidence), user_data)
+            self._on_loop(port.reward, Reward(-1, receiver, float(value), [source]))
+
+    def _send_message(self, payload: Any, to: str | Sequence[str]) -> None:
+        """Message other actors or the environment (thread-safe)."""
+        port = self._port
+        assert port is not None
+        for receiver in [to] if isinstance(to, str) else to:
+            self._on_loop(port.message, Message(-1, "", receiver, payload))
 
     def observation(self, observation: Observation, rewards: Sequence[Reward], last: bool) -> None:
         actor, port = self._actor, self._port
