@@ -14,9 +14,10 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from cogment_jupyter.datastore.errors import DatastoreError
-from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
+from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY, resolve_file
 from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
 
@@ -77,22 +78,21 @@ def run(args: argparse.Namespace) -> int:
     level = _LEVELS.get(str(args.log_level).lower(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = args.port if args.port is not None else _env_port()
-    location = (
-        args.file_storage
-        or args.directory
-        or os.environ.get("COGMENT_TRIAL_DATASTORE_FILE_STORAGE")
-        or os.environ.get("COGMENT_TRIAL_DATASTORE_DIRECTORY")
-        or DEFAULT_DIRECTORY
-    )
+    if args.file_storage or args.directory:
+        file = resolve_file(args.file_storage or args.directory, is_file=bool(args.file_storage))
+    elif os.environ.get("COGMENT_TRIAL_DATASTORE_FILE_STORAGE"):
+        file = resolve_file(os.environ["COGMENT_TRIAL_DATASTORE_FILE_STORAGE"], is_file=True)
+    else:
+        file = resolve_file(os.environ.get("COGMENT_TRIAL_DATASTORE_DIRECTORY") or DEFAULT_DIRECTORY, is_file=False)
     try:
-        return asyncio.run(_serve(location, args.host, port))
+        return asyncio.run(_serve(file, args.host, port))
     except DatastoreError as exc:
         print(f"trial_datastore: {exc}", file=sys.stderr)
         return 1
 
 
-async def _serve(location: str, host: str, port: int) -> int:
-    store = TrialStore.open(location)
+async def _serve(file: Path, host: str, port: int) -> int:
+    store = TrialStore.open(file, is_file=True)
     server = DatastoreServer(store, host, port)
     await server.start()
     stop = asyncio.Event()

@@ -25,6 +25,19 @@ _STATUS = pa.array(["normal", "default", "unavailable"], pa.string())
 _STATES = pa.array([s.name for s in sorted(TrialState)], pa.string())
 _TS = pa.timestamp("ns", tz="UTC")
 
+_STEP_INPUTS = [
+    "tick_id",
+    "timestamp",
+    "state",
+    "out_of_sync",
+    "events",
+    "observations",
+    "observation_map",
+    "actions",
+    "rewards",
+    "default_actors",
+    "unavailable_actors",
+]
 STEPS_SCHEMA = pa.schema(
     [
         ("trial_id", pa.string()),
@@ -134,7 +147,7 @@ def steps_table(
     rows_in = samples.num_rows
     if n == 0 or rows_in == 0:
         return STEPS_SCHEMA.empty_table()
-    t = samples.combine_chunks()
+    t = samples.select(_STEP_INPUTS).combine_chunks()  # not reward_sources/messages: most of the bytes
     oos = t.column("out_of_sync").to_numpy().astype(bool)
     ticks = t.column("tick_id").to_numpy()
     stamps = t.column("timestamp").to_numpy()

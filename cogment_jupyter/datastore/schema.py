@@ -73,12 +73,16 @@ CREATE UNIQUE INDEX chunks_by_trial ON chunks (trial_seq, first_sample);
 """
 
 
-def resolve_file(path: str | os.PathLike[str] | None) -> Path:
-    """The database file for a user-given location: a directory (default ``.cogment``) or a file."""
+def resolve_file(path: str | os.PathLike[str] | None, *, is_file: bool | None = None) -> Path:
+    """The database file for a user-given location: a directory (default ``.cogment``) or a file.
+
+    Without ``is_file``, an existing file or a name ending in ``.sqlite3``/``.sqlite``/``.db``
+    is the file itself, anything else a directory to hold ``trials.sqlite3``.
+    """
     p = Path(DEFAULT_DIRECTORY if path is None else path).expanduser()
-    if p.is_file() or (not p.is_dir() and p.suffix in _FILE_SUFFIXES):
-        return p.absolute()
-    return (p / FILE_NAME).absolute()
+    if is_file is None:
+        is_file = p.is_file() or (not p.is_dir() and p.suffix in _FILE_SUFFIXES)
+    return (p if is_file else p / FILE_NAME).absolute()
 
 
 def _problem(file: Path, what: str, fix: str) -> str:

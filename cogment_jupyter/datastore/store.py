@@ -34,8 +34,8 @@ _stores_lock = threading.Lock()
 class TrialStore:
     """Reads and writes one datastore file; share it with :meth:`open`."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.file = resolve_file(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, is_file: bool | None = None) -> None:
+        self.file = resolve_file(path, is_file=is_file)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -47,16 +47,16 @@ class TrialStore:
         self.writer = Writer(self.file, self._committed)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None) -> TrialStore:
+    def open(cls, path: str | os.PathLike[str] | None = None, *, is_file: bool | None = None) -> TrialStore:
         """The process-wide store of a file (in-process readers then see commits at once).
 
         Each ``open`` needs its ``close``; the file is released after the last one.
         """
-        file = resolve_file(path)
+        file = resolve_file(path, is_file=is_file)
         with _stores_lock:
             store = _stores.get(file)
             if store is None or store._closed:
-                store = cls(file)
+                store = cls(file, is_file=True)
                 _stores[file] = store
             else:
                 store._users += 1

@@ -80,7 +80,7 @@ def test_reader_follows_a_writer_process(tmp_path):
             trials = ds.trials()
             if len(trials):
                 seen.append(int(trials.iloc[0]["steps"]))
-                assert len(ds.steps("slow")) == 2 * seen[-1] or len(ds.steps("slow")) >= 2 * seen[-1]
+                assert len(ds.steps("slow")) >= 2 * seen[-1]  # read after trials(): maybe more
                 if trials.iloc[0]["state"] == "ENDED":
                     break
             time.sleep(0.02)
@@ -159,7 +159,7 @@ async def test_service_restart_and_sigterm(tmp_path):
 
 
 async def test_service_killed_mid_trial(tmp_path):
-    db = tmp_path / "file.db"
+    db = tmp_path / "datastore-file"  # --file_storage names the file itself, whatever its suffix
     proc, endpoint = service("--file_storage", str(db))
     try:
         client = DatalogClient(endpoint, "cut")
