@@ -19,7 +19,9 @@ Routes (relative to the server's base URL):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
@@ -34,6 +36,23 @@ if TYPE_CHECKING:
 
 #: seconds a request needing the orchestrator waits for a (re)starting runtime
 READY_TIMEOUT = 10.0
+
+
+def reading(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Errors of reading the datastore as replies: a bad query is 400, an unusable file 503."""
+
+    @functools.wraps(method)
+    async def wrapper(self: CogmentHandler, *args: Any, **kwargs: Any) -> None:
+        from cogment_jupyter.datastore.errors import DatastoreError
+
+        try:
+            await method(self, *args, **kwargs)
+        except BadQuery as error:
+            self.fail(400, str(error))
+        except DatastoreError as error:  # an unknown trial is answered by the routes
+            self.fail(503, f"the shared datastore cannot be read: {error}")
+
+    return wrapper
 
 
 class CogmentHandler(ExtensionHandlerMixin, APIHandler):
@@ -61,9 +80,10 @@ class CogmentHandler(ExtensionHandlerMixin, APIHandler):
 
 
 class StatusHandler(CogmentHandler):
+    """Only observes: polling the status (a panel does) must not start the runtime."""
+
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.cogment.use()
         self.reply(await self.cogment.status())
 
 
@@ -82,18 +102,17 @@ class RestartHandler(CogmentHandler):
 
 class TrialsHandler(CogmentHandler):
     @tornado.web.authenticated
+    @reading
     async def get(self) -> None:
         self.cogment.use()
         arguments = {k: [v.decode() for v in values] for k, values in self.request.query_arguments.items()}
-        try:
-            query = parse_filter(arguments)
-            self.reply(await asyncio.to_thread(self.cogment.data.trials, query))
-        except BadQuery as error:
-            self.fail(400, str(error))
+        query = parse_filter(arguments)
+        self.reply(await asyncio.to_thread(self.cogment.data.trials, query))
 
 
 class TrialHandler(CogmentHandler):
     @tornado.web.authenticated
+    @reading
     async def get(self, trial_id: str) -> None:
         from cogment_jupyter.datastore.errors import UnknownTrialError
 
@@ -112,6 +131,7 @@ class TrialHandler(CogmentHandler):
 
 class StepsHandler(CogmentHandler):
     @tornado.web.authenticated
+    @reading
     async def get(self, trial_id: str) -> None:
         from cogment_jupyter.datastore.errors import UnknownTrialError
 
@@ -121,14 +141,10 @@ class StepsHandler(CogmentHandler):
             self.fail(400, f"format={fmt!r}: use json or arrow")
             return
         arrow = fmt == "arrow" or (not fmt and ARROW_STREAM in self.request.headers.get("Accept", ""))
-        try:
-            offset = parse_count("offset", self.get_query_argument("offset", "0"))
-            raw_limit = self.get_query_argument("limit", "")
-            limit = parse_count("limit", raw_limit) if raw_limit else None
-            decode = self.get_query_argument("decode", "1").lower() not in ("0", "false", "no")
-        except BadQuery as error:
-            self.fail(400, str(error))
-            return
+        offset = parse_count("offset", self.get_query_argument("offset", "0"))
+        raw_limit = self.get_query_argument("limit", "")
+        limit = parse_count("limit", raw_limit) if raw_limit else None
+        decode = self.get_query_argument("decode", "1").lower() not in ("0", "false", "no")
         try:
             table, decoded = await asyncio.to_thread(
                 self.cogment.data.steps, trial_id, decode=decode, offset=offset, limit=limit
@@ -156,6 +172,7 @@ class StepsHandler(CogmentHandler):
 
 class TerminateHandler(CogmentHandler):
     @tornado.web.authenticated
+    @reading
     async def post(self, trial_id: str) -> None:
         import grpc
 
