@@ -1,0 +1,101 @@
+"""Kernels started by the server find its runtime, share trials, and keep them across a restart.
+
+Until ``%cogment launch`` attaches by itself, the kernels do what it will do:
+``Lab(**shared_lab_arguments())``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from cogment_jupyter.server.discovery import SERVER_RUNTIME_ENV, probe_shared_runtime
+from tests.server.conftest import discovery_path, recorded
+from tests.server.harness import JupyterServer, wait_for
+from tests.server.kernels import ServerKernel
+
+LAUNCH = """
+from cogment_jupyter.server.discovery import probe_shared_runtime, shared_lab_arguments
+from cogment_jupyter import Lab, envs, actors
+found = probe_shared_runtime()
+lab = Lab(**shared_lab_arguments())
+lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+lab.serve_actor("random", actors.Random())
+"""
+
+
+def run_trial(kernel: ServerKernel, notebook: str) -> str:
+    code = f"h = lab.start_trial('cartpole', 'random', properties={{'notebook': {notebook!r}}}); h.wait(60)"
+    kernel.run(code)
+    return kernel.value("h.id")
+
+
+def seen_by(kernel: ServerKernel, trial_id: str) -> bool:
+    return trial_id in kernel.value("list(lab.trials(state='ENDED')['trial_id'])")
+
+
+@pytest.fixture(scope="module")
+def kernels(server: JupyterServer) -> Iterator[tuple[ServerKernel, ServerKernel]]:
+    a = ServerKernel.start(server)
+    b = ServerKernel.start(server)
+    try:
+        yield a, b
+    finally:
+        for kernel in (a, b):
+            kernel.shutdown()
+
+
+def test_kernels_find_the_shared_runtime_and_share_trials(server: JupyterServer, kernels) -> None:
+    a, b = kernels
+    status = server.wait_running()
+    for kernel in (a, b):
+        kernel.run(LAUNCH)
+        found = kernel.value("[found.reason, found.runtime.orchestrator, found.runtime.pid, str(found.runtime.file)]")
+        reason, orchestrator, pid, file = found
+        assert SERVER_RUNTIME_ENV in reason
+        assert orchestrator == status["endpoints"]["orchestrator"] and pid == status["pid"]
+        assert file == status["discovery_file"]
+        assert kernel.value("lab.orchestrator_endpoint") == orchestrator
+    from_a = run_trial(a, "A")
+    from_b = run_trial(b, "B")
+    wait_for(lambda: seen_by(b, from_a), 30, "notebook B seeing A's trial")
+    wait_for(lambda: seen_by(a, from_b), 30, "notebook A seeing B's trial")
+    for trial_id in (from_a, from_b):
+        assert recorded(server, trial_id)["trial"]["properties"]["notebook"] in ("A", "B")
+
+
+def test_kernel_restart_keeps_trials_and_runtime(server: JupyterServer, kernels) -> None:
+    a, b = kernels
+    a.run(LAUNCH)
+    trial_id = run_trial(a, "before restart")
+    recorded(server, trial_id)
+    pid = server.wait_running()["pid"]
+    a.restart()
+    assert a.value("'lab' in globals()") is False  # a fresh interpreter
+    a.run(LAUNCH)
+    assert trial_id in a.value("list(lab.trials()['trial_id'])")
+    assert a.value("found.runtime.pid") == pid == server.status()["pid"]
+    assert a.value("len(lab.steps(" + repr(trial_id) + "))") > 0
+    # the other notebook did not notice anything
+    after = run_trial(b, "B after A restarted")
+    wait_for(lambda: seen_by(a, after), 30, "the restarted notebook seeing B's new trial")
+
+
+def test_discovery_through_the_parent_pid(server: JupyterServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel started by another launcher keeps ``JPY_PARENT_PID``: the server's file is found by pid."""
+    for name in ("COGMENT_JUPYTER_RUNTIME", SERVER_RUNTIME_ENV, "COGMENT_JUPYTER_NO_SHARED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(server.runtime_dir))
+    monkeypatch.setenv("JPY_PARENT_PID", str(server.proc.pid))
+    found = probe_shared_runtime()
+    assert found.runtime is not None, found.reason
+    assert found.runtime.file == discovery_path(server) and "parent Jupyter server" in found.reason
+    monkeypatch.setenv("COGMENT_JUPYTER_NO_SHARED", "1")
+    assert probe_shared_runtime().runtime is None
+    monkeypatch.delenv("COGMENT_JUPYTER_NO_SHARED")
+    monkeypatch.setenv("JPY_PARENT_PID", str(os.getpid()))  # a parent that is no such server
+    missing = probe_shared_runtime()
+    assert missing.runtime is None
+    assert f"cogment_jupyter-{os.getpid()}.json" in missing.reason
