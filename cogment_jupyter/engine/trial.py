@@ -186,6 +186,7 @@ class Trial:
         self._actions: list[Action | None] = [None] * len(self.actors)
         self._acted: list[bool] = [False] * len(self.actors)
         self._nb_acted = 0
+        self._nb_available = len(self.actors)  # actors not disengaged
         self._tick_processed = True
         self._timers: list[asyncio.TimerHandle] = []
         self._wake: asyncio.Future[None] | None = None
@@ -299,7 +300,7 @@ class Trial:
             if not slot.optional:
                 self.hard_terminate("Failed to initialize all actors")
                 raise TrialAborted
-            slot.disengaged = True
+            self._disengage(slot)
 
     async def _init_environment(self) -> None:
         init = EnvInit(
@@ -322,17 +323,22 @@ class Trial:
 
     async def _tick_loop(self) -> None:
         next_yield = time.perf_counter() + YIELD_INTERVAL
+        observations = self._observations
         while True:
-            await self._wait_until(lambda: bool(self._observations))
-            observation_set, final = self._observations.popleft()
+            if not observations:
+                await self._wait_until(lambda: bool(observations))
+            if self.state == TrialState.ENDED:
+                raise TrialAborted
+            observation_set, final = observations.popleft()
             self._new_tick(observation_set, final)
             if final:
                 await self._finish()
                 return
             self._dispatch_observations(observation_set)
             self._push_samples()
-            await self._wait_until(self._acted_or_moved_on)
-            if not self._all_acted():
+            if self._nb_acted < self._nb_available and not observations:
+                await self._wait_until(self._acted_or_moved_on)
+            if self._nb_acted < self._nb_available:
                 continue  # the environment moved on by itself: this tick gets no action set
             self._process_actions()
             if time.perf_counter() > next_yield:  # fairness for other trials on the fast path
@@ -381,14 +387,15 @@ class Trial:
             self._arm_response_timers(tick)
 
     def _all_acted(self) -> bool:
-        available = 0
-        for slot in self.actors:
-            if not slot.disengaged:
-                available += 1
-        return self._nb_acted >= available
+        return self._nb_acted >= self._nb_available
 
     def _acted_or_moved_on(self) -> bool:
-        return self._all_acted() or bool(self._observations)
+        return self._nb_acted >= self._nb_available or bool(self._observations)
+
+    def _disengage(self, slot: ActorSlot) -> None:
+        if not slot.disengaged:
+            slot.disengaged = True
+            self._nb_available -= 1
 
     def _process_actions(self) -> None:
         """Build and send the action set of the current tick (§7.1.3)."""
@@ -550,7 +557,7 @@ class Trial:
             self._wake_driver()
             return
         log.info("Trial [%s] actor [%s] disengaged: %s", self.id, slot.name, reason)
-        slot.disengaged = True
+        self._disengage(slot)
         if was_open and not self._tick_processed and self._acted[slot.index]:
             self._acted[slot.index] = False
             self._actions[slot.index] = None
@@ -608,9 +615,15 @@ class Trial:
             log.error("Trial [%s] reward for invalid tick [%d] (current %d)", self.id, tick, current)
 
     def _take_rewards(self, slot: ActorSlot) -> list[Reward]:
+        pending = slot.pending_rewards
+        if len(pending) == 1:  # the common case: this tick's rewards, one source
+            ((tick, sources),) = pending.items()
+            if len(sources) == 1 and sources[0].confidence > 0:
+                pending.clear()
+                return [Reward(tick, slot.name, sources[0].value, sources)]
         rewards = []
-        for tick in sorted(slot.pending_rewards):
-            sources = slot.pending_rewards[tick]
+        for tick in sorted(pending):
+            sources = pending[tick]
             total = weights = 0.0
             for source in sources:
                 if source.confidence > 0:
@@ -618,7 +631,7 @@ class Trial:
                     weights += source.confidence
             value = total / weights if weights > 0 else 0.0
             rewards.append(Reward(tick, slot.name, value, list(sources)))
-        slot.pending_rewards.clear()
+        pending.clear()
         return rewards
 
     def route_message(self, sender: str, message: Message) -> None:

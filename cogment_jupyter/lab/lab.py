@@ -469,8 +469,18 @@ class Lab:
         ``response_timeout``, ``datalog``.
         """
         runtime = self._check_open()
-        if seed is None:
-            seed = new_seed()
+        handle, params = self._new_trial(env, actors, new_seed() if seed is None else seed, trial_id, options)
+        runtime.submit(self._run_trial(handle, params))
+        return handle
+
+    def _new_trial(
+        self,
+        env: str,
+        actors: str | Mapping[str, str],
+        seed: int,
+        trial_id: str | None,
+        options: Mapping[str, Any],
+    ) -> tuple[TrialHandle, common_pb2.TrialParams]:
         params = self.trial_params(env, actors, seed=seed, **options)
         trial_id = trial_id or new_trial_id()
         if trial_id in self._handles:
@@ -478,8 +488,7 @@ class Lab:
         agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
         handle = TrialHandle(self, trial_id, env, agents, seed)
         self._handles[trial_id] = handle
-        runtime.submit(self._run_trial(handle, params))
-        return handle
+        return handle, params
 
     async def astart_trial(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
         """``start_trial``, returning once the orchestrator has accepted the trial."""
@@ -554,38 +563,78 @@ class Lab:
     ) -> list[TrialHandle]:
         """Run ``n`` trials (``concurrency`` at a time) and wait for them, with a progress bar.
 
-        With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches).
+        With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches). The batch
+        is driven from the lab's loop: the calling thread only waits.
         """
+        future = self._submit_batch(n, env, actors, concurrency, progress, seed, options)
+        return future.result()
+
+    async def arun_trials(
+        self,
+        n: int,
+        env: str,
+        actors: str | Mapping[str, str],
+        *,
+        concurrency: int = 8,
+        progress: bool = True,
+        seed: int | None = None,
+        **options: Any,
+    ) -> list[TrialHandle]:
+        """``run_trials`` without blocking the notebook's event loop."""
+        return await asyncio.wrap_future(self._submit_batch(n, env, actors, concurrency, progress, seed, options))
+
+    def _submit_batch(
+        self,
+        n: int,
+        env: str,
+        actors: str | Mapping[str, str],
+        concurrency: int,
+        progress: bool,
+        seed: int | None,
+        options: dict[str, Any],
+    ) -> concurrent.futures.Future[list[TrialHandle]]:
+        runtime = self._check_open()
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.trial_params(env, actors, seed=seed, **options)  # bad arguments fail here, in the caller
         bar = _progress(n, f"trials of {env}") if progress else None
+        future = runtime.submit(self._batch(n, env, actors, concurrency, seed, options, bar))
+        if bar is not None:
+            future.add_done_callback(lambda _: bar.close())
+        return future
+
+    async def _batch(
+        self,
+        n: int,
+        env: str,
+        actors: str | Mapping[str, str],
+        concurrency: int,
+        seed: int | None,
+        options: dict[str, Any],
+        bar: Any,
+    ) -> list[TrialHandle]:
+        slots = asyncio.Semaphore(concurrency)
         handles: list[TrialHandle] = []
-        running: list[TrialHandle] = []
-        try:
-            for i in range(n):
-                while len(running) >= concurrency:
-                    finished = _wait_any(running)
-                    running.remove(finished)
-                    if bar is not None:
-                        bar.update(1)
-                trial_seed = None if seed is None else seed + 1000 * i
-                handle = self.start_trial(env, actors, seed=trial_seed, **options)
-                handles.append(handle)
-                running.append(handle)
-            for handle in running:
-                handle.wait()
+        tasks = []
+
+        async def one(handle: TrialHandle, params: common_pb2.TrialParams) -> None:
+            try:
+                await self._run_trial(handle, params)
+            finally:
+                slots.release()
                 if bar is not None:
                     bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
-        return handles
 
-    async def arun_trials(self, n: int, env: str, actors: str | Mapping[str, str], **options: Any) -> list[TrialHandle]:
-        """``run_trials`` without blocking the notebook's event loop."""
-        return await asyncio.to_thread(self.run_trials, n, env, actors, **options)
+        for i in range(n):
+            await slots.acquire()
+            trial_seed = new_seed() if seed is None else seed + 1000 * i
+            handle, params = self._new_trial(env, actors, trial_seed, None, options)
+            handles.append(handle)
+            tasks.append(asyncio.get_running_loop().create_task(one(handle, params)))
+        await asyncio.gather(*tasks)
+        return handles
 
     def join(self, trial: TrialHandle | str, agent: str, actor: Actor) -> concurrent.futures.Future[None]:
         """Play ``agent`` of a trial started with ``"client"`` for it, as a Cogment client actor.
@@ -755,14 +804,6 @@ class Lab:
 
 async def _call_async(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
-
-
-def _wait_any(handles: list[TrialHandle]) -> TrialHandle:
-    import concurrent.futures
-
-    done, _ = concurrent.futures.wait([h.done for h in handles], return_when=concurrent.futures.FIRST_COMPLETED)
-    future = next(iter(done))
-    return next(h for h in handles if h.done is future)
 
 
 def _progress(total: int, description: str):

@@ -317,7 +317,7 @@ class InProcessActor(ActorConnection):
         except Exception as error:
             port.failed(_describe(error))
             return
-        if inspect.isawaitable(result):
+        if hasattr(type(result), "__await__"):  # an async act (a person, a remote model)
             self._pending = asyncio.get_running_loop().create_task(self._act_later(result, tick))
         else:
             port.action(Action(tick, LabAction(result, self._action_codec), now_ns()))
