@@ -104,6 +104,35 @@ export async function inflateNative(data: Uint8Array, expectedLength: number): P
 }
 
 /**
+ * Hands out image buffers of one size in rotation instead of allocating ~1 MB per frame (which
+ * at 60 frames/s means constant major garbage collections). With at most a few frames decoding
+ * at once (the kernel keeps two in flight), `slots` buffers are never in use twice.
+ */
+export class BufferPool<T> {
+  private key = "";
+  private slots: T[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly make: (width: number, height: number) => T,
+    private readonly size = 4,
+  ) {}
+
+  take(width: number, height: number): T {
+    const key = `${width}x${height}`;
+    if (key !== this.key) {
+      this.key = key;
+      this.slots = [];
+      this.next = 0;
+    }
+    if (this.slots.length < this.size) this.slots.push(this.make(width, height));
+    const item = this.slots[this.next % this.slots.length];
+    this.next = (this.next + 1) % this.size;
+    return item;
+  }
+}
+
+/**
  * Decides which decoded frames are still worth painting: decodes may finish out of order,
  * and an older frame must never overwrite a newer one.
  */

@@ -3,7 +3,7 @@
  * the keyboard while focused, and sends held keys, acks and button presses back.
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
-import { bytesOf, decodeFrame, FrameOrder, inflateNative, type DecodeEnv } from "./frames";
+import { BufferPool, bytesOf, decodeFrame, FrameOrder, inflateNative, type DecodeEnv } from "./frames";
 import { PressedKeys } from "./keys";
 import { isFrameMessage, type KeyEventKind, type PlayModel, type ViewMessage } from "./protocol";
 import { PaintStats } from "./stats";
@@ -12,11 +12,14 @@ import "./play.css";
 
 type Model = AnyModel<PlayModel>;
 
-const browserEnv: DecodeEnv = {
-  createImageData: (w, h) => new ImageData(w, h),
-  createImageBitmap: (blob) => createImageBitmap(blob),
-  inflate: inflateNative,
-};
+function browserEnv(): DecodeEnv {
+  const images = new BufferPool((w, h) => new ImageData(w, h));
+  return {
+    createImageData: (w, h) => images.take(w, h),
+    createImageBitmap: (blob) => createImageBitmap(blob),
+    inflate: inflateNative,
+  };
+}
 
 function send(model: Model, msg: ViewMessage): void {
   model.send(msg);
@@ -28,6 +31,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   const keys = new PressedKeys();
   const order = new FrameOrder();
   const stats = new PaintStats();
+  const decodeEnv = browserEnv();
   const ctx = view.canvas.getContext("2d", { alpha: false });
   let keySeq = 0;
   let frameSize = { width: 600, height: 400 };
@@ -66,7 +70,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
     const recvMs = performance.timeOrigin + t0;
     const payload = bytesOf(buffers[0] ?? new DataView(new ArrayBuffer(0)));
     try {
-      const decoded = await decodeFrame(msg, payload, browserEnv);
+      const decoded = await decodeFrame(msg, payload, decodeEnv);
       if (ctx && order.claim(msg.seq)) {
         if (view.canvas.width !== msg.width || view.canvas.height !== msg.height) {
           view.canvas.width = msg.width;

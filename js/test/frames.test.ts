@@ -1,6 +1,6 @@
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { bytesOf, decodeFrame, FrameOrder, inflateNative, rgbToRgba, type DecodeEnv } from "../src/frames";
+import { BufferPool, bytesOf, decodeFrame, FrameOrder, inflateNative, rgbToRgba, type DecodeEnv } from "../src/frames";
 import type { FrameMessage } from "../src/protocol";
 
 /** A node stand-in for the browser pieces the decoder uses. */
@@ -108,6 +108,19 @@ describe("bytesOf", () => {
     expect(bytes.byteOffset).toBe(2);
     expect(bytes.length).toBe(4);
     expect(bytes.buffer).toBe(buf);
+  });
+});
+
+describe("BufferPool", () => {
+  it("rotates through a few buffers of the current size and starts over on a new size", () => {
+    let made = 0;
+    const pool = new BufferPool((w, h) => ({ id: made++, w, h }), 3);
+    const first = [pool.take(2, 2), pool.take(2, 2), pool.take(2, 2)].map((b) => b.id);
+    expect(first).toEqual([0, 1, 2]);
+    expect(pool.take(2, 2).id).toBe(0); // reused, not allocated
+    expect(made).toBe(3);
+    const other = pool.take(4, 4);
+    expect([other.w, other.id]).toEqual([4, 3]);
   });
 });
 
