@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--formats", nargs="+", default=FORMATS, choices=FORMATS)
     p.add_argument("--kinds", nargs="+", default=KINDS, choices=KINDS)
     p.add_argument("--seconds", type=float, default=4.0, help="length of each throughput phase")
-    p.add_argument("--pace", type=float, default=120.0, help="frames/s the kernel offers in the throughput phase")
+    p.add_argument("--pace", type=float, default=75.0, help="frames/s the kernel offers in the throughput phase")
     p.add_argument("--presses", type=int, default=30, help="key presses per latency phase (0: skip)")
     p.add_argument(
         "--nodelay", action="store_true", help="set TCP_NODELAY on kernel websockets (jupyter_server leaves Nagle on)"

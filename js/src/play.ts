@@ -140,7 +140,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
       return;
     }
     if (k.isComposing || !keys.down(k.code, k.key, k.repeat)) return;
-    stats.keyDown(sendKeys("down", k.key, k.timeStamp), performance.now());
+    stats.keyDown(sendKeys("down", k.key, k.timeStamp), k.timeStamp);
   });
   listen(view.sink, "keyup", (e) => {
     const k = e as KeyboardEvent;
