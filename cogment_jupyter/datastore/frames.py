@@ -147,21 +147,28 @@ def steps_table(
     rows_in = samples.num_rows
     if n == 0 or rows_in == 0:
         return STEPS_SCHEMA.empty_table()
-    t = samples.select(_STEP_INPUTS).combine_chunks()  # not reward_sources/messages: most of the bytes
+    # Columns stay chunked (one chunk per stored chunk): where a stored column already is the
+    # output (one actor, no out-of-sync sample) it is handed to pandas without a copy.
+    t = samples.select(_STEP_INPUTS)
     oos = t.column("out_of_sync").to_numpy().astype(bool)
-    ticks = t.column("tick_id").to_numpy()
-    stamps = t.column("timestamp").to_numpy()
-    states = t.column("state").to_numpy().astype(np.int64)
-    rewards = pc.list_flatten(t.column("rewards")).to_numpy(zero_copy_only=False).reshape(rows_in, n).copy()
+    flat_rewards = pc.list_flatten(t.column("rewards"))
     keep = ~oos
+    rewards = None
     if oos.any():
-        _fold_out_of_sync(ticks, oos, rewards, keep)
+        rewards = flat_rewards.to_numpy().reshape(rows_in, n).copy()
+        _fold_out_of_sync(t.column("tick_id").to_numpy(), oos, rewards, keep)
     rows = np.flatnonzero(keep)
     count = len(rows) * n
     all_rows = len(rows) == rows_in
+    direct = all_rows and n == 1  # stored per-sample columns are the per-row output
     sample_idx = np.repeat(rows, n)
     actor_idx = np.tile(np.arange(n, dtype=np.int64), len(rows))
-    flat_pos = sample_idx * n + actor_idx
+
+    def per_row(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+        return column if direct else pc.take(column, pa.array(sample_idx))
+
+    def per_actor(flat: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+        return flat if all_rows else pc.take(flat, pa.array(sample_idx * n + actor_idx))
 
     # observation: observations[observation_map[actor]] of the sample
     obs_col = t.column("observations")
@@ -171,10 +178,12 @@ def steps_table(
     omap = pc.list_flatten(t.column("observation_map")).to_numpy().astype(np.int64).reshape(rows_in, n)[rows]
     valid = (omap >= 0) & (omap < lengths[rows][:, None])
     obs_index = (starts[rows][:, None] + np.where(valid, omap, 0)).ravel()
-    observation = pc.take(flat_obs, pa.array(obs_index, pa.int64(), mask=~valid.ravel()))
+    if valid.all() and len(flat_obs) == count and np.array_equal(obs_index, np.arange(count)):
+        observation = flat_obs  # one observation per row, in row order
+    else:
+        observation = pc.take(flat_obs, pa.array(obs_index, pa.int64(), mask=~valid.ravel()))
 
-    flat_actions = pc.list_flatten(t.column("actions"))
-    action = flat_actions if all_rows else pc.take(flat_actions, pa.array(flat_pos, pa.int64()))
+    action = per_actor(pc.list_flatten(t.column("actions")))
 
     status = np.zeros((rows_in, n), dtype=np.int8)
     for column, code in (("default_actors", 1), ("unavailable_actors", 2)):
@@ -191,23 +200,28 @@ def steps_table(
         fill = pa.array((status == 1) & action.is_null().to_numpy(zero_copy_only=False))
         action = pc.if_else(fill, pc.take(defaults, pa.array(actor_idx)), action)
 
-    observation_out: pa.Array = observation
-    action_out: pa.Array = action
+    observation_out: Any = observation
+    action_out: Any = action
     if decoder is not None:
         observation_out = _decode(observation, actor_idx, n, decoder.decode_observations, "observations", record)
         action_out = _decode(action, actor_idx, n, decoder.decode_actions, "actions", record)
 
+    if rewards is None:
+        reward = per_actor(flat_rewards)
+    else:
+        reward = pa.array(rewards[rows].ravel(), pa.float32(), from_pandas=True)
+    states = per_row(t.column("state")).to_numpy().astype(np.int64)
     columns = {
         "trial_id": pa.repeat(pa.scalar(record.trial_id, pa.string()), count),
-        "tick": pa.array(np.repeat(ticks[rows], n), pa.int64()),
-        "timestamp": pa.array(np.repeat(stamps[rows], n), pa.int64()).cast(_TS),
-        "state": pc.take(_STATES, pa.array(np.clip(np.repeat(states[rows], n), 0, len(_STATES) - 1))),
+        "tick": per_row(t.column("tick_id")),
+        "timestamp": per_row(t.column("timestamp")).cast(_TS),
+        "state": pc.take(_STATES, pa.array(np.clip(states, 0, len(_STATES) - 1))),
         "actor": pc.take(pa.array([a.name for a in record.actors], pa.string()), pa.array(actor_idx)),
         "observation": observation_out,
         "action": action_out,
         "action_status": pc.take(_STATUS, pa.array(status)),
-        "reward": pa.array(rewards[rows].ravel(), pa.float32(), from_pandas=True),
-        "events": pc.take(t.column("events"), pa.array(sample_idx)),
+        "reward": reward,
+        "events": per_row(t.column("events")),
     }
     if any(isinstance(v, list) for v in columns.values()):
         return {
@@ -237,7 +251,7 @@ def _fold_out_of_sync(ticks: np.ndarray, oos: np.ndarray, rewards: np.ndarray, k
 
 
 def _decode(
-    column: pa.Array,
+    column: pa.Array | pa.ChunkedArray,
     actor_idx: np.ndarray,
     n: int,
     fn: Callable[[int, pa.BinaryArray], pa.Array],
@@ -257,6 +271,8 @@ def _decode(
             if not len(pos):
                 continue
             contents = pc.take(column, pa.array(pos, pa.int64()))
+            if isinstance(contents, pa.ChunkedArray):
+                contents = contents.combine_chunks()  # the decoder gets one BinaryArray
             out = fn(a, contents)
             if isinstance(out, pa.ChunkedArray):
                 out = out.combine_chunks()

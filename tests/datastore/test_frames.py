@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import struct
 from datetime import datetime, timedelta
 
@@ -34,12 +35,14 @@ class VectorCodec:
         self.text_actor = text_actor
 
     def decode_observations(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
+        assert isinstance(contents, pa.BinaryArray) and contents.null_count == 0
         if actor_index == self.text_actor:
             return pc.binary_length(contents)
         flat = np.frombuffer(b"".join(contents.to_pylist()), dtype="<f4")
         return pa.FixedSizeListArray.from_arrays(pa.array(flat), 2)
 
     def decode_actions(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
+        assert isinstance(contents, pa.BinaryArray) and contents.null_count == 0
         return pa.array([struct.unpack("b", b)[0] for b in contents.to_pylist()], pa.int8())
 
 
@@ -87,6 +90,21 @@ async def test_decoder_hook(datastore, codec):
     assert datastore.steps("vec", decode=False)["observation"].dtype == pd.ArrowDtype(pa.binary())
     unregister_decoder_factory(vector_factory)
     assert datastore.steps("vec")["observation"].dtype == pd.ArrowDtype(pa.binary())
+
+
+async def test_decoding_a_live_trial_spanning_chunks(datastore, codec):
+    datalog = datastore.datalog()
+    await datalog.start("multi", "u", make_params((("a", "c", "i"),), properties={"codec": "vector"}))
+    for s in vector_samples(6)[:5]:
+        datalog.add([s])
+        await datalog.flush()
+    with sqlite3.connect(datastore.file) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 5
+    steps = datastore.steps("multi")
+    assert [list(v) for v in steps["observation"]] == [[t, -t] for t in range(5)]
+    assert steps["action"].tolist() == [-1, 0, 1, -1, 0]
+    assert steps["tick"].tolist() == list(range(5))
+    await datalog.close()
 
 
 async def test_decoders_with_different_types(datastore, codec):

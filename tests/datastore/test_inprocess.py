@@ -61,12 +61,17 @@ def records(n_ticks: int = 5) -> list[Sample]:
     return out
 
 
-async def record_trial(ds: Datastore, trial_id: str, samples: list[Sample], *, batch: int = 1, **params) -> None:
+async def record_trial(
+    ds: Datastore, trial_id: str, samples: list[Sample], *, batch: int = 1, flush: bool = False, **params
+) -> None:
+    """Log a trial in-process; ``flush`` commits each batch on its own (one stored chunk each)."""
     datalog = ds.datalog()
     assert isinstance(datalog, DatalogConnection)
     await datalog.start(trial_id, "player-1", make_params(**params))
     for k in range(0, len(samples), batch):
         datalog.add(samples[k : k + batch])
+        if flush:
+            await datalog.flush()
     await datalog.close()
 
 

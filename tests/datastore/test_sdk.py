@@ -286,25 +286,25 @@ async def test_add_trial_add_sample_version_status(server, sdk, datastore):
 
 
 async def test_datalog_protocol_errors(server):
+    from cogment.api import datalog_pb2, datalog_pb2_grpc
+
+    async def stream(metadata, first) -> grpc.aio.AioRpcError:
+        call = stub.RunTrialDatalog(metadata=metadata)
+        with pytest.raises(grpc.aio.AioRpcError) as err:  # the server may refuse before the write
+            await call.write(first)
+            await call.done_writing()
+            async for _ in call:
+                pass
+        return err.value
+
     async with grpc.aio.insecure_channel(address(server.endpoint)) as channel:
-        from cogment.api import datalog_pb2, datalog_pb2_grpc
-
         stub = datalog_pb2_grpc.DatalogSPStub(channel)
-        call = stub.RunTrialDatalog()
-        await call.write(datalog_pb2.RunTrialDatalogInput(trial_params=make_params()))
-        await call.done_writing()
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            async for _ in call:
-                pass
-        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "trial-id" in err.value.details()
-
-        call = stub.RunTrialDatalog(metadata=(("trial-id", "x"), ("user-id", "u")))
-        await call.write(datalog_pb2.RunTrialDatalogInput(sample=datalog_sample(0)))
-        await call.done_writing()
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            async for _ in call:
-                pass
-        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "trial_params" in err.value.details()
+        err = await stream((), datalog_pb2.RunTrialDatalogInput(trial_params=make_params()))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "trial-id" in err.details()
+        err = await stream(
+            (("trial-id", "x"), ("user-id", "u")), datalog_pb2.RunTrialDatalogInput(sample=datalog_sample(0))
+        )
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "trial_params" in err.details()
 
 
 async def test_pandas_view_of_a_grpc_logged_trial(server, datastore):
