@@ -128,7 +128,10 @@ async def serve(args: argparse.Namespace) -> None:
     runtime_file = Path(args.runtime_file).absolute() if args.runtime_file else None
     default_params = load_params_file(args.params) if args.params else None
     with status_file(args.status_file) as status:
-        store = TrialStore.open(args.datastore)
+        try:
+            store = TrialStore.open(args.datastore)
+        except DatastoreError as error:  # an unusable directory: say which, exit non-zero
+            raise SystemExit(f"cogment-jupyter runtime: {error}") from None
         datastore = DatastoreServer(store, args.host, args.datastore_port)
         factory = GrpcComponentFactory()
         orchestrator = Orchestrator(factory, default_params=default_params, gc_frequency=args.gc_frequency)

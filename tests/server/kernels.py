@@ -31,13 +31,28 @@ class ServerKernel:
     def connect(self, timeout: float) -> None:
         if self.client is not None:
             self.client.stop_channels()
+            self.client = None
         path = self.server.runtime_dir / f"kernel-{self.id}.json"
         wait_for(path.exists, timeout, f"connection file {path.name}")
         client = BlockingKernelClient()
         client.load_connection_info(json.loads(path.read_text()))
         client.start_channels()
-        client.wait_for_ready(timeout=timeout)
         self.client = client
+        # not client.wait_for_ready(): it calls a kernel still importing (no heartbeat yet) dead
+        wait_for(self._answers, timeout, f"kernel {self.id} answering kernel_info", interval=0)
+
+    def _answers(self) -> bool:
+        assert self.client is not None
+        msg_id = self.client.kernel_info()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                reply = self.client.get_shell_msg(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return True
+        return False
 
     def run(self, code: str, timeout: float = 60.0) -> str:
         """Execute ``code``; its stdout. A raised error fails the test with the traceback."""
@@ -73,13 +88,3 @@ class ServerKernel:
             self.client.stop_channels()
             self.client = None
         self.server.request("DELETE", f"/api/kernels/{self.id}")
-
-
-def drain(client: BlockingKernelClient) -> None:
-    """Drop pending iopub messages (after a restart)."""
-    deadline = time.monotonic() + 1
-    while time.monotonic() < deadline:
-        try:
-            client.get_iopub_msg(timeout=0.05)
-        except queue.Empty:
-            return

@@ -49,20 +49,40 @@ def test_manual_restart_route(server: JupyterServer) -> None:
     assert not pid_alive(status["pid"])
 
 
-def test_lazy_start_then_stop_with_the_server(tmp_path: Path) -> None:
-    store = tmp_path / "elsewhere" / "store"
-    with running_server(tmp_path, extension_config={"auto_start": False, "datastore_dir": str(store)}) as jupyter:
+def test_lazy_start_failure_repair_and_stop_with_the_server(tmp_path: Path) -> None:
+    """auto_start=False: stopped until first use; a runtime that cannot start is given up with
+    its reason (503s); once the cause is gone the restart route repairs it; it stops with the server."""
+    blocker = tmp_path / "elsewhere"
+    blocker.write_text("a file where the datastore's parent directory should be")
+    store = blocker / "store"
+    config = {"auto_start": False, "datastore_dir": str(store), "max_failures": 1}
+    with running_server(tmp_path, extension_config=config) as jupyter:
         status = jupyter.status()
         assert status["state"] == "stopped" and status["pid"] is None and status["auto_start"] is False
         assert "first use" in status["reason"]
         discovery = Path(status["discovery_file"])
         assert not discovery.exists()
-        # a route that touches the runtime starts it; reading works meanwhile
+
+        # first use: reading answers at once (here: the datastore is unusable) and starts the runtime
+        reply = jupyter.request("GET", "/cogment/api/trials")
+        assert reply.status == 503 and "datastore cannot be read" in reply.json()["message"]
+
+        def failed() -> dict | None:
+            status = jupyter.status()
+            return status if status["state"] == "failed" else None
+
+        status = wait_for(failed, 60, "the runtime given up")
+        assert "gave up after 1 failed starts" in status["error"] and "Not a directory" in status["error"]
+        reply = jupyter.request("POST", "/cogment/api/trials/any-trial/terminate")
+        assert reply.status == 503, reply.body
+        assert "failed" in reply.json()["message"] and reply.json()["runtime"]["state"] == "failed"
+
+        blocker.unlink()  # the cause is gone: repair by hand
+        running = jupyter.api("POST", "runtime/restart", timeout=60)
+        assert running["state"] == "running" and running["error"] is None
+        assert running["datastore_dir"] == str(store) and (store / "trials.sqlite3").exists()
         assert jupyter.api("GET", "trials")["trials"] == []
-        running = jupyter.wait_running(timeout=60)
-        assert running["datastore_dir"] == str(store)
         assert json.loads(discovery.read_text())["datastore_dir"] == str(store)
-        assert (store / "trials.sqlite3").exists()
         runtime_pid = running["pid"]
         runtime_file = discovery.with_name(discovery.stem + "-runtime.json")
         assert runtime_file.exists()
@@ -70,22 +90,3 @@ def test_lazy_start_then_stop_with_the_server(tmp_path: Path) -> None:
         assert jupyter.stop() == 0  # SIGTERM: the server's clean shutdown
         wait_for(lambda: not pid_alive(runtime_pid), 15, "the runtime stopped with the server")
         assert not discovery.exists() and not runtime_file.exists()
-
-
-def test_runtime_that_cannot_start_fails_with_its_reason(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a file where the datastore directory should be")
-    config = {"datastore_dir": str(blocker / "store"), "max_failures": 2}
-    with running_server(tmp_path, extension_config=config) as jupyter:
-
-        def failed() -> dict | None:
-            status = jupyter.status()
-            return status if status["state"] == "failed" else None
-
-        status = wait_for(failed, 60, "the runtime given up")
-        assert "gave up after 2 failed starts" in status["error"]
-        reply = jupyter.request("POST", "/cogment/api/trials/any-trial/terminate")
-        assert reply.status == 503
-        assert "failed" in reply.json()["message"] and reply.json()["runtime"]["state"] == "failed"
-        reply = jupyter.request("GET", "/cogment/api/trials")
-        assert reply.status == 503 and "datastore cannot be read" in reply.json()["message"]
