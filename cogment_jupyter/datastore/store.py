@@ -45,6 +45,7 @@ class TrialStore:
         self._users = 1
         self._reader()  # create / validate the file now, so errors surface here
         self.writer = Writer(self.file, self._committed)
+        self.writer.start()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, is_file: bool | None = None) -> TrialStore:

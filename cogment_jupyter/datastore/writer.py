@@ -135,15 +135,21 @@ class Writer:
             q.ops.append(op)
             wake = urgent or len(q.ops) == 1
             q.urgent = q.urgent or urgent
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name=f"datastore-writer:{self.file.name}", daemon=True
-                )
-                self._thread.start()
-                _live_writers.add(self)
+            self._start_locked()
             if wake:
                 self._cond.notify()
         return op.future
+
+    def start(self) -> None:
+        """Start the thread now rather than at the first write (it warms pyarrow up meanwhile)."""
+        with self._cond:
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self._thread is None and not self._stopping:
+            self._thread = threading.Thread(target=self._run, name=f"datastore-writer:{self.file.name}", daemon=True)
+            self._thread.start()
+            _live_writers.add(self)
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Commit what is queued, then stop the thread."""
@@ -157,6 +163,8 @@ class Writer:
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        # pyarrow imports pandas on its first pa.array() (~1-2 s): pay it here, not in a batch
+        pa.array([0])
         while True:
             with self._cond:
                 while not self._queue.ops and not self._stopping:
