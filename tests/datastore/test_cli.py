@@ -35,5 +35,5 @@ def test_flags_and_defaults(monkeypatch):
 
 async def test_port_in_use_is_a_clear_error(server):
     other = DatastoreServer(server.store, "127.0.0.1", server.port)
-    with pytest.raises(DatastoreError, match="in use.*--port"):
+    with pytest.raises(DatastoreError, match=r"in use.*--port"):
         await other.start()
