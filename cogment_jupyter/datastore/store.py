@@ -148,11 +148,6 @@ class TrialStore:
                 batches.append(batch)
         return pa.Table.from_batches(batches, chunks.CHUNK_SCHEMA)
 
-    def data_version(self) -> int:
-        """Changes whenever any connection (any process) commits to the file."""
-        with translate_errors(self.file):
-            return self._reader().execute("PRAGMA data_version").fetchone()[0]
-
     # -- change notification ---------------------------------------------------------------
 
     def _committed(self) -> None:

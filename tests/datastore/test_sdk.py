@@ -167,6 +167,8 @@ async def test_get_trials_properties_ids_and_paging(server, sdk):
     assert [i.trial_id for i in paged] == [f"p{k}" for k in range(5)]
     odd = await collect(sdk.all_trials(bundle_size=1, properties={"parity": "odd"}))
     assert [i.trial_id for i in odd] == ["p1", "p3"]
+    samples = await collect(sdk.all_samples(odd))
+    assert sorted((s.trial_id, s.tick_id) for s in samples) == [("p1", 0), ("p3", 0)]
 
     async with grpc.aio.insecure_channel(address(server.endpoint)) as channel:
         stub = trial_datastore_pb2_grpc.TrialDatastoreSPStub(channel)
