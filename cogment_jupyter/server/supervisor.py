@@ -144,7 +144,8 @@ class RuntimeSupervisor:
 
     async def wait_ready(self, timeout: float | None = None) -> SharedRuntime:
         """The running runtime; waits while it starts or restarts. Raises :class:`RuntimeUnavailable`."""
-        deadline = time.monotonic() + (self.startup_timeout if timeout is None else timeout)
+        timeout = self.startup_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         while True:
             if self.state is State.RUNNING and self.runtime is not None:
                 return self.runtime

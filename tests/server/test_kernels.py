@@ -99,3 +99,20 @@ def test_discovery_through_the_parent_pid(server: JupyterServer, monkeypatch: py
     missing = probe_shared_runtime()
     assert missing.runtime is None
     assert f"cogment_jupyter-{os.getpid()}.json" in missing.reason
+
+
+def test_in_kernel_fast_path_records_into_the_shared_datastore(server: JupyterServer, kernels) -> None:
+    """The other way to share: the kernel's own orchestrator, writing the shared file beside the runtime."""
+    _, b = kernels
+    b.run(LAUNCH)
+    b.run(
+        "fast = Lab(datastore=shared_lab_arguments()['datastore'])\n"
+        "fast.serve_env('cartpole', envs.Gymnasium('CartPole-v1'))\n"
+        "fast.serve_actor('random', actors.Random())\n"
+        "f = fast.start_trial('cartpole', 'random', properties={'notebook': 'fast'}); f.wait(60)\n"
+        "assert fast.orchestrator is not None and fast.remote_orchestrator is None"
+    )
+    trial_id = b.value("f.id")
+    assert recorded(server, trial_id)["trial"]["properties"]["notebook"] == "fast"
+    wait_for(lambda: seen_by(b, trial_id), 30, "the attached lab seeing the fast-path trial")
+    b.run("fast.close()")
