@@ -2,13 +2,16 @@
 
 Layout (one job per module):
 
-- ``schema``      the file: location, versioned schema, safe opening
-- ``chunks``      the columnar chunk a batch of samples is stored as
+- ``schema``      the file: location, versioned schema, safe opening, corruption errors
+- ``errors``      the exceptions (each names the problem and the fix)
+- ``actors``      a trial's actors, wildcard reward receivers
+- ``records``     a trial's summary row; is its writer process still alive
+- ``chunks``      the columnar chunk (Arrow, zstd) a batch of samples is stored as
 - ``writer``      the single writer thread (batching, transactions, compaction)
 - ``store``       ``TrialStore``: reads from any thread, change notification
 - ``inprocess``   ``InProcessDatalog``: the engine's ``DatalogConnection`` without gRPC
-- ``conversion``  chunks back to the SDK's ``StoredTrialSample``
-- ``service``     the gRPC services and ``DatastoreServer``
+- ``conversion``  chunks back to the SDK's ``StoredTrialSample`` (§11), with filters
+- ``service``     ``DatalogSP`` + ``TrialDatastoreSP`` and ``DatastoreServer``
 - ``frames``      pandas frames (``trials``, ``steps``)
 - ``decoding``    the value-decoding hook for ``steps()``
 - ``parquet``     export / import
