@@ -33,6 +33,7 @@ from cogment_jupyter.server.supervisor import RuntimeUnavailable
 
 if TYPE_CHECKING:
     from cogment_jupyter.server.app import CogmentJupyter
+    from cogment_jupyter.server.discovery import SharedRuntime
 
 #: seconds a request needing the orchestrator waits for a (re)starting runtime
 READY_TIMEOUT = 10.0
@@ -69,7 +70,7 @@ class CogmentHandler(ExtensionHandlerMixin, APIHandler):
     def fail(self, status: int, message: str, **extra: Any) -> None:
         self.reply({"message": message, **extra}, status)
 
-    async def runtime_or_503(self):
+    async def runtime_or_503(self) -> SharedRuntime | None:
         """The running runtime; replies 503 and returns None when it is down."""
         self.cogment.use()
         try:
