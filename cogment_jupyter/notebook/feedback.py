@@ -23,7 +23,7 @@ from cogment_jupyter.notebook.play import GameWidget, PlaySession
 if TYPE_CHECKING:
     from cogment_jupyter.lab.lab import Lab
 
-#: TAMER's "fast but doable" step time is 0.2–0.3 s
+#: TAMER's "fast but doable" step time is 0.2 to 0.3 s
 DEFAULT_FEEDBACK_FPS = 4.0
 DEFAULT_KEYS: dict[str, float] = {"+": 1.0, "-": -1.0}
 
