@@ -51,9 +51,10 @@ def discovery_path(server: JupyterServer) -> Path:
     return Path(server.status()["discovery_file"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shared_lab(server: JupyterServer):
-    """``Lab(**lab_arguments)`` of the server's runtime, in this process."""
+    """``Lab(**lab_arguments)`` of the server's runtime, in this process (per module: other test
+    modules must not find it as ``Lab.current()``)."""
     from cogment_jupyter import Lab, actors, envs
 
     runtime = read_runtime_file(discovery_path(server))
