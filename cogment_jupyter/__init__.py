@@ -53,3 +53,10 @@ def unload_ipython_extension(ipython: Any) -> None:
     from cogment_jupyter.notebook.magics import stop_current
 
     stop_current()
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """The Jupyter server extension that shares one Cogment runtime between kernels."""
+    from cogment_jupyter.server import _jupyter_server_extension_points as points
+
+    return points()

@@ -33,6 +33,8 @@ class TrialHandle:
         self._tick = 0
         self._details: str | None = None
         self._errors: list[str] = []
+        #: whether the trial runs on another orchestrator (attached or shared mode)
+        self.remote = False
         #: resolved once the trial ended and everything it logged is stored
         self.done: concurrent.futures.Future[TrialHandle] = concurrent.futures.Future()
 

@@ -68,12 +68,17 @@ class Lab:
         *,
         orchestrator: str | None = None,
         datalog: str | None = None,
+        shared: str | None = None,
+        shared_datalog: str | None = None,
         user_id: str = "cogment_jupyter",
         host: str = "127.0.0.1",
     ) -> None:
         self.datastore_path = Path(datastore) if datastore is not None else None
         self.remote_orchestrator = orchestrator
         self.external_datalog = datalog
+        self.shared_orchestrator = shared
+        self.shared_datalog = shared_datalog
+        self.discovery_reason: str | None = None
         self.user_id = user_id
         self.host = host
         self.started_at = time.time()
@@ -94,10 +99,11 @@ class Lab:
         self._lifecycle_channel: grpc.aio.Channel | None = None
         self._factory: GrpcComponentFactory | None = None
         started = time.perf_counter()
-        if orchestrator is not None:
-            parsed = parse_endpoint(orchestrator, role="environment")
-            if parsed.kind is not EndpointKind.GRPC:
-                raise ValueError(f"orchestrator must be 'grpc://HOST:PORT', got {orchestrator!r}")
+        for what, value in (("orchestrator", orchestrator), ("shared", shared)):
+            if value is not None and parse_endpoint(value, role="environment").kind is not EndpointKind.GRPC:
+                raise ValueError(f"{what} must be 'grpc://HOST:PORT', got {value!r}")
+        if orchestrator is not None and shared is not None:
+            raise ValueError("give orchestrator= (attach) or shared= (hybrid), not both")
         self._runtime = LoopThread()
         try:
             self._runtime.run(self._start())
@@ -132,22 +138,25 @@ class Lab:
             self._server = OrchestratorServer(self.orchestrator)
             await self._server.start(self.host, 0, extra_services=self.components.add_to_server)
             port = self._server.lifecycle_port
+            if self.shared_orchestrator is not None:
+                await self._connect_lifecycle(self.shared_orchestrator)
         else:
             self._services_server = grpc.aio.server()
             self.components.add_to_server(self._services_server)
             port = self._services_server.add_insecure_port(f"{self.host}:0")
             await self._services_server.start()
-            channel = self._lifecycle_channel = grpc.aio.insecure_channel(
-                self.remote_orchestrator.removeprefix("grpc://")
-            )
-            self._lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
-            await asyncio.wait_for(self._lifecycle.Version(common_pb2.VersionRequest()), 10)
+            await self._connect_lifecycle(self.remote_orchestrator)
         self.address = f"{self._connect_host()}:{port}"
         self._factory.local[self.address] = self.components.services
         if self._datastore_server is not None:
             store = self.datastore
             datalog_services = InProcessServices(datalog_factory=lambda _trial_id: store.datalog())
             self._factory.local[self._datastore_server.endpoint.removeprefix("grpc://")] = datalog_services
+
+    async def _connect_lifecycle(self, endpoint: str) -> None:
+        channel = self._lifecycle_channel = grpc.aio.insecure_channel(endpoint.removeprefix("grpc://"))
+        self._lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
+        await asyncio.wait_for(self._lifecycle.Version(common_pb2.VersionRequest()), 10)
 
     def _connect_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
@@ -221,7 +230,15 @@ class Lab:
 
     @property
     def orchestrator_endpoint(self) -> str:
-        return self.remote_orchestrator or self.endpoint
+        """Where trials run (in shared mode: those that are not all in this kernel)."""
+        return self.remote_orchestrator or self.shared_orchestrator or self.endpoint
+
+    @property
+    def mode(self) -> str:
+        """``embedded``, ``attached`` (to another orchestrator) or ``shared`` (a Jupyter server's runtime)."""
+        if self.remote_orchestrator:
+            return "attached"
+        return "shared" if self.shared_orchestrator else "embedded"
 
     @property
     def datastore_endpoint(self) -> str | None:
@@ -500,9 +517,17 @@ class Lab:
         while handle._trial is None and handle.state == "INITIALIZING" and not handle.done.done():
             await asyncio.sleep(0.005)
 
+    def _runs_here(self, params: common_pb2.TrialParams) -> bool:
+        """Whether every part of a trial is served in this kernel (the in-process fast path)."""
+        here = self.endpoint
+        return params.environment.endpoint == here and all(a.endpoint == here for a in params.actors)
+
     async def _run_trial(self, handle: TrialHandle, params: common_pb2.TrialParams) -> None:
+        handle.remote = self.orchestrator is None or (self._lifecycle is not None and not self._runs_here(params))
+        if handle.remote and self.shared_datalog and params.datalog.endpoint == self.datastore_endpoint:
+            params.datalog.endpoint = self.shared_datalog  # the runtime records it, even if this kernel goes
         try:
-            if self.orchestrator is not None:
+            if not handle.remote:
                 trial_id = await self.orchestrator.start_trial(
                     params=params, trial_id_requested=handle.id, user_id=self.user_id
                 )
@@ -534,13 +559,13 @@ class Lab:
                     if entry.info.state == common_pb2.ENDED:
                         break
         except grpc.aio.AioRpcError as error:
-            raise RuntimeError(f"{self.remote_orchestrator}: {error.details()}") from error
+            raise RuntimeError(f"{self.orchestrator_endpoint}: {error.details()}") from error
         finally:
             watch.cancel()
         await self._until_stored(handle.id)
 
     async def _until_stored(self, trial_id: str, timeout: float = 30.0) -> None:
-        if self.datastore is None or self.external_datalog:
+        if self.datastore is None or (self.external_datalog and not self.shared_orchestrator):
             return
         deadline = time.monotonic() + timeout
         store = self.datastore.store
@@ -652,7 +677,8 @@ class Lab:
 
     async def _join(self, trial_id: str, agent: str, actor: Actor) -> None:
         connection = InProcessActor({agent: actor}, trial_id)
-        if self.orchestrator is None:
+        handle = self._handles.get(trial_id)
+        if self.orchestrator is None or (handle is not None and handle.remote):
             assert self._lifecycle_channel is not None
             await join_over_grpc(self._lifecycle_channel, trial_id, connection, actor_name=agent)
             return
@@ -670,10 +696,12 @@ class Lab:
 
     def _terminate(self, trial_ids: list[str], hard: bool) -> None:
         runtime = self._check_open()
-        if self.orchestrator is not None:
-            runtime.call(functools.partial(self.orchestrator.terminate, trial_ids, hard=hard))
-        else:
-            metadata = tuple(("trial-id", i) for i in trial_ids)
+        remote = [i for i in trial_ids if self.orchestrator is None or getattr(self._handles.get(i), "remote", False)]
+        local = [i for i in trial_ids if i not in remote]
+        if local and self.orchestrator is not None:
+            runtime.call(functools.partial(self.orchestrator.terminate, local, hard=hard))
+        if remote:
+            metadata = tuple(("trial-id", i) for i in remote)
             runtime.submit(
                 self._lifecycle.TerminateTrial(
                     orchestrator_pb2.TerminateTrialRequest(hard_termination=hard), metadata=metadata
@@ -798,7 +826,10 @@ class Lab:
 
     def __repr__(self) -> str:
         state = "stopped" if self._closed else "running"
-        where = f"attached to {self.remote_orchestrator}" if self.remote_orchestrator else f"at {self.endpoint}"
+        where = {
+            "attached": f"attached to {self.remote_orchestrator}",
+            "shared": f"sharing the runtime at {self.shared_orchestrator}",
+        }.get(self.mode, f"at {self.endpoint}")
         return f"<Lab {state} {where}, datastore={str(self.datastore_path)!r}>"
 
 

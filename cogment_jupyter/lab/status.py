@@ -21,10 +21,17 @@ class LabStatus:
 
     @classmethod
     def of(cls, lab: Lab) -> LabStatus:
-        if lab.remote_orchestrator:
+        if lab.mode == "attached":
             mode = f"attached to the orchestrator at {lab.remote_orchestrator}"
+        elif lab.mode == "shared":
+            mode = (
+                f"shared runtime of the Jupyter server at {lab.shared_orchestrator} (trials served entirely "
+                "in this kernel run here, in-process; the others there; all recorded in the shared datastore)"
+            )
         else:
             mode = "embedded (orchestrator and datastore in this kernel)"
+            if lab.discovery_reason:
+                mode += f"; no shared runtime: {lab.discovery_reason}"
         endpoints = {
             "orchestrator": lab.orchestrator_endpoint,
             "services": lab.endpoint,

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from cogment_jupyter.lab.lab import Lab, LabNotLaunched
+
+MODES = {
+    "embedded": "orchestrator and datastore in this kernel",
+    "attached": "attached to {orchestrator}",
+    "shared": "sharing the Jupyter server's runtime at {orchestrator}",
+}
+
+
+def launch(datastore: str, orchestrator: str | None, datalog: str | None, embedded: bool) -> Lab:
+    """The lab ``%cogment launch`` makes: the Jupyter server's shared runtime when there is one."""
+    reason = None
+    if orchestrator is None and datalog is None and not embedded:
+        from cogment_jupyter.server.discovery import probe_shared_runtime
+
+        found = probe_shared_runtime()
+        if found.runtime is not None:
+            arguments = found.runtime.lab_arguments()
+            return Lab(
+                datastore=arguments["datastore"],
+                shared=arguments["orchestrator"],
+                shared_datalog=arguments["datalog"],
+            )
+        reason = found.reason
+    lab = Lab(datastore=datastore, orchestrator=orchestrator, datalog=datalog)
+    lab.discovery_reason = reason
+    return lab
 
 
 def stop_current() -> bool:
@@ -32,33 +60,36 @@ class CogmentMagics(Magics):
         help="attach to this Cogment orchestrator (grpc://HOST:PORT) instead of starting one in the kernel",
     )
     @argument("--datalog", default=None, help="send trial data to this datalog (grpc://HOST:PORT) instead")
+    @argument(
+        "--embedded",
+        action="store_true",
+        help="run in this kernel even when the Jupyter server shares a Cogment runtime",
+    )
     @line_magic
     def cogment(self, line: str) -> object:
         """Run Cogment in this kernel.
 
-        %cogment launch   start an orchestrator and a datastore here (or attach with --orchestrator)
-        %cogment status   endpoints, services, running and recent trials
+        %cogment launch   start an orchestrator and a datastore here, or use the Jupyter server's
+                          shared runtime when it has one (--embedded: here anyway; --orchestrator:
+                          attach to another orchestrator)
+        %cogment status   mode, endpoints, services, running and recent trials
         %cogment stop     stop everything the lab started
         """
         args = parse_argstring(self.cogment, line)
         if args.command == "launch":
-            return self._launch(args.datastore, args.orchestrator, args.datalog)
+            self._launch(args)
+            return None
         if args.command == "status":
             return Lab.current().status()
-        if not stop_current():
-            print("No Cogment lab is running.")
-        else:
-            print("Cogment lab stopped.")
+        print("Cogment lab stopped." if stop_current() else "No Cogment lab is running.")
         return None
 
-    def _launch(self, datastore: str, orchestrator: str | None, datalog: str | None) -> Lab:
+    def _launch(self, args: Any) -> None:
         stop_current()
-        lab = Lab(datastore=datastore, orchestrator=orchestrator, datalog=datalog)
-        self.shell.user_ns.setdefault("lab", lab)
-        if self.shell.user_ns.get("lab") is not lab:
-            self.shell.user_ns["lab"] = lab
+        lab = launch(args.datastore, args.orchestrator, args.datalog, args.embedded)
+        self.shell.user_ns["lab"] = lab
+        where = MODES[lab.mode].format(orchestrator=lab.orchestrator_endpoint)
         print(
-            f"Cogment lab ready in {lab.launch_seconds:.2f} s: orchestrator {lab.orchestrator_endpoint}, "
-            f"datastore {lab.datastore_path} -> available as `lab` (and Lab.current())"
+            f"Cogment lab ready in {lab.launch_seconds:.2f} s ({where}); trials recorded in {lab.datastore_path}"
+            " -> available as `lab` (and Lab.current())"
         )
-        return None

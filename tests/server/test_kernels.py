@@ -17,10 +17,11 @@ from tests.server.harness import JupyterServer, wait_for
 from tests.server.kernels import ServerKernel
 
 LAUNCH = """
+%load_ext cogment_jupyter
+%cogment launch
 from cogment_jupyter.server.discovery import probe_shared_runtime, shared_lab_arguments
 from cogment_jupyter import Lab, envs, actors
 found = probe_shared_runtime()
-lab = Lab(**shared_lab_arguments())
 lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
 lab.serve_actor("random", actors.Random())
 """
@@ -58,12 +59,27 @@ def test_kernels_find_the_shared_runtime_and_share_trials(server: JupyterServer,
         assert orchestrator == status["endpoints"]["orchestrator"] and pid == status["pid"]
         assert file == status["discovery_file"]
         assert kernel.value("lab.orchestrator_endpoint") == orchestrator
+        assert kernel.value("lab.mode") == "shared"
     from_a = run_trial(a, "A")
     from_b = run_trial(b, "B")
     wait_for(lambda: seen_by(b, from_a), 30, "notebook B seeing A's trial")
     wait_for(lambda: seen_by(a, from_b), 30, "notebook A seeing B's trial")
     for trial_id in (from_a, from_b):
         assert recorded(server, trial_id)["trial"]["properties"]["notebook"] in ("A", "B")
+    # all parts in the kernel: the in-process fast path, recorded in the shared datastore
+    assert a.value("lab.trial(" + repr(from_a) + ").remote") is False
+    # a client actor: the trial goes through the shared orchestrator
+    a.run(
+        "class Script(actors.Actor):\n"
+        "    def act(self, observation, frame=None):\n"
+        "        return 1\n"
+        "c = lab.start_trial('cartpole', {'gym': 'client'}, max_steps=3, properties={'notebook': 'client'})\n"
+        "lab.join(c, 'gym', Script()).result(60); c.wait(60)"
+    )
+    client_trial = a.value("c.id")
+    assert a.value("c.remote") is True and a.value("c.errors") == []
+    assert recorded(server, client_trial)["trial"]["properties"]["notebook"] == "client"
+    wait_for(lambda: seen_by(b, client_trial), 30, "notebook B seeing A's client-actor trial")
 
 
 def test_kernel_restart_keeps_trials_and_runtime(server: JupyterServer, kernels) -> None:
