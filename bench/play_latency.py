@@ -278,14 +278,16 @@ def _wait_json(path: Path, timeout_s: float) -> dict[str, Any]:
 class JupyterBench:
     """Drives KernelPump in a notebook kernel; reads paint statistics from the widget's view."""
 
-    def __init__(self, nb: Any, root: Path, kind: str) -> None:
+    def __init__(self, nb: Any, root: Path, kind: str, switch_interval: float | None = None) -> None:
         self.nb, self.root, self.kind = nb, root, kind
+        self.switch_interval = switch_interval
         self.n = 0
 
     def setup(self) -> None:
         self.nb.append_and_run(
             f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r})\n"
-            f"from play_latency import KernelPump\n"
+            + (f"sys.setswitchinterval({self.switch_interval})\n" if self.switch_interval else "")
+            + f"from play_latency import KernelPump\n"
             f"pump_{self.kind} = KernelPump({self.kind!r}, {str(self.root)!r})\n"
             f"pump_{self.kind}.widget"
         )
@@ -403,7 +405,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             nb = NotebookPage(page, server, "bench.ipynb")
             nb.open()
             for kind in args.kinds:
-                jb = JupyterBench(nb, root, kind)
+                jb = JupyterBench(nb, root, kind, args.switch_interval)
                 jb.setup()
                 kr = report["kinds"][kind]
                 kr["baseline"] = jb.baseline(args.seconds)
@@ -480,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--nodelay", action="store_true", help="set TCP_NODELAY on kernel websockets (jupyter_server leaves Nagle on)"
     )
+    p.add_argument("--switch-interval", type=float, help="sys.setswitchinterval in the kernel (default 0.005 s)")
     p.add_argument("--json", help="also write the raw figures here")
     p.add_argument("--screenshot", help="save a screenshot of the page at the end")
     args = p.parse_args(argv)
