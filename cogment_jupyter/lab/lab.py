@@ -680,6 +680,7 @@ class Lab:
         handle = self._handles.get(trial_id)
         if self.orchestrator is None or (handle is not None and handle.remote):
             assert self._lifecycle_channel is not None
+            await self._until_remote_pending(trial_id)
             await join_over_grpc(self._lifecycle_channel, trial_id, connection, actor_name=agent)
             return
         deadline = time.monotonic() + JOIN_TIMEOUT
@@ -693,6 +694,20 @@ class Lab:
         _, slot = self.orchestrator.join_client(trial_id, agent, None)
         await slot.connection.attach(connection)
         await trial.wait_ended()
+
+    async def _until_remote_pending(self, trial_id: str) -> None:
+        """Clients may join once the trial is PENDING on the other orchestrator."""
+        assert self._lifecycle is not None
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        metadata = (("trial-id", trial_id),)
+        while time.monotonic() < deadline:
+            reply = await self._lifecycle.GetTrialInfo(orchestrator_pb2.TrialInfoRequest(), metadata=metadata)
+            if reply.trial and reply.trial[0].state >= common_pb2.PENDING:
+                return
+            await asyncio.sleep(0.01)
+        raise TimeoutError(
+            f"trial {trial_id} did not start on {self.orchestrator_endpoint} within {JOIN_TIMEOUT:.0f} s"
+        )
 
     def _terminate(self, trial_ids: list[str], hard: bool) -> None:
         runtime = self._check_open()
