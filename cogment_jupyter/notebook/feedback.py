@@ -19,6 +19,7 @@ import numpy as np
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
 from cogment_jupyter.notebook.keymap import normalize_key
 from cogment_jupyter.notebook.play import GameWidget, PlaySession
+from cogment_jupyter.notebook.stand_in import attach_stand_in
 
 if TYPE_CHECKING:
     from cogment_jupyter.lab.lab import Lab
@@ -128,4 +129,5 @@ def feedback(
     session = PlaySession(lab, env, name, mapping, widget, giver, trial_options, spectators={name: "client"})
     widget.session = session
     session.start()
+    widget.stand_in = attach_stand_in(widget, list(giver.rewards))
     return widget

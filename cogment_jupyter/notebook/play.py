@@ -18,6 +18,7 @@ import numpy as np
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
 from cogment_jupyter.notebook.keymap import KeyMap, KeyMapError, coerce_action, compile_keymap
+from cogment_jupyter.notebook.stand_in import KeyStandIn, attach_stand_in
 from cogment_jupyter.notebook.widget import PlayWidget
 
 if TYPE_CHECKING:
@@ -203,6 +204,8 @@ class GameWidget(PlayWidget):
     """The widget ``lab.play`` returns: a :class:`PlayWidget` that knows its trials."""
 
     session: PlaySession | None = None
+    #: the scripted player, when COGMENT_JUPYTER_HUMAN_STAND_IN asks for one (CI)
+    stand_in: KeyStandIn | None = None
 
     @property
     def trials(self) -> list[TrialHandle]:
@@ -223,6 +226,8 @@ class GameWidget(PlayWidget):
         return list(getattr(self.session.human, "given", [])) if self.session else []
 
     def close(self) -> None:
+        if self.stand_in is not None:
+            self.stand_in.stop()
         if self.session is not None:
             self.session.close()
         super().close()
@@ -261,6 +266,7 @@ def play(
     session = PlaySession(lab, env, agent, players, widget, human, trial_options)
     widget.session = session
     session.start()
+    widget.stand_in = attach_stand_in(widget, sorted(keymap.keys))
     return widget
 
 
