@@ -832,6 +832,40 @@ class Lab:
 
         return feedback(self, env, actors, **options)
 
+    def teach(self, env: str, actor: str, keys: Any = None, **options: Any):
+        """Watch ``actor`` play ``env`` and take over while you hold a key (teacher override).
+
+        ``keys``/``noop`` map keys to the agent's actions, as for :meth:`play`; holding a
+        mapped key replaces the agent's action with that key's action, and every tick records
+        the intervention (see :meth:`interventions`). The trial runs at ``fps`` (default: the
+        environment's ``render_fps``). Returns the widget at once.
+        """
+        from cogment_jupyter.notebook.teach import teach
+
+        return teach(self, env, actor, keys, **options)
+
+    def interventions(self, trial_ids: str | Iterable[str]):
+        """One row per tick of teacher-wrapped trials: who was in control, proposed and executed actions."""
+        import pandas as pd
+
+        from cogment_jupyter.adapters.payloads import decode_observation
+
+        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
+        rows = []
+        for trial_id in ids:
+            steps = self.steps(trial_id, decode=False)
+            codec = TrialCodec.from_params(self._store().params(trial_id))
+            first = steps["actor"].iloc[0] if len(steps) else None
+            for _, row in steps[steps["actor"] == first].iterrows():
+                content = row["observation"]
+                if not isinstance(content, bytes) or codec is None:
+                    continue
+                info = decode_observation(content, codec[first].observation).info or {}
+                record = info.get("intervention")
+                if record is not None:  # the info of tick t's observation tells about the action of tick t-1
+                    rows.append({"trial_id": trial_id, "tick": int(row["tick"]) - 1, **record})
+        return pd.DataFrame(rows, columns=["trial_id", "tick", "teacher", "active", "proposed", "executed"])
+
     # ----------------------------------------------------------------- status
 
     def status(self):

@@ -128,6 +128,7 @@ def feedback(
     giver = FeedbackGiver(widget, keys, target, float(fps), lab._check_open().loop)
     session = PlaySession(lab, env, name, mapping, widget, giver, trial_options, spectators={name: "client"})
     widget.session = session
+    widget.player = giver
     session.start()
     widget.stand_in = attach_stand_in(widget, list(giver.rewards))
     return widget

@@ -98,11 +98,15 @@ class HumanActor(Actor):
             if delay > 0:
                 await asyncio.sleep(delay)
             await self._resumed.wait()
-            action = self._latest_json() or self.keymap(self.widget.pressed_in_order)
+            action = self._latest_json() or self.decide(self.widget.pressed_in_order)
         action = coerce_action(action, self.space)
         self.actions.append(action)
         self.tick += 1
         return action
+
+    def decide(self, pressed: tuple[str, ...]) -> Any:
+        """The action for the keys held at a paced tick."""
+        return self.keymap(pressed)
 
     def _latest_json(self) -> Any:
         """A JSON action sent by a custom front end since the last tick (paced play)."""
@@ -125,6 +129,14 @@ class HumanActor(Actor):
             state="ended",
             message=f"Game over: return {self.episode_return:g}. Play again?",
         )
+
+
+class TeacherHuman(HumanActor):
+    """A person supervising an agent: holding a mapped key takes over with that key's action."""
+
+    def decide(self, pressed: tuple[str, ...]) -> Any:
+        held = any(key in self.keymap.keys for key in pressed)
+        return {"active": int(held), "action": self.keymap(pressed)}
 
 
 class PlaySession:
@@ -155,6 +167,8 @@ class PlaySession:
         self.human = human
         self.trial_options = trial_options
         self.trials: list[TrialHandle] = []
+        #: more people in the same trials, each at their own widget: slot -> (widget, actor)
+        self.guests: dict[str, tuple[PlayWidget, Any]] = {}
         widget.on_control(self._control)
 
     @property
@@ -168,15 +182,26 @@ class PlaySession:
             options["spectators"] = self.spectators
         handle = self.lab.start_trial(self.env, self.actors, render=True, **options)
         self.trials.append(handle)
-        joined = self.lab.join(handle, self.slot, self.human)
-        joined.add_done_callback(lambda future: self._joined(handle, future))
+        for slot, widget, human in [(self.slot, self.widget, self.human)] + [
+            (slot, w, h) for slot, (w, h) in self.guests.items()
+        ]:
+            joined = self.lab.join(handle, slot, human)
+            joined.add_done_callback(lambda future, w=widget: self._joined(handle, future, w))
         return handle
 
-    def _joined(self, handle: TrialHandle, future: Any) -> None:
+    def add_guest(self, slot: str, widget: PlayWidget, human: Any) -> None:
+        """Another person plays ``slot`` in this session's trials, from the next one started."""
+        self.guests[slot] = (widget, human)
+        current = self.trial
+        if current is not None and current.state in ("INITIALIZING", "PENDING"):
+            joined = self.lab.join(current, slot, human)
+            joined.add_done_callback(lambda future: self._joined(current, future, widget))
+
+    def _joined(self, handle: TrialHandle, future: Any, widget: PlayWidget) -> None:
         error = future.exception()
         if error is not None:
-            log.warning("the player could not join trial %s: %s", handle.id, error)
-            self.widget.set_status(state="error", message=f"Could not join the trial: {error}")
+            log.warning("a player could not join trial %s: %s", handle.id, error)
+            widget.set_status(state="error", message=f"Could not join the trial: {error}")
 
     def _control(self, action: str) -> None:
         runtime = self.lab._check_open()
@@ -204,6 +229,8 @@ class GameWidget(PlayWidget):
     """The widget ``lab.play`` returns: a :class:`PlayWidget` that knows its trials."""
 
     session: PlaySession | None = None
+    #: the actor this widget's person plays through (a HumanActor, a FeedbackGiver...)
+    player: Any = None
     #: the scripted player, when COGMENT_JUPYTER_HUMAN_STAND_IN asks for one (CI)
     stand_in: KeyStandIn | None = None
 
@@ -218,12 +245,33 @@ class GameWidget(PlayWidget):
     @property
     def actions(self) -> list[Any]:
         """The actions of the current round, as sent to the environment."""
-        return list(getattr(self.session.human, "actions", [])) if self.session else []
+        return list(getattr(self.player, "actions", []))
 
     @property
     def feedback(self) -> list[tuple[int, float]]:
         """Rewards given in this round of a feedback session, as (tick, value)."""
-        return list(getattr(self.session.human, "given", [])) if self.session else []
+        return list(getattr(self.player, "given", []))
+
+    def add_player(self, agent: str, keys: Any = None, *, noop: Any = None, title: str | None = None) -> GameWidget:
+        """A second person at a second widget: plays ``agent`` (a ``"client"`` slot) in these trials.
+
+        Start the first widget with ``actors={agent: "client"}``; trials wait for every person.
+        """
+        session = self.session
+        if session is None:
+            raise RuntimeError("this widget has no play session")
+        if session.actors.get(agent) != "client":
+            raise ValueError(
+                f"start lab.play with actors={{{agent!r}: 'client'}} to leave {agent!r} to a second player"
+            )
+        keymap = _keymap(None, keys, noop)
+        widget = GameWidget(fps=self.fps, key_hints=keymap.hints, title=title or f"{session.env}: {agent}")
+        human = HumanActor(widget, keymap, self.fps, session.lab._check_open().loop)
+        widget.session = session
+        widget.player = human
+        session.add_guest(agent, widget, human)
+        widget.stand_in = attach_stand_in(widget, sorted(keymap.keys))
+        return widget
 
     def close(self) -> None:
         if self.stand_in is not None:
@@ -265,6 +313,7 @@ def play(
     human = HumanActor(widget, keymap, float(fps), runtime.loop)
     session = PlaySession(lab, env, agent, players, widget, human, trial_options)
     widget.session = session
+    widget.player = human
     session.start()
     widget.stand_in = attach_stand_in(widget, sorted(keymap.keys))
     return widget

@@ -1,0 +1,58 @@
+"""``lab.teach(...)``: a person supervises an agent and takes over while a key is held.
+
+The environment is wrapped in :class:`~cogment_jupyter.adapters.conversions.Teacher`; the
+person is its ``teacher`` agent, a Cogment client actor that answers every tick with
+``{"active": 0|1, "action": ...}``. Each step records the intervention (proposed and executed
+actions) in the environment's ``info``; :meth:`Lab.interventions` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cogment_jupyter.adapters.conversions import Teacher
+from cogment_jupyter.notebook.play import DEFAULT_FPS, GameWidget, PlaySession, TeacherHuman, _keymap
+from cogment_jupyter.notebook.stand_in import attach_stand_in
+
+if TYPE_CHECKING:
+    from cogment_jupyter.lab.lab import Lab
+
+
+def teach(
+    lab: Lab,
+    env: str,
+    actor: str,
+    keys: Any = None,
+    *,
+    noop: Any = None,
+    fps: float | None = None,
+    agent: str | None = None,
+    teacher: str = "teacher",
+    actors: Mapping[str, str] | None = None,
+    title: str | None = None,
+    **trial_options: Any,
+) -> GameWidget:
+    """Watch ``actor`` play ``env``; hold a key to act in its place. See ``Lab.teach``."""
+    template, _, _, _ = lab._environment(env)
+    if not isinstance(template, Teacher):
+        if env not in lab.components.environments:
+            raise ValueError(f"lab.teach needs an environment served in this kernel; {env!r} is served elsewhere")
+        wrapped = f"{env}+{teacher}"
+        if wrapped not in lab.components.environments:
+            lab.serve_env(wrapped, Teacher(template, agent=agent, teacher=teacher))
+        env, template = wrapped, lab.components.environments[wrapped]
+    agent = template.agent
+    keymap = _keymap(None, keys, noop)
+    fps = float(fps or template.render_fps or DEFAULT_FPS)
+    if fps <= 0:
+        raise ValueError("fps must be > 0: the agent plays in real time while you supervise")
+    players = {**dict(actors or {}), agent: actor, template.name: "client"}
+    widget = GameWidget(fps=fps, key_hints=keymap.hints, title=title or f"{env}: hold a key to take over")
+    human = TeacherHuman(widget, keymap, fps, lab._check_open().loop)
+    session = PlaySession(lab, env, template.name, players, widget, human, trial_options)
+    widget.session = session
+    widget.player = human
+    session.start()
+    widget.stand_in = attach_stand_in(widget, sorted(keymap.keys))
+    return widget
