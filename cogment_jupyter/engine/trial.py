@@ -10,6 +10,7 @@ wait on a future instead. Either way the order of events is the same.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -84,10 +85,13 @@ class ActorSlot:
 
 
 class _EnvPort(EnvironmentPort):
-    __slots__ = ("_trial",)
+    """Bound straight to the trial's handlers: one call per event on the fast path."""
 
     def __init__(self, trial: Trial) -> None:
         self._trial = trial
+        self.observations = trial._env_observations  # type: ignore[method-assign]
+        self.last = trial._env_last  # type: ignore[method-assign]
+        self.last_ack = trial._env_last_ack  # type: ignore[method-assign]
 
     def observations(self, observation_set: ObservationSet) -> None:
         self._trial._env_observations(observation_set)
@@ -113,11 +117,10 @@ class _EnvPort(EnvironmentPort):
 
 
 class _ActorPort(ActorPort):
-    __slots__ = ("_slot", "_trial")
-
     def __init__(self, trial: Trial, slot: ActorSlot) -> None:
         self._trial = trial
         self._slot = slot
+        self.action = functools.partial(trial._actor_action, slot)  # type: ignore[method-assign]
 
     def action(self, action: Action) -> None:
         self._trial._actor_action(self._slot, action)
@@ -400,12 +403,27 @@ class Trial:
     def _process_actions(self) -> None:
         """Build and send the action set of the current tick (§7.1.3)."""
         self._tick_processed = True
-        self._cancel_timers()
+        if self._timers:
+            self._cancel_timers()
         tick = self.tick_id
-        sample = self._current_sample()
-        sample.actions = self._actions
-        contents: list[object] = []
+        sample = self._samples[-1]
+        actions = sample.actions = self._actions
         unavailable: list[int] = []
+        if None not in actions:  # everyone acted: the common case
+            contents = [action.content for action in actions]  # type: ignore[union-attr]
+        else:
+            contents = self._contents_with_gaps(sample, unavailable)
+        last = (self.max_steps > 0 and tick >= self.max_steps) or self.end_requested
+        if last:
+            self.set_state(TrialState.TERMINATING)
+            if self.max_steps > 0 and tick >= self.max_steps:
+                sample.special_events.append("Maximum number of steps reached")
+            self._orchestrator_sent_last = True
+        self.environment.actions(ActionSet(tick, contents, unavailable, now_ns()), last)
+
+    def _contents_with_gaps(self, sample: Sample, unavailable: list[int]) -> list[object]:
+        """Action contents when some actors did not act: defaults, unavailable, or the end (§7.1.3)."""
+        contents: list[object] = []
         missing: list[str] = []
         for slot, action in zip(self.actors, self._actions, strict=True):
             if action is not None:
@@ -423,16 +441,10 @@ class Trial:
         if missing:
             self.hard_terminate(
                 f"Action processing requirement failure [Required actors [{', '.join(missing)}] "
-                f"unavailable at tick [{tick}]]"
+                f"unavailable at tick [{self.tick_id}]]"
             )
             raise TrialAborted
-        last = (self.max_steps > 0 and tick >= self.max_steps) or self.end_requested
-        if last:
-            self.set_state(TrialState.TERMINATING)
-            if self.max_steps > 0 and tick >= self.max_steps:
-                sample.special_events.append("Maximum number of steps reached")
-            self._orchestrator_sent_last = True
-        self.environment.actions(ActionSet(tick, contents, unavailable, now_ns()), last)
+        return contents
 
     async def _finish(self) -> None:
         """Soft end after the final observation set (§7.2)."""

@@ -225,6 +225,7 @@ class InProcessActor(ActorConnection):
         self._wants_mask = False
         self._pending: asyncio.Task[None] | None = None
         self._closed = False
+        self._wants_rewards = True
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def init(self, init: ActorInit, port: ActorPort) -> None:
@@ -258,6 +259,7 @@ class InProcessActor(ActorConnection):
         except Exception as error:
             raise InitError(f"reset failed: {_describe(error)}") from error
         self._wants_mask = "action_mask" in inspect.signature(actor.act).parameters
+        self._wants_rewards = type(actor).on_reward is not Actor.on_reward
         self._actor = actor
 
     def _on_loop(self, function: Any, *args: Any) -> None:
@@ -294,8 +296,9 @@ class InProcessActor(ActorConnection):
         if actor is None or port is None or self._closed:
             return
         try:
-            for reward in rewards:
-                actor.on_reward(reward.value, reward.tick_id, reward.sources)
+            if self._wants_rewards:
+                for reward in rewards:
+                    actor.on_reward(reward.value, reward.tick_id, reward.sources)
             content = observation.content
             lab = (
                 content
