@@ -7,8 +7,9 @@ for each frame encoding, against the same environment stepped with no display in
 1. encode cost in Python per format (median ms, bytes);
 2. decode + paint cost of the widget's own front-end code in Chromium without Jupyter (the
    built bundle rendered with a stand-in model), per format;
-3. the full path through JupyterLab: a kernel thread steps the env, renders and calls
-   ``PlayWidget.show_frame`` (paced at --pace fps); frames/s actually painted in the browser;
+3. the full path through JupyterLab: a kernel thread steps the env (in another process that
+   renders and encodes, as the Cogment environment service does for lab.play, or in the kernel
+   itself) and calls ``PlayWidget.show_frame`` (paced at --pace fps); frames/s actually painted;
    then, paced at 60 fps, Playwright presses arrow keys and the widget measures keydown ->
    first painted frame that reflects the key (p50, p95);
 4. baseline: the same env stepped and rendered with no display, steps/s.
@@ -101,6 +102,62 @@ def sample_frames(kind: str, n: int = 60) -> list[np.ndarray]:
     return frames
 
 
+class LocalEnv:
+    """The env stepped and rendered by the kernel itself (its GIL is shared with the widget's threads)."""
+
+    def __init__(self, kind: str, fmt: str) -> None:
+        self.env = make_env(kind)
+        self.env.reset(seed=0)
+
+    def step(self, action: int) -> tuple[Any, float, bool]:
+        _, r, term, trunc, _ = self.env.step(action)
+        frame = self.env.render()
+        if term or trunc:
+            self.env.reset()
+        return frame, float(r), bool(term or trunc)
+
+    def close(self) -> None:
+        pass
+
+
+def _remote_env_main(conn: Any, kind: str, fmt: str) -> None:
+    """Child process: step, render and encode, as the Cogment environment service would."""
+    from cogment_jupyter.notebook.frames import encode_frame
+
+    env = make_env(kind)
+    env.reset(seed=0)
+    while (action := conn.recv()) is not None:
+        _, r, term, trunc, _ = env.step(action)
+        e = encode_frame(env.render(), fmt)
+        if term or trunc:
+            env.reset()
+        conn.send((e.format, e.width, e.height, e.data, float(r), bool(term or trunc)))
+
+
+class RemoteEnv:
+    """The env in another process, frames arriving encoded (lab.play's case: the env runs in the
+    Cogment environment service); the kernel only forwards bytes to the widget."""
+
+    def __init__(self, kind: str, fmt: str) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_remote_env_main, args=(child, kind, fmt), daemon=True)
+        self.proc.start()
+
+    def step(self, action: int) -> tuple[Any, float, bool]:
+        from cogment_jupyter.notebook.frames import EncodedFrame
+
+        self.conn.send(action)
+        fmt, w, h, data, r, done = self.conn.recv()
+        return EncodedFrame(fmt, w, h, data), r, done
+
+    def close(self) -> None:
+        self.conn.send(None)
+        self.proc.join(timeout=10)
+
+
 class KernelPump:
     """Runs inside the benchmark's kernel: steps an env into a PlayWidget on a background thread."""
 
@@ -112,7 +169,12 @@ class KernelPump:
         self.stop_event = threading.Event()
         # a key press steps the env at once instead of at the next tick (Cogment Lab's pacing)
         self.key_event = threading.Event()
-        self.widget.on_keys(lambda pressed, t_ms: self.key_event.set())
+        self.key_delays_ms: list[float] = []  # browser key event -> kernel callback
+        self.widget.on_keys(self._on_keys)
+
+    def _on_keys(self, pressed: frozenset[str], t_ms: float) -> None:
+        self.key_delays_ms.append(time.time() * 1000 - t_ms)
+        self.key_event.set()
 
     def start(self, name: str, phase: str, **kw: Any) -> None:
         self.stop_event.clear()
@@ -140,12 +202,14 @@ class KernelPump:
             n += 1
         return {"steps_per_s": n / (time.perf_counter() - t0)}
 
-    def pump(self, fmt: str, pace: float, seconds: float) -> dict[str, Any]:
+    def pump(self, fmt: str, pace: float, seconds: float, env_in: str = "kernel") -> dict[str, Any]:
         w = self.widget
         w.frame_format = fmt
-        env = make_env(self.kind)
-        env.reset(seed=0)
+        env = (LocalEnv if env_in == "kernel" else RemoteEnv)(self.kind, fmt)
+        if env_in != "kernel":
+            env.step(0)  # wait for the child to be up
         before = w.frame_stats()
+        self.key_delays_ms.clear()
         period = 1.0 / pace
         t0 = next_t = time.perf_counter()
         tick, ret = 0, 0.0
@@ -153,11 +217,10 @@ class KernelPump:
             key_seq = w.key_seq
             pressed = w.pressed
             action = 0 if "ArrowLeft" in pressed else 1 if "ArrowRight" in pressed else tick % 2
-            _, r, term, trunc, _ = env.step(action)
-            tick, ret = tick + 1, ret + float(r)
-            w.show_frame(env.render(), key_seq=key_seq, tick=tick, episode_return=ret)
-            if term or trunc:
-                env.reset()
+            frame, r, done = env.step(action)
+            tick, ret = tick + 1, ret + r
+            w.show_frame(frame, key_seq=key_seq, tick=tick, episode_return=ret)
+            if done:
                 tick, ret = 0, 0.0
             next_t += period
             if self.key_event.wait(max(0.0, next_t - time.perf_counter())):
@@ -166,6 +229,7 @@ class KernelPump:
             elif time.perf_counter() - next_t > 5 * period:
                 next_t = time.perf_counter()  # fell behind: do not burst to catch up
         elapsed = time.perf_counter() - t0
+        env.close()
         after = w.frame_stats()
         delta = {k: after[k] - before[k] for k in ("submitted", "sent", "dropped", "acked", "bytes_sent", "encode_s")}
         return {
@@ -176,6 +240,7 @@ class KernelPump:
             "bytes_per_frame": delta["bytes_sent"] / max(delta["sent"], 1),
             "encode_ms": 1000 * delta["encode_s"] / max(delta["sent"], 1),
             "legs_ms": [after.get(k) for k in ("to_browser_ms", "paint_ms", "ack_back_ms")],
+            "key_to_kernel_ms": statistics.median(self.key_delays_ms) if self.key_delays_ms else None,
         }
 
 
@@ -313,11 +378,13 @@ class JupyterBench:
     def baseline(self, seconds: float) -> dict[str, Any]:
         return self._call(f"pump_{self.kind}.start('NAME', 'baseline', seconds={seconds})", "base", seconds + 30)
 
-    def throughput(self, fmt: str, pace: float, seconds: float) -> dict[str, Any]:
+    def throughput(self, fmt: str, pace: float, seconds: float, env_in: str) -> dict[str, Any]:
         painted0 = self.view_js("v.cjPlay.stats().painted")
         t0 = time.monotonic()
         r = self._call(
-            f"pump_{self.kind}.start('NAME', 'pump', fmt={fmt!r}, pace={pace}, seconds={seconds})", "tput", seconds + 30
+            f"pump_{self.kind}.start('NAME', 'pump', fmt={fmt!r}, pace={pace}, seconds={seconds}, env_in={env_in!r})",
+            "tput",
+            seconds + 30,
         )
         time.sleep(0.3)  # the last acks
         painted = self.view_js("v.cjPlay.stats().painted") - painted0
@@ -325,7 +392,7 @@ class JupyterBench:
         r["wall_s"] = time.monotonic() - t0
         return r
 
-    def latency(self, fmt: str, presses: int) -> dict[str, Any]:
+    def latency(self, fmt: str, presses: int, env_in: str) -> dict[str, Any]:
         page = self.nb.page
         self.view_js("v.cjPlay.resetLatency()")
         stage = f".cj-play:has(.cj-play-title:text-is('bench: {self.kind}')) .cj-play-stage"
@@ -335,7 +402,9 @@ class JupyterBench:
         )
         self.n += 1
         name = f"{self.kind}-{self.n}-lat"
-        self.nb.append_and_run(f"pump_{self.kind}.start({name!r}, 'pump', fmt={fmt!r}, pace=60, seconds=120)")
+        self.nb.append_and_run(
+            f"pump_{self.kind}.start({name!r}, 'pump', fmt={fmt!r}, pace=60, seconds=120, env_in={env_in!r})"
+        )
         page.locator(stage).click()
         time.sleep(0.5)
         rng = random.Random(0)
@@ -351,6 +420,7 @@ class JupyterBench:
         r = _wait_json(self.root / f"{name}.json", 30)
         lat = stats["latency_ms"]
         r.update(
+            latency_ms=[round(v) for v in lat],
             latency_n=len(lat),
             latency_p50=_pct(lat, 50),
             latency_p95=_pct(lat, 95),
@@ -410,14 +480,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 kr = report["kinds"][kind]
                 kr["baseline"] = jb.baseline(args.seconds)
                 log(f"{kind}: no display {kr['baseline']['steps_per_s']:.0f} steps/s")
-                for fmt in args.formats:
-                    t = jb.throughput(fmt, args.pace, args.seconds)
-                    lat = jb.latency(fmt, args.presses) if args.presses else {}
-                    kr["jupyter"][fmt] = {"throughput": t, "latency": lat}
+                for env_in, fmt in [(e, f) for e in args.env_in for f in args.formats]:
+                    t = jb.throughput(fmt, args.pace, args.seconds, env_in)
+                    lat = jb.latency(fmt, args.presses, env_in) if args.presses else {}
+                    kr["jupyter"][f"{env_in}/{fmt}"] = {"throughput": t, "latency": lat}
                     log(
-                        f"{kind} {fmt}: painted {t['painted_fps']:.1f} fps (offered {t['offered_fps']:.0f}), "
+                        f"{kind} env in {env_in}, {fmt}: painted {t['painted_fps']:.1f} fps "
+                        f"(offered {t['offered_fps']:.0f}), "
                         f"{t['bytes_per_frame'] / 1000:.1f} kB/frame, keypress->frame p50 "
-                        f"{lat.get('latency_p50')} p95 {lat.get('latency_p95')} ms (n={lat.get('latency_n')})"
+                        f"{lat.get('latency_p50')} p95 {lat.get('latency_p95')} ms (n={lat.get('latency_n')}), "
+                        f"key reaches the kernel in {lat.get('key_to_kernel_ms')} ms (median), "
+                        f"latencies {lat.get('latency_ms')}"
                     )
                 kr["baseline_after"] = jb.baseline(args.seconds)
             if args.screenshot:
@@ -446,15 +519,16 @@ def print_report(report: dict[str, Any]) -> None:
         base = statistics.mean([kr["baseline"]["steps_per_s"], kr.get("baseline_after", kr["baseline"])["steps_per_s"]])
         print(f"\n{kind} {w}x{h}: no display {base:.0f} steps/s (env step + render, same kernel, same run)")
         header = (
-            f"{'format':<12}{'bytes/frame':>12}{'encode ms':>10}{'paint ms':>10}{'painted/s':>11}"
+            f"{'env in':<9}{'format':<12}{'bytes/frame':>12}{'encode ms':>10}{'paint ms':>10}{'painted/s':>11}"
             f"{'x no-disp':>10}{'key p50':>9}{'key p95':>9}{'legs ms (to/paint/back)':>26}"
         )
         print(header)
-        for fmt, jr in kr["jupyter"].items():
+        for key, jr in kr["jupyter"].items():
+            env_in, fmt = key.split("/")
             t, lat = jr["throughput"], jr["latency"]
             legs = "/".join(f"{v:.0f}" if v is not None else "-" for v in t.get("legs_ms", []))
             print(
-                f"{fmt:<12}{t['bytes_per_frame']:>12.0f}{kr['encode'][fmt]['encode_ms']:>10.2f}"
+                f"{env_in:<9}{fmt:<12}{t['bytes_per_frame']:>12.0f}{kr['encode'][fmt]['encode_ms']:>10.2f}"
                 f"{kr['decode_paint'][fmt]['median']:>10.2f}{t['painted_fps']:>11.1f}"
                 f"{t['painted_fps'] / base:>10.3f}{_fmt(lat.get('latency_p50')):>9}{_fmt(lat.get('latency_p95')):>9}"
                 f"{legs:>26}"
@@ -462,10 +536,10 @@ def print_report(report: dict[str, Any]) -> None:
     cp = report["kinds"].get("cartpole", {}).get("jupyter", {})
     if cp:
         print("\ntargets on CartPole: painted >= 60/s, keypress->frame p95 <= 35 ms")
-        for fmt, jr in cp.items():
+        for key, jr in cp.items():
             fps, p95 = jr["throughput"]["painted_fps"], jr["latency"].get("latency_p95")
             ok = fps >= TARGET_FPS and p95 is not None and p95 <= TARGET_P95_MS
-            print(f"  {fmt:<12} {fps:6.1f}/s  p95 {_fmt(p95):>6} ms  {'MET' if ok else 'not met'}")
+            print(f"  {key:<20} {fps:6.1f}/s  p95 {_fmt(p95):>6} ms  {'MET' if ok else 'not met'}")
 
 
 def _fmt(v: float | None) -> str:
@@ -476,6 +550,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--formats", nargs="+", default=FORMATS, choices=FORMATS)
     p.add_argument("--kinds", nargs="+", default=KINDS, choices=KINDS)
+    p.add_argument(
+        "--env-in",
+        nargs="+",
+        default=["process", "kernel"],
+        choices=["process", "kernel"],
+        help="where the env steps and renders: another process (as lab.play) or the kernel itself",
+    )
     p.add_argument("--seconds", type=float, default=4.0, help="length of each throughput phase")
     p.add_argument("--pace", type=float, default=75.0, help="frames/s the kernel offers in the throughput phase")
     p.add_argument("--presses", type=int, default=30, help="key presses per latency phase (0: skip)")

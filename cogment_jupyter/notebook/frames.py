@@ -5,13 +5,26 @@ megabytes on the websocket and the player sees the past. The front end acknowled
 frame it has painted; at most ``window`` frames are unacknowledged, and a frame submitted while
 the window is full replaces the one waiting (drop-oldest), so nothing ever queues.
 
-Why ``rgb-deflate`` by default: measured in ``bench/play_latency.py`` (CartPole-v1 600x400 and a
-210x160 Atari-sized frame, headless Chromium): zlib level 1 of the raw pixels encodes in about
-1 ms (CartPole) / 0.2 ms (Atari) to a few kB, is lossless, needs only the standard library, is
-inflated natively by the browser (``DecompressionStream``), and is the format
-``cogment_jupyter.adapters.frames`` already stores, so recorded frames pass through unchanged.
-PNG costs 3-4x more to encode for a similar size, JPEG blurs line art, raw RGB is 100-700 kB a
-frame. See the module docstring of ``bench/play_latency.py`` for the figures.
+Why ``rgb-deflate`` by default (zlib level 1 of the raw pixels), measured with
+``bench/play_latency.py`` (Python encode / widget decode+paint in Chromium / bytes per frame):
+
+=========== ============================ ============================
+format      CartPole-v1 600x400          Atari-sized 210x160
+=========== ============================ ============================
+rgb         0.13 ms / 1.1 ms / 720 kB    0.02 ms / 0.1 ms / 101 kB
+rgb-deflate 1.3 ms / 2.3 ms / 4.6 kB     0.15 ms / 0.4 ms / 1.3 kB
+png         3.7 ms / 2.5 ms / 5.5 kB     0.55 ms / 1.5 ms / 1.3 kB
+jpeg (q80)  0.9 ms / 3.6 ms / 6.7 kB     0.29 ms / 2.2 ms / 2.6 kB, lossy
+webp (q80)  4.3 ms / 1.9 ms / 1.8 kB     0.89 ms / 2.1 ms / 0.6 kB, lossy
+=========== ============================ ============================
+
+Through JupyterLab every format painted about as many frames per second (the ack round trip,
+not the codec, is the limit) and deflate was first or tied for both sizes. It is lossless,
+needs only the standard library (Pillow is optional, for png/jpeg/webp), is the cheapest
+lossless encoding after raw, is inflated natively by the browser (``DecompressionStream``), and is the
+format ``cogment_jupyter.adapters.frames`` stores, so frames that arrive from the environment
+service can be forwarded without being decoded (:meth:`EncodedFrame.from_zlib`). Raw RGB is
+cheapest to make but 100-700 kB a frame is too much for a remote notebook server.
 """
 
 from __future__ import annotations
