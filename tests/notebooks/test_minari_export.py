@@ -11,7 +11,7 @@ from cogment_jupyter.datastore import Datastore
 
 pytest.importorskip("minari", reason='the Minari export needs minari: pip install "minari[arrow]"')
 
-from cogment_jupyter.lab.minari_export import (  # noqa: E402
+from cogment_jupyter.lab.minari_export import (
     episode_buffers,
     episodes,
     load_minari,
