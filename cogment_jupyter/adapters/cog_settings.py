@@ -22,15 +22,20 @@ import cogment as _cog
 
 from cogment_jupyter.adapters import wire as wire_pb
 
-#: The one actor class every agent of our adapters uses.
+#: The actor class every agent of our adapters uses.
 PLAYER = "player"
+#: Participants that are not agents of the environment (people giving feedback, observers).
+SPECTATOR = "spectator"
 
 actor_classes = _cog.actor.ActorClassList(
-    _cog.actor.ActorClass(
-        name=PLAYER,
-        config_type=wire_pb.ActorConfig,
-        action_space=wire_pb.Action,
-        observation_space=wire_pb.Observation,
+    *(
+        _cog.actor.ActorClass(
+            name=name,
+            config_type=wire_pb.ActorConfig,
+            action_space=wire_pb.Action,
+            observation_space=wire_pb.Observation,
+        )
+        for name in (PLAYER, SPECTATOR)
     )
 )
 

@@ -86,6 +86,8 @@ class Teacher(_Conversion):
 
     def _with_teacher(self, result: StepResult, intervention: dict[str, Any] | None) -> StepResult:
         result.observations[self.name] = result.observations.get(self.agent)
+        if self.agent in result.rewards:  # the teacher is scored with the agent it supervises
+            result.rewards = {**result.rewards, self.name: result.rewards[self.agent]}
         if result.acting is not None and self.agent in result.acting:
             result.acting = [*result.acting, self.name]
         if intervention is not None:

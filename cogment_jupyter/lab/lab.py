@@ -716,12 +716,15 @@ class Lab:
         if local and self.orchestrator is not None:
             runtime.call(functools.partial(self.orchestrator.terminate, local, hard=hard))
         if remote:
-            metadata = tuple(("trial-id", i) for i in remote)
-            runtime.submit(
-                self._lifecycle.TerminateTrial(
-                    orchestrator_pb2.TerminateTrialRequest(hard_termination=hard), metadata=metadata
-                )
-            )
+            runtime.submit(self._terminate_remote(remote, hard))
+
+    async def _terminate_remote(self, trial_ids: list[str], hard: bool) -> None:
+        """TerminateTrial on the other orchestrator (its stub lives on the lab's loop)."""
+        assert self._lifecycle is not None
+        metadata = tuple(("trial-id", i) for i in trial_ids)
+        await self._lifecycle.TerminateTrial(
+            orchestrator_pb2.TerminateTrialRequest(hard_termination=hard), metadata=metadata
+        )
 
     @property
     def handles(self) -> list[TrialHandle]:

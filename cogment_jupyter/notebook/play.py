@@ -182,6 +182,7 @@ class PlaySession:
             options["spectators"] = self.spectators
         handle = self.lab.start_trial(self.env, self.actors, render=True, **options)
         self.trials.append(handle)
+        handle.done.add_done_callback(lambda _: self._ended(handle))
         for slot, widget, human in [(self.slot, self.widget, self.human)] + [
             (slot, w, h) for slot, (w, h) in self.guests.items()
         ]:
@@ -196,6 +197,14 @@ class PlaySession:
         if current is not None and current.state in ("INITIALIZING", "PENDING"):
             joined = self.lab.join(current, slot, human)
             joined.add_done_callback(lambda future: self._joined(current, future, widget))
+
+    def _ended(self, handle: TrialHandle) -> None:
+        """A round that failed (could not start, a component raised) says so on every widget."""
+        if not handle.errors:
+            return
+        widgets = [self.widget, *(w for w, _ in self.guests.values())]
+        for widget in widgets:
+            widget.set_status(state="ended", message=f"The trial failed: {handle.errors[0]}")
 
     def _joined(self, handle: TrialHandle, future: Any, widget: PlayWidget) -> None:
         error = future.exception()

@@ -41,7 +41,8 @@ from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 
 log = logging.getLogger(__name__)
 
-#: Actor class of trial participants that watch (and reward, message) without being an agent.
+#: Actor class of trial participants that watch (and reward, message) without being an agent
+#: (the same name as in ``adapters.cog_settings``, kept here so importing this module stays cheap).
 SPECTATOR = "spectator"
 
 

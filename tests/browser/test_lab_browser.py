@@ -1,0 +1,130 @@
+"""``lab.play``, ``lab.feedback`` and ``lab.teach`` in a real JupyterLab, played with real key presses.
+
+Every round is a Cogment trial whose player is a client actor; the tests read what the datastore
+recorded and compare it with the keys the browser pressed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .jupyter_harness import JupyterServer, NotebookPage
+
+PLAY = ".cj-play"
+STAGE = ".cj-play-stage"
+
+SETUP = """
+%load_ext cogment_jupyter
+%cogment launch --datastore trials
+from cogment_jupyter import envs, actors
+lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+"""
+
+
+def last_json(nb: NotebookPage, code: str) -> Any:
+    index = nb.append_and_run(f"import json; print(json.dumps({code}))")
+    return json.loads(nb.output_text(index).strip().splitlines()[-1])
+
+
+def click_to_play(nb: NotebookPage, page: Any, running: bool = True) -> None:
+    """Wait for the first frame (and the round to be running), then click the widget to take the keys."""
+    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=30)
+    if running:
+        nb.wait_attr(PLAY, "data-state", "v => v === 'running'", timeout_s=30)
+    page.locator(STAGE).first.click()
+    nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
+
+
+def test_play_cartpole_turn_based_records_the_keys_pressed(
+    open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
+) -> None:
+    nb = open_notebook(
+        [SETUP, 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=7)\nw'],
+        name="play_turn_based.ipynb",
+    )
+    nb.run_all()
+    click_to_play(nb, page)
+    cells = nb.cell_count()
+    keys = ["ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft", "ArrowRight"]
+    nb.screenshot(artifacts / "1-playing.png", PLAY)
+    for key in keys:
+        page.keyboard.press(key)
+        page.wait_for_timeout(60)
+    nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
+    nb.screenshot(artifacts / "2-game-over.png", PLAY)
+    assert nb.cell_count() == cells  # no key leaked into notebook shortcuts
+    recorded = last_json(nb, "lab.steps(w.trial.wait(30).id)['action'].iloc[:8].tolist()")
+    expected = [0 if k == "ArrowLeft" else 1 for k in keys]
+    assert recorded == expected
+    mode = last_json(nb, "lab.mode")
+    assert mode in ("embedded", "shared")
+
+
+def test_reload_mid_trial_reattaches_and_the_trial_goes_on(
+    open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
+) -> None:
+    nb = open_notebook(
+        [SETUP, 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=5)\nw'],
+        name="play_reload.ipynb",
+    )
+    nb.run_all()
+    click_to_play(nb, page)
+    for key in ["ArrowLeft", "ArrowRight"]:
+        page.keyboard.press(key)
+        page.wait_for_timeout(60)
+    nb.save()
+    nb.reload()
+    # the reloaded page shows the widget again with the latest frame, and the trial waits for us
+    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=30)
+    nb.screenshot(artifacts / "reloaded.png", PLAY)
+    assert last_json(nb, "w.trial.state") == "RUNNING"
+    click_to_play(nb, page)
+    for key in ["ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft"]:
+        page.keyboard.press(key)
+        page.wait_for_timeout(60)
+    nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
+    assert last_json(nb, "lab.steps(w.trial.wait(30).id)['action'].iloc[:6].tolist()") == [0, 1, 1, 1, 0, 0]
+    # re-display: a second view of the same widget shows the final frame
+    nb.append_and_run("w")
+    page.wait_for_function("n => document.querySelectorAll('.cj-play').length >= n", arg=2)
+
+
+def test_feedback_and_teacher_widgets(
+    open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
+) -> None:
+    nb = open_notebook(
+        [
+            SETUP,
+            'lab.serve_actor("left", actors.Constant(0))\n'
+            'f = lab.feedback("cartpole", "left", keys={"+": 1.0, "-": -1.0}, fps=5, max_steps=40)\nf',
+        ],
+        name="feedback.ipynb",
+    )
+    nb.run_all()
+    click_to_play(nb, page)
+    for key in ["+", "-", "+"]:
+        page.keyboard.press(key)
+        page.wait_for_timeout(250)
+    nb.screenshot(artifacts / "feedback.png", PLAY)
+    given = last_json(nb, "[v for _, v in f.feedback]")
+    assert given == [1.0, -1.0, 1.0]
+    nb.append_and_run("f.trial.cancel()")
+    rewards = last_json(nb, "lab.rewards(f.trial.wait(30).id).query('sender == \"trainer\"')['value'].tolist()")
+    assert rewards == [1.0, -1.0, 1.0]
+
+    index = nb.append_and_run(
+        'lab.serve_actor("lean", lambda o: int(o[2] + o[3] > 0))\n'
+        't = lab.teach("cartpole", "lean", keys={"ArrowRight": 1}, noop=0, fps=20, max_steps=80)\nt'
+    )
+    teacher = page.locator(PLAY).nth(1)
+    teacher.locator(STAGE).click()
+    page.keyboard.down("ArrowRight")
+    page.wait_for_timeout(400)
+    nb.screenshot(artifacts / "teacher-in-control.png")
+    page.keyboard.up("ArrowRight")
+    taken = last_json(nb, "int(lab.interventions(t.trial.wait(30).id)['active'].sum())")
+    assert taken >= 2
+    assert index > 0
