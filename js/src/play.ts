@@ -1,49 +1,34 @@
 /**
  * PlayWidget front end (anywidget ES module): shows frames streamed from the kernel, captures
  * the keyboard while focused, and sends held keys, acks and button presses back.
+ * This module only wires the model to the view, the painter and the keyboard.
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
-import { BufferPool, bytesOf, decodeFrame, FrameOrder, inflateNative, type DecodeEnv } from "./frames";
-import { PressedKeys } from "./keys";
-import { isFrameMessage, type KeyEventKind, type PlayModel, type ViewMessage } from "./protocol";
+import { captureKeyboard } from "./keyboard";
+import { FramePainter } from "./painter";
+import { isFrameMessage, type PlayModel, type ViewMessage } from "./protocol";
 import { PaintStats } from "./stats";
 import { PlayView } from "./view";
 import "./play.css";
 
 type Model = AnyModel<PlayModel>;
-
-function browserEnv(): DecodeEnv {
-  const images = new BufferPool((w, h) => new ImageData(w, h));
-  return {
-    createImageData: (w, h) => images.take(w, h),
-    createImageBitmap: (blob) => createImageBitmap(blob),
-    inflate: inflateNative,
-  };
-}
-
-function send(model: Model, msg: ViewMessage): void {
-  model.send(msg);
-}
+const STATUS_TRAITS = ["tick", "episode_return", "state", "message", "paused", "fps", "key_hints", "title"] as const;
 
 function render({ model, el }: RenderProps<PlayModel>): () => void {
   const view = new PlayView();
   const viewId = Math.random().toString(36).slice(2, 10);
-  const keys = new PressedKeys();
-  const order = new FrameOrder();
   const stats = new PaintStats();
-  const decodeEnv = browserEnv();
-  const ctx = view.canvas.getContext("2d", { alpha: false });
-  let keySeq = 0;
-  let frameSize = { width: 600, height: 400 };
+  const send = (msg: ViewMessage) => model.send(msg);
   const cleanups: (() => void)[] = [];
-
-  const listen = <T extends EventTarget>(target: T, type: string, fn: (e: Event) => void, opts?: AddEventListenerOptions) => {
-    target.addEventListener(type, fn, opts);
-    cleanups.push(() => target.removeEventListener(type, fn, opts));
+  // anywidget types handlers loosely (EventHandler = (...args: any[]) => void)
+  const onModel = (event: string, fn: (...args: any[]) => void) => {
+    model.on(event, fn);
+    cleanups.push(() => model.off(event as "msg:custom", fn));
   };
+  let frameSize = { width: 600, height: 400 };
 
-  // ---- status from synced traits
-  const showStatus = () => {
+  // ---- status from the synced traits
+  const showStatus = () =>
     view.showStatus({
       tick: model.get("tick"),
       episode_return: model.get("episode_return"),
@@ -54,143 +39,75 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
       key_hints: model.get("key_hints"),
       title: model.get("title"),
     });
-  };
-  for (const name of ["tick", "episode_return", "state", "message", "paused", "fps", "key_hints", "title"]) {
-    model.on(`change:${name}`, showStatus);
-    cleanups.push(() => model.off(`change:${name}` as "change:tick", showStatus));
-  }
+  for (const name of STATUS_TRAITS) onModel(`change:${name}`, showStatus);
   const applyZoom = () => view.setZoom(model.get("zoom"), frameSize.width, frameSize.height);
-  model.on("change:zoom", applyZoom);
-  cleanups.push(() => model.off("change:zoom", applyZoom));
+  onModel("change:zoom", applyZoom);
 
-  // ---- frames
-  const paint = async (msg: unknown, buffers: DataView[]) => {
+  // ---- frames: paint, then acknowledge (the kernel keeps at most two unacknowledged)
+  const painter = new FramePainter(view.canvas, (width, height) => {
+    frameSize = { width, height };
+    applyZoom();
+  });
+  const onFrame = async (msg: unknown, buffers: DataView[]) => {
     if (!isFrameMessage(msg)) return;
-    const t0 = performance.now();
-    const recvMs = performance.timeOrigin + t0;
-    const payload = bytesOf(buffers[0] ?? new DataView(new ArrayBuffer(0)));
+    const recvMs = performance.timeOrigin + performance.now();
     try {
-      const decoded = await decodeFrame(msg, payload, decodeEnv);
-      if (ctx && order.claim(msg.seq)) {
-        if (view.canvas.width !== msg.width || view.canvas.height !== msg.height) {
-          view.canvas.width = msg.width;
-          view.canvas.height = msg.height;
-          frameSize = { width: msg.width, height: msg.height };
-          applyZoom();
-        }
-        if (decoded.kind === "pixels") ctx.putImageData(decoded.image as ImageData, 0, 0);
-        else ctx.drawImage(decoded.bitmap as ImageBitmap, 0, 0);
-        const now = performance.now();
-        stats.framePainted(now, now - t0, payload.byteLength, msg.key_view === viewId ? msg.key_seq : undefined);
+      const r = await painter.paint(msg, buffers[0]);
+      if (r.painted) {
+        stats.framePainted(performance.now(), r.decodeMs, r.bytes, msg.key_view === viewId ? msg.key_seq : undefined);
         if (msg.tick !== undefined || msg.episode_return !== undefined) {
           view.showProgress(msg.tick ?? model.get("tick"), msg.episode_return ?? model.get("episode_return"));
         }
-        view.waiting.hidden = true;
-        view.root.dataset.framesPainted = String(stats.painted);
-        view.root.dataset.lastSeq = String(msg.seq);
-        view.showError("");
+        view.framePainted(msg.seq, stats.painted);
       } else {
         stats.dropped += 1;
       }
-      if (decoded.kind === "bitmap") (decoded.bitmap as ImageBitmap).close();
     } catch (err) {
       view.showError(`frame ${msg.seq} could not be shown: ${err}`);
     } finally {
-      const ackMs = performance.timeOrigin + performance.now();
-      send(model, { type: "ack", seq: msg.seq, view: viewId, recv_ms: recvMs, ack_ms: ackMs });
+      send({ type: "ack", seq: msg.seq, view: viewId, recv_ms: recvMs, ack_ms: performance.timeOrigin + performance.now() });
     }
   };
-  const onCustom = (msg: unknown, buffers: DataView[]) => void paint(msg, buffers);
-  model.on("msg:custom", onCustom);
-  cleanups.push(() => model.off("msg:custom", onCustom));
-
-  const fpsTimer = setInterval(() => {
-    const now = performance.now();
-    view.showFps(stats.fps(now), model.get("fps"));
-    view.root.dataset.fps = String(stats.fps(now));
-  }, 250);
+  onModel("msg:custom", (msg: unknown, buffers: DataView[]) => void onFrame(msg, buffers));
+  const fpsTimer = setInterval(() => view.showFps(stats.fps(performance.now()), model.get("fps")), 250);
   cleanups.push(() => clearInterval(fpsTimer));
 
   // ---- keyboard
-  const sendKeys = (event: KeyEventKind, key: string | null, timeStamp: number) => {
-    keySeq += 1;
-    send(model, {
-      type: "keys",
-      view: viewId,
-      seq: keySeq,
-      event,
-      key,
-      pressed: keys.pressed,
-      t_ms: performance.timeOrigin + timeStamp,
-    });
-    view.root.dataset.keySeq = String(keySeq);
-    view.root.dataset.pressed = keys.pressed.join(" ");
-    return keySeq;
-  };
-  const swallow = (e: Event) => {
-    // keys must never reach notebook shortcuts (JupyterLab, Notebook 7, VS Code)
-    e.stopPropagation();
-    e.preventDefault();
-  };
-  listen(view.sink, "keydown", (e) => {
-    const k = e as KeyboardEvent;
-    swallow(k);
-    if (k.key === "Escape") {
-      view.sink.blur();
-      return;
-    }
-    if (k.isComposing || !keys.down(k.code, k.key, k.repeat)) return;
-    stats.keyDown(sendKeys("down", k.key, k.timeStamp), k.timeStamp);
+  let keySeq = 0;
+  const keyboard = captureKeyboard(view.sink, view.stage, {
+    keys(event, key, pressed, timeStamp) {
+      keySeq += 1;
+      send({ type: "keys", view: viewId, seq: keySeq, event, key, pressed, t_ms: performance.timeOrigin + timeStamp });
+      if (event === "down") stats.keyDown(keySeq, timeStamp);
+      view.keysSent(keySeq, pressed);
+    },
+    focus(focused) {
+      view.setFocused(focused);
+      if (model.get("focused") !== focused) {
+        model.set("focused", focused);
+        model.save_changes();
+      }
+    },
   });
-  listen(view.sink, "keyup", (e) => {
-    const k = e as KeyboardEvent;
-    swallow(k);
-    if (keys.up(k.code, k.key)) sendKeys("up", k.key, k.timeStamp);
-  });
-  listen(view.sink, "keypress", swallow);
-  const releaseAll = (e: Event) => {
-    if (keys.releaseAll()) sendKeys("release", null, e.timeStamp);
-  };
-  const setFocused = (focused: boolean) => {
-    view.setFocused(focused);
-    if (model.get("focused") !== focused) {
-      model.set("focused", focused);
-      model.save_changes();
-    }
-  };
-  listen(view.sink, "focus", () => setFocused(true));
-  listen(view.sink, "blur", (e) => {
-    releaseAll(e);
-    setFocused(false);
-  });
-  listen(document, "visibilitychange", (e) => {
-    if (document.visibilityState === "hidden") {
-      releaseAll(e);
-      view.sink.blur();
-    }
-  });
-  listen(window, "blur", releaseAll);
-
-  const takeFocus = () => {
-    if (document.activeElement !== view.sink) view.sink.focus({ preventScroll: true });
-  };
-  listen(view.stage, "mousedown", (e) => {
-    // keep the notebook from moving focus to the cell; the sink takes it instead
-    e.preventDefault();
-    takeFocus();
-  });
-  listen(view.stage, "click", takeFocus);
+  cleanups.push(keyboard.dispose);
 
   // ---- buttons
   for (const [button, action] of view.controls()) {
-    listen(button, "mousedown", (e) => e.preventDefault());
-    listen(button, "click", (e) => {
+    const press = (e: Event) => {
       e.stopPropagation();
-      send(model, { type: "control", action });
-      if (action !== "pause") takeFocus();
+      send({ type: "control", action });
+      if (action !== "pause") keyboard.focus();
+    };
+    const keepFocus = (e: Event) => e.preventDefault();
+    button.addEventListener("mousedown", keepFocus);
+    button.addEventListener("click", press);
+    cleanups.push(() => {
+      button.removeEventListener("mousedown", keepFocus);
+      button.removeEventListener("click", press);
     });
   }
 
+  // diagnostics for tests and the benchmark
   (view.root as HTMLElement & { cjPlay?: unknown }).cjPlay = {
     stats: () => stats.snapshot(performance.now()),
     resetLatency: () => stats.resetLatency(),
@@ -199,10 +116,9 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   view.root.dataset.view = viewId;
   showStatus();
   applyZoom();
-  view.showError("");
   el.append(view.root);
   // a new view (re-display, page reload) asks for the latest frame
-  send(model, { type: "hello", view: viewId });
+  send({ type: "hello", view: viewId });
 
   return () => {
     for (const c of cleanups) c();

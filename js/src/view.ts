@@ -106,6 +106,7 @@ export class PlayView {
       this.fps,
     );
     r.append(this.title, this.stage, this.bar, this.hints, this.error);
+    this.showError("");
   }
 
   /** Which control each button sends. */
@@ -157,8 +158,22 @@ export class PlayView {
     this.endReturn.textContent = `return ${formatReturn(episodeReturn)} in ${tick} ticks`;
   }
 
+  /** A frame was painted: record it where tests and people can see it. */
+  framePainted(seq: number, painted: number): void {
+    this.waiting.hidden = true;
+    this.root.dataset.framesPainted = String(painted);
+    this.root.dataset.lastSeq = String(seq);
+    this.showError("");
+  }
+
+  keysSent(seq: number, pressed: string[]): void {
+    this.root.dataset.keySeq = String(seq);
+    this.root.dataset.pressed = pressed.join(" ");
+  }
+
   /** Painted frames per second beside the target, while frames are expected. */
   showFps(fps: number, target: number): void {
+    this.root.dataset.fps = String(fps);
     const live = this.stateLabel === "running";
     this.fps.hidden = !live;
     this.fps.textContent = target > 0 ? `${fps.toFixed(0)} / ${target} fps` : `${fps.toFixed(0)} fps`;
