@@ -847,6 +847,17 @@ class Lab:
 
         return teach(self, env, actor, keys, **options)
 
+    def replay(self, trial_id: str, *, fps: float | None = None):
+        """A widget to look back at a recorded trial: play/pause, step, scrub, speed, per-tick details.
+
+        Frames are there when the trial rendered (``render=True``, and every ``play`` round);
+        works for any trial of the datastore, recorded by any kernel.
+        """
+        from cogment_jupyter.notebook.replay import ReplayWidget
+
+        self._wait_recorded(trial_id)
+        return ReplayWidget(self._store(), trial_id, fps=fps)
+
     def interventions(self, trial_ids: str | Iterable[str]):
         """One row per tick of teacher-wrapped trials: who was in control, proposed and executed actions."""
         import pandas as pd

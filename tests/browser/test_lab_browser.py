@@ -128,3 +128,27 @@ def test_feedback_and_teacher_widgets(
     taken = last_json(nb, "int(lab.interventions(t.trial.wait(30).id)['active'].sum())")
     assert taken >= 2
     assert index > 0
+
+
+def test_replay_widget_plays_a_recorded_trial(
+    open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
+) -> None:
+    nb = open_notebook(
+        [
+            SETUP,
+            'lab.serve_env("cartpole-frames", envs.Gymnasium("CartPole-v1", render=True))\n'
+            'lab.serve_actor("lean", lambda o: int(o[2] + o[3] > 0))\n'
+            'h = lab.start_trial("cartpole-frames", "lean", seed=2, max_steps=40).wait(60)\n'
+            "r = lab.replay(h.id, fps=30)\nr",
+        ],
+        name="replay.ipynb",
+    )
+    nb.run_all()
+    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=30)
+    page.locator(".widget-play button").first.click()  # play
+    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 10", timeout_s=30)
+    nb.screenshot(artifacts / "replay.png")
+    tick = last_json(nb, "r.slider.value")
+    assert tick >= 5
+    nb.append_and_run("r.slider.value = 3")
+    assert last_json(nb, "[r.view.tick, 'tick 3' in r.details.value]") == [3, True]
