@@ -356,12 +356,7 @@ class JupyterBench:
             f"pump_{self.kind} = KernelPump({self.kind!r}, {str(self.root)!r})\n"
             f"pump_{self.kind}.widget"
         )
-        self.nb.page.wait_for_function(
-            "n => document.querySelectorAll('.cj-play').length >= n", arg=self._n_widgets(), timeout=30000
-        )
-
-    def _n_widgets(self) -> int:
-        return KINDS.index(self.kind) + 1 if self.kind in KINDS else 1
+        self.nb.page.locator(f".cj-play-title:text-is('bench: {self.kind}')").wait_for(timeout=30000)
 
     def _call(self, code: str, name: str, timeout_s: float) -> dict[str, Any]:
         self.n += 1
@@ -493,6 +488,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"latencies {lat.get('latency_ms')}"
                     )
                 kr["baseline_after"] = jb.baseline(args.seconds)
+                if args.screenshot:
+                    shot = Path(args.screenshot).with_name(f"{Path(args.screenshot).stem}-{kind}.png")
+                    widget = page.locator(f".cj-play:has(.cj-play-title:text-is('bench: {kind}'))")
+                    widget.scroll_into_view_if_needed()
+                    widget.screenshot(path=str(shot))
             if args.screenshot:
                 nb.screenshot(Path(args.screenshot))
         browser.close()
@@ -565,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--switch-interval", type=float, help="sys.setswitchinterval in the kernel (default 0.005 s)")
     p.add_argument("--json", help="also write the raw figures here")
-    p.add_argument("--screenshot", help="save a screenshot of the page at the end")
+    p.add_argument("--screenshot", help="save screenshots of the page and of each widget (NAME-<kind>.png)")
     args = p.parse_args(argv)
     report = run(args)
     print_report(report)
