@@ -184,3 +184,10 @@ def test_show_frame_from_a_thread_while_acks_arrive_on_another() -> None:
     seqs = [f["seq"] for f in w.frames]
     assert seqs == list(range(1, len(seqs) + 1))
     assert w.frame_stats()["in_flight"] == 0
+
+
+def test_a_producer_outliving_the_widget_does_not_crash() -> None:
+    w = PlayWidget()
+    w.close()  # the user closed the output while a trial still streams
+    w.show_frame(rgb(1), tick=1, episode_return=0.0)
+    w.set_status(state="ended")
