@@ -7,6 +7,7 @@ Each notebook runs with nbclient in its own kernel, in a temporary working direc
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ NOTEBOOKS = REPO / "notebooks"
 EXECUTED = REPO / "test-artifacts" / "notebooks" / "executed"
 #: seconds one cell may take (every cell is meant to take seconds; a stuck one fails the test)
 CELL_TIMEOUT = 120
+#: optional packages a notebook needs beyond the project's dependencies
+NEEDS = {"06_analysing_trials": {"minari": 'the Minari export needs minari: pip install "minari[arrow]"'}}
 
 
 def committed_notebooks() -> list[Path]:
@@ -54,6 +57,9 @@ def _outputs_text(nb: nbformat.NotebookNode) -> str:
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nbclient import NotebookClient
 
+    for module, why in NEEDS.get(path.stem, {}).items():
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(why)
     monkeypatch.setenv("COGMENT_JUPYTER_HUMAN_STAND_IN", "random:8")
     monkeypatch.setenv("COGMENT_JUPYTER_NO_SHARED", "1")  # the kernel's own runtime, whatever runs nearby
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
