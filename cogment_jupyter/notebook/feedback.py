@@ -46,13 +46,17 @@ class FeedbackGiver(Actor):
         self.fps = fps
         self.tick = 0
         self.given: list[tuple[int, float]] = []
-        self.agent_return = 0.0
         self._send: Any = None
         self._held: frozenset[str] = frozenset()
         self._next_deadline = 0.0
         self._loop = loop
         self._presses: asyncio.Queue[float] = asyncio.Queue()
         widget.on_keys(self._on_keys)
+
+    @property
+    def total_given(self) -> float:
+        """The sum of the rewards given this round (shown as the widget's return)."""
+        return float(sum(value for _, value in self.given))
 
     def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
         self._send = context.send_reward
@@ -79,7 +83,7 @@ class FeedbackGiver(Actor):
         whose frame is on screen, and reaches the agent before its next observation.
         """
         if frame is not None:
-            self.widget.show_frame(frame, tick=self.tick, episode_return=self.agent_return)
+            self.widget.show_frame(frame, tick=self.tick, episode_return=self.total_given)
         now = time.monotonic()
         self._next_deadline = max(self._next_deadline + 1.0 / self.fps, now)
         while (remaining := self._next_deadline - time.monotonic()) > 0 or not self._presses.empty():
@@ -89,14 +93,14 @@ class FeedbackGiver(Actor):
                 break
             self._send(value, self.target)
             self.given.append((self.tick, value))
-            self.widget.set_status(message=f"feedback {value:+g} at tick {self.tick}")
+            self.widget.set_status(episode_return=self.total_given, message=f"feedback {value:+g} at tick {self.tick}")
         self.tick += 1
         return None  # spectators' actions are ignored
 
     def on_ending(self, observation: Any, frame: np.ndarray | None = None) -> None:
         if frame is not None:
-            self.widget.show_frame(frame, tick=self.tick, episode_return=self.agent_return)
-        total = sum(v for _, v in self.given)
+            self.widget.show_frame(frame, tick=self.tick, episode_return=self.total_given)
+        total = self.total_given
         self.widget.set_status(
             tick=self.tick, state="ended", message=f"Episode over: you gave {len(self.given)} rewards ({total:+g})."
         )

@@ -99,7 +99,8 @@ def test_feedback_and_teacher_widgets(
         [
             SETUP,
             'lab.serve_actor("left", actors.Constant(0))\n'
-            'f = lab.feedback("cartpole", "left", keys={"+": 1.0, "-": -1.0}, fps=5, max_steps=40)\nf',
+            'lab.serve_actor("lean", lambda o: int(o[2] + o[3] > 0))\n'
+            'f = lab.feedback("cartpole", "lean", keys={"+": 1.0, "-": -1.0}, fps=5, max_steps=60)\nf',
         ],
         name="feedback.ipynb",
     )
