@@ -20,16 +20,10 @@ from cogment_jupyter.datastore.errors import DatastoreError
 from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY, resolve_file
 from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
+from cogment_jupyter.engine.logs import LOG_LEVELS
 
 DEFAULT_PORT = 9003
-_LEVELS = {
-    "off": logging.CRITICAL + 10,
-    "error": logging.ERROR,
-    "warning": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-    "trace": logging.DEBUG,
-}
+_LEVELS = LOG_LEVELS
 
 
 def _env_port() -> int:

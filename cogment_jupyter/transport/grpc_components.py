@@ -42,6 +42,31 @@ def _end_message(message_type: type, details: str | None) -> Any:
     return message_type(state=END, details=details) if details else message_type(state=END)
 
 
+async def _handshake(call: Any, pump: StreamPump, first: Any, message_type: type, role: str) -> None:
+    """Send the init message and read until ``init_output``, answering heartbeats (§5, §6.1).
+
+    Any failure cancels the call and raises :class:`InitError`.
+    """
+    try:
+        await pump.write_now(first)
+        while True:
+            reply = await pump.read()
+            if reply is None:
+                raise InitError(f"the {role} closed its stream during init")
+            if reply.state == HEARTBEAT:
+                await pump.write_now(message_type(state=HEARTBEAT))
+                continue
+            if reply.state == NORMAL and reply.HasField("init_output"):
+                return
+            raise InitError(f"unexpected message from the {role} during init: state {reply.state}")
+    except ConnectionError as error:
+        call.cancel()
+        raise InitError(str(error)) from error
+    except BaseException:
+        call.cancel()
+        raise
+
+
 class GrpcEnvironment(EnvironmentConnection):
     """``EnvironmentSP.RunTrial`` (the orchestrator is the client)."""
 
@@ -56,26 +81,8 @@ class GrpcEnvironment(EnvironmentConnection):
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         call = self._stub.RunTrial(metadata=(("trial-id", self._trial_id),))
         pump = self._pump = StreamPump(f"environment@{self._address}", call.read, call.write, call.done_writing)
-        try:
-            await pump.write_now(
-                environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=convert.env_init_to_proto(init))
-            )
-            while True:
-                reply = await pump.read()
-                if reply is None:
-                    raise InitError("the environment closed its stream during init")
-                if reply.state == HEARTBEAT:
-                    await pump.write_now(environment_pb2.EnvRunTrialInput(state=HEARTBEAT))
-                    continue
-                if reply.state == NORMAL and reply.HasField("init_output"):
-                    break
-                raise InitError(f"unexpected message during init: state {reply.state}")
-        except ConnectionError as error:
-            call.cancel()
-            raise InitError(str(error)) from error
-        except BaseException:
-            call.cancel()
-            raise
+        first = environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=convert.env_init_to_proto(init))
+        await _handshake(call, pump, first, environment_pb2.EnvRunTrialInput, "environment")
         self._port = port
         pump.start(self._on_message, self._on_closed)
 
@@ -196,26 +203,10 @@ class GrpcServiceActor(_ActorStream):
         pump = self._pump = StreamPump(
             f"actor {init.actor_name}@{self._address}", call.read, call.write, call.done_writing
         )
+        first = common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(init))
         try:
-            await pump.write_now(
-                common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(init))
-            )
-            while True:
-                reply = await pump.read()
-                if reply is None:
-                    raise InitError("the actor closed its stream during init")
-                if reply.state == HEARTBEAT:
-                    await pump.write_now(common_pb2.ActorRunTrialInput(state=HEARTBEAT))
-                    continue
-                if reply.state == NORMAL and reply.HasField("init_output"):
-                    break
-                raise InitError(f"unexpected message during init: state {reply.state}")
-        except ConnectionError as error:
-            call.cancel()
-            self._pump = None
-            raise InitError(str(error)) from error
+            await _handshake(call, pump, first, common_pb2.ActorRunTrialInput, "actor")
         except BaseException:
-            call.cancel()
             self._pump = None
             raise
         self._port = port

@@ -17,20 +17,13 @@ import yaml
 from cogment.api.common_pb2 import TrialParams
 from google.protobuf import json_format
 
+from cogment_jupyter.engine.logs import LOG_LEVELS
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.server import OrchestratorServer
 
 log = logging.getLogger("cogment_jupyter.orchestrator")
 
-LOG_LEVELS = {
-    "off": logging.CRITICAL + 10,
-    "error": logging.ERROR,
-    "warning": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-    "trace": logging.DEBUG,
-}
 
 #: Upstream defaults: when a params file has no ``max_inactivity`` it gets this (seconds).
 DEFAULT_MAX_INACTIVITY = 30

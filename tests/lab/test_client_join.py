@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
-from tests.lab.test_magics_and_remote import remote_orchestrator  # noqa: F401 (fixture)
+from tests.lab.test_magics_and_remote import attached_lab, remote_orchestrator  # noqa: F401 (fixture)
 
 
 class Script(actors.Actor):
@@ -48,16 +46,7 @@ def test_a_client_actor_joins_in_process(tmp_path):
 
 
 def test_a_client_actor_joins_over_grpc(remote_orchestrator, tmp_path):  # noqa: F811
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            lab = Lab(datastore=tmp_path / "store", orchestrator=remote_orchestrator)
-            break
-        except ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    with lab:
+    with attached_lab(remote_orchestrator, tmp_path / "store") as lab:
         moves = [1, 1, 0, 0, 1]
         handle, script = play_scripted(lab, moves)
         assert handle.errors == [] and script.played == moves

@@ -79,17 +79,20 @@ def remote_orchestrator():
     process.wait(10)
 
 
-def test_a_lab_attached_to_another_orchestrator(remote_orchestrator, tmp_path):
-    deadline = time.monotonic() + 30
+def attached_lab(orchestrator: str, datastore, timeout: float = 30.0) -> Lab:
+    """A lab attached to an orchestrator that may still be starting."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
-            lab = Lab(datastore=tmp_path / "store", orchestrator=remote_orchestrator)
-            break
-        except Exception:
+            return Lab(datastore=datastore, orchestrator=orchestrator)
+        except ConnectionError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    with lab:
+
+
+def test_a_lab_attached_to_another_orchestrator(remote_orchestrator, tmp_path):
+    with attached_lab(remote_orchestrator, tmp_path / "store") as lab:
         lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
         lab.serve_actor("random", actors.Random())
         handle = lab.start_trial("cartpole", "random", seed=4).wait(60)
