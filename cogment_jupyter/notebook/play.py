@@ -48,6 +48,7 @@ class HumanActor(Actor):
         self.tick = 0
         self.episode_return = 0.0
         self.actions: list[Any] = []
+        self._decided_key_seq: int | None = None
         widget.on_keys(self._keys_from_widget)
         widget.on_action(self._action_from_widget)
 
@@ -85,8 +86,10 @@ class HumanActor(Actor):
         self.widget.set_status(tick=0, episode_return=0.0, state="running", message="")
 
     async def act(self, observation: Any, frame: np.ndarray | None = None) -> Any:
-        if frame is not None:
-            self.widget.show_frame(frame, tick=self.tick, episode_return=self.episode_return)
+        if frame is not None:  # the frame the last decision led to: its key_seq lets the browser time it
+            self.widget.show_frame(
+                frame, key_seq=self._decided_key_seq, tick=self.tick, episode_return=self.episode_return
+            )
         await self._resumed.wait()
         if self.fps <= 0:
             kind, value = await self._presses.get()
@@ -99,6 +102,7 @@ class HumanActor(Actor):
                 await asyncio.sleep(delay)
             await self._resumed.wait()
             action = self._latest_json() or self.decide(self.widget.pressed_in_order)
+        self._decided_key_seq = self.widget.key_seq
         action = coerce_action(action, self.space)
         self.actions.append(action)
         self.tick += 1
