@@ -10,6 +10,7 @@ wait on a future instead. Either way the order of events is the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -197,6 +198,8 @@ class Trial:
         self._driver: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
         self._datalog_closing: asyncio.Task[None] | None = None
+        self._datalog_starting: asyncio.Task[None] | None = None
+        self._datalog_backlog: list[Sample] | None = None
         self._by_name = {slot.name: slot for slot in self.actors}
         self.set_state(TrialState.INITIALIZING)
 
@@ -226,7 +229,10 @@ class Trial:
     async def configure(self) -> None:
         """Open the datalog and create sample 0; then the trial is PENDING (§3)."""
         if self.datalog is not None:
-            await self.datalog.start(self.id, self.user_id, self.params)
+            # the trial does not wait for its datalog: samples wait in a backlog until it is open
+            self._datalog_backlog = []
+            self._datalog_starting = self._loop.create_task(self.datalog.start(self.id, self.user_id, self.params))
+            self._datalog_starting.add_done_callback(self._datalog_started)
         self._samples.append(self._new_sample(0))
         self.set_state(TrialState.PENDING)
 
@@ -622,7 +628,7 @@ class Trial:
                     out_of_sync=True,
                     rewards=[reward],
                 )
-                self.datalog.add([self._excluded(out_of_sync)])
+                self._log([self._excluded(out_of_sync)])
         else:
             log.error("Trial [%s] reward for invalid tick [%d] (current %d)", self.id, tick, current)
 
@@ -688,6 +694,34 @@ class Trial:
                 setattr(sample, name, [])
         return sample
 
+    def _log(self, samples: list[Sample]) -> None:
+        if self._datalog_backlog is not None:
+            self._datalog_backlog.extend(samples)
+        elif self.datalog is not None:
+            self.datalog.add(samples)
+
+    def _datalog_started(self, task: asyncio.Task[None]) -> None:
+        """Send the backlog once the datalog is open (idempotent: the close may get here first)."""
+        if self._datalog_backlog is None:
+            return
+        backlog, self._datalog_backlog = self._datalog_backlog, None
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
+            log.warning("Trial [%s] datalog failed to start: %r; its samples are not recorded", self.id, error)
+            self.errors.append(f"datalog failed to start: {error!r}")
+            self.datalog = None
+            return
+        if backlog and self.datalog is not None:
+            self.datalog.add(backlog)
+
+    async def _close_datalog(self) -> None:
+        if self._datalog_starting is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._datalog_starting)
+            self._datalog_started(self._datalog_starting)  # its callback may not have run yet
+        if self.datalog is not None:
+            await self.datalog.close()
+
     def _push_samples(self) -> None:
         """Send the oldest samples while ``nb_buffered_ticks`` or more are buffered (§10)."""
         samples = self._samples
@@ -697,7 +731,7 @@ class Trial:
         while len(samples) >= self._nb_buffered:
             out.append(self._excluded(samples.popleft()))
         if self.datalog is not None:
-            self.datalog.add(out)
+            self._log(out)
 
     # ----------------------------------------------------------------- ending
 
@@ -719,8 +753,8 @@ class Trial:
             self._samples.clear()
             if remaining:
                 remaining[-1].state = TrialState.ENDED
-                self.datalog.add(remaining)
-            self._datalog_closing = self._loop.create_task(self.datalog.close())
+                self._log(remaining)
+            self._datalog_closing = self._loop.create_task(self._close_datalog())
         else:
             # keep only the current sample for GetTrialInfo's latest observation
             while len(self._samples) > 1:
