@@ -141,9 +141,12 @@ export class PlayView {
     this.title.hidden = !s.title;
     this.message.textContent = s.message;
     this.message.hidden = !s.message;
-    this.buttons.pause.hidden = ended || paused;
-    this.buttons.resume.hidden = ended || !paused;
-    this.buttons.restart.hidden = ended;
+    // a replay only shows frames: no keyboard to take, nothing to pause or restart here
+    const passive = s.state === "replay";
+    this.root.classList.toggle("cj-mod-passive", passive);
+    this.buttons.pause.hidden = ended || paused || passive;
+    this.buttons.resume.hidden = ended || !paused || passive;
+    this.buttons.restart.hidden = ended || passive;
     this.pausedNote.hidden = ended || !paused;
     this.end.hidden = !ended;
     this.showProgress(s.tick, s.episode_return);

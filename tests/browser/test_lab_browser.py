@@ -146,6 +146,9 @@ def test_replay_widget_plays_a_recorded_trial(
     )
     nb.run_all()
     nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=30)
+    nb.wait_attr(PLAY, "data-state", "v => v === 'replay'")
+    assert not page.locator(".cj-play-cover-text").first.is_visible()  # nothing to click to play
+    assert not page.locator(".cj-play-pause").first.is_visible()
     page.locator(".widget-play button").first.click()  # play
     nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 10", timeout_s=30)
     nb.screenshot(artifacts / "replay.png")
