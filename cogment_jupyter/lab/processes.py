@@ -67,6 +67,7 @@ def start_service_process(name: str, kind: str, component: Any, host: str = "127
 
 
 def _serve_in_child(name: str, kind: str, payload: bytes, host: str, pipe: Any, parent_pid: int) -> None:
+    os.environ.setdefault("COGMENT_LOG_LEVEL", "warning")  # the SDK's own logger ignores basicConfig
     logging.basicConfig(level=logging.WARNING, format=f"[{kind} {name}] %(levelname)s %(name)s: %(message)s")
     try:
         component = cloudpickle.loads(payload)

@@ -102,7 +102,9 @@ class FeedbackGiver(Actor):
             self.widget.show_frame(frame, tick=self.tick, episode_return=self.total_given)
         total = self.total_given
         self.widget.set_status(
-            tick=self.tick, state="ended", message=f"Episode over: you gave {len(self.given)} rewards ({total:+g})."
+            tick=self.tick,
+            state="ended",
+            message=f"Episode over: you gave {_count(len(self.given), 'reward')} ({total:+g}).",
         )
 
 
@@ -136,3 +138,7 @@ def feedback(
     session.start()
     widget.stand_in = attach_stand_in(widget, list(giver.rewards))
     return widget
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -49,7 +49,10 @@ class HumanActor(Actor):
         self.episode_return = 0.0
         self.actions: list[Any] = []
         self._decided_key_seq: int | None = None
+        #: a paced game waits for its player: the first click on the widget, or the first key
+        self._engaged = asyncio.Event()
         widget.on_keys(self._keys_from_widget)
+        widget.observe(self._focus_from_widget, names="focused")
         widget.on_action(self._action_from_widget)
 
     # -- widget callbacks (any thread) ---------------------------------------------------------
@@ -57,6 +60,11 @@ class HumanActor(Actor):
     def _keys_from_widget(self, pressed: frozenset[str], t_ms: float) -> None:
         ordered = self.widget.pressed_in_order
         self._loop.call_soon_threadsafe(self._on_keys, pressed, ordered)
+        self._loop.call_soon_threadsafe(self._engaged.set)
+
+    def _focus_from_widget(self, change: dict[str, Any]) -> None:
+        if change.get("new"):
+            self._loop.call_soon_threadsafe(self._engaged.set)
 
     def _action_from_widget(self, value: Any, t_ms: float | None) -> None:
         self._loop.call_soon_threadsafe(self._presses.put_nowait, ("json", value))
@@ -95,6 +103,10 @@ class HumanActor(Actor):
             kind, value = await self._presses.get()
             action = value if kind == "json" else self.keymap(value)
         else:
+            if not self._engaged.is_set():
+                self.widget.set_status(message="click the game to start")
+                await self._engaged.wait()
+                self.widget.set_status(message="")
             now = time.monotonic()
             self._next_deadline = max(self._next_deadline + 1.0 / self.fps, now)
             delay = self._next_deadline - now
