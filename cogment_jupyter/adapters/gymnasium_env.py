@@ -10,15 +10,14 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import secrets
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
 
-from cogment_jupyter.adapters.base import AgentSpec, Environment, StepResult, TrialContext
+from cogment_jupyter.adapters.base import AgentSpec, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import ValueOutsideSpaceError, codec_for
+from cogment_jupyter.adapters.env_pool import PooledEnvironment
 from cogment_jupyter.adapters.spaces import SpaceFormatError
 
 __all__ = ["AGENT", "Gymnasium", "resolve_env_id"]
@@ -52,10 +51,6 @@ def resolve_env_id(env_id: str) -> str:
     return env_id
 
 
-def _fresh_seed() -> int:
-    return secrets.randbits(31)
-
-
 class _Validator:
     """Checks actions with the codec's fast validator, or ``space.contains`` for spaces the
     codec does not support (they still run in-process, they just cannot be recorded)."""
@@ -73,53 +68,7 @@ class _Validator:
         raise ValueOutsideSpaceError(f"{what} {value!r} is outside {self.space}: return a value of that space")
 
 
-#: Idle gym envs kept per template and render mode for later trials.
-POOL_SIZE = 32
-
-
-class _Shared:
-    """What a template and its forks share: the spaces, read once, and the idle gym envs of
-    finished trials (and the one made to read the spaces), handed to later trials.
-
-    ``gym.make`` costs ~200 us for CartPole, as much as a whole random episode, while a
-    ``reset(seed=...)`` puts a used env in the same state as a new one.
-    """
-
-    __slots__ = ("idle", "lock", "metadata", "specs", "validate")
-
-    def __init__(self, specs: dict[str, AgentSpec] | None = None, metadata: dict[str, Any] | None = None):
-        self.lock = threading.Lock()
-        self.specs = specs
-        self.metadata = metadata
-        self.idle: dict[bool, list[gym.Env]] = {False: [], True: []}
-        self.validate: Callable[..., Any] | None = None  # the action validator, made once
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled (to serve from another process) without the lock and the live envs."""
-        return (_Shared, (self.specs, self.metadata))
-
-    def take(self, rendering: bool) -> gym.Env | None:
-        with self.lock:
-            pool = self.idle[rendering]
-            return pool.pop() if pool else None
-
-    def give(self, env: gym.Env, rendering: bool) -> None:
-        with self.lock:
-            pool = self.idle[rendering]
-            if len(pool) < POOL_SIZE:
-                pool.append(env)
-                return
-        env.close()
-
-    def drain(self) -> None:
-        with self.lock:
-            envs = self.idle[False] + self.idle[True]
-            self.idle = {False: [], True: []}
-        for env in envs:
-            env.close()
-
-
-class Gymnasium(Environment):
+class Gymnasium(PooledEnvironment):
     """A Gymnasium env by id (``"CartPole-v1"``, ``"module:Id-v0"``) or factory callable.
 
     ``render=True`` makes the env with ``render_mode="rgb_array"`` and attaches a frame to
@@ -158,16 +107,8 @@ class Gymnasium(Environment):
             raise TypeError(f"env_id must be a Gymnasium id or a callable returning a gym.Env, got {env_id!r}")
         self.env_id = env_id
         self.registration = registration
-        self.render = bool(render or mode == "rgb_array")
-        self.reset_options = dict(reset_options) if reset_options else None
         self.max_episode_steps = max_episode_steps
-        self.seed: int | None = None  # the seed of the current trial (set by reset)
-        self.env: gym.Env | None = None  # the gym env of this trial (forks only)
-        self._shared = _Shared()
-        self.reuse = reuse
-        self._is_fork = False
-        self._broken = False
-        self._rendering = False
+        self._init_pool(bool(render or mode == "rgb_array"), reset_options, reuse)
         self._validate: Callable[..., Any] | None = None
 
     # -- construction -----------------------------------------------------------------------
@@ -186,61 +127,18 @@ class Gymnasium(Environment):
             env = gym.wrappers.TimeLimit(env, self.max_episode_steps)
         return env
 
-    def _probe(self) -> None:
-        """Read spaces and metadata from one env, kept to serve the first trial."""
-        shared = self._shared
-        with shared.lock:
-            if shared.specs is not None:
-                return
-            env = self._make(self.render)
-            shared.metadata = dict(env.metadata or {})
-            shared.idle[self.render].append(env)
-            shared.specs = {AGENT: AgentSpec(env.observation_space, env.action_space)}
-
-    @property
-    def agent_specs(self) -> dict[str, AgentSpec]:
-        if self._shared.specs is None:
-            self._probe()
-        return self._shared.specs  # type: ignore[return-value]
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        if self._shared.metadata is None:
-            self._probe()
-        return self._shared.metadata  # type: ignore[return-value]
-
-    @property
-    def render_fps(self) -> float | None:  # type: ignore[override]
-        fps = self.metadata.get("render_fps")
-        return float(fps) if fps else None
-
-    def fork(self) -> Gymnasium:
-        """A fresh instance for one trial; its gym env is made at its first ``reset``."""
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)  # not copy.copy: __getstate__ drops the shared pool
-        clone.env = None
-        clone.seed = None
-        clone._is_fork = True
-        return clone
+    def _read_specs(self, env: gym.Env) -> dict[str, AgentSpec]:
+        return {AGENT: AgentSpec(env.observation_space, env.action_space)}
 
     # -- trial ------------------------------------------------------------------------------
 
     def reset(self, context: TrialContext, options: Mapping[str, Any] | None = None) -> StepResult:
-        rendering = self.render or context.render
-        if self.env is None or rendering != self._rendering:
-            self._release()
-            env = self._shared.take(rendering) if self.reuse else None
-            self.env = env if env is not None else self._make(rendering)
-            self._rendering = rendering
-            self._broken = False
-        env = self.env
+        env, seed, opts = self._begin(context, options)
         if self._validate is None:
             shared = self._shared
             if shared.validate is None:
                 shared.validate = _Validator(self.agent_specs[AGENT].action_space).validate
             self._validate = shared.validate
-        self.seed = seed = context.seed if context.seed is not None else _fresh_seed()
-        opts = {**(self.reset_options or {}), **(options or {})} or None
         obs, info = env.reset(seed=seed, options=opts)
         info = dict(info)
         info["seed"] = seed
@@ -248,7 +146,7 @@ class Gymnasium(Environment):
         return StepResult(
             {AGENT: obs},
             info=info,
-            frame=env.render() if rendering else None,
+            frame=env.render() if self._rendering else None,
             action_masks={AGENT: mask} if mask is not None else {},
         )
 
@@ -288,29 +186,6 @@ class Gymnasium(Environment):
             env.render() if self._rendering else None,
             {AGENT: mask} if mask is not None else {},
         )
-
-    def _release(self) -> None:
-        env, self.env = self.env, None
-        if env is None:
-            return
-        if self.reuse and not self._broken:
-            self._shared.give(env, self._rendering)
-        else:
-            env.close()
-
-    def close(self) -> None:
-        """End of a trial: the gym env goes back to the template's pool (or is closed when
-        ``reuse=False``). On the template itself, also close the idle envs."""
-        self._release()
-        if not self._is_fork:
-            self._shared.drain()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable (to serve it from another process): live envs and locks stay here."""
-        state = dict(self.__dict__)
-        state["env"] = None
-        state["_shared"] = _Shared(self._shared.specs, self._shared.metadata)
-        return state
 
     def __repr__(self) -> str:
         name = self.env_id if isinstance(self.env_id, str) else getattr(self.env_id, "__name__", repr(self.env_id))

@@ -17,9 +17,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cogment_jupyter.adapters.base import AgentSpec, Environment, StepResult, TrialContext
+from cogment_jupyter.adapters.base import AgentSpec, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import SpaceFormatError, codec_for
-from cogment_jupyter.adapters.gymnasium_env import _fresh_seed, _Shared
+from cogment_jupyter.adapters.env_pool import PooledEnvironment
 
 __all__ = ["PettingZooAEC", "PettingZooParallel"]
 
@@ -77,7 +77,7 @@ def _mask(observation: Any, info: Any) -> Any:
     return None
 
 
-class _PettingZoo(Environment):
+class _PettingZoo(PooledEnvironment):
     """What both APIs share: construction, spaces read once, per-trial envs, seeds."""
 
     _kind = "aec"
@@ -97,14 +97,7 @@ class _PettingZoo(Environment):
             raise ValueError(f"render_mode={mode!r} is not supported: use render=True (rgb_array frames)")
         self.env_fn = env_fn
         self._factory: Callable[..., Any] | None = resolve_factory(env_fn, self._kind)
-        self.render = bool(render or mode == "rgb_array")
-        self.reset_options = dict(reset_options) if reset_options else None
-        self.reuse = reuse
-        self.seed: int | None = None
-        self.env: Any = None
-        self._shared = _Shared()
-        self._is_fork = False
-        self._rendering = False
+        self._init_pool(bool(render or mode == "rgb_array"), reset_options, reuse)
         self._validators: dict[str, Callable[..., Any]] = {}
 
     def _make(self, render: bool) -> Any:
@@ -116,53 +109,18 @@ class _PettingZoo(Environment):
             self._factory = resolve_factory(self.env_fn, self._kind)
         return self._factory(**kwargs)
 
-    def _probe(self) -> None:
-        shared = self._shared
-        with shared.lock:
-            if shared.specs is not None:
-                return
-            env = self._make(self.render)
-            shared.metadata = dict(getattr(env, "metadata", None) or {})
-            shared.idle[self.render].append(env)
-            shared.specs = {a: AgentSpec(env.observation_space(a), env.action_space(a)) for a in env.possible_agents}
-
-    @property
-    def agent_specs(self) -> dict[str, AgentSpec]:
-        if self._shared.specs is None:
-            self._probe()
-        return self._shared.specs  # type: ignore[return-value]
-
-    @property
-    def render_fps(self) -> float | None:  # type: ignore[override]
-        if self._shared.metadata is None:
-            self._probe()
-        fps = (self._shared.metadata or {}).get("render_fps")
-        return float(fps) if fps else None
-
-    def fork(self) -> _PettingZoo:
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.env = None
-        clone.seed = None
-        clone._is_fork = True
-        return clone
+    def _read_specs(self, env: Any) -> dict[str, AgentSpec]:
+        return {a: AgentSpec(env.observation_space(a), env.action_space(a)) for a in env.possible_agents}
 
     def _start(self, context: TrialContext, options: Mapping[str, Any] | None) -> tuple[Any, int, Any]:
-        rendering = self.render or context.render
-        if self.env is None or rendering != self._rendering:
-            self._release()
-            env = self._shared.take(rendering) if self.reuse else None
-            self.env = env if env is not None else self._make(rendering)
-            self._rendering = rendering
+        env, seed, opts = self._begin(context, options)
         if not self._validators:
             for agent, spec in self.agent_specs.items():
                 try:
                     self._validators[agent] = codec_for(spec.action_space).validate
                 except SpaceFormatError:
                     self._validators[agent] = lambda value, what="value": value
-        self.seed = seed = context.seed if context.seed is not None else _fresh_seed()
-        opts = {**(self.reset_options or {}), **(options or {})} or None
-        return self.env, seed, opts
+        return env, seed, opts
 
     def _check(self, agent: str, action: Any) -> Any:
         if action is None:
@@ -175,23 +133,8 @@ class _PettingZoo(Environment):
     def _frame(self) -> Any:
         return self.env.render() if self._rendering else None
 
-    def _release(self) -> None:
-        env, self.env = self.env, None
-        if env is None:
-            return
-        if self.reuse:
-            self._shared.give(env, self._rendering)
-        else:
-            env.close()
-
-    def close(self) -> None:
-        self._release()
-        if not self._is_fork:
-            self._shared.drain()
-
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["env"] = None
+        state = super().__getstate__()
         state["_validators"] = {}
         if isinstance(self.env_fn, str):
             state["_factory"] = None  # resolved again where it is unpickled
