@@ -206,21 +206,9 @@ def decode_observation(
         return payload
     if payload is None:
         return LabObservation(None, codec)
-    if isinstance(payload, bytes | bytearray | memoryview):
-        msg = wire.Observation()
-        msg.ParseFromString(bytes(payload))
-    elif isinstance(payload, wire.Observation):
-        msg = payload
-    else:
-        raise TypeError(f"cannot decode an observation from {type(payload).__name__}: expected bytes")
-    if msg.HasField("value"):
-        if codec is None:
-            raise ValueError("decoding observation bytes needs the observation space's codec (codec_for(space))")
-        value = codec.decode(msg.value)
-    else:
-        value = None
+    msg = _envelope(payload, wire.Observation, "observation")
     obs = LabObservation(
-        value,
+        _value(msg, codec, "observation"),
         codec,
         decode_frame(msg.frame, msg.frame_format) if msg.frame else None,
         msg.inactive,
@@ -241,15 +229,24 @@ def decode_action(payload: bytes | LabAction | Any | None, codec: Codec | None) 
         return payload
     if payload is None:
         return LabAction(None, codec)
+    return LabAction(_value(_envelope(payload, wire.Action, "action"), codec, "action"), codec)
+
+
+def _envelope(payload: Any, message_type: Any, what: str) -> Any:
+    """The wire message from its bytes, or the message itself when the SDK already parsed it."""
     if isinstance(payload, bytes | bytearray | memoryview):
-        msg = wire.Action()
+        msg = message_type()
         msg.ParseFromString(bytes(payload))
-    elif isinstance(payload, wire.Action):
-        msg = payload
-    else:
-        raise TypeError(f"cannot decode an action from {type(payload).__name__}: expected bytes")
+        return msg
+    if isinstance(payload, message_type):
+        return payload
+    raise TypeError(f"cannot decode an {what} from {type(payload).__name__}: expected bytes")
+
+
+def _value(msg: Any, codec: Codec | None, what: str) -> Any:
+    """The envelope's value decoded with the space's codec (``None`` when absent)."""
     if not msg.HasField("value"):
-        return LabAction(None, codec)
+        return None
     if codec is None:
-        raise ValueError("decoding action bytes needs the action space's codec (codec_for(space))")
-    return LabAction(codec.decode(msg.value), codec)
+        raise ValueError(f"decoding {what} bytes needs the {what} space's codec (codec_for(space))")
+    return codec.decode(msg.value)
