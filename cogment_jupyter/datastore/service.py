@@ -23,6 +23,7 @@ from cogment_jupyter.datastore.errors import DatastoreError
 from cogment_jupyter.datastore.store import POLL, TrialStore
 from cogment_jupyter.datastore.writer import TrialHandle
 from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.service_status import status_reply
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,6 @@ def _version_info() -> common_pb2.VersionInfo:
     info.versions.add(name="cogment_jupyter_trial_datastore", version=__version__)
     info.versions.add(name="cogment_api", version="2.0")
     return info
-
-
-def _status(request: common_pb2.StatusRequest) -> common_pb2.StatusReply:
-    """As upstream: only ``overall_load`` (always "0"), ``*`` selects everything."""
-    reply = common_pb2.StatusReply()
-    for name in request.names:
-        if name in ("*", "overall_load"):
-            reply.statuses["overall_load"] = "0"
-        if name == "*":
-            break
-    return reply
 
 
 class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
@@ -118,7 +108,7 @@ class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
     async def Status(
         self, request: common_pb2.StatusRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.StatusReply:
-        return _status(request)
+        return status_reply(request)
 
 
 @dataclass(slots=True)
@@ -299,7 +289,7 @@ class TrialDatastoreServicer(trial_datastore_pb2_grpc.TrialDatastoreSPServicer):
     async def Status(
         self, request: common_pb2.StatusRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.StatusReply:
-        return _status(request)
+        return status_reply(request)
 
     @staticmethod
     async def _trial_id(context: grpc.aio.ServicerContext) -> str:

@@ -12,6 +12,7 @@ from cogment_jupyter import __version__
 from cogment_jupyter.engine.errors import OrchestratorError
 from cogment_jupyter.engine.orchestrator import Orchestrator, TrialEvent
 from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.service_status import status_reply
 from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.transport import convert
 from cogment_jupyter.transport.client_actor import ClientActorSlot
@@ -30,13 +31,6 @@ def version_info() -> common_pb2.VersionInfo:
             common_pb2.VersionInfo.Version(name="cogment_jupyter", version=__version__),
         ]
     )
-
-
-def status_reply(request: common_pb2.StatusRequest) -> common_pb2.StatusReply:
-    reply = common_pb2.StatusReply()
-    if "overall_load" in request.names or "*" in request.names:
-        reply.statuses["overall_load"] = "0"
-    return reply
 
 
 def _trial_ids(context: grpc.aio.ServicerContext) -> list[str]:
