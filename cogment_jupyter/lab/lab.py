@@ -86,6 +86,8 @@ class Lab:
         self._runtime: LoopThread | None = None
         self._handles: dict[str, TrialHandle] = {}
         self._processes: dict[str, ServiceProcess] = {}
+        #: the local copy of each environment served in its own process (for its spaces)
+        self._process_templates: dict[str, Environment] = {}
         self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
         self._codecs: dict[tuple[int, tuple[str, ...]], tuple[Any, TrialCodec, dict[str, str]]] = {}
         self._sdk_specs: dict[str, dict[str, AgentSpec]] = {}
@@ -310,12 +312,6 @@ class Lab:
             return
         add = self.components.add_environment if kind == "environment" else self.components.add_actor
         runtime.run(_call_async(add, name, component))
-
-    @property
-    def _process_templates(self) -> dict[str, Environment]:
-        if not hasattr(self, "_templates"):
-            self._templates: dict[str, Environment] = {}
-        return self._templates
 
     @property
     def services(self) -> dict[str, str]:
