@@ -166,14 +166,8 @@ def test_keys_reach_python_while_a_cell_is_busy(
     nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 3")
     page.locator(STAGE).first.click()
     nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
-    page.evaluate(
-        """p => { const app = window.jupyterapp; const panel = window.__cj.panel(p);
-                  panel.content.activeCellIndex = panel.content.widgets.length - 1;
-                  app.commands.execute('notebook:insert-cell-below').then(() => {
-                    panel.content.activeCell.model.sharedModel.setSource('import time; time.sleep(20)');
-                    app.commands.execute('notebook:run-cell'); }); }""",
-        nb.path,
-    )
+    # the harness's own append-and-run (it activates the notebook first), not awaited: the cell sleeps
+    page.evaluate("p => { window.__cj.appendAndRun(p, 'import time; time.sleep(20)'); }", nb.path)
     page.wait_for_function("p => window.__cj.state(p).kernelStatus === 'busy'", arg=nb.path)
     page.wait_for_timeout(1000)  # the cell is now sleeping
     page.locator(STAGE).first.click()
