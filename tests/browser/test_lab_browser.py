@@ -154,5 +154,7 @@ def test_replay_widget_plays_a_recorded_trial(
     nb.screenshot(artifacts / "replay.png")
     tick = last_json(nb, "r.slider.value")
     assert tick >= 5
+    nb.append_and_run("r.player.playing = False")  # stop the playback before scrubbing
+    page.wait_for_timeout(300)
     nb.append_and_run("r.slider.value = 3")
     assert last_json(nb, "[r.view.tick, 'tick 3' in r.details.value]") == [3, True]
