@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import random
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -108,6 +110,7 @@ class LocalEnv:
     def __init__(self, kind: str, fmt: str) -> None:
         self.env = make_env(kind)
         self.env.reset(seed=0)
+        self.marks: dict[str, float] = {}
 
     def step(self, action: int) -> tuple[Any, float, bool]:
         _, r, term, trunc, _ = self.env.step(action)
@@ -127,11 +130,15 @@ def _remote_env_main(conn: Any, kind: str, fmt: str) -> None:
     env = make_env(kind)
     env.reset(seed=0)
     while (action := conn.recv()) is not None:
+        marks = {"env_recv": time.time() * 1000}
         _, r, term, trunc, _ = env.step(action)
-        e = encode_frame(env.render(), fmt)
+        frame = env.render()
+        marks["env_step"] = time.time() * 1000
+        e = encode_frame(frame, fmt)
+        marks["env_enc"] = time.time() * 1000
         if term or trunc:
             env.reset()
-        conn.send((e.format, e.width, e.height, e.data, float(r), bool(term or trunc)))
+        conn.send((e.format, e.width, e.height, e.data, float(r), bool(term or trunc), marks))
 
 
 class RemoteEnv:
@@ -141,6 +148,7 @@ class RemoteEnv:
     def __init__(self, kind: str, fmt: str) -> None:
         import multiprocessing as mp
 
+        self.marks: dict[str, float] = {}
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_remote_env_main, args=(child, kind, fmt), daemon=True)
@@ -150,7 +158,7 @@ class RemoteEnv:
         from cogment_jupyter.notebook.frames import EncodedFrame
 
         self.conn.send(action)
-        fmt, w, h, data, r, done = self.conn.recv()
+        fmt, w, h, data, r, done, self.marks = self.conn.recv()
         return EncodedFrame(fmt, w, h, data), r, done
 
     def close(self) -> None:
@@ -213,18 +221,22 @@ class KernelPump:
         period = 1.0 / pace
         t0 = next_t = time.perf_counter()
         tick, ret = 0, 0.0
+        w.trace = True
         while time.perf_counter() - t0 < seconds and not self.stop_event.is_set():
             key_seq = w.key_seq
             pressed = w.pressed
             action = 0 if "ArrowLeft" in pressed else 1 if "ArrowRight" in pressed else tick % 2
+            marks = {"act": time.time() * 1000}
             frame, r, done = env.step(action)
+            marks.update(env.marks, step=time.time() * 1000)
             tick, ret = tick + 1, ret + r
-            w.show_frame(frame, key_seq=key_seq, tick=tick, episode_return=ret)
+            w.show_frame(frame, key_seq=key_seq, tick=tick, episode_return=ret, marks=marks)
             if done:
                 tick, ret = 0, 0.0
             next_t += period
             if self.key_event.wait(max(0.0, next_t - time.perf_counter())):
                 self.key_event.clear()
+                w.mark_key("loop")
                 next_t = time.perf_counter()  # a key: step now, the tick clock restarts
             elif time.perf_counter() - next_t > 5 * period:
                 next_t = time.perf_counter()  # fell behind: do not burst to catch up
@@ -343,8 +355,10 @@ def _wait_json(path: Path, timeout_s: float) -> dict[str, Any]:
 class JupyterBench:
     """Drives KernelPump in a notebook kernel; reads paint statistics from the widget's view."""
 
-    def __init__(self, nb: Any, root: Path, kind: str, switch_interval: float | None = None) -> None:
-        self.nb, self.root, self.kind = nb, root, kind
+    def __init__(
+        self, nb: Any, root: Path, kind: str, switch_interval: float | None = None, probe: Path | None = None
+    ) -> None:
+        self.nb, self.root, self.kind, self.probe = nb, root, kind, probe
         self.switch_interval = switch_interval
         self.n = 0
 
@@ -373,7 +387,38 @@ class JupyterBench:
     def baseline(self, seconds: float) -> dict[str, Any]:
         return self._call(f"pump_{self.kind}.start('NAME', 'baseline', seconds={seconds})", "base", seconds + 30)
 
-    def throughput(self, fmt: str, pace: float, seconds: float, env_in: str) -> dict[str, Any]:
+    def clock_offset(self) -> float:
+        """performance.timeOrigin + now() - Date.now() in the page (ms), to correct browser marks."""
+        return self.nb.page.evaluate("() => performance.timeOrigin + performance.now() - Date.now()")
+
+    def reset_probes(self) -> None:
+        if self.probe is not None:
+            self.probe.write_text("")
+        self.nb.page.evaluate("() => window.__cjWsFrames && window.__cjWsFrames.clear()")
+
+    def probed(self, frames: list[dict[str, Any]], keys: list[dict[str, Any]] | None = None) -> None:
+        """Add the server's and the page WebSocket's timestamps to traced frames (and key presses)."""
+        srv_out, srv_in = read_server_probe(self.probe) if self.probe else ({}, {})
+        ws = dict(self.nb.page.evaluate("() => window.__cjWsFrames ? [...window.__cjWsFrames] : []"))
+        for f in frames:
+            f.update({k: v for k, v in (("srv", srv_out.get(f["seq"])), ("ws", ws.get(f["seq"]))) if v is not None})
+            f["ws"] = f["ws"] - self.offset if "ws" in f else None
+        for k in keys or []:
+            if k.get("k_key") in srv_in:
+                k["k_srv"] = srv_in[k["k_key"]]
+
+    def throughput(
+        self, fmt: str, pace: float, seconds: float, env_in: str, trace: str | None = None
+    ) -> dict[str, Any]:
+        self.view_js("v.cjPlay.resetLatency()")
+        self.reset_probes()
+        if trace:
+            browser = self.nb.page.context.browser
+            browser.start_tracing(
+                page=self.nb.page,
+                path=trace,
+                categories=["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel", "blink", "v8"],
+            )
         painted0 = self.view_js("v.cjPlay.stats().painted")
         t0 = time.monotonic()
         r = self._call(
@@ -382,8 +427,15 @@ class JupyterBench:
             seconds + 30,
         )
         time.sleep(0.3)  # the last acks
+        if trace:
+            self.nb.page.context.browser.stop_tracing()
         painted = self.view_js("v.cjPlay.stats().painted") - painted0
         r["painted_fps"] = painted / r["seconds"]
+        offset = self.offset = self.clock_offset()
+        frames = [_corrected(f, offset) for f in self.view_js("v.cjPlay.traces().frames")]
+        self.probed(frames)
+        r["frame_hops"] = breakdown(frames, FRAME_HOPS)
+        r["clock_offset_ms"] = offset
         r["wall_s"] = time.monotonic() - t0
         return r
 
@@ -402,6 +454,7 @@ class JupyterBench:
         )
         page.locator(stage).click()
         time.sleep(0.5)
+        self.reset_probes()
         rng = random.Random(0)
         for i in range(presses):
             key = "ArrowLeft" if i % 2 else "ArrowRight"
@@ -410,7 +463,15 @@ class JupyterBench:
             page.keyboard.up(key)
             page.wait_for_timeout(rng.uniform(90, 180))
         time.sleep(0.3)
-        stats = self.view_js("v.cjPlay.stats()")
+        stats = self.view_js("v.cjPlay.traces()")
+        offset = self.offset = self.clock_offset()
+        keys = _key_rows(stats, offset)
+        frames = [_corrected(f, offset) for f in stats["frames"]]
+        self.probed(frames, keys)
+        by_seq = {f["seq"]: f for f in frames}
+        for k in keys:  # the probes' marks of the frame that answered the key
+            f = by_seq.get(k["seq"], {})
+            k.update(srv=f.get("srv"), ws=f.get("ws"))
         self.nb.append_and_run(f"pump_{self.kind}.stop()")
         r = _wait_json(self.root / f"{name}.json", 30)
         lat = stats["latency_ms"]
@@ -420,6 +481,9 @@ class JupyterBench:
             latency_p50=_pct(lat, 50),
             latency_p95=_pct(lat, 95),
             latency_max=max(lat) if lat else None,
+            key_hops=breakdown(keys, KEY_HOPS),
+            key_threads=sorted({str(k.get("thread")) for k in keys}),
+            frame_hops=breakdown([_corrected(f, offset) for f in stats["frames"]], FRAME_HOPS),
         )
         return r
 
@@ -429,6 +493,158 @@ def _pct(values: list[float], p: float) -> float | None:
         return None
     s = sorted(values)
     return s[min(len(s) - 1, max(0, int(np.ceil(p / 100 * len(s))) - 1))]
+
+
+# hops of a frame and of a key press: (from mark, to mark, label); marks are wall-clock ms, the
+# kernel's from time.time(), the browser's from performance.timeOrigin + now() (corrected to Date.now())
+FRAME_HOPS = [
+    ("act", "env_recv", "action -> env process (pipe)"),
+    ("env_recv", "env_step", "env step + render"),
+    ("env_step", "env_enc", "encode in env process"),
+    ("env_enc", "step", "env process -> kernel (pipe)"),
+    ("act", "step", "= env step (all of it)"),
+    ("step", "submit", "kernel: to show_frame"),
+    ("submit", "enc0", "wait for an ack (window full)"),
+    ("enc0", "send", "encode in kernel"),
+    ("send", "srv", "kernel -> server (iopub thread, zmq)"),
+    ("srv", "ws", "server -> page websocket"),
+    ("ws", "recv", "websocket -> widget (JupyterLab, anywidget)"),
+    ("send", "recv", "= kernel -> widget"),
+    ("recv", "dec", "browser: decode"),
+    ("dec", "paint", "browser: draw"),
+    ("paint", "present", "browser: to next animation frame"),
+    ("act", "paint", "= action -> painted"),
+]
+KEY_HOPS = [
+    ("down", "sent", "browser: keydown -> comm send"),
+    ("sent", "k_srv", "browser -> server"),
+    ("k_srv", "k_recv", "server -> kernel handler (zmq, shell, subshell)"),
+    ("sent", "k_recv", "= browser -> kernel handler"),
+    ("k_recv", "k_loop", "handler -> stepping thread"),
+    ("k_loop", "act", "stepping thread -> action chosen"),
+    ("act", "step", "env step (all of it)"),
+    ("step", "send", "kernel: show_frame, encode, send"),
+    ("send", "srv", "kernel -> server"),
+    ("srv", "ws", "server -> page websocket"),
+    ("ws", "recv", "websocket -> widget"),
+    ("recv", "paint", "browser: decode + draw"),
+    ("down", "paint", "= keydown -> painted"),
+]
+BROWSER_MARKS = ("recv", "dec", "paint", "present", "down", "sent")
+
+
+def _key_rows(traces: dict[str, Any], offset_ms: float) -> list[dict[str, float]]:
+    """One flat dict of marks per key press whose frame carries that key's kernel marks."""
+    rows = []
+    for k in traces.get("keys", []):
+        f = k.get("frame") or {}
+        key = f.get("key") or {}
+        if key.get("seq") != k["seq"]:
+            continue  # the frame answers a later key too; its kernel marks are that key's
+        row = {m: v for m, v in f.items() if isinstance(v, (int, float))}
+        row.update(down=k["down"], sent=k["sent"], k_recv=key.get("recv"), k_loop=key.get("loop"), k_key=k["seq"])
+        row["thread"] = key.get("thread")
+        rows.append(_corrected(row, offset_ms))
+    return rows
+
+
+def _corrected(row: dict[str, Any], offset_ms: float) -> dict[str, Any]:
+    return {m: (v - offset_ms if m in BROWSER_MARKS and isinstance(v, (int, float)) else v) for m, v in row.items()}
+
+
+def breakdown(rows: list[dict[str, Any]], hops: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    out = []
+    for a, b, label in hops:
+        d = [r[b] - r[a] for r in rows if isinstance(r.get(a), (int, float)) and isinstance(r.get(b), (int, float))]
+        if d:
+            out.append({"hop": label, "n": len(d), "p50": _pct(d, 50), "p95": _pct(d, 95), "mean": statistics.mean(d)})
+    return out
+
+
+def print_breakdown(title: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    print(f"  {title}")
+    for r in rows:
+        print(f"    {r['hop']:<40}{r['p50']:>8.1f}{r['p95']:>8.1f}{r['mean']:>8.1f}  (n={r['n']})")
+
+
+# probes (measurement only): when jupyter_server passes a frame / key message on, and when the
+# page's WebSocket receives a frame (before JupyterLab parses it)
+SERVER_PROBE = r"""
+# bench/play_latency.py: timestamps of play-widget messages passing through the server
+import os as _os, re as _re, time as _time
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection as _Conn
+_probe = open(_os.environ["CJ_BENCH_PROBE"], "a", buffering=1)
+_frame = _re.compile(rb'"type": ?"frame", ?"seq": ?(\d+)')
+_keys = _re.compile(rb'"type": ?"keys", ?"view": ?"[^"]*", ?"seq": ?(\d+)')
+_out, _in = _Conn.handle_outgoing_message, _Conn.handle_incoming_message
+def _handle_out(self, stream, msg):
+    t0 = _time.time() * 1000
+    _out(self, stream, msg)
+    for part in msg:
+        if len(part) < 4096 and (m := _frame.search(bytes(part))):
+            _probe.write(f"out {m.group(1).decode()} {t0:.3f} {_time.time() * 1000:.3f}\n")
+            break
+def _handle_in(self, incoming):
+    t0 = _time.time() * 1000
+    _in(self, incoming)
+    if isinstance(incoming, bytes) and (m := _keys.search(incoming[:4096])):
+        _probe.write(f"in {m.group(1).decode()} {t0:.3f} {_time.time() * 1000:.3f}\n")
+_Conn.handle_outgoing_message, _Conn.handle_incoming_message = _handle_out, _handle_in
+"""
+
+PAGE_PROBE = r"""
+(() => {
+  const Orig = window.WebSocket;
+  const frames = (window.__cjWsFrames = new Map());
+  const re = /"type": ?"frame", ?"seq": ?(\d+)/;
+  const dec = new TextDecoder();
+  window.WebSocket = class extends Orig {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        const t = performance.timeOrigin + performance.now();
+        if (typeof e.data === "string") return;
+        const m = re.exec(dec.decode(new Uint8Array(e.data, 0, Math.min(e.data.byteLength, 4096))));
+        if (m) frames.set(Number(m[1]), t);
+      });
+    }
+  };
+})();
+"""
+
+
+@contextlib.contextmanager
+def probed_server(root: Path, workdir: Path, probe: Path, nodelay: bool) -> Iterator[Any]:
+    """The harness's JupyterLab with SERVER_PROBE in its config, writing to ``probe``."""
+    from tests.browser.jupyter_harness import JupyterServer
+
+    class ProbedServer(JupyterServer):
+        def _write_config(self, cfg: Path) -> None:
+            super()._write_config(cfg)
+            with open(cfg / "jupyter_server_config.py", "a") as f:
+                f.write(SERVER_PROBE)
+
+    probe.write_text("")
+    server = ProbedServer(root=root, workdir=workdir, nodelay=nodelay)
+    server.start(extra_env={"CJ_BENCH_PROBE": str(probe)})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def read_server_probe(path: Path) -> tuple[dict[int, float], dict[int, float]]:
+    """(frame seq -> when the server received it from the kernel, key seq -> when it got it from the page)."""
+    out: dict[int, float] = {}
+    into: dict[int, float] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 4:
+                (out if parts[0] == "out" else into)[int(parts[1])] = float(parts[2])
+    return out, into
 
 
 BENCH_NOTEBOOK = ["# %% md\n# play widget benchmark\nCells are appended and run by bench/play_latency.py."]
@@ -442,14 +658,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         NotebookPage,
         launch_chromium,
         missing_requirements,
-        running_server,
         write_notebook,
     )
 
     why = missing_requirements()
     if why:
         raise SystemExit(f"cannot run the benchmark: {why}")
-    report: dict[str, Any] = {"kinds": {}, "nodelay": args.nodelay, "loadavg_start": os.getloadavg()}
+    report: dict[str, Any] = {
+        "kinds": {},
+        "nodelay": args.nodelay,
+        "pace": args.pace,
+        "loadavg_start": os.getloadavg(),
+    }
     frames = {kind: sample_frames(kind) for kind in args.kinds}
     with tempfile.TemporaryDirectory(prefix="cj-bench-") as tmp, sync_playwright() as pw:
         tmp_path = Path(tmp)
@@ -465,18 +685,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             log(f"{kind}: encode and decode costs measured")
         write_notebook(root / "bench.ipynb", BENCH_NOTEBOOK)
-        with running_server(root, tmp_path, nodelay=args.nodelay) as server:
+        probe = tmp_path / "server-probe.txt"
+        with probed_server(root, tmp_path, probe, args.nodelay) as server:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.add_init_script(PAGE_PROBE)
             nb = NotebookPage(page, server, "bench.ipynb")
             nb.open()
             for kind in args.kinds:
-                jb = JupyterBench(nb, root, kind, args.switch_interval)
+                jb = JupyterBench(nb, root, kind, args.switch_interval, probe)
                 jb.setup()
                 kr = report["kinds"][kind]
                 kr["baseline"] = jb.baseline(args.seconds)
                 log(f"{kind}: no display {kr['baseline']['steps_per_s']:.0f} steps/s")
                 for env_in, fmt in [(e, f) for e in args.env_in for f in args.formats]:
-                    t = jb.throughput(fmt, args.pace, args.seconds, env_in)
+                    trace = f"{args.trace}-{kind}-{env_in}-{fmt}.json" if args.trace else None
+                    t = jb.throughput(fmt, args.pace, args.seconds, env_in, trace)
                     lat = jb.latency(fmt, args.presses, env_in) if args.presses else {}
                     kr["jupyter"][f"{env_in}/{fmt}"] = {"throughput": t, "latency": lat}
                     log(
@@ -533,6 +756,14 @@ def print_report(report: dict[str, Any]) -> None:
                 f"{t['painted_fps'] / base:>10.3f}{_fmt(lat.get('latency_p50')):>9}{_fmt(lat.get('latency_p95')):>9}"
                 f"{legs:>26}"
             )
+        for key, jr in kr["jupyter"].items():
+            t, lat = jr["throughput"], jr["latency"]
+            print(f"\n  {kind} {key}: hop-by-hop, ms{'p50':>19}{'p95':>8}{'mean':>8}")
+            print_breakdown(f"frames, throughput phase (paced at {report.get('pace')}/s)", t.get("frame_hops", []))
+            print_breakdown("frames, latency phase (paced at 60/s)", lat.get("frame_hops", []))
+            print_breakdown(
+                f"key presses (comm handled on {', '.join(lat.get('key_threads', []))})", lat.get("key_hops", [])
+            )
     cp = report["kinds"].get("cartpole", {}).get("jupyter", {})
     if cp:
         print("\ntargets on CartPole: painted >= 60/s, keypress->frame p95 <= 35 ms")
@@ -565,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--switch-interval", type=float, help="sys.setswitchinterval in the kernel (default 0.005 s)")
     p.add_argument("--json", help="also write the raw figures here")
+    p.add_argument("--trace", help="record a Chromium trace of each throughput phase (TRACE-<kind>-<env>-<fmt>.json)")
     p.add_argument("--screenshot", help="save screenshots of the page and of each widget (NAME-<kind>.png)")
     args = p.parse_args(argv)
     report = run(args)

@@ -202,6 +202,8 @@ class FrameStream:
     # ---- producer side
     def submit(self, frame: np.ndarray | EncodedFrame, **meta: Any) -> bool:
         """Offer a frame; True if it went out now, False if it waits for an ack (replacing older)."""
+        if meta.get("trace") is not None:
+            meta["trace"]["submit"] = time.time() * 1000
         if not isinstance(frame, EncodedFrame):
             frame = as_rgb(frame).copy()  # the caller may reuse its buffer
         with self._lock:
@@ -276,6 +278,9 @@ class FrameStream:
                 self.stats.timeouts += 1
 
     def _send_locked(self, frame: np.ndarray | EncodedFrame, meta: dict[str, Any]) -> None:
+        trace = meta.get("trace")
+        if trace is not None:
+            trace = meta["trace"] = dict(trace, enc0=time.time() * 1000)
         if isinstance(frame, EncodedFrame):
             encoded = frame
         else:
@@ -292,6 +297,9 @@ class FrameStream:
             "height": encoded.height,
             **{k: v for k, v in meta.items() if v is not None},
         }
+        if trace is not None:
+            trace["send"] = time.time() * 1000
+            trace["in_flight"] = len(self._in_flight)
         self._in_flight[seq] = (self._clock(), time.time())
         self._last = (encoded, meta)
         self.stats.sent += 1

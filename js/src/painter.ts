@@ -8,6 +8,8 @@ import type { FrameMessage } from "./protocol";
 export interface PaintResult {
   painted: boolean;
   decodeMs: number;
+  /** performance.now() when decoding finished (before drawing) */
+  decodedAt: number;
   bytes: number;
 }
 
@@ -37,6 +39,7 @@ export class FramePainter {
     const t0 = performance.now();
     const payload = bytesOf(buffer ?? new DataView(new ArrayBuffer(0)));
     const decoded = await decodeFrame(msg, payload, this.env);
+    const decodedAt = performance.now();
     const painted = this.ctx !== null && this.order.claim(msg.seq);
     if (painted && this.ctx) {
       if (this.canvas.width !== msg.width || this.canvas.height !== msg.height) {
@@ -48,6 +51,6 @@ export class FramePainter {
       else this.ctx.drawImage(decoded.bitmap as ImageBitmap, 0, 0);
     }
     if (decoded.kind === "bitmap") (decoded.bitmap as ImageBitmap).close();
-    return { painted, decodeMs: performance.now() - t0, bytes: payload.byteLength };
+    return { painted, decodeMs: performance.now() - t0, decodedAt, bytes: payload.byteLength };
   }
 }

@@ -7,7 +7,7 @@ import type { AnyModel, RenderProps } from "@anywidget/types";
 import { captureKeyboard } from "./keyboard";
 import { FramePainter } from "./painter";
 import { isFrameMessage, type PlayModel, type ViewMessage } from "./protocol";
-import { PaintStats } from "./stats";
+import { PaintStats, type FrameTrace } from "./stats";
 import { PlayView } from "./view";
 import "./play.css";
 
@@ -18,6 +18,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   const view = new PlayView();
   const viewId = Math.random().toString(36).slice(2, 10);
   const stats = new PaintStats();
+  stats.origin = performance.timeOrigin;
   const send = (msg: ViewMessage) => model.send(msg);
   const cleanups: (() => void)[] = [];
   // anywidget types handlers loosely (EventHandler = (...args: any[]) => void)
@@ -50,11 +51,21 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   });
   const onFrame = async (msg: unknown, buffers: DataView[]) => {
     if (!isFrameMessage(msg)) return;
-    const recvMs = performance.timeOrigin + performance.now();
+    const origin = performance.timeOrigin;
+    const recvMs = origin + performance.now();
     try {
       const r = await painter.paint(msg, buffers[0]);
       if (r.painted) {
-        stats.framePainted(performance.now(), r.decodeMs, r.bytes, msg.key_view === viewId ? msg.key_seq : undefined);
+        const paintedAt = performance.now();
+        let trace: FrameTrace | undefined;
+        if (msg.trace) {
+          const t: FrameTrace = { ...msg.trace, seq: msg.seq, recv: recvMs, dec: origin + r.decodedAt };
+          t.paint = origin + paintedAt;
+          requestAnimationFrame(() => (t.present = performance.timeOrigin + performance.now()));
+          trace = t;
+        }
+        const keySeq = msg.key_view === viewId ? msg.key_seq : undefined;
+        stats.framePainted(paintedAt, r.decodeMs, r.bytes, keySeq, trace);
         if (msg.tick !== undefined || msg.episode_return !== undefined) {
           view.showProgress(msg.tick ?? model.get("tick"), msg.episode_return ?? model.get("episode_return"));
         }
@@ -78,7 +89,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
     keys(event, key, pressed, timeStamp) {
       keySeq += 1;
       send({ type: "keys", view: viewId, seq: keySeq, event, key, pressed, t_ms: performance.timeOrigin + timeStamp });
-      if (event === "down") stats.keyDown(keySeq, timeStamp);
+      if (event === "down") stats.keyDown(keySeq, timeStamp, performance.now());
       view.keysSent(keySeq, pressed);
     },
     focus(focused) {
@@ -110,6 +121,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   // diagnostics for tests and the benchmark
   (view.root as HTMLElement & { cjPlay?: unknown }).cjPlay = {
     stats: () => stats.snapshot(performance.now()),
+    traces: () => stats.traces(performance.now()),
     resetLatency: () => stats.resetLatency(),
     viewId,
   };

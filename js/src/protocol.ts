@@ -20,6 +20,8 @@ export interface FrameMessage {
   /** Status of the step this frame shows, so the status line moves with the picture. */
   tick?: number;
   episode_return?: number;
+  /** When the widget traces: kernel-side timestamps of this frame and of its key (wall-clock ms). */
+  trace?: Record<string, unknown>;
 }
 
 export type KernelMessage = FrameMessage;

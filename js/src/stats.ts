@@ -3,6 +3,18 @@
  * Shown to the player (fps) and read by the benchmark and browser tests.
  */
 
+/** Timestamps of one frame's trip (wall-clock ms: kernel marks from the frame header, browser marks added here). */
+export type FrameTrace = Record<string, unknown>;
+
+/** A key press and the first painted frame that reflects it. */
+export interface KeyTrace {
+  seq: number;
+  /** keydown and message-sent times (wall-clock ms) */
+  down: number;
+  sent: number | null;
+  frame: FrameTrace | null;
+}
+
 export interface StatsSnapshot {
   painted: number;
   dropped: number;
@@ -12,6 +24,9 @@ export interface StatsSnapshot {
   latency_p95: number | null;
   decode_ms_mean: number | null;
   bytes_mean: number | null;
+  /** with ``traces``: traced frames and key presses (the benchmark's hop-by-hop breakdown) */
+  frames?: FrameTrace[];
+  keys?: KeyTrace[];
 }
 
 export function percentile(values: number[], p: number): number | null {
@@ -30,32 +45,52 @@ export class PaintStats {
   private readonly bytes: number[] = [];
   /** keydown time (performance.now) per key seq still waiting for a frame that reflects it. */
   private readonly pendingKeys = new Map<number, number>();
+  private readonly keySent = new Map<number, number>();
+  private readonly frameTraces: FrameTrace[] = [];
+  private readonly keyTraces: KeyTrace[] = [];
+  /** performance.now -> wall-clock ms (performance.timeOrigin in a browser) */
+  origin = 0;
 
   constructor(
     private readonly windowMs = 1000,
     private readonly keep = 4096,
   ) {}
 
-  keyDown(seq: number, now: number): void {
+  /** A key went down at `now` (performance.now clock); `sentAt`: when its message left. */
+  keyDown(seq: number, now: number, sentAt?: number): void {
     this.pendingKeys.set(seq, now);
+    if (sentAt !== undefined) this.keySent.set(seq, sentAt);
     if (this.pendingKeys.size > 256) {
       const oldest = this.pendingKeys.keys().next().value;
-      if (oldest !== undefined) this.pendingKeys.delete(oldest);
+      if (oldest !== undefined) {
+        this.pendingKeys.delete(oldest);
+        this.keySent.delete(oldest);
+      }
     }
   }
 
-  /** A frame was painted at `now`; `keySeq` is the last key message the kernel had seen. */
-  framePainted(now: number, decodeMs: number, bytes: number, keySeq?: number): void {
+  /**
+   * A frame was painted at `now`; `keySeq` is the last key message the kernel had seen.
+   * `trace`: the frame's timestamps (kept, with the key presses it answers, for the benchmark).
+   */
+  framePainted(now: number, decodeMs: number, bytes: number, keySeq?: number, trace?: FrameTrace): void {
     this.painted += 1;
     this.paintTimes.push(now);
     while (this.paintTimes.length && this.paintTimes[0] < now - this.windowMs) this.paintTimes.shift();
     push(this.decodeMs, decodeMs, this.keep);
     push(this.bytes, bytes, this.keep);
+    if (trace) push(this.frameTraces, trace, this.keep);
     if (keySeq === undefined) return;
     for (const [seq, t] of this.pendingKeys) {
       if (seq > keySeq) continue;
       push(this.latencies, now - t, this.keep);
+      if (trace) {
+        const sent = this.keySent.get(seq);
+        const down = this.origin + t;
+        push(this.keyTraces, { seq, down, sent: sent === undefined ? null : this.origin + sent, frame: trace }, this.keep);
+      }
       this.pendingKeys.delete(seq);
+      this.keySent.delete(seq);
     }
   }
 
@@ -78,13 +113,21 @@ export class PaintStats {
     };
   }
 
+  /** The snapshot with the traced frames and key presses. */
+  traces(now: number): StatsSnapshot {
+    return { ...this.snapshot(now), frames: [...this.frameTraces], keys: [...this.keyTraces] };
+  }
+
   resetLatency(): void {
     this.latencies.length = 0;
     this.pendingKeys.clear();
+    this.keySent.clear();
+    this.frameTraces.length = 0;
+    this.keyTraces.length = 0;
   }
 }
 
-function push(arr: number[], v: number, keep: number): void {
+function push<T>(arr: T[], v: T, keep: number): void {
   arr.push(v);
   if (arr.length > keep) arr.shift();
 }
