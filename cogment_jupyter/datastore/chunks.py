@@ -491,24 +491,40 @@ class ChunkStats:
 
 
 def stats(batch: pa.RecordBatch | pa.Table, n_actors: int) -> ChunkStats:
-    rows = batch.num_rows
-    if rows == 0:
-        return ChunkStats(0, 0, 0, None, None, None, [0.0] * n_actors)
+    return segment_stats(batch, n_actors, [(0, batch.num_rows)])[0]
+
+
+def segment_stats(
+    batch: pa.RecordBatch | pa.Table, n_actors: int, bounds: Sequence[tuple[int, int]]
+) -> list[ChunkStats]:
+    """The stats of rows ``[start, stop)`` of a batch, per segment: the columns are read once
+    for a batch holding many trials' samples, instead of once per trial."""
+    if batch.num_rows == 0:
+        return [ChunkStats(0, 0, 0, None, None, None, [0.0] * n_actors) for _ in bounds]
     oos = batch.column("out_of_sync").to_numpy(zero_copy_only=False).astype(bool)
     ts = batch.column("timestamp").to_numpy(zero_copy_only=False)
     states = batch.column("state").to_numpy(zero_copy_only=False)
-    in_sync = np.flatnonzero(~oos)
-    ended = np.flatnonzero(states == TrialState.ENDED)
-    returns = [0.0] * n_actors
+    rewards = None
     if n_actors:
-        rewards = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
-        returns = np.nansum(rewards.reshape(rows, n_actors), axis=0).tolist()
-    return ChunkStats(
-        samples=rows,
-        ticks=len(in_sync),
-        last_state=int(states[-1]),
-        first_tick_ns=int(ts[in_sync[0]]) if len(in_sync) else None,
-        last_ns=int(ts.max()),
-        ended_ns=int(ts[ended[0]]) if len(ended) else None,
-        returns=returns,
-    )
+        flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
+        rewards = flat.reshape(batch.num_rows, n_actors)
+    out = []
+    for start, stop in bounds:
+        if stop <= start:
+            out.append(ChunkStats(0, 0, 0, None, None, None, [0.0] * n_actors))
+            continue
+        in_sync = np.flatnonzero(~oos[start:stop])
+        ended = np.flatnonzero(states[start:stop] == TrialState.ENDED)
+        seg_ts = ts[start:stop]
+        out.append(
+            ChunkStats(
+                samples=stop - start,
+                ticks=len(in_sync),
+                last_state=int(states[stop - 1]),
+                first_tick_ns=int(seg_ts[in_sync[0]]) if len(in_sync) else None,
+                last_ns=int(seg_ts.max()),
+                ended_ns=int(seg_ts[ended[0]]) if len(ended) else None,
+                returns=np.nansum(rewards[start:stop], axis=0).tolist() if rewards is not None else [],
+            )
+        )
+    return out

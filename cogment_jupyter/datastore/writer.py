@@ -229,7 +229,15 @@ class Writer:
                 log.error("datastore %s: could not store samples of trial %s: %s", self.file, op.handle.trial_id, exc)
 
     def _apply(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[_Op, Any]]:
-        pending: dict[TrialHandle, chunks.ChunkBuilder] = {}
+        """Run a batch of ops in one transaction, in order per trial.
+
+        The samples of all the trials drained here go through one :class:`chunks.ChunkBuilder`
+        per layout, built once and sliced into one chunk per trial: building Arrow columns
+        costs the same for 20 samples as for 2,000. Closes wait until their trial's samples
+        are written; user calls see everything queued before them.
+        """
+        pending = _PendingChunks(conn)
+        closes: list[_Op] = []
         results: list[tuple[_Op, Any]] = []
         for op in ops:
             if op.kind == "drain":
@@ -238,46 +246,24 @@ class Writer:
                     with self._cond:
                         handle.queued = False
                     op.payload = _drain(handle.buffer)
-                items = op.payload
-                while items:
-                    builder = pending.get(handle)
-                    if builder is None:
-                        builder = pending[handle] = chunks.ChunkBuilder(handle.directory)
-                    room = MAX_CHUNK - len(builder)
-                    part, items = items[:room], items[room:]
-                    if handle.kind == "records":
-                        builder.add_records(part)
-                    elif handle.kind == "datalog":
-                        builder.add_datalog(part)
-                    else:
-                        for sample, raw in part:
-                            builder.add_stored(sample, raw)
-                    if len(builder) >= MAX_CHUNK:
-                        self._write(conn, handle, builder.build())
-                        del pending[handle]
-                continue
-            for handle, builder in pending.items():
-                self._write(conn, handle, builder.build())
-            pending.clear()
-            if op.kind == "create":
+                pending.add(handle, op.payload)
+            elif op.kind == "create":
                 results.append((op, self._create(conn, *op.payload)))
             elif op.kind == "close":
-                results.append((op, self._close(conn, op.handle)))
-            elif op.kind == "call":
-                results.append((op, op.payload(conn)))
+                closes.append(op)
             else:
-                results.append((op, None))
-        for handle, builder in pending.items():
-            self._write(conn, handle, builder.build())
+                pending.flush()
+                results.extend((close, self._close(conn, close.handle)) for close in closes)
+                closes.clear()
+                results.append((op, op.payload(conn) if op.kind == "call" else None))
+        pending.flush()
+        results.extend((close, self._close(conn, close.handle)) for close in closes)
         return results
 
     # -- statements ------------------------------------------------------------------------
 
     def _create(self, conn: sqlite3.Connection, trial_id: str, user_id: str, params: Any, closed: bool) -> TrialHandle:
         return upsert_trial(conn, trial_id, user_id, params, closed=closed, writer=self._identity or this_process())
-
-    def _write(self, conn: sqlite3.Connection, handle: TrialHandle, batch: pa.RecordBatch) -> None:
-        write_chunk(conn, handle.seq, len(handle.directory), batch, trial_id=handle.trial_id)
 
     def _close(self, conn: sqlite3.Connection, handle: TrialHandle) -> None:
         conn.execute("UPDATE trials SET closed=1 WHERE seq=?", (handle.seq,))
@@ -292,6 +278,49 @@ def _drain(buffer: deque) -> list[Any]:
     """Take what is in a deque now (other threads may keep appending)."""
     popleft = buffer.popleft
     return [popleft() for _ in range(len(buffer))]
+
+
+class _PendingChunks:
+    """Samples of many trials gathered in shared builders (one per item kind and actor count),
+    written as one chunk per trial segment when flushed."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._groups: dict[tuple[str, int], tuple[chunks.ChunkBuilder, list[tuple[TrialHandle, int, int]]]] = {}
+
+    def add(self, handle: TrialHandle, items: list[Any]) -> None:
+        key = (handle.kind, len(handle.directory))
+        while items:
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = (chunks.ChunkBuilder(handle.directory), [])
+            builder, segments = group
+            builder.directory = handle.directory  # reward receivers are expanded per trial
+            room = MAX_CHUNK - len(builder)
+            part, items = items[:room], items[room:]
+            start = len(builder)
+            if handle.kind == "records":
+                builder.add_records(part)
+            elif handle.kind == "datalog":
+                builder.add_datalog(part)
+            else:
+                for sample, raw in part:
+                    builder.add_stored(sample, raw)
+            segments.append((handle, start, len(builder)))
+            if len(builder) >= MAX_CHUNK:
+                self._write(key)
+
+    def flush(self) -> None:
+        for key in list(self._groups):
+            self._write(key)
+
+    def _write(self, key: tuple[str, int]) -> None:
+        builder, segments = self._groups.pop(key)
+        batch = builder.build()
+        all_stats = chunks.segment_stats(batch, key[1], [(start, stop) for _, start, stop in segments])
+        for (handle, start, stop), st in zip(segments, all_stats, strict=True):
+            part = batch if (start, stop) == (0, batch.num_rows) else batch.slice(start, stop - start)
+            write_chunk(self._conn, handle.seq, key[1], part, trial_id=handle.trial_id, st=st)
 
 
 def upsert_trial(
@@ -335,9 +364,18 @@ def upsert_trial(
 
 
 def write_chunk(
-    conn: sqlite3.Connection, seq: int, n_actors: int, batch: pa.RecordBatch, *, trial_id: str = ""
+    conn: sqlite3.Connection,
+    seq: int,
+    n_actors: int,
+    batch: pa.RecordBatch,
+    *,
+    trial_id: str = "",
+    st: chunks.ChunkStats | None = None,
 ) -> bool:
-    """Append a chunk to a trial and fold it into the trial's summary row (inside a transaction)."""
+    """Append a chunk to a trial and fold it into the trial's summary row (inside a transaction).
+
+    ``st``: the batch's stats when the caller has them already (see :func:`chunks.segment_stats`).
+    """
     if batch.num_rows == 0:
         return True
     row = conn.execute("SELECT samples, returns, state FROM trials WHERE seq=?", (seq,)).fetchone()
@@ -345,7 +383,8 @@ def write_chunk(
         log.warning("trial %s was deleted while being written: %d samples dropped", trial_id, batch.num_rows)
         return False
     first, returns, state = row
-    st = chunks.stats(batch, n_actors)
+    if st is None:
+        st = chunks.stats(batch, n_actors)
     _insert_chunk(conn, seq, first, batch)
     old = json.loads(returns)
     old += [0.0] * (len(st.returns) - len(old))

@@ -56,11 +56,16 @@ class TrialHandle:
             self.done.set_result(self)
 
     def _finish(self) -> None:
-        if self._trial is not None:
-            self._state = self._trial.state
-            self._tick = self._trial.tick_id
-            self._details = self._trial.end_details
-            self._errors = list(self._trial.errors)
+        trial = self._trial
+        if trial is not None:
+            self._state = trial.state
+            self._tick = trial.tick_id
+            self._details = trial.end_details
+            self._errors = list(trial.errors)
+            if trial.ended:
+                # what is left to know is copied: the trial's objects (its components, its last
+                # observations) go, instead of living as long as the lab keeps its handles
+                self._trial = None
         if not self.done.done():
             self.done.set_result(self)
 

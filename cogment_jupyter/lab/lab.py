@@ -518,7 +518,11 @@ class Lab:
         here = self.endpoint
         return params.environment.endpoint == here and all(a.endpoint == here for a in params.actors)
 
-    async def _run_trial(self, handle: TrialHandle, params: common_pb2.TrialParams) -> None:
+    async def _run_trial(
+        self, handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None] | None = None
+    ) -> None:
+        """Run a trial to its end and until it is recorded; ``on_ended`` is called in between
+        (a batch lets the next trial start while the datastore writes this one)."""
         handle.remote = self.orchestrator is None or (self._lifecycle is not None and not self._runs_here(params))
         if handle.remote and self.shared_datalog and params.datalog.endpoint == self.datastore_endpoint:
             params.datalog.endpoint = self.shared_datalog  # the runtime records it, even if this kernel goes
@@ -531,12 +535,19 @@ class Lab:
                     raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
                 trial: Trial = self.orchestrator.trials[trial_id]
                 handle._attach(trial)
+                if on_ended is not None:
+                    await trial.wait_ended()
+                    on_ended()
+                    on_ended = None
                 await trial.wait_recorded()
             else:
                 await self._run_remote_trial(handle, params)
         except Exception as error:
             handle._fail(str(error))
             return
+        finally:
+            if on_ended is not None:
+                on_ended()
         handle._finish()
 
     async def _run_remote_trial(self, handle: TrialHandle, params: common_pb2.TrialParams) -> None:
@@ -637,18 +648,21 @@ class Lab:
         bar: Any,
     ) -> list[TrialHandle]:
         slots = asyncio.Semaphore(concurrency)
+        # ended trials still being written: bounded, so a slow disk cannot pile up samples
+        unrecorded = asyncio.Semaphore(max(64, 8 * concurrency))
         handles: list[TrialHandle] = []
         tasks = []
 
         async def one(handle: TrialHandle, params: common_pb2.TrialParams) -> None:
             try:
-                await self._run_trial(handle, params)
+                await self._run_trial(handle, params, on_ended=slots.release)
             finally:
-                slots.release()
+                unrecorded.release()
                 if bar is not None:
                     bar.update(1)
 
         for i in range(n):
+            await unrecorded.acquire()
             await slots.acquire()
             trial_seed = new_seed() if seed is None else seed + 1000 * i
             handle, params = self._new_trial(env, actors, trial_seed, None, options)

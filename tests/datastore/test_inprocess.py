@@ -216,3 +216,59 @@ async def test_in_process_datalog_class_directly(datastore):
     await datalog.close()
     await datalog.close()  # idempotent
     assert datastore.trials().iloc[0]["state"] == "ENDED"
+
+
+async def test_trials_written_in_one_batch_are_stored_as_if_alone(datastore, tmp_path):
+    """The writer builds one Arrow batch for every trial drained together and slices it per
+    trial: each trial's chunks, summary row and samples must be those of the trial alone."""
+    solo = Datastore(tmp_path / "solo")
+    layouts = [
+        {},  # alice and bob
+        {"actors": (("carol", "player", "random"),)},  # one actor: another builder
+        {"actors": (("bob", "player", "random"), ("alice", "player", "human"))},  # same count, other names
+    ]
+    trials = {f"t{k}": (layouts[k % 3], records(3 + k)) for k in range(6)}
+    try:
+        for trial_id, (params, samples) in trials.items():
+            await record_trial(solo, trial_id, samples, **params)
+
+        async def start(trial_id: str) -> InProcessDatalog:
+            datalog = datastore.datalog()
+            await datalog.start(trial_id, "player-1", make_params(**trials[trial_id][0]))
+            return datalog
+
+        datalogs = {trial_id: await start(trial_id) for trial_id in trials}
+        longest = max(len(samples) for _, samples in trials.values())
+        for tick in range(longest):  # interleaved, as concurrent trials log
+            for trial_id, (_, samples) in trials.items():
+                if tick < len(samples):
+                    datalogs[trial_id].add(samples[tick : tick + 1])
+        await asyncio.gather(*(datalog.close() for datalog in datalogs.values()))
+
+        for trial_id in trials:
+            mine, alone = datastore.store.record(trial_id), solo.store.record(trial_id)
+            assert (mine.samples, mine.ticks, mine.state, mine.returns) == (
+                alone.samples,
+                alone.ticks,
+                alone.state,
+                alone.returns,
+            )
+            assert (mine.started_ns, mine.last_ns, mine.ended_ns) == (alone.started_ns, alone.last_ns, alone.ended_ns)
+            assert datastore.store.read(mine.seq).equals(solo.store.read(alone.seq)), trial_id
+            pd.testing.assert_frame_equal(datastore.steps(trial_id), solo.steps(trial_id))
+    finally:
+        solo.close()
+
+
+def test_segment_stats_match_the_stats_of_each_slice():
+    from cogment_jupyter.datastore import chunks
+    from cogment_jupyter.datastore.actors import ActorDirectory
+
+    builder = chunks.ChunkBuilder(ActorDirectory.from_params(make_params()))
+    bounds = []
+    for n in (4, 1, 6):
+        start = len(builder)
+        builder.add_records(records(n))
+        bounds.append((start, len(builder)))
+    batch = builder.build()
+    assert chunks.segment_stats(batch, 2, bounds) == [chunks.stats(batch.slice(a, b - a), 2) for a, b in bounds]
