@@ -147,6 +147,7 @@ def _build() -> dict[str, Any]:
             pool.Add(file_descriptor())
         for name, _ in _SCHEMA:
             _CLASSES[name] = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"cogment_jupyter.{name}"))
+        globals().update(_CLASSES)  # later lookups find them without going through __getattr__
     return _CLASSES
 
 
