@@ -129,7 +129,9 @@ export class CogmentApi {
 
   private async request<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
     const url = URLExt.join(this.settings.baseUrl, 'cogment', 'api', route);
-    const init: RequestInit = { method, cache: 'no-store' };
+    // not the settings' default `no-store`: for it makeRequest appends a cache-busting `?<time>`,
+    // which `trials` rejects as an unknown filter; `no-cache` always revalidates just the same
+    const init: RequestInit = { method, cache: 'no-cache' };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
     }

@@ -30,7 +30,8 @@ export function runtimeNote(status: RuntimeStatus): string | null {
   if (status.state === 'stopped' && !status.error) {
     return status.auto_start
       ? 'The runtime is stopped.'
-      : 'The runtime starts on first use (a notebook running %cogment launch, or Start below).';
+      : 'auto_start is off: the runtime starts on the first REST request or with Start below. ' +
+          'Notebooks launched before it runs use a runtime of their own.';
   }
   const parts = [status.error, status.reason].filter((s): s is string => !!s);
   return parts.length ? Array.from(new Set(parts)).join(' — ') : null;
@@ -60,6 +61,11 @@ export function formatDuration(seconds: number | null | undefined): string {
     return `${hours} h ${pad(minutes % 60)} min`;
   }
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** "127.0.0.1:9000" for "grpc://127.0.0.1:9000": every endpoint is gRPC, the narrow panel needs the room */
+export function formatEndpoint(endpoint: string | null | undefined): string {
+  return endpoint ? endpoint.replace(/^grpc:\/\//, '') : '—';
 }
 
 /** "cogment 2.10.1 · cogment_jupyter 0.1.0" */
@@ -147,7 +153,8 @@ function trialView(row: TrialRow, live: LiveInfo | null | undefined): TrialView 
     state,
     active,
     tick: tick ?? null,
-    environment: row.environment || live?.env_name || '—',
+    // what was served (`lab.serve_env(name, ...)`); `environment` is the env's name in the trial
+    environment: row.environment_implementation || row.environment || live?.env_name || '—',
     actors: formatActors(row.actors),
     duration: formatDuration(live ? live.duration : row.duration),
     stoppable

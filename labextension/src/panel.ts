@@ -2,7 +2,7 @@
  * The "Cogment" side panel: the shared runtime's status and the running and recent trials,
  * polled from the server extension's REST API while the panel is visible.
  */
-import { refreshIcon } from '@jupyterlab/ui-components';
+import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
@@ -12,6 +12,7 @@ import {
   TrialView,
   canRestart,
   formatDuration,
+  formatEndpoint,
   formatVersions,
   runtimeLabel,
   runtimeNote,
@@ -77,7 +78,7 @@ export class CogmentPanel extends Widget {
 
     this.runtimeState.dataset.field = 'state';
     const runtime = element('section', 'jp-CogmentPanel-runtime');
-    runtime.append(this.runtimeState, this.runtimeNote, this.facts, this.restartButton);
+    runtime.append(this.runtimeState, this.problem, this.runtimeNote, this.facts, this.restartButton);
     this.restartButton.addEventListener('click', () => void this.restartRuntime());
 
     const trials = element('section', 'jp-CogmentPanel-trials');
@@ -86,10 +87,8 @@ export class CogmentPanel extends Widget {
     const head = element('thead');
     const headRow = element('tr');
     for (const [label, className] of [
-      ['Trial', 'jp-CogmentPanel-id'],
-      ['State', 'jp-CogmentPanel-state'],
-      ['Tick', 'jp-CogmentPanel-tick'],
-      ['Environment · actors', 'jp-CogmentPanel-what'],
+      ['Trial', 'jp-CogmentPanel-trialCell'],
+      ['State', 'jp-CogmentPanel-stateCell'],
       ['', 'jp-CogmentPanel-action']
     ]) {
       headRow.append(element('th', className, label));
@@ -98,7 +97,7 @@ export class CogmentPanel extends Widget {
     this.table.append(head, this.tbody);
     trials.append(trialsHeader, this.notice, this.table, this.trialsMessage);
 
-    this.node.append(header, this.problem, runtime, trials, this.footer);
+    this.node.append(header, runtime, trials, this.footer);
     this.problem.setAttribute('role', 'alert');
     this.notice.setAttribute('role', 'status');
     this.setNotice(null);
@@ -214,7 +213,6 @@ export class CogmentPanel extends Widget {
   private async terminate(view: TrialView, button: HTMLButtonElement): Promise<void> {
     this.stopping.add(view.id);
     button.disabled = true;
-    button.textContent = 'Stopping…';
     this.setNotice(null);
     try {
       await this.api.terminate(view.id);
@@ -223,7 +221,6 @@ export class CogmentPanel extends Widget {
       const message = error instanceof Error ? error.message : String(error);
       this.setNotice(`Trial ${view.shortId} was not terminated: ${message}`, true);
       button.disabled = false;
-      button.textContent = 'Terminate';
     }
     await this.refresh();
   }
@@ -291,8 +288,14 @@ export class CogmentPanel extends Widget {
       dd.title = title ?? value;
       this.facts.append(dt, dd);
     };
-    fact('orchestrator', 'Orchestrator', status.endpoints?.orchestrator ?? '—');
-    fact('datastore', 'Datastore', status.endpoints?.datastore ?? '—', status.datastore_dir);
+    const endpoints = status.endpoints;
+    fact('orchestrator', 'Orchestrator', formatEndpoint(endpoints?.orchestrator), endpoints?.orchestrator);
+    fact(
+      'datastore',
+      'Datastore',
+      formatEndpoint(endpoints?.datastore),
+      endpoints ? `${endpoints.datastore}, recording in ${status.datastore_dir}` : status.datastore_dir
+    );
     fact('versions', 'Versions', formatVersions(status.versions));
     fact('uptime', 'Uptime', formatDuration(status.uptime));
     const lastExit = status.last_exit?.description;
@@ -351,32 +354,27 @@ export class CogmentPanel extends Widget {
   private createRow(view: TrialView): HTMLTableRowElement {
     const row = element('tr', 'jp-CogmentPanel-trial');
     row.dataset.trialId = view.id;
-    const id = element('td', 'jp-CogmentPanel-id');
-    id.append(element('code', undefined, view.shortId));
-    id.title = view.id;
-    const what = element('td', 'jp-CogmentPanel-what');
-    what.append(element('div', 'jp-CogmentPanel-env'), element('div', 'jp-CogmentPanel-actors'));
-    row.append(
-      id,
-      element('td', 'jp-CogmentPanel-state'),
-      element('td', 'jp-CogmentPanel-tick'),
-      what,
-      element('td', 'jp-CogmentPanel-action')
-    );
+    const trial = element('td', 'jp-CogmentPanel-trialCell');
+    const what = element('div', 'jp-CogmentPanel-what');
+    what.append(element('span', 'jp-CogmentPanel-env'), ' · ', element('span', 'jp-CogmentPanel-actors'));
+    trial.append(element('code', 'jp-CogmentPanel-id', view.shortId), what);
+    const state = element('td', 'jp-CogmentPanel-stateCell');
+    state.append(element('div', 'jp-CogmentPanel-state'), element('div', 'jp-CogmentPanel-tick'));
+    row.append(trial, state, element('td', 'jp-CogmentPanel-action'));
     return row;
   }
 
   private updateRow(row: HTMLTableRowElement, view: TrialView): void {
-    const [, stateCell, tickCell, whatCell, actionCell] = Array.from(row.cells);
+    const [trialCell, stateCell, actionCell] = Array.from(row.cells);
     row.dataset.state = view.state;
     row.classList.toggle('jp-mod-active', view.active);
-    setText(stateCell, view.state.toLowerCase());
+    setText(trialCell.querySelector('.jp-CogmentPanel-env')!, view.environment);
+    setText(trialCell.querySelector('.jp-CogmentPanel-actors')!, view.actors);
+    trialCell.title = `trial ${view.id}\nenvironment: ${view.environment}\nactors: ${view.actors}`;
     stateCell.dataset.state = view.state;
+    setText(stateCell.children[0], view.state.toLowerCase());
+    setText(stateCell.children[1], view.tick === null ? '' : `tick ${view.tick}`);
     stateCell.title = `${view.state} for ${view.duration}`;
-    setText(tickCell, view.tick === null ? '—' : String(view.tick));
-    setText(whatCell.children[0], view.environment);
-    setText(whatCell.children[1], view.actors);
-    whatCell.title = `${view.environment} · ${view.actors}`;
 
     const kind = view.active ? view.stoppable : 'ended';
     if (actionCell.dataset.kind === kind) {
@@ -386,11 +384,12 @@ export class CogmentPanel extends Widget {
     actionCell.replaceChildren();
     actionCell.title = '';
     if (kind === 'shared') {
-      const button = element('button', 'jp-CogmentPanel-terminate jp-mod-styled', 'Terminate');
-      button.title = `Terminate trial ${view.id} (it ends at its next tick and stays recorded)`;
+      const button = element('button', 'jp-CogmentPanel-terminate jp-CogmentPanel-iconButton');
+      button.title = `Terminate trial ${view.id}: it ends at its next tick and stays recorded`;
+      button.setAttribute('aria-label', 'Terminate');
+      stopIcon.element({ container: button, height: '18px', width: '18px' });
       if (this.stopping.has(view.id)) {
         button.disabled = true;
-        button.textContent = 'Stopping…';
       }
       button.addEventListener('click', () => void this.terminate(view, button));
       actionCell.append(button);
@@ -407,7 +406,8 @@ export class CogmentPanel extends Widget {
   }
 
   private stamp(): void {
-    this.footer.textContent = `Updated ${new Date().toLocaleTimeString()} · every ${this.interval / 1000} s while shown`;
+    this.footer.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    this.footer.title = `Refreshed every ${this.interval / 1000} s while the panel is shown`;
   }
 
   private readonly problem = element('div', 'jp-CogmentPanel-problem');

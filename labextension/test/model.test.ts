@@ -63,7 +63,7 @@ describe('runtime', () => {
 
   it('explains a stopped or failed runtime', () => {
     expect(runtimeNote(status({}))).toBeNull();
-    expect(runtimeNote(status({ state: 'stopped', auto_start: false }))).toMatch(/first use/);
+    expect(runtimeNote(status({ state: 'stopped', auto_start: false }))).toMatch(/auto_start is off/);
     expect(runtimeNote(status({ state: 'failed', error: 'boom', reason: 'boom' }))).toBe('boom');
     expect(runtimeNote(status({ state: 'restarting', reason: 'killed by SIGKILL' }))).toBe('killed by SIGKILL');
     expect(canRestart('failed') && canRestart('stopped') && !canRestart('running')).toBe(true);
