@@ -226,13 +226,16 @@ export class CogmentPanel extends Widget {
   }
 
   private async restartRuntime(): Promise<void> {
+    this.restarting = true;
     this.restartButton.disabled = true;
     this.restartButton.textContent = 'Starting…';
+    this.setNotice(null);
     try {
       await this.api.restart();
     } catch (error) {
       this.setNotice(`The runtime did not start: ${error instanceof Error ? error.message : error}`, true);
     }
+    this.restarting = false;
     this.restartButton.disabled = false;
     await this.refresh();
   }
@@ -277,8 +280,10 @@ export class CogmentPanel extends Widget {
     const note = runtimeNote(status);
     this.runtimeNote.textContent = note ?? '';
     this.runtimeNote.hidden = note === null;
-    this.restartButton.hidden = !canRestart(status.state);
-    this.restartButton.textContent = status.state === 'stopped' ? 'Start runtime' : 'Restart runtime';
+    if (!this.restarting) {
+      this.restartButton.hidden = !canRestart(status.state);
+      this.restartButton.textContent = status.state === 'stopped' ? 'Start runtime' : 'Restart runtime';
+    }
 
     this.facts.replaceChildren();
     const fact = (name: string, label: string, value: string, title?: string) => {
@@ -425,6 +430,7 @@ export class CogmentPanel extends Widget {
   private readonly stopping = new Set<string>();
   private inFlight: Promise<void> | null = null;
   private polling = false;
+  private restarting = false;
   private timer: number | null = null;
 }
 

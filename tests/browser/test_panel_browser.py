@@ -7,11 +7,16 @@ the kernel's own in-process orchestrator is listed as "in kernel", without a but
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from .jupyter_harness import JupyterServer, NotebookPage
 
@@ -189,3 +194,90 @@ def test_panel_says_what_is_wrong_without_the_server_extension(
     assert "auto_start is off" in panel.locator(".jp-CogmentPanel-note").inner_text()
     assert all(url.split("/cogment/api/")[1].startswith("status") for url in asked), asked
     panel.screenshot(path=str(artifacts / "2-not-started.png"))
+
+
+TOKEN = "cogment-panel-test-token"
+
+
+class TokenServer(JupyterServer):
+    """The harness's server with a token, the XSRF check on, and a runtime that starts on first use."""
+
+    def _write_config(self, cfg: Path) -> None:
+        super()._write_config(cfg)
+        with open(cfg / "jupyter_server_config.py", "a") as f:
+            f.write(
+                f"c.IdentityProvider.token = {TOKEN!r}\n"
+                "c.ServerApp.disable_check_xsrf = False\n"
+                "c.CogmentJupyter.auto_start = False\n"
+            )
+
+    def request(self, path: str, method: str = "GET") -> Any:
+        data = b"" if method == "POST" else None
+        headers = {"Authorization": f"token {TOKEN}"}
+        return urllib.request.urlopen(
+            urllib.request.Request(f"{self.base}{path}", method=method, data=data, headers=headers), timeout=5
+        )
+
+    def _answers(self) -> bool:
+        try:
+            with self.request("/api/status") as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.request("/api/shutdown", "POST").close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        super().stop()
+
+
+@pytest.fixture(scope="module")
+def token_server(browser_requirements: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenServer]:
+    work = tmp_path_factory.mktemp("jupyter-token")
+    server = TokenServer(root=work / "root", workdir=work)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_panel_with_a_token_and_xsrf_starts_a_runtime_that_waits_for_first_use(
+    token_server: TokenServer, browser: Any, artifacts: Path, request: pytest.FixtureRequest
+) -> None:
+    """ServerConnection sends the token (GET) and the XSRF header (POST); the panel's polling
+    does not start a runtime that waits for its first use, its Start button does."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as anonymous:
+            urllib.request.urlopen(f"{token_server.base}/cogment/api/status", timeout=5)
+        assert anonymous.value.code == 403
+        page.goto(f"{token_server.base}/lab?reset&token={TOKEN}", wait_until="domcontentloaded")
+        page.locator(TAB).click()
+        panel = page.locator(PANEL)
+        page.wait_for_selector(f"{PANEL}[data-runtime-state='stopped']")
+        assert panel.locator(".jp-CogmentPanel-runtimeState").inner_text() == "not started"
+        page.wait_for_timeout(2200)  # a poll later: still not started
+        assert json.loads(token_server.request("/cogment/api/status").read())["state"] == "stopped"
+        panel.screenshot(path=str(artifacts / "1-not-started.png"))
+
+        panel.locator("button.jp-CogmentPanel-restart").click()
+        page.wait_for_selector(f"{PANEL}[data-runtime-state='running']", timeout=30_000)
+        assert panel.locator(".jp-CogmentPanel-restart").is_hidden()
+        status = json.loads(token_server.request("/cogment/api/status").read())
+        assert status["state"] == "running"
+        assert panel.locator("dd[data-field='pid']").inner_text() == str(status["pid"])
+        page.wait_for_function(
+            "sel => document.querySelector(sel).innerText.includes('No trials')",
+            arg=f"{PANEL} .jp-CogmentPanel-message",
+        )
+        assert panel.locator(".jp-CogmentPanel-problem").is_hidden()
+        panel.screenshot(path=str(artifacts / "2-started.png"))
+    except BaseException:
+        page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
+        raise
+    finally:
+        context.close()
