@@ -169,11 +169,12 @@ class RemoteEnv:
 class KernelPump:
     """Runs inside the benchmark's kernel: steps an env into a PlayWidget on a background thread."""
 
-    def __init__(self, kind: str, out_dir: str) -> None:
+    def __init__(self, kind: str, out_dir: str, window: int | None = None) -> None:
         from cogment_jupyter.notebook.widget import PlayWidget
 
         self.kind, self.out = kind, Path(out_dir)
-        self.widget = PlayWidget(title=f"bench: {kind}", fps=60)
+        options = {} if window is None else {"max_in_flight": window}
+        self.widget = PlayWidget(title=f"bench: {kind}", fps=60, **options)
         self.stop_event = threading.Event()
         # a key press steps the env at once instead of at the next tick (Cogment Lab's pacing)
         self.key_event = threading.Event()
@@ -219,6 +220,7 @@ class KernelPump:
         before = w.frame_stats()
         self.key_delays_ms.clear()
         period = 1.0 / pace
+        cpu0 = time.process_time()
         t0 = next_t = time.perf_counter()
         tick, ret = 0, 0.0
         w.trace = True
@@ -241,6 +243,7 @@ class KernelPump:
             elif time.perf_counter() - next_t > 5 * period:
                 next_t = time.perf_counter()  # fell behind: do not burst to catch up
         elapsed = time.perf_counter() - t0
+        kernel_cpu_s = time.process_time() - cpu0
         env.close()
         after = w.frame_stats()
         delta = {k: after[k] - before[k] for k in ("submitted", "sent", "dropped", "acked", "bytes_sent", "encode_s")}
@@ -253,6 +256,89 @@ class KernelPump:
             "encode_ms": 1000 * delta["encode_s"] / max(delta["sent"], 1),
             "legs_ms": [after.get(k) for k in ("to_browser_ms", "paint_ms", "ack_back_ms")],
             "key_to_kernel_ms": statistics.median(self.key_delays_ms) if self.key_delays_ms else None,
+            "kernel_cpu_ms_per_frame": 1000 * kernel_cpu_s / max(delta["sent"], 1),
+        }
+
+
+def endless_cartpole(**kwargs: Any) -> Any:
+    """CartPole-v1 that starts over instead of ending, so one lab.play round lasts the whole bench."""
+    import gymnasium as gym
+
+    class Endless(gym.Wrapper):
+        def step(self, action: Any) -> Any:
+            obs, r, term, trunc, info = self.env.step(action)
+            if term or trunc:
+                obs, info = self.env.reset()
+            return obs, r, False, False, info
+
+    return Endless(gym.make("CartPole-v1", max_episode_steps=10**9, **kwargs))
+
+
+class LabPlayBench:
+    """Runs inside the benchmark's kernel: the real ``lab.play`` (Cogment trial, HumanActor, the
+    lab's loop thread; the Jupyter server's shared runtime when the server extension runs)."""
+
+    def __init__(self, kind: str, out_dir: str, window: int | None = None, embedded: bool = False) -> None:
+        from cogment_jupyter import envs
+        from cogment_jupyter.notebook.magics import launch
+
+        self.kind, self.out = kind, Path(out_dir)
+        self.lab = launch(str(self.out / f".cogment-bench-{embedded}"), None, None, embedded)
+        self.lab.serve_env("bench-cartpole", envs.Gymnasium(endless_cartpole, render=True))
+        title = f"bench: {kind} lab.play" + (" embedded" if embedded else "")
+        keys = {"ArrowLeft": 0, "ArrowRight": 1}
+        self.widget = self.lab.play("bench-cartpole", keys=keys, noop=0, fps=60, title=title)
+        if window is not None:
+            self.widget._frames.window = window
+            self.widget._frames.ack_every = max(1, window // 2)
+        self.widget.trace = True
+        self.stop_event = threading.Event()
+
+    def start(self, name: str, phase: str, **kw: Any) -> None:
+        self.stop_event.clear()
+        threading.Thread(target=self._run, args=(name, phase), kwargs=kw, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _run(self, name: str, phase: str, **kw: Any) -> None:
+        try:
+            result = self.measure(**kw)
+        except Exception as e:
+            result = {"error": repr(e)}
+        (self.out / f"{name}.json").write_text(json.dumps(result))
+
+    def pause(self, paused: bool = True) -> None:
+        """Between phases the round is paused, so it does not load the machine under the others."""
+        assert self.widget.session is not None
+        self.widget.session._control("pause" if paused else "resume")
+
+    def measure(self, fmt: str, seconds: float, **_: Any) -> dict[str, Any]:
+        w = self.widget
+        w.frame_format = fmt
+        self.pause(False)
+        before = w.frame_stats()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        self.stop_event.wait(seconds)
+        elapsed = time.perf_counter() - t0
+        kernel_cpu_s = time.process_time() - cpu0
+        after = w.frame_stats()
+        self.pause()
+        delta = {k: after[k] - before[k] for k in ("submitted", "sent", "dropped", "acked", "bytes_sent", "encode_s")}
+        trial = w.trial
+        return {
+            "seconds": elapsed,
+            "offered_fps": delta["submitted"] / elapsed,
+            "sent_fps": delta["sent"] / elapsed,
+            "acked_fps": delta["acked"] / elapsed,
+            "bytes_per_frame": delta["bytes_sent"] / max(delta["sent"], 1),
+            "encode_ms": 1000 * delta["encode_s"] / max(delta["sent"], 1),
+            "legs_ms": [after.get(k) for k in ("to_browser_ms", "paint_ms", "ack_back_ms")],
+            "trial": {"id": trial.id, "state": trial.state, "remote": getattr(trial, "remote", None)}
+            if trial
+            else None,
+            "lab_mode": self.lab.mode if hasattr(self.lab, "mode") else None,
+            "kernel_cpu_ms_per_frame": 1000 * kernel_cpu_s / max(delta["sent"], 1),
         }
 
 
@@ -356,21 +442,42 @@ class JupyterBench:
     """Drives KernelPump in a notebook kernel; reads paint statistics from the widget's view."""
 
     def __init__(
-        self, nb: Any, root: Path, kind: str, switch_interval: float | None = None, probe: Path | None = None
+        self,
+        nb: Any,
+        root: Path,
+        kind: str,
+        switch_interval: float | None = None,
+        probe: Path | None = None,
+        window: int | None = None,
+        lab: bool = False,
+        embedded: bool = False,
     ) -> None:
-        self.nb, self.root, self.kind, self.probe = nb, root, kind, probe
+        self.nb, self.root, self.kind, self.probe, self.window = nb, root, kind, probe, window
         self.switch_interval = switch_interval
         self.n = 0
+        self.lab, self.embedded = lab, embedded
+        self.var = f"{'lab' if lab else 'pump'}{'_embedded' if embedded else ''}_{kind}"
+        self.title = f"bench: {kind}" + (" lab.play" if lab else "") + (" embedded" if embedded else "")
 
     def setup(self) -> None:
+        cls = "LabPlayBench" if self.lab else "KernelPump"
         self.nb.append_and_run(
             f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r})\n"
             + (f"sys.setswitchinterval({self.switch_interval})\n" if self.switch_interval else "")
-            + f"from play_latency import KernelPump\n"
-            f"pump_{self.kind} = KernelPump({self.kind!r}, {str(self.root)!r})\n"
-            f"pump_{self.kind}.widget"
+            + f"from play_latency import {cls}\n"
+            f"{self.var} = {cls}({self.kind!r}, {str(self.root)!r}, {self.window!r}"
+            + (", embedded=True)\n" if self.embedded else ")\n")
+            + f"{self.var}.widget"
         )
-        self.nb.page.locator(f".cj-play-title:text-is('bench: {self.kind}')").wait_for(timeout=30000)
+        self.nb.page.locator(f".cj-play-title:text-is('{self.title}')").wait_for(timeout=60000)
+        if self.lab:  # a paced game starts at the player's first click
+            self.nb.page.locator(self.stage).click()
+            time.sleep(1.0)
+            self.nb.append_and_run(f"{self.var}.pause()")
+
+    @property
+    def stage(self) -> str:
+        return f".cj-play:has(.cj-play-title:text-is('{self.title}')) .cj-play-stage"
 
     def _call(self, code: str, name: str, timeout_s: float) -> dict[str, Any]:
         self.n += 1
@@ -381,11 +488,11 @@ class JupyterBench:
     def view_js(self, expr: str) -> Any:
         return self.nb.page.evaluate(
             f"() => {{ const v = [...document.querySelectorAll('.cj-play')].find(e => "
-            f"e.querySelector('.cj-play-title').textContent === 'bench: {self.kind}'); return {expr}; }}"
+            f"e.querySelector('.cj-play-title').textContent === '{self.title}'); return {expr}; }}"
         )
 
     def baseline(self, seconds: float) -> dict[str, Any]:
-        return self._call(f"pump_{self.kind}.start('NAME', 'baseline', seconds={seconds})", "base", seconds + 30)
+        return self._call(f"{self.var}.start('NAME', 'baseline', seconds={seconds})", "base", seconds + 30)
 
     def clock_offset(self) -> float:
         """performance.timeOrigin + now() - Date.now() in the page (ms), to correct browser marks."""
@@ -408,10 +515,23 @@ class JupyterBench:
                 k["k_srv"] = srv_in[k["k_key"]]
 
     def throughput(
-        self, fmt: str, pace: float, seconds: float, env_in: str, trace: str | None = None
+        self,
+        fmt: str,
+        pace: float,
+        seconds: float,
+        env_in: str,
+        trace: str | None = None,
+        profile: str | None = None,
     ) -> dict[str, Any]:
         self.view_js("v.cjPlay.resetLatency()")
         self.reset_probes()
+        cpu0 = cpu_seconds()
+        cdp = None
+        if profile:
+            cdp = self.nb.page.context.new_cdp_session(self.nb.page)
+            cdp.send("Profiler.enable")
+            cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+            cdp.send("Profiler.start")
         if trace:
             browser = self.nb.page.context.browser
             browser.start_tracing(
@@ -422,15 +542,21 @@ class JupyterBench:
         painted0 = self.view_js("v.cjPlay.stats().painted")
         t0 = time.monotonic()
         r = self._call(
-            f"pump_{self.kind}.start('NAME', 'pump', fmt={fmt!r}, pace={pace}, seconds={seconds}, env_in={env_in!r})",
+            f"{self.var}.start('NAME', 'pump', fmt={fmt!r}, pace={pace}, seconds={seconds}, env_in={env_in!r})",
             "tput",
             seconds + 30,
         )
         time.sleep(0.3)  # the last acks
         if trace:
             self.nb.page.context.browser.stop_tracing()
+        if cdp is not None:
+            prof = cdp.send("Profiler.stop")["profile"]
+            Path(profile).write_text(json.dumps(prof))
+            cdp.detach()
         painted = self.view_js("v.cjPlay.stats().painted") - painted0
         r["painted_fps"] = painted / r["seconds"]
+        cpu1 = cpu_seconds()
+        r["cpu_ms_per_painted"] = {k: round(1000 * (cpu1.get(k, 0) - v) / max(painted, 1), 2) for k, v in cpu0.items()}
         offset = self.offset = self.clock_offset()
         frames = [_corrected(f, offset) for f in self.view_js("v.cjPlay.traces().frames")]
         self.probed(frames)
@@ -442,7 +568,7 @@ class JupyterBench:
     def latency(self, fmt: str, presses: int, env_in: str) -> dict[str, Any]:
         page = self.nb.page
         self.view_js("v.cjPlay.resetLatency()")
-        stage = f".cj-play:has(.cj-play-title:text-is('bench: {self.kind}')) .cj-play-stage"
+        stage = self.stage
         page.locator(stage).click()
         page.wait_for_function(
             "k => [...document.querySelectorAll('.cj-play')].some(e => e.dataset.focused === 'true')", arg=self.kind
@@ -450,7 +576,7 @@ class JupyterBench:
         self.n += 1
         name = f"{self.kind}-{self.n}-lat"
         self.nb.append_and_run(
-            f"pump_{self.kind}.start({name!r}, 'pump', fmt={fmt!r}, pace=60, seconds=120, env_in={env_in!r})"
+            f"{self.var}.start({name!r}, 'pump', fmt={fmt!r}, pace=60, seconds=120, env_in={env_in!r})"
         )
         page.locator(stage).click()
         time.sleep(0.5)
@@ -472,7 +598,7 @@ class JupyterBench:
         for k in keys:  # the probes' marks of the frame that answered the key
             f = by_seq.get(k["seq"], {})
             k.update(srv=f.get("srv"), ws=f.get("ws"))
-        self.nb.append_and_run(f"pump_{self.kind}.stop()")
+        self.nb.append_and_run(f"{self.var}.stop()")
         r = _wait_json(self.root / f"{name}.json", 30)
         lat = stats["latency_ms"]
         r.update(
@@ -486,6 +612,45 @@ class JupyterBench:
             frame_hops=breakdown([_corrected(f, offset) for f in stats["frames"]], FRAME_HOPS),
         )
         return r
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this benchmark's Chromium, by its Jupyter server and by the
+    processes the server started (kernels, the shared runtime, env processes); processes that
+    already ended are not counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, str, float]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        procs[int(d.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / tick)
+
+    def under(pid: int, root: int | None) -> bool:
+        while pid > 1 and pid in procs:
+            if pid == root:
+                return True
+            pid = procs[pid][0]
+        return False
+
+    out = {"chromium": 0.0, "server": 0.0, "kernels": 0.0}
+    server_pid = _SERVER_PID[0]
+    for pid, (_, comm, cpu) in procs.items():
+        if pid == server_pid:
+            out["server"] += cpu
+        elif under(pid, server_pid):
+            out["kernels"] += cpu
+        elif comm.startswith(("chromium", "chrome")) and under(pid, os.getpid()):
+            out["chromium"] += cpu
+    return out
+
+
+_SERVER_PID: list[int | None] = [None]
 
 
 def _pct(values: list[float], p: float) -> float | None:
@@ -629,6 +794,7 @@ def probed_server(root: Path, workdir: Path, probe: Path, nodelay: bool) -> Iter
     probe.write_text("")
     server = ProbedServer(root=root, workdir=workdir, nodelay=nodelay)
     server.start(extra_env={"CJ_BENCH_PROBE": str(probe)})
+    _SERVER_PID[0] = server.proc.pid if server.proc else None
     try:
         yield server
     finally:
@@ -650,6 +816,22 @@ def read_server_probe(path: Path) -> tuple[dict[int, float], dict[int, float]]:
 BENCH_NOTEBOOK = ["# %% md\n# play widget benchmark\nCells are appended and run by bench/play_latency.py."]
 
 
+def launch_foreground_chromium(pw: Any) -> Any:
+    """Headless Chromium whose renderer runs at a visible tab's priority.
+
+    Headless pages count as hidden, and Chromium lowers a hidden page's renderer to nice 5 on
+    Linux: on a loaded machine it then gets a third of the CPU share of everything else, which
+    no person looking at the widget would see. The harness's tests keep the default.
+    """
+    from tests.browser.jupyter_harness import CHROMIUM, CHROMIUM_ARGS
+
+    extra = ["--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+             "--disable-backgrounding-occluded-windows"]  # fmt: skip
+    return pw.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + extra, chromium_sandbox=False, timeout=30000
+    )
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from playwright.sync_api import sync_playwright
@@ -668,13 +850,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "kinds": {},
         "nodelay": args.nodelay,
         "pace": args.pace,
+        "renderer": "background (nice 5)" if args.background_renderer else "foreground",
         "loadavg_start": os.getloadavg(),
     }
     frames = {kind: sample_frames(kind) for kind in args.kinds}
     with tempfile.TemporaryDirectory(prefix="cj-bench-") as tmp, sync_playwright() as pw:
         tmp_path = Path(tmp)
         root = tmp_path / "root"
-        browser = launch_chromium(pw)
+        browser = launch_chromium(pw) if args.background_renderer else launch_foreground_chromium(pw)
         report["chromium"] = browser.version
         for kind in args.kinds:
             report["kinds"][kind] = {
@@ -692,15 +875,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             nb = NotebookPage(page, server, "bench.ipynb")
             nb.open()
             for kind in args.kinds:
-                jb = JupyterBench(nb, root, kind, args.switch_interval, probe)
+                jb = JupyterBench(nb, root, kind, args.switch_interval, probe, args.window)
                 jb.setup()
+                lab_benches: dict[str, JupyterBench] = {}
                 kr = report["kinds"][kind]
                 kr["baseline"] = jb.baseline(args.seconds)
                 log(f"{kind}: no display {kr['baseline']['steps_per_s']:.0f} steps/s")
                 for env_in, fmt in [(e, f) for e in args.env_in for f in args.formats]:
+                    b = jb
+                    if env_in.startswith("lab"):
+                        if kind != "cartpole":
+                            continue  # lab.play needs a Gymnasium env; the synthetic Atari frame is not one
+                        if env_in not in lab_benches:
+                            lab_benches[env_in] = JupyterBench(
+                                nb, root, kind, args.switch_interval, probe, args.window, lab=True,
+                                embedded=env_in == "lab-embedded",
+                            )  # fmt: skip
+                            lab_benches[env_in].setup()
+                        b = lab_benches[env_in]
                     trace = f"{args.trace}-{kind}-{env_in}-{fmt}.json" if args.trace else None
-                    t = jb.throughput(fmt, args.pace, args.seconds, env_in, trace)
-                    lat = jb.latency(fmt, args.presses, env_in) if args.presses else {}
+                    profile = f"{args.profile}-{kind}-{env_in}-{fmt}.json" if args.profile else None
+                    t = b.throughput(fmt, args.pace, args.seconds, env_in, trace, profile)
+                    lat = b.latency(fmt, args.presses, env_in) if args.presses else {}
                     kr["jupyter"][f"{env_in}/{fmt}"] = {"throughput": t, "latency": lat}
                     log(
                         f"{kind} env in {env_in}, {fmt}: painted {t['painted_fps']:.1f} fps "
@@ -759,6 +955,8 @@ def print_report(report: dict[str, Any]) -> None:
         for key, jr in kr["jupyter"].items():
             t, lat = jr["throughput"], jr["latency"]
             print(f"\n  {kind} {key}: hop-by-hop, ms{'p50':>19}{'p95':>8}{'mean':>8}")
+            cpu = dict(t.get("cpu_ms_per_painted", {}), kernel_itself=t.get("kernel_cpu_ms_per_frame"))
+            print("  CPU ms per painted frame: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if v is not None))
             print_breakdown(f"frames, throughput phase (paced at {report.get('pace')}/s)", t.get("frame_hops", []))
             print_breakdown("frames, latency phase (paced at 60/s)", lat.get("frame_hops", []))
             print_breakdown(
@@ -784,9 +982,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--env-in",
         nargs="+",
-        default=["process", "kernel"],
-        choices=["process", "kernel"],
-        help="where the env steps and renders: another process (as lab.play) or the kernel itself",
+        default=["process", "kernel", "lab"],
+        choices=["lab", "lab-embedded", "process", "kernel"],
+        help="lab: the real lab.play (a Cogment trial, on the Jupyter server's shared runtime; lab-embedded: on "
+        "the kernel's own orchestrator; CartPole only); process / kernel: a thread steps the env "
+        "(in another process that renders and encodes, or in the kernel) straight into a PlayWidget",
     )
     p.add_argument("--seconds", type=float, default=4.0, help="length of each throughput phase")
     p.add_argument("--pace", type=float, default=75.0, help="frames/s the kernel offers in the throughput phase")
@@ -795,6 +995,13 @@ def main(argv: list[str] | None = None) -> int:
         "--nodelay", action="store_true", help="set TCP_NODELAY on kernel websockets (jupyter_server leaves Nagle on)"
     )
     p.add_argument("--switch-interval", type=float, help="sys.setswitchinterval in the kernel (default 0.005 s)")
+    p.add_argument("--window", type=int, help="frames in flight (PlayWidget max_in_flight; default: the widget's)")
+    p.add_argument(
+        "--background-renderer",
+        action="store_true",
+        help="leave Chromium's renderer at a hidden page's priority (nice 5; the default is a visible tab's)",
+    )
+    p.add_argument("--profile", help="record the page's JS CPU profile of each throughput phase (PROFILE-...json)")
     p.add_argument("--json", help="also write the raw figures here")
     p.add_argument("--trace", help="record a Chromium trace of each throughput phase (TRACE-<kind>-<env>-<fmt>.json)")
     p.add_argument("--screenshot", help="save screenshots of the page and of each widget (NAME-<kind>.png)")

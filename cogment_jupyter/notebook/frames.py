@@ -170,6 +170,7 @@ class FrameStream:
         *,
         fmt: FrameFormat = DEFAULT_FORMAT,
         window: int = 2,
+        ack_every: int | None = None,
         ack_timeout_s: float = 2.0,
         quality: int = 80,
         clock: Callable[[], float] = time.monotonic,
@@ -183,6 +184,9 @@ class FrameStream:
         self._send = send
         self.format: FrameFormat = fmt
         self.window = window
+        #: frames asked to be acknowledged: every ``ack_every``-th and the one that fills the window
+        #: (each ack is a shell message that the kernel answers with two status messages)
+        self.ack_every = max(1, window // 2) if ack_every is None else max(1, ack_every)
         self.ack_timeout_s = ack_timeout_s
         self.quality = quality
         self._clock = clock
@@ -219,16 +223,24 @@ class FrameStream:
 
     # ---- browser side
     def ack(self, seq: int, recv_ms: float | None = None, ack_ms: float | None = None) -> None:
-        """A view painted (or skipped) frame ``seq``: open the window, send what waits.
+        """A view is done with (painted or skipped) every frame up to ``seq``: open the window.
 
-        ``recv_ms``/``ack_ms`` (browser wall clock at arrival and after painting) split the round
-        trip into its legs for :class:`FrameStats`; meaningful when browser and kernel share a clock.
+        Acks are cumulative, so a view acks only the frames sent with ``ack`` not false (see
+        ``ack_every``). ``recv_ms``/``ack_ms`` (browser wall clock at arrival and after painting)
+        split the round trip into its legs for :class:`FrameStats`; meaningful when browser and
+        kernel share a clock.
         """
         with self._lock:
-            sent = self._in_flight.pop(seq, None)
+            done = [s for s in self._in_flight if s <= seq]
+            if not done:
+                return  # a second view acking the same frames, or frames already written off
+            sent = self._in_flight[max(done)] if seq in self._in_flight else None
+            for s in done:
+                del self._in_flight[s]
+            self.stats.acked += len(done)
             if sent is None:
-                return  # a second view acking the same frame, or a frame already written off
-            self.stats.acked += 1
+                self._flush_locked()
+                return
             self.stats.rtt_s_last = self._clock() - sent[0]
             if recv_ms is not None and ack_ms is not None:
                 now_ms = time.time() * 1000
@@ -297,6 +309,8 @@ class FrameStream:
             "height": encoded.height,
             **{k: v for k, v in meta.items() if v is not None},
         }
+        if seq % self.ack_every and len(self._in_flight) + 1 < self.window:
+            header["ack"] = False  # covered by the cumulative ack of a later frame
         if trace is not None:
             trace["send"] = time.time() * 1000
             trace["in_flight"] = len(self._in_flight)

@@ -9,6 +9,7 @@ through the widget's back-pressured binary stream; nothing here ever blocks the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -49,6 +50,10 @@ class HumanActor(Actor):
         self.episode_return = 0.0
         self.actions: list[Any] = []
         self._decided_key_seq: int | None = None
+        self._decided_at: float | None = None  # wall-clock ms, for traced frames
+        #: the held keys changed since the last decision: a paced game steps at once, not at the
+        #: next tick (saves the player up to a frame period of latency); the tick clock restarts
+        self._keys_changed = asyncio.Event()
         #: a paced game waits for its player: the first click on the widget, or the first key
         self._engaged = asyncio.Event()
         widget.on_keys(self._keys_from_widget)
@@ -70,7 +75,11 @@ class HumanActor(Actor):
         self._loop.call_soon_threadsafe(self._presses.put_nowait, ("json", value))
 
     def _on_keys(self, pressed: frozenset[str], ordered: tuple[str, ...]) -> None:
+        self.widget.mark_key("loop")
         new = [k for k in ordered if k not in self._held]
+        mapped = self.keymap.keys
+        if {k for k in pressed if k in mapped} != {k for k in self._held if k in mapped}:
+            self._keys_changed.set()
         self._held = pressed
         if new and any(k in self.keymap.keys for k in new):
             self._presses.put_nowait(("keys", ordered))
@@ -89,14 +98,16 @@ class HumanActor(Actor):
         self.episode_return = 0.0
         self.actions = []
         self._next_deadline = 0.0
+        self._keys_changed.clear()
         while not self._presses.empty():  # presses from a previous round do not carry over
             self._presses.get_nowait()
         self.widget.set_status(tick=0, episode_return=0.0, state="running", message="")
 
     async def act(self, observation: Any, frame: np.ndarray | None = None) -> Any:
         if frame is not None:  # the frame the last decision led to: its key_seq lets the browser time it
+            marks = {"act": self._decided_at, "step": time.time() * 1000} if self.widget.trace else None
             self.widget.show_frame(
-                frame, key_seq=self._decided_key_seq, tick=self.tick, episode_return=self.episode_return
+                frame, key_seq=self._decided_key_seq, tick=self.tick, episode_return=self.episode_return, marks=marks
             )
         await self._resumed.wait()
         if self.fps <= 0:
@@ -110,11 +121,16 @@ class HumanActor(Actor):
             now = time.monotonic()
             self._next_deadline = max(self._next_deadline + 1.0 / self.fps, now)
             delay = self._next_deadline - now
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > 0 and not self._keys_changed.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._keys_changed.wait(), delay)
+            if self._keys_changed.is_set():
+                self._next_deadline = time.monotonic()  # stepped early for a key: the tick clock restarts
             await self._resumed.wait()
+            self._keys_changed.clear()
             action = self._latest_json() or self.decide(self.widget.pressed_in_order)
         self._decided_key_seq = self.widget.key_seq
+        self._decided_at = time.time() * 1000
         action = coerce_action(action, self.space)
         self.actions.append(action)
         self.tick += 1

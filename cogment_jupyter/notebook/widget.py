@@ -11,7 +11,9 @@ kernel -> view
     with the picture without a trait update per frame.
 view -> kernel
     ``{"type": "hello", "view"}`` when a view renders (re-display, page reload): it gets the
-    latest frame; ``{"type": "ack", "seq", "view", "recv_ms"?, "ack_ms"?}`` after painting a frame;
+    latest frame; ``{"type": "ack", "seq", "view", "recv_ms"?, "ack_ms"?}`` after painting (or
+    skipping, when a newer one came) a frame, covering every frame up to ``seq``; frames sent with
+    ``"ack": false`` need no ack of their own;
     ``{"type": "keys", "view", "seq", "event": "down"|"up"|"release", "key", "pressed": [...],
     "t_ms"}`` whenever the set of held keys changes (``release``: focus lost, all keys up);
     ``{"type": "control", "action": "pause"|"resume"|"restart"|"play_again"}`` from the buttons;
@@ -83,8 +85,10 @@ class PlayWidget(anywidget.AnyWidget):
     """Shows frames streamed from Python and reports the keys the player holds.
 
     Parameters (besides the traits): ``frame_format`` ('rgb-deflate' by default, chosen by
-    measurement; 'rgb', 'png', 'jpeg', 'webp'), ``max_in_flight`` frames unacknowledged (2),
-    ``ack_timeout_s`` after which an unacknowledged frame is written off (a closed tab).
+    measurement; 'rgb', 'png', 'jpeg', 'webp'), ``max_in_flight`` frames unacknowledged (6; the
+    view acks every third frame, cumulatively, as each ack costs the kernel a shell message and
+    two status messages, and the page a busy/idle flicker), ``ack_timeout_s`` after which an
+    unacknowledged frame is written off (a closed tab).
     """
 
     _esm = STATIC / "play.js"
@@ -110,7 +114,7 @@ class PlayWidget(anywidget.AnyWidget):
         self,
         *,
         frame_format: FrameFormat = DEFAULT_FORMAT,
-        max_in_flight: int = 2,
+        max_in_flight: int = 6,
         ack_timeout_s: float = 2.0,
         **kwargs: Any,
     ) -> None:

@@ -32,7 +32,22 @@ export function rgbToRgba(src: Uint8Array, dst: Uint8ClampedArray, pixels: numbe
   if (dst.length < pixels * 4) throw new Error(`RGBA buffer has ${dst.length} bytes, need ${pixels * 4}`);
   if (dst.byteOffset % 4 === 0) {
     const out = new Uint32Array(dst.buffer, dst.byteOffset, pixels);
-    for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+    let i = 0;
+    if (src.byteOffset % 4 === 0) {
+      // four pixels (12 bytes) per three 32-bit reads: a third of the loads of byte-wise reading
+      const words = new Uint32Array(src.buffer, src.byteOffset, Math.floor((pixels * 3) / 4));
+      const quads = pixels >> 2;
+      for (let q = 0, w = 0; q < quads; q++, w += 3, i += 4) {
+        const a = words[w];
+        const b = words[w + 1];
+        const c = words[w + 2];
+        out[i] = 0xff000000 | (a & 0xffffff);
+        out[i + 1] = 0xff000000 | (a >>> 24) | ((b & 0xffff) << 8);
+        out[i + 2] = 0xff000000 | (b >>> 16) | ((c & 0xff) << 16);
+        out[i + 3] = 0xff000000 | (c >>> 8);
+      }
+    }
+    for (let j = i * 3; i < pixels; i++, j += 3) {
       out[i] = 0xff000000 | (src[j + 2] << 16) | (src[j + 1] << 8) | src[j];
     }
     return;
@@ -106,7 +121,7 @@ export async function inflateNative(data: Uint8Array, expectedLength: number): P
 /**
  * Hands out image buffers of one size in rotation instead of allocating ~1 MB per frame (which
  * at 60 frames/s means constant major garbage collections). With at most a few frames decoding
- * at once (the kernel keeps two in flight), `slots` buffers are never in use twice.
+ * at once (the view decodes one frame at a time), `slots` buffers are never in use twice.
  */
 export class BufferPool<T> {
   private key = "";

@@ -6,12 +6,14 @@
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { captureKeyboard } from "./keyboard";
 import { FramePainter } from "./painter";
-import { isFrameMessage, type PlayModel, type ViewMessage } from "./protocol";
+import { isFrameMessage, type FrameMessage, type PlayModel, type ViewMessage } from "./protocol";
 import { PaintStats, type FrameTrace } from "./stats";
 import { PlayView } from "./view";
 import "./play.css";
 
 type Model = AnyModel<PlayModel>;
+/** At most this often (ms) the status line and data-* attributes follow the painted frames. */
+const DOM_EVERY_MS = 100;
 const STATUS_TRAITS = ["tick", "episode_return", "state", "message", "paused", "fps", "key_hints", "title"] as const;
 
 function render({ model, el }: RenderProps<PlayModel>): () => void {
@@ -44,17 +46,45 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   const applyZoom = () => view.setZoom(model.get("zoom"), frameSize.width, frameSize.height);
   onModel("change:zoom", applyZoom);
 
-  // ---- frames: paint, then acknowledge (the kernel keeps at most two unacknowledged)
+  // ---- frames: one decode at a time, the newest frame wins; then acknowledge (cumulatively)
   const painter = new FramePainter(view.canvas, (width, height) => {
     frameSize = { width, height };
     applyZoom();
   });
-  const onFrame = async (msg: unknown, buffers: DataView[]) => {
-    if (!isFrameMessage(msg)) return;
-    const origin = performance.timeOrigin;
-    const recvMs = origin + performance.now();
+  // the status line and data-* attributes follow the frames at most every DOM_EVERY_MS (each
+  // change costs the page a style and layout pass; the canvas itself is painted every frame)
+  let domAt = -Infinity;
+  let domTimer: ReturnType<typeof setTimeout> | undefined;
+  let domUpdate: (() => void) | null = null;
+  const flushDom = () => {
+    domTimer = undefined;
+    domAt = performance.now();
+    const update = domUpdate;
+    domUpdate = null;
+    update?.();
+  };
+  const showPainted = (update: () => void) => {
+    domUpdate = update;
+    const since = performance.now() - domAt;
+    if (since >= DOM_EVERY_MS) flushDom();
+    else domTimer ??= setTimeout(flushDom, DOM_EVERY_MS - since);
+  };
+  cleanups.push(() => clearTimeout(domTimer));
+  const origin = performance.timeOrigin;
+  let waiting: { msg: FrameMessage; buffer: DataView | undefined; recvMs: number } | null = null;
+  let busy = false;
+  let ackOwed = false;
+  const done = (msg: FrameMessage, recvMs: number) => {
+    // the kernel asks for acks on some frames only; an ack covers every frame up to its seq
+    if (msg.ack !== false) ackOwed = true;
+    if (ackOwed) {
+      ackOwed = false;
+      send({ type: "ack", seq: msg.seq, view: viewId, recv_ms: recvMs, ack_ms: origin + performance.now() });
+    }
+  };
+  const paintOne = async (msg: FrameMessage, buffer: DataView | undefined, recvMs: number) => {
     try {
-      const r = await painter.paint(msg, buffers[0]);
+      const r = await painter.paint(msg, buffer);
       if (r.painted) {
         const paintedAt = performance.now();
         let trace: FrameTrace | undefined;
@@ -66,17 +96,40 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
         }
         const keySeq = msg.key_view === viewId ? msg.key_seq : undefined;
         stats.framePainted(paintedAt, r.decodeMs, r.bytes, keySeq, trace);
-        if (msg.tick !== undefined || msg.episode_return !== undefined) {
-          view.showProgress(msg.tick ?? model.get("tick"), msg.episode_return ?? model.get("episode_return"));
-        }
-        view.framePainted(msg.seq, stats.painted);
+        const { seq, tick, episode_return } = msg;
+        showPainted(() => {
+          if (tick !== undefined || episode_return !== undefined) {
+            view.showProgress(tick ?? model.get("tick"), episode_return ?? model.get("episode_return"));
+          }
+          view.framePainted(seq, stats.painted);
+        });
       } else {
         stats.dropped += 1;
       }
     } catch (err) {
       view.showError(`frame ${msg.seq} could not be shown: ${err}`);
+    }
+  };
+  const onFrame = async (msg: unknown, buffers: DataView[]) => {
+    if (!isFrameMessage(msg)) return;
+    const recvMs = origin + performance.now();
+    if (waiting !== null) {
+      // a newer frame arrived before the one waiting could be decoded: skip the older one
+      stats.dropped += 1;
+      if (waiting.msg.ack !== false) ackOwed = true;
+    }
+    waiting = { msg, buffer: buffers[0], recvMs };
+    if (busy) return;
+    busy = true;
+    try {
+      while (waiting !== null) {
+        const next: { msg: FrameMessage; buffer: DataView | undefined; recvMs: number } = waiting;
+        waiting = null;
+        await paintOne(next.msg, next.buffer, next.recvMs);
+        done(next.msg, next.recvMs);
+      }
     } finally {
-      send({ type: "ack", seq: msg.seq, view: viewId, recv_ms: recvMs, ack_ms: performance.timeOrigin + performance.now() });
+      busy = false;
     }
   };
   onModel("msg:custom", (msg: unknown, buffers: DataView[]) => void onFrame(msg, buffers));

@@ -20,6 +20,11 @@ export interface FrameMessage {
   /** Status of the step this frame shows, so the status line moves with the picture. */
   tick?: number;
   episode_return?: number;
+  /**
+   * false: the kernel needs no ack for this frame alone (acks are cumulative: an ack of seq N
+   * covers every frame up to N). Absent or true: ack it once painted or skipped.
+   */
+  ack?: boolean;
   /** When the widget traces: kernel-side timestamps of this frame and of its key (wall-clock ms). */
   trace?: Record<string, unknown>;
 }

@@ -163,10 +163,10 @@ export class PlayView {
 
   /** A frame was painted: record it where tests and people can see it. */
   framePainted(seq: number, painted: number): void {
-    this.waiting.hidden = true;
+    if (!this.waiting.hidden) this.waiting.hidden = true;
     this.root.dataset.framesPainted = String(painted);
     this.root.dataset.lastSeq = String(seq);
-    this.showError("");
+    if (!this.error.hidden) this.showError("");
   }
 
   keysSent(seq: number, pressed: string[]): void {

@@ -33,6 +33,21 @@ describe("rgbToRgba", () => {
     expect([...dst]).toEqual([1, 2, 3, 255, 250, 251, 252, 255]);
   });
 
+  it("reads four pixels per three words and matches a byte-wise expansion for any size and alignment", () => {
+    for (let pixels = 1; pixels <= 13; pixels++) {
+      for (const offset of [0, 1, 4]) {
+        const backing = new Uint8Array(pixels * 3 + offset);
+        for (let k = 0; k < backing.length; k++) backing[k] = (k * 37 + pixels) & 0xff;
+        const src = backing.subarray(offset);
+        const dst = new Uint8ClampedArray(pixels * 4);
+        rgbToRgba(src, dst, pixels);
+        const want: number[] = [];
+        for (let p = 0; p < pixels; p++) want.push(src[3 * p], src[3 * p + 1], src[3 * p + 2], 255);
+        expect([...dst]).toEqual(want);
+      }
+    }
+  });
+
   it("works on an unaligned destination too", () => {
     const backing = new Uint8ClampedArray(9);
     const dst = backing.subarray(1);

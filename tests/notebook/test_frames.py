@@ -109,6 +109,29 @@ class TestBackPressure:
         s.ack(3)
         assert s.in_flight == 0 and s.stats.acked == 3
 
+    def test_acks_are_cumulative_and_only_some_frames_ask_for_one(self) -> None:
+        rec = Recorder()
+        s = FrameStream(rec, fmt="rgb", window=4)  # asks for an ack every 2nd frame
+        for i in range(4):
+            assert s.submit(frame(i))
+        asks = [h.get("ack", True) for h, _ in rec.sent]
+        assert asks == [False, True, False, True]
+        assert not s.submit(frame(9))  # the window is full
+        s.ack(2)  # covers frames 1 and 2: the waiting frame goes out
+        assert s.in_flight == 3 and s.stats.acked == 2 and rec.seqs == [1, 2, 3, 4, 5]
+        s.ack(5)
+        assert s.in_flight == 0 and s.stats.acked == 5
+
+    def test_the_frame_that_fills_the_window_always_asks_for_an_ack(self) -> None:
+        rec = Recorder()
+        s = FrameStream(rec, fmt="rgb", window=3, ack_every=10)
+        for i in range(3):
+            s.submit(frame(i))
+        assert [h.get("ack", True) for h, _ in rec.sent] == [False, False, True]
+        s.ack(3)
+        s.submit(frame(1))
+        assert rec.sent[-1][0].get("ack") is False and s.in_flight == 1
+
     def test_a_second_view_acking_the_same_frame_does_not_widen_the_window(self) -> None:
         rec = Recorder()
         s = FrameStream(rec, fmt="rgb", window=1)
