@@ -120,7 +120,7 @@ def test_malformed_messages_are_logged_not_raised(caplog: pytest.LogCaptureFixtu
 
 
 def test_frames_go_out_as_binary_with_back_pressure_and_latency_stamp() -> None:
-    w = RecordingPlayWidget()
+    w = RecordingPlayWidget(max_in_flight=2)
     w.from_view(type="keys", view="v9", seq=4, event="down", key="a", pressed=["a"], t_ms=1)
     for v in range(4):
         w.show_frame(rgb(v))
