@@ -109,9 +109,11 @@ export class CogmentPanel extends Widget {
     if (this.inFlight) {
       return this.inFlight;
     }
-    this.inFlight = this.poll().finally(() => {
-      this.inFlight = null;
-    });
+    this.inFlight = this.poll()
+      .catch(error => this.showProblem(error)) // an answer of an unexpected shape
+      .finally(() => {
+        this.inFlight = null;
+      });
     return this.inFlight;
   }
 
@@ -149,9 +151,11 @@ export class CogmentPanel extends Widget {
       return;
     }
     this.polling = true;
+    // a round still waiting for its answer when the panel was hidden and shown again ends there
+    const generation = ++this.generation;
     const round = async () => {
       await this.refresh();
-      if (this.polling && !this.isDisposed) {
+      if (this.polling && generation === this.generation && !this.isDisposed) {
         this.timer = window.setTimeout(round, this.interval);
       }
     };
@@ -430,6 +434,7 @@ export class CogmentPanel extends Widget {
   private readonly stopping = new Set<string>();
   private inFlight: Promise<void> | null = null;
   private polling = false;
+  private generation = 0;
   private restarting = false;
   private timer: number | null = null;
 }
