@@ -107,8 +107,17 @@ def _fit(values: Sequence[Any], n: int, fill: Any) -> list[Any]:
     return values + [fill] * (n - len(values))
 
 
-def _payload(value: Any) -> bytes | None:
-    return value if value is None or type(value) is bytes else as_bytes(value)
+def _recorded(value: Any, k: int, events: list[tuple[int, str]]) -> bytes | None:
+    """A payload's bytes. One that cannot be encoded (an action outside its space: the trial
+    ends for it) is stored as missing, with an event of sample ``k`` saying why, so that the
+    rest of the trial is kept and the columns stay aligned."""
+    if value is None or type(value) is bytes:
+        return value
+    try:
+        return as_bytes(value)
+    except Exception as error:
+        events.append((k, f"Payload not recorded: {type(error).__name__}: {error}"))
+        return None
 
 
 class ChunkBuilder:
@@ -148,6 +157,43 @@ class ChunkBuilder:
     def __len__(self) -> int:
         return len(self.ticks)
 
+    def extend(self, other: ChunkBuilder) -> None:
+        """Append the rows of another builder of the same actor count (its sample indices shifted)."""
+        if other.n != self.n:
+            raise ValueError(f"cannot merge a builder of {other.n} actors into one of {self.n}")
+        k = len(self.ticks)
+        self.ticks += other.ticks
+        self.stamps += other.stamps
+        self.states += other.states
+        self.oos += other.oos
+        self.obs += other.obs
+        self.obs_counts += other.obs_counts
+        self.obs_map += other.obs_map
+        self.actions += other.actions
+        self.rewards += other.rewards
+        self.sources += other.sources
+        if not k:
+            self.events += other.events
+            self.no_obs += other.no_obs
+            self.no_actions += other.no_actions
+            self.defaults += other.defaults
+            self.unavailable += other.unavailable
+            self.sources_k += other.sources_k
+            self.messages += other.messages
+            self.stored += other.stored
+            return
+        self.no_obs += [i + k for i in other.no_obs]
+        self.no_actions += [i + k for i in other.no_actions]
+        self.sources_k += [i + k for i in other.sources_k]
+        for mine, theirs in (
+            (self.events, other.events),
+            (self.defaults, other.defaults),
+            (self.unavailable, other.unavailable),
+            (self.messages, other.messages),
+            (self.stored, other.stored),
+        ):
+            mine += [(i + k, *rest) for i, *rest in theirs]
+
     # -- producers -------------------------------------------------------------------------
 
     def add_records(self, samples: Iterable[Sample]) -> None:
@@ -178,7 +224,7 @@ class ChunkBuilder:
                 if len(values) == 1 and type(values[0]) is bytes:
                     obs_values.append(values[0])
                 else:
-                    obs_values.extend([_payload(o) for o in values])
+                    obs_values.extend([_recorded(o, k, self.events) for o in values])
                 m = obs.actors_map
                 obs_map(m if len(m) == n else _fit(m, n, -1))
             acts = s.actions
@@ -187,9 +233,7 @@ class ChunkBuilder:
                     acts = _fit(acts, n, None)
                 actions(
                     [
-                        None
-                        if a is None or a.tick_id == NO_DATA_TICK
-                        else (a.content if type(a.content) is bytes else _payload(a.content))
+                        None if a is None or a.tick_id == NO_DATA_TICK else _recorded(a.content, k, self.events)
                         for a in acts
                     ]
                 )

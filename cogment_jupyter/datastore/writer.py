@@ -57,7 +57,7 @@ class TrialHandle:
     seq: int
     trial_id: str
     directory: ActorDirectory
-    kind: str = "records"
+    kind: str = "columns"
     dropped: bool = False
     buffer: deque = field(default_factory=deque)
     queued: bool = False
@@ -99,8 +99,19 @@ class Writer:
     def create(self, trial_id: str, user_id: str, params: TrialParams, *, closed: bool = False) -> Future[TrialHandle]:
         return self._submit(_Op("create", payload=(trial_id, user_id, params, closed), future=Future()), True)
 
+    def open(self, trial_id: str, user_id: str, params: TrialParams) -> tuple[TrialHandle, Future[TrialHandle]]:
+        """A trial's handle to queue samples with at once, and the future of its creation.
+
+        The trial's row is written by the same queue before any of its samples, so nobody
+        waits for the creation to commit (it commits with the first batch of samples).
+        """
+        handle = TrialHandle(0, trial_id, ActorDirectory.from_params(params))
+        future: Future[TrialHandle] = Future()
+        self._submit(_Op("create", handle, payload=(trial_id, user_id, params, False), future=future), False)
+        return handle, future
+
     def add(self, handle: TrialHandle, items: Iterable[Any], *, urgent: bool = False) -> None:
-        """Queue samples of the handle's ``kind``: engine ``records``, ``datalog`` protobufs,
+        """Queue samples of the handle's ``kind``: ``columns`` (filled ``ChunkBuilder`` parts), ``datalog`` protobufs,
         or ``stored`` ``(StoredTrialSample, bytes)`` pairs. Cheap: no lock unless a batch starts."""
         buffer = handle.buffer
         buffer.extend(items)
@@ -248,7 +259,11 @@ class Writer:
                     op.payload = _drain(handle.buffer)
                 pending.add(handle, op.payload)
             elif op.kind == "create":
-                results.append((op, self._create(conn, *op.payload)))
+                created = self._create(conn, *op.payload)
+                if op.handle is not None:  # opened ahead (see open()): its samples follow in the queue
+                    op.handle.seq = created.seq
+                    created = op.handle
+                results.append((op, created))
             elif op.kind == "close":
                 closes.append(op)
             else:
@@ -290,18 +305,23 @@ class _PendingChunks:
 
     def add(self, handle: TrialHandle, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
+        if handle.kind == "columns":  # builders filled by the trial's datalog (see InProcessDatalog)
+            for part in items:
+                builder, segments = self._group(key, handle)
+                if len(builder) and len(builder) + len(part) > MAX_CHUNK:
+                    self._write(key)
+                    builder, segments = self._group(key, handle)
+                start = len(builder)
+                builder.extend(part)
+                segments.append((handle, start, len(builder)))
+            return
         while items:
-            group = self._groups.get(key)
-            if group is None:
-                group = self._groups[key] = (chunks.ChunkBuilder(handle.directory), [])
-            builder, segments = group
+            builder, segments = self._group(key, handle)
             builder.directory = handle.directory  # reward receivers are expanded per trial
             room = MAX_CHUNK - len(builder)
             part, items = items[:room], items[room:]
             start = len(builder)
-            if handle.kind == "records":
-                builder.add_records(part)
-            elif handle.kind == "datalog":
+            if handle.kind == "datalog":
                 builder.add_datalog(part)
             else:
                 for sample, raw in part:
@@ -309,6 +329,14 @@ class _PendingChunks:
             segments.append((handle, start, len(builder)))
             if len(builder) >= MAX_CHUNK:
                 self._write(key)
+
+    def _group(
+        self, key: tuple[str, int], handle: TrialHandle
+    ) -> tuple[chunks.ChunkBuilder, list[tuple[TrialHandle, int, int]]]:
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = (chunks.ChunkBuilder(handle.directory), [])
+        return group
 
     def flush(self) -> None:
         for key in list(self._groups):

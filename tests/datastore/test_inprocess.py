@@ -272,3 +272,22 @@ def test_segment_stats_match_the_stats_of_each_slice():
         bounds.append((start, len(builder)))
     batch = builder.build()
     assert chunks.segment_stats(batch, 2, bounds) == [chunks.stats(batch.slice(a, b - a), 2) for a, b in bounds]
+
+
+class Unencodable:
+    def to_bytes(self) -> bytes:
+        raise ValueError("action 5 is outside Discrete(2)")
+
+
+async def test_a_payload_that_cannot_be_encoded_is_stored_missing_with_the_reason(datastore):
+    samples = records(3)
+    samples[1].actions = [Action(1, Unencodable()), Action(1, b"right")]
+    await record_trial(datastore, "bad", samples)
+    table = datastore.store.read(datastore.store.record("bad").seq)
+    assert table.num_rows == 3
+    assert table.column("actions").to_pylist()[1] == [None, b"right"]
+    assert table.column("actions").to_pylist()[0] == [b"left", b"obs0"]
+    assert any(
+        "Payload not recorded: ValueError: action 5 is outside Discrete(2)" in e
+        for e in table.column("events").to_pylist()[1]
+    )
