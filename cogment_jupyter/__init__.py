@@ -60,3 +60,8 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from cogment_jupyter.server import _jupyter_server_extension_points as points
 
     return points()
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab panel (for ``jupyter labextension develop``; wheels install it as shared data)."""
+    return [{"src": "labextension", "dest": "cogment-jupyter-panel"}]

@@ -70,7 +70,8 @@ def parse_filter(arguments: Mapping[str, Sequence[str]]) -> TrialFilter:
     """``state`` (repeated or comma separated), ``property=key=value`` (repeated),
     ``properties`` (a JSON object), ``since``/``until`` and ``limit`` (the newest N)."""
     known = {"state", "property", "properties", "since", "until", "limit"}
-    unknown = sorted(set(arguments) - known)
+    # JupyterLab's ServerConnection busts caches with a bare ``?<epoch ms>``: not a filter
+    unknown = sorted(k for k in set(arguments) - known if not (k.isdigit() and not any(arguments[k])))
     if unknown:
         raise BadQuery(f"unknown filter(s) {', '.join(unknown)}; use {', '.join(sorted(known))}")
     out = TrialFilter()

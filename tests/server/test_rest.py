@@ -75,6 +75,7 @@ def test_trials_list_and_filters(server: JupyterServer, two_trials: list[str]) -
     assert ids_of(server, "?property=suite=rest&since=1h") == two_trials
     assert ids_of(server, "?property=suite=rest&since=2200-01-01T00:00") == []
     assert ids_of(server, "?property=suite=rest&until=2000-01-01") == []
+    assert ids_of(server, "?property=suite=rest&1763700000000") == two_trials  # JupyterLab's cache buster
     limited = server.api("GET", "trials?property=suite=rest&limit=1")
     assert [t["trial_id"] for t in limited["trials"]] == two_trials[1:] and limited["total"] == 2
 
@@ -90,6 +91,7 @@ def test_trials_list_and_filters(server: JupyterServer, two_trials: list[str]) -
         "properties={",
         "limit=-1",
         "colour=red",
+        "1763700000000=red",
     ],
 )
 def test_bad_filters_are_400(server: JupyterServer, query: str) -> None:
