@@ -290,7 +290,6 @@ class LabPlayBench:
         self.widget = self.lab.play("bench-cartpole", keys=keys, noop=0, fps=60, title=title)
         if window is not None:
             self.widget._frames.window = window
-            self.widget._frames.ack_every = max(1, window // 2)
         self.widget.trace = True
         self.stop_event = threading.Event()
 

@@ -85,10 +85,11 @@ class PlayWidget(anywidget.AnyWidget):
     """Shows frames streamed from Python and reports the keys the player holds.
 
     Parameters (besides the traits): ``frame_format`` ('rgb-deflate' by default, chosen by
-    measurement; 'rgb', 'png', 'jpeg', 'webp'), ``max_in_flight`` frames unacknowledged (6; the
-    view acks every third frame, cumulatively, as each ack costs the kernel a shell message and
-    two status messages, and the page a busy/idle flicker), ``ack_timeout_s`` after which an
-    unacknowledged frame is written off (a closed tab).
+    measurement; 'rgb', 'png', 'jpeg', 'webp'), ``max_in_flight`` frames unacknowledged (12, and
+    at most ~1 MB of them beyond two frames; frames ask for an ack about every 100 ms, and an
+    ack covers every earlier frame: each ack costs the kernel a shell message and two status
+    messages, and the page a busy/idle flicker, ~30 ms of Chromium CPU), ``ack_timeout_s``
+    after which an unacknowledged frame is written off (a closed tab).
     """
 
     _esm = STATIC / "play.js"
@@ -114,7 +115,7 @@ class PlayWidget(anywidget.AnyWidget):
         self,
         *,
         frame_format: FrameFormat = DEFAULT_FORMAT,
-        max_in_flight: int = 6,
+        max_in_flight: int = 12,
         ack_timeout_s: float = 2.0,
         **kwargs: Any,
     ) -> None:

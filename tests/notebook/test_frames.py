@@ -109,13 +109,18 @@ class TestBackPressure:
         s.ack(3)
         assert s.in_flight == 0 and s.stats.acked == 3
 
-    def test_acks_are_cumulative_and_only_some_frames_ask_for_one(self) -> None:
-        rec = Recorder()
-        s = FrameStream(rec, fmt="rgb", window=4)  # asks for an ack every 2nd frame
-        for i in range(4):
+    def test_acks_are_cumulative_and_frames_ask_for_one_every_interval(self) -> None:
+        rec, clock = Recorder(), Clock()
+        s = FrameStream(rec, fmt="rgb", window=4, ack_interval_s=0.1, clock=clock)
+        asks = []
+        for i in range(3):
+            clock.t = i * 0.04  # 0, 40, 80 ms: only the first asks
             assert s.submit(frame(i))
-        asks = [h.get("ack", True) for h, _ in rec.sent]
-        assert asks == [False, True, False, True]
+            asks.append(rec.sent[-1][0].get("ack", True))
+        assert asks == [True, False, False]
+        clock.t = 0.12
+        assert s.submit(frame(3))  # fills the window: asks
+        assert rec.sent[-1][0].get("ack", True)
         assert not s.submit(frame(9))  # the window is full
         s.ack(2)  # covers frames 1 and 2: the waiting frame goes out
         assert s.in_flight == 3 and s.stats.acked == 2 and rec.seqs == [1, 2, 3, 4, 5]
@@ -123,14 +128,24 @@ class TestBackPressure:
         assert s.in_flight == 0 and s.stats.acked == 5
 
     def test_the_frame_that_fills_the_window_always_asks_for_an_ack(self) -> None:
-        rec = Recorder()
-        s = FrameStream(rec, fmt="rgb", window=3, ack_every=10)
+        rec, clock = Recorder(), Clock()
+        s = FrameStream(rec, fmt="rgb", window=3, ack_interval_s=10, clock=clock)
         for i in range(3):
             s.submit(frame(i))
-        assert [h.get("ack", True) for h, _ in rec.sent] == [False, False, True]
+        assert [h.get("ack", True) for h, _ in rec.sent] == [True, False, True]
         s.ack(3)
         s.submit(frame(1))
         assert rec.sent[-1][0].get("ack") is False and s.in_flight == 1
+
+    def test_big_frames_get_a_window_of_bytes(self) -> None:
+        rec = Recorder()
+        big = np.zeros((400, 600, 3), np.uint8)  # 720 kB raw
+        s = FrameStream(rec, fmt="rgb", window=12, max_bytes=1_000_000, ack_interval_s=10)
+        assert s.submit(big) and s.submit(big)
+        assert not s.submit(big)  # 1.44 MB in flight: waits though only 2 of 12 frames are out
+        assert rec.sent[-1][0].get("ack", True)  # and the frame that filled the budget asked for an ack
+        s.ack(2)
+        assert s.in_flight == 1
 
     def test_a_second_view_acking_the_same_frame_does_not_widen_the_window(self) -> None:
         rec = Recorder()
