@@ -76,16 +76,16 @@ class InProcessDatalog(DatalogConnection):
         builder.add_records(samples)
         ended = samples[-1].state == TrialState.ENDED
         if ended or len(builder) >= HANDOFF_ROWS or time.monotonic() - self._since >= LINGER:
-            self._handoff(urgent=ended)
+            self._handoff()  # the close that follows an ENDED sample decides when it commits
 
-    def _handoff(self, urgent: bool = False) -> None:
+    def _handoff(self) -> None:
         """Give the rows gathered so far to the writer thread."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         builder, self._builder = self._builder, None
         if builder is not None and len(builder) and self._handle is not None:
-            self._store.writer.add(self._handle, (builder,), urgent=urgent)
+            self._store.writer.add(self._handle, (builder,))
 
     async def flush(self) -> None:
         """Wait until everything added so far is committed (visible to other processes)."""

@@ -92,6 +92,7 @@ class Writer:
         self._queue = _Queue()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._busy = False  # executing a batch (then closes do not hurry it: see close())
         self._conn: sqlite3.Connection | None = None
 
     # -- submission (any thread) -----------------------------------------------------------
@@ -127,7 +128,9 @@ class Writer:
                 self._cond.notify()
 
     def close(self, handle: TrialHandle) -> Future[None]:
-        return self._submit(_Op("close", handle, future=Future()), True)
+        """Mark a trial's stream closed. Committed at once unless the writer is busy: trials that
+        end while it works are committed together, in its next batch."""
+        return self._submit(_Op("close", handle, future=Future()), None)
 
     def flush(self) -> Future[None]:
         return self._submit(_Op("flush", future=Future()), True)
@@ -136,11 +139,15 @@ class Writer:
         """Run ``fn(connection)`` inside a write transaction, in order with everything else."""
         return self._submit(_Op("call", payload=fn, future=Future()), True)
 
-    def _submit(self, op: _Op, urgent: bool) -> Any:
+    def _submit(self, op: _Op, urgent: bool | None) -> Any:
+        """Queue an op; ``urgent=None``: urgent unless the writer is busy with a batch (the op then
+        goes with the ops queued meanwhile, in the next batch)."""
         with self._cond:
             if self._stopping:
                 raise RuntimeError(f"{self.file}: the datastore is closed")
             q = self._queue
+            if urgent is None:
+                urgent = not self._busy
             if not q.ops:
                 q.since = time.monotonic()
             q.ops.append(op)
@@ -190,8 +197,10 @@ class Writer:
                 self._queue = _Queue()
                 if not ops and self._stopping:
                     break
+                self._busy = True
             if ops:
                 self._execute(ops)
+            self._busy = False
         if self._conn is not None:
             self._conn.close()
 
