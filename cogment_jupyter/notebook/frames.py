@@ -33,13 +33,14 @@ import io
 import statistics
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import numpy as np
+
+from cogment_jupyter.adapters.frames import deflate
 
 FrameFormat = Literal["rgb", "rgb-deflate", "png", "jpeg", "webp"]
 FORMATS: tuple[str, ...] = get_args(FrameFormat)
@@ -100,8 +101,8 @@ def encode_frame(frame: Any, fmt: FrameFormat = DEFAULT_FORMAT, *, quality: int 
     h, w = rgb.shape[:2]
     if fmt == "rgb":
         return EncodedFrame("rgb", w, h, rgb.tobytes())
-    if fmt == "rgb-deflate":
-        return EncodedFrame("rgb-deflate", w, h, zlib.compress(rgb.data, 1))
+    if fmt == "rgb-deflate":  # the adapters' encoding: a frame already recorded is not compressed again
+        return EncodedFrame("rgb-deflate", w, h, deflate(rgb))
     if fmt in PILLOW_FORMATS:
         return EncodedFrame(fmt, w, h, _pillow_encode(rgb, fmt, quality))
     raise ValueError(f"unknown frame format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -215,14 +216,15 @@ class FrameStream:
         if meta.get("trace") is not None:
             meta["trace"]["submit"] = time.time() * 1000
         if not isinstance(frame, EncodedFrame):
-            frame = as_rgb(frame).copy()  # the caller may reuse its buffer
+            frame = as_rgb(frame)
         with self._lock:
             self.stats.submitted += 1
             self._expire_locked()
             if self._full_locked():
                 if self._pending is not None:
                     self.stats.dropped += 1
-                self._pending = (frame, meta)
+                # the caller may reuse its buffer before the frame goes out
+                self._pending = (frame if isinstance(frame, EncodedFrame) else frame.copy(), meta)
                 return False
             self._send_locked(frame, meta)
             return True

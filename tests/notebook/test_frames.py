@@ -251,3 +251,27 @@ class TestBackPressure:
             FrameStream(Recorder(), window=0)
         with pytest.raises(ValueError, match="unknown frame format"):
             FrameStream(Recorder(), fmt="bmp")  # type: ignore[arg-type]
+
+
+class TestDeflateCache:
+    """A frame compressed for the datalog is not compressed again for the widget (and back)."""
+
+    def test_the_same_frame_is_compressed_once_and_a_redrawn_buffer_again(self) -> None:
+        from cogment_jupyter.adapters.frames import encode_frame as record
+
+        f = np.ascontiguousarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8))
+        recorded, _ = record(f)
+        shown = encode_frame(f, "rgb-deflate").data
+        assert shown is recorded  # reused, not recompressed
+        f[0, 0] ^= 1  # an env that redraws its buffer in place
+        again = encode_frame(f, "rgb-deflate").data
+        assert again is not recorded and zlib.decompress(again) == f.tobytes()
+
+    def test_a_frame_decoded_from_zlib_is_forwarded_as_received(self) -> None:
+        from cogment_jupyter.adapters.frames import decode_frame
+
+        data = zlib.compress(frame(7).tobytes(), 1)
+        decoded = decode_frame(data, "zlib:4x6x3")
+        assert encode_frame(decoded, "rgb-deflate").data is not None
+        assert encode_frame(decoded, "rgb-deflate").data == data
+        assert zlib.decompress(encode_frame(decoded.copy(), "rgb-deflate").data) == frame(7).tobytes()
