@@ -2,9 +2,10 @@
 
 Every write (trial creation, samples, close, delete, import) goes through one queue, so that
 samples from many trials are committed together in one transaction per batch, in order, off
-the engine's event loop. A batch is committed when ``MAX_BATCH`` samples are queued, when
-``LINGER`` seconds have passed since its first sample, or at once when someone waits for it
-(trial creation, close, flush) or a trial ENDED. A SIGKILL loses at most that batch.
+the engine's event loop. Each op says how long it may wait for others: samples ``LINGER``,
+a trial's close ``CLOSE_LINGER`` (trials ending together share a batch), a flush, a user call
+or an explicit creation none. A batch goes at the earliest of those deadlines, or when
+``MAX_BATCH`` samples are queued. A SIGKILL loses at most that batch.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: How long samples may wait to be committed with later ones (what SIGKILL can lose).
 LINGER = 0.05
+#: How long a trial's close may wait: trials ending together commit together, and a waiting
+#: ``handle.wait()`` hardly notices.
+CLOSE_LINGER = 0.005
 MAX_BATCH = 8192
 #: Chunk size after compaction, and the largest chunk a batch produces.
 MAX_CHUNK = 65536
@@ -74,8 +79,8 @@ class _Op:
 @dataclass(slots=True)
 class _Queue:
     ops: list[_Op] = field(default_factory=list)
-    urgent: bool = False
-    since: float = 0.0
+    #: when the batch must go (monotonic time): the earliest of its ops' lingers
+    deadline: float = float("inf")
 
     def samples(self) -> int:
         return sum(len(op.handle.buffer) for op in self.ops if op.kind == "drain")
@@ -92,13 +97,12 @@ class Writer:
         self._queue = _Queue()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._busy = False  # executing a batch (then closes do not hurry it: see close())
         self._conn: sqlite3.Connection | None = None
 
     # -- submission (any thread) -----------------------------------------------------------
 
     def create(self, trial_id: str, user_id: str, params: TrialParams, *, closed: bool = False) -> Future[TrialHandle]:
-        return self._submit(_Op("create", payload=(trial_id, user_id, params, closed), future=Future()), True)
+        return self._submit(_Op("create", payload=(trial_id, user_id, params, closed), future=Future()), 0.0)
 
     def open(self, trial_id: str, user_id: str, params: TrialParams) -> tuple[TrialHandle, Future[TrialHandle]]:
         """A trial's handle to queue samples with at once, and the future of its creation.
@@ -108,7 +112,7 @@ class Writer:
         """
         handle = TrialHandle(0, trial_id, ActorDirectory.from_params(params))
         future: Future[TrialHandle] = Future()
-        self._submit(_Op("create", handle, payload=(trial_id, user_id, params, False), future=future), False)
+        self._submit(_Op("create", handle, payload=(trial_id, user_id, params, False), future=future), LINGER)
         return handle, future
 
     def add(self, handle: TrialHandle, items: Iterable[Any], *, urgent: bool = False) -> None:
@@ -120,42 +124,36 @@ class Writer:
             with self._cond:
                 if not handle.queued:
                     handle.queued = True
-                    self._submit(_Op("drain", handle), urgent)
+                    self._submit(_Op("drain", handle), 0.0 if urgent else LINGER)
                     return
         if urgent or len(buffer) >= MAX_BATCH:
             with self._cond:
-                self._queue.urgent = self._queue.urgent or urgent
+                self._queue.deadline = 0.0
                 self._cond.notify()
 
     def close(self, handle: TrialHandle) -> Future[None]:
-        """Mark a trial's stream closed. Committed at once unless the writer is busy: trials that
-        end while it works are committed together, in its next batch."""
-        return self._submit(_Op("close", handle, future=Future()), None)
+        """Mark a trial's stream closed (committed within ``CLOSE_LINGER``)."""
+        return self._submit(_Op("close", handle, future=Future()), CLOSE_LINGER)
 
     def flush(self) -> Future[None]:
-        return self._submit(_Op("flush", future=Future()), True)
+        return self._submit(_Op("flush", future=Future()), 0.0)
 
     def call(self, fn: Callable[[sqlite3.Connection], Any]) -> Future[Any]:
         """Run ``fn(connection)`` inside a write transaction, in order with everything else."""
-        return self._submit(_Op("call", payload=fn, future=Future()), True)
+        return self._submit(_Op("call", payload=fn, future=Future()), 0.0)
 
-    def _submit(self, op: _Op, urgent: bool | None) -> Any:
-        """Queue an op; ``urgent=None``: urgent unless the writer is busy with a batch (the op then
-        goes with the ops queued meanwhile, in the next batch)."""
+    def _submit(self, op: _Op, linger: float) -> Any:
+        """Queue an op that may wait ``linger`` seconds for others to share its transaction."""
         with self._cond:
             if self._stopping:
                 raise RuntimeError(f"{self.file}: the datastore is closed")
             q = self._queue
-            if urgent is None:
-                urgent = not self._busy
-            if not q.ops:
-                q.since = time.monotonic()
             q.ops.append(op)
-            wake = urgent or len(q.ops) == 1
-            q.urgent = q.urgent or urgent
+            deadline = time.monotonic() + linger if linger > 0 else 0.0
+            if deadline < q.deadline:
+                q.deadline = deadline
+                self._cond.notify()  # the writer waits until the old deadline
             self._start_locked()
-            if wake:
-                self._cond.notify()
         return op.future
 
     def start(self) -> None:
@@ -188,8 +186,8 @@ class Writer:
                 while not self._queue.ops and not self._stopping:
                     self._cond.wait()
                 q = self._queue
-                while not q.urgent and not self._stopping and q.samples() < MAX_BATCH:
-                    remaining = q.since + LINGER - time.monotonic()
+                while not self._stopping and q.samples() < MAX_BATCH:
+                    remaining = q.deadline - time.monotonic()
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
@@ -197,10 +195,8 @@ class Writer:
                 self._queue = _Queue()
                 if not ops and self._stopping:
                     break
-                self._busy = True
             if ops:
                 self._execute(ops)
-            self._busy = False
         if self._conn is not None:
             self._conn.close()
 
