@@ -301,7 +301,10 @@ class Trial:
             slot.stream_open = True
             return True
 
-        results = await asyncio.gather(*(init_one(slot) for slot in self.actors))
+        if len(self.actors) == 1:  # no task to make for the common single-agent trial
+            results = [await init_one(self.actors[0])]
+        else:
+            results = await asyncio.gather(*(init_one(slot) for slot in self.actors))
         self._check_aborted()
         for slot, ok in zip(self.actors, results, strict=True):
             if ok:
