@@ -930,7 +930,8 @@ def print_report(report: dict[str, Any]) -> None:
     )
     print(
         f"\nplay widget benchmark (Chromium {report.get('chromium')}, {os.cpu_count()} cores, load average {load}, "
-        f"kernel websocket TCP_NODELAY {'on' if report['nodelay'] else 'off (jupyter_server default)'})"
+        f"harness TCP_NODELAY patch {'on' if report['nodelay'] else 'off'} (the server extension sets it: "
+        f"kernel_nodelay), renderer {report.get('renderer', 'background')})"
     )
     for kind, kr in report["kinds"].items():
         h, w = kr["shape"][:2]
