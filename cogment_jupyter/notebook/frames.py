@@ -259,6 +259,7 @@ class FrameStream:
         """A new view appeared: forget what the old ones never acked and show it the latest frame."""
         with self._lock:
             self._in_flight.clear()
+            self._ack_asked_at = -float("inf")  # the new view acks the first frame it gets
             if self._pending is not None:
                 self._flush_locked()
             elif self._last is not None:
