@@ -680,7 +680,8 @@ FRAME_HOPS = [
     ("act", "paint", "= action -> painted"),
 ]
 KEY_HOPS = [
-    ("down", "sent", "browser: keydown -> comm send"),
+    ("down", "handler", "browser: keydown event -> our handler"),
+    ("handler", "sent", "browser: handler -> comm sent"),
     ("sent", "k_srv", "browser -> server"),
     ("k_srv", "k_recv", "server -> kernel handler (zmq, shell, subshell)"),
     ("sent", "k_recv", "= browser -> kernel handler"),
@@ -694,7 +695,7 @@ KEY_HOPS = [
     ("recv", "paint", "browser: decode + draw"),
     ("down", "paint", "= keydown -> painted"),
 ]
-BROWSER_MARKS = ("recv", "dec", "paint", "present", "down", "sent")
+BROWSER_MARKS = ("recv", "dec", "paint", "present", "down", "handler", "sent")
 
 
 def _key_rows(traces: dict[str, Any], offset_ms: float) -> list[dict[str, float]]:
@@ -706,7 +707,8 @@ def _key_rows(traces: dict[str, Any], offset_ms: float) -> list[dict[str, float]
         if key.get("seq") != k["seq"]:
             continue  # the frame answers a later key too; its kernel marks are that key's
         row = {m: v for m, v in f.items() if isinstance(v, (int, float))}
-        row.update(down=k["down"], sent=k["sent"], k_recv=key.get("recv"), k_loop=key.get("loop"), k_key=k["seq"])
+        row.update(down=k["down"], handler=k.get("handler"), sent=k["sent"])
+        row.update(k_recv=key.get("recv"), k_loop=key.get("loop"), k_key=k["seq"])
         row["thread"] = key.get("thread")
         rows.append(_corrected(row, offset_ms))
     return rows

@@ -140,9 +140,10 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   let keySeq = 0;
   const keyboard = captureKeyboard(view.sink, view.stage, {
     keys(event, key, pressed, timeStamp) {
+      const handlerAt = performance.now();
       keySeq += 1;
       send({ type: "keys", view: viewId, seq: keySeq, event, key, pressed, t_ms: performance.timeOrigin + timeStamp });
-      if (event === "down") stats.keyDown(keySeq, timeStamp, performance.now());
+      if (event === "down") stats.keyDown(keySeq, timeStamp, performance.now(), handlerAt);
       view.keysSent(keySeq, pressed);
     },
     focus(focused) {

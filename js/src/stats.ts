@@ -12,6 +12,8 @@ export interface KeyTrace {
   /** keydown and message-sent times (wall-clock ms) */
   down: number;
   sent: number | null;
+  /** when the page's key handler ran (wall-clock ms) */
+  handler?: number | null;
   frame: FrameTrace | null;
 }
 
@@ -45,7 +47,7 @@ export class PaintStats {
   private readonly bytes: number[] = [];
   /** keydown time (performance.now) per key seq still waiting for a frame that reflects it. */
   private readonly pendingKeys = new Map<number, number>();
-  private readonly keySent = new Map<number, number>();
+  private readonly keySent = new Map<number, [number, number | undefined]>();
   private readonly frameTraces: FrameTrace[] = [];
   private readonly keyTraces: KeyTrace[] = [];
   /** performance.now -> wall-clock ms (performance.timeOrigin in a browser) */
@@ -57,9 +59,9 @@ export class PaintStats {
   ) {}
 
   /** A key went down at `now` (performance.now clock); `sentAt`: when its message left. */
-  keyDown(seq: number, now: number, sentAt?: number): void {
+  keyDown(seq: number, now: number, sentAt?: number, handlerAt?: number): void {
     this.pendingKeys.set(seq, now);
-    if (sentAt !== undefined) this.keySent.set(seq, sentAt);
+    if (sentAt !== undefined) this.keySent.set(seq, [sentAt, handlerAt]);
     if (this.pendingKeys.size > 256) {
       const oldest = this.pendingKeys.keys().next().value;
       if (oldest !== undefined) {
@@ -85,9 +87,9 @@ export class PaintStats {
       if (seq > keySeq) continue;
       push(this.latencies, now - t, this.keep);
       if (trace) {
-        const sent = this.keySent.get(seq);
-        const down = this.origin + t;
-        push(this.keyTraces, { seq, down, sent: sent === undefined ? null : this.origin + sent, frame: trace }, this.keep);
+        const [sent, handler] = this.keySent.get(seq) ?? [];
+        const wall = (v: number | undefined) => (v === undefined ? null : this.origin + v);
+        push(this.keyTraces, { seq, down: this.origin + t, sent: wall(sent), handler: wall(handler), frame: trace }, this.keep);
       }
       this.pendingKeys.delete(seq);
       this.keySent.delete(seq);
