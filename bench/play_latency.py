@@ -7,16 +7,28 @@ for each frame encoding, against the same environment stepped with no display in
 1. encode cost in Python per format (median ms, bytes);
 2. decode + paint cost of the widget's own front-end code in Chromium without Jupyter (the
    built bundle rendered with a stand-in model), per format;
-3. the full path through JupyterLab: a kernel thread steps the env (in another process that
-   renders and encodes, as the Cogment environment service does for lab.play, or in the kernel
-   itself) and calls ``PlayWidget.show_frame`` (paced at --pace fps); frames/s actually painted;
-   then, paced at 60 fps, Playwright presses arrow keys and the widget measures keydown ->
-   first painted frame that reflects the key (p50, p95);
+3. the full path through JupyterLab, three ways (``--env-in``): ``process``/``kernel``: a kernel
+   thread steps the env (in another process that renders and encodes, or in the kernel itself)
+   straight into a ``PlayWidget`` (paced at --pace fps, a key press steps at once); ``lab``: the
+   real ``lab.play`` (a recorded Cogment trial with the widget's client actor, on the Jupyter
+   server's shared runtime; ``lab-embedded``: on the kernel's own orchestrator), CartPole only,
+   paced at 60 fps. Frames/s actually painted; then Playwright presses arrow keys and the widget
+   measures keydown -> first painted frame that reflects the key (p50, p95);
 4. baseline: the same env stepped and rendered with no display, steps/s.
+
+Every hop is timestamped (wall clock; the page's clock is corrected to Date.now()): keydown, our
+key handler, comm message sent, the server passing it on (a probe in the server's config), the
+kernel's handler (and its thread), the stepping thread, action chosen, env step/render/encode,
+show_frame, encode, send, the server passing the frame on, the page's WebSocket receiving it
+(a probe wrapping WebSocket), the widget's handler, decoded, drawn, next animation frame; the
+report prints p50/p95/mean per hop for frames and for key presses, and CPU ms per painted frame
+of Chromium, the server and the kernel. Chromium runs as a visible tab would (a headless page's
+renderer is otherwise at nice 5; --background-renderer keeps that).
 
 Targets (issue 5): >= 60 frames/s painted and keypress -> frame p95 <= 35 ms on CartPole.
 Run:  uv run python bench/play_latency.py  [--formats rgb-deflate png] [--kinds cartpole]
-       [--seconds 4] [--presses 30] [--json out.json]
+       [--env-in process lab] [--seconds 4] [--presses 30] [--json out.json] [--screenshot x.png]
+       [--trace T] [--profile P] (Chromium trace / JS CPU profile of each throughput phase)
 Needs /usr/bin/chromium (apt-get install chromium) and Pillow for png/jpeg/webp.
 """
 
@@ -909,10 +921,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                 kr["baseline_after"] = jb.baseline(args.seconds)
                 if args.screenshot:
-                    shot = Path(args.screenshot).with_name(f"{Path(args.screenshot).stem}-{kind}.png")
-                    widget = page.locator(f".cj-play:has(.cj-play-title:text-is('bench: {kind}'))")
-                    widget.scroll_into_view_if_needed()
-                    widget.screenshot(path=str(shot))
+                    for b in [jb, *lab_benches.values()]:
+                        shot = Path(args.screenshot).with_name(f"{Path(args.screenshot).stem}-{b.var}.png")
+                        widget = page.locator(f".cj-play:has(.cj-play-title:text-is('{b.title}'))")
+                        widget.scroll_into_view_if_needed()
+                        widget.screenshot(path=str(shot))
             if args.screenshot:
                 nb.screenshot(Path(args.screenshot))
         browser.close()

@@ -1,9 +1,15 @@
 """Frames for the play widget: encoding, and delivery with acknowledgement-based back-pressure.
 
 Why back-pressure: a kernel that sends frames faster than the browser paints them queues
-megabytes on the websocket and the player sees the past. The front end acknowledges every
-frame it has painted; at most ``window`` frames are unacknowledged, and a frame submitted while
-the window is full replaces the one waiting (drop-oldest), so nothing ever queues.
+megabytes on the websocket and the player sees the past. The front end acknowledges the frames
+it has painted (or skipped for a newer one); at most ``window`` frames (and about ``max_bytes``)
+are unacknowledged, and a frame submitted while the window is full replaces the one waiting
+(drop-oldest), so nothing ever queues in the kernel. Acks are cumulative and asked for about
+every ``ack_interval_s`` (and by the frame that fills the window): every message from the page
+is a shell message the kernel answers with a busy and an idle status, and one ack per frame
+cost more than everything else on the frame path (``bench/play_latency.py``, CartPole: 31-45
+frames/s painted and 26-41 ms of Chromium CPU per frame with one ack per frame and two in
+flight; 73-75 frames/s and 11-15 ms with acks every 100 ms and twelve in flight).
 
 Why ``rgb-deflate`` by default (zlib level 1 of the raw pixels), measured with
 ``bench/play_latency.py`` (Python encode / widget decode+paint in Chromium / bytes per frame):
@@ -11,20 +17,24 @@ Why ``rgb-deflate`` by default (zlib level 1 of the raw pixels), measured with
 =========== ============================ ============================
 format      CartPole-v1 600x400          Atari-sized 210x160
 =========== ============================ ============================
-rgb         0.13 ms / 1.1 ms / 720 kB    0.02 ms / 0.1 ms / 101 kB
-rgb-deflate 1.3 ms / 2.3 ms / 4.6 kB     0.15 ms / 0.4 ms / 1.3 kB
-png         3.7 ms / 2.5 ms / 5.5 kB     0.55 ms / 1.5 ms / 1.3 kB
-jpeg (q80)  0.9 ms / 3.6 ms / 6.7 kB     0.29 ms / 2.2 ms / 2.6 kB, lossy
-webp (q80)  4.3 ms / 1.9 ms / 1.8 kB     0.89 ms / 2.1 ms / 0.6 kB, lossy
+rgb         0.12 ms / 0.6 ms / 720 kB    0.02 ms / 0.1 ms / 101 kB
+rgb-deflate 1.4 ms / 1.9 ms / 4.6 kB     0.19 ms / 0.3 ms / 1.3 kB
+png         3.3 ms / 2.2 ms / 5.5 kB     0.55 ms / 1.8 ms / 1.3 kB
+jpeg (q80)  0.8 ms / 3.2 ms / 6.7 kB     0.29 ms / 1.6 ms / 2.6 kB, lossy
+webp (q80)  3.1 ms / 2.3 ms / 1.8 kB     0.86 ms / 1.7 ms / 0.6 kB, lossy
 =========== ============================ ============================
 
-Through JupyterLab every format painted about as many frames per second (the ack round trip,
-not the codec, is the limit) and deflate was first or tied for both sizes. It is lossless,
-needs only the standard library (Pillow is optional, for png/jpeg/webp), is the cheapest
-lossless encoding after raw, is inflated natively by the browser (``DecompressionStream``), and is the
-format ``cogment_jupyter.adapters.frames`` stores, so frames that arrive from the environment
-service can be forwarded without being decoded (:meth:`EncodedFrame.from_zlib`). Raw RGB is
-cheapest to make but 100-700 kB a frame is too much for a remote notebook server.
+Through JupyterLab (2 shared cores, load 2-2.5; frames/s painted of 75 offered, keypress ->
+frame p50/p95 ms), CartPole with the env in a process: rgb 31 (80/145), rgb-deflate 75 (27/55),
+png 70 (42/83), jpeg 74 (32/51), webp 74 (34/53); through ``lab.play`` at 60 frames/s: rgb 30,
+rgb-deflate 59 (44/70), png 46, jpeg 53, webp 50. Deflate was first or tied on frames/s in every
+setting and for both sizes, and among the best on latency. It is lossless, needs only the
+standard library (Pillow is optional, for png/jpeg/webp), is the cheapest lossless encoding
+after raw, is inflated natively by the browser (``DecompressionStream``), and is the format
+``cogment_jupyter.adapters.frames`` stores: a frame the datalog already compressed, or one
+that arrived compressed from the environment service, is not compressed again
+(:func:`cogment_jupyter.adapters.frames.deflate`). Raw RGB is cheapest to make but 100-700 kB a
+frame costs the server and the page more than inflating does (31-42 frames/s for CartPole).
 """
 
 from __future__ import annotations
