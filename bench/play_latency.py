@@ -1021,6 +1021,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trace", help="record a Chromium trace of each throughput phase (TRACE-<kind>-<env>-<fmt>.json)")
     p.add_argument("--screenshot", help="save screenshots of the page and of each widget (NAME-<kind>.png)")
     args = p.parse_args(argv)
+    if {"lab", "lab-embedded"} <= set(args.env_in):
+        p.error("--env-in lab and lab-embedded need a kernel each: run them separately")
     report = run(args)
     print_report(report)
     if args.json:
