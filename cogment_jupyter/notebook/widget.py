@@ -165,7 +165,7 @@ class PlayWidget(anywidget.AnyWidget):
             if self.trace:
                 trace = dict(marks or ())
                 if seq and seq in self._key_marks:
-                    trace["key"] = self._key_marks[seq]
+                    trace["key"] = dict(self._key_marks[seq])  # mark_key may add to it while this is sent
         sent = self._frames.submit(
             frame, key_seq=seq or None, key_view=view, tick=tick, episode_return=episode_return, trace=trace
         )
