@@ -48,6 +48,7 @@ class Orchestrator:
         gc_frequency: int = 10,
         gc_interval: float = 5.0,
         ended_retention: float = 300.0,
+        max_ended: int = 1000,
     ) -> None:
         self.factory = factory
         self.default_params = default_params or TrialParams()
@@ -55,6 +56,9 @@ class Orchestrator:
         self.gc_frequency = max(1, gc_frequency)
         self.gc_interval = gc_interval
         self.ended_retention = ended_retention
+        #: ended trials kept at most (the oldest go first): a lab running thousands of short
+        #: trials a minute must not keep them all, nor make every garbage collection walk them
+        self.max_ended = max_ended
         self.trials: dict[str, Trial] = {}
         self._reserved: set[str] = set()
         self._watchers: list[tuple[frozenset[TrialState], asyncio.Queue[TrialEvent | None]]] = []
@@ -229,15 +233,22 @@ class Orchestrator:
                 queue.put_nowait(event)
 
     def collect_garbage(self) -> None:
-        """End stale trials and forget ended ones past their retention (§8.6)."""
+        """End stale trials and forget ended ones past their retention or beyond ``max_ended`` (§8.6)."""
         now = time.monotonic()
+        now_ns = time.time_ns()
+        ended: list[Trial] = []
         for trial in list(self.trials.values()):
             if trial.ended:
-                ended_for = (time.time_ns() - (trial.ended_ns or 0)) / 1e9
-                if ended_for >= self.ended_retention:
+                if (now_ns - (trial.ended_ns or 0)) / 1e9 >= self.ended_retention:
                     del self.trials[trial.id]
+                else:
+                    ended.append(trial)
             elif trial.max_inactivity > 0 and now - trial.last_activity > trial.max_inactivity:
                 trial.hard_terminate("The trial was inactive for too long", event="Stale trial")
+        if len(ended) > self.max_ended:
+            ended.sort(key=lambda trial: trial.ended_ns or 0)
+            for trial in ended[: len(ended) - self.max_ended]:
+                del self.trials[trial.id]
 
     async def _gc_forever(self) -> None:
         while True:

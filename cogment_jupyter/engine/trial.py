@@ -286,6 +286,7 @@ class Trial:
             self.hard_terminate(f"Internal failure: {error}")
         finally:
             self._cancel_timers()
+            self._driver = None  # the loop holds the task until it returns
 
     async def _init_actors(self) -> None:
         async def init_one(slot: ActorSlot) -> bool:
@@ -724,6 +725,8 @@ class Trial:
             self._datalog_started(self._datalog_starting)  # its callback may not have run yet
         if self.datalog is not None:
             await self.datalog.close()
+        # recorded: what is left of an ended trial is kept a while by the orchestrator, keep it light
+        self.datalog = self._datalog_starting = self._datalog_closing = None
 
     def _push_samples(self) -> None:
         """Send the oldest samples while ``nb_buffered_ticks`` or more are buffered (§10)."""

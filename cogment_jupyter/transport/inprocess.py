@@ -165,7 +165,8 @@ class InProcessEnvironment(EnvironmentConnection):
 
     def _emit(self, result: StepResult, last: bool) -> None:
         port = self._port
-        assert port is not None
+        if port is None:  # ended while the environment stepped
+            return
         env_name = "env"
         for agent, value in result.rewards.items():
             value = float(value)
@@ -221,9 +222,10 @@ class InProcessEnvironment(EnvironmentConnection):
         if self._closed:
             return
         self._closed = True
-        if self._env is not None:
+        env, self._env, self._port = self._env, None, None  # an ended trial is kept a while: keep it light
+        if env is not None:
             try:
-                self._env.close()
+                env.close()
             except Exception:
                 log.exception("Closing the environment of trial [%s] failed", self._trial_id)
 
@@ -295,7 +297,8 @@ class InProcessActor(ActorConnection):
     ) -> None:
         """Reward other actors for the current tick (thread-safe)."""
         port = self._port
-        assert port is not None
+        if port is None:  # the trial is over (a widget may still be clicked)
+            return
         for receiver in [to] if isinstance(to, str) else to:
             source = RewardSource("", float(value), float(confidence), user_data)
             self._on_loop(port.reward, Reward(-1, receiver, float(value), [source]))
@@ -303,7 +306,8 @@ class InProcessActor(ActorConnection):
     def _send_message(self, payload: Any, to: str | Sequence[str]) -> None:
         """Message other actors or the environment (thread-safe)."""
         port = self._port
-        assert port is not None
+        if port is None:
+            return
         for receiver in [to] if isinstance(to, str) else to:
             self._on_loop(port.message, Message(-1, "", receiver, payload))
 
@@ -367,9 +371,10 @@ class InProcessActor(ActorConnection):
         self._closed = True
         if self._pending is not None:
             self._pending.cancel()
-        if self._actor is not None:
+        actor, self._actor, self._port = self._actor, None, None  # an ended trial is kept a while: keep it light
+        if actor is not None:
             try:
-                self._actor.end()
+                actor.end()
             except Exception:
                 log.exception("Actor end() failed")
 

@@ -89,6 +89,21 @@ def test_a_hundred_concurrent_trials_record_every_step(lab):
     assert all(per_trial[h.id] == h.tick for h in handles)
 
 
+def test_the_orchestrator_forgets_the_oldest_ended_trials_beyond_its_cap(lab):
+    engine = lab.orchestrator
+    engine.max_ended = 5
+    handles = lab.run_trials(12, "cartpole", "random", concurrency=1, progress=False)
+    lab._runtime.run(_collect(engine))
+    kept = [h.id for h in handles if h.id in engine.trials]
+    assert kept == [h.id for h in handles[-5:]]  # the newest, whatever the starts between collections
+    assert len(lab.steps([h.id for h in handles]).groupby("trial_id")) == 12  # the datastore keeps them all
+    assert lab.trial(handles[0].id).state == "ENDED"  # and so do the lab's handles
+
+
+async def _collect(engine) -> None:
+    engine.collect_garbage()
+
+
 def test_max_steps_and_environment_config(lab):
     lab.serve_env("mountaincar", envs.Gymnasium("MountainCar-v0"))
     handle = lab.start_trial("mountaincar", "random", max_steps=10).wait(30)
