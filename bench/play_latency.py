@@ -178,7 +178,32 @@ class RemoteEnv:
         self.proc.join(timeout=10)
 
 
-class KernelPump:
+class _Phases:
+    """Runs a benchmark phase on a thread of the kernel and writes its result to ``<out>/<name>.json``
+    (the driver polls for the file: a cell that waited would hold the kernel)."""
+
+    out: Path
+    stop_event: threading.Event
+
+    def start(self, name: str, phase: str, **kw: Any) -> None:
+        self.stop_event.clear()
+        threading.Thread(target=self._run, args=(name, phase), kwargs=kw, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _run(self, name: str, phase: str, **kw: Any) -> None:
+        try:
+            result = self.phase(phase, **kw)
+        except Exception as e:  # reported to the driver rather than lost on a thread
+            result = {"error": repr(e)}
+        (self.out / f"{name}.json").write_text(json.dumps(result))
+
+    def phase(self, phase: str, **kw: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class KernelPump(_Phases):
     """Runs inside the benchmark's kernel: steps an env into a PlayWidget on a background thread."""
 
     def __init__(self, kind: str, out_dir: str, window: int | None = None) -> None:
@@ -197,19 +222,8 @@ class KernelPump:
         self.key_delays_ms.append(time.time() * 1000 - t_ms)
         self.key_event.set()
 
-    def start(self, name: str, phase: str, **kw: Any) -> None:
-        self.stop_event.clear()
-        threading.Thread(target=self._run, args=(name, phase), kwargs=kw, daemon=True).start()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def _run(self, name: str, phase: str, **kw: Any) -> None:
-        try:
-            result = self.baseline(**kw) if phase == "baseline" else self.pump(**kw)
-        except Exception as e:  # reported to the driver rather than lost on a thread
-            result = {"error": repr(e)}
-        (self.out / f"{name}.json").write_text(json.dumps(result))
+    def phase(self, phase: str, **kw: Any) -> dict[str, Any]:
+        return self.baseline(**kw) if phase == "baseline" else self.pump(**kw)
 
     def baseline(self, seconds: float) -> dict[str, Any]:
         env = make_env(self.kind)
@@ -286,7 +300,7 @@ def endless_cartpole(**kwargs: Any) -> Any:
     return Endless(gym.make("CartPole-v1", max_episode_steps=10**9, **kwargs))
 
 
-class LabPlayBench:
+class LabPlayBench(_Phases):
     """Runs inside the benchmark's kernel: the real ``lab.play`` (Cogment trial, HumanActor, the
     lab's loop thread; the Jupyter server's shared runtime when the server extension runs)."""
 
@@ -305,19 +319,8 @@ class LabPlayBench:
         self.widget.trace = True
         self.stop_event = threading.Event()
 
-    def start(self, name: str, phase: str, **kw: Any) -> None:
-        self.stop_event.clear()
-        threading.Thread(target=self._run, args=(name, phase), kwargs=kw, daemon=True).start()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def _run(self, name: str, phase: str, **kw: Any) -> None:
-        try:
-            result = self.measure(**kw)
-        except Exception as e:
-            result = {"error": repr(e)}
-        (self.out / f"{name}.json").write_text(json.dumps(result))
+    def phase(self, phase: str, **kw: Any) -> dict[str, Any]:
+        return self.measure(**kw)
 
     def pause(self, paused: bool = True) -> None:
         """Between phases the round is paused, so it does not load the machine under the others."""
