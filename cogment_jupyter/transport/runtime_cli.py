@@ -27,6 +27,7 @@ from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
 from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.server.discovery import pid_alive
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.orchestrator_cli import (
@@ -102,22 +103,12 @@ def _connect_host(host: str) -> str:
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        if os.getppid() != parent_pid and not _alive(parent_pid):
+        if os.getppid() != parent_pid and not pid_alive(parent_pid):
             log.warning("The supervising process %d is gone: stopping", parent_pid)
             stop.set()
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), PARENT_POLL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def serve(args: argparse.Namespace) -> None:
