@@ -202,6 +202,22 @@ class _Phases:
     def phase(self, phase: str, **kw: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    @staticmethod
+    def frame_rates(before: dict[str, Any], after: dict[str, Any], elapsed: float, cpu_s: float) -> dict[str, Any]:
+        """What a widget's frame counters say about ``elapsed`` seconds of play."""
+        delta = {k: after[k] - before[k] for k in ("submitted", "sent", "dropped", "acked", "bytes_sent", "encode_s")}
+        sent = max(delta["sent"], 1)
+        return {
+            "seconds": elapsed,
+            "offered_fps": delta["submitted"] / elapsed,
+            "sent_fps": delta["sent"] / elapsed,
+            "acked_fps": delta["acked"] / elapsed,
+            "bytes_per_frame": delta["bytes_sent"] / sent,
+            "encode_ms": 1000 * delta["encode_s"] / sent,
+            "legs_ms": [after.get(k) for k in ("to_browser_ms", "paint_ms", "ack_back_ms")],
+            "kernel_cpu_ms_per_frame": 1000 * cpu_s / sent,
+        }
+
 
 class KernelPump(_Phases):
     """Runs inside the benchmark's kernel: steps an env into a PlayWidget on a background thread."""
@@ -271,18 +287,9 @@ class KernelPump(_Phases):
         elapsed = time.perf_counter() - t0
         kernel_cpu_s = time.process_time() - cpu0
         env.close()
-        after = w.frame_stats()
-        delta = {k: after[k] - before[k] for k in ("submitted", "sent", "dropped", "acked", "bytes_sent", "encode_s")}
         return {
-            "seconds": elapsed,
-            "offered_fps": delta["submitted"] / elapsed,
-            "sent_fps": delta["sent"] / elapsed,
-            "acked_fps": delta["acked"] / elapsed,
-            "bytes_per_frame": delta["bytes_sent"] / max(delta["sent"], 1),
-            "encode_ms": 1000 * delta["encode_s"] / max(delta["sent"], 1),
-            "legs_ms": [after.get(k) for k in ("to_browser_ms", "paint_ms", "ack_back_ms")],
+            **self.frame_rates(before, w.frame_stats(), elapsed, kernel_cpu_s),
             "key_to_kernel_ms": statistics.median(self.key_delays_ms) if self.key_delays_ms else None,
-            "kernel_cpu_ms_per_frame": 1000 * kernel_cpu_s / max(delta["sent"], 1),
         }
 
 
@@ -338,21 +345,13 @@ class LabPlayBench(_Phases):
         kernel_cpu_s = time.process_time() - cpu0
         after = w.frame_stats()
         self.pause()
-        delta = {k: after[k] - before[k] for k in ("submitted", "sent", "dropped", "acked", "bytes_sent", "encode_s")}
         trial = w.trial
         return {
-            "seconds": elapsed,
-            "offered_fps": delta["submitted"] / elapsed,
-            "sent_fps": delta["sent"] / elapsed,
-            "acked_fps": delta["acked"] / elapsed,
-            "bytes_per_frame": delta["bytes_sent"] / max(delta["sent"], 1),
-            "encode_ms": 1000 * delta["encode_s"] / max(delta["sent"], 1),
-            "legs_ms": [after.get(k) for k in ("to_browser_ms", "paint_ms", "ack_back_ms")],
+            **self.frame_rates(before, after, elapsed, kernel_cpu_s),
             "trial": {"id": trial.id, "state": trial.state, "remote": getattr(trial, "remote", None)}
             if trial
             else None,
             "lab_mode": self.lab.mode if hasattr(self.lab, "mode") else None,
-            "kernel_cpu_ms_per_frame": 1000 * kernel_cpu_s / max(delta["sent"], 1),
         }
 
 
