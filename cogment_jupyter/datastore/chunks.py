@@ -543,8 +543,6 @@ def segment_stats(
 ) -> list[ChunkStats]:
     """The stats of rows ``[start, stop)`` of a batch, per segment: the columns are read once
     for a batch holding many trials' samples, instead of once per trial."""
-    if batch.num_rows == 0:
-        return [ChunkStats(0, 0, 0, None, None, None, [0.0] * n_actors) for _ in bounds]
     oos = batch.column("out_of_sync").to_numpy(zero_copy_only=False).astype(bool)
     ts = batch.column("timestamp").to_numpy(zero_copy_only=False)
     states = batch.column("state").to_numpy(zero_copy_only=False)

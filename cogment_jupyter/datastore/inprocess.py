@@ -11,7 +11,6 @@ The filled columns go to the writer thread, which builds and commits Arrow chunk
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -42,9 +41,7 @@ class InProcessDatalog(DatalogConnection):
         self._handle: TrialHandle | None = None
         self._closed = False
         self._builder: ChunkBuilder | None = None
-        self._since = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._created: Future[TrialHandle] | None = None
 
     @property
@@ -54,7 +51,6 @@ class InProcessDatalog(DatalogConnection):
     async def start(self, trial_id: str, user_id: str, params: TrialParams) -> None:
         if self._handle is not None:
             raise RuntimeError(f"this datalog already records trial {self._handle.trial_id}; use one per trial")
-        self._loop = asyncio.get_running_loop()
         # not awaited: the engine keeps a trial's samples until its datalog started, and samples
         # held that long would reach the garbage collector's old generation (see the module doc)
         self._handle, self._created = self._store.writer.open(trial_id, user_id, params)
@@ -70,13 +66,10 @@ class InProcessDatalog(DatalogConnection):
         builder = self._builder
         if builder is None:
             builder = self._builder = ChunkBuilder(handle.directory)
-            self._since = time.monotonic()
-            if self._loop is not None:
-                self._timer = self._loop.call_later(LINGER, self._handoff)
+            self._timer = asyncio.get_running_loop().call_later(LINGER, self._handoff)
         builder.add_records(samples)
-        ended = samples[-1].state == TrialState.ENDED
-        if ended or len(builder) >= HANDOFF_ROWS or time.monotonic() - self._since >= LINGER:
-            self._handoff()  # the close that follows an ENDED sample decides when it commits
+        if samples[-1].state == TrialState.ENDED or len(builder) >= HANDOFF_ROWS:
+            self._handoff()  # after ENDED, the close that follows decides when it commits
 
     def _handoff(self) -> None:
         """Give the rows gathered so far to the writer thread."""

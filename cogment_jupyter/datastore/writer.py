@@ -67,6 +67,12 @@ class TrialHandle:
     buffer: deque = field(default_factory=deque)
     queued: bool = False
 
+    def queued_samples(self) -> int:
+        """Samples in ``buffer`` (a ``columns`` item holds many; ``list()`` copies the deque atomically)."""
+        if self.kind == "columns":
+            return sum(len(builder) for builder in list(self.buffer))
+        return len(self.buffer)
+
 
 @dataclass(slots=True)
 class _Op:
@@ -83,7 +89,7 @@ class _Queue:
     deadline: float = float("inf")
 
     def samples(self) -> int:
-        return sum(len(op.handle.buffer) for op in self.ops if op.kind == "drain")
+        return sum(op.handle.queued_samples() for op in self.ops if op.kind == "drain")
 
 
 class Writer:
@@ -118,15 +124,14 @@ class Writer:
     def add(self, handle: TrialHandle, items: Iterable[Any], *, urgent: bool = False) -> None:
         """Queue samples of the handle's ``kind``: ``columns`` (filled ``ChunkBuilder`` parts), ``datalog`` protobufs,
         or ``stored`` ``(StoredTrialSample, bytes)`` pairs. Cheap: no lock unless a batch starts."""
-        buffer = handle.buffer
-        buffer.extend(items)
+        handle.buffer.extend(items)
         if not handle.queued:
             with self._cond:
                 if not handle.queued:
                     handle.queued = True
                     self._submit(_Op("drain", handle), 0.0 if urgent else LINGER)
                     return
-        if urgent or len(buffer) >= MAX_BATCH:
+        if urgent or handle.queued_samples() >= MAX_BATCH:
             with self._cond:
                 self._queue.deadline = 0.0
                 self._cond.notify()

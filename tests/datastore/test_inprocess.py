@@ -291,3 +291,19 @@ async def test_a_payload_that_cannot_be_encoded_is_stored_missing_with_the_reaso
         "Payload not recorded: ValueError: action 5 is outside Discrete(2)" in e
         for e in table.column("events").to_pylist()[1]
     )
+
+
+def test_queued_columns_count_their_samples_toward_the_batch_limit():
+    from cogment_jupyter.datastore import chunks
+    from cogment_jupyter.datastore.actors import ActorDirectory
+    from cogment_jupyter.datastore.writer import TrialHandle
+
+    directory = ActorDirectory.from_params(make_params())
+    parts = []
+    for n in (4, 6):
+        part = chunks.ChunkBuilder(directory)
+        part.add_records(records(n))
+        parts.append(part)
+    handle = TrialHandle(1, "t", directory)
+    handle.buffer.extend(parts)
+    assert handle.queued_samples() == 10
