@@ -2,7 +2,7 @@
  * Paints frame messages onto a canvas, newest wins: decodes may finish out of order and a stale
  * frame is skipped rather than drawn over a newer one.
  */
-import { BufferPool, bytesOf, decodeFrame, FrameOrder, inflateNative, type DecodeEnv } from "./frames";
+import { BufferPool, bytesOf, decodeFrame, FrameOrder, type DecodeEnv } from "./frames";
 import type { FrameMessage } from "./protocol";
 
 export interface PaintResult {
@@ -15,10 +15,14 @@ export interface PaintResult {
 
 function browserEnv(): DecodeEnv {
   const images = new BufferPool((w, h) => new ImageData(w, h));
+  let scratch = new Uint8Array(0);
   return {
     createImageData: (w, h) => images.take(w, h),
     createImageBitmap: (blob) => createImageBitmap(blob),
-    inflate: inflateNative,
+    scratch: (length) => {
+      if (scratch.length !== length) scratch = new Uint8Array(length);
+      return scratch;
+    },
   };
 }
 

@@ -1,19 +1,26 @@
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { BufferPool, bytesOf, decodeFrame, FrameOrder, inflateNative, rgbToRgba, type DecodeEnv } from "../src/frames";
+import { BufferPool, bytesOf, decodeFrame, FrameOrder, inflateInto, rgbToRgba, type DecodeEnv } from "../src/frames";
 import type { FrameMessage } from "../src/protocol";
 
 /** A node stand-in for the browser pieces the decoder uses. */
-function nodeEnv(): DecodeEnv & { blobs: Blob[] } {
+function nodeEnv(): DecodeEnv & { blobs: Blob[]; scratches: Uint8Array[] } {
   const blobs: Blob[] = [];
+  const scratches: Uint8Array[] = [];
   return {
     blobs,
+    scratches,
     createImageData: (width, height) => ({ width, height, data: new Uint8ClampedArray(width * height * 4) }),
     createImageBitmap: async (blob) => {
       blobs.push(blob);
       return { width: 2, height: 1, close() {} };
     },
-    inflate: inflateNative,
+    scratch: (length) => {
+      const reused = scratches.find((b) => b.length === length);
+      if (reused) return reused;
+      scratches.push(new Uint8Array(length));
+      return scratches[scratches.length - 1];
+    },
   };
 }
 
@@ -79,6 +86,24 @@ describe("decodeFrame", () => {
     }
   });
 
+  it("reuses one scratch buffer for every inflated frame of a size", async () => {
+    const env = nodeEnv();
+    const frame = header({ format: "rgb-deflate", width: 2, height: 1 });
+    for (const px of [
+      [1, 2, 3, 4, 5, 6],
+      [7, 8, 9, 10, 11, 12],
+    ]) {
+      const d = await decodeFrame(frame, new Uint8Array(deflateSync(new Uint8Array(px))), env);
+      if (d.kind === "pixels") expect([...d.image.data]).toEqual([...px.slice(0, 3), 255, ...px.slice(3), 255]);
+    }
+    expect(env.scratches.length).toBe(1);
+  });
+
+  it("rejects a deflated frame larger than its header says", async () => {
+    const payload = new Uint8Array(deflateSync(new Uint8Array(9)));
+    await expect(decodeFrame(header({ format: "rgb-deflate" }), payload, nodeEnv())).rejects.toThrow(/more than the 6/);
+  });
+
   it("hands PNG/JPEG/WebP to createImageBitmap with the right MIME type", async () => {
     const env = nodeEnv();
     for (const [format, mime] of [
@@ -101,17 +126,28 @@ describe("decodeFrame", () => {
   });
 });
 
-describe("inflateNative", () => {
-  it("returns exactly the inflated bytes whatever size was expected", async () => {
-    const raw = new Uint8Array(1000).map((_, i) => i % 7);
-    const z = new Uint8Array(deflateSync(raw));
-    expect([...(await inflateNative(z, 1000))]).toEqual([...raw]);
-    expect((await inflateNative(z, 10)).length).toBe(1000); // grows
-    expect((await inflateNative(z, 5000)).length).toBe(1000); // trims
+describe("inflateInto", () => {
+  const raw = new Uint8Array(1000).map((_, i) => i % 7);
+  const z = new Uint8Array(deflateSync(raw));
+
+  it("inflates into the given buffer, allocating no output of its own", () => {
+    const out = new Uint8Array(1001);
+    const got = inflateInto(z, out, 1000);
+    expect(got.buffer).toBe(out.buffer);
+    expect([...got]).toEqual([...raw]);
   });
 
-  it("rejects corrupt data", async () => {
-    await expect(inflateNative(new Uint8Array([1, 2, 3, 4]), 10)).rejects.toThrow();
+  it("returns what the data holds when that is less than expected (the caller checks the size)", () => {
+    expect(inflateInto(z, new Uint8Array(5001), 5000).length).toBe(1000);
+  });
+
+  it("refuses data that inflates to more than expected instead of cutting it", () => {
+    expect(() => inflateInto(z, new Uint8Array(11), 10)).toThrow(/more than the 10 bytes/);
+    expect(() => inflateInto(z, new Uint8Array(10), 10)).toThrow(/cannot hold 10 \+ 1/);
+  });
+
+  it("rejects corrupt data with a message that says so", () => {
+    expect(() => inflateInto(new Uint8Array([1, 2, 3, 4, 5, 6]), new Uint8Array(11), 10)).toThrow(/not valid zlib/);
   });
 });
 
