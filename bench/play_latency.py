@@ -10,10 +10,11 @@ for each frame encoding, against the same environment stepped with no display in
 3. the full path through JupyterLab, three ways (``--env-in``): ``process``/``kernel``: a kernel
    thread steps the env (in another process that renders and encodes, or in the kernel itself)
    straight into a ``PlayWidget`` (paced at --pace fps, a key press steps at once); ``lab``: the
-   real ``lab.play`` (a recorded Cogment trial with the widget's client actor, on the Jupyter
-   server's shared runtime; ``lab-embedded``: on the kernel's own orchestrator), CartPole only,
-   paced at 60 fps. Frames/s actually painted; then Playwright presses arrow keys and the widget
-   measures keydown -> first painted frame that reflects the key (p50, p95);
+   real ``lab.play`` (a recorded Cogment trial with the widget's client actor, in a kernel that
+   shares the Jupyter server's runtime; ``lab-embedded``: a kernel with its own runtime), CartPole
+   only, the person's tick rate at --pace. Frames/s actually painted; then, paced at 60 fps,
+   Playwright presses arrow keys and the widget measures keydown -> first painted frame that
+   reflects the key (p50, p95);
 4. baseline: the same env stepped and rendered with no display, steps/s.
 
 Every hop is timestamped (wall clock; the page's clock is corrected to Date.now()): keydown, our
@@ -334,9 +335,10 @@ class LabPlayBench(_Phases):
         assert self.widget.session is not None
         self.widget.session._control("pause" if paused else "resume")
 
-    def measure(self, fmt: str, seconds: float, **_: Any) -> dict[str, Any]:
+    def measure(self, fmt: str, seconds: float, pace: float = 60.0, **_: Any) -> dict[str, Any]:
         w = self.widget
         w.frame_format = fmt
+        w.player.fps = pace  # the person's tick rate: the same pace as the pump phases
         self.pause(False)
         before = w.frame_stats()
         cpu0, t0 = time.process_time(), time.perf_counter()

@@ -481,9 +481,23 @@ class Lab:
         ``reset_options``, ``properties``, ``optional``, ``default_actions``,
         ``response_timeout``, ``datalog``.
         """
+        return self._start_trial(env, actors, seed=seed, trial_id=trial_id, **options)
+
+    def _start_trial(
+        self,
+        env: str,
+        actors: str | Mapping[str, str],
+        *,
+        seed: int | None = None,
+        trial_id: str | None = None,
+        clients_here: bool = False,
+        **options: Any,
+    ) -> TrialHandle:
+        """``start_trial``; ``clients_here``: this kernel fills the client slots itself (a play
+        widget), so they do not send the trial to a shared orchestrator."""
         runtime = self._check_open()
         handle, params = self._new_trial(env, actors, new_seed() if seed is None else seed, trial_id, options)
-        runtime.submit(self._run_trial(handle, params))
+        runtime.submit(self._run_trial(handle, params, clients_here=clients_here))
         return handle
 
     def _new_trial(
@@ -513,17 +527,24 @@ class Lab:
         while handle._trial is None and handle.state == "INITIALIZING" and not handle.done.done():
             await asyncio.sleep(0.005)
 
-    def _runs_here(self, params: common_pb2.TrialParams) -> bool:
-        """Whether every part of a trial is served in this kernel (the in-process fast path)."""
+    def _runs_here(self, params: common_pb2.TrialParams, clients_here: bool = False) -> bool:
+        """Whether every part of a trial is served in this kernel (the in-process fast path);
+        with ``clients_here``, client slots count as here (this kernel's widgets fill them)."""
         here = self.endpoint
-        return params.environment.endpoint == here and all(a.endpoint == here for a in params.actors)
+        ours = (here, CLIENT) if clients_here else (here,)
+        return params.environment.endpoint == here and all(a.endpoint in ours for a in params.actors)
 
     async def _run_trial(
-        self, handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None] | None = None
+        self,
+        handle: TrialHandle,
+        params: common_pb2.TrialParams,
+        on_ended: Callable[[], None] | None = None,
+        clients_here: bool = False,
     ) -> None:
         """Run a trial to its end and until it is recorded; ``on_ended`` is called in between
         (a batch lets the next trial start while the datastore writes this one)."""
-        handle.remote = self.orchestrator is None or (self._lifecycle is not None and not self._runs_here(params))
+        runs_here = self._runs_here(params, clients_here)
+        handle.remote = self.orchestrator is None or (self._lifecycle is not None and not runs_here)
         if handle.remote and self.shared_datalog and params.datalog.endpoint == self.datastore_endpoint:
             params.datalog.endpoint = self.shared_datalog  # the runtime records it, even if this kernel goes
         try:

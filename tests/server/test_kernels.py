@@ -80,6 +80,18 @@ def test_kernels_find_the_shared_runtime_and_share_trials(server: JupyterServer,
     assert a.value("c.remote") is True and a.value("c.errors") == []
     assert recorded(server, client_trial)["trial"]["properties"]["notebook"] == "client"
     wait_for(lambda: seen_by(b, client_trial), 30, "notebook B seeing A's client-actor trial")
+    # a play widget's person is in this kernel: the game runs in-process, recorded in the shared datastore
+    a.run(
+        "import os\n"
+        "os.environ['COGMENT_JUPYTER_HUMAN_STAND_IN'] = 'random:3'\n"
+        "w = lab.play('cartpole', keys={'ArrowLeft': 0, 'ArrowRight': 1}, noop=0, fps=0, properties={'notebook': 'play'})\n"
+        "w.trial.wait(60); w.stand_in.stop(); del os.environ['COGMENT_JUPYTER_HUMAN_STAND_IN']"
+    )
+    game = a.value("w.trial.id")
+    assert a.value("w.trial.remote") is False and a.value("w.trial.errors") == []
+    assert a.value("w.trial.tick") > 0 and a.value("len(w.actions)") == a.value("w.trial.tick")
+    assert recorded(server, game)["trial"]["properties"]["notebook"] == "play"
+    wait_for(lambda: seen_by(b, game), 30, "notebook B seeing A's game")
 
 
 def test_kernel_restart_keeps_trials_and_runtime(server: JupyterServer, kernels) -> None:
