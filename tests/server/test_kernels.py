@@ -84,7 +84,8 @@ def test_kernels_find_the_shared_runtime_and_share_trials(server: JupyterServer,
     a.run(
         "import os\n"
         "os.environ['COGMENT_JUPYTER_HUMAN_STAND_IN'] = 'random:3'\n"
-        "w = lab.play('cartpole', keys={'ArrowLeft': 0, 'ArrowRight': 1}, noop=0, fps=0, properties={'notebook': 'play'})\n"
+        "keys = {'ArrowLeft': 0, 'ArrowRight': 1}\n"
+        "w = lab.play('cartpole', keys=keys, noop=0, fps=0, properties={'notebook': 'play'})\n"
         "w.trial.wait(60); w.stand_in.stop(); del os.environ['COGMENT_JUPYTER_HUMAN_STAND_IN']"
     )
     game = a.value("w.trial.id")
