@@ -293,7 +293,9 @@ class Trial:
             init = ActorInit(slot.name, slot.actor_class, slot.implementation, self.env_name, slot.config)
             timeout = slot.initial_connection_timeout or None
             try:
-                await asyncio.wait_for(slot.connection.init(init, _ActorPort(self, slot)), timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the init in a task of its own
+                async with asyncio.timeout(timeout):
+                    await slot.connection.init(init, _ActorPort(self, slot))
             except (Exception, TimeoutError) as error:
                 log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, slot.name, error)
                 self.errors.append(f"actor [{slot.name}] failed to initialize: {error!r}")
