@@ -19,7 +19,7 @@ from cogment.api import common_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.engine.components import ActorConnection, ActorPort, ClientActorConnection, InitError
 from cogment_jupyter.engine.records import Action, ActorInit, Message, Observation, Reward
 from cogment_jupyter.transport import convert
-from cogment_jupyter.transport.grpc_components import END, HEARTBEAT, LAST, LAST_ACK, NORMAL, _ActorStream
+from cogment_jupyter.transport.grpc_components import END, LAST, LAST_ACK, NORMAL, _ActorStream, handshake
 from cogment_jupyter.transport.streams import StreamPump
 
 log = logging.getLogger(__name__)
@@ -161,21 +161,8 @@ async def join_over_grpc(
         if actor_name
         else common_pb2.ActorInitialOutput(actor_class=actor_class)
     )
-    try:
-        await pump.write_now(common_pb2.ActorRunTrialOutput(state=NORMAL, init_output=selection))
-        while True:
-            reply = await pump.read()
-            if reply is None:
-                raise InitError("the orchestrator closed the stream before sending the actor's init")
-            if reply.state == HEARTBEAT:
-                await pump.write_now(common_pb2.ActorRunTrialOutput(state=HEARTBEAT))
-                continue
-            if reply.state == NORMAL and reply.HasField("init_input"):
-                break
-            raise InitError(f"unexpected first message from the orchestrator (state {reply.state})")
-    except ConnectionError as error:
-        call.cancel()
-        raise InitError(str(error)) from error
+    first_message = common_pb2.ActorRunTrialOutput(state=NORMAL, init_output=selection)
+    reply = await handshake(call, pump, first_message, common_pb2.ActorRunTrialOutput, "orchestrator", "init_input")
     first = reply.init_input
     init = ActorInit(
         first.actor_name,

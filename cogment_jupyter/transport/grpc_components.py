@@ -42,10 +42,11 @@ def _end_message(message_type: type, details: str | None) -> Any:
     return message_type(state=END, details=details) if details else message_type(state=END)
 
 
-async def _handshake(call: Any, pump: StreamPump, first: Any, message_type: type, role: str) -> None:
-    """Send the init message and read until ``init_output``, answering heartbeats (§5, §6.1).
-
-    Any failure cancels the call and raises :class:`InitError`.
+async def handshake(
+    call: Any, pump: StreamPump, first: Any, message_type: type, role: str, reply_field: str = "init_output"
+) -> Any:
+    """Send the first message and read until a ``NORMAL`` reply carrying ``reply_field``, answering
+    heartbeats (§5, §6.1); returns that reply. Any failure cancels the call and raises :class:`InitError`.
     """
     try:
         await pump.write_now(first)
@@ -56,8 +57,8 @@ async def _handshake(call: Any, pump: StreamPump, first: Any, message_type: type
             if reply.state == HEARTBEAT:
                 await pump.write_now(message_type(state=HEARTBEAT))
                 continue
-            if reply.state == NORMAL and reply.HasField("init_output"):
-                return
+            if reply.state == NORMAL and reply.HasField(reply_field):
+                return reply
             raise InitError(f"unexpected message from the {role} during init: state {reply.state}")
     except ConnectionError as error:
         call.cancel()
@@ -82,7 +83,7 @@ class GrpcEnvironment(EnvironmentConnection):
         call = self._stub.RunTrial(metadata=(("trial-id", self._trial_id),))
         pump = self._pump = StreamPump(f"environment@{self._address}", call.read, call.write, call.done_writing)
         first = environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=convert.env_init_to_proto(init))
-        await _handshake(call, pump, first, environment_pb2.EnvRunTrialInput, "environment")
+        await handshake(call, pump, first, environment_pb2.EnvRunTrialInput, "environment")
         self._port = port
         pump.start(self._on_message, self._on_closed)
 
@@ -205,7 +206,7 @@ class GrpcServiceActor(_ActorStream):
         )
         first = common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(init))
         try:
-            await _handshake(call, pump, first, common_pb2.ActorRunTrialInput, "actor")
+            await handshake(call, pump, first, common_pb2.ActorRunTrialInput, "actor")
         except BaseException:
             self._pump = None
             raise
