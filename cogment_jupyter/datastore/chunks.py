@@ -172,26 +172,22 @@ class ChunkBuilder:
         self.actions += other.actions
         self.rewards += other.rewards
         self.sources += other.sources
-        if not k:
-            self.events += other.events
-            self.no_obs += other.no_obs
-            self.no_actions += other.no_actions
-            self.defaults += other.defaults
-            self.unavailable += other.unavailable
-            self.sources_k += other.sources_k
-            self.messages += other.messages
-            self.stored += other.stored
-            return
-        self.no_obs += [i + k for i in other.no_obs]
-        self.no_actions += [i + k for i in other.no_actions]
-        self.sources_k += [i + k for i in other.sources_k]
-        for mine, theirs in (
+        # rows that name a sample by its index: shifted by the rows already here
+        indices = ((self.no_obs, other.no_obs), (self.no_actions, other.no_actions), (self.sources_k, other.sources_k))
+        tagged = (
             (self.events, other.events),
             (self.defaults, other.defaults),
             (self.unavailable, other.unavailable),
             (self.messages, other.messages),
             (self.stored, other.stored),
-        ):
+        )
+        if not k:  # merging into an empty builder: nothing to shift
+            for mine, theirs in (*indices, *tagged):
+                mine += theirs
+            return
+        for mine, theirs in indices:
+            mine += [i + k for i in theirs]
+        for mine, theirs in tagged:
             mine += [(i + k, *rest) for i, *rest in theirs]
 
     # -- producers -------------------------------------------------------------------------
