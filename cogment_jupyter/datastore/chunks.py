@@ -7,8 +7,9 @@ per sample, with per-actor lists of a fixed length (the trial's actor count), ke
 needed to rebuild the exact ``StoredTrialSample`` of §11 (observations + actors map, action
 contents, reward sources with their receiver patterns, messages).
 
-Three producers fill the same columns: engine records (in-process, no protobuf at all),
-``DatalogSample`` protobufs (``DatalogSP``) and ``StoredTrialSample`` protobufs (``AddSample``).
+Four producers fill the same columns: engine records (in-process, no protobuf at all), the
+plain rows of a fused tick loop (``engine.components.FusedRow``), ``DatalogSample`` protobufs
+(``DatalogSP``) and ``StoredTrialSample`` protobufs (``AddSample``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message as ProtobufMessage
 
 from cogment_jupyter.datastore.actors import ActorDirectory
+from cogment_jupyter.engine.components import FusedRow
 from cogment_jupyter.engine.records import NO_DATA_TICK, Sample, TrialState, as_bytes
 
 #: Version of the layout below, stored with every chunk.
@@ -259,6 +261,36 @@ class ChunkBuilder:
                 self.unavailable.extend((k, i) for i in s.unavailable_actors)
             if s.messages:
                 self._add_messages(k, s.messages, _record_payload)
+            k += 1
+
+    def add_rows(self, rows: Iterable[FusedRow], sender: str) -> None:
+        """A fused loop's plain ticks: the same columns :meth:`add_records` fills for the
+        samples the engine would have made of them (every actor observed, one env reward)."""
+        n = self.n
+        none_n = self._none_n
+        identity = list(range(n))
+        ticks, stamps, states, oos = self.ticks.append, self.stamps.append, self.states.append, self.oos.append
+        obs_values, obs_counts, obs_map = self.obs.extend, self.obs_counts.append, self.obs_map.extend
+        actions, rewards = self.actions.extend, self.rewards.extend
+        sources, sources_k = self.sources.append, self.sources_k.append
+        k = len(self.ticks)
+        for tick, stamp, state, observations, acts, receiver, value, name in rows:
+            ticks(tick)
+            stamps(stamp)
+            states(state)
+            oos(False)
+            obs_values(observations)
+            obs_counts(n)
+            obs_map(identity)
+            actions(acts)
+            if receiver < 0:
+                rewards(none_n)
+            else:
+                sources_k(k)
+                sources((0, -1, name, value, sender, value, 1.0, None, None))
+                out = list(none_n)
+                out[receiver] = value
+                rewards(out)
             k += 1
 
     def add_datalog(self, samples: Iterable[Any]) -> None:

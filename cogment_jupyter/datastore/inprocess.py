@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from cogment_jupyter.datastore.chunks import ChunkBuilder
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.datastore.writer import LINGER, TrialHandle
-from cogment_jupyter.engine.components import DatalogConnection
+from cogment_jupyter.engine.components import DatalogConnection, FusedRow
 from cogment_jupyter.engine.records import Sample, TrialState
 
 if TYPE_CHECKING:
@@ -55,21 +55,38 @@ class InProcessDatalog(DatalogConnection):
         # held that long would reach the garbage collector's old generation (see the module doc)
         self._handle, self._created = self._store.writer.open(trial_id, user_id, params)
 
+    accepts_rows = True
+
     def add(self, samples: Sequence[Sample]) -> None:
-        handle = self._handle
-        if handle is None:
-            raise RuntimeError("InProcessDatalog.add() before start(): await start(trial_id, user_id, params) first")
-        if self._closed:
-            raise RuntimeError(f"trial {handle.trial_id}: add() after close()")
         if not samples:
             return
+        builder = self._open_builder("add")
+        builder.add_records(samples)
+        if samples[-1].state == TrialState.ENDED or len(builder) >= HANDOFF_ROWS:
+            self._handoff()  # after ENDED, the close that follows decides when it commits
+
+    def add_rows(self, rows: Sequence[FusedRow], sender: str) -> None:
+        if not rows:
+            return
+        builder = self._open_builder("add_rows")
+        builder.add_rows(rows, sender)
+        if len(builder) >= HANDOFF_ROWS:
+            self._handoff()
+
+    def _open_builder(self, what: str) -> ChunkBuilder:
+        """The builder gathering rows for the writer (a new one starts the linger timer)."""
+        handle = self._handle
+        if handle is None:
+            raise RuntimeError(
+                f"InProcessDatalog.{what}() before start(): await start(trial_id, user_id, params) first"
+            )
+        if self._closed:
+            raise RuntimeError(f"trial {handle.trial_id}: {what}() after close()")
         builder = self._builder
         if builder is None:
             builder = self._builder = ChunkBuilder(handle.directory)
             self._timer = asyncio.get_running_loop().call_later(LINGER, self._handoff)
-        builder.add_records(samples)
-        if samples[-1].state == TrialState.ENDED or len(builder) >= HANDOFF_ROWS:
-            self._handoff()  # after ENDED, the close that follows decides when it commits
+        return builder
 
     def _handoff(self) -> None:
         """Give the rows gathered so far to the writer thread."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from cogment_jupyter.engine.records import (
     Action,
@@ -32,6 +32,14 @@ from cogment_jupyter.engine.records import (
 
 if TYPE_CHECKING:
     from cogment.api.common_pb2 import TrialParams
+
+    from cogment_jupyter.engine.trial import Trial
+
+#: One plain tick as a fused loop records it: ``(tick_id, timestamp, state, observations,
+#: actions, receiver index, reward, receiver name)``. ``observations[i]`` / ``actions[i]`` are
+#: actor i's envelope bytes; the reward (from the environment, confidence 1) goes to actor
+#: ``receiver index``, or nobody when it is -1. Exactly what the engine would record.
+FusedRow = tuple[int, int, int, list[bytes], list[bytes], int, float, str]
 
 
 class InitError(Exception):
@@ -92,6 +100,30 @@ class EnvironmentConnection(ABC):
     def end(self, details: str | None) -> None:
         """Send ``END`` (with details on hard termination) and close. Idempotent."""
 
+    def fused_loop(self, trial: Trial) -> FusedLoop | None:
+        """A loop running the initialised trial's ticks by direct calls, or None (the engine
+        runs them). Only in-process environments whose actors are all in-process offer one."""
+        return None
+
+
+class FusedLoop(ABC):
+    """Runs a trial's plain ticks without the protocol's records (see ``engine.trial``)."""
+
+    @abstractmethod
+    async def run(self) -> None:
+        """Drive the trial to its end, handing it back to the engine when a tick is not plain."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Give the rows recorded so far to the datalog (before the engine logs a sample)."""
+
+    @abstractmethod
+    def hand_back(self) -> None:
+        """The trial ends under the loop: make its open tick the engine's current tick."""
+
+    @abstractmethod
+    def latest_observations(self) -> ObservationSet | None: ...
+
 
 class ActorConnection(ABC):
     """One actor stream for one trial (service actor, client actor or in-process)."""
@@ -117,9 +149,16 @@ class DatalogConnection(ABC):
     @abstractmethod
     async def start(self, trial_id: str, user_id: str, params: TrialParams) -> None: ...
 
+    #: Whether :meth:`add_rows` takes a fused loop's rows (otherwise it sends samples).
+    accepts_rows: ClassVar[bool] = False
+
     @abstractmethod
     def add(self, samples: Sequence[Sample]) -> None:
         """Queue samples in tick order; never blocks the tick loop."""
+
+    def add_rows(self, rows: Sequence[FusedRow], sender: str) -> None:
+        """Queue plain ticks (``sender``: the environment's name, their rewards' sender)."""
+        raise NotImplementedError(f"{type(self).__name__} takes samples only (accepts_rows is False)")
 
     @abstractmethod
     async def close(self) -> None:

@@ -5,6 +5,12 @@ record what arrived and wake the driver; the driver does all routing. In-process
 answer synchronously from inside the engine's calls, so a whole tick can run without a
 single suspension of the driver: that is the fast path. Remote components make the driver
 wait on a future instead. Either way the order of events is the same.
+
+Fastest of all, a trial whose every part is an in-process object may be driven by a *fused*
+loop its environment offers (:meth:`EnvironmentConnection.fused_loop`): it calls the objects
+directly and records plain rows, without the records of the protocol. It hands the trial back
+to this module (:meth:`Trial.adopt_tick`, then :meth:`Trial.resume`) at the first tick that is
+not plain: its end, a failure, an action that is awaited, anything routed by the engine.
 """
 
 from __future__ import annotations
@@ -47,12 +53,17 @@ from cogment_jupyter.engine.records import (
 if TYPE_CHECKING:
     from cogment.api.common_pb2 import TrialParams
 
+    from cogment_jupyter.engine.components import FusedLoop
+
 log = logging.getLogger(__name__)
 
 ENV_LAST_ACK_TIMEOUT = 60.0
 ACTOR_LAST_ACK_TIMEOUT = 30.0
 #: The driver yields to the event loop at least this often (seconds) on the fast path.
 YIELD_INTERVAL = 0.002
+#: Whether in-process trials may run on their environment's fused loop (tests turn it off to
+#: compare both paths).
+FUSED_TICKS = True
 
 EXCLUDABLE_FIELDS = {
     "info",
@@ -201,6 +212,10 @@ class Trial:
         self._datalog_starting: asyncio.Task[None] | None = None
         self._datalog_backlog: list[Sample] | None = None
         self._by_name = {slot.name: slot for slot in self.actors}
+        #: the fused loop driving the ticks, if any (see the module doc)
+        self._fused: FusedLoop | None = None
+        #: when the current tick started (a fused tick has no record until one is needed)
+        self._tick_ns = 0
         self.set_state(TrialState.INITIALIZING)
 
     # ----------------------------------------------------------------- lifecycle
@@ -245,6 +260,8 @@ class Trial:
 
     @property
     def latest_observations(self) -> ObservationSet | None:
+        if self._fused is not None:
+            return self._fused.latest_observations()
         return self._latest_observations
 
     def request_end(self) -> None:
@@ -252,7 +269,7 @@ class Trial:
         if self.ended:
             return
         self.end_requested = True
-        if self._samples:
+        if self._samples or self._fused is not None:
             self._current_sample().special_events.append("End requested")
 
     def hard_terminate(self, details: str, event: str | None = None) -> None:
@@ -261,7 +278,7 @@ class Trial:
             return
         log.info("Trial [%s] hard termination: %s", self.id, details)
         self.end_details = details
-        if self._samples:
+        if self._samples or self._fused is not None:
             events = self._current_sample().special_events
             if event:
                 events.append(event)
@@ -275,7 +292,8 @@ class Trial:
         try:
             await self._init_actors()
             await self._init_environment()
-            await self._tick_loop()
+            fused = self.environment.fused_loop(self) if FUSED_TICKS else None
+            await (fused.run() if fused is not None else self._tick_loop())
         except TrialAborted:
             pass
         except asyncio.CancelledError:
@@ -336,21 +354,26 @@ class Trial:
         self._env_stream_open = True
         self._check_aborted()
 
-    async def _tick_loop(self) -> None:
+    async def _tick_loop(self, resume: bool = False) -> None:
+        """Run ticks until the trial ends; ``resume``: the current tick is already dispatched
+        (a fused loop handed it over), wait for its actions first."""
         next_yield = time.perf_counter() + YIELD_INTERVAL
         observations = self._observations
         while True:
-            if not observations:
-                await self._wait_until(lambda: bool(observations))
-            if self.state == TrialState.ENDED:
-                raise TrialAborted
-            observation_set, final = observations.popleft()
-            self._new_tick(observation_set, final)
-            if final:
-                await self._finish()
-                return
-            self._dispatch_observations(observation_set)
-            self._push_samples()
+            if resume:
+                resume = False
+            else:
+                if not observations:
+                    await self._wait_until(lambda: bool(observations))
+                if self.state == TrialState.ENDED:
+                    raise TrialAborted
+                observation_set, final = observations.popleft()
+                self._new_tick(observation_set, final)
+                if final:
+                    await self._finish()
+                    return
+                self._dispatch_observations(observation_set)
+                self._push_samples()
             if self._nb_acted < self._nb_available and not observations:
                 await self._wait_until(self._acted_or_moved_on)
             if self._nb_acted < self._nb_available:
@@ -360,6 +383,81 @@ class Trial:
                 await asyncio.sleep(0)
                 self._check_aborted()
                 next_yield = time.perf_counter() + YIELD_INTERVAL
+
+    # ----------------------------------------------------------------- fused loops
+
+    def adopt_tick(self, observation_set: ObservationSet, actions: list[Action | None], processed: bool) -> None:
+        """Make a fused loop's open tick the engine's current tick and take the trial back.
+
+        ``actions``: what each actor answered so far (None: not yet); ``processed``: they
+        were sent to the environment. The tick's record is the one the engine keeps.
+        """
+        self._fused = None
+        sample = self._current_sample()
+        sample.observations = observation_set
+        self._latest_observations = observation_set
+        self._actions = actions
+        self._acted = [action is not None for action in actions]
+        self._nb_acted = sum(self._acted)
+        self._tick_processed = processed
+        if processed:
+            sample.actions = actions
+
+    async def resume(self, dispatched: bool) -> None:
+        """Go on with the engine's tick loop after :meth:`adopt_tick` (``dispatched``: every
+        actor has the current observation; otherwise the tick's actions were processed)."""
+        await self._tick_loop(resume=dispatched)
+
+    @property
+    def pending_observations(self) -> deque[tuple[ObservationSet, bool]]:
+        """Observation sets that arrived and wait for their tick (with their finality)."""
+        return self._observations
+
+    @property
+    def buffered_ticks(self) -> int:
+        return self._nb_buffered
+
+    @property
+    def excluded_fields(self) -> set[str]:
+        return self._exclude
+
+    @property
+    def tick_started_ns(self) -> int:
+        return self._tick_ns
+
+    def begin_fused(self, loop: FusedLoop) -> None:
+        """The first tick starts under a fused loop: the trial is RUNNING, and sample 0 (made
+        at configure) is kept only if it holds something (a reward or event of the reset)."""
+        self._first_observation = False
+        self.set_state(TrialState.RUNNING)
+        self._tick_ns = now_ns()
+        samples = self._samples
+        if len(samples) == 1:
+            s = samples[0]
+            if s.rewards or s.special_events or s.messages or s.default_actors or s.unavailable_actors:
+                s.timestamp = self._tick_ns
+            else:
+                samples.clear()
+        self._tick_processed = False
+        self._fused = loop
+
+    def next_fused_tick(self, tick: int) -> None:
+        self.tick_id = tick
+        self._tick_ns = now_ns()
+
+    def has_open_record(self) -> bool:
+        """Whether the current fused tick got a record (something routed by the engine)."""
+        return bool(self._samples)
+
+    async def open_datalog(self) -> DatalogConnection | None:
+        """The trial's datalog once it is open and its backlog sent (None: not recorded), so
+        that a fused loop can hand it rows directly."""
+        starting = self._datalog_starting
+        if starting is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(starting)
+            self._datalog_started(starting)
+        return self.datalog
 
     def _new_tick(self, observation_set: ObservationSet, final: bool) -> None:
         if self._first_observation:
@@ -393,7 +491,7 @@ class Trial:
         for slot in self.actors:
             if slot.disengaged:
                 continue
-            rewards = self._take_rewards(slot) if slot.pending_rewards else ()
+            rewards = self.take_rewards(slot) if slot.pending_rewards else ()
             observation = Observation(tick, timestamp, contents[actors_map[slot.index]])
             if slot.response_timeout > 0 and not last:
                 timed = True
@@ -638,7 +736,7 @@ class Trial:
         else:
             log.error("Trial [%s] reward for invalid tick [%d] (current %d)", self.id, tick, current)
 
-    def _take_rewards(self, slot: ActorSlot) -> list[Reward]:
+    def take_rewards(self, slot: ActorSlot) -> list[Reward]:
         pending = slot.pending_rewards
         if len(pending) == 1:  # the common case: this tick's rewards, one source
             ((tick, sources),) = pending.items()
@@ -686,7 +784,10 @@ class Trial:
         return Sample(tick, now_ns(), actions=[None] * len(self.actors))
 
     def _current_sample(self) -> Sample:
-        return self._samples[-1]
+        samples = self._samples
+        if not samples:  # a fused tick has no record until something needs one
+            samples.append(Sample(self.tick_id, self._tick_ns, actions=[None] * len(self.actors)))
+        return samples[-1]
 
     def _excluded(self, sample: Sample) -> Sample:
         if not self._exclude:
@@ -701,6 +802,8 @@ class Trial:
         return sample
 
     def _log(self, samples: list[Sample]) -> None:
+        if self._fused is not None:
+            self._fused.flush()  # its rows come first
         if self._datalog_backlog is not None:
             self._datalog_backlog.extend(samples)
         elif self.datalog is not None:
@@ -752,6 +855,8 @@ class Trial:
             slot.stream_open = False
 
     def _enter_ended(self) -> None:
+        if self._fused is not None:  # ended in the middle of a fused tick: record it as the engine would
+            self._fused.hand_back()
         if self._samples:
             self._current_sample().state = TrialState.ENDED
         self._tick_processed = True

@@ -13,7 +13,7 @@ import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import Codec, codec_for
@@ -24,6 +24,7 @@ from cogment_jupyter.engine.components import (
     DatalogConnection,
     EnvironmentConnection,
     EnvironmentPort,
+    FusedLoop,
     InitError,
 )
 from cogment_jupyter.engine.records import (
@@ -39,6 +40,9 @@ from cogment_jupyter.engine.records import (
     now_ns,
 )
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
+
+if TYPE_CHECKING:
+    from cogment_jupyter.engine.trial import Trial
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +92,12 @@ class InProcessEnvironment(EnvironmentConnection):
         self._agents: list[str] = []
         self._observation_codecs: list[Codec] = []
         self._action_codecs: list[Codec] = []
-        self._acting: list[str] | None = None
+        self.acting: list[str] | None = None  # the agents the last result asked to act
         self._spectators: list[bool] = []
         self._watched = ""
         self._closed = False
+        #: the reset's result, where a fused loop starts (see ``transport.fused``)
+        self.first_result: StepResult | None = None
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         template: Environment = _pick(self._registry, init.impl_name, "environment")
@@ -132,13 +138,49 @@ class InProcessEnvironment(EnvironmentConnection):
         except Exception as error:
             env.close()
             raise InitError(f"reset failed: {_describe(error)}") from error
+        self.first_result = result
         self._emit(result, last=False)
+
+    # -- what a fused loop reads and calls (``transport.fused``) ---------------------------
+
+    def fused_loop(self, trial: Trial) -> FusedLoop | None:
+        from cogment_jupyter.transport.fused import offer
+
+        return offer(trial, self)
+
+    @property
+    def env(self) -> Environment | None:
+        """This trial's environment (a fork of the served template)."""
+        return self._env
+
+    @property
+    def agents(self) -> list[str]:
+        return self._agents
+
+    @property
+    def spectators(self) -> list[bool]:
+        return self._spectators
+
+    @property
+    def observation_codecs(self) -> list[Codec]:
+        return self._observation_codecs
+
+    def observation_set(self, result: StepResult) -> ObservationSet:
+        return self._observation_set(result)
+
+    def emit(self, result: StepResult) -> None:
+        """Report a step's result to the trial as :meth:`actions` does."""
+        self._emit(result, last=False)
+
+    def failed(self, error: Exception) -> None:
+        if self._port is not None:
+            self._port.failed(_describe(error))
 
     def actions(self, action_set: ActionSet, last: bool) -> None:
         env, port = self._env, self._port
         if env is None or port is None or self._closed:
             return
-        acting = self._acting
+        acting = self.acting
         unavailable = action_set.unavailable_actors
         actions: dict[str, Any] = {}
         spectators = self._spectators
@@ -171,7 +213,7 @@ class InProcessEnvironment(EnvironmentConnection):
         for agent, value in result.rewards.items():
             value = float(value)
             port.reward(Reward(-1, agent, value, [RewardSource(env_name, value, 1.0)]))
-        self._acting = result.acting
+        self.acting = result.acting
         final = result.done or last
         if final and not last:
             port.last()
@@ -222,6 +264,7 @@ class InProcessEnvironment(EnvironmentConnection):
         if self._closed:
             return
         self._closed = True
+        self.first_result = None
         env, self._env, self._port = self._env, None, None  # an ended trial is kept a while: keep it light
         if env is not None:
             try:
@@ -341,9 +384,36 @@ class InProcessActor(ActorConnection):
             port.failed(_describe(error))
             return
         if hasattr(type(result), "__await__"):  # an async act (a person, a remote model)
-            self._pending = asyncio.get_running_loop().create_task(self._act_later(result, tick))
+            self.answer_later(result, tick)
         else:
             port.action(Action(tick, LabAction(result, self._action_codec), now_ns()))
+
+    # -- what a fused loop reads and calls (``transport.fused``) ---------------------------
+
+    @property
+    def actor(self) -> Actor | None:
+        """This trial's actor (a fork of the served one)."""
+        return self._actor
+
+    @property
+    def action_codec(self) -> Codec | None:
+        return self._action_codec
+
+    @property
+    def wants_mask(self) -> bool:
+        return self._wants_mask
+
+    @property
+    def wants_rewards(self) -> bool:
+        return self._wants_rewards
+
+    def answer_later(self, pending: Any, tick: int) -> None:
+        """Send the action of tick ``tick`` once the awaitable ``act`` returned is done."""
+        self._pending = asyncio.get_running_loop().create_task(self._act_later(pending, tick))
+
+    def failed(self, error: Exception) -> None:
+        if self._port is not None:
+            self._port.failed(_describe(error))
 
     async def _act_later(self, pending: Any, tick: int) -> None:
         port = self._port
