@@ -214,6 +214,9 @@ class Trial:
         self._by_name = {slot.name: slot for slot in self.actors}
         #: the fused loop driving the ticks, if any (see the module doc)
         self._fused: FusedLoop | None = None
+        #: whether a fused loop ran this trial's first ticks, and how many it ran
+        self.fused = False
+        self.fused_ticks = 0
         #: when the current tick started (a fused tick has no record until one is needed)
         self._tick_ns = 0
         self.set_state(TrialState.INITIALIZING)
@@ -393,6 +396,7 @@ class Trial:
         were sent to the environment. The tick's record is the one the engine keeps.
         """
         self._fused = None
+        self.fused_ticks = self.tick_id
         sample = self._current_sample()
         sample.observations = observation_set
         self._latest_observations = observation_set
@@ -440,6 +444,7 @@ class Trial:
                 samples.clear()
         self._tick_processed = False
         self._fused = loop
+        self.fused = True
 
     def next_fused_tick(self, tick: int) -> None:
         self.tick_id = tick
