@@ -218,7 +218,7 @@ class Trial:
         self.fused = False
         self.fused_ticks = 0
         #: when the current tick started (a fused tick has no record until one is needed)
-        self._tick_ns = 0
+        self.tick_started_ns = 0
         self.set_state(TrialState.INITIALIZING)
 
     # ----------------------------------------------------------------- lifecycle
@@ -425,34 +425,33 @@ class Trial:
     def excluded_fields(self) -> set[str]:
         return self._exclude
 
-    @property
-    def tick_started_ns(self) -> int:
-        return self._tick_ns
-
     def begin_fused(self, loop: FusedLoop) -> None:
         """The first tick starts under a fused loop: the trial is RUNNING, and sample 0 (made
         at configure) is kept only if it holds something (a reward or event of the reset)."""
         self._first_observation = False
         self.set_state(TrialState.RUNNING)
-        self._tick_ns = now_ns()
+        self.tick_started_ns = now_ns()
         samples = self._samples
         if len(samples) == 1:
             s = samples[0]
             if s.rewards or s.special_events or s.messages or s.default_actors or s.unavailable_actors:
-                s.timestamp = self._tick_ns
+                s.timestamp = self.tick_started_ns
             else:
                 samples.clear()
         self._tick_processed = False
         self._fused = loop
         self.fused = True
 
-    def next_fused_tick(self, tick: int) -> None:
-        self.tick_id = tick
-        self._tick_ns = now_ns()
+    @property
+    def open_samples(self) -> deque[Sample]:
+        """Samples not yet logged; under a fused loop, the record of its current tick if
+        something routed by the engine needed one (the deque object never changes)."""
+        return self._samples
 
-    def has_open_record(self) -> bool:
-        """Whether the current fused tick got a record (something routed by the engine)."""
-        return bool(self._samples)
+    def release_fused(self) -> None:
+        """A fused loop recorded every tick up to the current one: the engine runs the rest."""
+        self._fused = None
+        self.fused_ticks = self.tick_id + 1
 
     async def open_datalog(self) -> DatalogConnection | None:
         """The trial's datalog once it is open and its backlog sent (None: not recorded), so
@@ -471,7 +470,8 @@ class Trial:
             sample = self._current_sample()
             sample.timestamp = now_ns()
         else:
-            self._current_sample().state = self.state
+            if self._samples:  # (none when a fused loop recorded the previous tick itself)
+                self._samples[-1].state = self.state
             self.tick_id += 1
             sample = self._new_sample(self.tick_id)
             self._samples.append(sample)
@@ -791,7 +791,7 @@ class Trial:
     def _current_sample(self) -> Sample:
         samples = self._samples
         if not samples:  # a fused tick has no record until something needs one
-            samples.append(Sample(self.tick_id, self._tick_ns, actions=[None] * len(self.actors)))
+            samples.append(Sample(self.tick_id, self.tick_started_ns, actions=[None] * len(self.actors)))
         return samples[-1]
 
     def _excluded(self, sample: Sample) -> Sample:

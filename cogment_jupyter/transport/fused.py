@@ -19,13 +19,21 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.payloads import LabAction, observation_envelope
-from cogment_jupyter.adapters.wire import encode_action
+from cogment_jupyter.adapters.wire import encode_action, encode_observation
 from cogment_jupyter.engine.components import DatalogConnection, FusedLoop, FusedRow
 from cogment_jupyter.engine.errors import TrialAborted
-from cogment_jupyter.engine.records import Action, Observation, ObservationSet, RewardSource, TrialState
+from cogment_jupyter.engine.records import (
+    Action,
+    Observation,
+    ObservationSet,
+    RewardSource,
+    TrialState,
+    now_ns,
+)
 from cogment_jupyter.engine.trial import YIELD_INTERVAL
 
 if TYPE_CHECKING:
@@ -104,14 +112,17 @@ class FusedTicks(FusedLoop):
         masked = [connection.wants_mask for connection in self.actors]
         rewarded = [connection.wants_rewards for connection in self.actors]
         observation_codecs = environment.observation_codecs
-        action_codecs = [connection.action_codec for connection in self.actors]
+        encoders = [codec.encode for codec in observation_codecs]
+        action_encoders = [connection.action_codec.encode for connection in self.actors]  # type: ignore[union-attr]
         index_of = {agent: i for i, agent in enumerate(agents)}
         env_name = trial.env_name
         max_steps = trial.max_steps
+        open_samples = trial.open_samples
         rows = self._rows
         values = self._values
         tick = trial.tick_id
-        next_yield = time.perf_counter() + YIELD_INTERVAL
+        ended = TrialState.ENDED
+        next_yield = perf_counter() + YIELD_INTERVAL
         while True:
             # -- the actors answer the observations of the open tick
             acting = result.acting
@@ -134,7 +145,7 @@ class FusedTicks(FusedLoop):
                                 actors[i].on_reward(reward.value, reward.tick_id, reward.sources)  # type: ignore[union-attr]
                     if (acting is not None and agent not in acting) or terminated.get(agent) or truncated.get(agent):
                         value = None  # inactive or dead: no action (the environment may still want None)
-                    elif masked[i] and masks and masks.get(agent) is not None:
+                    elif masks and masked[i] and masks.get(agent) is not None:
                         value = acts[i](observations.get(agent), frame, action_mask=masks[agent])
                     else:
                         value = acts[i](observations.get(agent), frame)
@@ -148,7 +159,7 @@ class FusedTicks(FusedLoop):
                 self._acted = i + 1
                 if acting is None or agent in acting:
                     env_actions[agent] = value
-                if trial.state == TrialState.ENDED:
+                if trial.state == ended:
                     raise TrialAborted
             if (max_steps > 0 and tick >= max_steps) or trial.end_requested:
                 self._leave()  # the engine's action processing sends LAST with these actions
@@ -163,16 +174,16 @@ class FusedTicks(FusedLoop):
                 environment.failed(error)
                 raise TrialAborted from error
             environment.acting = next_result.acting
-            if trial.state == TrialState.ENDED:  # the environment's step ended it (a cancel)
+            if trial.state == ended:  # the environment's step ended it (a cancel)
                 raise TrialAborted
-            if time.perf_counter() > next_yield:  # fairness for other trials (as the engine's loop)
+            if perf_counter() > next_yield:  # fairness for other trials (as the engine's loop)
                 self.flush()
                 await asyncio.sleep(0)
-                if trial.state == TrialState.ENDED:
+                if trial.state == ended:
                     raise TrialAborted
                 trial.last_activity = time.monotonic()
-                next_yield = time.perf_counter() + YIELD_INTERVAL
-            # -- the open tick closes: a plain row, or the engine takes over
+                next_yield = perf_counter() + YIELD_INTERVAL
+            # -- the open tick closes as a plain row, unless the engine must route something
             rewards = next_result.rewards
             receiver = -1
             rewarded_agent = ""
@@ -184,43 +195,73 @@ class FusedTicks(FusedLoop):
                     receiver = index_of.get(rewarded_agent, -2)
                 else:
                     receiver = -2
-            if next_result.done or receiver == -2 or trial.has_open_record():
-                self._leave()  # the engine routes these rewards, this end, these extra records
+            if receiver == -2 or open_samples:
+                self._leave()  # the engine routes these rewards with what else this tick got
                 environment.emit(next_result)
                 await trial.resume(dispatched=False)
                 return
             if recording:
                 try:
-                    row_observations = [
-                        observation_envelope(
-                            observations.get(agent),
-                            observation_codecs[i],
-                            frame,
-                            acting is not None and agent not in acting,
-                            bool(terminated.get(agent) or truncated.get(agent)),
-                            bool(terminated.get(agent)),
-                            bool(truncated.get(agent)),
-                            result.info,
-                            masks.get(agent) if masks else None,
-                        )
-                        for i, agent in enumerate(agents)
-                    ]
+                    if frame is None and not result.info and not masks and acting is None:
+                        row_observations = [
+                            encode_observation(
+                                encoders[i](observations[agent]),
+                                False,
+                                bool(terminated.get(agent) or truncated.get(agent)),
+                            )
+                            for i, agent in enumerate(agents)
+                        ]
+                    else:
+                        row_observations = [self._envelope(result, i) for i in range(n)]
                     row_actions = [
-                        b"" if values[i] is None else encode_action(action_codecs[i].encode(values[i]))  # type: ignore[union-attr]
-                        for i in range(n)
+                        b"" if values[i] is None else encode_action(action_encoders[i](values[i])) for i in range(n)
                     ]
                 except Exception:  # a value its codec cannot encode: the engine records why
                     self._leave()
                     environment.emit(next_result)
                     await trial.resume(dispatched=False)
                     return
-                stamp = trial.tick_started_ns
-                rows.append((tick, stamp, RUNNING, row_observations, row_actions, receiver, value, rewarded_agent))
+                rows.append(
+                    (
+                        tick,
+                        trial.tick_started_ns,
+                        RUNNING,
+                        row_observations,
+                        row_actions,
+                        receiver,
+                        value,
+                        rewarded_agent,
+                    )
+                )
             if receiver >= 0 and rewarded[receiver]:
                 slots[receiver].pending_rewards.setdefault(tick, []).append(RewardSource(env_name, value, 1.0))
+            if next_result.done:  # the environment ended the trial: the engine's end, after this row
+                self.flush()
+                trial.release_fused()
+                environment.emit(next_result, rewards=False)
+                await trial.resume(dispatched=False)
+                return
             tick += 1
-            trial.next_fused_tick(tick)
+            trial.tick_id = tick
+            trial.tick_started_ns = now_ns()
             self._result = result = next_result
+
+    def _envelope(self, result: StepResult, index: int) -> bytes:
+        """Agent ``index``'s observation envelope, with everything the result carries."""
+        agent = self.agents[index]
+        terminated = bool(result.terminated.get(agent))
+        truncated = bool(result.truncated.get(agent))
+        return observation_envelope(
+            result.observations.get(agent),
+            self.environment.observation_codecs[index],
+            result.frame,
+            result.acting is not None and agent not in result.acting,
+            terminated or truncated,
+            terminated,
+            truncated,
+            result.info,
+            result.action_masks.get(agent) if result.action_masks else None,
+        )
 
     # -- handing the trial to the engine ----------------------------------------------------
 

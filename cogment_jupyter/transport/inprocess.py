@@ -168,9 +168,10 @@ class InProcessEnvironment(EnvironmentConnection):
     def observation_set(self, result: StepResult) -> ObservationSet:
         return self._observation_set(result)
 
-    def emit(self, result: StepResult) -> None:
-        """Report a step's result to the trial as :meth:`actions` does."""
-        self._emit(result, last=False)
+    def emit(self, result: StepResult, rewards: bool = True) -> None:
+        """Report a step's result to the trial as :meth:`actions` does (``rewards=False``:
+        but for its rewards, which the caller recorded)."""
+        self._emit(result, last=False, rewards=rewards)
 
     def failed(self, error: Exception) -> None:
         if self._port is not None:
@@ -205,14 +206,14 @@ class InProcessEnvironment(EnvironmentConnection):
             return
         self._emit(result, last)
 
-    def _emit(self, result: StepResult, last: bool) -> None:
+    def _emit(self, result: StepResult, last: bool, rewards: bool = True) -> None:
         port = self._port
         if port is None:  # ended while the environment stepped
             return
-        env_name = "env"
-        for agent, value in result.rewards.items():
-            value = float(value)
-            port.reward(Reward(-1, agent, value, [RewardSource(env_name, value, 1.0)]))
+        if rewards:
+            for agent, value in result.rewards.items():
+                value = float(value)
+                port.reward(Reward(-1, agent, value, [RewardSource("env", value, 1.0)]))
         self.acting = result.acting
         final = result.done or last
         if final and not last:
