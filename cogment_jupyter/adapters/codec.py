@@ -19,6 +19,7 @@ Text -> string) with numpy over the Arrow buffers, not a Python loop per row.
 
 from __future__ import annotations
 
+
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -578,8 +579,25 @@ class TupleCodec(_ContainerCodec):
         return tuple(self._decode_parts(data))
 
 
+#: codecs by space object (spaces are unhashable); the space is kept so its id stays its own
+_codecs: dict[int, tuple[gym.Space, Codec]] = {}
+_MAX_CODECS = 4096
+
+
 def codec_for(space: gym.Space) -> Codec:
-    """The codec of ``space`` (raises :class:`SpaceFormatError` for unsupported spaces)."""
+    """The codec of ``space`` (raises :class:`SpaceFormatError` for unsupported spaces), made
+    once per space object: every trial asks for its agents' codecs, and spaces are shared."""
+    entry = _codecs.get(id(space))
+    if entry is not None and entry[0] is space:
+        return entry[1]
+    codec = _new_codec(space)
+    if len(_codecs) >= _MAX_CODECS:
+        _codecs.clear()
+    _codecs[id(space)] = (space, codec)
+    return codec
+
+
+def _new_codec(space: gym.Space) -> Codec:
     if isinstance(space, gym.spaces.Discrete):
         return DiscreteCodec(space)
     if isinstance(space, gym.spaces.Box | gym.spaces.MultiBinary | gym.spaces.MultiDiscrete):

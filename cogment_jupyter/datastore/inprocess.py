@@ -113,5 +113,8 @@ class InProcessDatalog(DatalogConnection):
             return
         self._handoff()
         self._closed = True
-        await self._check_created()
+        # the writer runs ops in order: once the close is committed, the creation is decided
         await asyncio.wrap_future(self._store.writer.close(self._handle))
+        created = self._created
+        if created is not None and (not created.done() or created.exception() is not None):
+            await self._check_created()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 
@@ -25,6 +26,7 @@ class ParsedEndpoint:
 _DISCOVERY_PATHS = {"actor", "environment", "datalog", "prehook", "service"}
 
 
+@functools.lru_cache(maxsize=512)  # every trial parses the same few endpoints
 def parse_endpoint(value: str, *, role: str) -> ParsedEndpoint:
     """Parse an endpoint as the upstream orchestrator does; ``role`` is actor/environment/datalog/prehook."""
     text = value.strip()
