@@ -19,7 +19,6 @@ Text -> string) with numpy over the Arrow buffers, not a Python loop per row.
 
 from __future__ import annotations
 
-
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
