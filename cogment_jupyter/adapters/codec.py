@@ -188,6 +188,12 @@ class Codec(ABC):
     @abstractmethod
     def arrow_type(self) -> pa.DataType: ...
 
+    def pack(self, values: Sequence[Any]) -> np.ndarray | None:
+        """The encodings of many values as the rows of a ``uint8`` matrix, made by numpy at
+        once, when each row is what :meth:`encode` gives (fixed-size values of exactly the
+        space's type); None: encode them one by one."""
+        return None
+
     def decode_column(self, contents: Any) -> pa.Array:
         """Decode an Arrow binary column of encoded values (nulls stay null)."""
         data, starts, lengths, present = binary_layout(contents)
@@ -262,6 +268,14 @@ class DiscreteCodec(Codec):
         v = self.validate(value)
         return v.to_bytes(self.size, "little", signed=True)
 
+    def pack(self, values: Sequence[Any]) -> np.ndarray | None:
+        if not values or not all(v.__class__ is int for v in values):
+            return None
+        ints = np.array(values, dtype=np.int64)
+        if int(ints.min()) < self._lo or int(ints.max()) >= self._hi:
+            return None
+        return ints.astype(self._dtype).view(np.uint8).reshape(len(values), self.size)
+
     def decode(self, data: bytes | bytearray | memoryview) -> int:
         if len(data) != self.size:
             raise DecodeError(f"a {self.space} value takes {self.size} bytes, got {len(data)}")
@@ -325,6 +339,17 @@ class BoxCodec(Codec):
 
     def encode(self, value: Any) -> bytes:
         return self._as_array(value, "value").tobytes()
+
+    def pack(self, values: Sequence[Any]) -> np.ndarray | None:
+        if not values or not all(v.__class__ is np.ndarray for v in values):
+            return None
+        try:
+            data = np.stack(values)
+        except ValueError:  # shapes differ
+            return None
+        if data.dtype != self.dtype or data.shape[1:] != self.shape:
+            return None
+        return data.reshape(len(values), -1).view(np.uint8)
 
     def validate(self, value: Any, what: str = "value") -> Any:
         a = self._as_array(value, what)

@@ -9,8 +9,9 @@ code that may receive bytes from a gRPC peer or an object in-process has a singl
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "mask_from_bytes",
     "mask_to_bytes",
     "observation_envelope",
+    "value_envelopes",
 ]
 
 
@@ -132,6 +134,35 @@ def observation_envelope(
     )
 
 
+def value_envelopes(codec: Codec, values: Sequence[Any]) -> tuple[list[bytes | None], list[tuple[int, str]]]:
+    """The envelopes of many values that carry nothing else (the same bytes for an
+    observation and an action; ``None`` gives the empty envelope), made with numpy when the
+    codec can :meth:`~Codec.pack` them. A value its codec refuses gives ``None`` and
+    ``(index, why)``, which is what the datastore records of such a payload."""
+    packed = codec.pack(values)
+    if packed is not None:
+        m, size = packed.shape
+        header = np.frombuffer(wire.value_header(size), np.uint8)
+        width = len(header) + size
+        rows = np.empty((m, width), np.uint8)
+        rows[:, : len(header)] = header
+        rows[:, len(header) :] = packed
+        data = rows.tobytes()
+        return [data[i : i + width] for i in range(0, m * width, width)], []
+    out: list[bytes | None] = []
+    failures: list[tuple[int, str]] = []
+    for index, value in enumerate(values):
+        if value is None:
+            out.append(b"")
+            continue
+        try:
+            out.append(wire.encode_action(codec.encode(value)))
+        except Exception as error:
+            out.append(None)
+            failures.append((index, f"Payload not recorded: {type(error).__name__}: {error}"))
+    return out, failures
+
+
 class LabObservation:
     """One agent's observation of a tick, as in-process components exchange it.
 
@@ -190,6 +221,16 @@ class LabObservation:
                 self.action_mask,
             )
         return self._wire
+
+    def snapshot(self, envelope: bytes | None = None) -> None:
+        """Fix the bytes this observation records as (``envelope``, or its encoding now): the
+        environment may change the value in place at its next step. One that cannot be
+        encoded stays as it is (the datastore records why)."""
+        if envelope is not None:
+            self._wire = envelope
+        elif self._wire is None:
+            with contextlib.suppress(Exception):
+                self.to_bytes()
 
     def __repr__(self) -> str:
         flags = [n for n in ("inactive", "dead", "terminated", "truncated") if getattr(self, n)]

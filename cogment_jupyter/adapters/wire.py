@@ -29,6 +29,7 @@ __all__ = [
     "encode_observation",
     "envelope_value_spans",
     "file_descriptor",
+    "value_header",
 ]
 
 PROTO_FILE = "cogment_jupyter/wire.proto"
@@ -202,6 +203,11 @@ def encode_observation(
     if action_mask:
         out += _bytes_field(0x4A, action_mask)
     return out
+
+
+def value_header(size: int) -> bytes:
+    """The bytes before a ``size``-byte value in an envelope that starts with it."""
+    return b"\x0a" + write_varint(size)
 
 
 def encode_action(value: bytes | None) -> bytes:

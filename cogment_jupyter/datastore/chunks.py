@@ -26,7 +26,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message as ProtobufMessage
 
 from cogment_jupyter.datastore.actors import ActorDirectory
-from cogment_jupyter.engine.components import FusedRow
+from cogment_jupyter.engine.components import FusedRows
 from cogment_jupyter.engine.records import NO_DATA_TICK, Sample, TrialState, as_bytes
 
 #: Version of the layout below, stored with every chunk.
@@ -263,26 +263,23 @@ class ChunkBuilder:
                 self._add_messages(k, s.messages, _record_payload)
             k += 1
 
-    def add_rows(self, rows: Iterable[FusedRow], sender: str) -> None:
+    def add_rows(self, rows: FusedRows, sender: str) -> None:
         """A fused loop's plain ticks: the same columns :meth:`add_records` fills for the
-        samples the engine would have made of them (every actor observed, one env reward)."""
+        samples the engine would have made of them."""
         n = self.n
-        none_n = self._none_n
-        identity = list(range(n))
-        ticks, stamps, states, oos = self.ticks.append, self.stamps.append, self.states.append, self.oos.append
-        obs_values, obs_counts, obs_map = self.obs.extend, self.obs_counts.append, self.obs_map.extend
-        actions, rewards = self.actions.extend, self.rewards.extend
-        sources, sources_k = self.sources.append, self.sources_k.append
+        m = len(rows)
         k = len(self.ticks)
-        for tick, stamp, state, observations, acts, receiver, value, name in rows:
-            ticks(tick)
-            stamps(stamp)
-            states(state)
-            oos(False)
-            obs_values(observations)
-            obs_counts(n)
-            obs_map(identity)
-            actions(acts)
+        self.ticks += rows.ticks
+        self.stamps += rows.timestamps
+        self.states += [int(TrialState.RUNNING)] * m
+        self.oos += [False] * m
+        self.obs += rows.observations
+        self.obs_counts += [n] * m
+        self.obs_map += list(range(n)) * m
+        self.actions += rows.actions
+        none_n = self._none_n
+        rewards, sources, sources_k = self.rewards.extend, self.sources.append, self.sources_k.append
+        for receiver, value, name in zip(rows.receivers, rows.rewards, rows.names, strict=True):
             if receiver < 0:
                 rewards(none_n)
             else:
@@ -292,6 +289,9 @@ class ChunkBuilder:
                 out[receiver] = value
                 rewards(out)
             k += 1
+        if rows.events:
+            first = k - m
+            self.events += [(first + row, why) for row, why in rows.events]
 
     def add_datalog(self, samples: Iterable[Any]) -> None:
         """``cogmentAPI.DatalogSample`` protobufs (``DatalogSP``)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from cogment_jupyter.engine.records import (
@@ -35,11 +36,28 @@ if TYPE_CHECKING:
 
     from cogment_jupyter.engine.trial import Trial
 
-#: One plain tick as a fused loop records it: ``(tick_id, timestamp, state, observations,
-#: actions, receiver index, reward, receiver name)``. ``observations[i]`` / ``actions[i]`` are
-#: actor i's envelope bytes; the reward (from the environment, confidence 1) goes to actor
-#: ``receiver index``, or nobody when it is -1. Exactly what the engine would record.
-FusedRow = tuple[int, int, int, list[bytes], list[bytes], int, float, str]
+
+@dataclass(slots=True)
+class FusedRows:
+    """Plain ticks as a fused loop records them, column by column: the samples the engine
+    would have made of them (state RUNNING, every actor observed, at most one reward).
+
+    ``observations`` and ``actions`` hold each actor's envelope bytes, row after row (None:
+    not recorded, and ``events`` has ``(row, why)``). Row k's reward, from the environment
+    with confidence 1, goes to actor ``receivers[k]`` named ``names[k]`` (-1: no reward).
+    """
+
+    ticks: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    observations: list[bytes | None] = field(default_factory=list)
+    actions: list[bytes | None] = field(default_factory=list)
+    receivers: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    events: list[tuple[int, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ticks)
 
 
 class InitError(Exception):
@@ -156,7 +174,7 @@ class DatalogConnection(ABC):
     def add(self, samples: Sequence[Sample]) -> None:
         """Queue samples in tick order; never blocks the tick loop."""
 
-    def add_rows(self, rows: Sequence[FusedRow], sender: str) -> None:
+    def add_rows(self, rows: FusedRows, sender: str) -> None:
         """Queue plain ticks (``sender``: the environment's name, their rewards' sender)."""
         raise NotImplementedError(f"{type(self).__name__} takes samples only (accepts_rows is False)")
 
