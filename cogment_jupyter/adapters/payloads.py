@@ -245,20 +245,31 @@ class LabObservation:
 class LabAction:
     """One agent's action (``value is None``: no action)."""
 
-    __slots__ = ("codec", "value")
+    __slots__ = ("_wire", "codec", "value")
 
     def __init__(self, value: Any, codec: Codec | None = None) -> None:
         self.value = value
         self.codec = codec
+        self._wire: bytes | None = None
 
     def to_bytes(self) -> bytes:
-        if self.value is None:
-            return b""
-        if self.codec is None:
-            raise ValueError(
-                "LabAction.to_bytes() needs the action space's codec: build it with LabAction(value, codec_for(space))"
-            )
-        return wire.encode_action(self.codec.encode(self.value))
+        """The :class:`wire.Action` envelope (computed once, then cached)."""
+        if self._wire is None:
+            if self.value is None:
+                return b""
+            if self.codec is None:
+                raise ValueError(
+                    "LabAction.to_bytes() needs the action space's codec: build it with "
+                    "LabAction(value, codec_for(space))"
+                )
+            self._wire = wire.encode_action(self.codec.encode(self.value))
+        return self._wire
+
+    def snapshot(self) -> None:
+        """Fix the bytes this action records as: the actor may change its array later."""
+        if self._wire is None and self.value is not None:
+            with contextlib.suppress(Exception):
+                self.to_bytes()
 
     def __repr__(self) -> str:
         return f"LabAction({self.value!r})"

@@ -76,6 +76,16 @@ EXCLUDABLE_FIELDS = {
 }
 
 
+def _snapshot_all(payloads: Sequence[object]) -> None:
+    """Fix the recorded bytes of in-process payloads now (``LabObservation.snapshot``): an
+    environment may reuse its observation array at its next step, before the sample is
+    logged. Bytes from gRPC peers need nothing."""
+    for payload in payloads:
+        snapshot = getattr(payload, "snapshot", None)
+        if snapshot is not None:
+            snapshot()
+
+
 @dataclass(slots=True)
 class ActorSlot:
     """What the trial knows about one actor (index = position in the params)."""
@@ -190,6 +200,10 @@ class Trial:
         nb = params.nb_buffered_ticks
         self._nb_buffered = nb if nb >= 2 else 2
         self._exclude = {f.lower() for f in params.datalog.exclude_fields} & EXCLUDABLE_FIELDS
+        # in-process payloads are fixed as they arrive: their producer may reuse the array
+        recorded = datalog is not None
+        self._snapshot_observations = recorded and "observations" not in self._exclude
+        self._snapshot_actions = recorded and "actions" not in self._exclude
         self._samples: deque[Sample] = deque()
         self._first_observation = True
         self._observations: deque[tuple[ObservationSet, bool]] = deque()
@@ -642,6 +656,8 @@ class Trial:
                 return
         if not observation_set.timestamp:
             observation_set.timestamp = now_ns()
+        if self._snapshot_observations:
+            _snapshot_all(observation_set.observations)
         self.last_activity = time.monotonic()
         # finality is decided on arrival: LAST precedes the final set on the same stream
         self._observations.append((observation_set, self._env_sent_last or self._orchestrator_sent_last))
@@ -671,6 +687,8 @@ class Trial:
             return
         if self._tick_processed or self._acted[slot.index]:
             return  # late (the action set of this tick is built) or a second action
+        if self._snapshot_actions:
+            _snapshot_all((action.content,))
         self._actions[slot.index] = action
         self._acted[slot.index] = True
         self._nb_acted += 1

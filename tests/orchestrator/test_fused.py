@@ -12,6 +12,8 @@ import asyncio
 import time
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
@@ -57,12 +59,29 @@ class Scripted(Actor):
         self.told.append((value, tick_id))
 
 
+class ReusedBuffer(gym.Env):
+    """Writes every observation into the same array, as many hand-written environments do."""
+
+    observation_space = gym.spaces.Box(0, 100, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.buffer = np.zeros(2, np.float32)
+        return self.buffer, {}
+
+    def step(self, action):
+        self.buffer += (1, action)
+        return self.buffer, 1.0, self.buffer[0] >= 30, False, {}
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     with Lab(datastore=tmp_path_factory.mktemp("fused") / "store") as lab:
         lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
         lab.serve_env("rendered", envs.Gymnasium("CartPole-v1", render=True))
         lab.serve_env("ttt", envs.PettingZooAEC("classic/tictactoe-v3"))
+        lab.serve_env("reused", envs.Gymnasium(ReusedBuffer))
         lab.serve_actor("random", actors.Random())
         for what in ("plain", "reward", "raise", "outside", "await"):
             lab.serve_actor(what, Scripted(what))
@@ -88,6 +107,7 @@ SCENARIOS = {
     "action outside the space": ("cartpole", "outside", {}),
     "awaitable action": ("cartpole", "await", {}),
     "turn-based game": ("ttt", "random", {}),
+    "observation buffer reused": ("reused", "random", {}),
 }
 
 
@@ -146,3 +166,13 @@ def test_a_soft_end_of_a_fused_trial_goes_through_the_engine(lab):
     requested = [row["tick_id"] for row in rows if "End requested" in row["events"]]
     assert requested == [trial.fused_ticks]  # the tick it arrived in, then the engine's soft end
     assert rows[-1]["state"] == trial_module.TrialState.ENDED and rows[-1]["actions"] == [None]
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_an_environment_reusing_its_observation_array_is_recorded_as_it_was(lab, monkeypatch, fused):
+    monkeypatch.setattr(trial_module, "FUSED_TICKS", fused)
+    handle = lab.start_trial("reused", "random", seed=2).wait(60)
+    observations = np.stack(lab.steps(handle.id)["observation"].to_list())
+    actions = lab.get_trial_data(handle.id)["gym"].actions
+    assert observations[:, 0].tolist() == list(range(31))  # not 30 times the last value
+    assert observations[1:, 1].tolist() == np.cumsum(actions).tolist()
