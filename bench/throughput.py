@@ -7,6 +7,10 @@ Gymnasium user writes. Measured: the lab with everything in-process (recording i
 datastore), the lab with the environment served from another process over Cogment gRPC,
 and the time from ``Lab()`` to ready (what ``%cogment launch`` does).
 
+Random CartPole episodes last ~22 steps, so that figure is mostly what a trial costs to start,
+record and end; the 500-step episodes (a policy that balances the pole) show what a tick costs.
+Both are also measured on the engine's own tick loop (the fused loop turned off).
+
 Also measured, to say how far 0.5x is from what Python allows: a hand-written recorder, the
 least any implementation can do (a seeded episode, every step's observation, action, reward and
 end flags kept, then a zstd Arrow chunk and a trial row committed to SQLite), with one chunk per
@@ -32,6 +36,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.engine import trial as trial_module
 
 
 def raw_loop(steps: int) -> float:
@@ -104,12 +109,18 @@ def balance(observation) -> int:
     return int(observation[2] + observation[3] > 0)
 
 
+#: Trials per ``run_trials`` call: each call returns once its last trial is committed, a wait
+#: that a batch of 32 short trials would pay every 700 steps.
+BATCH = 256
+
+
 def lab_rate(lab: Lab, env: str, steps: int, concurrency: int, actor: str = "random", **options) -> float:
-    """Steps/s of whole trials until ``steps`` steps are done (trial setup included)."""
+    """Steps/s of whole trials, ``BATCH`` at a time, until ``steps`` steps are done (trial
+    setup and recording included)."""
     done = 0
     start = time.perf_counter()
     while done < steps:
-        handles = lab.run_trials(concurrency * 4, env, actor, concurrency=concurrency, progress=False, **options)
+        handles = lab.run_trials(BATCH, env, actor, concurrency=concurrency, progress=False, **options)
         for handle in handles:
             if handle.errors:
                 raise RuntimeError(handle.errors)
@@ -143,6 +154,10 @@ def main() -> None:
             local = lab_rate(lab, "cartpole", args.steps, args.concurrency)
             unrecorded = lab_rate(lab, "cartpole", args.steps, args.concurrency, datalog=False)
             long_trials = lab_rate(lab, "cartpole", args.steps, args.concurrency, actor="balance")
+            trial_module.FUSED_TICKS = False
+            engine_short = lab_rate(lab, "cartpole", args.steps, args.concurrency)
+            engine_long = lab_rate(lab, "cartpole", args.steps, args.concurrency, actor="balance")
+            trial_module.FUSED_TICKS = True
             remote = lab_rate(lab, "cartpole-process", args.steps // 4, args.concurrency)
             floor_per_episode = hand_written_recorder(args.steps, directory, episodes_per_chunk=1)
             floor_shared = hand_written_recorder(args.steps, directory, episodes_per_chunk=64)
@@ -156,6 +171,9 @@ def main() -> None:
     print("Where the time goes (same run):")
     print(f"  in-process, recording off           : {unrecorded:>10,.0f} steps/s   {unrecorded / raw:.2f}x")
     print(f"  in-process, 500-step episodes       : {long_trials:>10,.0f} steps/s   {long_trials / raw:.2f}x")
+    print("The engine's own tick loop (fused loop off; same run):")
+    print(f"  in-process, random episodes         : {engine_short:>10,.0f} steps/s   {engine_short / raw:.2f}x")
+    print(f"  in-process, 500-step episodes       : {engine_long:>10,.0f} steps/s   {engine_long / raw:.2f}x")
     print("The least any recorder can do in Python (hand-written loop, no engine; same run):")
     floors = {"a zstd Arrow chunk per episode": floor_per_episode, "one chunk per 64 episodes": floor_shared}
     for what, rate in floors.items():
