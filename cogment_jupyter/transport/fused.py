@@ -1,17 +1,19 @@
 """The fused tick loop: a trial whose environment and actors are all objects in this process.
 
 The engine's tick loop routes every tick through the protocol's records (observation sets,
-actions, action sets, rewards, samples) and the components' ports: about 45 us a tick, five
-times a CartPole step. Here a tick is ``act`` on each actor, ``step`` on the environment and
-one plain row for the datalog (``engine.components.FusedRow``), with the engine's result:
-the same ticks, the same states, the same rows in the datastore.
+actions, action sets, rewards, samples) and the components' ports: several times what a
+CartPole step costs (``bench/throughput.py`` measures both loops). Here a tick is ``act`` on
+each actor, ``step`` on the environment and one row of plain columns for the datalog
+(``engine.components.FusedRows``), with the engine's result: the same ticks, the same states,
+the same rows in the datastore (``tests/orchestrator/test_fused.py`` compares them).
 
 Only plain ticks run here. At the first tick that is not plain, the loop makes that tick the
 engine's (``Trial.adopt_tick``) and the engine runs the rest of the trial (``Trial.resume``):
-the trial's end, a component that raised, an action that is awaited, an environment that
-ends the game or rewards several agents, a reward or message routed by the engine (an actor's
-``send_reward``), a soft or hard termination. Those paths are the engine's own code, so they
-behave exactly as they do without this loop.
+max steps, a component that raised, an action that is awaited, an environment that rewards
+several agents, a reward or message routed by the engine (an actor's ``send_reward``), a soft
+or hard termination. When the environment ends the trial, its last tick is a row and the
+engine runs the end. Those paths are the engine's own code, so they behave exactly as they do
+without this loop.
 """
 
 from __future__ import annotations
