@@ -29,7 +29,6 @@ __all__ = [
     "info_to_json",
     "mask_from_bytes",
     "mask_to_bytes",
-    "observation_envelope",
     "value_envelopes",
 ]
 
@@ -98,40 +97,6 @@ def mask_from_bytes(data: bytes, action_codec: Codec | None = None) -> Any:
     if shape and int(np.prod(shape)) == flat.size:
         return flat.reshape(shape)
     return flat
-
-
-def observation_envelope(
-    value: Any,
-    codec: Codec | None,
-    frame: np.ndarray | None = None,
-    inactive: bool = False,
-    dead: bool = False,
-    terminated: bool = False,
-    truncated: bool = False,
-    info: Mapping[str, Any] | None = None,
-    action_mask: Any = None,
-) -> bytes:
-    """The :class:`wire.Observation` envelope of one agent's observation (``value is None``:
-    nothing observed); ``codec`` is the observation space's."""
-    if value is not None:
-        if codec is None:
-            raise ValueError(
-                "encoding an observation needs the observation space's codec: "
-                "build it with LabObservation(value, codec_for(space))"
-            )
-        value = codec.encode(value)
-    frame_bytes, frame_format = (b"", "") if frame is None else encode_frame(frame)
-    return wire.encode_observation(
-        value,
-        inactive,
-        dead,
-        frame_bytes,
-        frame_format,
-        terminated,
-        truncated,
-        info_to_json(info) if info else "",
-        b"" if action_mask is None else mask_to_bytes(action_mask),
-    )
 
 
 def value_envelopes(codec: Codec, values: Sequence[Any]) -> tuple[list[bytes | None], list[tuple[int, str]]]:
@@ -209,16 +174,25 @@ class LabObservation:
     def to_bytes(self) -> bytes:
         """The :class:`wire.Observation` envelope (computed once, then cached)."""
         if self._wire is None:
-            self._wire = observation_envelope(
-                self.value,
-                self.codec,
-                self.frame,
+            value = self.value
+            if value is not None:
+                if self.codec is None:
+                    raise ValueError(
+                        "LabObservation.to_bytes() needs the observation space's codec: "
+                        "build it with LabObservation(value, codec_for(space))"
+                    )
+                value = self.codec.encode(value)
+            frame, frame_format = (b"", "") if self.frame is None else encode_frame(self.frame)
+            self._wire = wire.encode_observation(
+                value,
                 self.inactive,
                 self.dead,
+                frame,
+                frame_format,
                 self.terminated,
                 self.truncated,
-                self.info,
-                self.action_mask,
+                info_to_json(self.info) if self.info else "",
+                b"" if self.action_mask is None else mask_to_bytes(self.action_mask),
             )
         return self._wire
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cogment_jupyter.adapters.payloads import LabAction, observation_envelope, value_envelopes
+from cogment_jupyter.adapters.payloads import LabAction, value_envelopes
 from cogment_jupyter.adapters.wire import encode_action
 from cogment_jupyter.engine.components import DatalogConnection, FusedLoop, FusedRows
 from cogment_jupyter.engine.errors import TrialAborted
@@ -119,13 +119,8 @@ class FusedTicks(FusedLoop):
         open_samples = trial.open_samples
         recorder = None
         if datalog is not None:
-            recorder = self._recorder = _Recorder(
-                datalog,
-                env_name,
-                agents,
-                environment.observation_codecs,
-                [connection.action_codec for connection in self.actors],  # type: ignore[misc]
-            )
+            action_codecs = [connection.action_codec for connection in self.actors]
+            recorder = self._recorder = _Recorder(datalog, environment, env_name, action_codecs)  # type: ignore[arg-type]
         values = self._values
         tick = trial.tick_id
         ended = TrialState.ENDED
@@ -294,20 +289,20 @@ class _Recorder:
     def __init__(
         self,
         datalog: DatalogConnection,
+        environment: InProcessEnvironment,
         sender: str,
-        agents: list[str],
-        observation_codecs: list[Codec],
         action_codecs: list[Codec],
     ) -> None:
         self.datalog = datalog
+        self.environment = environment
         self.sender = sender
-        self.agents = agents
-        self.observation_codecs = observation_codecs
+        self.agents = environment.agents
+        self.observation_codecs = environment.observation_codecs
         self.action_codecs = action_codecs
         self.rows = FusedRows()
         # the values of bare rows not encoded yet, per actor
-        self.waiting_observations: list[list[Any]] = [[] for _ in agents]
-        self.waiting_actions: list[list[Any]] = [[] for _ in agents]
+        self.waiting_observations: list[list[Any]] = [[] for _ in self.agents]
+        self.waiting_actions: list[list[Any]] = [[] for _ in self.agents]
         # the open tick: its observations and actions, kept values (bare) or envelopes
         self._observations: list[Any] = []
         self._actions: list[Any] = []
@@ -331,10 +326,8 @@ class _Recorder:
                 return
             self._bare = False
         try:
-            self._observations = [
-                _observation_envelope(result, agent, codec)
-                for agent, codec in zip(self.agents, self.observation_codecs, strict=True)
-            ]
+            observation = self.environment.agent_observation
+            self._observations = [observation(result, index).to_bytes() for index in range(len(self.agents))]
         except Exception:  # the engine records why (see take_actions)
             self._observations = []
 
@@ -416,24 +409,6 @@ class _Recorder:
         if len(rows):
             self.datalog.add_rows(rows, self.sender)
             self.rows = FusedRows()
-
-
-def _observation_envelope(result: StepResult, agent: str, codec: Codec) -> bytes:
-    """An agent's observation envelope, with everything the result carries for it."""
-    terminated = bool(result.terminated.get(agent))
-    truncated = bool(result.truncated.get(agent))
-    acting = result.acting
-    return observation_envelope(
-        result.observations.get(agent),
-        codec,
-        result.frame,
-        acting is not None and agent not in acting,
-        terminated or truncated,
-        terminated,
-        truncated,
-        result.info,
-        result.action_masks.get(agent) if result.action_masks else None,
-    )
 
 
 def _value_envelope(codec: Codec, value: Any) -> bytes:

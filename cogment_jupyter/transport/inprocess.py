@@ -223,38 +223,31 @@ class InProcessEnvironment(EnvironmentConnection):
             port.last_ack()
 
     def _observation_set(self, result: StepResult) -> ObservationSet:
-        observations = result.observations
-        acting = result.acting
-        frame = result.frame
-        info = result.info
-        masks = result.action_masks
-        terminated = result.terminated
-        truncated = result.truncated
-        done = result.done
-        contents = []
-        spectators = self._spectators
-        for index, agent in enumerate(self._agents):
-            if spectators[index]:  # they take part in every tick (pacing, feedback); their action is ignored
-                contents.append(
-                    LabObservation(observations.get(self._watched), self._observation_codecs[index], frame, info=info)
-                )
-                continue
-            agent_terminated = terminated.get(agent, False)
-            agent_truncated = truncated.get(agent, False)
-            contents.append(
-                LabObservation(
-                    observations.get(agent),
-                    self._observation_codecs[index],
-                    frame,
-                    acting is not None and agent not in acting,
-                    (agent_terminated or agent_truncated) and not done,
-                    agent_terminated,
-                    agent_truncated,
-                    info,
-                    masks.get(agent) if masks else None,
-                )
-            )
+        contents = [self.agent_observation(result, index) for index in range(len(self._agents))]
         return ObservationSet(contents, list(range(len(contents))), -1, now_ns())
+
+    def agent_observation(self, result: StepResult, index: int) -> LabObservation:
+        """What actor ``index`` observes of a result (spectators see the first agent's view)."""
+        if self._spectators[index]:  # they take part in every tick (pacing, feedback); their action is ignored
+            return LabObservation(
+                result.observations.get(self._watched), self._observation_codecs[index], result.frame, info=result.info
+            )
+        agent = self._agents[index]
+        terminated = result.terminated.get(agent, False)
+        truncated = result.truncated.get(agent, False)
+        acting = result.acting
+        masks = result.action_masks
+        return LabObservation(
+            result.observations.get(agent),
+            self._observation_codecs[index],
+            result.frame,
+            acting is not None and agent not in acting,
+            (terminated or truncated) and not result.done,
+            terminated,
+            truncated,
+            result.info,
+            masks.get(agent) if masks else None,
+        )
 
     def message(self, message: Message) -> None:
         handler = getattr(self._env, "on_message", None)
