@@ -99,12 +99,17 @@ def mask_from_bytes(data: bytes, action_codec: Codec | None = None) -> Any:
     return flat
 
 
+#: Fewer values are encoded one by one: numpy's fixed costs outweigh its speed below that.
+PACK_AT_LEAST = 64
+
+
 def value_envelopes(codec: Codec, values: Sequence[Any]) -> tuple[list[bytes | None], list[tuple[int, str]]]:
     """The envelopes of many values that carry nothing else (the same bytes for an
     observation and an action; ``None`` gives the empty envelope), made with numpy when the
-    codec can :meth:`~Codec.pack` them. A value its codec refuses gives ``None`` and
-    ``(index, why)``, which is what the datastore records of such a payload."""
-    packed = codec.pack(values)
+    codec can :meth:`~Codec.pack` them (numpy pays off from ~64 values on). A value its
+    codec refuses gives ``None`` and ``(index, why)``, which is what the datastore records of
+    such a payload."""
+    packed = codec.pack(values) if len(values) >= PACK_AT_LEAST else None
     if packed is not None:
         m, size = packed.shape
         header = np.frombuffer(wire.value_header(size), np.uint8)

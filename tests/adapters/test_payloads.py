@@ -18,6 +18,7 @@ from cogment_jupyter.adapters.payloads import (
     info_to_json,
     mask_from_bytes,
     mask_to_bytes,
+    value_envelopes,
 )
 
 BOX = codec_for(gym.spaces.Box(-1, 1, (3,), dtype=np.float32))
@@ -132,3 +133,39 @@ def test_png_frames_are_read() -> None:
     buf = io.BytesIO()
     pil.fromarray(frame).save(buf, format="PNG")
     np.testing.assert_array_equal(decode_frame(buf.getvalue(), "png"), frame)
+
+
+VALUE_CASES = {
+    "box": (gym.spaces.Box(-1, 1, (4,), np.float32), lambda rng: rng.uniform(-1, 1, 4).astype(np.float32)),
+    "image": (gym.spaces.Box(0, 255, (6, 5, 3), np.uint8), lambda rng: rng.integers(0, 256, (6, 5, 3), np.uint8)),
+    "discrete with start": (gym.spaces.Discrete(300, start=-100), lambda rng: int(rng.integers(-100, 200))),
+    "multibinary": (gym.spaces.MultiBinary(3), lambda rng: rng.integers(0, 2, 3).astype(np.int8)),
+}
+
+
+@pytest.mark.parametrize("case", list(VALUE_CASES))
+@pytest.mark.parametrize("count", [5, 100])
+def test_many_values_encode_as_each_one_does(case: str, count: int) -> None:
+    space, draw = VALUE_CASES[case]
+    codec = codec_for(space)
+    rng = np.random.default_rng(count)
+    values = [draw(rng) for _ in range(count)]
+    envelopes, refused = value_envelopes(codec, values)
+    assert refused == []
+    assert envelopes == [wire.encode_action(codec.encode(v)) for v in values]
+    assert envelopes == [LabObservation(v, codec).to_bytes() for v in values]  # value-only: the same bytes
+    assert codec.pack(values) is not None  # numpy makes them all (from PACK_AT_LEAST values on, it is used)
+
+
+@pytest.mark.parametrize("count", [5, 100])
+def test_many_values_with_gaps_and_strays(count: int) -> None:
+    codec = codec_for(gym.spaces.Discrete(2))
+    values: list = [1] * count
+    values[1], values[3] = None, 7  # no action, and one outside the space
+    envelopes, refused = value_envelopes(codec, values)
+    assert envelopes[1] == b"" and envelopes[3] is None and envelopes[0] == wire.encode_action(b"\x01")
+    assert refused == [(3, refused[0][1])] and "outside Discrete(2)" in refused[0][1]
+    box = codec_for(gym.spaces.Box(-1, 1, (2,), np.float32))
+    mixed = [np.zeros(2, np.float32)] * (count - 1) + [np.zeros(2, np.float64)]  # one value to convert
+    assert box.pack(mixed) is None
+    assert value_envelopes(box, mixed)[0] == [wire.encode_action(box.encode(v)) for v in mixed]
