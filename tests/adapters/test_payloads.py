@@ -169,3 +169,25 @@ def test_many_values_with_gaps_and_strays(count: int) -> None:
     mixed = [np.zeros(2, np.float32)] * (count - 1) + [np.zeros(2, np.float64)]  # one value to convert
     assert box.pack(mixed) is None
     assert value_envelopes(box, mixed)[0] == [wire.encode_action(box.encode(v)) for v in mixed]
+
+
+def test_a_snapshot_records_values_as_they_were() -> None:
+    array = np.zeros(3, np.float32)
+    frame = np.zeros((2, 2, 3), np.uint8)
+    observation = LabObservation(array, BOX, frame)
+    observation.snapshot()
+    array[:] = 1
+    frame[:] = 255  # the environment reuses its buffers at the next step
+    back = decode_observation(observation.to_bytes(), BOX)
+    assert back.value.tolist() == [0, 0, 0] and back.frame.max() == 0
+    space = gym.spaces.Dict({"x": gym.spaces.Box(-1, 1, (2,), np.float32)})
+    inner = np.zeros(2, np.float32)
+    nested = LabObservation({"x": inner}, codec_for(space))
+    nested.snapshot()  # a container is encoded at once
+    inner[:] = 1
+    assert decode_observation(nested.to_bytes(), codec_for(space)).value["x"].tolist() == [0, 0]
+    action_array = np.zeros(3, np.float32)
+    action = LabAction(action_array, BOX)
+    action.snapshot()
+    action_array[:] = 1
+    assert decode_action(action.to_bytes(), BOX).value.tolist() == [0, 0, 0]
