@@ -75,6 +75,34 @@ class ReusedBuffer(gym.Env):
         return self.buffer, 1.0, self.buffer[0] >= 30, False, {}
 
 
+class Masked(gym.Env):
+    """Dict observations, an action mask in ``info`` and array actions: the fused loop's
+    other recording paths (values encoded at once, masks passed to the actor, arrays copied)."""
+
+    observation_space = gym.spaces.Dict(
+        {"position": gym.spaces.Box(-50, 50, (2,), np.float32), "step": gym.spaces.Discrete(100)}
+    )
+    action_space = gym.spaces.MultiDiscrete([3, 2])
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.position = np.zeros(2, np.float32)
+        self.t = 0
+        return self._observation(), {"action_mask": self._mask()}
+
+    def _observation(self):
+        return {"position": self.position.copy(), "step": self.t}
+
+    def _mask(self):
+        return (np.array([1, self.t % 2, 1], np.int8), np.array([1, 1], np.int8))
+
+    def step(self, action):
+        self.t += 1
+        self.position += np.asarray(action, np.float32) - (1, 0.5)
+        info = {"action_mask": self._mask()} if self.t % 3 else {}  # some ticks are bare
+        return self._observation(), float(action[0]), self.t >= 12, False, info
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     with Lab(datastore=tmp_path_factory.mktemp("fused") / "store") as lab:
@@ -82,6 +110,7 @@ def lab(tmp_path_factory):
         lab.serve_env("rendered", envs.Gymnasium("CartPole-v1", render=True))
         lab.serve_env("ttt", envs.PettingZooAEC("classic/tictactoe-v3"))
         lab.serve_env("reused", envs.Gymnasium(ReusedBuffer))
+        lab.serve_env("masked", envs.Gymnasium(Masked))
         lab.serve_actor("random", actors.Random())
         for what in ("plain", "reward", "raise", "outside", "await"):
             lab.serve_actor(what, Scripted(what))
@@ -108,6 +137,17 @@ SCENARIOS = {
     "awaitable action": ("cartpole", "await", {}),
     "turn-based game": ("ttt", "random", {}),
     "observation buffer reused": ("reused", "random", {}),
+    "masks, dict observations, array actions": ("masked", "random", {}),
+}
+
+
+FULLY_FUSED = {
+    "plain episode",
+    "random actor",
+    "max steps",
+    "rendered frames",
+    "observation buffer reused",
+    "masks, dict observations, array actions",
 }
 
 
@@ -123,7 +163,7 @@ def test_the_fused_loop_records_what_the_engine_records(lab, monkeypatch, scenar
     assert fused == engine
     state, tick, errors, rows, _ = fused
     assert state == "ENDED" and rows[-1]["state"] == trial_module.TrialState.ENDED
-    if actor == "plain":  # the loop recorded every tick but the final one, or but the last two at max steps
+    if scenario in FULLY_FUSED:  # the loop recorded every tick but the final one, or but the last two at max steps
         assert fused_trial.fused_ticks == options.get("max_steps", tick) and errors == []
     if scenario in ("actor raises", "action outside the space"):
         assert errors and fused_trial.fused_ticks == 3  # the tick where it happened is the engine's
