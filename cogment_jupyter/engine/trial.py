@@ -411,6 +411,10 @@ class Trial:
         """
         self._fused = None
         self.fused_ticks = self.tick_id
+        if self._snapshot_observations:  # as if they had just arrived (see _env_observations)
+            _snapshot_all(observation_set.observations)
+        if self._snapshot_actions:
+            _snapshot_all([action.content for action in actions if action is not None])
         sample = self._current_sample()
         sample.observations = observation_set
         self._latest_observations = observation_set

@@ -208,11 +208,12 @@ def test_a_soft_end_of_a_fused_trial_goes_through_the_engine(lab):
     assert rows[-1]["state"] == trial_module.TrialState.ENDED and rows[-1]["actions"] == [None]
 
 
+@pytest.mark.parametrize("max_steps", [0, 5])  # 5: the fused loop hands its last tick to the engine
 @pytest.mark.parametrize("fused", [True, False])
-def test_an_environment_reusing_its_observation_array_is_recorded_as_it_was(lab, monkeypatch, fused):
+def test_an_environment_reusing_its_observation_array_is_recorded_as_it_was(lab, monkeypatch, fused, max_steps):
     monkeypatch.setattr(trial_module, "FUSED_TICKS", fused)
-    handle = lab.start_trial("reused", "random", seed=2).wait(60)
+    handle = lab.start_trial("reused", "random", seed=2, max_steps=max_steps).wait(60)
     observations = np.stack(lab.steps(handle.id)["observation"].to_list())
     actions = lab.get_trial_data(handle.id)["gym"].actions
-    assert observations[:, 0].tolist() == list(range(31))  # not 30 times the last value
+    assert observations[:, 0].tolist() == list(range(handle.tick + 1))  # not each the last value
     assert observations[1:, 1].tolist() == np.cumsum(actions).tolist()
