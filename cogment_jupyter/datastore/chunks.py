@@ -8,7 +8,7 @@ needed to rebuild the exact ``StoredTrialSample`` of §11 (observations + actors
 contents, reward sources with their receiver patterns, messages).
 
 Four producers fill the same columns: engine records (in-process, no protobuf at all), the
-plain rows of a fused tick loop (``engine.components.FusedRow``), ``DatalogSample`` protobufs
+plain rows of a fused tick loop (``engine.components.FusedRows``), ``DatalogSample`` protobufs
 (``DatalogSP``) and ``StoredTrialSample`` protobufs (``AddSample``).
 """
 
