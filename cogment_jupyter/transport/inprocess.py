@@ -165,9 +165,6 @@ class InProcessEnvironment(EnvironmentConnection):
     def observation_codecs(self) -> list[Codec]:
         return self._observation_codecs
 
-    def observation_set(self, result: StepResult) -> ObservationSet:
-        return self._observation_set(result)
-
     def emit(self, result: StepResult, rewards: bool = True) -> None:
         """Report a step's result to the trial as :meth:`actions` does (``rewards=False``:
         but for its rewards, which the caller recorded)."""
@@ -218,11 +215,12 @@ class InProcessEnvironment(EnvironmentConnection):
         final = result.done or last
         if final and not last:
             port.last()
-        port.observations(self._observation_set(result))
+        port.observations(self.observation_set(result))
         if final:
             port.last_ack()
 
-    def _observation_set(self, result: StepResult) -> ObservationSet:
+    def observation_set(self, result: StepResult) -> ObservationSet:
+        """Every actor's observation of a result, as the engine routes them."""
         contents = [self.agent_observation(result, index) for index in range(len(self._agents))]
         return ObservationSet(contents, list(range(len(contents))), -1, now_ns())
 
