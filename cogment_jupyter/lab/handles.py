@@ -19,7 +19,27 @@ if TYPE_CHECKING:
 
 
 class TrialHandle:
-    """A trial started by a lab. ``wait()`` blocks, ``await handle`` does not block the kernel."""
+    """A trial started by a lab. ``wait()`` blocks, ``await handle`` does not block the kernel.
+
+    A lab keeps the handle of every trial it started, so a finished one is kept small: slots,
+    and no future of its own once it is resolved (``done`` then makes a resolved one).
+    """
+
+    __slots__ = (
+        "_details",
+        "_done",
+        "_errors",
+        "_lab",
+        "_start_error",
+        "_state",
+        "_tick",
+        "_trial",
+        "actors",
+        "env",
+        "id",
+        "remote",
+        "seed",
+    )
 
     def __init__(self, lab: Lab, trial_id: str, env: str, actors: dict[str, str], seed: int | None) -> None:
         self._lab = lab
@@ -35,8 +55,21 @@ class TrialHandle:
         self._errors: list[str] = []
         #: whether the trial runs on another orchestrator (attached or shared mode)
         self.remote = False
-        #: resolved once the trial ended and everything it logged is stored
-        self.done: concurrent.futures.Future[TrialHandle] = concurrent.futures.Future()
+        self._done: concurrent.futures.Future[TrialHandle] | None = concurrent.futures.Future()
+
+    @property
+    def done(self) -> concurrent.futures.Future[TrialHandle]:
+        """Resolved once the trial ended and everything it logged is stored."""
+        done = self._done
+        if done is None:  # finished, and its future let go
+            done = concurrent.futures.Future()
+            done.set_result(self)
+        return done
+
+    def _resolve(self) -> None:
+        done, self._done = self._done, None
+        if done is not None and not done.done():
+            done.set_result(self)  # whoever waits on it holds it
 
     # -- state (updated by the lab's loop) ----------------------------------------------------
 
@@ -52,8 +85,7 @@ class TrialHandle:
     def _fail(self, error: str) -> None:
         self._start_error = error
         self._state = TrialState.ENDED
-        if not self.done.done():
-            self.done.set_result(self)
+        self._resolve()
 
     def _finish(self) -> None:
         trial = self._trial
@@ -66,8 +98,7 @@ class TrialHandle:
                 # what is left to know is copied: the trial's objects (its components, its last
                 # observations) go, instead of living as long as the lab keeps its handles
                 self._trial = None
-        if not self.done.done():
-            self.done.set_result(self)
+        self._resolve()
 
     @property
     def state(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 
 import numpy as np
@@ -33,6 +34,21 @@ def test_a_trial_runs_in_the_background_and_is_recorded(lab):
     assert np.asarray(steps["observation"].iloc[0]).shape == (4,)
     assert set(steps["action"].iloc[:-1]) <= {0, 1}
     assert float(steps["reward"].sum()) == pytest.approx(row["return"])
+
+
+def test_finished_handles_stay_small(lab):
+    """A lab keeps every handle it made: a finished one holds no trial and no future of its own."""
+    handles = lab.run_trials(20, "cartpole", "random", progress=False)
+    for handle in handles:
+        assert handle._trial is None and handle._done is None and not hasattr(handle, "__dict__")
+        assert handle.done.result(0) is handle and handle.wait(0) is handle and handle.state == "ENDED"
+    assert asyncio.run(_awaited(handles[0])) is handles[0]
+    owned = [r for r in gc.get_referents(handles[0]) if gc.is_tracked(r) and r is not lab and not isinstance(r, type)]
+    assert len(owned) == 2  # its actors and its errors: what a long session keeps per trial
+
+
+async def _awaited(handle):
+    return await handle
 
 
 def test_closures_and_lambdas_are_actors(lab):
