@@ -39,6 +39,9 @@ from cogment_jupyter.transport.server import OrchestratorServer
 
 log = logging.getLogger(__name__)
 
+#: How long a trial run on another orchestrator may take to appear in this lab's datastore.
+STORED_TIMEOUT = 30.0
+
 CLIENT = "cogment://client"
 #: how long ``join`` waits for a trial to accept clients
 JOIN_TIMEOUT = 30.0
@@ -590,18 +593,28 @@ class Lab:
             raise RuntimeError(f"{self.orchestrator_endpoint}: {error.details()}") from error
         finally:
             watch.cancel()
-        await self._until_stored(handle.id)
+        problem = await self._until_stored(handle.id, params.datalog.endpoint)
+        if problem is not None:
+            log.warning("Trial [%s]: %s", handle.id, problem)
+            handle._errors.append(problem)
 
-    async def _until_stored(self, trial_id: str, timeout: float = 30.0) -> None:
-        if self.datastore is None or (self.external_datalog and not self.shared_orchestrator):
-            return
+    async def _until_stored(self, trial_id: str, datalog: str) -> str | None:
+        """Wait until a trial that ran on another orchestrator is recorded in this lab's datastore
+        (``handle.wait()`` promises it); the reason it is not, after ``STORED_TIMEOUT`` seconds."""
+        if not datalog or self.datastore is None or (self.external_datalog and not self.shared_orchestrator):
+            return None  # not recorded, or recorded where this lab does not read
+        timeout = STORED_TIMEOUT
         deadline = time.monotonic() + timeout
         store = self.datastore.store
         while time.monotonic() < deadline:
             record = await asyncio.to_thread(store.record, trial_id, with_params=False)
             if record is not None and record.state == TrialState.ENDED:
-                return
+                return None
             await asyncio.sleep(0.05)
+        return (
+            f"the trial ended, but its record did not reach this lab's datastore ({self.datastore.file}) within "
+            f"{timeout:.0f} s; the orchestrator sent it to {datalog}: read it from the datastore served there"
+        )
 
     def run_trials(
         self,

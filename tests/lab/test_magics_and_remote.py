@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.lab import lab as lab_module
 from tests.orchestrator.test_cli_and_hooks import free_port
 
 
@@ -99,3 +100,36 @@ def test_a_lab_attached_to_another_orchestrator(remote_orchestrator, tmp_path):
         assert handle.state == "ENDED" and handle.errors == []
         assert len(lab.steps(handle.id)) == handle.tick + 1
         assert "attached" in repr(lab.status())
+
+
+def test_an_unrecorded_trial_on_another_orchestrator_does_not_wait_for_its_record(remote_orchestrator, tmp_path):
+    with attached_lab(remote_orchestrator, tmp_path / "store") as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        handle = lab.start_trial("cartpole", "random", seed=4, max_steps=3, datalog=False)
+        handle.wait(10)  # the record it would wait for never comes: no 30 s wait
+        assert handle.state == "ENDED" and handle.errors == [] and handle.tick == 4
+        assert handle.id not in set(lab.trials()["trial_id"])
+
+
+def test_a_shared_trial_recorded_in_another_datastore_says_where(remote_orchestrator, tmp_path, monkeypatch):
+    """A runtime started by hand in another directory records there: the handle says so."""
+    monkeypatch.setattr(lab_module, "STORED_TIMEOUT", 1.0)
+    with Lab(datastore=tmp_path / "runtime") as runtime_store:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                endpoint = runtime_store.datastore_endpoint
+                lab = Lab(tmp_path / "kernel", shared=remote_orchestrator, shared_datalog=endpoint)
+                break
+            except ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        with lab:
+            lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"), process=True)  # not all in the kernel: shared
+            lab.serve_actor("random", actors.Random())
+            handle = lab.start_trial("cartpole", "random", seed=4, max_steps=3).wait(60)
+            assert handle.remote and handle.state == "ENDED" and len(handle.errors) == 1
+            assert "did not reach this lab's datastore" in handle.errors[0]
+            assert runtime_store.datastore_endpoint in handle.errors[0]
+        assert handle.id in set(runtime_store.trials()["trial_id"])
