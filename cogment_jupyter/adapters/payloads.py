@@ -25,10 +25,12 @@ __all__ = [
     "LabObservation",
     "decode_action",
     "decode_observation",
+    "fixed_value",
     "info_from_json",
     "info_to_json",
     "mask_from_bytes",
     "mask_to_bytes",
+    "value_envelope",
     "value_envelopes",
 ]
 
@@ -99,6 +101,12 @@ def mask_from_bytes(data: bytes, action_codec: Codec | None = None) -> Any:
     return flat
 
 
+def value_envelope(codec: Codec, value: Any) -> bytes:
+    """The envelope of a value that carries nothing else: an action's, or a bare observation's
+    (the same bytes); ``None`` gives the empty envelope."""
+    return b"" if value is None else wire.encode_action(codec.encode(value))
+
+
 #: Fewer values are encoded one by one: numpy's fixed costs outweigh its speed below that.
 PACK_AT_LEAST = 64
 
@@ -122,23 +130,23 @@ def value_envelopes(codec: Codec, values: Sequence[Any]) -> tuple[list[bytes | N
     out: list[bytes | None] = []
     failures: list[tuple[int, str]] = []
     for index, value in enumerate(values):
-        if value is None:
-            out.append(b"")
-            continue
         try:
-            out.append(wire.encode_action(codec.encode(value)))
+            out.append(value_envelope(codec, value))
         except Exception as error:
             out.append(None)
             failures.append((index, f"Payload not recorded: {type(error).__name__}: {error}"))
     return out, failures
 
 
-def _fixed(value: Any) -> tuple[Any, bool]:
+def fixed_value(value: Any) -> tuple[Any, bool]:
     """``(value that cannot change any more, True)``: ints, floats, strings and None as they
     are, numpy arrays copied; ``(value, False)`` for the others (containers)."""
+    cls = value.__class__
+    if cls is int or value is None:  # the common cases first: this runs for every fused tick
+        return value, True
     if isinstance(value, np.ndarray):
         return value.copy(), True
-    if value is None or isinstance(value, int | float | str | bytes | np.generic):
+    if isinstance(value, int | float | str | bytes | np.generic):
         return value, True
     return value, False
 
@@ -219,7 +227,7 @@ class LabObservation:
         if envelope is not None:
             self._wire = envelope
         elif self._wire is None:
-            value, fixed = _fixed(self.value)
+            value, fixed = fixed_value(self.value)
             if fixed:
                 self.value = value
                 if self.frame is not None:
@@ -258,13 +266,13 @@ class LabAction:
                     "LabAction.to_bytes() needs the action space's codec: build it with "
                     "LabAction(value, codec_for(space))"
                 )
-            self._wire = wire.encode_action(self.codec.encode(self.value))
+            self._wire = value_envelope(self.codec, self.value)
         return self._wire
 
     def snapshot(self) -> None:
         """Fix what this action records as: the actor may change its array later."""
         if self._wire is None:
-            value, fixed = _fixed(self.value)
+            value, fixed = fixed_value(self.value)
             if fixed:
                 self.value = value
             else:

@@ -25,10 +25,7 @@ import time
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from cogment_jupyter.adapters.payloads import LabAction, value_envelopes
-from cogment_jupyter.adapters.wire import encode_action
+from cogment_jupyter.adapters.payloads import LabAction, fixed_value, value_envelope, value_envelopes
 from cogment_jupyter.engine.components import DatalogConnection, FusedLoop, FusedRows
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.records import (
@@ -346,7 +343,7 @@ class _Recorder:
                 self._bare = False
                 self._observations = self.envelopes()
             self._actions = [
-                _value_envelope(codec, value) for codec, value in zip(self.action_codecs, values, strict=True)
+                value_envelope(codec, value) for codec, value in zip(self.action_codecs, values, strict=True)
             ]
         except Exception:
             return False
@@ -357,7 +354,7 @@ class _Recorder:
         if not self._bare:
             return self._observations
         codecs = self.observation_codecs
-        return [_value_envelope(codec, value) for codec, value in zip(codecs, self._observations, strict=True)]
+        return [value_envelope(codec, value) for codec, value in zip(codecs, self._observations, strict=True)]
 
     def row(self, tick: int, stamp: int, receiver: int, reward: float, name: str) -> None:
         """Record the open tick (its step is done)."""
@@ -411,19 +408,13 @@ class _Recorder:
             self.rows = FusedRows()
 
 
-def _value_envelope(codec: Codec, value: Any) -> bytes:
-    return b"" if value is None else encode_action(codec.encode(value))
-
-
 def _kept(values: list[Any]) -> list[Any] | None:
-    """``values`` as they are now, cheaply: ints and None as they are, copies of numpy
-    arrays; None if one is of another kind (those are encoded at once)."""
+    """``values`` as they are now (:func:`fixed_value`: arrays copied); None if one is a
+    container (those are encoded at once)."""
     kept = []
     for value in values:
-        cls = value.__class__
-        if cls is np.ndarray:
-            value = value.copy()
-        elif cls is not int and value is not None:
+        value, fixed = fixed_value(value)
+        if not fixed:
             return None
         kept.append(value)
     return kept
