@@ -37,6 +37,12 @@ def seen_by(kernel: ServerKernel, trial_id: str) -> bool:
     return trial_id in kernel.value("list(lab.trials(state='ENDED')['trial_id'])")
 
 
+def assert_shared(server: JupyterServer, other: ServerKernel, trial_id: str, notebook: str, what: str) -> None:
+    """The trial is in the shared datastore with its ``notebook`` property, and the other notebook sees it."""
+    assert recorded(server, trial_id)["trial"]["properties"]["notebook"] == notebook
+    wait_for(lambda: seen_by(other, trial_id), 30, f"notebook B seeing {what}")
+
+
 @pytest.fixture(scope="module")
 def kernels(server: JupyterServer) -> Iterator[tuple[ServerKernel, ServerKernel]]:
     a = ServerKernel.start(server)
@@ -76,10 +82,8 @@ def test_kernels_find_the_shared_runtime_and_share_trials(server: JupyterServer,
         "c = lab.start_trial('cartpole', {'gym': 'client'}, max_steps=3, properties={'notebook': 'client'})\n"
         "lab.join(c, 'gym', Script()).result(60); c.wait(60)"
     )
-    client_trial = a.value("c.id")
     assert a.value("c.remote") is True and a.value("c.errors") == []
-    assert recorded(server, client_trial)["trial"]["properties"]["notebook"] == "client"
-    wait_for(lambda: seen_by(b, client_trial), 30, "notebook B seeing A's client-actor trial")
+    assert_shared(server, b, a.value("c.id"), "client", "A's client-actor trial")
     # a play widget's person is in this kernel: the game runs in-process, recorded in the shared datastore
     a.run(
         "import os\n"
@@ -88,11 +92,9 @@ def test_kernels_find_the_shared_runtime_and_share_trials(server: JupyterServer,
         "w = lab.play('cartpole', keys=keys, noop=0, fps=0, properties={'notebook': 'play'})\n"
         "w.trial.wait(60); w.stand_in.stop(); del os.environ['COGMENT_JUPYTER_HUMAN_STAND_IN']"
     )
-    game = a.value("w.trial.id")
     assert a.value("w.trial.remote") is False and a.value("w.trial.errors") == []
     assert a.value("w.trial.tick") > 0 and a.value("len(w.actions)") == a.value("w.trial.tick")
-    assert recorded(server, game)["trial"]["properties"]["notebook"] == "play"
-    wait_for(lambda: seen_by(b, game), 30, "notebook B seeing A's game")
+    assert_shared(server, b, a.value("w.trial.id"), "play", "A's game")
 
 
 def test_kernel_restart_keeps_trials_and_runtime(server: JupyterServer, kernels) -> None:
