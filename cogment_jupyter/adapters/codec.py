@@ -188,10 +188,11 @@ class Codec(ABC):
     @abstractmethod
     def arrow_type(self) -> pa.DataType: ...
 
-    def pack(self, values: Sequence[Any]) -> np.ndarray | None:
-        """The encodings of many values as the rows of a ``uint8`` matrix, made by numpy at
-        once, when each row is what :meth:`encode` gives (fixed-size values of exactly the
-        space's type); None: encode them one by one."""
+    def exact_bytes(self, value: Any) -> bytes | None:
+        """What :meth:`encode` gives for a value already of exactly the space's type (a Box's
+        dtype and shape, a Discrete's ``int`` in range), made without conversion or checks
+        beyond that; None for any other value (use :meth:`encode`). Recording every tick
+        goes through here."""
         return None
 
     def decode_column(self, contents: Any) -> pa.Array:
@@ -268,13 +269,10 @@ class DiscreteCodec(Codec):
         v = self.validate(value)
         return v.to_bytes(self.size, "little", signed=True)
 
-    def pack(self, values: Sequence[Any]) -> np.ndarray | None:
-        if not values or not all(v.__class__ is int for v in values):
-            return None
-        ints = np.array(values, dtype=np.int64)
-        if int(ints.min()) < self._lo or int(ints.max()) >= self._hi:
-            return None
-        return ints.astype(self._dtype).view(np.uint8).reshape(len(values), self.size)
+    def exact_bytes(self, value: Any) -> bytes | None:
+        if value.__class__ is int and self._lo <= value < self._hi:
+            return value.to_bytes(self.size, "little", signed=True)
+        return None
 
     def decode(self, data: bytes | bytearray | memoryview) -> int:
         if len(data) != self.size:
@@ -297,11 +295,14 @@ class DiscreteCodec(Codec):
 class BoxCodec(Codec):
     """Raw C-order bytes in the space dtype (Box, MultiBinary, MultiDiscrete)."""
 
-    __slots__ = ("_count", "dtype", "shape", "size", "space")
+    __slots__ = ("_count", "_exact_dtype", "dtype", "shape", "size", "space")
 
     def __init__(self, space: gym.spaces.Box | gym.spaces.MultiBinary | gym.spaces.MultiDiscrete) -> None:
         self.space = space
         self.dtype = np.dtype(space.dtype).newbyteorder("<")
+        # numpy's own instance of that dtype (what arrays carry), so exact_bytes tests it with `is`;
+        # on a big-endian machine it is not the native one and values take the converting path
+        self._exact_dtype = np.dtype(self.dtype.str)
         self.shape = tuple(space.shape)
         self._count = math.prod(self.shape)
         self.size = self._count * self.dtype.itemsize
@@ -340,16 +341,10 @@ class BoxCodec(Codec):
     def encode(self, value: Any) -> bytes:
         return self._as_array(value, "value").tobytes()
 
-    def pack(self, values: Sequence[Any]) -> np.ndarray | None:
-        if not values or not all(v.__class__ is np.ndarray for v in values):
-            return None
-        try:
-            data = np.stack(values)
-        except ValueError:  # shapes differ
-            return None
-        if data.dtype != self.dtype or data.shape[1:] != self.shape:
-            return None
-        return data.reshape(len(values), -1).view(np.uint8)
+    def exact_bytes(self, value: Any) -> bytes | None:
+        if value.__class__ is np.ndarray and value.dtype is self._exact_dtype and value.shape == self.shape:
+            return value.tobytes()
+        return None
 
     def validate(self, value: Any, what: str = "value") -> Any:
         a = self._as_array(value, what)

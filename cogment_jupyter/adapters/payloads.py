@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,6 @@ __all__ = [
     "mask_from_bytes",
     "mask_to_bytes",
     "value_envelope",
-    "value_envelopes",
 ]
 
 
@@ -103,39 +102,15 @@ def mask_from_bytes(data: bytes, action_codec: Codec | None = None) -> Any:
 
 def value_envelope(codec: Codec, value: Any) -> bytes:
     """The envelope of a value that carries nothing else: an action's, or a bare observation's
-    (the same bytes); ``None`` gives the empty envelope."""
-    return b"" if value is None else wire.encode_action(codec.encode(value))
+    (the same bytes); ``None`` gives the empty envelope. Raises for a value outside the space.
 
-
-#: Fewer values are encoded one by one: numpy's fixed costs outweigh its speed below that.
-PACK_AT_LEAST = 64
-
-
-def value_envelopes(codec: Codec, values: Sequence[Any]) -> tuple[list[bytes | None], list[tuple[int, str]]]:
-    """The envelopes of many values that carry nothing else (the same bytes for an
-    observation and an action; ``None`` gives the empty envelope), made with numpy when the
-    codec can :meth:`~Codec.pack` them (numpy pays off from ~64 values on). A value its
-    codec refuses gives ``None`` and ``(index, why)``, which is what the datastore records of
-    such a payload."""
-    packed = codec.pack(values) if len(values) >= PACK_AT_LEAST else None
-    if packed is not None:
-        m, size = packed.shape
-        header = np.frombuffer(wire.value_header(size), np.uint8)
-        width = len(header) + size
-        rows = np.empty((m, width), np.uint8)
-        rows[:, : len(header)] = header
-        rows[:, len(header) :] = packed
-        data = rows.tobytes()
-        return [data[i : i + width] for i in range(0, m * width, width)], []
-    out: list[bytes | None] = []
-    failures: list[tuple[int, str]] = []
-    for index, value in enumerate(values):
-        try:
-            out.append(value_envelope(codec, value))
-        except Exception as error:
-            out.append(None)
-            failures.append((index, f"Payload not recorded: {type(error).__name__}: {error}"))
-    return out, failures
+    Values already of the space's exact type skip the codec's conversions
+    (:meth:`Codec.exact_bytes`): the fused loop records two of these every tick.
+    """
+    if value is None:
+        return b""
+    raw = codec.exact_bytes(value)
+    return wire.encode_action(codec.encode(value) if raw is None else raw)
 
 
 def fixed_value(value: Any) -> tuple[Any, bool]:

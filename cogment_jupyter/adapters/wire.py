@@ -210,12 +210,16 @@ def value_header(size: int) -> bytes:
     return b"\x0a" + write_varint(size)
 
 
+#: The headers of values under 128 bytes (one varint byte), made once: every recorded tick uses them.
+_SHORT_HEADERS = tuple(b"\x0a" + bytes((n,)) for n in range(0x80))
+
+
 def encode_action(value: bytes | None) -> bytes:
     """The serialised :class:`Action` (``None`` -> empty: no action)."""
     if value is None:
         return b""
     n = len(value)
-    return (b"\x0a" + bytes((n,)) if n < 0x80 else b"\x0a" + write_varint(n)) + value
+    return (_SHORT_HEADERS[n] if n < 0x80 else b"\x0a" + write_varint(n)) + value
 
 
 # --------------------------------------------------------------------------- column reading

@@ -277,21 +277,19 @@ class ChunkBuilder:
         self.obs_counts += [n] * m
         self.obs_map += list(range(n)) * m
         self.actions += rows.actions
-        none_n = self._none_n
-        rewards, sources, sources_k = self.rewards.extend, self.sources.append, self.sources_k.append
-        for receiver, value, name in zip(rows.receivers, rows.rewards, rows.names, strict=True):
-            if receiver < 0:
-                rewards(none_n)
-            else:
-                sources_k(k)
-                sources((0, -1, name, value, sender, value, 1.0, None, None))
+        receivers, values, names = rows.receivers, rows.rewards, rows.names
+        if n == 1:  # the common case, in one pass
+            self.rewards += [None if receiver < 0 else value for receiver, value in zip(receivers, values, strict=True)]
+        else:
+            none_n = self._none_n
+            for receiver, value in zip(receivers, values, strict=True):
                 out = list(none_n)
-                out[receiver] = value
-                rewards(out)
-            k += 1
-        if rows.events:
-            first = k - m
-            self.events += [(first + row, why) for row, why in rows.events]
+                if receiver >= 0:
+                    out[receiver] = value
+                self.rewards += out
+        rewarded = [row for row, receiver in enumerate(receivers) if receiver >= 0]
+        self.sources_k += [k + row for row in rewarded]
+        self.sources += [(0, -1, names[row], values[row], sender, values[row], 1.0, None, None) for row in rewarded]
 
     def add_datalog(self, samples: Iterable[Any]) -> None:
         """``cogmentAPI.DatalogSample`` protobufs (``DatalogSP``)."""

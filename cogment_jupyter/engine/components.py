@@ -42,19 +42,18 @@ class FusedRows:
     """Plain ticks as a fused loop records them, column by column: the samples the engine
     would have made of them (state RUNNING, every actor observed, at most one reward).
 
-    ``observations`` and ``actions`` hold each actor's envelope bytes, row after row (None:
-    not recorded, and ``events`` has ``(row, why)``). Row k's reward, from the environment
-    with confidence 1, goes to actor ``receivers[k]`` named ``names[k]`` (-1: no reward).
+    ``observations`` and ``actions`` hold each actor's envelope bytes, row after row. Row k's
+    reward, from the environment with confidence 1, goes to actor ``receivers[k]`` named
+    ``names[k]`` (-1: no reward).
     """
 
     ticks: list[int] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
-    observations: list[bytes | None] = field(default_factory=list)
-    actions: list[bytes | None] = field(default_factory=list)
+    observations: list[bytes] = field(default_factory=list)
+    actions: list[bytes] = field(default_factory=list)
     receivers: list[int] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    events: list[tuple[int, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ticks)

@@ -25,7 +25,7 @@ import time
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from cogment_jupyter.adapters.payloads import LabAction, fixed_value, value_envelope, value_envelopes
+from cogment_jupyter.adapters.payloads import LabAction, value_envelope
 from cogment_jupyter.engine.components import DatalogConnection, FusedLoop, FusedRows
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.records import (
@@ -237,7 +237,7 @@ class FusedTicks(FusedLoop):
         recorder = self._recorder
         if recorder is not None and self._processed:  # the step may have changed the values since: record as taken
             with contextlib.suppress(Exception):
-                for content, envelope in zip(observation_set.observations, recorder.envelopes(), strict=True):  # type: ignore[union-attr]
+                for content, envelope in zip(observation_set.observations, recorder.observations, strict=True):  # type: ignore[union-attr]
                     content.snapshot(envelope)
         self.trial.adopt_tick(observation_set, self._open_actions(), self._processed)  # type: ignore[arg-type]
         return observation_set  # type: ignore[return-value]
@@ -275,12 +275,11 @@ class FusedTicks(FusedLoop):
 class _Recorder:
     """A fused trial's rows on their way to its datalog.
 
-    Each tick's values are taken before anything can change them (an environment may reuse
-    its observation buffer at the next step, an actor its action array). The values of bare
-    ticks (nothing but a value per actor: no frame, info, mask or flag) are kept as they are
-    (arrays copied) and encoded many at once when the rows go (:func:`value_envelopes`):
-    one by one, envelopes cost a CartPole step a third of its time. Other ticks are encoded
-    at once, as the engine does.
+    Each tick's observations and actions are encoded when they are taken, before anything
+    can change them (an environment may reuse its observation buffer at the next step, an
+    actor its action array). A value of exactly its space's type is a few bytes copied
+    (:meth:`~cogment_jupyter.adapters.codec.Codec.exact_bytes`); a tick with a frame, info,
+    mask or flag is encoded as the engine encodes it.
     """
 
     def __init__(
@@ -297,51 +296,38 @@ class _Recorder:
         self.observation_codecs = environment.observation_codecs
         self.action_codecs = action_codecs
         self.rows = FusedRows()
-        # the values of bare rows not encoded yet, per actor
-        self.waiting_observations: list[list[Any]] = [[] for _ in self.agents]
-        self.waiting_actions: list[list[Any]] = [[] for _ in self.agents]
-        # the open tick: its observations and actions, kept values (bare) or envelopes
-        self._observations: list[Any] = []
-        self._actions: list[Any] = []
-        self._bare = False
+        #: the open tick's envelopes (empty observations: the engine records this tick)
+        self.observations: list[bytes] = []
+        self._actions: list[bytes] = []
 
     def observe(self, result: StepResult) -> None:
         """Take the open tick's observations (the environment's step may change them)."""
         observations = result.observations
-        self._bare = bare = (
-            result.frame is None
-            and not result.info
-            and not result.action_masks
-            and result.acting is None
-            and True not in result.terminated.values()
-            and True not in result.truncated.values()
-        )
-        if bare:
-            kept = _kept([observations.get(agent) for agent in self.agents])
-            if kept is not None:
-                self._observations = kept
-                return
-            self._bare = False
         try:
-            observation = self.environment.agent_observation
-            self._observations = [observation(result, index).to_bytes() for index in range(len(self.agents))]
+            if (
+                result.frame is None
+                and not result.info
+                and not result.action_masks
+                and result.acting is None
+                and True not in result.terminated.values()
+                and True not in result.truncated.values()
+            ):  # bare: an observation's envelope is its value's
+                self.observations = [
+                    value_envelope(codec, observations.get(agent))
+                    for codec, agent in zip(self.observation_codecs, self.agents, strict=True)
+                ]
+            else:
+                observation = self.environment.agent_observation
+                self.observations = [observation(result, index).to_bytes() for index in range(len(self.agents))]
         except Exception:  # the engine records why (see take_actions)
-            self._observations = []
+            self.observations = []
 
     def take_actions(self, values: list[Any]) -> bool:
         """Take the open tick's actions; False when a value cannot be recorded: the engine
         records the tick (with the reason, as it does)."""
-        if not self._observations:
+        if not self.observations:
             return False
-        if self._bare:
-            kept = _kept(values)
-            if kept is not None:
-                self._actions = kept
-                return True
         try:
-            if self._bare:  # encoded at once after all: the kept observations too
-                self._bare = False
-                self._observations = self.envelopes()
             self._actions = [
                 value_envelope(codec, value) for codec, value in zip(self.action_codecs, values, strict=True)
             ]
@@ -349,72 +335,19 @@ class _Recorder:
             return False
         return True
 
-    def envelopes(self) -> list[bytes]:
-        """The open tick's observation envelopes, as taken (see :meth:`observe`)."""
-        if not self._bare:
-            return self._observations
-        codecs = self.observation_codecs
-        return [value_envelope(codec, value) for codec, value in zip(codecs, self._observations, strict=True)]
-
     def row(self, tick: int, stamp: int, receiver: int, reward: float, name: str) -> None:
         """Record the open tick (its step is done)."""
         rows = self.rows
-        if self._bare:
-            for i in range(len(self.agents)):
-                self.waiting_observations[i].append(self._observations[i])
-                self.waiting_actions[i].append(self._actions[i])
-        else:
-            self.encode_waiting()
-            rows.observations += self._observations
-            rows.actions += self._actions
+        rows.observations += self.observations
+        rows.actions += self._actions
         rows.ticks.append(tick)
         rows.timestamps.append(stamp)
         rows.receivers.append(receiver)
         rows.rewards.append(reward)
         rows.names.append(name)
 
-    def encode_waiting(self) -> None:
-        waiting = len(self.waiting_observations[0])
-        if not waiting:
-            return
-        rows = self.rows
-        first = len(rows.ticks) - waiting
-        failures: list[tuple[int, int, int, str]] = []
-        columns = []
-        for kind, codecs, agents_values in (
-            (0, self.observation_codecs, self.waiting_observations),
-            (1, self.action_codecs, self.waiting_actions),
-        ):
-            encoded = []
-            for i, (codec, values) in enumerate(zip(codecs, agents_values, strict=True)):
-                envelopes, refused = value_envelopes(codec, values)
-                encoded.append(envelopes)
-                failures += [(first + row, kind, i, why) for row, why in refused]
-                values.clear()
-            columns.append(encoded)
-        for column, encoded in zip((rows.observations, rows.actions), columns, strict=True):
-            if len(encoded) == 1:
-                column += encoded[0]
-            else:  # row after row, each actor's envelope in turn
-                column += [envelope for row in zip(*encoded, strict=True) for envelope in row]
-        if failures:  # in the engine's order: a row's observations, then its actions
-            rows.events += [(row, why) for row, _, _, why in sorted(failures)]
-
     def flush(self) -> None:
-        self.encode_waiting()
         rows = self.rows
         if len(rows):
             self.datalog.add_rows(rows, self.sender)
             self.rows = FusedRows()
-
-
-def _kept(values: list[Any]) -> list[Any] | None:
-    """``values`` as they are now (:func:`fixed_value`: arrays copied); None if one is a
-    container (those are encoded at once)."""
-    kept = []
-    for value in values:
-        value, fixed = fixed_value(value)
-        if not fixed:
-            return None
-        kept.append(value)
-    return kept

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cogment_jupyter.adapters import wire
-from cogment_jupyter.adapters.codec import codec_for
+from cogment_jupyter.adapters.codec import ValueOutsideSpaceError, codec_for
 from cogment_jupyter.adapters.frames import FrameFormatError, decode_frame, encode_frame
 from cogment_jupyter.adapters.payloads import (
     LabAction,
@@ -18,7 +18,7 @@ from cogment_jupyter.adapters.payloads import (
     info_to_json,
     mask_from_bytes,
     mask_to_bytes,
-    value_envelopes,
+    value_envelope,
 )
 
 BOX = codec_for(gym.spaces.Box(-1, 1, (3,), dtype=np.float32))
@@ -144,31 +144,35 @@ VALUE_CASES = {
 
 
 @pytest.mark.parametrize("case", list(VALUE_CASES))
-@pytest.mark.parametrize("count", [5, 100])
-def test_many_values_encode_as_each_one_does(case: str, count: int) -> None:
+def test_values_of_the_exact_type_take_the_short_path_to_the_same_bytes(case: str) -> None:
     space, draw = VALUE_CASES[case]
     codec = codec_for(space)
-    rng = np.random.default_rng(count)
-    values = [draw(rng) for _ in range(count)]
-    envelopes, refused = value_envelopes(codec, values)
-    assert refused == []
-    assert envelopes == [wire.encode_action(codec.encode(v)) for v in values]
-    assert envelopes == [LabObservation(v, codec).to_bytes() for v in values]  # value-only: the same bytes
-    assert codec.pack(values) is not None  # numpy makes them all (from PACK_AT_LEAST values on, it is used)
+    rng = np.random.default_rng(7)
+    for value in (draw(rng) for _ in range(20)):
+        assert codec.exact_bytes(value) is not None  # no conversion, no checks beyond the type
+        envelope = value_envelope(codec, value)
+        assert envelope == wire.encode_action(codec.encode(value))
+        assert envelope == LabObservation(value, codec).to_bytes()  # value-only: the same bytes
+    if isinstance(space, gym.spaces.Box):
+        image = draw(rng)
+        view = image[::-1]  # not contiguous: still C order
+        assert value_envelope(codec, view) == wire.encode_action(codec.encode(np.ascontiguousarray(view)))
 
 
-@pytest.mark.parametrize("count", [5, 100])
-def test_many_values_with_gaps_and_strays(count: int) -> None:
-    codec = codec_for(gym.spaces.Discrete(2))
-    values: list = [1] * count
-    values[1], values[3] = None, 7  # no action, and one outside the space
-    envelopes, refused = value_envelopes(codec, values)
-    assert envelopes[1] == b"" and envelopes[3] is None and envelopes[0] == wire.encode_action(b"\x01")
-    assert refused == [(3, refused[0][1])] and "outside Discrete(2)" in refused[0][1]
+def test_other_values_are_converted_or_refused_as_before() -> None:
     box = codec_for(gym.spaces.Box(-1, 1, (2,), np.float32))
-    mixed = [np.zeros(2, np.float32)] * (count - 1) + [np.zeros(2, np.float64)]  # one value to convert
-    assert box.pack(mixed) is None
-    assert value_envelopes(box, mixed)[0] == [wire.encode_action(box.encode(v)) for v in mixed]
+    for value in (np.zeros(2, np.float64), [0.5, -0.5], np.zeros(2, ">f4")):  # to convert
+        assert box.exact_bytes(value) is None
+        assert value_envelope(box, value) == wire.encode_action(np.asarray(value, "<f4").tobytes())
+    discrete = codec_for(gym.spaces.Discrete(2))
+    assert discrete.exact_bytes(np.int64(1)) is None and discrete.exact_bytes(True) is None
+    assert value_envelope(discrete, np.int64(1)) == wire.encode_action(b"\x01")
+    assert value_envelope(discrete, None) == b""  # no action
+    assert discrete.exact_bytes(7) is None
+    with pytest.raises(ValueOutsideSpaceError, match=r"outside Discrete\(2\)"):
+        value_envelope(discrete, 7)
+    with pytest.raises(ValueOutsideSpaceError, match="shape"):
+        value_envelope(box, np.zeros(3, np.float32))
 
 
 def test_a_snapshot_records_values_as_they_were() -> None:
