@@ -6,7 +6,7 @@ Layout (one job per module):
 - ``errors``      the exceptions (each names the problem and the fix)
 - ``actors``      a trial's actors, wildcard reward receivers
 - ``records``     a trial's summary row; is its writer process still alive
-- ``chunks``      the columnar chunk (Arrow, zstd) a batch of samples is stored as
+- ``chunks``      the columnar chunk (Arrow, LZ4 or zstd) a batch of samples is stored as
 - ``writer``      the single writer thread (batching, transactions, compaction)
 - ``store``       ``TrialStore``: reads from any thread, change notification
 - ``inprocess``   ``InProcessDatalog``: the engine's ``DatalogConnection`` without gRPC

@@ -517,9 +517,13 @@ def _pb_payload(message: Any) -> Any:
     return message.payload if message.HasField("payload") else None
 
 
-#: Compression of stored chunks: zstd makes them ~7x smaller for ~0.3 us per sample, which
-#: SQLite then writes (and reads) that much faster.
+#: Compression of stored chunks. zstd makes them ~7x smaller for ~0.1 us per sample, but
+#: costs ~30 us a chunk to write and ~25 to read whatever its size (a short trial is one
+#: chunk of a few KB); LZ4 costs ~4 us both ways and makes them ~5x smaller. So chunks
+#: under ``SMALL_CHUNK`` raw bytes are LZ4 and bigger ones (compacted trials) zstd.
 CODEC = "zstd"
+SMALL_CODEC = "lz4"
+SMALL_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,9 +536,12 @@ class Blob:
     data: bytes | memoryview
 
 
-def serialize(batch: pa.RecordBatch, codec: str = CODEC) -> Blob:
-    """An IPC message without schema (the schema is the code's), compressed."""
+def serialize(batch: pa.RecordBatch, codec: str | None = None) -> Blob:
+    """An IPC message without schema (the schema is the code's), compressed (``codec``:
+    ``"zstd"``, ``"lz4"`` or ``"none"``; by default by size, see :data:`CODEC`)."""
     raw = batch.serialize()
+    if codec is None:
+        codec = SMALL_CODEC if raw.size < SMALL_CHUNK else CODEC
     if codec == "none":
         return Blob(CHUNK_FORMAT, codec, raw.size, memoryview(raw))
     return Blob(CHUNK_FORMAT, codec, raw.size, pa.compress(raw, codec=codec, asbytes=True))
@@ -567,32 +574,50 @@ def stats(batch: pa.RecordBatch | pa.Table, n_actors: int) -> ChunkStats:
 def segment_stats(
     batch: pa.RecordBatch | pa.Table, n_actors: int, bounds: Sequence[tuple[int, int]]
 ) -> list[ChunkStats]:
-    """The stats of rows ``[start, stop)`` of a batch, per segment: the columns are read once
-    for a batch holding many trials' samples, instead of once per trial."""
-    oos = batch.column("out_of_sync").to_numpy(zero_copy_only=False).astype(bool)
+    """The stats of rows ``[start, stop)`` of a batch, per segment: a batch holding many
+    trials' samples is read once, and every segment is summed at once (``reduceat``), not
+    with a dozen numpy calls per trial."""
+    rows = batch.num_rows
+    out = [ChunkStats(0, 0, 0, None, None, None, [0.0] * n_actors) for _ in bounds]
+    spans = [(i, start, stop) for i, (start, stop) in enumerate(bounds) if stop > start]
+    if not spans:
+        return out
+    in_sync = ~batch.column("out_of_sync").to_numpy(zero_copy_only=False).astype(bool)
     ts = batch.column("timestamp").to_numpy(zero_copy_only=False)
     states = batch.column("state").to_numpy(zero_copy_only=False)
-    rewards = None
+    starts = np.array([start for _, start, _ in spans], dtype=np.int64)
+    stops = np.array([stop for _, _, stop in spans], dtype=np.int64)
+    # reduceat over [start, stop, start, stop, ...] sums each [start, stop) at the even places;
+    # one padding row makes a stop at the end of the batch a valid index
+    edges = np.column_stack([starts, stops]).reshape(-1)
+    ticks = np.add.reduceat(np.append(in_sync, False).astype(np.int64), edges)[::2].tolist()
+    last_ns = np.maximum.reduceat(np.append(ts, 0), edges)[::2].tolist()
+    first_tick_ns = _first_in(np.flatnonzero(in_sync), starts, stops, ts)
+    ended_ns = _first_in(np.flatnonzero(states == TrialState.ENDED), starts, stops, ts)
+    last_state = states[stops - 1].tolist()
     if n_actors:
         flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
-        rewards = flat.reshape(batch.num_rows, n_actors)
-    out = []
-    for start, stop in bounds:
-        if stop <= start:
-            out.append(ChunkStats(0, 0, 0, None, None, None, [0.0] * n_actors))
-            continue
-        in_sync = np.flatnonzero(~oos[start:stop])
-        ended = np.flatnonzero(states[start:stop] == TrialState.ENDED)
-        seg_ts = ts[start:stop]
-        out.append(
-            ChunkStats(
-                samples=stop - start,
-                ticks=len(in_sync),
-                last_state=int(states[stop - 1]),
-                first_tick_ns=int(seg_ts[in_sync[0]]) if len(in_sync) else None,
-                last_ns=int(seg_ts.max()),
-                ended_ns=int(seg_ts[ended[0]]) if len(ended) else None,
-                returns=np.nansum(rewards[start:stop], axis=0).tolist() if rewards is not None else [],
-            )
+        rewards = np.nan_to_num(flat.reshape(rows, n_actors), nan=0.0)
+        returns = np.add.reduceat(np.vstack([rewards, np.zeros((1, n_actors))]), edges, axis=0)[::2].tolist()
+    else:
+        returns = [[] for _ in spans]
+    for k, (i, start, stop) in enumerate(spans):
+        out[i] = ChunkStats(
+            samples=stop - start,
+            ticks=ticks[k],
+            last_state=last_state[k],
+            first_tick_ns=first_tick_ns[k],
+            last_ns=last_ns[k],
+            ended_ns=ended_ns[k],
+            returns=returns[k],
         )
     return out
+
+
+def _first_in(positions: np.ndarray, starts: np.ndarray, stops: np.ndarray, ts: np.ndarray) -> list[int | None]:
+    """Per segment, the timestamp of the first of ``positions`` (sorted rows) inside it, or None."""
+    found = np.searchsorted(positions, starts)
+    inside = found < len(positions)
+    inside[inside] = positions[found[inside]] < stops[inside]
+    values = ts[positions[np.minimum(found, len(positions) - 1)]] if len(positions) else np.zeros(len(starts))
+    return [int(value) if ok else None for value, ok in zip(values.tolist(), inside.tolist(), strict=True)]

@@ -65,7 +65,7 @@ CREATE TABLE chunks (
     first_sample INTEGER NOT NULL,          -- ordinal of the chunk's first sample in its trial
     n_samples INTEGER NOT NULL,
     format INTEGER NOT NULL,                -- chunk layout version (chunks.CHUNK_FORMAT)
-    codec TEXT NOT NULL,                    -- compression of data: 'zstd' or 'none'
+    codec TEXT NOT NULL,                    -- compression of data: 'zstd', 'lz4' or 'none'
     raw_size INTEGER NOT NULL,              -- size of data once decompressed
     data BLOB NOT NULL                      -- Arrow IPC record batch, one row per sample
 );

@@ -260,18 +260,44 @@ async def test_trials_written_in_one_batch_are_stored_as_if_alone(datastore, tmp
         solo.close()
 
 
-def test_segment_stats_match_the_stats_of_each_slice():
+def test_segment_stats_are_the_stats_of_each_slice():
     from cogment_jupyter.datastore import chunks
     from cogment_jupyter.datastore.actors import ActorDirectory
 
     builder = chunks.ChunkBuilder(ActorDirectory.from_params(make_params()))
     bounds = []
-    for n in (4, 1, 6):
+    for n in (4, 1, 6, 3):
         start = len(builder)
-        builder.add_records(records(n))
+        samples = records(n)
+        if n == 3:  # a trial cut short: late samples out of sync first, no end
+            for sample in samples:
+                sample.state = TrialState.RUNNING
+            samples[0].out_of_sync = True
+        samples[-1].timestamp = 900  # the latest sample is not the last one
+        builder.add_records(samples)
         bounds.append((start, len(builder)))
     batch = builder.build()
-    assert chunks.segment_stats(batch, 2, bounds) == [chunks.stats(batch.slice(a, b - a), 2) for a, b in bounds]
+    bounds.insert(2, (5, 5))  # an empty segment
+    rows = batch.to_pylist()
+
+    def expected(start: int, stop: int) -> chunks.ChunkStats:
+        part = rows[start:stop]
+        in_sync = [r for r in part if not r["out_of_sync"]]
+        ended = [r for r in part if r["state"] == TrialState.ENDED]
+        return chunks.ChunkStats(
+            samples=len(part),
+            ticks=len(in_sync),
+            last_state=part[-1]["state"] if part else 0,
+            first_tick_ns=in_sync[0]["timestamp"] if in_sync else None,
+            last_ns=max(r["timestamp"] for r in part) if part else None,
+            ended_ns=ended[0]["timestamp"] if ended else None,
+            returns=[sum(r["rewards"][i] or 0.0 for r in part) for i in range(2)],
+        )
+
+    assert chunks.segment_stats(batch, 2, bounds) == [expected(a, b) for a, b in bounds]
+    assert [chunks.stats(batch.slice(a, b - a), 2) for a, b in bounds if b > a] == [
+        expected(a, b) for a, b in bounds if b > a
+    ]
 
 
 class Unencodable:
