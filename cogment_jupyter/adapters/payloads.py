@@ -117,7 +117,7 @@ def fixed_value(value: Any) -> tuple[Any, bool]:
     """``(value that cannot change any more, True)``: ints, floats, strings and None as they
     are, numpy arrays copied; ``(value, False)`` for the others (containers)."""
     cls = value.__class__
-    if cls is int or value is None:  # the common cases first: this runs for every fused tick
+    if cls is int or value is None:  # the common cases first: the engine snapshots every in-process payload
         return value, True
     if isinstance(value, np.ndarray):
         return value.copy(), True

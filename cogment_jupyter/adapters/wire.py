@@ -29,7 +29,6 @@ __all__ = [
     "encode_observation",
     "envelope_value_spans",
     "file_descriptor",
-    "value_header",
 ]
 
 PROTO_FILE = "cogment_jupyter/wire.proto"
@@ -181,11 +180,7 @@ def encode_observation(
 ) -> bytes:
     """The serialised :class:`Observation` (same bytes as ``SerializeToString``: fields in
     number order, defaults omitted)."""
-    if value is None:
-        out = b""
-    else:
-        n = len(value)
-        out = (b"\x0a" + bytes((n,)) if n < 0x80 else b"\x0a" + write_varint(n)) + value
+    out = encode_action(value)  # field 1, the value, is encoded as an Action's
     if inactive:
         out += b"\x10\x01"
     if dead:
@@ -203,11 +198,6 @@ def encode_observation(
     if action_mask:
         out += _bytes_field(0x4A, action_mask)
     return out
-
-
-def value_header(size: int) -> bytes:
-    """The bytes before a ``size``-byte value in an envelope that starts with it."""
-    return b"\x0a" + write_varint(size)
 
 
 #: The headers of values under 128 bytes (one varint byte), made once: every recorded tick uses them.

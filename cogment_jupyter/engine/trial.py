@@ -478,7 +478,7 @@ class Trial:
         if starting is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(starting)
-            self._datalog_started(starting)
+            self._datalog_started(starting)  # its callback may not have run yet
         return self.datalog
 
     def _new_tick(self, observation_set: ObservationSet, final: bool) -> None:
@@ -807,13 +807,13 @@ class Trial:
 
     # ----------------------------------------------------------------- samples
 
-    def _new_sample(self, tick: int) -> Sample:
-        return Sample(tick, now_ns(), actions=[None] * len(self.actors))
+    def _new_sample(self, tick: int, timestamp: int | None = None) -> Sample:
+        return Sample(tick, now_ns() if timestamp is None else timestamp, actions=[None] * len(self.actors))
 
     def _current_sample(self) -> Sample:
         samples = self._samples
         if not samples:  # a fused tick has no record until something needs one
-            samples.append(Sample(self.tick_id, self.tick_started_ns, actions=[None] * len(self.actors)))
+            samples.append(self._new_sample(self.tick_id, self.tick_started_ns))
         return samples[-1]
 
     def _excluded(self, sample: Sample) -> Sample:
@@ -851,12 +851,9 @@ class Trial:
             self.datalog.add(backlog)
 
     async def _close_datalog(self) -> None:
-        if self._datalog_starting is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._datalog_starting)
-            self._datalog_started(self._datalog_starting)  # its callback may not have run yet
-        if self.datalog is not None:
-            await self.datalog.close()
+        datalog = await self.open_datalog()
+        if datalog is not None:
+            await datalog.close()
         # recorded: what is left of an ended trial is kept a while by the orchestrator, keep it light
         self.datalog = self._datalog_starting = self._datalog_closing = None
 
