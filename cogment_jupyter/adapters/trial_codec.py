@@ -81,7 +81,7 @@ class TrialCodec:
 
     @classmethod
     def from_params(cls, params: Any) -> TrialCodec | None:
-        """From a ``cogment.api.common_pb2.TrialParams``; ``None`` if the trial did not record
+        """From a ``common_pb2.TrialParams``; ``None`` if the trial did not record
         spaces (not one of ours), so the datastore leaves its values as bytes."""
         text = params.properties.get(PROPERTY_KEY) if params is not None else None
         if not text:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cogment.api.common_pb2 import TrialParams
+    from cogment_jupyter.proto.common_pb2 import TrialParams
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from cogment.api.common_pb2 import TrialParams
 
 from cogment_jupyter.datastore import frames, parquet
 from cogment_jupyter.datastore.decoding import decoder_for
@@ -20,6 +19,7 @@ from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.datastore.writer import delete_trials
 from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.proto.common_pb2 import TrialParams
 
 
 class Datastore:

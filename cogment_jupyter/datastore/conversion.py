@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 import pyarrow as pa
-from cogment.api.trial_datastore_pb2 import StoredTrialSample, StoredTrialSampleField
 
 from cogment_jupyter.datastore.actors import ActorDirectory
+from cogment_jupyter.proto.trial_datastore_pb2 import StoredTrialSample, StoredTrialSampleField
 
 F = StoredTrialSampleField
 _COLUMNS = (

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from cogment.api.common_pb2 import TrialParams
+    from cogment_jupyter.proto.common_pb2 import TrialParams
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from cogment_jupyter.engine.components import DatalogConnection, FusedRows
 from cogment_jupyter.engine.records import Sample, TrialState
 
 if TYPE_CHECKING:
-    from cogment.api.common_pb2 import TrialParams
+    from cogment_jupyter.proto.common_pb2 import TrialParams
 
 #: Rows handed to the writer at most at once (well under the writer's chunk size).
 HANDOFF_ROWS = 4096

@@ -17,12 +17,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from cogment.api.common_pb2 import TrialParams
 
 from cogment_jupyter.datastore import chunks
 from cogment_jupyter.datastore.errors import DatastoreError, UnknownTrialError
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.datastore.writer import MAX_CHUNK, delete_trials, upsert_trial, write_chunk
+from cogment_jupyter.proto.common_pb2 import TrialParams
 
 META_KEY = b"cogment_jupyter.datastore"
 EXPORT_FORMAT = 1

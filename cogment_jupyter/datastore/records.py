@@ -9,10 +9,10 @@ import socket
 from dataclasses import dataclass
 
 import psutil
-from cogment.api.common_pb2 import TrialParams
 
 from cogment_jupyter.datastore.actors import ActorDirectory, ActorInfo
 from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.proto.common_pb2 import TrialParams
 
 
 @dataclass(frozen=True, slots=True)

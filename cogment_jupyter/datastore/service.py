@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import grpc
 import grpc.aio
-from cogment.api import common_pb2, datalog_pb2, datalog_pb2_grpc, trial_datastore_pb2, trial_datastore_pb2_grpc
 
 from cogment_jupyter.datastore.conversion import SampleConverter
 from cogment_jupyter.datastore.errors import DatastoreError
@@ -24,6 +23,13 @@ from cogment_jupyter.datastore.store import POLL, TrialStore
 from cogment_jupyter.datastore.writer import TrialHandle
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.service_status import status_reply
+from cogment_jupyter.proto import (
+    common_pb2,
+    datalog_pb2,
+    datalog_pb2_grpc,
+    trial_datastore_pb2,
+    trial_datastore_pb2_grpc,
+)
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from cogment_jupyter.datastore.schema import connect, translate_errors
 from cogment_jupyter.engine.records import TrialState
 
 if TYPE_CHECKING:
-    from cogment.api.common_pb2 import TrialParams
+    from cogment_jupyter.proto.common_pb2 import TrialParams
 
 log = logging.getLogger(__name__)
 

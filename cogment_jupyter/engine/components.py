@@ -32,9 +32,8 @@ from cogment_jupyter.engine.records import (
 )
 
 if TYPE_CHECKING:
-    from cogment.api.common_pb2 import TrialParams
-
     from cogment_jupyter.engine.trial import Trial
+    from cogment_jupyter.proto.common_pb2 import TrialParams
 
 
 @dataclass(slots=True)

@@ -13,13 +13,12 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
-from cogment.api.common_pb2 import TrialParams
-
 from cogment_jupyter.engine.components import ComponentFactory
 from cogment_jupyter.engine.errors import OrchestratorError
 from cogment_jupyter.engine.ids import new_trial_id
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import ActorSlot, Trial
+from cogment_jupyter.proto.common_pb2 import TrialParams
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The ``Status`` answer every Cogment service gives (upstream: only ``overall_load``, always "0")."""
 
-from cogment.api import common_pb2
+from cogment_jupyter.proto import common_pb2
 
 
 def status_reply(request: common_pb2.StatusRequest) -> common_pb2.StatusReply:

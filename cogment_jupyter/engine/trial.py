@@ -51,9 +51,8 @@ from cogment_jupyter.engine.records import (
 )
 
 if TYPE_CHECKING:
-    from cogment.api.common_pb2 import TrialParams
-
     from cogment_jupyter.engine.components import FusedLoop
+    from cogment_jupyter.proto.common_pb2 import TrialParams
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import grpc
-from cogment.api import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.adapters.cog_settings import PLAYER
@@ -30,6 +29,7 @@ from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.lab.handles import TrialHandle
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
 from cogment_jupyter.lab.runtime import LoopThread
+from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.component_host import ComponentHost
 from cogment_jupyter.transport.factory import GrpcComponentFactory

@@ -17,7 +17,7 @@ Where a process looks, first match wins:
 
 A file only counts when its server (if it names one) is alive and the orchestrator answers
 ``Version``; plain scripts and kernels of other front ends (VS Code) find nothing and keep
-their embedded runtime. Only the standard library, ``grpc`` and ``cogment.api`` are imported,
+their embedded runtime. Only the standard library, ``grpc`` and ``cogment_jupyter.proto`` are imported,
 so a kernel pays nothing for the server side.
 """
 
@@ -133,7 +133,8 @@ def read_runtime_file(path: str | os.PathLike[str], source: str = "file") -> Sha
 def orchestrator_answers(endpoint: str, timeout: float = PROBE_TIMEOUT) -> str | None:
     """None when the orchestrator answers ``Version`` within ``timeout``, else why not."""
     import grpc
-    from cogment.api import common_pb2, orchestrator_pb2_grpc
+
+    from cogment_jupyter.proto import common_pb2, orchestrator_pb2_grpc
 
     address = endpoint.removeprefix("grpc://")
     with grpc.insecure_channel(address) as channel:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from cogment.api import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
 from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
 #: seconds per call; the orchestrator is on loopback and answers these at once
 CALL_TIMEOUT = 5.0

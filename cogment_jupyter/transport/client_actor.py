@@ -14,10 +14,10 @@ import logging
 from collections.abc import Sequence
 
 import grpc
-from cogment.api import common_pb2, orchestrator_pb2_grpc
 
 from cogment_jupyter.engine.components import ActorConnection, ActorPort, ClientActorConnection, InitError
 from cogment_jupyter.engine.records import Action, ActorInit, Message, Observation, Reward
+from cogment_jupyter.proto import common_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport import convert
 from cogment_jupyter.transport.grpc_components import END, LAST, LAST_ACK, NORMAL, _ActorStream, handshake
 from cogment_jupyter.transport.streams import StreamPump

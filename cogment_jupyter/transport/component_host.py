@@ -12,11 +12,11 @@ from typing import Any
 
 import grpc
 from cogment.agent_service import AgentServicer
-from cogment.api import agent_pb2_grpc, environment_pb2_grpc
 from cogment.env_service import EnvironmentServicer
 
 from cogment_jupyter.adapters import cog_settings
 from cogment_jupyter.adapters.base import Actor, Environment
+from cogment_jupyter.proto import agent_pb2_grpc, environment_pb2_grpc
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.sdk_bridge import actor_implementation, environment_implementation
 

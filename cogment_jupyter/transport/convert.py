@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cogment.api import common_pb2 as common
-from cogment.api import datalog_pb2 as datalog
-from cogment.api import environment_pb2 as environment
 from google.protobuf import any_pb2, struct_pb2
 from google.protobuf.message import Message as ProtoMessage
 
@@ -25,6 +22,9 @@ from cogment_jupyter.engine.records import (
     Sample,
     as_bytes,
 )
+from cogment_jupyter.proto import common_pb2 as common
+from cogment_jupyter.proto import datalog_pb2 as datalog
+from cogment_jupyter.proto import environment_pb2 as environment
 
 
 def to_any(value: Any) -> any_pb2.Any | None:

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from cogment.api import agent_pb2_grpc, common_pb2, datalog_pb2, datalog_pb2_grpc, environment_pb2
-from cogment.api import environment_pb2_grpc as env_grpc
 
 from cogment_jupyter.engine.components import (
     ActorPort,
@@ -26,6 +24,8 @@ from cogment_jupyter.engine.records import (
     Reward,
     Sample,
 )
+from cogment_jupyter.proto import agent_pb2_grpc, common_pb2, datalog_pb2, datalog_pb2_grpc, environment_pb2
+from cogment_jupyter.proto import environment_pb2_grpc as env_grpc
 from cogment_jupyter.transport import convert
 from cogment_jupyter.transport.streams import StreamPump
 

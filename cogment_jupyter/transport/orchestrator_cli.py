@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import IO
 
 import yaml
-from cogment.api.common_pb2 import TrialParams
 from google.protobuf import json_format
 
 from cogment_jupyter.engine.logs import LOG_LEVELS
 from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.proto.common_pb2 import TrialParams
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.server import OrchestratorServer
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
-from cogment.api import orchestrator_pb2_grpc
 
 from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.proto import orchestrator_pb2_grpc
 from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
 from cogment_jupyter.transport.servicers import ClientActorServicer, TrialLifecycleServicer
 

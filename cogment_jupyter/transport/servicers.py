@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 
 import grpc
-from cogment.api import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
 from cogment_jupyter import __version__
 from cogment_jupyter.engine.errors import OrchestratorError
@@ -14,6 +13,7 @@ from cogment_jupyter.engine.orchestrator import Orchestrator, TrialEvent
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.service_status import status_reply
 from cogment_jupyter.engine.trial import Trial
+from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport import convert
 from cogment_jupyter.transport.client_actor import ClientActorSlot
 from cogment_jupyter.transport.streams import StreamPump
