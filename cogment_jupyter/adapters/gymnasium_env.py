@@ -103,6 +103,7 @@ class Gymnasium(PooledEnvironment):
             importlib.import_module(registration)
         if isinstance(env_id, str):
             resolve_env_id(env_id)
+            max_episode_steps = self._step_limit(max_episode_steps)
         elif not callable(env_id):
             raise TypeError(f"env_id must be a Gymnasium id or a callable returning a gym.Env, got {env_id!r}")
         self.env_id = env_id
@@ -112,6 +113,17 @@ class Gymnasium(PooledEnvironment):
         self._validate: Callable[..., Any] | None = None
 
     # -- construction -----------------------------------------------------------------------
+
+    def _step_limit(self, max_episode_steps: int | None) -> int | None:
+        """The time limit, given as the argument or, as Cogment Lab passes it, in ``make_kwargs``
+        (``gym.make`` takes it once)."""
+        in_kwargs = self.make_kwargs.pop("max_episode_steps", None)
+        if in_kwargs is not None and max_episode_steps is not None and in_kwargs != max_episode_steps:
+            raise ValueError(
+                f"max_episode_steps={max_episode_steps} and make_kwargs={{'max_episode_steps': {in_kwargs}}} "
+                "disagree: give the time limit once"
+            )
+        return max_episode_steps if max_episode_steps is not None else in_kwargs
 
     def _make(self, render: bool) -> gym.Env:
         kwargs = dict(self.make_kwargs)

@@ -126,6 +126,17 @@ def test_max_steps_and_environment_config(lab):
     assert handle.tick == 11  # the upstream off-by-one: final observations come at tick max_steps + 1
 
 
+def test_cogment_lab_make_kwargs_form(lab):
+    """Cogment Lab passes the time limit in make_kwargs (gym.make's keyword): same trial as max_episode_steps=."""
+    lab.serve_env("short-car", envs.Gymnasium("MountainCar-v0", make_kwargs={"max_episode_steps": 10}))
+    handle = lab.start_trial("short-car", "random").wait(30)
+    assert handle.errors == [] and handle.state == "ENDED"
+    data = lab.get_trial_data(handle.id)["gym"]
+    assert len(data) == 10 and data.truncated[-1] and not data.terminated[-1]
+    with pytest.raises(ValueError, match="give the time limit once"):
+        envs.Gymnasium("MountainCar-v0", make_kwargs={"max_episode_steps": 10}, max_episode_steps=20)
+
+
 def test_errors_are_clear_and_leave_the_lab_healthy(lab):
     with pytest.raises(KeyError, match="did you mean 'cartpole'"):
         lab.start_trial("cartpol", "random")
