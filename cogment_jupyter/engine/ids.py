@@ -8,6 +8,11 @@ import uuid
 
 _rng = random.Random(int.from_bytes(os.urandom(16), "little"))
 
+#: Longest trial id accepted. Ids travel as gRPC metadata (``trial-id``) on every call of a
+#: trial, and gRPC refuses a call's metadata past 8 KiB at random (always past 16 KiB); 4 KiB
+#: leaves room for the rest of it.
+MAX_TRIAL_ID_LENGTH = 4096
+
 
 def new_trial_id() -> str:
     """A UUID v4 string."""
@@ -26,3 +31,28 @@ def reseed_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=reseed_after_fork)
+
+
+def trial_id_problem(trial_id: str) -> str | None:
+    """Why ``trial_id`` cannot name a trial (None when it can).
+
+    A trial id is sent as gRPC metadata to every component of the trial, so it must be what a
+    metadata value can carry: printable ASCII, no leading or trailing space, not too long.
+    """
+    if not trial_id:
+        return "a trial id cannot be empty"
+    shown = trial_id if len(trial_id) <= 40 else trial_id[:40] + "…"
+    if len(trial_id) > MAX_TRIAL_ID_LENGTH:
+        return (
+            f"trial id {shown!r} is {len(trial_id)} characters long; gRPC metadata carries at most "
+            f"{MAX_TRIAL_ID_LENGTH}: use a shorter id (or none, for a generated UUID)"
+        )
+    for position, character in enumerate(trial_id):
+        if not " " <= character <= "~":
+            return (
+                f"trial id {shown!r} has {character!r} (U+{ord(character):04X}) at position {position}, which gRPC "
+                "metadata cannot carry: use printable ASCII (letters, digits, '-', '_', '.', ...)"
+            )
+    if trial_id != trial_id.strip():
+        return f"trial id {shown!r} starts or ends with a space, which gRPC metadata drops: remove it"
+    return None

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from cogment_jupyter.engine.components import ComponentFactory
-from cogment_jupyter.engine.errors import OrchestratorError
-from cogment_jupyter.engine.ids import new_trial_id
+from cogment_jupyter.engine.errors import InvalidTrialId, OrchestratorError
+from cogment_jupyter.engine.ids import new_trial_id, trial_id_problem
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import ActorSlot, Trial
 from cogment_jupyter.proto.common_pb2 import TrialParams
@@ -99,9 +99,15 @@ class Orchestrator:
         trial_id_requested: str = "",
         user_id: str = "",
     ) -> str:
-        """Start a trial and return its id ("" if the requested id is taken), §2.1."""
+        """Start a trial and return its id ("" if the requested id is taken), §2.1.
+
+        A requested id that could not reach the trial's components (see ``trial_id_problem``)
+        is refused here rather than failing every one of them later.
+        """
         if self._closed:
             raise OrchestratorError("The orchestrator is shutting down")
+        if trial_id_requested and (problem := trial_id_problem(trial_id_requested)) is not None:
+            raise InvalidTrialId(problem)
         trial_id = trial_id_requested or new_trial_id()
         if trial_id in self.trials or trial_id in self._reserved:
             log.warning("Trial id [%s] already exists", trial_id)

@@ -22,7 +22,7 @@ from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.adapters.cog_settings import PLAYER
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
-from cogment_jupyter.engine.ids import new_seed, new_trial_id
+from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import Trial
@@ -513,6 +513,8 @@ class Lab:
     ) -> tuple[TrialHandle, common_pb2.TrialParams]:
         params = self.trial_params(env, actors, seed=seed, **options)
         trial_id = trial_id or new_trial_id()
+        if (problem := trial_id_problem(trial_id)) is not None:
+            raise ValueError(problem)
         if trial_id in self._handles:
             raise ValueError(f"trial id {trial_id!r} is already used by this lab")
         agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}

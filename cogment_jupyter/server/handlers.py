@@ -1,7 +1,7 @@
 """REST under ``/cogment/api/``: every verb behind Jupyter's authentication.
 
-Errors are JSON ``{"message": ..., ...}`` like Jupyter's own API: 400 for a bad filter, 404
-for an unknown trial, 409 for terminating a trial that is not running, 503 when the runtime is
+Errors are JSON ``{"message": ..., ...}`` like Jupyter's own API: 400 for a bad filter or a
+trial id no trial can have (one gRPC metadata cannot carry), 404 for an unknown trial, 409 for terminating a trial that is not running, 503 when the runtime is
 down (with the reason and the runtime's status).
 
 Routes (relative to the server's base URL):
@@ -52,6 +52,23 @@ def reading(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[N
             self.fail(400, str(error))
         except DatastoreError as error:  # an unknown trial is answered by the routes
             self.fail(503, f"the shared datastore cannot be read: {error}")
+
+    return wrapper
+
+
+def trial_route(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """A route about one trial: an id no trial can have is a 400 that says why, before it
+    reaches gRPC (which cannot send it) or the datastore."""
+
+    @functools.wraps(method)
+    async def wrapper(self: CogmentHandler, trial_id: str, *args: Any, **kwargs: Any) -> None:
+        from cogment_jupyter.engine.ids import trial_id_problem
+
+        problem = trial_id_problem(trial_id)
+        if problem is not None:
+            self.fail(400, f"no trial can have this id: {problem}")
+            return
+        await method(self, trial_id, *args, **kwargs)
 
     return wrapper
 
@@ -113,6 +130,7 @@ class TrialsHandler(CogmentHandler):
 
 class TrialHandler(CogmentHandler):
     @tornado.web.authenticated
+    @trial_route
     @reading
     async def get(self, trial_id: str) -> None:
         from cogment_jupyter.datastore.errors import UnknownTrialError
@@ -132,6 +150,7 @@ class TrialHandler(CogmentHandler):
 
 class StepsHandler(CogmentHandler):
     @tornado.web.authenticated
+    @trial_route
     @reading
     async def get(self, trial_id: str) -> None:
         from cogment_jupyter.datastore.errors import UnknownTrialError
@@ -173,6 +192,7 @@ class StepsHandler(CogmentHandler):
 
 class TerminateHandler(CogmentHandler):
     @tornado.web.authenticated
+    @trial_route
     @reading
     async def post(self, trial_id: str) -> None:
         import grpc

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from cogment_jupyter import __version__
-from cogment_jupyter.engine.errors import OrchestratorError
+from cogment_jupyter.engine.errors import InvalidTrialId, OrchestratorError
 from cogment_jupyter.engine.orchestrator import Orchestrator, TrialEvent
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.service_status import status_reply
@@ -69,6 +69,8 @@ class TrialLifecycleServicer(orchestrator_pb2_grpc.TrialLifecycleSPServicer):
                 trial_id_requested=request.trial_id_requested,
                 user_id=request.user_id,
             )
+        except InvalidTrialId as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"TrialLifecycleSP/StartTrial: [{error}]")
         except OrchestratorError as error:
             await context.abort(grpc.StatusCode.UNKNOWN, f"TrialLifecycleSP/StartTrial failure: [{error}]")
         return orchestrator_pb2.TrialStartReply(trial_id=trial_id)

@@ -146,6 +146,9 @@ def test_errors_are_clear_and_leave_the_lab_healthy(lab):
         lab.start_trial("cartpole", {"gym": "random", "ghost": "random"})
     with pytest.raises(ValueError, match=r"CartPole-V1|close matches|did you mean"):
         envs.Gymnasium("CartPole-V1")
+    for odd, named in (("caf\u00e9", "U+00E9"), ("a\x00b", "U+0000"), ("z" * 5000, "at most 4096")):
+        with pytest.raises(ValueError, match=named.replace("+", r"\+")):
+            lab.start_trial("cartpole", "random", trial_id=odd)
 
     lab.serve_actor("five", lambda observation: 5)
     bad = lab.start_trial("cartpole", "five").wait(30)

@@ -170,3 +170,17 @@ def test_terminate(server: JupyterServer, shared_lab) -> None:
     again = server.request("POST", f"/cogment/api/trials/{handle.id}/terminate")
     assert again.status == 409, again.body
     assert server.request("POST", "/cogment/api/trials/no-such-trial/terminate").status == 404
+
+
+@pytest.mark.parametrize(
+    ("quoted", "named"),
+    [("%C3%A9t%C3%A9", "U+00E9"), ("a%00b", "U+0000"), ("a%0Ab", "U+000A"), ("x" * 4097, "at most 4096")],
+    ids=["non-ASCII", "NUL", "newline", "too-long"],
+)
+def test_ids_no_trial_can_have_are_400_on_every_trial_route(server: JupyterServer, quoted: str, named: str) -> None:
+    for method, suffix in (("GET", ""), ("GET", "/steps"), ("POST", "/terminate")):
+        reply = server.request(method, f"/cogment/api/trials/{quoted}{suffix}")
+        assert reply.status == 400, (method, suffix, reply.status, reply.body[:300])
+        message = reply.json()["message"]
+        assert "no trial can have this id" in message and named in message, message
+    assert server.status()["responding"] is True  # the runtime did not mind
