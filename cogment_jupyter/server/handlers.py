@@ -1,8 +1,9 @@
 """REST under ``/cogment/api/``: every verb behind Jupyter's authentication.
 
 Errors are JSON ``{"message": ..., ...}`` like Jupyter's own API: 400 for a bad filter or a
-trial id no trial can have (one gRPC metadata cannot carry), 404 for an unknown trial, 409 for terminating a trial that is not running, 503 when the runtime is
-down (with the reason and the runtime's status).
+trial id no trial can have (one gRPC metadata cannot carry), 404 for an unknown trial, 409 for
+terminating a trial that is not running, 503 when the runtime is down (with the reason and the
+runtime's status).
 
 Routes (relative to the server's base URL):
 
