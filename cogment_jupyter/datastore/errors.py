@@ -23,6 +23,14 @@ class NewerSchemaError(DatastoreFileError):
     """The file was written by a newer cogment_jupyter with a schema this one cannot read."""
 
 
+class DiskFullError(DatastoreError):
+    """The disk holding the datastore is full: what was being written is not stored."""
+
+
+class ReadOnlyDatastoreError(DatastoreError):
+    """A write to a datastore that can only be read here (read-only mount or permissions)."""
+
+
 class UnknownTrialError(DatastoreError, KeyError):
     """A trial id that is not in the datastore."""
 

@@ -3,7 +3,10 @@
 WAL mode lets other processes read a trial while it is written, and a writer killed with
 SIGKILL loses at most the transaction it had open. The file is stamped with an
 ``application_id`` and a ``user_version`` so that a foreign, corrupt or newer file is
-refused with an error that says what to do instead of being silently misread.
+refused with an error that says what to do instead of being silently misread. A file this
+process cannot write (a read-only mount, permissions) opens read-only: reads work, and every
+write fails with :class:`ReadOnlyDatastoreError`; a full disk is reported as such
+(:class:`DiskFullError`).
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 from cogment_jupyter.datastore.errors import (
     CorruptFileError,
     DatastoreError,
+    DiskFullError,
     ForeignFileError,
     NewerSchemaError,
+    ReadOnlyDatastoreError,
 )
 
 log = logging.getLogger(__name__)
@@ -100,12 +107,64 @@ def _corrupt(file: Path, exc: BaseException) -> CorruptFileError:
     )
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
+def disk_full(file: Path, exc: BaseException) -> DiskFullError:
+    try:
+        free = f"{_megabytes(shutil.disk_usage(file.parent).free)} free"
+    except OSError:
+        free = "free space unknown"
+    return DiskFullError(
+        _problem(
+            file,
+            f"the disk is full ({free} on its file system; SQLite: {exc})",
+            "What was being written is not stored (SQLite rolled it back); trials recorded before are "
+            "intact. Free some space: recording resumes by itself.",
+        )
+    )
+
+
+def read_only(file: Path, reason: str) -> ReadOnlyDatastoreError:
+    return ReadOnlyDatastoreError(
+        _problem(
+            file,
+            f"this datastore is read-only here ({reason})",
+            "Reading works, recording does not: record into another directory (Lab(datastore=...), "
+            "--directory), or make this one writable.",
+        )
+    )
+
+
+def read_only_reason(file: Path) -> str | None:
+    """Why this process cannot write an existing datastore file (None when it can).
+
+    SQLite in WAL mode writes ``-wal`` and ``-shm`` files beside the database: its directory counts.
+    """
+    directory = file.parent
+    with contextlib.suppress(OSError):
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return f"{directory} is on a read-only file system"
+    if not os.access(file, os.W_OK):
+        return f"{file.name} is not writable by this user"
+    if not os.access(directory, os.W_OK):
+        return f"its directory {directory} is not writable by this user"
+    return None
+
+
 @contextlib.contextmanager
 def translate_errors(file: Path) -> Iterator[None]:
-    """Turn SQLite's corruption errors into :class:`CorruptFileError` naming the file and the fix."""
+    """Turn SQLite's errors about the file (corrupt, disk full, read-only) into errors naming
+    the file and the fix."""
     try:
         yield
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+        if code == sqlite3.SQLITE_FULL:
+            raise disk_full(file, exc) from exc
+        if code == sqlite3.SQLITE_READONLY:
+            raise read_only(file, read_only_reason(file) or str(exc)) from exc
         raise
     except sqlite3.DatabaseError as exc:
         msg = str(exc)
@@ -115,7 +174,12 @@ def translate_errors(file: Path) -> Iterator[None]:
 
 
 def connect(file: Path, *, create: bool = True) -> sqlite3.Connection:
-    """Open (and on first use create) the datastore file; check it is ours and not too new."""
+    """Open (and on first use create) the datastore file; check it is ours and not too new.
+
+    A file this process cannot write is opened read-only (see :func:`read_only_reason`).
+    """
+    if file.exists() and (reason := read_only_reason(file)) is not None:
+        return _connect_read_only(file, reason)
     if not file.exists():
         if not create:
             raise DatastoreError(_problem(file, "no datastore file here", "Check the path, or record a trial first."))
@@ -131,19 +195,62 @@ def connect(file: Path, *, create: bool = True) -> sqlite3.Connection:
         raise DatastoreError(_problem(file, f"cannot open ({exc})", "Check the path and permissions.")) from exc
     try:
         _prepare(conn, file)
+    except sqlite3.OperationalError as exc:  # e.g. its -wal file cannot be opened
+        conn.close()
+        raise DatastoreError(_problem(file, f"cannot open ({exc})", "Check the path and permissions.")) from exc
     except BaseException:
         conn.close()
         raise
     return conn
 
 
+def _connect_read_only(file: Path, reason: str) -> sqlite3.Connection:
+    """Open for reading only. ``mode=ro`` sees every commit, but SQLite needs the ``-shm`` file
+    beside a WAL database for it (or the right to create one); without either, as on a
+    read-only mount after a clean close, ``immutable=1`` reads the file as it stands."""
+    base = f"file:{urllib.parse.quote(str(file))}?mode=ro"
+    for uri in (base, base + "&immutable=1"):
+        conn = None
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+            _check(conn, file, writable=False)
+        except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_CANTOPEN and "immutable" not in uri:
+                continue
+            raise DatastoreError(_problem(file, f"cannot open it read-only ({exc})", "Check the path.")) from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        if "immutable" in uri and file.with_name(file.name + "-wal").exists():
+            log.warning("%s: read-only without its -shm file: what its -wal file holds is not seen", file)
+        log.info("%s: opened read-only (%s)", file, reason)
+        return conn
+    raise AssertionError("unreachable")
+
+
 def _prepare(conn: sqlite3.Connection, file: Path) -> None:
+    with translate_errors(file):
+        _check(conn, file, writable=True)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("%s: journal mode is %s, not WAL; concurrent readers may block writers", file, mode)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+
+
+def _check(conn: sqlite3.Connection, file: Path, *, writable: bool) -> None:
+    """The file is ours and of a schema this version reads (a new file is initialised first)."""
     with translate_errors(file):
         try:
             app_id, version, tables = _identity(conn)
+        except sqlite3.OperationalError:
+            raise
         except sqlite3.DatabaseError as exc:
             raise _corrupt(file, exc) from exc
-        if app_id == 0 and not tables:
+        if app_id == 0 and not tables and writable:
             _initialise(conn, file)
             app_id, version, tables = _identity(conn)
         if app_id != APPLICATION_ID:
@@ -166,12 +273,9 @@ def _prepare(conn: sqlite3.Connection, file: Path) -> None:
                 )
             )
         if version < SCHEMA_VERSION:
+            if not writable:
+                raise read_only(file, f"its schema version {version} needs an upgrade, which writes")
             _migrate(conn, file, version)
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            log.warning("%s: journal mode is %s, not WAL; concurrent readers may block writers", file, mode)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
 
 
 def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from cogment_jupyter.datastore import chunks
 from cogment_jupyter.datastore.records import TrialRecord
-from cogment_jupyter.datastore.schema import connect, resolve_file, translate_errors
+from cogment_jupyter.datastore.schema import connect, read_only_reason, resolve_file, translate_errors
 from cogment_jupyter.datastore.writer import Writer
 
 #: Seconds between checks for data written by other processes.
@@ -44,6 +44,8 @@ class TrialStore:
         self._closed = False
         self._users = 1
         self._reader()  # create / validate the file now, so errors surface here
+        #: why this process cannot write the file (None when it can): then reads work, writes fail
+        self.read_only = read_only_reason(self.file)
         self.writer = Writer(self.file, self._committed)
         self.writer.start()
 

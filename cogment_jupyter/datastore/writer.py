@@ -6,6 +6,11 @@ the engine's event loop. Each op says how long it may wait for others: samples `
 a trial's close ``CLOSE_LINGER`` (trials ending together share a batch), a flush, a user call
 or an explicit creation none. A batch goes at the earliest of those deadlines, or when
 ``MAX_BATCH`` samples are queued. A SIGKILL loses at most that batch.
+
+A batch that cannot be written (a full disk, a read-only file) is retried op by op, so that
+one trial's failure leaves the others' writes alone. A trial that lost samples is not written
+any further: its close fails with the error, and its row is marked closed (so readers see it
+interrupted) as soon as a later batch commits, e.g. once space was freed.
 """
 
 from __future__ import annotations
@@ -63,7 +68,9 @@ class TrialHandle:
     trial_id: str
     directory: ActorDirectory
     kind: str = "columns"
+    #: samples of this trial were lost (``error`` says why): later ones are not written
     dropped: bool = False
+    error: Exception | None = None
     buffer: deque = field(default_factory=deque)
     queued: bool = False
 
@@ -104,6 +111,8 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._conn: sqlite3.Connection | None = None
+        #: trials that lost samples and whose row is not yet marked closed (the writer's thread only)
+        self._unclosed: list[TrialHandle] = []
 
     # -- submission (any thread) -----------------------------------------------------------
 
@@ -223,7 +232,11 @@ class Writer:
                     results = self._apply(conn, ops)
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    # SQLite rolls back by itself on some errors (a full disk): a second ROLLBACK
+                    # would fail and hide the error that matters
+                    if conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
                     raise
         except Exception as exc:
             if len(ops) > 1:  # isolate the culprit, keep the others
@@ -232,9 +245,14 @@ class Writer:
                 return
             self._fail(ops, exc)
             return
+        self._unclosed.clear()  # marked closed by this batch
         for op, result in results:
             if op.future is not None and not op.future.done():
-                op.future.set_result(result)
+                error = op.handle.error if op.kind == "close" and op.handle is not None else None
+                if error is not None:  # the trial lost samples: its close says so
+                    op.future.set_exception(error)
+                else:
+                    op.future.set_result(result)
         if any(op.kind == "call" for op in ops):
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA incremental_vacuum")
@@ -242,12 +260,15 @@ class Writer:
 
     def _fail(self, ops: list[_Op], exc: Exception) -> None:
         for op in ops:
-            if op.future is not None:
-                if not op.future.done():
-                    op.future.set_exception(exc)
-            elif op.handle is not None and not op.handle.dropped:
-                op.handle.dropped = True
-                log.error("datastore %s: could not store samples of trial %s: %s", self.file, op.handle.trial_id, exc)
+            handle = op.handle
+            if handle is not None and op.kind in ("create", "drain", "close") and not handle.dropped:
+                handle.dropped = True
+                handle.error = exc
+                if handle not in self._unclosed:
+                    self._unclosed.append(handle)
+                log.error("datastore %s: trial %s is not stored completely: %s", self.file, handle.trial_id, exc)
+            if op.future is not None and not op.future.done():
+                op.future.set_exception(exc)
 
     def _apply(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[_Op, Any]]:
         """Run a batch of ops in one transaction, in order per trial.
@@ -260,6 +281,9 @@ class Writer:
         pending = _PendingChunks(conn)
         closes: list[_Op] = []
         results: list[tuple[_Op, Any]] = []
+        for handle in self._unclosed:
+            if handle.seq:  # (0: its row was never written)
+                conn.execute("UPDATE trials SET closed=1 WHERE seq=?", (handle.seq,))
         for op in ops:
             if op.kind == "drain":
                 handle = op.handle
@@ -267,7 +291,8 @@ class Writer:
                     with self._cond:
                         handle.queued = False
                     op.payload = _drain(handle.buffer)
-                pending.add(handle, op.payload)
+                if not handle.dropped:
+                    pending.add(handle, op.payload)
             elif op.kind == "create":
                 created = self._create(conn, *op.payload)
                 if op.handle is not None:  # opened ahead (see open()): its samples follow in the queue
@@ -291,7 +316,11 @@ class Writer:
         return upsert_trial(conn, trial_id, user_id, params, closed=closed, writer=self._identity or this_process())
 
     def _close(self, conn: sqlite3.Connection, handle: TrialHandle) -> None:
+        if handle.dropped and not handle.seq:
+            return  # its row was never written
         conn.execute("UPDATE trials SET closed=1 WHERE seq=?", (handle.seq,))
+        if handle.dropped:
+            return
         count, total = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM chunks WHERE trial_seq=?", (handle.seq,)
         ).fetchone()

@@ -850,11 +850,16 @@ class Trial:
             self.datalog.add(backlog)
 
     async def _close_datalog(self) -> None:
-        datalog = await self.open_datalog()
-        if datalog is not None:
-            await datalog.close()
-        # recorded: what is left of an ended trial is kept a while by the orchestrator, keep it light
-        self.datalog = self._datalog_starting = self._datalog_closing = None
+        try:
+            datalog = await self.open_datalog()
+            if datalog is not None:
+                await datalog.close()
+        except Exception as error:  # the record is incomplete (a full disk...): the trial says so
+            log.warning("Trial [%s] is not recorded completely: %s", self.id, error)
+            self.errors.append(f"datalog: the trial is not recorded completely: {error}")
+        finally:
+            # what is left of an ended trial is kept a while by the orchestrator, keep it light
+            self.datalog = self._datalog_starting = self._datalog_closing = None
 
     def _push_samples(self) -> None:
         """Send the oldest samples while ``nb_buffered_ticks`` or more are buffered (§10)."""

@@ -454,8 +454,20 @@ class Lab:
             if self.external_datalog:
                 params.datalog.endpoint = self.external_datalog
             elif self.datastore_endpoint:
+                self._check_recordable()
                 params.datalog.endpoint = self.datastore_endpoint
         return params
+
+    def _check_recordable(self) -> None:
+        """A trial is refused at once, rather than run and not recorded, on a read-only datastore."""
+        reason = self.datastore.store.read_only if self.datastore is not None else None
+        if reason is not None:
+            from cogment_jupyter.datastore.errors import ReadOnlyDatastoreError
+            from cogment_jupyter.datastore.schema import read_only
+
+            raise ReadOnlyDatastoreError(
+                f"{read_only(self.datastore.file, reason)} Or run the trial unrecorded: datalog=False."
+            )
 
     def _codec(self, template: Any, specs: dict[str, AgentSpec]) -> tuple[TrialCodec, dict[str, str]]:
         """The trial codec of an environment (with its spectators) and its properties, built once."""

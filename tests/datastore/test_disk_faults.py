@@ -1,0 +1,80 @@
+"""A full disk and a read-only mount, for real: a lab recording on a 5 MiB tmpfs that fills
+up, and a datastore seen through a read-only bind mount."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.datastore import Datastore, ReadOnlyDatastoreError, TrialStore
+from tests.mounts import fill, read_only_view, tmpfs
+
+
+def _lab(directory: Path) -> Lab:
+    lab = Lab(datastore=directory)
+    lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1", render=True))  # frames: trials of some size
+    lab.serve_actor("random", actors.Random())
+    return lab
+
+
+def test_a_full_disk_is_reported_as_such_and_recording_resumes_once_space_is_freed(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "disk", "5m") as disk, _lab(disk / "store") as lab:
+        before = [lab.start_trial("cartpole", "random", seed=n, render=True).wait(60) for n in range(3)]
+        assert all(handle.errors == [] for handle in before)
+        kept = {handle.id: len(lab.steps(handle.id)) for handle in before}
+
+        filler = fill(disk)
+        failed = None
+        deadline = time.monotonic() + 120
+        while failed is None and time.monotonic() < deadline:  # SQLite first uses the room its files have
+            handle = lab.start_trial("cartpole", "random", render=True).wait(60)
+            if handle.errors:
+                failed = handle
+        assert failed is not None, "no trial failed to record on a full disk"
+        message = " ".join(failed.errors)
+        assert "the disk is full" in message and "Free some space" in message, message
+        assert "rollback" not in message and "deleted" not in message
+
+        for trial_id, rows in kept.items():  # recorded before: intact
+            assert len(lab.steps(trial_id)) == rows
+
+        filler.unlink()
+        after = lab.start_trial("cartpole", "random", render=True).wait(60)
+        assert after.errors == [], after.errors
+        assert len(lab.steps(after.id)) == after.tick + 1
+
+        trials = lab.trials().set_index("trial_id")
+        assert trials.loc[after.id, "state"] == "ENDED"
+        if failed.id in trials.index:  # its row was written, its samples not all: marked closed by
+            lost = trials.loc[failed.id]  # the first batch after space came back
+            assert lost["state"] != "ENDED" and bool(lost["interrupted"]), lost
+
+
+def test_a_read_only_datastore_opens_read_only(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    with _lab(source / "store") as lab:
+        ids = [handle.id for handle in lab.run_trials(3, "cartpole", "random", progress=False)]
+        rows = {trial_id: len(lab.steps(trial_id)) for trial_id in ids}
+
+    with read_only_view(source, tmp_path / "view") as view:
+        store = view / "store"
+        # reads work, from a Datastore, a TrialStore and a lab
+        with Datastore(store) as datastore:
+            assert list(datastore.trials()["trial_id"]) == ids
+            assert {trial_id: len(datastore.steps(trial_id)) for trial_id in ids} == rows
+            assert TrialStore.open(store) is datastore.store and datastore.store.read_only
+            datastore.store.close()
+            with pytest.raises(ReadOnlyDatastoreError, match=r"read-only file system.*Reading works"):
+                datastore.delete(ids[0])
+
+        with _lab(store) as reader:
+            assert {trial_id: len(reader.steps(trial_id)) for trial_id in ids} == rows
+            with pytest.raises(ReadOnlyDatastoreError, match=r"read-only.*datalog=False"):
+                reader.start_trial("cartpole", "random")
+            unrecorded = reader.start_trial("cartpole", "random", datalog=False).wait(60)
+            assert unrecorded.errors == [] and unrecorded.state == "ENDED"
+        with Datastore(store) as datastore:
+            assert list(datastore.trials()["trial_id"]) == ids  # nothing was changed
