@@ -13,19 +13,17 @@ The equivalent spec, for SDKs in other languages::
         observation: {space: cogment_jupyter.Observation}
         config_type: cogment_jupyter.ActorConfig
 
-Kept out of ``adapters/__init__`` because importing the SDK takes ~0.3 s.
+Only SDK users need it (the lab itself never imports it), so it needs the SDK: importing it
+without the SDK raises an error saying how to install it.
 """
 
 from types import SimpleNamespace
 
-import cogment as _cog
-
 from cogment_jupyter.adapters import wire as wire_pb
+from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
+from cogment_jupyter.official_sdk import require_sdk
 
-#: The actor class every agent of our adapters uses.
-PLAYER = "player"
-#: Participants that are not agents of the environment (people giving feedback, observers).
-SPECTATOR = "spectator"
+_cog = require_sdk("cogment_jupyter.adapters.cog_settings")
 
 actor_classes = _cog.actor.ActorClassList(
     *(

@@ -23,8 +23,10 @@ import numpy as np
 from cogment_jupyter.adapters.codec import binary_layout, write_varint
 
 __all__ = [
+    "PLAYER",
     "PROTO_FILE",
     "PROTO_SOURCE",
+    "SPECTATOR",
     "encode_action",
     "encode_observation",
     "envelope_value_spans",
@@ -32,6 +34,12 @@ __all__ = [
 ]
 
 PROTO_FILE = "cogment_jupyter/wire.proto"
+
+#: The actor class every agent of our adapters uses.
+PLAYER = "player"
+#: Participants that are not agents of the environment (people giving feedback, observers):
+#: they watch (and reward, message) and see what the first agent sees.
+SPECTATOR = "spectator"
 
 PROTO_SOURCE = """\
 syntax = "proto3";

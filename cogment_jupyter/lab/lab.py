@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 import grpc
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
-from cogment_jupyter.adapters.cog_settings import PLAYER
 from cogment_jupyter.adapters.trial_codec import TrialCodec
+from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
 from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.orchestrator import Orchestrator
@@ -29,11 +29,12 @@ from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.lab.handles import TrialHandle
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
 from cogment_jupyter.lab.runtime import LoopThread
+from cogment_jupyter.official_sdk import require_sdk
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.component_host import ComponentHost
 from cogment_jupyter.transport.factory import GrpcComponentFactory
-from cogment_jupyter.transport.inprocess import SPECTATOR, InProcessActor, InProcessServices
+from cogment_jupyter.transport.inprocess import InProcessActor, InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 from cogment_jupyter.transport.server import OrchestratorServer
 
@@ -277,14 +278,20 @@ class Lab:
 
         It talks to actors through ``adapters.cog_settings`` messages; ``agents`` gives each
         agent's spaces (the SDK function cannot tell them). It runs in this kernel, over gRPC.
+        Needs the official SDK (an error says how to install it).
         """
+        require_sdk("lab.serve_sdk_env")
         runtime = self._check_open()
         self._check_name(name, replace=True)
         self._sdk_specs[name] = dict(agents)
         runtime.run(_call_async(self.components.add_sdk_environment, name, implementation))
 
     def serve_sdk_actor(self, name: str, implementation: Callable[[Any], Any]) -> None:
-        """Serve an official-SDK session-style actor (``async def actor(session)``) in this kernel."""
+        """Serve an official-SDK session-style actor (``async def actor(session)``) in this kernel.
+
+        Needs the official SDK (an error says how to install it).
+        """
+        require_sdk("lab.serve_sdk_actor")
         runtime = self._check_open()
         self._check_name(name, replace=True)
         runtime.run(_call_async(self.components.add_sdk_actor, name, implementation))

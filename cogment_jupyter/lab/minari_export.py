@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from cogment_jupyter.adapters.trial_codec import TrialCodec
+from cogment_jupyter.adapters.wire import SPECTATOR
 from cogment_jupyter.lab.trial_data import TrialData, agent_trial_data
-from cogment_jupyter.transport.inprocess import SPECTATOR
 from cogment_jupyter.transport.lab_config import EnvConfig
 
 if TYPE_CHECKING:

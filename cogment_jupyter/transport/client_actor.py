@@ -16,10 +16,11 @@ from collections.abc import Sequence
 import grpc
 
 from cogment_jupyter.engine.components import ActorConnection, ActorPort, ClientActorConnection, InitError
-from cogment_jupyter.engine.records import Action, ActorInit, Message, Observation, Reward
+from cogment_jupyter.engine.records import ActorInit, Message, Observation, Reward
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport import convert
-from cogment_jupyter.transport.grpc_components import END, LAST, LAST_ACK, NORMAL, _ActorStream, handshake
+from cogment_jupyter.transport.component_streams import ActorStream
+from cogment_jupyter.transport.grpc_components import NORMAL, _ActorStream, handshake
 from cogment_jupyter.transport.streams import StreamPump
 
 log = logging.getLogger(__name__)
@@ -117,32 +118,6 @@ class ClientActorSlot(_ActorStream, ClientActorConnection):
             self._close(details)
 
 
-class _ClientPort(ActorPort):
-    """What the joined actor sends, written to the ``ClientActorSP`` stream."""
-
-    def __init__(self, pump: StreamPump) -> None:
-        self._pump = pump
-
-    def action(self, action: Action) -> None:
-        self._pump.send(common_pb2.ActorRunTrialOutput(state=NORMAL, action=convert.action_to_proto(action)))
-
-    def reward(self, reward: Reward) -> None:
-        self._pump.send(common_pb2.ActorRunTrialOutput(state=NORMAL, reward=convert.reward_to_proto(reward)))
-
-    def message(self, message: Message) -> None:
-        self._pump.send(common_pb2.ActorRunTrialOutput(state=NORMAL, message=convert.message_to_proto(message)))
-
-    def last_ack(self) -> None:
-        self._pump.send(common_pb2.ActorRunTrialOutput(state=LAST_ACK))
-
-    def lost(self, reason: str) -> None:
-        self._pump.close()
-
-    def failed(self, error: str) -> None:
-        log.warning("client actor failed: %s", error)
-        self._pump.close()
-
-
 async def join_over_grpc(
     channel: grpc.aio.Channel,
     trial_id: str,
@@ -163,48 +138,11 @@ async def join_over_grpc(
     )
     first_message = common_pb2.ActorRunTrialOutput(state=NORMAL, init_output=selection)
     reply = await handshake(call, pump, first_message, common_pb2.ActorRunTrialOutput, "orchestrator", "init_input")
-    first = reply.init_input
-    init = ActorInit(
-        first.actor_name,
-        first.actor_class,
-        first.impl_name,
-        first.env_name,
-        first.config.content if first.HasField("config") else None,
-    )
+    init = convert.actor_init_from_proto(reply.init_input)
+    stream = ActorStream(pump)
     try:
-        await connection.init(init, _ClientPort(pump))
+        await connection.init(init, stream)
     except BaseException:
         call.cancel()
         raise
-    rewards: list[Reward] = []
-    last = False
-    finished = asyncio.Event()
-
-    def on_message(message: common_pb2.ActorRunTrialInput) -> None:
-        nonlocal last, rewards
-        if message.state == LAST:
-            last = True
-        elif message.state == END:
-            connection.end(message.details or None)
-            pump.close()
-            finished.set()
-        elif message.state == NORMAL:
-            kind = message.WhichOneof("data")
-            if kind == "reward":
-                rewards.append(convert.reward_from_proto(message.reward))
-            elif kind == "observation":
-                proto = message.observation
-                observation = Observation(proto.tick_id, proto.timestamp, proto.content)
-                pending, rewards = rewards, []
-                connection.observation(observation, pending, last)
-            elif kind == "message":
-                connection.message(convert.message_from_proto(message.message))
-
-    def on_closed(reason: str) -> None:
-        if not finished.is_set():
-            connection.end(f"the orchestrator closed the stream: {reason}")
-            finished.set()
-
-    pump.start(on_message, on_closed)
-    await finished.wait()
-    await pump.wait_writer()
+    await stream.run(connection)

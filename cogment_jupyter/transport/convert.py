@@ -20,6 +20,7 @@ from cogment_jupyter.engine.records import (
     Reward,
     RewardSource,
     Sample,
+    TrialActor,
     as_bytes,
 )
 from cogment_jupyter.proto import common_pb2 as common
@@ -184,3 +185,31 @@ def observation_set_from_proto(proto: environment.ObservationSet) -> Observation
 
 def action_from_proto(proto: common.Action) -> Action:
     return Action(proto.tick_id, proto.content, proto.timestamp)
+
+
+def action_set_from_proto(proto: environment.ActionSet) -> ActionSet:
+    return ActionSet(proto.tick_id, list(proto.actions), list(proto.unavailable_actors), proto.timestamp)
+
+
+def observation_from_proto(proto: common.Observation) -> Observation:
+    return Observation(proto.tick_id, proto.timestamp, proto.content)
+
+
+def env_init_from_proto(proto: environment.EnvInitialInput) -> EnvInit:
+    return EnvInit(
+        proto.name,
+        proto.impl_name,
+        proto.tick_id,
+        [TrialActor(a.name, a.actor_class) for a in proto.actors_in_trial],
+        proto.config.content if proto.HasField("config") else None,
+    )
+
+
+def actor_init_from_proto(proto: common.ActorInitialInput) -> ActorInit:
+    return ActorInit(
+        proto.actor_name,
+        proto.actor_class,
+        proto.impl_name,
+        proto.env_name,
+        proto.config.content if proto.HasField("config") else None,
+    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import Codec, codec_for
 from cogment_jupyter.adapters.payloads import LabAction, LabObservation, decode_action, decode_observation
+from cogment_jupyter.adapters.wire import SPECTATOR
 from cogment_jupyter.engine.components import (
     ActorConnection,
     ActorPort,
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
     from cogment_jupyter.engine.trial import Trial
 
 log = logging.getLogger(__name__)
-
-#: Actor class of trial participants that watch (and reward, message) without being an agent
-#: (the same name as in ``adapters.cog_settings``, kept here so importing this module stays cheap).
-SPECTATOR = "spectator"
 
 
 def _describe(error: BaseException) -> str:

@@ -27,6 +27,7 @@ from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
 from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.engine.orchestrator import Orchestrator
+from cogment_jupyter.engine.service_status import version_info
 from cogment_jupyter.server.discovery import pid_alive
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessServices
@@ -37,7 +38,6 @@ from cogment_jupyter.transport.orchestrator_cli import (
     status_file,
 )
 from cogment_jupyter.transport.server import OrchestratorServer
-from cogment_jupyter.transport.servicers import version_info
 
 log = logging.getLogger("cogment_jupyter.runtime")
 

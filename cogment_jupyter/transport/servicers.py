@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from cogment_jupyter import __version__
 from cogment_jupyter.engine.errors import InvalidTrialId, OrchestratorError
 from cogment_jupyter.engine.orchestrator import Orchestrator, TrialEvent
 from cogment_jupyter.engine.records import TrialState
-from cogment_jupyter.engine.service_status import status_reply
+from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport import convert
@@ -19,18 +18,6 @@ from cogment_jupyter.transport.client_actor import ClientActorSlot
 from cogment_jupyter.transport.streams import StreamPump
 
 log = logging.getLogger(__name__)
-
-#: The upstream version we speak; the SDK's ``get_remote_versions()`` reads the ``cogment`` entry.
-COGMENT_VERSION = "2.22.0"
-
-
-def version_info() -> common_pb2.VersionInfo:
-    return common_pb2.VersionInfo(
-        versions=[
-            common_pb2.VersionInfo.Version(name="cogment", version=COGMENT_VERSION),
-            common_pb2.VersionInfo.Version(name="cogment_jupyter", version=__version__),
-        ]
-    )
 
 
 def _trial_ids(context: grpc.aio.ServicerContext) -> list[str]:
