@@ -15,7 +15,13 @@ for each frame encoding, against the same environment stepped with no display in
    only, the person's tick rate at --pace. Frames/s actually painted; then, paced at 60 fps,
    Playwright presses arrow keys and the widget measures keydown -> first painted frame that
    reflects the key (p50, p95);
-4. baseline: the same env stepped and rendered with no display, steps/s.
+4. baseline: the same env stepped and rendered with no display, steps/s;
+5. key -> recorded action: a turn-based ``lab.play`` round (each key press one action), timed from
+   the browser's keydown to the action the person's client actor hands the trial, with the kernel
+   idle and busy with another cell (``time.sleep``; a pure-Python loop holding the GIL), p50/p95
+   side by side; and once more busy with ipykernel 7.4's own routing of the widget's messages
+   (what the widget overrides, see ``cogment_jupyter.notebook.comm_routing``). The recorded actions
+   are checked against the keys pressed.
 
 Every hop is timestamped (wall clock; the page's clock is corrected to Date.now()): keydown, our
 key handler, comm message sent, the server passing it on (a probe in the server's config), the
@@ -27,9 +33,10 @@ of Chromium, the server and the kernel. Chromium runs as a visible tab would (a 
 renderer is otherwise at nice 5; --background-renderer keeps that).
 
 Targets (issue 5): >= 60 frames/s painted and keypress -> frame p95 <= 35 ms on CartPole.
-Run:  uv run python bench/play_latency.py  [--formats rgb-deflate png] [--kinds cartpole]
+Run:  uv run python bench/play_latency.py  [--formats rgb-deflate png] [--kinds cartpole] [--recorded 30]
        [--env-in process lab] [--seconds 4] [--presses 30] [--json out.json] [--screenshot x.png]
        [--trace T] [--profile P] (Chromium trace / JS CPU profile of each throughput phase)
+Only section 5 (about a minute): --kinds --recorded 30.
 Needs /usr/bin/chromium (apt-get install chromium) and Pillow for png/jpeg/webp.
 """
 
@@ -357,6 +364,89 @@ class LabPlayBench(_Phases):
         }
 
 
+class RecordedKeyBench:
+    """Runs inside the benchmark's kernel: a turn-based ``lab.play`` round (every key press is one
+    action, so the recorded actions must equal the keys pressed, in order), timed from the
+    browser's keydown to the action the person's client actor hands the trial, while the kernel is
+    idle or busy with another cell."""
+
+    TITLE = "bench: recorded keys"
+
+    def __init__(self, out_dir: str) -> None:
+        from cogment_jupyter import Lab, envs
+        from cogment_jupyter.lab.lab import LabNotLaunched
+        from cogment_jupyter.notebook.magics import launch
+
+        try:
+            self.lab = Lab.current()
+        except LabNotLaunched:
+            self.lab = launch(str(Path(out_dir) / ".cogment-bench-recorded"), None, None, False)
+        self.lab.serve_env("bench-cartpole-recorded", envs.Gymnasium(endless_cartpole, render=True))
+        keys = {"ArrowLeft": 0, "ArrowRight": 1}
+        self.widget = self.lab.play("bench-cartpole-recorded", keys=keys, noop=0, fps=0, title=self.TITLE)
+        self.keys = keys
+        self.downs: list[tuple[float, str, str]] = []  # (browser keydown ms, key, kernel thread)
+        self.decided: list[float] = []  # kernel wall-clock ms when each action was handed to the trial
+        self.busy: tuple[float, float] | None = None
+        self._taken = 0
+        self.widget.on_keys(self._on_keys)
+        self._held: frozenset[str] = frozenset()
+        human = self.widget.player
+        act = human.act
+
+        async def timed_act(observation: Any, frame: Any = None) -> Any:
+            action = await act(observation, frame)
+            self.decided.append(time.time() * 1000)
+            return action
+
+        human.act = timed_act
+
+    def _on_keys(self, pressed: frozenset[str], t_ms: float) -> None:
+        new = [k for k in pressed - self._held if k in self.keys]
+        self._held = pressed
+        for key in new:
+            self.downs.append((t_ms, key, threading.current_thread().name))
+
+    def frontend_routing(self, keep: bool) -> None:
+        """Keep the front end's subshell routing (the widget's default) or fall back to ipykernel's."""
+        from cogment_jupyter.notebook.comm_routing import keep_frontend_routing
+
+        if keep:
+            keep_frontend_routing(self.widget)
+        else:
+            vars(self.widget.comm).pop("_reply_subshell_for", None)
+
+    def busy_cell(self, kind: str, seconds: float) -> None:
+        """What a busy cell does: sleep, or pure-Python work that holds the GIL (a training loop)."""
+        t0 = time.time()
+        if kind == "sleep":
+            time.sleep(seconds)
+        else:
+            n = 0
+            while time.time() - t0 < seconds:
+                n += sum(i * i for i in range(2000))
+        self.busy = (t0 * 1000, time.time() * 1000)
+
+    def take(self, timeout_s: float = 30.0) -> dict[str, Any]:
+        """The presses since the last take, once each has its action (waits for the last ones)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.decided) < len(self.downs) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        downs, decided = self.downs[self._taken :], self.decided[self._taken : len(self.downs)]
+        self._taken = len(self.downs)
+        busy, self.busy = self.busy, None
+        return {"downs": downs, "decided": decided, "busy": busy}
+
+    def verify(self) -> dict[str, Any]:
+        """End the round; its recorded actions against the keys pressed."""
+        trial = self.widget.trial
+        trial.cancel()
+        trial.wait(60)
+        recorded = self.lab.steps(trial.id)["action"].dropna().astype(int).tolist()
+        pressed = [self.keys[key] for _, key, _ in self.downs]
+        return {"recorded": len(recorded), "pressed": len(pressed), "equal": recorded[: len(pressed)] == pressed}
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. Python encode cost
 
@@ -627,6 +717,85 @@ class JupyterBench:
             frame_hops=breakdown([_corrected(f, offset) for f in stats["frames"]], FRAME_HOPS),
         )
         return r
+
+
+#: (label, what the busy cell does or None, whether the widget keeps the front end's subshell routing)
+RECORDED_CONDITIONS = [
+    ("idle", None, True),
+    ("busy: time.sleep", "sleep", True),
+    ("busy: Python loop (holds the GIL)", "compute", True),
+    ("idle, again", None, True),
+    ("busy: time.sleep, ipykernel's routing", "sleep", False),
+]
+
+
+def recorded_key_latency(nb: Any, root: Path, presses: int) -> dict[str, Any]:
+    """Key -> recorded action latency of a turn-based ``lab.play`` round, idle and busy (section 5)."""
+    page = nb.page
+    nb.append_and_run(
+        f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r})\n"
+        f"from play_latency import RecordedKeyBench\nrecorded = RecordedKeyBench({str(root)!r})\nrecorded.widget"
+    )
+    widget = f".cj-play:has(.cj-play-title:text-is('{RecordedKeyBench.TITLE}'))"
+    stage = page.locator(f"{widget} .cj-play-stage")
+    stage.wait_for(timeout=60000)
+    busy_s = 4.0 + 0.35 * presses  # longer than the presses take
+    rng = random.Random(1)
+    out: dict[str, Any] = {"presses": presses, "busy_s": busy_s, "conditions": {}}
+    for label, busy, keep in RECORDED_CONDITIONS:
+        nb.append_and_run(f"recorded.frontend_routing({keep})")
+        if busy:
+            nb.start_cell(f"recorded.busy_cell({busy!r}, {busy_s})")
+            page.wait_for_timeout(300)
+        stage.click()
+        page.wait_for_function("el => el.dataset.focused === 'true'", arg=page.locator(widget).element_handle())
+        for i in range(presses):
+            key = "ArrowLeft" if i % 2 else "ArrowRight"
+            page.keyboard.down(key)
+            page.wait_for_timeout(rng.uniform(60, 120))
+            page.keyboard.up(key)
+            page.wait_for_timeout(rng.uniform(90, 180))
+        if busy:
+            nb.wait_kernel_idle(busy_s + 120, what=f"the busy cell ({label})")
+        offset = page.evaluate("() => performance.timeOrigin + performance.now() - Date.now()")
+        taken = nb.value("recorded.take()", timeout_s=120)
+        downs = [(t - offset, key, thread) for t, key, thread in taken["downs"]]
+        lat = [decided - down for (down, _, _), decided in zip(downs, taken["decided"], strict=False)]
+        window = taken["busy"]
+        out["conditions"][label] = {
+            "n": len(lat),
+            "pressed": len(downs),
+            "while_busy": sum(window[0] <= d <= window[1] for d, _, _ in downs) if window else None,
+            "p50": _pct(lat, 50),
+            "p95": _pct(lat, 95),
+            "threads": sorted({"subshell" if t.startswith("subshell") else t for _, _, t in downs}),
+        }
+        c = out["conditions"][label]
+        log(f"recorded keys, {label}: p50 {_fmt(c['p50'])} p95 {_fmt(c['p95'])} ms, n={c['n']}, {c['threads']}")
+    out["verify"] = nb.value("recorded.verify()", timeout_s=120)
+    return out
+
+
+def print_recorded(rec: dict[str, Any]) -> None:
+    conditions = rec["conditions"]
+    idle = conditions.get("idle", {}).get("p50")
+    print(
+        f"\nkey -> recorded action: turn-based lab.play CartPole, {rec['presses']} presses per row, from the "
+        "browser's keydown to the action the person's client actor hands the trial (same clock)"
+    )
+    print(f"{'condition':<40}{'n':>4}{'busy':>6}{'p50 ms':>9}{'p95 ms':>9}{'x idle p50':>12}  handled on")
+    for label, c in conditions.items():
+        ratio = c["p50"] / idle if idle and c["p50"] is not None else None
+        busy = "-" if c["while_busy"] is None else str(c["while_busy"])
+        print(
+            f"{label:<40}{c['n']:>4}{busy:>6}{_fmt(c['p50']):>9}{_fmt(c['p95']):>9}{_fmt(ratio, 2):>12}"
+            f"  {', '.join(c['threads'])}"
+        )
+    v = rec["verify"]
+    print(
+        f"recorded actions == keys pressed, in order: {'yes' if v['equal'] else 'NO'} "
+        f"({v['recorded']} recorded, {v['pressed']} pressed)"
+    )
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -930,6 +1099,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         widget = page.locator(f".cj-play:has(.cj-play-title:text-is('{b.title}'))")
                         widget.scroll_into_view_if_needed()
                         widget.screenshot(path=str(shot))
+            if args.recorded:
+                report["recorded"] = recorded_key_latency(nb, root, args.recorded)
             if args.screenshot:
                 nb.screenshot(Path(args.screenshot))
         browser.close()
@@ -981,6 +1152,8 @@ def print_report(report: dict[str, Any]) -> None:
             print_breakdown(
                 f"key presses (comm handled on {', '.join(lat.get('key_threads', []))})", lat.get("key_hops", [])
             )
+    if report.get("recorded"):
+        print_recorded(report["recorded"])
     cp = report["kinds"].get("cartpole", {}).get("jupyter", {})
     if cp:
         print("\ntargets on CartPole: painted >= 60/s, keypress->frame p95 <= 35 ms")
@@ -990,17 +1163,17 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"  {key:<20} {fps:6.1f}/s  p95 {_fmt(p95):>6} ms  {'MET' if ok else 'not met'}")
 
 
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--formats", nargs="+", default=FORMATS, choices=FORMATS)
-    p.add_argument("--kinds", nargs="+", default=KINDS, choices=KINDS)
+    p.add_argument("--kinds", nargs="*", default=KINDS, choices=KINDS, help="frame sources (none: skip 1.-4.)")
     p.add_argument(
         "--env-in",
-        nargs="+",
+        nargs="*",
         default=["process", "kernel", "lab"],
         choices=["lab", "lab-embedded", "process", "kernel"],
         help="lab: the real lab.play (a Cogment trial, on the Jupyter server's shared runtime; lab-embedded: on "
@@ -1010,6 +1183,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=4.0, help="length of each throughput phase")
     p.add_argument("--pace", type=float, default=75.0, help="frames/s the kernel offers in the throughput phase")
     p.add_argument("--presses", type=int, default=30, help="key presses per latency phase (0: skip)")
+    p.add_argument(
+        "--recorded",
+        type=int,
+        default=30,
+        help="key presses per condition of the key -> recorded action phase, idle and busy (0: skip)",
+    )
     p.add_argument(
         "--nodelay", action="store_true", help="set TCP_NODELAY on kernel websockets (jupyter_server leaves Nagle on)"
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
+from cogment_jupyter.notebook.engagement import Engagement
 from cogment_jupyter.notebook.keymap import normalize_key
 from cogment_jupyter.notebook.play import GameWidget, PlaySession
 from cogment_jupyter.notebook.stand_in import attach_stand_in
@@ -51,6 +52,7 @@ class FeedbackGiver(Actor):
         self._next_deadline = 0.0
         self._loop = loop
         self._presses: asyncio.Queue[float] = asyncio.Queue()
+        self.engagement = Engagement(widget, loop)
         widget.on_keys(self._on_keys)
 
     @property
@@ -84,6 +86,7 @@ class FeedbackGiver(Actor):
         """
         if frame is not None:
             self.widget.show_frame(frame, tick=self.tick, episode_return=self.total_given)
+        await self.engagement.wait()  # nobody judges the agent before its person is there
         now = time.monotonic()
         self._next_deadline = max(self._next_deadline + 1.0 / self.fps, now)
         while (remaining := self._next_deadline - time.monotonic()) > 0 or not self._presses.empty():

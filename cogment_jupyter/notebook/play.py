@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
+from cogment_jupyter.notebook.engagement import Engagement
 from cogment_jupyter.notebook.keymap import KeyMap, KeyMapError, coerce_action, compile_keymap
 from cogment_jupyter.notebook.stand_in import KeyStandIn, attach_stand_in
 from cogment_jupyter.notebook.widget import PlayWidget
@@ -54,10 +55,8 @@ class HumanActor(Actor):
         #: the held keys changed since the last decision: a paced game steps at once, not at the
         #: next tick (saves the player up to a frame period of latency); the tick clock restarts
         self._keys_changed = asyncio.Event()
-        #: a paced game waits for its player: the first click on the widget, or the first key
-        self._engaged = asyncio.Event()
+        self.engagement = Engagement(widget, loop)
         widget.on_keys(self._keys_from_widget)
-        widget.observe(self._focus_from_widget, names="focused")
         widget.on_action(self._action_from_widget)
 
     # -- widget callbacks (any thread) ---------------------------------------------------------
@@ -65,11 +64,6 @@ class HumanActor(Actor):
     def _keys_from_widget(self, pressed: frozenset[str], t_ms: float) -> None:
         ordered = self.widget.pressed_in_order
         self._loop.call_soon_threadsafe(self._on_keys, pressed, ordered)
-        self._loop.call_soon_threadsafe(self._engaged.set)
-
-    def _focus_from_widget(self, change: dict[str, Any]) -> None:
-        if change.get("new"):
-            self._loop.call_soon_threadsafe(self._engaged.set)
 
     def _action_from_widget(self, value: Any, t_ms: float | None) -> None:
         self._loop.call_soon_threadsafe(self._presses.put_nowait, ("json", value))
@@ -114,10 +108,7 @@ class HumanActor(Actor):
             kind, value = await self._presses.get()
             action = value if kind == "json" else self.keymap(value)
         else:
-            if not self._engaged.is_set():
-                self.widget.set_status(message="click the game to start")
-                await self._engaged.wait()
-                self.widget.set_status(message="")
+            await self.engagement.wait()
             now = time.monotonic()
             self._next_deadline = max(self._next_deadline + 1.0 / self.fps, now)
             delay = self._next_deadline - now

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cogment_jupyter.adapters.payloads import decode_observation
 from cogment_jupyter.adapters.trial_codec import TrialCodec
+from cogment_jupyter.notebook.comm_routing import keep_frontend_routing
 from cogment_jupyter.notebook.widget import PlayWidget
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class ReplayWidget(ipywidgets.VBox):
             else [ipywidgets.HTML("<i>This trial was recorded without frames: start trials with render=True.</i>")]
         )
         super().__init__([self.view, *note, ipywidgets.HBox([self.player, self.slider]), self.speed, self.details])
+        keep_frontend_routing(self.player, self.slider, self.speed)  # scrubbing works while a cell runs
         self.show(0)
 
     # -- data ---------------------------------------------------------------------------------

@@ -19,12 +19,15 @@ view -> kernel
     ``{"type": "control", "action": "pause"|"resume"|"restart"|"play_again"}`` from the buttons;
     ``{"type": "action", "value": <JSON>, "t_ms"?}`` a JSON action from a custom front end.
 
-Threads: with JupyterLab >= 4.4 and ipykernel >= 7, messages from the browser may be handled on
-a kernel *subshell* thread, or on the main thread after the running cell ends. ``on_keys``,
-``on_control`` and ``on_action`` callbacks therefore run on whichever thread that is: they must
-be quick and thread-safe, and hand work to an event loop with ``loop.call_soon_threadsafe`` (or
-``asyncio.run_coroutine_threadsafe``), never by touching the loop directly. ``show_frame`` and
-``set_status`` may be called from any thread, e.g. a background trial loop.
+Threads: with JupyterLab >= 4.4 or Notebook 7 and ipykernel >= 7, messages from the browser are
+handled on a kernel *subshell* thread, at once, even while a cell runs (the widget keeps the
+front end's routing: :mod:`cogment_jupyter.notebook.comm_routing`); in front ends without
+subshells, on the main thread once the running cell ends (the widget then says so, in
+``notice``). ``on_keys``, ``on_control`` and ``on_action`` callbacks therefore run on whichever
+thread that is: they must be quick and thread-safe, and hand work to an event loop with
+``loop.call_soon_threadsafe`` (or ``asyncio.run_coroutine_threadsafe``), never by touching the
+loop directly. ``show_frame`` and ``set_status`` may be called from any thread, e.g. a
+background trial loop.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from .comm_routing import handled_between_cells, keep_frontend_routing
 from .frames import DEFAULT_FORMAT, EncodedFrame, FrameFormat, FrameStream
 
 __all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
@@ -47,6 +51,11 @@ __all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 CONTROL_ACTIONS = ("pause", "resume", "restart", "play_again")
+#: shown when a person's input reaches the kernel only between cells (see ``comm_routing``)
+BETWEEN_CELLS_NOTICE = (
+    "This front end hands the game's keys to the kernel only between cells: while a cell runs they wait. "
+    "JupyterLab >= 4.4 and Notebook 7 (with comms over subshells on) handle them at once."
+)
 #: tick/return given with frames reach the synced traits at most this often (frames carry them)
 STATUS_SYNC_S = 0.25
 
@@ -110,6 +119,8 @@ class PlayWidget(anywidget.AnyWidget):
     #: canvas scale; 0 picks one so small frames (Atari's 160 px) are not tiny
     zoom = traitlets.Float(0.0).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    #: a line about the widget itself (how its input travels), shown under the status bar
+    notice = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -136,6 +147,7 @@ class PlayWidget(anywidget.AnyWidget):
         self._control_callbacks = _Callbacks("control")
         self._action_callbacks = _Callbacks("action")
         self.on_msg(self._handle_message)
+        keep_frontend_routing(self)
 
     # ---- frames
     def show_frame(
@@ -275,8 +287,10 @@ class PlayWidget(anywidget.AnyWidget):
                 self._release_keys_of_other_views(content.get("view"))
                 self._frames.hello()
             elif kind == "keys":
+                self._note_input_path()
                 self._on_keys_message(content)
             elif kind == "control":
+                self._note_input_path()
                 self._on_control_message(str(content.get("action")))
             elif kind == "action":
                 self._action_callbacks(content.get("value"), _float_or_none(content.get("t_ms")))
@@ -284,6 +298,11 @@ class PlayWidget(anywidget.AnyWidget):
                 log.debug("PlayWidget: ignoring message %r", content)
         except (KeyError, TypeError, ValueError):
             log.warning("PlayWidget: malformed message %r", content, exc_info=True)
+
+    def _note_input_path(self) -> None:
+        """Tell the person when their input can only arrive between cells (once)."""
+        if not self.notice and handled_between_cells():
+            self.notice = BETWEEN_CELLS_NOTICE
 
     def _on_keys_message(self, content: dict[str, Any]) -> None:
         received_ms = time.time() * 1000

@@ -384,6 +384,19 @@ class NotebookPage:
         self.wait_kernel_idle(timeout_s, what="the appended cell")
         return int(index)
 
+    def value(self, expression: str, timeout_s: float = 60.0) -> Any:
+        """Evaluate a Python expression in a new cell of the notebook and return it (through JSON)."""
+        index = self.append_and_run(f"import json as _json; print(_json.dumps({expression}))", timeout_s)
+        return json.loads(self.output_text(index).strip().splitlines()[-1])
+
+    def start_cell(self, code: str) -> None:
+        """Append a cell and start running it without waiting for it (it may wait for a person)."""
+        self.page.evaluate("([p, c]) => { window.__cj.appendAndRun(p, c); return true; }", [self.path, code])
+        self.page.wait_for_function(
+            "p => { const s = window.__cj.state(p); return s.running > 0 || s.kernelStatus === 'busy'; }",
+            arg=self.path,
+        )
+
     def output_text(self, index: int) -> str:
         return str(self.page.evaluate("([p, i]) => window.__cj.outputs(p, i)", [self.path, index]))
 

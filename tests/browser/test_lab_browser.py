@@ -6,7 +6,6 @@ recorded and compare it with the keys the browser pressed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,6 @@ SETUP = """
 from cogment_jupyter import envs, actors
 lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
 """
-
-
-def last_json(nb: NotebookPage, code: str) -> Any:
-    index = nb.append_and_run(f"import json; print(json.dumps({code}))")
-    return json.loads(nb.output_text(index).strip().splitlines()[-1])
 
 
 def click_to_play(nb: NotebookPage, page: Any, running: bool = True) -> None:
@@ -56,10 +50,10 @@ def test_play_cartpole_turn_based_records_the_keys_pressed(
     nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
     nb.screenshot(artifacts / "2-game-over.png", PLAY)
     assert nb.cell_count() == cells  # no key leaked into notebook shortcuts
-    recorded = last_json(nb, "lab.steps(w.trial.wait(30).id)['action'].iloc[:8].tolist()")
+    recorded = nb.value("lab.steps(w.trial.wait(30).id)['action'].iloc[:8].tolist()")
     expected = [0 if k == "ArrowLeft" else 1 for k in keys]
     assert recorded == expected
-    mode = last_json(nb, "lab.mode")
+    mode = nb.value("lab.mode")
     assert mode in ("embedded", "shared")
 
 
@@ -80,13 +74,13 @@ def test_reload_mid_trial_reattaches_and_the_trial_goes_on(
     # the reloaded page shows the widget again with the latest frame, and the trial waits for us
     nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=30)
     nb.screenshot(artifacts / "reloaded.png", PLAY)
-    assert last_json(nb, "w.trial.state") == "RUNNING"
+    assert nb.value("w.trial.state") == "RUNNING"
     click_to_play(nb, page)
     for key in ["ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft"]:
         page.keyboard.press(key)
         page.wait_for_timeout(60)
     nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
-    assert last_json(nb, "lab.steps(w.trial.wait(30).id)['action'].iloc[:6].tolist()") == [0, 1, 1, 1, 0, 0]
+    assert nb.value("lab.steps(w.trial.wait(30).id)['action'].iloc[:6].tolist()") == [0, 1, 1, 1, 0, 0]
     # re-display: a second view of the same widget shows the final frame
     nb.append_and_run("w")
     page.wait_for_function("n => document.querySelectorAll('.cj-play').length >= n", arg=2)
@@ -110,10 +104,10 @@ def test_feedback_and_teacher_widgets(
         page.keyboard.press(key)
         page.wait_for_timeout(250)
     nb.screenshot(artifacts / "feedback.png", PLAY)
-    given = last_json(nb, "[v for _, v in f.feedback]")
+    given = nb.value("[v for _, v in f.feedback]")
     assert given == [1.0, -1.0, 1.0]
     nb.append_and_run("f.trial.cancel()")
-    rewards = last_json(nb, "lab.rewards(f.trial.wait(30).id).query('sender == \"trainer\"')['value'].tolist()")
+    rewards = nb.value("lab.rewards(f.trial.wait(30).id).query('sender == \"trainer\"')['value'].tolist()")
     assert rewards == [1.0, -1.0, 1.0]
 
     index = nb.append_and_run(
@@ -126,7 +120,7 @@ def test_feedback_and_teacher_widgets(
     page.wait_for_timeout(400)
     nb.screenshot(artifacts / "teacher-in-control.png")
     page.keyboard.up("ArrowRight")
-    taken = last_json(nb, "int(lab.interventions(t.trial.wait(30).id)['active'].sum())")
+    taken = nb.value("int(lab.interventions(t.trial.wait(30).id)['active'].sum())")
     assert taken >= 2
     assert index > 0
 
@@ -152,9 +146,9 @@ def test_replay_widget_plays_a_recorded_trial(
     page.locator(".widget-play button").first.click()  # play
     nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 10", timeout_s=30)
     nb.screenshot(artifacts / "replay.png")
-    tick = last_json(nb, "r.slider.value")
+    tick = nb.value("r.slider.value")
     assert tick >= 5
     nb.append_and_run("r.player.playing = False")  # stop the playback before scrubbing
     page.wait_for_timeout(300)
     nb.append_and_run("r.slider.value = 3")
-    assert last_json(nb, "[r.view.tick, 'tick 3' in r.details.value]") == [3, True]
+    assert nb.value("[r.view.tick, 'tick 3' in r.details.value]") == [3, True]
