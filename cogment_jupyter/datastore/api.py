@@ -67,7 +67,9 @@ class Datastore:
         ``state``: a ``TrialState`` name or value, or several; ``properties``: trials having at
         least these; ``since`` / ``until``: bounds on the start time (datetime, string, epoch ns,
         or a timedelta meaning "that long ago"). ``interrupted`` marks trials that will never
-        reach ENDED (their writer closed or died).
+        reach ENDED (their writer closed or died); ``failed`` those forced to end by a failure
+        (a component that died or raised, a stale trial...), ``end_details`` says why a trial
+        was forced to end (empty after a normal end).
         """
         records = self._store.records(properties=dict(properties or {}), with_params=False)
         if state is not None:

@@ -27,7 +27,7 @@ from google.protobuf.message import Message as ProtobufMessage
 
 from cogment_jupyter.datastore.actors import ActorDirectory
 from cogment_jupyter.engine.components import FusedRows
-from cogment_jupyter.engine.records import NO_DATA_TICK, Sample, TrialState, as_bytes
+from cogment_jupyter.engine.records import FORCED_TERMINATION, NO_DATA_TICK, Sample, TrialState, as_bytes
 
 #: Version of the layout below, stored with every chunk.
 CHUNK_FORMAT = 1
@@ -565,6 +565,8 @@ class ChunkStats:
     last_ns: int | None
     ended_ns: int | None
     returns: list[float]
+    #: why the trial was forced to end, from its ENDED sample's events (None: a normal end)
+    end_details: str | None = None
 
 
 def stats(batch: pa.RecordBatch | pa.Table, n_actors: int) -> ChunkStats:
@@ -593,7 +595,8 @@ def segment_stats(
     ticks = np.add.reduceat(np.append(in_sync, False).astype(np.int64), edges)[::2].tolist()
     last_ns = np.maximum.reduceat(np.append(ts, 0), edges)[::2].tolist()
     first_tick_ns = _first_in(np.flatnonzero(in_sync), starts, stops, ts)
-    ended_ns = _first_in(np.flatnonzero(states == TrialState.ENDED), starts, stops, ts)
+    ended_rows = np.flatnonzero(states == TrialState.ENDED)
+    ended_ns = _first_in(ended_rows, starts, stops, ts)
     last_state = states[stops - 1].tolist()
     if n_actors:
         flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -610,8 +613,18 @@ def segment_stats(
             last_ns=last_ns[k],
             ended_ns=ended_ns[k],
             returns=returns[k],
+            end_details=None if ended_ns[k] is None else _forced_end(batch, ended_rows, start),
         )
     return out
+
+
+def _forced_end(batch: pa.RecordBatch | pa.Table, ended_rows: np.ndarray, start: int) -> str | None:
+    """The details of the hard termination recorded in the first ENDED row from ``start`` (one per trial)."""
+    row = int(ended_rows[np.searchsorted(ended_rows, start)])
+    for event in batch.column("events")[row].as_py() or ():
+        if event.startswith(FORCED_TERMINATION):
+            return event[len(FORCED_TERMINATION) :]
+    return None
 
 
 def _first_in(positions: np.ndarray, starts: np.ndarray, stops: np.ndarray, ts: np.ndarray) -> list[int | None]:

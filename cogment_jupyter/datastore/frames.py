@@ -96,6 +96,8 @@ def trials_table(records: Sequence[TrialRecord]) -> pa.Table:
             ),
             "state": pa.array([state_name(r.state) for r in records], pa.string()),
             "interrupted": pa.array([r.interrupted for r in records], pa.bool_()),
+            "failed": pa.array([r.failed for r in records], pa.bool_()),
+            "end_details": pa.array([r.end_details for r in records], pa.string()),
             "steps": pa.array([r.ticks for r in records], pa.int64()),
             "samples": pa.array([r.samples for r in records], pa.int64()),
             "returns": pa.array(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import psutil
 
 from cogment_jupyter.datastore.actors import ActorDirectory, ActorInfo
-from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.records import TrialState, is_failure
 from cogment_jupyter.proto.common_pb2 import TrialParams
 
 
@@ -73,10 +73,13 @@ class TrialRecord:
     writer_host: str | None
     writer_pid: int | None
     writer_start: float | None
+    #: why the trial was forced to end (None: it ended normally, or has not ended)
+    end_details: str | None
 
     COLUMNS = (
         "seq, trial_id, user_id, params, env_name, env_impl, actors, properties, state, samples, ticks, "
-        "returns, created_ns, started_ns, last_ns, ended_ns, closed, writer_host, writer_pid, writer_start"
+        "returns, created_ns, started_ns, last_ns, ended_ns, closed, writer_host, writer_pid, writer_start, "
+        "end_details"
     )
     COLUMNS_NO_PARAMS = COLUMNS.replace("params,", "NULL,")
 
@@ -104,11 +107,18 @@ class TrialRecord:
             rest[5],
             rest[6],
             rest[7],
+            rest[8],
         )
 
     @property
     def ended(self) -> bool:
         return self.state == TrialState.ENDED
+
+    @property
+    def failed(self) -> bool:
+        """Forced to end by a failure (a component died or raised, the trial went stale...), not
+        by a request (``TerminateTrial``, a stopping orchestrator)."""
+        return is_failure(self.end_details)
 
     @property
     def interrupted(self) -> bool:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: ``PRAGMA application_id`` of our files ("CjDS").
 APPLICATION_ID = 0x436A4453
 #: Bump when the tables or the chunk layout change; add a migration in ``_migrate``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DIRECTORY = ".cogment"
 FILE_NAME = "trials.sqlite3"
 _FILE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
@@ -64,7 +64,8 @@ CREATE TABLE trials (
     closed INTEGER NOT NULL DEFAULT 0,      -- the writer closed its stream (ENDED or not)
     writer_host TEXT,
     writer_pid INTEGER,
-    writer_start REAL                       -- writer process start time, guards against pid reuse
+    writer_start REAL,                      -- writer process start time, guards against pid reuse
+    end_details TEXT                        -- why the trial was forced to end (NULL: it ended normally)
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY,
@@ -310,8 +311,27 @@ def _initialise(conn: sqlite3.Connection, file: Path) -> None:
     log.debug("%s: datastore initialised (schema %d)", file, SCHEMA_VERSION)
 
 
+#: What turns each older schema version into the next one.
+_MIGRATIONS = {1: ("ALTER TABLE trials ADD COLUMN end_details TEXT",)}
+
+
 def _migrate(conn: sqlite3.Connection, file: Path, version: int) -> None:
-    """Upgrade an older schema in place (none exist yet: version 1 is the first)."""
-    raise NewerSchemaError(
-        _problem(file, f"unknown schema version {version}", "This file was not written by a released version.")
-    )
+    """Upgrade an older schema in place, in one transaction (other processes may be at it too)."""
+    if version not in _MIGRATIONS:
+        raise NewerSchemaError(
+            _problem(file, f"unknown schema version {version}", "This file was not written by a released version.")
+        )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        while current < SCHEMA_VERSION:
+            for statement in _MIGRATIONS[current]:
+                conn.execute(statement)
+            current += 1
+            conn.execute(f"PRAGMA user_version={current}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    log.info("%s: datastore schema upgraded from version %d to %d", file, version, SCHEMA_VERSION)

@@ -459,7 +459,7 @@ def write_chunk(
     conn.execute(
         "UPDATE trials SET samples=samples+?, ticks=ticks+?, returns=?, state=?, "
         "started_ns=COALESCE(started_ns, ?), last_ns=MAX(COALESCE(last_ns, ?), ?), "
-        "ended_ns=COALESCE(ended_ns, ?) WHERE seq=?",
+        "ended_ns=COALESCE(ended_ns, ?), end_details=COALESCE(end_details, ?) WHERE seq=?",
         (
             st.samples,
             st.ticks,
@@ -469,6 +469,7 @@ def write_chunk(
             st.last_ns,
             st.last_ns,
             st.ended_ns,
+            st.end_details,
             seq,
         ),
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cogment_jupyter.engine.components import ComponentFactory
 from cogment_jupyter.engine.errors import InvalidTrialId, OrchestratorError
 from cogment_jupyter.engine.ids import new_trial_id, trial_id_problem
-from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, ORCHESTRATOR_SHUTDOWN, TrialState
 from cogment_jupyter.engine.trial import ActorSlot, Trial
 from cogment_jupyter.proto.common_pb2 import TrialParams
 
@@ -84,7 +84,7 @@ class Orchestrator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._gc_task
         for trial in list(self.trials.values()):
-            trial.hard_terminate("Orchestrator shutdown")
+            trial.hard_terminate(ORCHESTRATOR_SHUTDOWN)
         for _, queue in self._watchers:
             queue.put_nowait(None)
         await self.factory.close()
@@ -193,7 +193,7 @@ class Orchestrator:
             if trial is None:
                 continue
             if hard:
-                trial.hard_terminate("Externally requested")
+                trial.hard_terminate(EXTERNALLY_REQUESTED)
             else:
                 trial.request_end()
 

@@ -17,6 +17,19 @@ from typing import Any, Protocol, runtime_checkable
 NO_DATA_TICK = -2
 
 
+#: The special event a hard termination adds to the trial's last sample (``FORCED_TERMINATION + details``).
+FORCED_TERMINATION = "Forced termination: "
+#: Hard terminations someone asked for (``TerminateTrial``, an orchestrator stopping): not failures.
+EXTERNALLY_REQUESTED = "Externally requested"
+ORCHESTRATOR_SHUTDOWN = "Orchestrator shutdown"
+
+
+def is_failure(end_details: str | None) -> bool:
+    """Whether a trial forced to end for this reason failed (a component died or misbehaved,
+    it went stale...) rather than ended normally or because someone asked."""
+    return end_details is not None and end_details not in (EXTERNALLY_REQUESTED, ORCHESTRATOR_SHUTDOWN)
+
+
 class TrialState(enum.IntEnum):
     """Same numbering as ``cogmentAPI.TrialState``."""
 

@@ -35,6 +35,8 @@ from cogment_jupyter.engine.components import (
 )
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.records import (
+    FORCED_TERMINATION,
+    ORCHESTRATOR_SHUTDOWN,
     Action,
     ActionSet,
     ActorInit,
@@ -130,11 +132,12 @@ class _EnvPort(EnvironmentPort):
         self._trial.route_message(self._trial.env_name, message)
 
     def lost(self, reason: str) -> None:
-        self._trial._env_lost(reason)
+        self._trial._env_lost(f"environment [{self._trial.env_name}] disconnected: {reason}")
 
     def failed(self, error: str) -> None:
-        self._trial.errors.append(f"environment [{self._trial.env_name}]: {error}")
-        self._trial._env_lost(error, details=f"Environment failed: {error}")
+        self._trial._env_lost(
+            f"environment [{self._trial.env_name}]: {error}", f"Environment failed: {error}", raised=True
+        )
 
 
 class _ActorPort(ActorPort):
@@ -157,11 +160,10 @@ class _ActorPort(ActorPort):
         self._trial._wake_driver()
 
     def lost(self, reason: str) -> None:
-        self._trial._actor_lost(self._slot, reason)
+        self._trial._actor_lost(self._slot, f"actor [{self._slot.name}] disconnected: {reason}")
 
     def failed(self, error: str) -> None:
-        self._trial.errors.append(f"actor [{self._slot.name}]: {error}")
-        self._trial._actor_lost(self._slot, error)
+        self._trial._actor_lost(self._slot, f"actor [{self._slot.name}]: {error}", raised=True)
 
 
 class Trial:
@@ -298,7 +300,7 @@ class Trial:
             events = self._current_sample().special_events
             if event:
                 events.append(event)
-            events.append(f"Forced termination: {details}")
+            events.append(FORCED_TERMINATION + details)
         self._end_streams(details)
         self._enter_ended()
 
@@ -313,7 +315,7 @@ class Trial:
         except TrialAborted:
             pass
         except asyncio.CancelledError:
-            self.hard_terminate("Orchestrator shutdown")
+            self.hard_terminate(ORCHESTRATOR_SHUTDOWN)
             raise
         except Exception as error:  # a bug or a component that raised inside our call
             log.exception("Trial [%s] failed", self.id)
@@ -673,12 +675,18 @@ class Trial:
         self._env_acked = True
         self._wake_driver()
 
-    def _env_lost(self, reason: str, details: str = "Environment disconnected") -> None:
+    def _env_lost(self, error: str, details: str = "Environment disconnected", *, raised: bool = False) -> None:
+        """The environment's stream closed or it raised (``error`` says which): before its
+        last ack, that ends the trial as a failure, recorded with the error; what it raises
+        is recorded whenever."""
         self._env_stream_open = False
         if self.ended or self._env_acked:
+            if raised:
+                self.errors.append(error)
             self._wake_driver()
             return
-        self.hard_terminate(details)
+        self.errors.append(error)
+        self.hard_terminate(details, event=error)
         self._wake_driver()
 
     def _actor_action(self, slot: ActorSlot, action: Action) -> None:
@@ -698,13 +706,21 @@ class Trial:
         self.last_activity = time.monotonic()
         self._wake_driver()
 
-    def _actor_lost(self, slot: ActorSlot, reason: str) -> None:
+    def _actor_lost(self, slot: ActorSlot, error: str, *, raised: bool = False) -> None:
+        """An actor's stream closed or it raised (``error`` says which) while the trial runs:
+        it is disengaged, and the error recorded (the trial fails at its next action set
+        unless the actor is optional); what it raises is recorded whenever."""
         was_open = slot.stream_open
         slot.stream_open = False
         if self.state >= TrialState.TERMINATING or slot.disengaged:
+            if raised:
+                self.errors.append(error)
             self._wake_driver()
             return
-        log.info("Trial [%s] actor [%s] disengaged: %s", self.id, slot.name, reason)
+        log.info("Trial [%s] actor [%s] disengaged: %s", self.id, slot.name, error)
+        self.errors.append(error)
+        if self._samples or self._fused is not None:
+            self._current_sample().special_events.append(error)
         self._disengage(slot)
         if was_open and not self._tick_processed and self._acted[slot.index]:
             self._acted[slot.index] = False

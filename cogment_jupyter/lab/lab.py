@@ -28,6 +28,7 @@ from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.lab.handles import TrialHandle
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
+from cogment_jupyter.lab.remote import RemoteTrials
 from cogment_jupyter.lab.runtime import LoopThread
 from cogment_jupyter.official_sdk import require_sdk
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
@@ -39,9 +40,6 @@ from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 from cogment_jupyter.transport.server import OrchestratorServer
 
 log = logging.getLogger(__name__)
-
-#: How long a trial run on another orchestrator may take to appear in this lab's datastore.
-STORED_TIMEOUT = 30.0
 
 CLIENT = "cogment://client"
 #: how long ``join`` waits for a trial to accept clients
@@ -103,6 +101,7 @@ class Lab:
         self._datastore_server = None
         self._lifecycle = None
         self._lifecycle_channel: grpc.aio.Channel | None = None
+        self._remote: RemoteTrials | None = None
         self._factory: GrpcComponentFactory | None = None
         started = time.perf_counter()
         for what, value in (("orchestrator", orchestrator), ("shared", shared)):
@@ -163,6 +162,9 @@ class Lab:
         channel = self._lifecycle_channel = grpc.aio.insecure_channel(endpoint.removeprefix("grpc://"))
         self._lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
         await asyncio.wait_for(self._lifecycle.Version(common_pb2.VersionRequest()), 10)
+        assert self._factory is not None
+        store = self.datastore.store if self.datastore is not None else None
+        self._remote = RemoteTrials(self._lifecycle, endpoint, self._factory.channels, store)
 
     def _connect_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
@@ -203,6 +205,8 @@ class Lab:
             await self._server.stop(grace=0.5)
         if self._services_server is not None:
             await self._services_server.stop(0.5)
+        if self._remote is not None:
+            await self._remote.close()
         if self._lifecycle_channel is not None:
             await self._lifecycle_channel.close()
         if self._datastore_server is not None:
@@ -333,6 +337,11 @@ class Lab:
         out.update({name: f"{p.kind} (process {p.process.pid}, {p.address})" for name, p in self._processes.items()})
         out.update({name: f"remote {endpoint} [{impl}]" for name, (endpoint, impl) in self._remote_services.items()})
         return out
+
+    @property
+    def processes(self) -> dict[str, int]:
+        """The pid of every service running in its own process (``process=True``), by name."""
+        return {name: service.process.pid for name, service in self._processes.items()}
 
     def stop_service(self, name: str) -> None:
         """Stop serving ``name`` (trials already running keep their instance)."""
@@ -586,7 +595,8 @@ class Lab:
                     on_ended = None
                 await trial.wait_recorded()
             else:
-                await self._run_remote_trial(handle, params)
+                assert self._remote is not None
+                await self._remote.run(handle, params, self.user_id)
         except Exception as error:
             handle._fail(str(error))
             return
@@ -594,48 +604,6 @@ class Lab:
             if on_ended is not None:
                 on_ended()
         handle._finish()
-
-    async def _run_remote_trial(self, handle: TrialHandle, params: common_pb2.TrialParams) -> None:
-        assert self._lifecycle is not None
-        watch = self._lifecycle.WatchTrials(orchestrator_pb2.TrialListRequest(full_info=True))
-        try:
-            request = orchestrator_pb2.TrialStartRequest(
-                params=params, user_id=self.user_id, trial_id_requested=handle.id
-            )
-            reply = await self._lifecycle.StartTrial(request)
-            if not reply.trial_id:
-                raise RuntimeError(f"the orchestrator refused trial id {handle.id!r}")
-            async for entry in watch:
-                if entry.info.trial_id == handle.id:
-                    handle._update(TrialState(entry.info.state), entry.info.tick_id)
-                    if entry.info.state == common_pb2.ENDED:
-                        break
-        except grpc.aio.AioRpcError as error:
-            raise RuntimeError(f"{self.orchestrator_endpoint}: {error.details()}") from error
-        finally:
-            watch.cancel()
-        problem = await self._until_stored(handle.id, params.datalog.endpoint)
-        if problem is not None:
-            log.warning("Trial [%s]: %s", handle.id, problem)
-            handle._errors.append(problem)
-
-    async def _until_stored(self, trial_id: str, datalog: str) -> str | None:
-        """Wait until a trial that ran on another orchestrator is recorded in this lab's datastore
-        (``handle.wait()`` promises it); the reason it is not, after ``STORED_TIMEOUT`` seconds."""
-        if not datalog or self.datastore is None or (self.external_datalog and not self.shared_orchestrator):
-            return None  # not recorded, or recorded where this lab does not read
-        timeout = STORED_TIMEOUT
-        deadline = time.monotonic() + timeout
-        store = self.datastore.store
-        while time.monotonic() < deadline:
-            record = await asyncio.to_thread(store.record, trial_id, with_params=False)
-            if record is not None and record.state == TrialState.ENDED:
-                return None
-            await asyncio.sleep(0.05)
-        return (
-            f"the trial ended, but its record did not reach this lab's datastore ({self.datastore.file}) within "
-            f"{timeout:.0f} s; the orchestrator sent it to {datalog}: read it from the datastore served there"
-        )
 
     def run_trials(
         self,
