@@ -17,6 +17,8 @@ SERVICES = {
     "orchestrator": "cogment_jupyter.transport.orchestrator_cli",
     "trial_datastore": "cogment_jupyter.datastore.cli",
     "runtime": "cogment_jupyter.transport.runtime_cli",
+    "directory": "cogment_jupyter.directory.cli",
+    "model_registry": "cogment_jupyter.model_registry.cli",
 }
 
 

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from cogment_jupyter.engine.endpoints import ParsedEndpoint
+from cogment_jupyter.engine.errors import OrchestratorError
 from cogment_jupyter.engine.records import (
     Action,
     ActionSet,
@@ -204,6 +206,16 @@ class ComponentFactory(ABC):
     @abstractmethod
     async def pre_trial_hook(self, endpoint: str, trial_id: str, user_id: str, params: TrialParams) -> TrialParams:
         """Call one ``TrialHooksSP.OnPreTrial`` and return the params it answers."""
+
+    async def discover(
+        self, endpoint: ParsedEndpoint, role: str, actor_class: str = "", implementation: str = ""
+    ) -> str:
+        """The endpoint (``grpc://…`` or ``cogment://client``) a discovery endpoint names for a
+        ``role`` component; a factory with a directory asks it, one without refuses."""
+        raise OrchestratorError(
+            f"No directory service defined to inquire discovery endpoint: [{endpoint.original}] "
+            "(start the orchestrator with --directory_endpoint or COGMENT_DIRECTORY_ENDPOINT, or use grpc:// endpoints)"
+        )
 
     @abstractmethod
     async def close(self) -> None:

@@ -1,4 +1,10 @@
-"""Parsing of Cogment endpoint strings (``grpc://``, ``cogment://client``, discovery)."""
+"""Parsing of Cogment endpoint strings (``grpc://``, ``cogment://client``, discovery).
+
+Follows the upstream orchestrator's ``endpoint.cpp``: scheme, host and path are case-insensitive,
+surrounding whitespace is trimmed, inner whitespace is an error, and a discovery query is a list
+of ``name=value`` pairs split on ``&`` and ``=`` (no URL decoding), names and values kept as
+written.
+"""
 
 from __future__ import annotations
 
@@ -15,41 +21,70 @@ class EndpointKind(Enum):
     DISCOVER = "discover"
 
 
+#: the query properties the orchestrator adds for discovery by role, and the special ones
+ACTOR_CLASS_PROPERTY = "__actor_class"
+IMPLEMENTATION_PROPERTY = "__implementation"
+SERVICE_ID_PROPERTY = "__id"
+AUTHENTICATION_TOKEN_PROPERTY = "__authentication-token"
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedEndpoint:
     kind: EndpointKind
     address: str = ""  # host:port for GRPC
-    path: str = ""  # discovery path
-    query: str = ""
+    #: the discovery path as written (lower case), "" for a context endpoint (path implied by the role)
+    path: str = ""
+    query: tuple[tuple[str, str], ...] = ()
+    original: str = ""
+
+    @property
+    def is_context(self) -> bool:
+        """``""``, ``cogment://discover`` or ``cogment://discover?…``: the role says what to find."""
+        return self.kind is EndpointKind.DISCOVER and not self.path
 
 
-_DISCOVERY_PATHS = {"actor", "environment", "datalog", "prehook", "service"}
+def parse_query(text: str) -> tuple[tuple[str, str], ...]:
+    """``a=1&b`` -> ``(("a", "1"), ("b", ""))``, as upstream's ``parse_properties``."""
+    pairs = []
+    for part in text.split("&") if text else ():
+        name, _, value = part.partition("=")
+        pairs.append((name, value))
+    return tuple(pairs)
 
 
 @functools.lru_cache(maxsize=512)  # every trial parses the same few endpoints
 def parse_endpoint(value: str, *, role: str) -> ParsedEndpoint:
     """Parse an endpoint as the upstream orchestrator does; ``role`` is actor/environment/datalog/prehook."""
     text = value.strip()
-    if " " in text or "\t" in text:
+    if any(c.isspace() for c in text):
         raise OrchestratorError(f"Invalid endpoint [{value}]: it must not contain spaces")
     lowered = text.lower()
     if lowered == "client":
         if role != "actor":
             raise OrchestratorError(f"Invalid endpoint [{value}]: only actors can be client actors")
-        return ParsedEndpoint(EndpointKind.CLIENT)
-    if lowered == "" or lowered.startswith("cogment://discover"):
-        rest = text[len("cogment://discover") :] if lowered else ""
-        path, _, query = rest.partition("?")
-        path = path.strip("/").lower()
-        if path and path not in _DISCOVERY_PATHS:
-            raise OrchestratorError(f"Invalid discovery endpoint [{value}]: unknown path [{path}]")
-        return ParsedEndpoint(EndpointKind.DISCOVER, path=path or role, query=query)
-    if lowered.startswith("cogment://client"):
-        if lowered != "cogment://client":
-            raise OrchestratorError(f"Invalid client endpoint [{value}]: no path may follow 'cogment://client'")
-        if role != "actor":
-            raise OrchestratorError(f"Invalid endpoint [{value}]: only actors can be client actors")
-        return ParsedEndpoint(EndpointKind.CLIENT)
+        return ParsedEndpoint(EndpointKind.CLIENT, original=text)
+    if lowered == "":
+        return ParsedEndpoint(EndpointKind.DISCOVER, original=text)
+    if lowered.startswith("cogment://"):
+        rest = text[len("cogment://") :]
+        host, separator, tail = _split_host(rest)
+        if host.lower() == "client":
+            if tail or separator:
+                raise OrchestratorError(
+                    f"Invalid client actor special endpoint (should not have a path): [{value}]; use 'cogment://client'"
+                )
+            if role != "actor":
+                raise OrchestratorError(f"Invalid endpoint [{value}]: only actors can be client actors")
+            return ParsedEndpoint(EndpointKind.CLIENT, original=text)
+        if host.lower() != "discover":
+            raise OrchestratorError(
+                f"Unknown endpoint host (must be 'discover' or 'client'): [{value}], "
+                "e.g. 'cogment://discover/actor?__implementation=NAME'"
+            )
+        if separator == "?":
+            return ParsedEndpoint(EndpointKind.DISCOVER, query=parse_query(tail), original=text)
+        path, _, query = tail.partition("?")
+        return ParsedEndpoint(EndpointKind.DISCOVER, path=path.lower(), query=parse_query(query), original=text)
     if lowered.startswith("grpc://"):
         address = text[len("grpc://") :]
         host, sep, port = address.rpartition(":")
@@ -57,8 +92,16 @@ def parse_endpoint(value: str, *, role: str) -> ParsedEndpoint:
             raise OrchestratorError(
                 f"Invalid endpoint [{value}]: expected 'grpc://HOST:PORT', e.g. 'grpc://127.0.0.1:9001'"
             )
-        return ParsedEndpoint(EndpointKind.GRPC, address=address)
+        return ParsedEndpoint(EndpointKind.GRPC, address=address, original=text)
     raise OrchestratorError(
         f"Invalid endpoint [{value}]: Unknown endpoint scheme (must be 'grpc' or 'cogment'), "
-        "e.g. 'grpc://127.0.0.1:9001' or 'cogment://client'"
+        "e.g. 'grpc://127.0.0.1:9001', 'cogment://client' or 'cogment://discover'"
     )
+
+
+def _split_host(rest: str) -> tuple[str, str, str]:
+    """``discover/actor?x`` -> ``("discover", "/", "actor?x")``; the separator is ``/``, ``?`` or ``""``."""
+    for index, char in enumerate(rest):
+        if char in "/?":
+            return rest[:index], char, rest[index + 1 :]
+    return rest, "", ""

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from cogment_jupyter.engine.components import ComponentFactory
+from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
 from cogment_jupyter.engine.errors import InvalidTrialId, OrchestratorError
 from cogment_jupyter.engine.ids import new_trial_id, trial_id_problem
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, ORCHESTRATOR_SHUTDOWN, TrialState
@@ -23,6 +24,34 @@ from cogment_jupyter.proto.common_pb2 import TrialParams
 log = logging.getLogger(__name__)
 
 DEFAULT_ENV_NAME = "env"
+
+
+def _validate(params: TrialParams) -> None:
+    """What the orchestrator refuses before connecting anything."""
+    if not params.actors:
+        raise OrchestratorError("No Actor defined in parameters")
+    env_name = params.environment.name
+    seen: set[str] = set()
+    for index, actor in enumerate(params.actors):
+        if not actor.name or not actor.actor_class:
+            raise OrchestratorError(
+                f"Actor at index [{index}] needs both a name and an actor_class (got [{actor.name}], "
+                f"[{actor.actor_class}])"
+            )
+        if actor.name in seen:
+            raise OrchestratorError(f"Duplicate actor name [{actor.name}]: actor names must be unique")
+        if actor.name == env_name:
+            raise OrchestratorError(f"Actor name [{actor.name}] is the environment's name; rename one")
+        seen.add(actor.name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoints:
+    """Where a trial's components are, once discovery endpoints are resolved (its params keep them as written)."""
+
+    environment: str
+    actors: list[str]
+    datalog: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +153,9 @@ class Orchestrator:
                 final = await self._params_from_hooks(trial_id, user_id, config)
             if not final.environment.name:
                 final.environment.name = DEFAULT_ENV_NAME
-            trial = self._build_trial(trial_id, user_id, final)
+            _validate(final)
+            endpoints = await self._resolve_endpoints(final)
+            trial = self._build_trial(trial_id, user_id, final, endpoints)
         finally:
             self._reserved.discard(trial_id)
         try:
@@ -141,29 +172,40 @@ class Orchestrator:
         if config is not None:
             params.trial_config.content = config
         for endpoint in self.pre_trial_hooks:
+            endpoint = await self._resolve(endpoint, "prehook", "Pre-trial hook")
             try:
                 params = await self.factory.pre_trial_hook(endpoint, trial_id, user_id, params)
             except Exception as error:
                 raise OrchestratorError(f"Pre-trial hook failure [{error}]") from error
         return params
 
-    def _build_trial(self, trial_id: str, user_id: str, params: TrialParams) -> Trial:
-        if not params.actors:
-            raise OrchestratorError("No Actor defined in parameters")
-        env_name = params.environment.name
-        seen: set[str] = set()
-        for index, actor in enumerate(params.actors):
-            if not actor.name or not actor.actor_class:
-                raise OrchestratorError(
-                    f"Actor at index [{index}] needs both a name and an actor_class (got [{actor.name}], "
-                    f"[{actor.actor_class}])"
-                )
-            if actor.name in seen:
-                raise OrchestratorError(f"Duplicate actor name [{actor.name}]: actor names must be unique")
-            if actor.name == env_name:
-                raise OrchestratorError(f"Actor name [{actor.name}] is the environment's name; rename one")
-            seen.add(actor.name)
-        environment = self.factory.environment(trial_id, params.environment.endpoint, params.environment.implementation)
+    async def _resolve(
+        self, endpoint: str, role: str, what: str, actor_class: str = "", implementation: str = ""
+    ) -> str:
+        """``endpoint``, or what a directory says a discovery endpoint names (asked per trial)."""
+        parsed = parse_endpoint(endpoint, role=role)
+        if parsed.kind is not EndpointKind.DISCOVER:
+            return endpoint
+        try:
+            return await self.factory.discover(parsed, role, actor_class, implementation)
+        except OrchestratorError as error:
+            raise OrchestratorError(f"{what} endpoint error: [{error}]") from error
+
+    async def _resolve_endpoints(self, params: TrialParams) -> _Endpoints:
+        """In the upstream order: datalog, environment, actors (the first failure is the one reported)."""
+        environment = params.environment
+        datalog = await self._resolve(params.datalog.endpoint, "datalog", "Datalog") if params.datalog.endpoint else ""
+        environment_endpoint = await self._resolve(
+            environment.endpoint, "environment", f"Environment [{environment.name}]", "", environment.implementation
+        )
+        actors = [
+            await self._resolve(a.endpoint, "actor", f"Actor [{a.name}]", a.actor_class, a.implementation)
+            for a in params.actors
+        ]
+        return _Endpoints(environment_endpoint, actors, datalog)
+
+    def _build_trial(self, trial_id: str, user_id: str, params: TrialParams, endpoints: _Endpoints) -> Trial:
+        environment = self.factory.environment(trial_id, endpoints.environment, params.environment.implementation)
         slots = [
             ActorSlot(
                 index=index,
@@ -175,13 +217,11 @@ class Orchestrator:
                 default_action=actor.default_action.content if actor.HasField("default_action") else None,
                 initial_connection_timeout=actor.initial_connection_timeout,
                 response_timeout=actor.response_timeout,
-                connection=self.factory.actor(trial_id, actor.endpoint, actor.implementation),
+                connection=self.factory.actor(trial_id, endpoints.actors[index], actor.implementation),
             )
             for index, actor in enumerate(params.actors)
         ]
-        datalog = None
-        if params.datalog.endpoint:
-            datalog = self.factory.datalog(trial_id, params.datalog.endpoint)
+        datalog = self.factory.datalog(trial_id, endpoints.datalog) if endpoints.datalog else None
         return Trial(trial_id, user_id, params, environment, slots, datalog, self._on_state)
 
     # ----------------------------------------------------------------- other requests

@@ -1,5 +1,7 @@
 """What every Cogment service answers to ``Version`` and ``Status``."""
 
+from collections.abc import Callable, Mapping
+
 from cogment_jupyter import __version__
 from cogment_jupyter.proto import common_pb2
 
@@ -16,10 +18,16 @@ def version_info() -> common_pb2.VersionInfo:
     )
 
 
-def status_reply(request: common_pb2.StatusRequest) -> common_pb2.StatusReply:
-    """``overall_load`` when asked for by name or with ``*``; nothing for an empty request (upstream
-    answers only ``overall_load``, always "0")."""
+def status_reply(
+    request: common_pb2.StatusRequest, extra: Mapping[str, Callable[[], str]] | None = None
+) -> common_pb2.StatusReply:
+    """``overall_load`` (and a service's ``extra`` statuses) when asked for by name or with ``*``;
+    nothing for an empty request (upstream answers only ``overall_load``, always "0")."""
     reply = common_pb2.StatusReply()
-    if "overall_load" in request.names or "*" in request.names:
+    every = "*" in request.names
+    if every or "overall_load" in request.names:
         reply.statuses["overall_load"] = "0"
+    for name, value in (extra or {}).items():
+        if every or name in request.names:
+            reply.statuses[name] = value()
     return reply

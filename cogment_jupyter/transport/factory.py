@@ -3,7 +3,7 @@ this process, Cogment gRPC otherwise, a client slot for ``cogment://client``."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cogment_jupyter.engine.components import (
     ActorConnection,
@@ -11,7 +11,7 @@ from cogment_jupyter.engine.components import (
     DatalogConnection,
     EnvironmentConnection,
 )
-from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
+from cogment_jupyter.engine.endpoints import EndpointKind, ParsedEndpoint, parse_endpoint
 from cogment_jupyter.engine.errors import OrchestratorError
 from cogment_jupyter.proto import common_pb2, hooks_pb2, hooks_pb2_grpc
 from cogment_jupyter.transport.channels import ChannelPool
@@ -21,6 +21,9 @@ from cogment_jupyter.transport.grpc_components import (
     GrpcEnvironment,
     GrpcServiceActor,
 )
+
+if TYPE_CHECKING:
+    from cogment_jupyter.directory.client import DirectoryClient
 
 HOOK_TIMEOUT = 30.0
 
@@ -35,20 +38,39 @@ class LocalServices(Protocol):
     def datalog(self, trial_id: str) -> DatalogConnection | None: ...
 
 
-_NO_DIRECTORY = "No directory service defined to inquire discovery endpoint"
-
-
 class GrpcComponentFactory(ComponentFactory):
-    """The default factory. ``local`` maps ``host:port`` to services living in this process."""
+    """The default factory. ``local`` maps ``host:port`` to services living in this process;
+    ``directory`` resolves discovery endpoints (``cogment://discover/…``)."""
 
-    def __init__(self, local: dict[str, LocalServices] | None = None) -> None:
+    def __init__(self, local: dict[str, LocalServices] | None = None, directory: DirectoryClient | None = None) -> None:
         self.channels = ChannelPool()
         self.local: dict[str, LocalServices] = local if local is not None else {}
+        self.directory = directory
+
+    async def discover(
+        self, endpoint: ParsedEndpoint, role: str, actor_class: str = "", implementation: str = ""
+    ) -> str:
+        if self.directory is None:
+            return await super().discover(endpoint, role, actor_class, implementation)
+        from cogment_jupyter.directory.client import DirectoryError
+        from cogment_jupyter.directory.inquiry import address_of, describe, inquiry_for
+
+        inquiry = inquiry_for(endpoint, role, actor_class, implementation)
+        where = self.directory.endpoint
+        try:
+            found = await self.directory.inquire(inquiry.request, inquiry.token, first=True)
+        except DirectoryError as error:
+            raise OrchestratorError(f"Failed to inquire from directory [{where}]: [{error}]") from None
+        if not found:
+            raise OrchestratorError(
+                f"No service found in directory [{where}] for [{endpoint.original}] (asked for {describe(inquiry)})"
+            )
+        return address_of(found[0], endpoint.original, where)
 
     def _address(self, endpoint: str, role: str) -> str:
         parsed = parse_endpoint(endpoint, role=role)
-        if parsed.kind is EndpointKind.DISCOVER:
-            raise OrchestratorError(f"{_NO_DIRECTORY} [{endpoint or '(empty)'}] for the {role}")
+        if parsed.kind is EndpointKind.DISCOVER:  # the orchestrator resolves these before connecting
+            raise OrchestratorError(f"Unresolved discovery endpoint [{endpoint}] for the {role}")
         if parsed.kind is EndpointKind.CLIENT:
             raise OrchestratorError(f"The {role} cannot be a client ([{endpoint}]); use 'grpc://HOST:PORT'")
         return parsed.address
@@ -71,7 +93,7 @@ class GrpcComponentFactory(ComponentFactory):
         if parsed.kind is EndpointKind.CLIENT:
             return ClientActorSlot(trial_id)
         if parsed.kind is EndpointKind.DISCOVER:
-            raise OrchestratorError(f"{_NO_DIRECTORY} [{endpoint or '(empty)'}] for an actor")
+            raise OrchestratorError(f"Unresolved discovery endpoint [{endpoint}] for an actor")
         local = self._local(parsed.address)
         if local is not None and (connection := local.actor(trial_id, implementation)) is not None:
             return connection
@@ -98,3 +120,5 @@ class GrpcComponentFactory(ComponentFactory):
 
     async def close(self) -> None:
         await self.channels.close()
+        if self.directory is not None:
+            await self.directory.close()

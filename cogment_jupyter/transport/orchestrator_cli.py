@@ -16,6 +16,8 @@ from typing import IO
 import yaml
 from google.protobuf import json_format
 
+from cogment_jupyter.directory.client import DirectoryClient, DirectoryError
+from cogment_jupyter.directory.registration import SelfRegistration, add_bool_flag, add_registration_flags
 from cogment_jupyter.engine.logs import LOG_LEVELS
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.proto.common_pb2 import TrialParams
@@ -94,17 +96,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=int(_env("COGMENT_ORCHESTRATOR_PROMETHEUS_PORT", default="0")),
         help="accepted for compatibility; metrics are not served (must be 0)",
     )
-    parser.add_argument(
-        "--directory_endpoint",
-        "--directory_services",
-        dest="directory_endpoint",
-        default=_env("COGMENT_DIRECTORY_ENDPOINT", "COGMENT_DIRECTORY_SERVICES"),
-        help="not supported: use grpc:// endpoints in trial parameters",
-    )
-    parser.add_argument(
+    add_registration_flags(parser, "ORCHESTRATOR")
+    add_bool_flag(
+        parser,
         "--directory_auto_register",
-        default=_env("COGMENT_ORCHESTRATOR_DIRECTORY_AUTO_REGISTER"),
-        help="accepted for compatibility; ignored without a directory",
+        "COGMENT_ORCHESTRATOR_DIRECTORY_AUTO_REGISTER",
+        "Whether to register the orchestrator (lifecycle and client actor services) to the directory; "
+        "default true when a directory is given",
+        default=True,
     )
     for flag, variable in (
         ("--private_key", "COGMENT_PRIVATE_KEY_FILE"),
@@ -166,8 +165,28 @@ def _check_unsupported(args: argparse.Namespace) -> None:
         )
     if args.prometheus_port:
         raise SystemExit("Prometheus metrics are not served: remove --prometheus_port (or set it to 0)")
-    if args.directory_endpoint:
-        raise SystemExit("A directory is not supported: remove --directory_endpoint and use grpc:// endpoints")
+
+
+def _directory(args: argparse.Namespace) -> DirectoryClient | None:
+    """The directory discovery endpoints are resolved with (``--directory_endpoint``), if any."""
+    if not args.directory_endpoint:
+        return None
+    try:
+        return DirectoryClient(args.directory_endpoint, args.directory_authentication_token)
+    except DirectoryError as error:
+        raise SystemExit(f"Directory endpoint error: [{error}]") from None
+
+
+async def _register_orchestrator(registration: SelfRegistration, host: str, server: OrchestratorServer) -> None:
+    """Lifecycle and client-actor services, on their ports (one port: both there)."""
+    from cogment.api import directory_pb2
+
+    try:
+        await registration.register([directory_pb2.CLIENT_ACTOR_CONNECTION_SERVICE], host, server.actor_port)
+        await registration.register([directory_pb2.TRIAL_LIFE_CYCLE_SERVICE], host, server.lifecycle_port)
+    except DirectoryError as error:
+        await server.stop(grace=0)
+        raise SystemExit(f"cannot register the orchestrator to the directory: {error}") from None
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -176,9 +195,10 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    directory = _directory(args)
     with status_file(args.status_file) as status:
         orchestrator = Orchestrator(
-            GrpcComponentFactory(),
+            GrpcComponentFactory(directory=directory),
             default_params=default_params,
             pre_trial_hooks=_hooks(args.pre_trial_hooks),
             gc_frequency=args.gc_frequency,
@@ -195,11 +215,16 @@ async def serve(args: argparse.Namespace) -> None:
             args.host,
             server.actor_port,
         )
+        registration = SelfRegistration.from_args(args) if args.directory_auto_register else None
+        if registration is not None:
+            await _register_orchestrator(registration, args.host, server)
         if status is not None:
             status.write("R")
             status.flush()
         await stop.wait()
         log.info("Orchestrator stopping")
+        if registration is not None:
+            await registration.deregister()
         await server.stop(grace=1.0)
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import cogment
 import pytest
@@ -52,9 +53,12 @@ class SdkServices:
     def endpoint(self) -> str:
         return f"grpc://127.0.0.1:{self.context.served_port}"
 
-    async def serve(self) -> str:
+    async def serve(self, directory_registration_host: str | None = None) -> str:
+        """Serve on a free port (registering to the context's directory at that host, if any)."""
         self.task = asyncio.get_running_loop().create_task(
-            self.context.serve_all_registered(cogment.ServedEndpoint(port=0))
+            self.context.serve_all_registered(
+                cogment.ServedEndpoint(port=0), directory_registration_host=directory_registration_host
+            )
         )
         for _ in range(500):
             if self.task.done():
@@ -77,12 +81,13 @@ class SdkServices:
 
 
 @pytest.fixture
-async def sdk() -> AsyncIterator[Callable[[], SdkServices]]:
+async def sdk() -> AsyncIterator[Callable[..., SdkServices]]:
     made: list[SdkServices] = []
 
-    def make() -> SdkServices:
+    def make(**context: Any) -> SdkServices:
+        """An SDK context; ``context`` adds ``Context`` arguments (``directory_endpoint=…``)."""
         services = SdkServices(
-            cogment.Context(user_id="tests", cog_settings=sdk_cog_settings, prometheus_registry=None)
+            cogment.Context(user_id="tests", cog_settings=sdk_cog_settings, prometheus_registry=None, **context)
         )
         made.append(services)
         return services

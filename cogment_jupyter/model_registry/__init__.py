@@ -1,0 +1,1 @@
+"""The Cogment Model Registry."""
