@@ -19,6 +19,7 @@ SERVICES = {
     "runtime": "cogment_jupyter.transport.runtime_cli",
     "directory": "cogment_jupyter.directory.cli",
     "model_registry": "cogment_jupyter.model_registry.cli",
+    "registry": "cogment_jupyter.model_registry.cli",  # upstream's alias
 }
 
 

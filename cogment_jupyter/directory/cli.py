@@ -15,29 +15,19 @@ import signal
 import sys
 
 from cogment_jupyter.directory import DEFAULT_PORT
-from cogment_jupyter.directory.registration import add_bool_flag
 from cogment_jupyter.engine.logs import LOG_LEVELS
+from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int
 
 log = logging.getLogger("cogment_jupyter.directory")
 
 DEFAULT_PERSISTENCE_FILE = ".cogment-directory-data"
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a whole number") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port",
         type=int,
-        default=_int_env("COGMENT_DIRECTORY_PORT", DEFAULT_PORT),
+        default=env_int("COGMENT_DIRECTORY_PORT", DEFAULT_PORT),
         help=f"The port to listen on (env COGMENT_DIRECTORY_PORT, default {DEFAULT_PORT}; 0: a free port)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
@@ -45,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--registration_lag",
         type=int,
-        default=_int_env("COGMENT_DIRECTORY_REGISTRATION_LAG", 0),
+        default=env_int("COGMENT_DIRECTORY_REGISTRATION_LAG", 0),
         help="Acceptable lag for services registration before they are declared not found in the directory "
         "(seconds; env COGMENT_DIRECTORY_REGISTRATION_LAG, default 0)",
     )
@@ -83,14 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _reflection(server: object) -> None:
-    try:
-        from grpc_reflection.v1alpha import reflection
-    except ImportError:
-        raise SystemExit("--grpc_reflection needs grpcio-reflection: pip install grpcio-reflection") from None
-    from cogment.api import directory_pb2
-
-    names = (directory_pb2.DESCRIPTOR.services_by_name["DirectorySP"].full_name, reflection.SERVICE_NAME)
-    reflection.enable_server_reflection(names, server)
+    enable_reflection(server, "cogmentAPI.DirectorySP")
 
 
 async def serve(args: argparse.Namespace) -> int:

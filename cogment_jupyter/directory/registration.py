@@ -24,31 +24,6 @@ REGISTRATION_SOURCE_PROPERTY = "__registration_source"
 VERSION_PROPERTY = "__version"
 
 
-def env_bool(value: str | bool | None) -> bool:
-    """A command-line or environment boolean as viper reads them (``true``/``1``/``yes``, case-insensitive)."""
-    if isinstance(value, bool):
-        return value
-    text = (value or "").strip().lower()
-    if text in ("1", "t", "true", "yes", "on"):
-        return True
-    if text in ("", "0", "f", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-
-
-def add_bool_flag(parser: argparse.ArgumentParser, flag: str, env: str, help: str, default: bool = False) -> None:
-    """``--flag`` or ``--flag=false``, defaulting to the environment variable ``env`` (else ``default``)."""
-    value = os.environ.get(env)
-    parser.add_argument(
-        flag,
-        nargs="?",
-        const=True,
-        type=env_bool,
-        default=default if value is None else env_bool(value),
-        help=f"{help} (env {env})",
-    )
-
-
 def parse_properties(text: str | None) -> dict[str, str]:
     """``a=1,b=2`` -> ``{"a": "1", "b": "2"}`` (upstream ``utils.ParseProperties``)."""
     out: dict[str, str] = {}

@@ -1,0 +1,122 @@
+"""``cogment-jupyter services model_registry``: the upstream ``cogment services model_registry``
+command line (same flags and environment variables), running our registry.
+
+Binds 127.0.0.1 unless ``--host`` says otherwise. With ``--directory_endpoint`` it registers
+itself there as a ``MODEL_REGISTRY_SERVICE`` (``cogment://discover/modelregistry`` finds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
+from cogment_jupyter.engine.logs import LOG_LEVELS
+from cogment_jupyter.model_registry import (
+    DEFAULT_ARCHIVE_DIR,
+    DEFAULT_CACHE_MAX_ITEMS,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_PORT,
+)
+from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int
+
+log = logging.getLogger("cogment_jupyter.model_registry")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=env_int("COGMENT_MODEL_REGISTRY_PORT", DEFAULT_PORT),
+        help=f"The port to listen on (env COGMENT_MODEL_REGISTRY_PORT, default {DEFAULT_PORT}; 0: a free port)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
+    add_bool_flag(
+        parser, "--grpc_reflection", "COGMENT_MODEL_REGISTRY_GRPC_REFLECTION", "Start the gRPC reflection server"
+    )
+    parser.add_argument(
+        "--archive_dir",
+        default=os.environ.get("COGMENT_MODEL_REGISTRY_ARCHIVE_DIR", DEFAULT_ARCHIVE_DIR),
+        help="The directory to store model archives (created if missing; "
+        f"env COGMENT_MODEL_REGISTRY_ARCHIVE_DIR, default {DEFAULT_ARCHIVE_DIR})",
+    )
+    parser.add_argument(
+        "--cache_max_items",
+        type=int,
+        default=env_int("COGMENT_MODEL_REGISTRY_VERSION_CACHE_MAX_ITEMS", DEFAULT_CACHE_MAX_ITEMS),
+        help="Maximum number of published (not stored) iterations kept before the oldest are dropped "
+        f"(env COGMENT_MODEL_REGISTRY_VERSION_CACHE_MAX_ITEMS, default {DEFAULT_CACHE_MAX_ITEMS})",
+    )
+    parser.add_argument(
+        "--sent_version_chunk_size",
+        type=int,
+        default=env_int("COGMENT_MODEL_REGISTRY_SENT_MODEL_VERSION_DATA_CHUNK_SIZE", DEFAULT_CHUNK_SIZE),
+        help="The size of the model version data chunk sent by the server, in bytes "
+        f"(env COGMENT_MODEL_REGISTRY_SENT_MODEL_VERSION_DATA_CHUNK_SIZE, default {DEFAULT_CHUNK_SIZE})",
+    )
+    add_registration_flags(parser, "MODEL_REGISTRY")
+    parser.add_argument(
+        "--log_level",
+        default=os.environ.get("COGMENT_LOG_LEVEL", "info"),
+        choices=sorted(LOG_LEVELS),
+        help="minimum level of the logs (env COGMENT_LOG_LEVEL, default info)",
+    )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    from cogment.api import directory_pb2
+
+    from cogment_jupyter.directory.client import DirectoryError
+    from cogment_jupyter.model_registry.service import ModelRegistryServer
+    from cogment_jupyter.model_registry.storage import RegistryError
+
+    if args.sent_version_chunk_size <= 0:
+        raise SystemExit("--sent_version_chunk_size must be > 0 bytes")
+    try:
+        server = ModelRegistryServer(
+            args.archive_dir,
+            args.host,
+            args.port,
+            cache_max_items=args.cache_max_items,
+            chunk_size=args.sent_version_chunk_size,
+        )
+        reflection = (lambda s: enable_reflection(s, "cogmentAPI.ModelRegistrySP")) if args.grpc_reflection else None
+        await server.start(on_server=reflection)
+    except (OSError, RegistryError) as error:
+        raise SystemExit(f"model_registry: {error}") from None
+    registration = SelfRegistration.from_args(args)
+    try:
+        await registration.register([directory_pb2.MODEL_REGISTRY_SERVICE], args.host, server.port)
+    except DirectoryError as error:
+        await server.stop(0)
+        raise SystemExit(f"model_registry: cannot register to the directory: {error}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"model_registry ready: {server.endpoint} ({server.store.root})", flush=True)
+    log.info("server listening on %s:%d, archive %s", args.host, server.port, server.store.root)
+    await stop.wait()
+    log.info("gracefully stopping the server")
+    await registration.deregister()
+    await server.stop(grace=5.0)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=LOG_LEVELS[args.log_level], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(serve(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="model_registry", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
