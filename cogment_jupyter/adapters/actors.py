@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 import random
+import weakref
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -158,6 +159,74 @@ class Random(_Seeded):
         return space.sample(mask=np.asarray(mask, dtype=np.int8))
 
 
+class _FollowsModel:
+    """An actor acting with the latest iteration of a model in a model registry.
+
+    The registry's iterations are loaded in the background (``model_registry.follow``); the
+    actor takes the newest one before each action, so new iterations are picked up between
+    ticks. Until the first one is loaded the actor waits for it (``wait`` seconds at most).
+    """
+
+    model: str | None
+    registry: str | None
+
+    def _init_model(self, model: str | None, registry: str | None, wait: float) -> None:
+        if model is not None and (not isinstance(model, str) or not model):
+            raise ValueError(f"model= takes the name of a model in the registry, got {model!r}")
+        self.model = model
+        self.registry = registry
+        self.wait = float(wait)
+        self._spool_dir: str | None = None
+        self._latest: Any = None
+        self._seen = 0
+        #: the iteration this actor acts with (None before the first one)
+        self.iteration: int | None = None
+
+    def bind_registry(self, endpoint: str, spool_dir: str | None = None) -> None:
+        """Where ``model`` lives, when not given (the lab serving the actor says)."""
+        if self.registry is None:
+            self.registry = endpoint
+        self._spool_dir = spool_dir
+
+    def _follow(self) -> None:
+        if self.model is None or self._latest is not None:
+            return
+        if self.registry is None:
+            raise ValueError(
+                f"this actor follows model {self.model!r} but knows no model registry: serve it from a lab "
+                "(lab.serve_actor), or give registry='grpc://HOST:PORT'"
+            )
+        from cogment_jupyter.model_registry.follow import LatestModel
+
+        self._latest = LatestModel.follow(self.registry, self.model, self._spool_dir)
+
+    def _refresh(self) -> bool:
+        """Take a newer iteration if one was loaded; whether the actor has one to act with."""
+        latest = self._latest
+        if latest.version != self._seen:
+            version, info, value = latest.snapshot()
+            self._adopt(value)
+            self._seen, self.iteration = version, info.version_number
+        return self._seen > 0
+
+    async def _act_when_loaded(self, *args: Any, **kwargs: Any) -> Any:
+        await self._latest.await_first(self.wait)
+        self._refresh()
+        return self._act(*args, **kwargs)
+
+    def _adopt(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _act(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to another process without its follower (that process follows on its own)."""
+        state = dict(self.__dict__)
+        state.update(_latest=None, _seen=0, iteration=None)
+        return state
+
+
 class Constant(Actor):
     """Always the same action (checked against the action space when a trial starts)."""
 
@@ -181,33 +250,71 @@ class Constant(Actor):
         return f"Constant({self.action!r})"
 
 
-class Policy(Actor):
+class Policy(_FollowsModel, Actor):
     """Any callable ``observation -> action`` (function, lambda, closure, bound method, or an
-    ``async def`` for policies that wait on something)."""
+    ``async def`` for policies that wait on something).
 
-    def __init__(self, fn: Callable[[Any], Any]) -> None:
+    With ``model="name"`` the callable takes ``(observation, weights)``: ``weights`` is the
+    latest iteration of that model in the lab's model registry, as ``lab.models.load`` gives it
+    (an array, a dict of arrays, bytes...), and a newer iteration is used from the next tick on.
+    """
+
+    def __init__(
+        self, fn: Callable[..., Any], *, model: str | None = None, registry: str | None = None, wait: float = 60.0
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"Policy needs a callable observation -> action, got {fn!r}")
         self.fn = fn
+        self._init_model(model, registry, wait)
+        self.weights: Any = None
         if inspect.iscoroutinefunction(fn):
             self.act = self._act_async  # type: ignore[method-assign]
+        elif model is not None:
+            self.act = self._act_following  # type: ignore[method-assign]
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        self._follow()
 
     def act(self, observation: Any, frame: np.ndarray | None = None) -> Any:
         return self.fn(observation)
 
+    def _act_following(self, observation: Any, frame: np.ndarray | None = None) -> Any:
+        if not self._refresh():
+            return self._act_when_loaded(observation)
+        return self.fn(observation, self.weights)
+
+    def _act(self, observation: Any) -> Any:
+        return self.fn(observation, self.weights)
+
+    def _adopt(self, value: Any) -> None:
+        self.weights = value
+
     async def _act_async(self, observation: Any, frame: np.ndarray | None = None) -> Any:
-        return await self.fn(observation)
+        if self.model is None:
+            return await self.fn(observation)
+        if not self._refresh():
+            await self._latest.await_first(self.wait)
+            self._refresh()
+        return await self.fn(observation, self.weights)
 
     def __repr__(self) -> str:
-        return f"Policy({getattr(self.fn, '__qualname__', self.fn)!r})"
+        following = f", model={self.model!r}" if self.model else ""
+        return f"Policy({getattr(self.fn, '__qualname__', self.fn)!r}{following})"
 
 
 _MODES = ("greedy", "epsilon", "boltzmann")
+#: module -> (follower, version) last loaded into it: forks of one actor share their module
+_LOADED: weakref.WeakKeyDictionary[Any, tuple[int, int]] = weakref.WeakKeyDictionary()
 
 
-class Torch(_Seeded):
+class Torch(_FollowsModel, _Seeded):
     """A ``torch.nn.Module`` as an actor: it is called on the observation (batch of one) and
     its output read as Q-values/logits for Discrete actions, or as the action itself for Box.
+
+    ``model="name"`` acts with the latest iteration of that model in the lab's model registry,
+    a newer one from the next tick on: published modules come back as TorchScript, so no module
+    is needed (``Torch(model="teacher")``); give one to load each iteration's weights into it
+    (``Torch(QNet(), model="teacher")``: needed when only a state dict was published).
 
     ``mode``: ``"greedy"`` (argmax), ``"epsilon"`` (a random action with probability
     ``epsilon``), ``"boltzmann"`` (sample ``softmax(output / temperature)``). The module is used
@@ -218,9 +325,12 @@ class Torch(_Seeded):
 
     def __init__(
         self,
-        module: Any,
+        module: Any = None,
         mode: str = "greedy",
         *,
+        model: str | None = None,
+        registry: str | None = None,
+        wait: float = 60.0,
         epsilon: float = 0.0,
         temperature: float = 1.0,
         device: str | None = "cpu",
@@ -229,9 +339,13 @@ class Torch(_Seeded):
         super().__init__(seed)
         if mode not in _MODES:
             raise ValueError(f"unknown mode {mode!r}: use one of {_MODES}")
-        if not callable(module):
+        if module is None and model is None:
+            raise TypeError("Torch needs a torch.nn.Module, or model='name' to act with a model of the registry")
+        if module is not None and not callable(module):
             raise TypeError(f"Torch needs a torch.nn.Module (or any tensor -> tensor callable), got {module!r}")
+        self._init_model(model, registry, wait)
         self.module = module
+        self._given_module = module
         self.mode = mode
         self.set_epsilon(epsilon)
         self.set_temperature(temperature)
@@ -264,6 +378,23 @@ class Torch(_Seeded):
         self._reseed(agent, context)
         self._space = _seeded_space(space, _mix(self._seed_value(), 1))
         self._mask_key = _mask_key(spec)
+        self._follow()
+
+    def _adopt(self, value: Any) -> None:
+        """A new iteration: the module itself (TorchScript), or weights for the given module."""
+        if self._given_module is None:
+            if not callable(value):
+                raise ValueError(
+                    f"iteration of model {self.model!r} holds weights only (a state dict): give the module to load "
+                    f"them into, actors.Torch(YourNet(), model={self.model!r})"
+                )
+            self.module = value
+            return
+        if _LOADED.get(self._given_module) == (id(self._latest), self._latest.version):
+            return  # another trial's actor already loaded this iteration into the shared module
+        state = value.state_dict() if hasattr(value, "state_dict") else value
+        self._given_module.load_state_dict(state)
+        _LOADED[self._given_module] = (id(self._latest), self._latest.version)
 
     def _tensor(self, x: Any) -> Any:
         torch = self._torch
@@ -282,6 +413,11 @@ class Torch(_Seeded):
         return t.unsqueeze(0)
 
     def act(self, observation: Any, frame: np.ndarray | None = None, action_mask: Any = None) -> Any:
+        if self._latest is not None and not self._refresh():
+            return self._act_when_loaded(observation, frame, action_mask)
+        return self._act(observation, frame, action_mask)
+
+    def _act(self, observation: Any, frame: np.ndarray | None = None, action_mask: Any = None) -> Any:
         space = self._space
         if space is None:
             raise RuntimeError("Torch.act() before reset(): the runtime calls reset() when a trial starts")
@@ -312,4 +448,5 @@ class Torch(_Seeded):
         return int(space.start) + int(np.argmax(logits))
 
     def __repr__(self) -> str:
-        return f"Torch({type(self.module).__name__}, mode={self.mode!r})"
+        following = f", model={self.model!r}" if self.model else ""
+        return f"Torch({type(self.module).__name__}, mode={self.mode!r}{following})"

@@ -14,13 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
+from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
+from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, Registrations
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
 from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.orchestrator import Orchestrator
@@ -38,6 +40,9 @@ from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessActor, InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 from cogment_jupyter.transport.server import OrchestratorServer
+
+if TYPE_CHECKING:
+    from cogment_jupyter.lab.models import Models
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +79,14 @@ class Lab:
         shared_datalog: str | None = None,
         user_id: str = "cogment_jupyter",
         host: str = "127.0.0.1",
+        model_registry: str | None = None,
+        directory: str | None = None,
+        directory_token: str | None = None,
     ) -> None:
         self.datastore_path = Path(datastore) if datastore is not None else None
+        self.model_registry = model_registry
+        self.directory = directory if directory is not None else os.environ.get(DIRECTORY_ENV) or None
+        self.directory_token = directory_token if directory_token is not None else os.environ.get(TOKEN_ENV)
         self.remote_orchestrator = orchestrator
         self.external_datalog = datalog
         self.shared_orchestrator = shared
@@ -103,6 +114,10 @@ class Lab:
         self._lifecycle_channel: grpc.aio.Channel | None = None
         self._remote: RemoteTrials | None = None
         self._factory: GrpcComponentFactory | None = None
+        self._registry_server = None
+        self._models: Models | None = None
+        self._models_lock = threading.Lock()
+        self._registrations: Registrations | None = None
         started = time.perf_counter()
         for what, value in (("orchestrator", orchestrator), ("shared", shared)):
             if value is not None and parse_endpoint(value, role="environment").kind is not EndpointKind.GRPC:
@@ -137,7 +152,8 @@ class Lab:
         self.components = ComponentHost()
         self.datastore = Datastore(self.datastore_path) if self.datastore_path is not None else None
         self._datastore_server = await self.datastore.serve(self.host, 0) if self.datastore else None
-        self._factory = GrpcComponentFactory()
+        directory = DirectoryClient(self.directory, self.directory_token) if self.directory else None
+        self._factory = GrpcComponentFactory(directory=directory)
         if self.remote_orchestrator is None:
             self.orchestrator = Orchestrator(self._factory)
             self._server = OrchestratorServer(self.orchestrator)
@@ -157,6 +173,61 @@ class Lab:
             store = self.datastore
             datalog_services = InProcessServices(datalog_factory=lambda _trial_id: store.datalog())
             self._factory.local[self._datastore_server.endpoint.removeprefix("grpc://")] = datalog_services
+        if directory is not None:
+            self._registrations = Registrations(directory)
+            await self._register_lab()
+
+    async def _start_model_registry(self) -> None:
+        """The registry ``lab.models`` uses: the one given, or the lab's own beside its datastore."""
+        from cogment_jupyter.model_registry.client import RegistryClient
+
+        spool = None
+        endpoint = self.model_registry
+        if self.datastore is not None:
+            spool = self.datastore.file.parent / ".spool"
+            if endpoint is None:
+                from cogment_jupyter.model_registry.service import ModelRegistryServer
+
+                server = ModelRegistryServer(
+                    self.datastore.file.parent / "model_registry", self.host, drop_transient=False
+                )
+                await server.start()
+                self._registry_server = server
+                endpoint = server.endpoint
+        if endpoint is not None:
+            self._models = Models(self._runtime, RegistryClient(endpoint, spool))
+
+    async def _register_lab(self) -> None:
+        """What this lab serves besides its environments and actors, in its directory."""
+        from cogment.api import directory_pb2 as d
+
+        if self.orchestrator is not None:
+            await self._register("lab", d.TRIAL_LIFE_CYCLE_SERVICE, {}, self.endpoint)
+            await self._register("lab", d.CLIENT_ACTOR_CONNECTION_SERVICE, {}, self.endpoint)
+        if self._datastore_server is not None:
+            await self._register("lab", d.DATALOG_SERVICE, {}, self._datastore_server.endpoint)
+            await self._register("lab", d.DATASTORE_SERVICE, {}, self._datastore_server.endpoint)
+
+    async def _register(self, key: str, service_type: int, properties: Mapping[str, str], endpoint: str) -> None:
+        assert self._registrations is not None
+        from cogment_jupyter import __version__
+        from cogment_jupyter.directory.registration import registration_host
+
+        port = int(endpoint.rpartition(":")[2])
+        tags = {"__registration_source": "cogment_jupyter.Lab", "__version": __version__, **properties}
+        await self._registrations.add(key, service_type, registration_host(self.host, None), port, tags)
+
+    async def _register_service(self, name: str, kind: str, endpoint: str) -> None:
+        """A served environment or actor, found by ``cogment://discover/<kind>?__implementation=<name>``."""
+        from cogment.api import directory_pb2 as d
+
+        if self._registrations is None:
+            return
+        await self._registrations.remove(name)
+        if kind == "environment":
+            await self._register(name, d.ENVIRONMENT_SERVICE, {"__implementation": name}, endpoint)
+        else:
+            await self._register(name, d.ACTOR_SERVICE, {"__implementation": name, "__actor_class": PLAYER}, endpoint)
 
     async def _connect_lifecycle(self, endpoint: str) -> None:
         channel = self._lifecycle_channel = grpc.aio.insecure_channel(endpoint.removeprefix("grpc://"))
@@ -201,6 +272,15 @@ class Lab:
         atexit.unregister(self.close)
 
     async def _stop(self) -> None:
+        if self._registrations is not None:
+            await self._registrations.remove_all()
+        if self._models is not None:
+            from cogment_jupyter.model_registry.follow import LatestModel
+
+            LatestModel.stop_following(self._models.endpoint)
+            await self._models.client.close()
+        if self._registry_server is not None:
+            await self._registry_server.stop(0.5)
         if self._server is not None:
             await self._server.stop(grace=0.5)
         if self._services_server is not None:
@@ -251,6 +331,20 @@ class Lab:
         return "shared" if self.shared_orchestrator else "embedded"
 
     @property
+    def models(self) -> Models:
+        """The lab's model registry: publish, list and load models (``lab.models.publish(...)``)."""
+        runtime = self._check_open()
+        with self._models_lock:
+            if self._models is None:
+                self._models = runtime.run(self._start_model_registry())
+        if self._models is None:
+            raise LabNotLaunched(
+                "this lab has no model registry (no datastore to keep one beside): "
+                "Lab(model_registry='grpc://HOST:PORT'), or give the lab a datastore"
+            )
+        return self._models
+
+    @property
     def datastore_endpoint(self) -> str | None:
         return self._datastore_server.endpoint if self._datastore_server is not None else None
 
@@ -289,6 +383,7 @@ class Lab:
         self._check_name(name, replace=True)
         self._sdk_specs[name] = dict(agents)
         runtime.run(_call_async(self.components.add_sdk_environment, name, implementation))
+        runtime.run(self._register_service(name, "environment", self.endpoint))
 
     def serve_sdk_actor(self, name: str, implementation: Callable[[Any], Any]) -> None:
         """Serve an official-SDK session-style actor (``async def actor(session)``) in this kernel.
@@ -299,14 +394,27 @@ class Lab:
         runtime = self._check_open()
         self._check_name(name, replace=True)
         runtime.run(_call_async(self.components.add_sdk_actor, name, implementation))
+        runtime.run(self._register_service(name, "actor", self.endpoint))
 
     def serve_remote(self, name: str, endpoint: str, implementation: str = "") -> None:
-        """Name a component served elsewhere (``grpc://host:port``, implementation name)."""
+        """Name an actor served elsewhere: ``grpc://host:port`` (and its implementation name), or a
+        discovery endpoint such as ``cogment://discover/actor?__implementation=NAME`` that the
+        orchestrator resolves through the lab's directory at each trial."""
         parsed = parse_endpoint(endpoint, role="actor")
-        if parsed.kind is not EndpointKind.GRPC:
-            raise ValueError(f"serve_remote() needs a 'grpc://HOST:PORT' endpoint, got {endpoint!r}")
+        if parsed.kind is EndpointKind.CLIENT:
+            raise ValueError(
+                f"serve_remote() needs a 'grpc://HOST:PORT' or 'cogment://discover/…' endpoint, got {endpoint!r}"
+            )
+        if parsed.kind is EndpointKind.DISCOVER and not self.directory:
+            raise ValueError(
+                f"{endpoint!r} is found through a directory, and this lab has none: "
+                "Lab(directory='grpc://HOST:PORT') or set COGMENT_DIRECTORY_ENDPOINT"
+            )
         self._check_name(name, replace=True)
-        self._remote_services[name] = (endpoint, implementation or name)
+        if not implementation:  # what the service is asked to run: its name in the query, else ours
+            named = [value for key, value in parsed.query if key == "__implementation"]
+            implementation = named[0] if named else "" if parsed.path else name
+        self._remote_services[name] = (endpoint, implementation)
 
     def _check_name(self, name: str, replace: bool) -> None:
         if not name or not isinstance(name, str):
@@ -319,13 +427,18 @@ class Lab:
     def _serve(self, name: str, kind: str, component: Any, process: bool, replace: bool) -> None:
         runtime = self._check_open()
         self._check_name(name, replace)
+        if hasattr(component, "bind_registry") and getattr(component, "model", None) and component.registry is None:
+            spool = self.models.client.spool_dir  # (raises when the lab has no registry)
+            component.bind_registry(self.models.endpoint, str(spool) if spool is not None else None)
         if process:
             self._processes[name] = start_service_process(name, kind, component, self._connect_host())
             if kind == "environment":
                 self._process_templates[name] = component
+            runtime.run(self._register_service(name, kind, f"grpc://{self._processes[name].address}"))
             return
         add = self.components.add_environment if kind == "environment" else self.components.add_actor
         runtime.run(_call_async(add, name, component))
+        runtime.run(self._register_service(name, kind, self.endpoint))
 
     @property
     def services(self) -> dict[str, str]:
@@ -346,6 +459,8 @@ class Lab:
     def stop_service(self, name: str) -> None:
         """Stop serving ``name`` (trials already running keep their instance)."""
         runtime = self._check_open()
+        if self._registrations is not None:
+            runtime.run(self._registrations.remove(name))
         process = self._processes.pop(name, None)
         if process is not None:
             process.stop()

@@ -21,14 +21,13 @@ from cogment.api import common_pb2, model_registry_pb2, model_registry_pb2_grpc
 
 from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.model_registry import DEFAULT_CACHE_MAX_ITEMS, DEFAULT_CHUNK_SIZE
-from cogment_jupyter.model_registry.storage import (
-    IncomingVersion,
+from cogment_jupyter.model_registry.infos import (
     InvalidRequestError,
-    ModelStore,
     RegistryError,
     UnknownModelError,
     UnknownVersionError,
 )
+from cogment_jupyter.model_registry.storage import IncomingVersion, ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +213,12 @@ class ModelRegistryServer:
         *,
         cache_max_items: int = DEFAULT_CACHE_MAX_ITEMS,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        drop_transient: bool = True,
     ) -> None:
         self.store = ModelStore(archive_dir, cache_max_items)
+        #: forget published iterations of a previous run when starting (as upstream loses its cache);
+        #: a lab's own registry keeps them: other kernels may share the directory
+        self.drop_transient = drop_transient
         self.servicer = ModelRegistryServicer(self.store, chunk_size)
         self.host = host
         self.requested_port = port
@@ -232,7 +235,7 @@ class ModelRegistryServer:
 
     async def start(self, on_server: Callable[[grpc.aio.Server], None] | None = None) -> None:
         """Forget what a previous run published (not stored), then bind and serve."""
-        dropped = await asyncio.to_thread(self.store.drop_transient)
+        dropped = await asyncio.to_thread(self.store.drop_transient) if self.drop_transient else 0
         if dropped:
             log.info("Dropped %d published (not stored) iterations of a previous run", dropped)
         server = grpc.aio.server(

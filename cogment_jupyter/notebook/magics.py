@@ -29,6 +29,7 @@ def launch(datastore: str, orchestrator: str | None, datalog: str | None, embedd
                 datastore=arguments["datastore"],
                 shared=arguments["orchestrator"],
                 shared_datalog=arguments["datalog"],
+                model_registry=arguments.get("model_registry"),
             )
         reason = found.reason
     lab = Lab(datastore=datastore, orchestrator=orchestrator, datalog=datalog)

@@ -2,8 +2,9 @@
 
 The server extension writes a *discovery file*, ``cogment_jupyter-<server pid>.json`` in the
 server's Jupyter runtime directory, each time its runtime is ready. It holds what the runtime
-wrote (``pid``, ``orchestrator`` and ``datastore`` endpoints, ``datastore_dir``,
-``datastore_file``, ``versions``, ``started_at``) plus ``server_pid`` and ``server_url``.
+wrote (``pid``, ``orchestrator``, ``datastore`` and ``model_registry`` endpoints, ``datastore_dir``,
+``datastore_file``, ``model_registry_dir``, ``versions``, ``started_at``) plus ``server_pid`` and
+``server_url``.
 
 Where a process looks, first match wins:
 
@@ -56,10 +57,19 @@ class SharedRuntime:
     server_url: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     started_at: float | None = None
+    #: the runtime's model registry (None: a runtime from before it had one)
+    model_registry: str | None = None
 
     def lab_arguments(self) -> dict[str, str]:
         """``Lab(**these)`` attaches to the orchestrator and records into the shared datastore."""
-        return {"orchestrator": self.orchestrator, "datalog": self.datastore, "datastore": str(self._lab_datastore())}
+        arguments = {
+            "orchestrator": self.orchestrator,
+            "datalog": self.datastore,
+            "datastore": str(self._lab_datastore()),
+        }
+        if self.model_registry:
+            arguments["model_registry"] = self.model_registry
+        return arguments
 
     def _lab_datastore(self) -> Path:
         # the directory reads better in reprs; the file only when it is not the directory's default
@@ -125,6 +135,7 @@ def read_runtime_file(path: str | os.PathLike[str], source: str = "file") -> Sha
             server_url=document.get("server_url"),
             versions=dict(document.get("versions") or {}),
             started_at=document.get("started_at"),
+            model_registry=document.get("model_registry") or None,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path} is not a cogment_jupyter runtime file (bad or missing {error})") from None

@@ -65,6 +65,13 @@ def _port(endpoint: str) -> int:
     return int(endpoint.rpartition(":")[2])
 
 
+def _endpoints(runtime: SharedRuntime) -> dict[str, str]:
+    endpoints = {"orchestrator": runtime.orchestrator, "datastore": runtime.datastore}
+    if runtime.model_registry:
+        endpoints["model_registry"] = runtime.model_registry
+    return endpoints
+
+
 def _describe_exit(returncode: int) -> str:
     if returncode < 0:
         try:
@@ -106,7 +113,7 @@ class RuntimeSupervisor:
         self._process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
-        self._ports = (0, 0)
+        self._ports = (0, 0, 0)
 
     # ------------------------------------------------------------------ control
 
@@ -175,7 +182,7 @@ class RuntimeSupervisor:
         return {
             "state": str(self.state),
             "pid": runtime.pid if runtime else None,
-            "endpoints": {"orchestrator": runtime.orchestrator, "datastore": runtime.datastore} if runtime else None,
+            "endpoints": _endpoints(runtime) if runtime else None,
             "versions": runtime.versions if runtime else None,
             "started_at": runtime.started_at if runtime else None,
             "uptime": time.monotonic() - self.running_since if runtime and self.running_since else None,
@@ -214,11 +221,12 @@ class RuntimeSupervisor:
                     self.error = f"gave up after {failures} failed starts; last: {error}"
                     self._set_state(State.FAILED)
                     return
-                self._ports = (0, 0)  # perhaps someone took our ports: take free ones
+                self._ports = (0, 0, 0)  # perhaps someone took our ports: take free ones
                 await asyncio.sleep(min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1)))
                 continue
             self.runtime, self.error = runtime, None
-            self._ports = (_port(runtime.orchestrator), _port(runtime.datastore))
+            registry_port = _port(runtime.model_registry) if runtime.model_registry else 0
+            self._ports = (_port(runtime.orchestrator), _port(runtime.datastore), registry_port)
             self.running_since = time.monotonic()
             self._publish(runtime)
             self._set_state(State.RUNNING)
@@ -257,7 +265,7 @@ class RuntimeSupervisor:
                 await asyncio.sleep(min(MAX_BACKOFF, 0.25 * 2 ** (failures - 1)))
 
     def _command(self) -> list[str]:
-        orchestrator_port, datastore_port = self._ports
+        orchestrator_port, datastore_port, registry_port = self._ports
         return [
             self.python,
             "-m",
@@ -274,6 +282,8 @@ class RuntimeSupervisor:
             str(orchestrator_port),
             "--datastore_port",
             str(datastore_port),
+            "--model_registry_port",
+            str(registry_port),
             "--log_level",
             self.log_level,
         ]

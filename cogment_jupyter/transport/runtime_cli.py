@@ -1,8 +1,9 @@
 """``cogment-jupyter services runtime``: our orchestrator and datastore in one process.
 
 The process the Jupyter server extension supervises (and that anyone can run by hand): one
-orchestrator (``TrialLifecycleSP`` + ``ClientActorSP`` on one port) and one datastore
-(``DatalogSP`` + ``TrialDatastoreSP``) on 127.0.0.1. Trials whose datalog endpoint is this
+orchestrator (``TrialLifecycleSP`` + ``ClientActorSP`` on one port), one datastore
+(``DatalogSP`` + ``TrialDatastoreSP``) and one model registry (``ModelRegistrySP``, its models
+beside the datastore) on 127.0.0.1. Trials whose datalog endpoint is this
 process's datastore log in-process (no gRPC between the two). Once both listen it writes a JSON
 *runtime file* (``--runtime_file``) saying where, then ``R`` to ``--status_file``; SIGTERM or
 SIGINT stop it after committing what was logged, and remove the runtime file.
@@ -26,6 +27,8 @@ from cogment_jupyter.datastore.inprocess import InProcessDatalog
 from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
 from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
+from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
+from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, DirectoryError
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.service_status import version_info
 from cogment_jupyter.server.discovery import pid_alive
@@ -53,6 +56,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--orchestrator_port", type=int, default=0, help="lifecycle and client-actor port (default 0: a free port)"
     )
     parser.add_argument("--datastore_port", type=int, default=0, help="datastore port (default 0: a free port)")
+    parser.add_argument(
+        "--model_registry_port", type=int, default=0, help="model registry port (default 0: a free port)"
+    )
+    parser.add_argument(
+        "--model_registry_dir",
+        default=None,
+        help="where the model registry keeps models (default: model_registry/ beside the datastore file)",
+    )
+    parser.add_argument(
+        "--directory_endpoint",
+        default=os.environ.get(DIRECTORY_ENV) or None,
+        help=f"directory resolving cogment://discover endpoints, grpc://HOST:PORT (env {DIRECTORY_ENV})",
+    )
+    parser.add_argument(
+        "--directory_authentication_token",
+        default=os.environ.get(TOKEN_ENV) or None,
+        help=f"authentication token for the directory (env {TOKEN_ENV})",
+    )
     parser.add_argument(
         "--datastore",
         default=os.environ.get("COGMENT_TRIAL_DATASTORE_DIRECTORY", DEFAULT_DIRECTORY),
@@ -124,7 +145,22 @@ async def serve(args: argparse.Namespace) -> None:
         except DatastoreError as error:  # an unusable directory: say which, exit non-zero
             raise SystemExit(f"cogment-jupyter runtime: {error}") from None
         datastore = DatastoreServer(store, args.host, args.datastore_port)
-        factory = GrpcComponentFactory()
+        from cogment_jupyter.model_registry.infos import RegistryError
+        from cogment_jupyter.model_registry.service import ModelRegistryServer
+
+        try:
+            registry = ModelRegistryServer(
+                args.model_registry_dir or store.file.parent / "model_registry", args.host, args.model_registry_port
+            )
+            directory = (
+                DirectoryClient(args.directory_endpoint, args.directory_authentication_token)
+                if args.directory_endpoint
+                else None
+            )
+        except (RegistryError, DirectoryError) as error:
+            store.close()
+            raise SystemExit(f"cogment-jupyter runtime: {error}") from None
+        factory = GrpcComponentFactory(directory=directory)
         orchestrator = Orchestrator(factory, default_params=default_params, gc_frequency=args.gc_frequency)
         server = OrchestratorServer(orchestrator)
         try:
@@ -135,7 +171,9 @@ async def serve(args: argparse.Namespace) -> None:
                 datalog_factory=lambda _trial_id: InProcessDatalog(store)
             )
             await server.start(args.host, args.orchestrator_port, None)
+            await registry.start()
         except (OSError, DatastoreError) as error:  # a port in use: say which, exit non-zero
+            await server.stop(0)
             await datastore.stop(0)
             store.close()
             raise SystemExit(f"cogment-jupyter runtime: {error}") from None
@@ -146,13 +184,20 @@ async def serve(args: argparse.Namespace) -> None:
             "datastore": datastore.endpoint,
             "datastore_dir": str(store.file.parent),
             "datastore_file": str(store.file),
+            "model_registry": registry.endpoint,
+            "model_registry_dir": str(registry.store.root),
             "versions": versions(),
             "started_at": time.time(),
         }
         try:
             if runtime_file is not None:
                 write_json_atomically(runtime_file, document)
-            log.info("Runtime ready: orchestrator %s, datastore %s", document["orchestrator"], document["datastore"])
+            log.info(
+                "Runtime ready: orchestrator %s, datastore %s, model registry %s",
+                document["orchestrator"],
+                document["datastore"],
+                document["model_registry"],
+            )
             if status is not None:
                 status.write("R")
                 status.flush()
@@ -167,6 +212,7 @@ async def serve(args: argparse.Namespace) -> None:
                     if json.loads(runtime_file.read_text()).get("pid") == os.getpid():
                         runtime_file.unlink()
             await server.stop(grace=1.0)
+            await registry.stop(grace=1.0)
             await factory.close()
             await datastore.stop(grace=1.0)
             store.close()

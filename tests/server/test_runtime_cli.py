@@ -104,7 +104,9 @@ def test_a_lab_attached_through_the_override_records_in_process(
         "orchestrator": found.runtime.orchestrator,
         "datalog": found.runtime.datastore,
         "datastore": str(tmp_path / "store"),
+        "model_registry": found.runtime.model_registry,
     }
+    assert found.runtime.model_registry.startswith("grpc://127.0.0.1:")
     with Lab(**arguments) as lab:
         lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
         lab.serve_actor("random", actors.Random())
