@@ -177,8 +177,10 @@ class Lab:
             self._registrations = Registrations(directory)
             await self._register_lab()
 
-    async def _start_model_registry(self) -> None:
-        """The registry ``lab.models`` uses: the one given, or the lab's own beside its datastore."""
+    async def _start_model_registry(self) -> Models | None:
+        """The registry ``lab.models`` uses: the one given, or the lab's own beside its datastore
+        (started on first use: a lab that never touches models pays nothing for it)."""
+        from cogment_jupyter.lab.models import Models
         from cogment_jupyter.model_registry.client import RegistryClient
 
         spool = None
@@ -186,16 +188,18 @@ class Lab:
         if self.datastore is not None:
             spool = self.datastore.file.parent / ".spool"
             if endpoint is None:
+                from cogment.api import directory_pb2
+
                 from cogment_jupyter.model_registry.service import ModelRegistryServer
 
-                server = ModelRegistryServer(
-                    self.datastore.file.parent / "model_registry", self.host, drop_transient=False
-                )
+                archive = self.datastore.file.parent / "model_registry"
+                server = ModelRegistryServer(archive, self.host, drop_transient=False)
                 await server.start()
                 self._registry_server = server
                 endpoint = server.endpoint
-        if endpoint is not None:
-            self._models = Models(self._runtime, RegistryClient(endpoint, spool))
+                if self._registrations is not None:
+                    await self._register("lab", directory_pb2.MODEL_REGISTRY_SERVICE, {}, endpoint)
+        return Models(self._runtime, RegistryClient(endpoint, spool)) if endpoint is not None else None
 
     async def _register_lab(self) -> None:
         """What this lab serves besides its environments and actors, in its directory."""
