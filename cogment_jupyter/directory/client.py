@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import grpc
-from cogment.api import directory_pb2, directory_pb2_grpc
+
+from cogment_jupyter.proto import directory_pb2, directory_pb2_grpc
 
 log = logging.getLogger(__name__)
 

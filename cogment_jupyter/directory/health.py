@@ -13,9 +13,9 @@ import contextlib
 import logging
 
 import grpc
-from cogment.api import common_pb2, directory_pb2
 
 from cogment_jupyter.directory.records import Record
+from cogment_jupyter.proto import common_pb2, directory_pb2
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cogment.api import directory_pb2
-
 from cogment_jupyter.engine.endpoints import (
     ACTOR_CLASS_PROPERTY,
     AUTHENTICATION_TOKEN_PROPERTY,
@@ -24,6 +22,7 @@ from cogment_jupyter.engine.endpoints import (
     ParsedEndpoint,
 )
 from cogment_jupyter.engine.errors import OrchestratorError
+from cogment_jupyter.proto import directory_pb2
 
 CLIENT_ADDRESS = "client"
 

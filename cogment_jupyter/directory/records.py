@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cogment.api import directory_pb2
+from cogment_jupyter.proto import directory_pb2
 
 log = logging.getLogger(__name__)
 

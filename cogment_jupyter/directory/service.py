@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import grpc
-from cogment.api import common_pb2, directory_pb2, directory_pb2_grpc
 
 from cogment_jupyter.directory import health
 from cogment_jupyter.directory.records import Record, RecordTable, new_secret, now_ns
 from cogment_jupyter.engine.service_status import status_reply, version_info
+from cogment_jupyter.proto import common_pb2, directory_pb2, directory_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -188,9 +188,8 @@ class Lab:
         if self.datastore is not None:
             spool = self.datastore.file.parent / ".spool"
             if endpoint is None:
-                from cogment.api import directory_pb2
-
                 from cogment_jupyter.model_registry.service import ModelRegistryServer
+                from cogment_jupyter.proto import directory_pb2
 
                 archive = self.datastore.file.parent / "model_registry"
                 server = ModelRegistryServer(archive, self.host, drop_transient=False)
@@ -203,7 +202,7 @@ class Lab:
 
     async def _register_lab(self) -> None:
         """What this lab serves besides its environments and actors, in its directory."""
-        from cogment.api import directory_pb2 as d
+        from cogment_jupyter.proto import directory_pb2 as d
 
         if self.orchestrator is not None:
             await self._register("lab", d.TRIAL_LIFE_CYCLE_SERVICE, {}, self.endpoint)
@@ -223,7 +222,7 @@ class Lab:
 
     async def _register_service(self, name: str, kind: str, endpoint: str) -> None:
         """A served environment or actor, found by ``cogment://discover/<kind>?__implementation=<name>``."""
-        from cogment.api import directory_pb2 as d
+        from cogment_jupyter.proto import directory_pb2 as d
 
         if self._registrations is None:
             return

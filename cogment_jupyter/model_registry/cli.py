@@ -68,11 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from cogment.api import directory_pb2
-
     from cogment_jupyter.directory.client import DirectoryError
     from cogment_jupyter.model_registry.infos import RegistryError
     from cogment_jupyter.model_registry.service import ModelRegistryServer
+    from cogment_jupyter.proto import directory_pb2
 
     if args.sent_version_chunk_size <= 0:
         raise SystemExit("--sent_version_chunk_size must be > 0 bytes")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from cogment.api import model_registry_pb2, model_registry_pb2_grpc
 
 from cogment_jupyter.model_registry.infos import (
     ModelInfo,
@@ -29,6 +28,7 @@ from cogment_jupyter.model_registry.infos import (
     version_info_from,
 )
 from cogment_jupyter.model_registry.serialization import FORMAT_PROPERTY, Encoded, decode, encode, spool_file
+from cogment_jupyter.proto import model_registry_pb2, model_registry_pb2_grpc
 
 #: gRPC message limit for what the registry sends (its chunks are 2 MiB by default)
 MAX_MESSAGE = 64 * 1024 * 1024

@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from cogment.api import model_registry_pb2
+from cogment_jupyter.proto import model_registry_pb2
 
 
 class RegistryError(Exception):

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import grpc
-from cogment.api import common_pb2, model_registry_pb2, model_registry_pb2_grpc
 
 from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.model_registry import DEFAULT_CACHE_MAX_ITEMS, DEFAULT_CHUNK_SIZE
@@ -28,6 +27,7 @@ from cogment_jupyter.model_registry.infos import (
     UnknownVersionError,
 )
 from cogment_jupyter.model_registry.storage import IncomingVersion, ModelStore
+from cogment_jupyter.proto import common_pb2, model_registry_pb2, model_registry_pb2_grpc
 
 log = logging.getLogger(__name__)
 

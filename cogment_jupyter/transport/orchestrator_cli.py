@@ -180,7 +180,7 @@ def _directory(args: argparse.Namespace) -> DirectoryClient | None:
 
 async def _register_orchestrator(registration: SelfRegistration, host: str, server: OrchestratorServer) -> None:
     """Lifecycle and client-actor services, on their ports (one port: both there)."""
-    from cogment.api import directory_pb2
+    from cogment_jupyter.proto import directory_pb2
 
     try:
         await registration.register([directory_pb2.CLIENT_ACTOR_CONNECTION_SERVICE], host, server.actor_port)
