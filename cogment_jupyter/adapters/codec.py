@@ -152,6 +152,24 @@ def _gather_variable(
     return offsets, data[idx]
 
 
+def strings_from_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, present: np.ndarray) -> pa.Array:
+    """An Arrow string array of the rows' bytes (absent rows null); raises DecodeError unless UTF-8."""
+    import pyarrow as pa
+
+    offsets, packed = _gather_variable(data, starts, lengths, present)
+    large = offsets[-1] >= 2**31 - 1
+    typ = pa.large_string() if large else pa.string()
+    off = offsets if large else offsets.astype(np.int32)
+    mask = _mask(present)
+    validity = None if mask is None else pa.array(present).buffers()[1]
+    arr = pa.Array.from_buffers(typ, len(starts), [validity, pa.py_buffer(off), pa.py_buffer(packed)], null_count=-1)
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid as e:
+        raise DecodeError(str(e)) from e
+    return arr
+
+
 def _mask(present: np.ndarray) -> Any:
     import pyarrow as pa
 
@@ -440,22 +458,10 @@ class TextCodec(Codec):
     def _from_variable(
         self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, present: np.ndarray
     ) -> pa.Array:
-        import pyarrow as pa
-
-        offsets, packed = _gather_variable(data, starts, lengths, present)
-        large = offsets[-1] >= 2**31 - 1
-        typ = pa.large_string() if large else pa.string()
-        off = offsets if large else offsets.astype(np.int32)
-        mask = _mask(present)
-        validity = None if mask is None else pa.array(present).buffers()[1]
-        arr = pa.Array.from_buffers(
-            typ, len(starts), [validity, pa.py_buffer(off), pa.py_buffer(packed)], null_count=-1
-        )
         try:
-            arr.validate(full=True)
-        except pa.ArrowInvalid as e:
+            return strings_from_spans(data, starts, lengths, present)
+        except DecodeError as e:
             raise DecodeError(f"a {self.space} column holds bytes that are not UTF-8: {e}") from e
-        return arr
 
 
 class _ContainerCodec(Codec):

@@ -20,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from cogment_jupyter.adapters.codec import binary_layout, write_varint
+from cogment_jupyter.adapters.codec import DecodeError, binary_layout, strings_from_spans, write_varint
 
 __all__ = [
     "PLAYER",
     "PROTO_FILE",
     "PROTO_SOURCE",
     "SPECTATOR",
+    "EnvelopeColumn",
     "encode_action",
     "encode_observation",
     "envelope_value_spans",
@@ -222,46 +223,113 @@ def encode_action(value: bytes | None) -> bytes:
 
 # --------------------------------------------------------------------------- column reading
 
+#: Observation field numbers (see :data:`PROTO_SOURCE`); ``Action`` has ``VALUE`` only.
+VALUE, INACTIVE, DEAD, FRAME, FRAME_FORMAT, TERMINATED, TRUNCATED, INFO_JSON, ACTION_MASK = range(1, 10)
+_PAD = 11  # a tag and a 10-byte varint can be read past any row without bounds checks
+
+
+class EnvelopeColumn:
+    """The fields of every envelope of an Arrow binary column, located with numpy.
+
+    Rows are walked field by field, all rows at once: a row whose envelope is its value alone
+    (``0x0a <length> value``, what a bare observation or any action is) is done after the
+    first look; the others (flags, info, frames) take one vectorised step per field. No
+    protobuf parsing per row, whatever the writer's field order.
+    """
+
+    def __init__(self, contents: Any) -> None:
+        data, starts, lengths, present = binary_layout(contents)
+        self.data = data
+        self.rows = len(starts)
+        self.present = present
+        self._spans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._varints: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        padded = np.concatenate([data, np.zeros(_PAD, dtype=np.uint8)])
+        starts = np.where(present, starts, 0)
+        ends = starts + np.where(present, lengths, 0)
+        first, second = padded[starts], padded[starts + 1].astype(np.int64)
+        bare = present & (first == 0x0A) & (second < 0x80) & (lengths == second + 2)
+        value_starts = np.zeros(self.rows, dtype=np.int64)
+        value_lengths = np.zeros(self.rows, dtype=np.int64)
+        value_starts[bare] = starts[bare] + 2
+        value_lengths[bare] = second[bare]
+        self._spans[VALUE] = (value_starts, value_lengths, bare.copy())
+        rest = np.flatnonzero(present & ~bare & (lengths > 0))
+        if rest.size:
+            self._walk(padded, rest, starts[rest], ends[rest])
+
+    def _walk(self, padded: np.ndarray, rows: np.ndarray, pos: np.ndarray, ends: np.ndarray) -> None:
+        while rows.size:
+            tag, pos = _read_varints(padded, pos)
+            field, wire_type = tag >> 3, tag & 7
+            value = np.zeros(rows.size, dtype=np.int64)
+            size = np.zeros(rows.size, dtype=np.int64)
+            varint = wire_type == 0
+            if varint.any():
+                value[varint], pos[varint] = _read_varints(padded, pos[varint])
+            delimited = wire_type == 2
+            if delimited.any():
+                size[delimited], pos[delimited] = _read_varints(padded, pos[delimited])
+            size[wire_type == 1] = 8
+            size[wire_type == 5] = 4
+            bad = ~(varint | delimited | (wire_type == 1) | (wire_type == 5)) | (pos + size > ends) | (field == 0)
+            if bad.any():
+                raise DecodeError(f"row {int(rows[np.argmax(bad)])}: not a well-formed envelope")
+            for number in np.unique(field).tolist():
+                at = field == number
+                if number in (VALUE, FRAME, FRAME_FORMAT, INFO_JSON, ACTION_MASK):
+                    starts, lengths, has = self._spans.setdefault(
+                        number,
+                        (np.zeros(self.rows, np.int64), np.zeros(self.rows, np.int64), np.zeros(self.rows, bool)),
+                    )
+                    starts[rows[at]], lengths[rows[at]], has[rows[at]] = pos[at], size[at], True  # the last one wins
+                elif number in (INACTIVE, DEAD, TERMINATED, TRUNCATED):
+                    values, has = self._varints.setdefault(
+                        number, (np.zeros(self.rows, np.int64), np.zeros(self.rows, bool))
+                    )
+                    values[rows[at]], has[rows[at]] = value[at], True
+            pos = pos + size
+            going = pos < ends
+            rows, pos, ends = rows[going], pos[going], ends[going]
+
+    def span(self, field: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(data, starts, lengths, has)`` of a length-delimited field, for ``Codec.decode_spans``."""
+        found = self._spans.get(field)
+        if found is None:
+            zeros = np.zeros(self.rows, dtype=np.int64)
+            return self.data, zeros, zeros, np.zeros(self.rows, dtype=bool)
+        return (self.data, *found)
+
+    def flag(self, field: int) -> np.ndarray:
+        """A boolean field per row (False where absent)."""
+        found = self._varints.get(field)
+        return np.zeros(self.rows, dtype=bool) if found is None else found[0] != 0
+
+    def text(self, field: int) -> Any:
+        """A string field as an Arrow string array; null where absent or empty."""
+        data, starts, lengths, has = self.span(field)
+        return strings_from_spans(data, starts, lengths, has & (lengths > 0))
+
+
+def _read_varints(padded: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unsigned LEB128 varints starting at ``pos`` (one per row): ``(values, positions after)``."""
+    byte = padded[pos].astype(np.int64)
+    values = byte & 0x7F
+    going = byte >= 0x80
+    after = pos + 1
+    shift = 7
+    while going.any():
+        if shift > 63:
+            raise DecodeError("a varint longer than 10 bytes: not a well-formed envelope")
+        byte = padded[after].astype(np.int64)
+        values |= np.where(going, (byte & 0x7F) << shift, 0)
+        after = after + going
+        going &= byte >= 0x80
+        shift += 7
+    return values, after
+
 
 def envelope_value_spans(contents: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Where field 1 (``value``) lies in each envelope of an Arrow binary column.
-
-    Returns ``(data, starts, lengths, present)`` for :meth:`Codec.decode_spans`: rows whose
-    envelope starts with the value (what every protobuf library writes) are located with
-    numpy; the rare others (no value, or a writer that put fields out of order) are parsed
-    with protobuf and their values appended after the Arrow data.
-    """
-    data, starts, lengths, present = binary_layout(contents)
-    n = len(starts)
-    # Pad so every row can read a tag and a 5-byte varint without bounds checks.
-    padded = np.concatenate([data, np.zeros(6, dtype=np.uint8)])
-    safe_starts = np.where(present, starts, 0)
-    fast = present & (lengths >= 2) & (padded[safe_starts] == 0x0A)
-    vlen = np.zeros(n, dtype=np.int64)
-    nbytes = np.zeros(n, dtype=np.int64)
-    going = fast.copy()
-    for k in range(5):  # protobuf lengths are at most 5 varint bytes (< 2 GiB)
-        b = padded[safe_starts + 1 + k].astype(np.int64)
-        vlen |= np.where(going, (b & 0x7F) << (7 * k), 0)
-        nbytes += going
-        going &= (b & 0x80) != 0
-    vstart = safe_starts + 1 + nbytes
-    fast &= ~going & (vstart + vlen <= starts + lengths)
-    slow = present & ~fast
-    out_starts = np.where(fast, vstart, 0)
-    out_lengths = np.where(fast, vlen, 0)
-    has_value = fast.copy()
-    if slow.any():
-        extra: list[bytes] = []
-        pos = len(data)
-        msg = _build()["Observation"]()  # Action shares field 1's definition, unknown fields are kept aside
-        for i in np.flatnonzero(slow):
-            msg.ParseFromString(data[starts[i] : starts[i] + lengths[i]].tobytes())
-            if msg.HasField("value"):
-                has_value[i] = True
-                out_starts[i], out_lengths[i] = pos, len(msg.value)
-                pos += len(msg.value)
-                extra.append(msg.value)
-        if extra:
-            data = np.concatenate([data, np.frombuffer(b"".join(extra), dtype=np.uint8)])
-    return data, out_starts, out_lengths, has_value
+    """Where field 1 (``value``) lies in each envelope of an Arrow binary column:
+    ``(data, starts, lengths, present)`` for :meth:`Codec.decode_spans`."""
+    return EnvelopeColumn(contents).span(VALUE)

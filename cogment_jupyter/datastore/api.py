@@ -61,25 +61,41 @@ class Datastore:
         properties: Mapping[str, str] | None = None,
         since: Any = None,
         until: Any = None,
+        trial_ids: Iterable[str] | None = None,
     ) -> pd.DataFrame:
         """One row per trial, oldest first.
 
         ``state``: a ``TrialState`` name or value, or several; ``properties``: trials having at
         least these; ``since`` / ``until``: bounds on the start time (datetime, string, epoch ns,
-        or a timedelta meaning "that long ago"). ``interrupted`` marks trials that will never
-        reach ENDED (their writer closed or died); ``failed`` those forced to end by a failure
-        (a component that died or raised, a stale trial...), ``end_details`` says why a trial
-        was forced to end (empty after a normal end).
+        or a timedelta meaning "that long ago"); ``trial_ids``: only these. ``interrupted``
+        marks trials that will never reach ENDED (their writer closed or died); ``failed`` those
+        forced to end by a failure (a component that died or raised, a stale trial...),
+        ``end_details`` says why a trial was forced to end (empty after a normal end). ``return`` is
+        the agent's return (the first actor's, when no other actor has its class),
+        ``return_<actor>`` each actor's; ``duration`` is in seconds.
         """
-        records = self._store.records(properties=dict(properties or {}), with_params=False)
+        return frames.to_pandas(self.trials_table(state, properties, since, until, trial_ids))
+
+    def trials_table(
+        self,
+        state: str | int | Iterable[str | int] | None = None,
+        properties: Mapping[str, str] | None = None,
+        since: Any = None,
+        until: Any = None,
+        trial_ids: Iterable[str] | None = None,
+    ) -> pa.Table:
+        """:meth:`trials` as an Arrow table."""
+        states = None
         if state is not None:
-            wanted = {_state_value(s) for s in ([state] if isinstance(state, str | int) else state)}
-            records = [r for r in records if r.state in wanted]
-        if since is not None or until is not None:
-            lo = frames.to_ns(since) if since is not None else None
-            hi = frames.to_ns(until) if until is not None else None
-            records = [r for r in records if _within(r.started_ns or r.created_ns, lo, hi)]
-        return frames.to_pandas(frames.trials_table(records))
+            states = {_state_value(s) for s in ([state] if isinstance(state, str | int) else state)}
+        pages = self._store.summaries(
+            None if trial_ids is None else [trial_ids] if isinstance(trial_ids, str) else list(trial_ids),
+            states=states,
+            properties=properties,
+            since_ns=frames.to_ns(since) if since is not None else None,
+            until_ns=frames.to_ns(until) if until is not None else None,
+        )
+        return frames.trials_table(pages)
 
     def steps(self, trial_ids: str | Iterable[str], *, decode: bool = True) -> pd.DataFrame:
         """Tidy frame, one row per tick per actor: ``trial_id, tick, timestamp, state, actor,
@@ -148,7 +164,3 @@ def _state_value(state: str | int) -> int:
             names = ", ".join(s.name for s in TrialState)
             raise ValueError(f"unknown trial state {state!r}; use one of {names}") from None
     return int(state)
-
-
-def _within(ns: int, lo: int | None, hi: int | None) -> bool:
-    return (lo is None or ns >= lo) and (hi is None or ns <= hi)

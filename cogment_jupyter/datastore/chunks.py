@@ -601,7 +601,8 @@ def segment_stats(
     if n_actors:
         flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
         rewards = np.nan_to_num(flat.reshape(rows, n_actors), nan=0.0)
-        returns = np.add.reduceat(np.vstack([rewards, np.zeros((1, n_actors))]), edges, axis=0)[::2].tolist()
+        with np.errstate(over="ignore"):  # an infinite reward makes an infinite return, as it should
+            returns = np.add.reduceat(np.vstack([rewards, np.zeros((1, n_actors))]), edges, axis=0)[::2].tolist()
     else:
         returns = [[] for _ in spans]
     for k, (i, start, stop) in enumerate(spans):

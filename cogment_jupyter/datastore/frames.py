@@ -7,6 +7,7 @@ loop over rows.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cogment_jupyter.datastore.decoding import TrialDecoder
-from cogment_jupyter.datastore.records import TrialRecord
-from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.datastore.records import TrialRecord, writer_alive
+from cogment_jupyter.engine.records import TrialState, is_failure
 
 _STATUS = pa.array(["normal", "default", "unavailable"], pa.string())
 _STATES = pa.array([s.name for s in sorted(TrialState)], pa.string())
@@ -54,65 +55,214 @@ STEPS_SCHEMA = pa.schema(
 )
 
 
-def state_name(state: int) -> str:
-    try:
-        return TrialState(state).name
-    except ValueError:
-        return str(state)
-
-
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=False)
 
 
 # -- trials ------------------------------------------------------------------------------------
 
+_ACTOR = pa.struct([("name", pa.string()), ("actor_class", pa.string()), ("implementation", pa.string())])
+#: The summary documents of :meth:`TrialStore.summaries` (``properties`` is read as an object of any keys).
+_SUMMARY = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("trial_id", pa.string()),
+        ("user_id", pa.string()),
+        ("env_name", pa.string()),
+        ("env_impl", pa.string()),
+        ("state", pa.int64()),
+        ("samples", pa.int64()),
+        ("ticks", pa.int64()),
+        ("created_ns", pa.int64()),
+        ("started_ns", pa.int64()),
+        ("last_ns", pa.int64()),
+        ("ended_ns", pa.int64()),
+        ("closed", pa.int64()),
+        ("writer_host", pa.string()),
+        ("writer_pid", pa.int64()),
+        ("writer_start", pa.float64()),
+        ("end_details", pa.string()),
+        ("actors", pa.list_(pa.list_(pa.string()))),
+        ("returns", pa.list_(pa.float64())),
+    ]
+)
+#: Summaries are parsed as objects while they have at most this many different property keys
+#: between them; beyond, trial by trial.
+_MAX_PROPERTY_KEYS = 256
 
-def trials_table(records: Sequence[TrialRecord]) -> pa.Table:
-    """One row per trial; ``steps`` counts ticks (rows per actor in ``steps()``)."""
-    actor_type = pa.list_(
-        pa.struct([("name", pa.string()), ("actor_class", pa.string()), ("implementation", pa.string())])
+
+def trials_table(pages: Sequence[bytes]) -> pa.Table:
+    """One row per trial, from the pages of :meth:`TrialStore.summaries`; built column by
+    column (no Python object per trial), so its cost grows with the trial count alone.
+
+    ``steps`` counts ticks (rows per actor in ``steps()``). ``return`` is the first actor's
+    return when no other actor has its class (the agent, beside people giving feedback);
+    ``return_<actor>`` is each actor's, ``returns`` all of them as a map; rewards of different
+    actors are never added up. ``duration`` is in seconds.
+    """
+    parsed, properties = _parse_summaries(pages)
+    n = parsed.num_rows
+    rows = {name: parsed.column(name).combine_chunks() for name in _SUMMARY.names}
+    actors = rows["actors"]
+    flat_actors = pc.list_flatten(actors)
+    names, classes, implementations = (
+        pc.list_element(flat_actors, i) if n else pa.array([], pa.string()) for i in range(3)
     )
-    started = [r.started_ns for r in records]
-    ended = [r.ended_ns for r in records]
-    duration = []
-    for r in records:
-        end = r.ended_ns if r.ended_ns is not None else r.last_ns
-        duration.append(None if r.started_ns is None or end is None else end - r.started_ns)
-    return pa.table(
-        {
-            "trial_id": pa.array([r.trial_id for r in records], pa.string()),
-            "environment": pa.array([r.env_name for r in records], pa.string()),
-            "environment_implementation": pa.array([r.env_impl for r in records], pa.string()),
-            "actors": pa.array(
-                [
-                    [
-                        {"name": a.name, "actor_class": a.actor_class, "implementation": a.implementation}
-                        for a in r.actors
-                    ]
-                    for r in records
-                ],
-                actor_type,
-            ),
-            "state": pa.array([state_name(r.state) for r in records], pa.string()),
-            "interrupted": pa.array([r.interrupted for r in records], pa.bool_()),
-            "failed": pa.array([r.failed for r in records], pa.bool_()),
-            "end_details": pa.array([r.end_details for r in records], pa.string()),
-            "steps": pa.array([r.ticks for r in records], pa.int64()),
-            "samples": pa.array([r.samples for r in records], pa.int64()),
-            "returns": pa.array(
-                [list(zip([a.name for a in r.actors], r.returns, strict=False)) for r in records],
-                pa.map_(pa.string(), pa.float64()),
-            ),
-            "return": pa.array([float(sum(r.returns)) for r in records], pa.float64()),
-            "started": pa.array(started, _TS),
-            "ended": pa.array(ended, _TS),
-            "duration": pa.array(duration, pa.duration("ns")),
-            "properties": pa.array([list(r.properties.items()) for r in records], pa.map_(pa.string(), pa.string())),
-            "user_id": pa.array([r.user_id for r in records], pa.string()),
-            "created": pa.array([r.created_ns for r in records], _TS),
-        }
-    )
+    counts = pc.list_value_length(actors).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets = _offsets(counts)
+    flat_returns = _fit_returns(rows["returns"], counts)
+    state = rows["state"].to_numpy(zero_copy_only=False)
+    started = rows["started_ns"]
+    ended = rows["ended_ns"]
+    table = {
+        "trial_id": rows["trial_id"],
+        "environment": rows["env_name"],
+        "environment_implementation": rows["env_impl"],
+        "actors": pa.ListArray.from_arrays(
+            offsets, pa.StructArray.from_arrays([names, classes, implementations], fields=list(_ACTOR))
+        ),
+        "state": _state_names(state),
+        "interrupted": pa.array(_interrupted(rows, state), pa.bool_()),
+        "failed": pa.array(_failed(rows["end_details"]), pa.bool_()),
+        "end_details": rows["end_details"],
+        "steps": rows["ticks"],
+        "samples": rows["samples"],
+        "return": pa.array(_agent_return(classes, flat_returns, counts), pa.float64(), from_pandas=True),
+        "returns": pa.MapArray.from_arrays(offsets, names, pa.array(flat_returns, pa.float64())),
+        "started": started.cast(_TS),
+        "ended": ended.cast(_TS),
+        "duration": pc.divide(pc.subtract(pc.coalesce(ended, rows["last_ns"]), started).cast(pa.float64()), 1e9),
+        "properties": properties,
+        "user_id": rows["user_id"],
+        "created": rows["created_ns"].cast(_TS),
+    }
+    for name, values in _returns_by_actor(names, flat_returns, counts, n).items():
+        table[f"return_{name}"] = values
+    return pa.table(table)
+
+
+def _parse_summaries(pages: Sequence[bytes]) -> tuple[pa.Table, pa.MapArray]:
+    """The summaries as a table of :data:`_SUMMARY` in ``seq`` order, and their properties,
+    parsed by Arrow's JSON reader (trial by trial with :mod:`json` for what it cannot read,
+    such as an infinite return)."""
+    import pyarrow.json as pj
+
+    if not pages:
+        return _SUMMARY.empty_table(), _struct_to_map(None, 0)
+    try:
+        longest = max(len(line) for page in pages for line in page.split(b"\n", 64)[:64])
+        parsed = pa.concat_tables(
+            pj.read_json(
+                pa.BufferReader(page),
+                read_options=pj.ReadOptions(block_size=max(1 << 20, 4 * longest)),
+                parse_options=pj.ParseOptions(explicit_schema=_SUMMARY),
+            )
+            for page in pages
+        )
+        props = parsed.column("properties").combine_chunks() if "properties" in parsed.column_names else None
+        if props is None or (pa.types.is_struct(props.type) and props.type.num_fields <= _MAX_PROPERTY_KEYS):
+            return parsed.select(_SUMMARY.names), _struct_to_map(props, parsed.num_rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    loaded = [json.loads(line, parse_constant=float) for page in pages for line in page.split(b"\n")]
+    table = pa.Table.from_pylist([{k: d.get(k) for k in _SUMMARY.names} for d in loaded], schema=_SUMMARY)
+    return table, pa.array([list(d["properties"].items()) for d in loaded], pa.map_(pa.string(), pa.string()))
+
+
+def _offsets(counts: np.ndarray) -> pa.Array:
+    offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.array(offsets)
+
+
+def _struct_to_map(struct: pa.StructArray | None, n: int) -> pa.MapArray:
+    """Properties parsed as a struct of every key seen back to a map of each trial's own keys."""
+    map_type = pa.map_(pa.string(), pa.string())
+    k = 0 if struct is None else struct.type.num_fields
+    if k == 0:
+        empty = pa.array([], pa.string())
+        return pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), empty, empty, type=map_type)
+    fields = [struct.field(i).cast(pa.string()) for i in range(k)]
+    present = np.column_stack([f.is_valid().to_numpy(zero_copy_only=False) for f in fields])
+    rows, keys = np.nonzero(present)  # row by row, keys in order
+    names = pa.array([struct.type.field(i).name for i in range(k)], pa.string())
+    values = pc.take(pa.concat_arrays(fields), pa.array(keys * n + rows))
+    return pa.MapArray.from_arrays(_offsets(present.sum(axis=1)), pc.take(names, pa.array(keys)), values, type=map_type)
+
+
+def _fit_returns(returns: pa.ListArray, counts: np.ndarray) -> np.ndarray:
+    """One return per actor, in actor order (a row may hold fewer: 0 for the missing ones)."""
+    lengths = pc.list_value_length(returns).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(returns).to_numpy(zero_copy_only=False).astype(np.float64)
+    if np.array_equal(lengths, counts):
+        return flat
+    parent = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    source = (np.cumsum(lengths) - lengths)[parent] + position
+    there = position < lengths[parent]
+    return np.where(there, flat[np.where(there, source, 0)] if len(flat) else 0.0, 0.0)
+
+
+def _agent_return(classes: pa.Array, flat_returns: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per trial: its first actor's return if no other actor has that class, else NaN."""
+    out = np.full(len(counts), np.nan)
+    has = counts > 0
+    if not has.any():
+        return out
+    firsts = (np.cumsum(counts) - counts)[has]
+    parent = np.repeat(np.arange(len(counts)), counts)
+    first_class = pc.take(classes, pa.array(np.repeat(np.cumsum(counts) - counts, counts)))
+    same = pc.equal(classes, first_class).to_numpy(zero_copy_only=False)
+    alone = np.bincount(parent, weights=same, minlength=len(counts)) == 1
+    out[has] = np.where(alone[has], flat_returns[firsts], np.nan)
+    return out
+
+
+def _returns_by_actor(names: pa.Array, flat_returns: np.ndarray, counts: np.ndarray, n: int) -> dict[str, pa.Array]:
+    """A return column per actor name (null for trials without such an actor), first seen first."""
+    if not len(names):
+        return {}
+    parent = np.repeat(np.arange(n), counts)
+    encoded = pc.dictionary_encode(names)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    out = {}
+    for code, name in enumerate(encoded.dictionary.to_pylist()):
+        at = codes == code
+        values = np.full(n, np.nan)
+        values[parent[at]] = flat_returns[at]
+        mask = np.ones(n, dtype=bool)
+        mask[parent[at]] = False
+        out[name] = pa.array(values, pa.float64(), mask=mask)
+    return out
+
+
+def _state_names(state: np.ndarray) -> pa.Array:
+    known = (state >= 0) & (state < len(_STATES))
+    names = pc.take(_STATES, pa.array(np.where(known, state, 0)))
+    if known.all():
+        return names
+    return pc.if_else(pa.array(known), names, pa.array(state).cast(pa.string()))
+
+
+def _failed(end_details: pa.Array) -> np.ndarray:
+    """``failed`` of every trial: only those forced to end need a look at why."""
+    out = np.zeros(len(end_details), dtype=bool)
+    forced = np.flatnonzero(end_details.is_valid().to_numpy(zero_copy_only=False))
+    for row, details in zip(forced.tolist(), end_details.take(pa.array(forced)).to_pylist(), strict=True):
+        out[row] = is_failure(details)
+    return out
+
+
+def _interrupted(rows: dict[str, pa.Array], state: np.ndarray) -> np.ndarray:
+    """``interrupted`` of every trial: only those not ENDED need a look at their writer."""
+    out = np.zeros(len(state), dtype=bool)
+    pending = np.flatnonzero(state != TrialState.ENDED)
+    if len(pending):
+        at = pa.array(pending)
+        writer = [rows[name].take(at).to_pylist() for name in ("closed", "writer_host", "writer_pid", "writer_start")]
+        for row, closed, host, pid, start in zip(pending.tolist(), *writer, strict=True):
+            out[row] = bool(closed) or not writer_alive(host, pid, start)
+    return out
 
 
 def to_ns(value: Any) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -24,11 +25,40 @@ from cogment_jupyter.datastore.records import TrialRecord
 from cogment_jupyter.datastore.schema import connect, read_only_reason, resolve_file, translate_errors
 from cogment_jupyter.datastore.writer import Writer
 
+#: The scalar columns of the trials table a summary frame is built from (see :meth:`TrialStore.summaries`).
+SUMMARY_COLUMNS = {
+    "seq": "integer",
+    "trial_id": "text",
+    "user_id": "text",
+    "env_name": "text",
+    "env_impl": "text",
+    "state": "integer",
+    "samples": "integer",
+    "ticks": "integer",
+    "created_ns": "integer",
+    "started_ns": "integer or null",
+    "last_ns": "integer or null",
+    "ended_ns": "integer or null",
+    "closed": "integer",
+    "writer_host": "text",
+    "writer_pid": "integer or null",
+    "writer_start": "real or null",
+    "end_details": "text",
+}
+#: Trials per page of :meth:`TrialStore.summaries` (a page is one string, of ~1 kB per trial).
+SUMMARY_PAGE = 20_000
 #: Seconds between checks for data written by other processes.
 POLL = 0.05
 
 _stores: weakref.WeakValueDictionary[Path, TrialStore] = weakref.WeakValueDictionary()
 _stores_lock = threading.Lock()
+
+
+def _json_value(column: str, kind: str) -> str:
+    """SQL writing a column's value as JSON (numbers as SQLite prints them, text quoted)."""
+    if kind == "text":
+        return f"json_quote({column})"
+    return f"ifnull({column}, 'null')" if kind.endswith("or null") else column
 
 
 class TrialStore:
@@ -124,6 +154,65 @@ class TrialStore:
                 if limit and len(out) >= limit:
                     break
         return out
+
+    def summaries(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        states: Iterable[int] | None = None,
+        properties: Mapping[str, str] | None = None,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+    ) -> list[bytes]:
+        """The rows of the trials a summary frame shows, filtered in SQL, as JSON lines: one
+        object per trial with the :data:`SUMMARY_COLUMNS` and its ``actors``, ``returns`` and
+        ``properties``, in pages of up to :data:`SUMMARY_PAGE` trials. SQLite writes the text,
+        so no Python object is made per trial (a frame is then parsed from it at once).
+
+        ``properties``: trials having at least these; ``since_ns`` / ``until_ns``: bounds on
+        the start time (the creation time of a trial not started).
+        """
+        where, args = ["seq > ?"], []
+        if ids is not None:
+            where.append("trial_id IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(ids)))
+        if states is not None:
+            where.append("state IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps([int(s) for s in states]))
+        for key, value in (properties or {}).items():
+            where.append("EXISTS (SELECT 1 FROM json_each(trials.properties) WHERE key = ? AND value = ?)")
+            args += [key, value]
+        if since_ns is not None:
+            where.append("COALESCE(started_ns, created_ns) >= ?")
+            args.append(since_ns)
+        if until_ns is not None:
+            where.append("COALESCE(started_ns, created_ns) <= ?")
+            args.append(until_ns)
+        fields = " || ',' || ".join(
+            f"""'"{name}":' || {_json_value(name, kind)}""" for name, kind in SUMMARY_COLUMNS.items()
+        )
+        document = (
+            f"""'{{' || {fields} || ',"actors":' || actors || ',"returns":' || returns """
+            """|| ',"properties":' || properties || '}'"""
+        )
+        sql = (
+            f"SELECT max(seq), CAST(group_concat(document, char(10)) AS BLOB) FROM (SELECT seq, {document} AS document "
+            f"FROM trials WHERE {' AND '.join(where)} ORDER BY seq LIMIT {SUMMARY_PAGE})"
+        )
+        pages, after = [], 0
+        conn = self._reader()
+        with translate_errors(self.file):
+            conn.execute("BEGIN")  # one snapshot for every page
+            try:
+                while True:
+                    last, page = conn.execute(sql, [after, *args]).fetchone()
+                    if last is None:
+                        break
+                    pages.append(page)
+                    after = last
+            finally:
+                conn.execute("COMMIT")
+        return pages
 
     def record(self, trial_id: str, *, with_params: bool = True) -> TrialRecord | None:
         found = self.records([trial_id], with_params=with_params)

@@ -173,32 +173,29 @@ class TrialData:
                 self._datastore = None
 
     def trials(self, query: TrialFilter) -> dict[str, Any]:
-        import pyarrow as pa
-
         try:
-            frame = self.datastore.trials(
+            table = self.datastore.trials_table(
                 state=query.state, properties=query.properties, since=query.since, until=query.until
             )
         except ValueError as error:  # an unknown state name
             raise BadQuery(str(error)) from None
-        total = len(frame)
+        total = table.num_rows
         if query.limit is not None:
-            frame = frame.iloc[max(0, total - query.limit) :] if query.limit else frame.iloc[:0]
-        rows = table_rows(pa.Table.from_pandas(frame, preserve_index=False))
+            table = table.slice(max(0, total - query.limit)) if query.limit else table.slice(0, 0)
+        rows = table_rows(table)
         return {"trials": rows, "count": len(rows), "total": total}
 
     def trial(self, trial_id: str) -> dict[str, Any]:
         """One trial's row and its params; ``UnknownTrialError`` when it was never recorded."""
         from google.protobuf import json_format
 
-        from cogment_jupyter.datastore import frames
         from cogment_jupyter.datastore.errors import UnknownTrialError
 
         store = self.datastore.store
         records = store.records([trial_id])
         if not records:
             raise UnknownTrialError(f"unknown trial {trial_id!r} in {store.file}")
-        row = table_rows(frames.trials_table(records))[0]
+        row = table_rows(self.datastore.trials_table(trial_ids=[trial_id]))[0]
         params = json_format.MessageToDict(records[0].params())
         return {"trial": row, "params": params}
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from cogment_jupyter.adapters import wire
-from cogment_jupyter.adapters.codec import codec_for
+from cogment_jupyter.adapters.codec import DecodeError, codec_for
 from cogment_jupyter.adapters.payloads import LabAction, LabObservation, decode_action, decode_observation
 
 
@@ -98,6 +98,57 @@ def test_envelope_spans_with_long_varint_lengths() -> None:
     assert rows[2][1] & 0x80  # two-byte varint
     column = codec.decode_spans(*wire.envelope_value_spans(pa.array(rows)))
     assert column.to_pylist() == texts  # "" stays "" (explicit presence), not null
+
+
+def test_envelope_columns_read_every_field_as_protobuf_does() -> None:
+    """Random envelopes, some written as several concatenated messages (any field order,
+    repeated fields: the last one wins), read column-wise, equal protobuf's own parse."""
+    rng = np.random.default_rng(7)
+    parts = {
+        "value": lambda: rng.bytes(int(rng.choice([0, 3, 200]))),
+        "inactive": lambda: True,
+        "dead": lambda: True,
+        "frame": lambda: rng.bytes(int(rng.choice([1, 300]))),
+        "frame_format": lambda: "zlib:2x2x3",
+        "terminated": lambda: bool(rng.integers(2)),
+        "truncated": lambda: True,
+        "info_json": lambda: '{"k":' + str(int(rng.integers(1000))) + "}",
+        "action_mask": lambda: bytes([1, 0, 1]),
+    }
+    rows: list[bytes | None] = []
+    for _ in range(300):
+        if rng.random() < 0.05:
+            rows.append(None)
+            continue
+        names = [n for n in parts if rng.random() < 0.4]
+        messages = [wire.Observation(**{n: parts[n]()}).SerializeToString() for n in names]
+        order = rng.permutation(len(messages))
+        rows.append(b"".join(messages[i] for i in order) if rng.random() < 0.5 else b"".join(messages))
+    column = wire.EnvelopeColumn(pa.array(rows, type=pa.binary()))
+    data, starts, lengths, has = column.span(wire.VALUE)
+    infos = column.text(wire.INFO_JSON).to_pylist()
+    for i, row in enumerate(rows):
+        if row is None:
+            assert not has[i] and infos[i] is None
+            continue
+        parsed = wire.Observation.FromString(row)
+        assert has[i] == parsed.HasField("value")
+        if has[i]:
+            assert data[starts[i] : starts[i] + lengths[i]].tobytes() == parsed.value
+        assert infos[i] == (parsed.info_json or None)
+        for number, name in (
+            (wire.INACTIVE, "inactive"),
+            (wire.TERMINATED, "terminated"),
+            (wire.TRUNCATED, "truncated"),
+        ):
+            assert column.flag(number)[i] == getattr(parsed, name)
+        frame = column.span(wire.FRAME)
+        assert data[frame[1][i] : frame[1][i] + frame[2][i]].tobytes() == parsed.frame
+
+
+def test_malformed_envelopes_are_a_clear_error() -> None:
+    with pytest.raises(DecodeError, match="row 1: not a well-formed envelope"):
+        wire.EnvelopeColumn(pa.array([b"\x0a\x01a", b"\x0a\x05ab"]))
 
 
 # -- the official SDK parses our envelopes with our cog_settings ------------------------------

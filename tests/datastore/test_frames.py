@@ -22,7 +22,7 @@ from cogment_jupyter.datastore import (
 )
 from cogment_jupyter.datastore.conversion import SampleConverter
 from cogment_jupyter.engine.records import Action, ObservationSet, Reward, RewardSource, Sample, TrialState
-from tests.datastore.helpers import make_params
+from tests.datastore.helpers import make_params, values
 from tests.datastore.test_inprocess import record_trial, records
 
 pytestmark = pytest.mark.timeout(30)
@@ -168,6 +168,55 @@ async def test_trials_filters(datastore):
     assert datastore.trials(since=timedelta(hours=1)).empty
     await dl.close()
     assert datastore.trials(state="running")["interrupted"].tolist() == [True]
+
+
+def rewarded(ticks: int, rewards: dict[str, float], n_actors: int) -> list[Sample]:
+    """``ticks`` ticks, each giving every receiver of ``rewards`` its value."""
+    return [
+        Sample(
+            tick_id=t,
+            timestamp=1_000_000_000 + t * 500_000_000,
+            state=TrialState.ENDED if t == ticks - 1 else TrialState.RUNNING,
+            observations=ObservationSet([b"o"] * n_actors, list(range(n_actors))),
+            actions=[Action(t, b"a")] * n_actors,
+            rewards=[Reward(-1, name, value, [RewardSource("env", value, 1.0)]) for name, value in rewards.items()],
+        )
+        for t in range(ticks)
+    ]
+
+
+async def test_trials_give_a_return_per_actor_and_durations_in_seconds(datastore):
+    await record_trial(datastore, "solo", rewarded(3, {"gym": 1.0}, 1), actors=(("gym", "player", "random"),))
+    feedback = (("agent", "player", "lean"), ("trainer", "spectator", "human"))
+    await record_trial(datastore, "feedback", rewarded(3, {"agent": 1.0, "trainer": 2.0}, 2), actors=feedback)
+    pong = (("paddle_0", "player", "random"), ("paddle_1", "player", "random"))
+    await record_trial(datastore, "pong", rewarded(3, {"paddle_0": 1.0, "paddle_1": 0.5}, 2), actors=pong)
+    trials = datastore.trials().set_index("trial_id")
+    assert values(trials["return"]) == [3.0, 3.0, None]  # the agent's; two players: none of them summed
+    assert values(trials["return_gym"]) == [3.0, None, None]
+    assert values(trials["return_trainer"]) == [None, 6.0, None]
+    assert values(trials["return_paddle_0"]) == [None, None, 3.0] and values(trials["return_paddle_1"]) == [
+        None,
+        None,
+        1.5,
+    ]
+    assert dict(trials.loc["pong", "returns"]) == {"paddle_0": 3.0, "paddle_1": 1.5}
+    assert trials["duration"].tolist() == [1.0, 1.0, 1.0]  # seconds between the first and the last tick
+    one = datastore.trials(trial_ids=["feedback"])
+    assert one["trial_id"].tolist() == ["feedback"] and "return_gym" not in one
+
+
+async def test_trials_read_what_arrow_json_cannot(datastore):
+    """An infinite return and hundreds of property keys take the trial-by-trial path: same frame."""
+    await record_trial(datastore, "inf", rewarded(2, {"gym": float("inf")}, 1), actors=(("gym", "player", "x"),))
+    many = {f"key{i}": str(i) for i in range(300)}
+    await record_trial(
+        datastore, "many", rewarded(2, {"gym": 1.0}, 1), actors=(("gym", "player", "x"),), properties=many
+    )
+    trials = datastore.trials().set_index("trial_id")
+    assert trials.loc["inf", "return"] == float("inf") and trials.loc["many", "return"] == 2.0
+    assert dict(trials.loc["many", "properties"]) == many and dict(trials.loc["inf", "properties"]) == {}
+    assert datastore.trials(properties={"key7": "7"}).trial_id.tolist() == ["many"]
 
 
 async def test_parquet_round_trip(datastore, tmp_path):
