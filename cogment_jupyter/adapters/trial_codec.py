@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cogment_jupyter.adapters.base import AgentSpec
 from cogment_jupyter.adapters.codec import Codec, codec_for
 from cogment_jupyter.adapters.spaces import SpaceFormatError, space_from_json, space_to_json
-from cogment_jupyter.adapters.wire import envelope_value_spans
+from cogment_jupyter.adapters.wire import INFO_JSON, EnvelopeColumn, envelope_value_spans
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -112,6 +112,10 @@ class TrialCodec:
     def decode_observations(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
         """Observation values of actor ``actor_index`` from a column of envelopes (null = none)."""
         return self[actor_index].observation.decode_spans(*envelope_value_spans(contents))
+
+    def decode_infos(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
+        """The environment's info of each observation envelope, as JSON text (null: none)."""
+        return EnvelopeColumn(contents).text(INFO_JSON)
 
     def decode_actions(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
         """Action values of actor ``actor_index`` from a column of envelopes (null = no action)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +99,16 @@ class Datastore:
 
     def steps(self, trial_ids: str | Iterable[str], *, decode: bool = True) -> pd.DataFrame:
         """Tidy frame, one row per tick per actor: ``trial_id, tick, timestamp, state, actor,
-        observation, action, action_status, reward, events``.
+        observation, action, action_status, reward, info, events``.
 
         Observations and actions are decoded when a registered decoder factory knows the
-        trial (see ``decoding.register_decoder_factory``), raw bytes otherwise. Works on trials
-        still being written (what is committed so far).
+        trial (see ``decoding.register_decoder_factory``), raw bytes otherwise; ``info`` is
+        the environment's info as JSON text. Works on trials still being written (what is
+        committed so far).
         """
+        return frames.steps_frame(self._step_tables(trial_ids, decode))
+
+    def _step_tables(self, trial_ids: str | Iterable[str], decode: bool) -> list[pa.Table | dict[str, pd.Series]]:
         ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
         parts = []
         for rec in self._records(ids):
@@ -112,7 +116,12 @@ class Datastore:
             decoder = decoder_for(params) if decode else None
             defaults = [a.default_action.content if a.HasField("default_action") else None for a in params.actors]
             parts.append(frames.steps_table(rec, self._store.read(rec.seq), decoder=decoder, default_actions=defaults))
-        return frames.steps_frame(parts)
+        return parts
+
+    def raw_steps(self, trial_id: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """The steps of one trial as an Arrow table, payloads as stored (``columns``: only these)."""
+        record = self._records([trial_id])[0]
+        return frames.steps_table(record, self._store.read(record.seq), columns=columns)
 
     def samples(self, trial_id: str) -> pa.Table:
         """The stored samples of a trial as Arrow, one row per sample (the storage layout)."""
@@ -140,6 +149,12 @@ class Datastore:
     def export_parquet(self, path: str | os.PathLike[str], trial_ids: Iterable[str] | None = None) -> Path:
         """Write trials (all by default) to one Parquet file that :meth:`import_parquet` reads back."""
         return parquet.export_parquet(self._store, path, None if trial_ids is None else list(trial_ids))
+
+    def export_steps(self, path: str | os.PathLike[str], trial_ids: str | Iterable[str] | None = None) -> Path:
+        """Write the tidy steps of trials (all by default), values decoded, to a Parquet file
+        to share: it opens with plain ``pd.read_parquet``, polars and duckdb."""
+        ids = [r.trial_id for r in self._store.records(with_params=False)] if trial_ids is None else trial_ids
+        return parquet.export_steps(self._step_tables(ids, decode=True), path)
 
     def import_parquet(self, path: str | os.PathLike[str], *, on_conflict: str = "error") -> list[str]:
         """Add the trials of an export; ``on_conflict``: ``error``, ``skip`` or ``replace``."""

@@ -26,6 +26,8 @@ class TrialDecoder(Protocol):
     """Decodes one trial's payloads, one actor at a time, a whole column at once.
 
     ``contents`` holds only present values (no nulls); return an array of the same length.
+    A decoder may also have ``decode_infos(actor_index, contents)``: the environment's info
+    of each observation as JSON text (``steps()``'s ``info`` column; null where none).
     """
 
     def decode_observations(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array: ...

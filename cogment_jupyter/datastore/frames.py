@@ -50,6 +50,7 @@ STEPS_SCHEMA = pa.schema(
         ("action", pa.binary()),
         ("action_status", pa.string()),
         ("reward", pa.float32()),
+        ("info", pa.string()),  # the environment's info dict, as JSON
         ("events", pa.list_(pa.string())),
     ]
 )
@@ -286,29 +287,35 @@ def steps_table(
     *,
     decoder: TrialDecoder | None = None,
     default_actions: Sequence[bytes | None] = (),
+    columns: Sequence[str] | None = None,
 ) -> pa.Table | dict[str, pd.Series]:
-    """The tidy frame of one trial: one row per tick per actor, in tick then actor order.
+    """The tidy frame of one trial: one row per tick per actor, in tick then actor order
+    (``columns``: only these of :data:`STEPS_SCHEMA`, the others are not computed).
 
     A dict of pandas columns instead of a table when actors decode to different types.
 
     Out-of-sync reward samples are folded into the row of their tick (their rewards add up, as
     an SDK client summing ``reward`` over samples would see). For ``default`` rows the action is
-    the actor's default action from the params (what the environment received).
+    the actor's default action from the params (what the environment received). ``info`` is
+    the environment's info as JSON text, when the decoder reads it from observations.
     """
+    wanted = list(STEPS_SCHEMA.names if columns is None else columns)
+    unknown = [c for c in wanted if c not in STEPS_SCHEMA.names]
+    if unknown:
+        raise ValueError(f"unknown steps column(s) {unknown}; the columns are {STEPS_SCHEMA.names}")
     n = len(record.actors)
     rows_in = samples.num_rows
     if n == 0 or rows_in == 0:
-        return STEPS_SCHEMA.empty_table()
+        return pa.schema([STEPS_SCHEMA.field(c) for c in wanted]).empty_table()
     # Columns stay chunked (one chunk per stored chunk): where a stored column already is the
     # output (one actor, no out-of-sync sample) it is handed to pandas without a copy.
     t = samples.select(_STEP_INPUTS)
     oos = t.column("out_of_sync").to_numpy().astype(bool)
-    flat_rewards = pc.list_flatten(t.column("rewards"))
     keep = ~oos
-    rewards = None
+    folded = None
     if oos.any():
-        rewards = flat_rewards.to_numpy().reshape(rows_in, n).copy()
-        _fold_out_of_sync(t.column("tick_id").to_numpy(), oos, rewards, keep)
+        folded = pc.list_flatten(t.column("rewards")).to_numpy(zero_copy_only=False).reshape(rows_in, n).copy()
+        _fold_out_of_sync(t.column("tick_id").to_numpy(), oos, folded, keep)
     rows = np.flatnonzero(keep)
     count = len(rows) * n
     all_rows = len(rows) == rows_in
@@ -322,65 +329,77 @@ def steps_table(
     def per_actor(flat: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         return flat if all_rows else pc.take(flat, pa.array(sample_idx * n + actor_idx))
 
-    # observation: observations[observation_map[actor]] of the sample
-    obs_col = t.column("observations")
-    lengths = pc.list_value_length(obs_col).fill_null(0).to_numpy().astype(np.int64)
-    starts = np.cumsum(lengths) - lengths
-    flat_obs = pc.list_flatten(obs_col)
-    omap = pc.list_flatten(t.column("observation_map")).to_numpy().astype(np.int64).reshape(rows_in, n)[rows]
-    valid = (omap >= 0) & (omap < lengths[rows][:, None])
-    obs_index = (starts[rows][:, None] + np.where(valid, omap, 0)).ravel()
-    if valid.all() and len(flat_obs) == count and np.array_equal(obs_index, np.arange(count)):
-        observation = flat_obs  # one observation per row, in row order
-    else:
-        observation = pc.take(flat_obs, pa.array(obs_index, pa.int64(), mask=~valid.ravel()))
+    def observation() -> pa.ChunkedArray | pa.Array:
+        """observations[observation_map[actor]] of the sample"""
+        obs_col = t.column("observations")
+        lengths = pc.list_value_length(obs_col).fill_null(0).to_numpy().astype(np.int64)
+        starts = np.cumsum(lengths) - lengths
+        flat_obs = pc.list_flatten(obs_col)
+        omap = pc.list_flatten(t.column("observation_map")).to_numpy().astype(np.int64).reshape(rows_in, n)[rows]
+        valid = (omap >= 0) & (omap < lengths[rows][:, None])
+        obs_index = (starts[rows][:, None] + np.where(valid, omap, 0)).ravel()
+        if valid.all() and len(flat_obs) == count and np.array_equal(obs_index, np.arange(count)):
+            return flat_obs  # one observation per row, in row order
+        return pc.take(flat_obs, pa.array(obs_index, pa.int64(), mask=~valid.ravel()))
 
-    action = per_actor(pc.list_flatten(t.column("actions")))
+    def status() -> np.ndarray:
+        out = np.zeros((rows_in, n), dtype=np.int8)
+        for column, code in (("default_actors", 1), ("unavailable_actors", 2)):
+            col = t.column(column)
+            per_sample = pc.list_value_length(col).fill_null(0).to_numpy()
+            if per_sample.any():
+                which = np.repeat(np.arange(rows_in), per_sample)
+                actors = pc.list_flatten(col).to_numpy().astype(np.int64)
+                ok = (actors >= 0) & (actors < n)
+                out[which[ok], actors[ok]] = code
+        return out[rows].ravel()
 
-    status = np.zeros((rows_in, n), dtype=np.int8)
-    for column, code in (("default_actors", 1), ("unavailable_actors", 2)):
-        col = t.column(column)
-        per_sample = pc.list_value_length(col).fill_null(0).to_numpy()
-        if per_sample.any():
-            which = np.repeat(np.arange(rows_in), per_sample)
-            actors = pc.list_flatten(col).to_numpy().astype(np.int64)
-            ok = (actors >= 0) & (actors < n)
-            status[which[ok], actors[ok]] = code
-    status = status[rows].ravel()
-    if default_actions and (status == 1).any():
-        defaults = pa.array(list(default_actions) + [None] * (n - len(default_actions)), pa.binary())
-        fill = pa.array((status == 1) & action.is_null().to_numpy(zero_copy_only=False))
-        action = pc.if_else(fill, pc.take(defaults, pa.array(actor_idx)), action)
+    def action(codes: np.ndarray) -> pa.ChunkedArray | pa.Array:
+        out = per_actor(pc.list_flatten(t.column("actions")))
+        if default_actions and (codes == 1).any():
+            defaults = pa.array(list(default_actions) + [None] * (n - len(default_actions)), pa.binary())
+            fill = pa.array((codes == 1) & out.is_null().to_numpy(zero_copy_only=False))
+            out = pc.if_else(fill, pc.take(defaults, pa.array(actor_idx)), out)
+        return out
 
-    observation_out: Any = observation
-    action_out: Any = action
-    if decoder is not None:
-        observation_out = _decode(observation, actor_idx, n, decoder.decode_observations, "observations", record)
-        action_out = _decode(action, actor_idx, n, decoder.decode_actions, "actions", record)
+    def decoded(column: Any, what: str) -> Any:
+        fn = getattr(decoder, f"decode_{what}", None)
+        if fn is None:
+            return column if what != "infos" else pa.nulls(count, pa.string())
+        return _decode(column, actor_idx, n, fn, what, record)
 
-    if rewards is None:
-        reward = per_actor(flat_rewards)
-    else:
-        reward = pa.array(rewards[rows].ravel(), pa.float32(), from_pandas=True)
-    states = per_row(t.column("state")).to_numpy().astype(np.int64)
-    columns = {
-        "trial_id": pa.repeat(pa.scalar(record.trial_id, pa.string()), count),
-        "tick": per_row(t.column("tick_id")),
-        "timestamp": per_row(t.column("timestamp")).cast(_TS),
-        "state": pc.take(_STATES, pa.array(np.clip(states, 0, len(_STATES) - 1))),
-        "actor": pc.take(pa.array([a.name for a in record.actors], pa.string()), pa.array(actor_idx)),
-        "observation": observation_out,
-        "action": action_out,
-        "action_status": pc.take(_STATUS, pa.array(status)),
-        "reward": reward,
-        "events": per_row(t.column("events")),
-    }
-    if any(isinstance(v, list) for v in columns.values()):
+    out: dict[str, Any] = {}
+    raw_observation = observation() if {"observation", "info"} & set(wanted) else None
+    codes = status() if {"action", "action_status"} & set(wanted) else None
+    for name in wanted:
+        if name == "trial_id":
+            out[name] = pa.repeat(pa.scalar(record.trial_id, pa.string()), count)
+        elif name in ("tick", "timestamp", "events"):
+            value = per_row(t.column({"tick": "tick_id"}.get(name, name)))
+            out[name] = value.cast(_TS) if name == "timestamp" else value
+        elif name == "state":
+            out[name] = _state_names(per_row(t.column("state")).to_numpy().astype(np.int64))
+        elif name == "actor":
+            out[name] = pc.take(pa.array([a.name for a in record.actors], pa.string()), pa.array(actor_idx))
+        elif name == "observation":
+            out[name] = decoded(raw_observation, "observations")
+        elif name == "info":
+            out[name] = decoded(raw_observation, "infos")
+        elif name == "action":
+            out[name] = decoded(action(codes), "actions")
+        elif name == "action_status":
+            out[name] = pc.take(_STATUS, pa.array(codes))
+        elif name == "reward":
+            flat = pc.list_flatten(t.column("rewards"))
+            out[name] = (
+                per_actor(flat) if folded is None else pa.array(folded[rows].ravel(), pa.float32(), from_pandas=True)
+            )
+    if any(isinstance(v, list) for v in out.values()):
         return {
             k: pd.Series(v, dtype=object) if isinstance(v, list) else pd.Series(pd.arrays.ArrowExtensionArray(v))
-            for k, v in columns.items()
+            for k, v in out.items()
         }
-    return pa.table(columns)
+    return pa.table(out)
 
 
 def _fold_out_of_sync(ticks: np.ndarray, oos: np.ndarray, rewards: np.ndarray, keep: np.ndarray) -> None:
@@ -435,7 +454,7 @@ def _decode(
     except Exception as exc:
         warnings.warn(
             f"trial {record.trial_id}: decoding {what} failed ({exc}); the column is left as raw bytes",
-            stacklevel=4,
+            stacklevel=6,  # the caller of Datastore.steps()
         )
         return column
     if not pieces:

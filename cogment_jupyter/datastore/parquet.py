@@ -3,7 +3,13 @@
 The file holds the stored samples losslessly (the chunk columns plus ``trial_id`` and
 ``sample`` ordinal) and, in its schema metadata, each trial's params and user, so an import
 rebuilds exactly what the SDK and ``steps()`` read. For a tidy file to share with others,
-write ``Datastore.steps(...).to_parquet(...)`` instead.
+:func:`export_steps` writes the rows of ``steps()``.
+
+Both are written by pyarrow without pandas' metadata, in types every Parquet reader knows
+(nested lists rather than Arrow's tensor extension), so plain ``pd.read_parquet``, polars and
+duckdb open them. (A DataFrame of nested Arrow columns written with ``DataFrame.to_parquet``
+is not: pandas records its column types as strings it cannot parse back; read such a file
+with ``pd.read_parquet(path, dtype_backend="pyarrow")``.)
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ import base64
 import json
 import os
 import sqlite3
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cogment_jupyter.datastore import chunks
+from cogment_jupyter.datastore import chunks, frames
 from cogment_jupyter.datastore.errors import DatastoreError, UnknownTrialError
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.datastore.writer import MAX_CHUNK, delete_trials, upsert_trial, write_chunk
@@ -62,6 +70,60 @@ def export_parquet(store: TrialStore, path: str | os.PathLike[str], trial_ids: l
             table = table.add_column(0, "trial_id", pa.repeat(pa.scalar(r.trial_id, pa.string()), table.num_rows))
             writer.write_table(table.cast(EXPORT_SCHEMA.remove_metadata()))
     return out
+
+
+def export_steps(parts: list[pa.Table | dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write per-trial steps tables (``frames.steps_table``) to one Parquet file to share."""
+    tables = [_portable(part) for part in parts]
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive") if tables else frames.STEPS_SCHEMA.empty_table()
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise DatastoreError(
+            f"these trials' values have different types, which one Parquet column cannot hold ({error}); "
+            "export trials of different environments to different files"
+        ) from None
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out, compression="zstd")
+    return out
+
+
+def _portable(part: pa.Table | dict[str, Any]) -> pa.Table:
+    """A steps table in types every reader knows: tensors as nested fixed-size lists; columns
+    whose actors decode to different types (a dict of pandas columns) as their stored bytes."""
+    if isinstance(part, dict):
+        columns = {}
+        for name, series in part.items():
+            if series.dtype == object:
+                warnings.warn(
+                    f"{name}: the actors of this trial decode to different types; exported as their JSON text",
+                    stacklevel=3,
+                )
+                columns[name] = pa.array([None if v is None else _json(v) for v in series], pa.string())
+            else:
+                columns[name] = pa.array(series.array)
+        part = pa.table(columns)
+    return pa.table({name: _plain_type(part.column(name).combine_chunks()) for name in part.column_names})
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else repr(v))
+
+
+def _plain_type(values: pa.Array) -> pa.Array:
+    if isinstance(values.type, pa.FixedShapeTensorType):
+        shape = values.type.shape
+        nested = values.storage.flatten()
+        for size in reversed(shape[1:]):
+            nested = pa.FixedSizeListArray.from_arrays(nested, size)
+        return pa.FixedSizeListArray.from_arrays(nested, shape[0], mask=values.is_null() if values.null_count else None)
+    if pa.types.is_struct(values.type):
+        return pa.StructArray.from_arrays(
+            [_plain_type(values.field(i)) for i in range(values.type.num_fields)],
+            names=[f.name for f in values.type],
+            mask=values.is_null() if values.null_count else None,
+        )
+    return values
 
 
 def import_parquet(store: TrialStore, path: str | os.PathLike[str], *, on_conflict: str = "error") -> list[str]:

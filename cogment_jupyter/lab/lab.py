@@ -896,13 +896,21 @@ class Lab:
         return self.datastore
 
     def trials(self, **filters: Any):
-        """A DataFrame of every recorded trial (``state=``, ``properties=``, ``since=``, ``until=``)."""
+        """A DataFrame of every recorded trial (``state=``, ``properties=``, ``since=``, ``until=``,
+        ``trial_ids=``): returns per actor, durations in seconds (see ``Datastore.trials``)."""
         return self._store().trials(**filters)
 
     def steps(self, trial_ids: str | Iterable[str], **options: Any):
         """A tidy DataFrame, one row per tick per actor, values decoded."""
         self._wait_recorded(trial_ids)
         return self._store().steps(trial_ids, **options)
+
+    def export_steps(self, path: str | os.PathLike[str], trial_ids: str | Iterable[str] | None = None):
+        """Write the tidy steps of trials (all by default) to a Parquet file to share: plain
+        ``pd.read_parquet``, polars and duckdb open it. Returns its path."""
+        if trial_ids is not None:
+            self._wait_recorded(trial_ids)
+        return self._store().export_steps(path, trial_ids)
 
     def rewards(self, trial_ids: str | Iterable[str]):
         """Every reward source of the trials, one row each: who rewarded whom, when, how much.
@@ -941,21 +949,23 @@ class Lab:
             if handle is not None:
                 handle.wait(timeout)
 
-    def get_trial_data(self, trial_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """Per-agent numpy ``TrialData`` (Cogment Lab's format); waits for the trial to end."""
-        from cogment_jupyter.lab.trial_data import agent_trial_data
+    def get_trial_data(
+        self, trial_id: str, timeout: float | None = None, *, fields: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Per-agent numpy ``TrialData`` (Cogment Lab's format); waits for the trial to end.
 
+        ``fields``: only these (Cogment Lab's ``observations``, ``actions``, ``rewards``,
+        ``done``, ``next_observations``, ``last_observation``, and ``terminated``,
+        ``truncated``, ``info``); the others are None. Default: all of them.
+        """
+        from cogment_jupyter.lab.trial_data import FIELDS, check_fields, trial_data
+
+        wanted = check_fields(FIELDS if fields is None else fields)
         self._wait_recorded(trial_id, timeout)
-        store = self._store()
-        params = store.params(trial_id)
-        codec = TrialCodec.from_params(params)
-        if codec is None:
-            raise ValueError(f"trial {trial_id!r} recorded no spaces: it was not run by a cogment_jupyter lab")
-        steps = store.steps(trial_id, decode=False)
-        return {actor.name: agent_trial_data(steps, codec, actor.name) for actor in params.actors}
+        return trial_data(self._store(), trial_id, wanted=wanted)
 
-    async def aget_trial_data(self, trial_id: str) -> dict[str, Any]:
-        return await asyncio.to_thread(self.get_trial_data, trial_id)
+    async def aget_trial_data(self, trial_id: str, *, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(functools.partial(self.get_trial_data, trial_id, fields=fields))
 
     # ----------------------------------------------------------------- humans
 

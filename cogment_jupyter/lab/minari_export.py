@@ -23,10 +23,11 @@ ever downloaded. Needs ``minari`` with a storage backend: ``pip install "minari[
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ import pandas as pd
 
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.adapters.wire import SPECTATOR
-from cogment_jupyter.lab.trial_data import TrialData, agent_trial_data
+from cogment_jupyter.lab.trial_data import TrialData, trial_data
 from cogment_jupyter.transport.lab_config import EnvConfig
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ __all__ = [
     "episodes",
     "load_minari",
     "minari_arrays",
+    "minari_infos",
     "minari_steps",
     "to_minari",
 ]
@@ -86,6 +88,7 @@ class Episode:
     rewards: np.ndarray
     terminations: np.ndarray
     truncations: np.ndarray
+    infos: Sequence[dict[str, Any]] = ()  # N + 1: the first observation's (the reset's), then each step's
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -102,6 +105,7 @@ class Episode:
             rewards=self.rewards.tolist(),
             terminations=self.terminations.tolist(),
             truncations=self.truncations.tolist(),
+            infos=minari_infos(self.infos) or None,
         )
 
 
@@ -162,7 +166,45 @@ def _episode(trial_id: str, agent: str, seed: int | None, data: TrialData, space
         rewards=np.asarray(data.rewards, dtype=np.float64),
         terminations=terminations,
         truncations=truncations,
+        infos=data.info,
     )
+
+
+def minari_infos(infos: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Info dicts as Minari stores them: per key (every key any step has), the values of all
+    steps; nested dicts stay nested. Numbers, booleans and strings are kept as they are
+    (None where a step lacks the key), lists of one length become an array; any other
+    value is kept as its JSON text. Dicts that are always empty are left out (Minari cannot
+    store them)."""
+    keys = list(dict.fromkeys(key for info in infos for key in info))
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [info.get(key) for info in infos]
+        present = [v for v in values if v is not None]
+        if present and all(isinstance(v, Mapping) for v in present):
+            nested = minari_infos([v if v is not None else {} for v in values])
+            if nested:  # Minari cannot store a dict that is always empty
+                out[key] = nested
+        elif _scalars_of_one_kind(present):
+            out[key] = values
+        elif len(present) == len(values) and _same_shape(present):
+            out[key] = np.asarray(present)
+        else:
+            out[key] = [None if v is None else json.dumps(v) for v in values]
+    return out
+
+
+def _scalars_of_one_kind(values: Sequence[Any]) -> bool:
+    kinds = {bool if isinstance(v, bool) else (float if isinstance(v, int | float) else type(v)) for v in values}
+    return len(kinds) <= 1 and kinds <= {bool, float, str}
+
+
+def _same_shape(values: Sequence[Any]) -> bool:
+    try:
+        arrays = [np.asarray(v) for v in values]
+    except ValueError:
+        return False
+    return all(a.dtype.kind in "biuf" and a.shape == arrays[0].shape and a.ndim for a in arrays)
 
 
 def episodes(
@@ -192,11 +234,10 @@ def episodes(
         if unknown:
             raise ValueError(f"trial {trial_id!r} has no agent {unknown}; its agents are {players}")
         seed = EnvConfig.from_bytes(params.environment.config.content).seed
-        steps = store.steps(trial_id, decode=False)
+        data = trial_data(store, trial_id, names)
         for agent in names:
-            data = agent_trial_data(steps, codec, agent)
-            if len(data):
-                yield _episode(trial_id, agent, seed, data, codec[agent])
+            if len(data[agent]):
+                yield _episode(trial_id, agent, seed, data[agent], codec[agent])
 
 
 def episode_buffers(

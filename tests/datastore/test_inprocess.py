@@ -104,9 +104,11 @@ async def test_records_round_trip_to_pandas(datastore):
         "action",
         "action_status",
         "reward",
+        "info",
         "events",
     ]
     assert all(isinstance(dt, pd.ArrowDtype) for dt in steps.dtypes)
+    assert steps["info"].isna().all()  # no decoder knows these bytes: no info read from them
     assert steps["tick"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
     assert steps["actor"].tolist() == ["alice", "bob"] * 5
     assert values(steps["observation"])[:4] == [b"obs0", b"shared", b"obs1", b"shared"]

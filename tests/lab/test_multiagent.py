@@ -35,6 +35,43 @@ def test_pettingzoo_aec_and_parallel_trials(lab):
     assert set(lab.steps(pong.id)["actor"]) == {"paddle_0", "paddle_1"}
 
 
+def _pong_policy(observation):
+    return int(observation.sum()) % 3  # deterministic: the same game in the lab and in PettingZoo's loop
+
+
+def test_aec_trial_data_is_pettingzoos_last_loop(lab):
+    """A whole turn-based game: every agent's rewards (those given on the other's turn too),
+    observations and end flags are what PettingZoo's own ``last()`` loop reports."""
+    from pettingzoo.butterfly import cooperative_pong_v6
+
+    game = cooperative_pong_v6.env(max_cycles=40)
+    game.reset(seed=0)
+    turns = {agent: [] for agent in game.possible_agents}
+    for agent in game.agent_iter():
+        observation, reward, terminated, truncated, _ = game.last()
+        turns[agent].append((observation.copy(), reward, terminated, truncated))
+        game.step(None if terminated or truncated else _pong_policy(observation))
+
+    lab.serve_env("pong", envs.PettingZooAEC("butterfly/cooperative_pong-v6", make_kwargs={"max_cycles": 40}))
+    lab.serve_actor("policy", _pong_policy)
+    handle = lab.start_trial("pong", "policy", seed=0).wait(120)
+    assert handle.errors == []
+    data = lab.get_trial_data(handle.id)
+    steps = lab.steps(handle.id)
+    for agent, seen in turns.items():
+        observations, rewards, terminated, truncated = (list(column) for column in zip(*seen, strict=True))
+        mine = data[agent]
+        assert len(mine) == len(seen) - 1  # every turn but the final one is an action
+        # last() at turn k + 1 reports what turn k's action brought (turn 0's is added to the first)
+        assert mine.rewards.tolist() == [rewards[0] + rewards[1], *rewards[2:]]
+        assert mine.rewards.sum() == sum(rewards) == steps[steps["actor"] == agent]["reward"].sum() > 0
+        assert np.array_equal(mine.observations, np.stack(observations[:-1]))
+        assert np.array_equal(mine.next_observations, np.stack(observations[1:]))
+        assert mine.terminated.tolist() == terminated[1:] and mine.truncated.tolist() == truncated[1:]
+        assert len(mine.info) == len(seen) and mine.info[-1] == {agent: {} for agent in turns}
+    assert lab.trials(trial_ids=[handle.id]).iloc[0]["return_paddle_0"] == sum(r for _, r, *_ in turns["paddle_0"])
+
+
 def test_a_person_beside_an_agent_and_two_people_in_one_trial(lab, monkeypatch):
     monkeypatch.setenv("COGMENT_JUPYTER_HUMAN_STAND_IN", "random:3")
     lab.serve_env("pong", envs.PettingZooParallel("butterfly/cooperative_pong-v6", render=True))
