@@ -1,12 +1,20 @@
-"""Orchestrator throughput: ticks/s with official-SDK services over gRPC vs in-process components.
+"""Orchestrator cost per tick over gRPC, against the official SDK services it drives; start-up time.
 
-Run: ``uv run python bench/orchestrator.py [--trials N] [--steps 200]``
+Run: ``uv run python bench/orchestrator.py [--trials 10] [--steps 200]``
 
-The SDK environment and actor are served from one separate process (as a Cogment
-deployment would run them); our orchestrator runs in this process. The in-process trials
-have the same shape (one actor, a float observation, an int action, 200 steps) on
-``adapters.base`` objects. Figures are printed as a ratio to the SDK-over-gRPC figure
-measured in the same run: absolute rates on a shared machine do not compare.
+Three processes, as in a Cogment deployment: the official SDK's environment and actor in one
+(the yardstick: it is the same whichever orchestrator drives it), our orchestrator started as
+``cogment-jupyter services orchestrator`` in another, and this script, which starts trials
+through ``TrialLifecycleSP`` and waits for them to end. CPU time is each process's own counters
+(user + system), so the figures hold on a machine shared with other work, where wall-clock
+rates do not; ticks/s are printed too.
+
+``--orchestrator HOST:PORT --orchestrator-pid PID`` measures another orchestrator instead (for
+example the upstream binary) with the same SDK services and the same trials.
+
+Start-up: the time from launching ``services orchestrator`` to its port accepting a trial
+request, beside the reference measured in the same run: a Python process that imports
+``grpc`` and listens with a ``grpc.aio`` server (the least any Python gRPC service can do).
 """
 
 from __future__ import annotations
@@ -15,25 +23,27 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
 import socket
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import gymnasium as gym
-import numpy as np
-from cogment.api import common_pb2
+import grpc
+import psutil
 
-from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult
-from cogment_jupyter.engine.orchestrator import Orchestrator
-from cogment_jupyter.transport.factory import GrpcComponentFactory
-from cogment_jupyter.transport.inprocess import InProcessServices
-from cogment_jupyter.transport.lab_config import ActorConfig
+from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
-LOCAL = "127.0.0.1:1"
+ROOT = Path(__file__).resolve().parents[1]
+#: The targets of issue 21: the upstream binary's cost per tick on this kind of machine.
+TARGET_MS_PER_TICK = 0.25
+TARGET_START_SECONDS = 0.2
+
+ENDED = common_pb2.ENDED
 
 
 def free_port() -> int:
@@ -81,35 +91,7 @@ def serve_sdk(port: int, ready) -> None:
     asyncio.run(main())
 
 
-class Counting(Environment):
-    """The in-process twin of the SDK environment above."""
-
-    specs: ClassVar[dict[str, AgentSpec]] = {
-        "player": AgentSpec(gym.spaces.Box(-np.inf, np.inf, (), np.float64), gym.spaces.Discrete(2))
-    }
-
-    @property
-    def agent_specs(self) -> dict[str, AgentSpec]:
-        return self.specs
-
-    def reset(self, context, options=None) -> StepResult:
-        self.step_count = 0
-        return StepResult({"player": 0.0})
-
-    def step(self, actions) -> StepResult:
-        self.step_count += 1
-        return StepResult({"player": float(self.step_count)})
-
-    def fork(self) -> Counting:
-        return Counting()
-
-
-class One(Actor):
-    def act(self, observation, frame=None):
-        return 1
-
-
-def sdk_params(endpoint: str, steps: int) -> common_pb2.TrialParams:
+def trial_params(endpoint: str, steps: int) -> common_pb2.TrialParams:
     params = common_pb2.TrialParams(max_steps=steps)
     params.environment.endpoint = endpoint
     params.environment.implementation = "env"
@@ -117,64 +99,195 @@ def sdk_params(endpoint: str, steps: int) -> common_pb2.TrialParams:
     return params
 
 
-def inprocess_params(steps: int) -> common_pb2.TrialParams:
-    params = common_pb2.TrialParams(max_steps=steps)
-    params.environment.endpoint = f"grpc://{LOCAL}"
-    actor = params.actors.add(name="player", actor_class="player", endpoint=f"grpc://{LOCAL}")
-    actor.config.content = ActorConfig(spec=Counting.specs["player"]).to_bytes()
-    return params
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
-async def run_trials(orchestrator: Orchestrator, params: common_pb2.TrialParams, count: int, concurrent: int) -> float:
-    """Ticks per second over ``count`` trials run ``concurrent`` at a time."""
-    ticks = 0
+class Driver:
+    """Starts trials on an orchestrator and waits for them through ``WatchTrials``."""
+
+    def __init__(self, address: str) -> None:
+        self.channel = grpc.aio.insecure_channel(address)
+        self.stub = orchestrator_pb2_grpc.TrialLifecycleSPStub(self.channel)
+        self._ended: dict[str, asyncio.Future[int]] = {}
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        call = self.stub.WatchTrials(orchestrator_pb2.TrialListRequest(filter=[ENDED], full_info=True))
+        self._watch = asyncio.create_task(self._read(call))
+
+    async def _read(self, call) -> None:
+        async for entry in call:
+            info = entry.info
+            future = self._ended.get(info.trial_id)
+            if future is not None and not future.done():
+                future.set_result(info.tick_id)
+
+    async def run_trial(self, params: common_pb2.TrialParams, number: int) -> int:
+        trial_id = f"bench-{os.getpid()}-{number}"
+        future = self._ended[trial_id] = asyncio.get_running_loop().create_future()
+        await self.stub.StartTrial(orchestrator_pb2.TrialStartRequest(params=params, trial_id_requested=trial_id))
+        try:
+            return await asyncio.wait_for(future, 120)
+        finally:
+            del self._ended[trial_id]
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        await self.channel.close()
+
+
+async def measure(
+    driver: Driver, params, count: int, concurrent: int, processes: dict[str, psutil.Process], first: int
+) -> dict[str, float]:
+    """Ticks/s and each process's CPU milliseconds per tick over ``count`` trials, ``concurrent`` at a time."""
+    numbers = iter(range(first, first + count))
+    ticks: list[int] = []
+
+    async def worker() -> None:
+        for number in numbers:
+            ticks.append(await driver.run_trial(params, number))
+
+    cpu_before = {name: cpu_seconds(p) for name, p in processes.items()}
     start = time.perf_counter()
-    remaining = count
-    while remaining > 0:
-        batch = min(concurrent, remaining)
-        ids = [await orchestrator.start_trial(params=params) for _ in range(batch)]
-        trials = [orchestrator.trials[i] for i in ids]
-        await asyncio.gather(*(t.wait_ended() for t in trials))
-        for trial in trials:
-            if trial.end_details:
-                raise RuntimeError(f"trial ended with {trial.end_details}: {trial.errors}")
-            ticks += trial.tick_id
-        remaining -= batch
-    return ticks / (time.perf_counter() - start)
+    await asyncio.gather(*(worker() for _ in range(concurrent)))
+    elapsed = time.perf_counter() - start
+    total = sum(ticks)
+    result = {"ticks/s": total / elapsed}
+    for name, process in processes.items():
+        result[name] = (cpu_seconds(process) - cpu_before[name]) * 1000 / total
+    return result
+
+
+def wait_listening(port: int, deadline: float) -> bool:
+    """Whether ``port`` accepts connections before ``deadline`` (polled every 2 ms: a gRPC
+    channel's reconnection back-off would hide when the server really started)."""
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.002)
+    return False
+
+
+def start_orchestrator(port: int) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "cogment_jupyter.cli",
+        "services",
+        "orchestrator",
+        f"--lifecycle_port={port}",
+        f"--actor_port={port}",
+        "--log_level=error",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+REFERENCE_SERVER = """
+import asyncio, sys, grpc
+async def main():
+    server = grpc.aio.server()
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
+
+
+def start_seconds(launch, repeats: int) -> tuple[float, float]:
+    """Medians of the wall-clock seconds from launching a server process to its port answering,
+    and of the CPU seconds it spent by then (wall-clock stretches on a busy machine, CPU does not)."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        port = free_port()
+        started = time.monotonic()
+        process = launch(port)
+        try:
+            if not wait_listening(port, started + 30):
+                raise SystemExit("a server did not listen within 30 s")
+            walls.append(time.monotonic() - started)
+            cpus.append(cpu_seconds(psutil.Process(process.pid)))
+        finally:
+            process.terminate()
+            process.wait(10)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 async def main(args: argparse.Namespace) -> None:
-    port = free_port()
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
-    server = ctx.Process(target=serve_sdk, args=(port, ready), daemon=True)
-    server.start()
-    if not ready.wait(30):
-        raise SystemExit("the SDK services did not start")
-    services = InProcessServices(environments={"env": Counting()}, actors={"actor": One()})
-    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}), gc_interval=0, ended_retention=0)
-    endpoint = f"grpc://127.0.0.1:{port}"
+    sdk_port = free_port()
+    sdk = ctx.Process(target=serve_sdk, args=(sdk_port, ready), daemon=True)
+    sdk.start()
+    ours = None
     try:
-        await run_trials(orchestrator, sdk_params(endpoint, args.steps), 2, 1)  # warm up channels
+        if not ready.wait(30):
+            raise SystemExit("the SDK services did not start")
+        if args.orchestrator:
+            address, pid = args.orchestrator, args.orchestrator_pid
+            label = f"orchestrator at {address}"
+        else:
+            port = free_port()
+            ours = start_orchestrator(port)
+            address, pid = f"127.0.0.1:{port}", ours.pid
+            if not wait_listening(port, time.monotonic() + 30):
+                raise SystemExit("our orchestrator did not listen within 30 s")
+            label = "ours (cogment-jupyter services orchestrator)"
+        processes = {"orchestrator": psutil.Process(pid), "sdk": psutil.Process(sdk.pid)}
+        driver = Driver(address)
+        await driver.start()
+        params = trial_params(f"grpc://127.0.0.1:{sdk_port}", args.steps)
+        number = 0
+        await measure(driver, params, 4, 2, processes, number)  # warm up channels and caches
+        number += 4
         rows = []
         for concurrent in (1, 10):
             count = max(args.trials, concurrent)
-            sdk_rate = await run_trials(orchestrator, sdk_params(endpoint, args.steps), count, concurrent)
-            orchestrator.collect_garbage()
-            local_rate = await run_trials(orchestrator, inprocess_params(args.steps), count * 10, concurrent)
-            orchestrator.collect_garbage()
-            rows.append((concurrent, sdk_rate, local_rate))
+            rows.append((concurrent, await measure(driver, params, count, concurrent, processes, number)))
+            number += count
+        await driver.close()
     finally:
-        await orchestrator.shutdown()
-        server.terminate()
-    print(f"trials of {args.steps} steps, one actor; reference = official SDK services over gRPC, same run")
-    print(f"{'concurrent':>10} {'SDK/gRPC ticks/s':>17} {'in-process ticks/s':>19} {'ratio':>8}")
-    for concurrent, sdk_rate, local_rate in rows:
-        print(f"{concurrent:>10} {sdk_rate:>17,.0f} {local_rate:>19,.0f} {local_rate / sdk_rate:>7.1f}x")
+        if ours is not None:
+            ours.terminate()
+            ours.wait(10)
+        sdk.terminate()
+
+    print(f"{args.trials} trials of {args.steps} steps each, one SDK actor; orchestrator: {label}")
+    print("CPU ms per tick from each process's own counters; reference = the SDK services process, same run")
+    print(f"{'concurrent':>10} {'ticks/s':>9} {'orchestrator':>13} {'SDK services':>13} {'orch/SDK':>9}")
+    for concurrent, row in rows:
+        orch, ref = row["orchestrator"], row["sdk"]
+        print(f"{concurrent:>10} {row['ticks/s']:>9,.0f} {orch:>10.3f} ms {ref:>10.3f} ms {orch / ref:>8.2f}x")
+    worst = max(row["orchestrator"] for _, row in rows)
+    verdict = "met" if worst <= TARGET_MS_PER_TICK else "NOT met"
+    print(f"target: orchestrator <= {TARGET_MS_PER_TICK} ms per tick (the upstream binary's): {verdict}")
+
+    if not args.orchestrator:
+        ours_wall, ours_cpu = start_seconds(start_orchestrator, args.starts)
+        floor_wall, floor_cpu = start_seconds(
+            lambda port: subprocess.Popen([sys.executable, "-c", REFERENCE_SERVER, str(port)]), args.starts
+        )
+        verdict = "met" if ours_wall <= TARGET_START_SECONDS else "NOT met"
+        print(f"start to listening (median of {args.starts}): wall-clock, CPU")
+        print(
+            f"  services orchestrator                 : {ours_wall:.3f} s, {ours_cpu:.3f} s "
+            f"({ours_wall / floor_wall:.2f}x, {ours_cpu / floor_cpu:.2f}x the reference)"
+        )
+        print(f"  reference: python + grpc.aio listening: {floor_wall:.3f} s, {floor_cpu:.3f} s")
+        print(f"target: services orchestrator listens within {TARGET_START_SECONDS} s: {verdict}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10, help="trials per measurement (default 10)")
     parser.add_argument("--steps", type=int, default=200, help="max_steps of each trial (default 200)")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--starts", type=int, default=5, help="start-up measurements (default 5)")
+    parser.add_argument("--orchestrator", help="HOST:PORT of another orchestrator to measure instead of ours")
+    parser.add_argument("--orchestrator-pid", type=int, help="its process id (for its CPU counters)")
+    arguments = parser.parse_args()
+    if bool(arguments.orchestrator) != bool(arguments.orchestrator_pid):
+        parser.error("--orchestrator and --orchestrator-pid go together")
+    asyncio.run(main(arguments))
