@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+#: the one place the version is written (pyproject.toml reads it from here)
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:

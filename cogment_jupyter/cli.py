@@ -2,7 +2,10 @@
 
 ``cogment-jupyter services orchestrator`` and ``cogment-jupyter services trial_datastore``
 take the upstream ``cogment services …`` flags, so tooling that launches the upstream
-binaries can launch these instead.
+binaries can launch these instead. ``python -m cogment_jupyter`` is the same command.
+
+Only the module of the service being run is imported (its flags included): the orchestrator
+does not pay for the datastore's Arrow and pandas, and answers sooner.
 """
 
 from __future__ import annotations
@@ -12,39 +15,48 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-#: service name -> module with ``add_arguments(parser)`` and ``run(args) -> int``
+from cogment_jupyter import __version__
+
+#: service name -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
 SERVICES = {
-    "orchestrator": "cogment_jupyter.transport.orchestrator_cli",
-    "trial_datastore": "cogment_jupyter.datastore.cli",
-    "runtime": "cogment_jupyter.transport.runtime_cli",
-    "directory": "cogment_jupyter.directory.cli",
-    "model_registry": "cogment_jupyter.model_registry.cli",
-    "registry": "cogment_jupyter.model_registry.cli",  # upstream's alias
+    "orchestrator": ("cogment_jupyter.transport.orchestrator_cli", "run the orchestrator"),
+    "trial_datastore": ("cogment_jupyter.datastore.cli", "run the trial datastore"),
+    "runtime": ("cogment_jupyter.transport.runtime_cli", "run an orchestrator and a datastore in one process"),
+    "directory": ("cogment_jupyter.directory.cli", "run the directory"),
+    "model_registry": ("cogment_jupyter.model_registry.cli", "run the model registry"),
+    "registry": ("cogment_jupyter.model_registry.cli", "run the model registry (upstream's alias)"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested(argv: Sequence[str]) -> str | None:
+    """The service named on the command line (``services NAME`` or the alias ``NAME``)."""
+    words = [word for word in argv if not word.startswith("-")]
+    if words[:1] == ["services"]:
+        words = words[1:]
+    return words[0] if words and words[0] in SERVICES else None
+
+
+def build_parser(service: str | None = None) -> argparse.ArgumentParser:
+    """The command line; only ``service``'s flags are loaded (the others are listed by name)."""
     parser = argparse.ArgumentParser(prog="cogment-jupyter", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cogment-jupyter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     services = commands.add_parser("services", help="run a Cogment service").add_subparsers(
         dest="service", required=True, metavar="SERVICE"
     )
-    for name, module_name in SERVICES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:  # a service whose module is not built yet
-            if error.name != module_name:
-                raise
-            continue
+    for name, (module_name, help_text) in SERVICES.items():
         for group in (services, commands):  # `services orchestrator` and the alias `orchestrator`
-            sub = group.add_parser(name, help=f"run the {name.replace('_', ' ')}")
-            module.add_arguments(sub)
-            sub.set_defaults(run=module.run)
+            sub = group.add_parser(name, help=help_text)
+            if name == service:
+                module = importlib.import_module(module_name)
+                module.add_arguments(sub)
+                sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_requested(arguments)).parse_args(arguments)
     return args.run(args)
 
 

@@ -21,13 +21,9 @@ Layout (one job per module):
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-try:
-    __version__ = version("cogment_jupyter")
-except PackageNotFoundError:  # pragma: no cover - source tree without metadata
-    __version__ = "0.0.0"
+from cogment_jupyter import __version__
 
 if TYPE_CHECKING:
     from cogment_jupyter.datastore.api import Datastore

@@ -1,16 +1,16 @@
-"""``Datastore``: the user-facing handle on a datastore directory (pandas frames, export, serving)."""
+"""``Datastore``: the user-facing handle on a datastore directory (pandas frames, export, serving).
+
+pandas (``frames``) and Parquet load when a frame or an export is first asked for: a lab that
+only records does not pay for them.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-
-from cogment_jupyter.datastore import frames, parquet
 from cogment_jupyter.datastore.decoding import decoder_for
 from cogment_jupyter.datastore.errors import UnknownTrialError
 from cogment_jupyter.datastore.inprocess import InProcessDatalog
@@ -20,6 +20,10 @@ from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.datastore.writer import delete_trials
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.proto.common_pb2 import TrialParams
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 
 class Datastore:
@@ -74,6 +78,8 @@ class Datastore:
         the agent's return (the first actor's, when no other actor has its class),
         ``return_<actor>`` each actor's; ``duration`` is in seconds.
         """
+        from cogment_jupyter.datastore import frames
+
         return frames.to_pandas(self.trials_table(state, properties, since, until, trial_ids))
 
     def trials_table(
@@ -85,6 +91,8 @@ class Datastore:
         trial_ids: Iterable[str] | None = None,
     ) -> pa.Table:
         """:meth:`trials` as an Arrow table."""
+        from cogment_jupyter.datastore import frames
+
         states = None
         if state is not None:
             states = {_state_value(s) for s in ([state] if isinstance(state, str | int) else state)}
@@ -106,9 +114,13 @@ class Datastore:
         the environment's info as JSON text. Works on trials still being written (what is
         committed so far).
         """
+        from cogment_jupyter.datastore import frames
+
         return frames.steps_frame(self._step_tables(trial_ids, decode))
 
     def _step_tables(self, trial_ids: str | Iterable[str], decode: bool) -> list[pa.Table | dict[str, pd.Series]]:
+        from cogment_jupyter.datastore import frames
+
         ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
         parts = []
         for rec in self._records(ids):
@@ -120,6 +132,8 @@ class Datastore:
 
     def raw_steps(self, trial_id: str, columns: Sequence[str] | None = None) -> pa.Table:
         """The steps of one trial as an Arrow table, payloads as stored (``columns``: only these)."""
+        from cogment_jupyter.datastore import frames
+
         record = self._records([trial_id])[0]
         return frames.steps_table(record, self._store.read(record.seq), columns=columns)
 
@@ -148,16 +162,22 @@ class Datastore:
 
     def export_parquet(self, path: str | os.PathLike[str], trial_ids: Iterable[str] | None = None) -> Path:
         """Write trials (all by default) to one Parquet file that :meth:`import_parquet` reads back."""
+        from cogment_jupyter.datastore import parquet
+
         return parquet.export_parquet(self._store, path, None if trial_ids is None else list(trial_ids))
 
     def export_steps(self, path: str | os.PathLike[str], trial_ids: str | Iterable[str] | None = None) -> Path:
         """Write the tidy steps of trials (all by default), values decoded, to a Parquet file
         to share: it opens with plain ``pd.read_parquet``, polars and duckdb."""
+        from cogment_jupyter.datastore import parquet
+
         ids = [r.trial_id for r in self._store.records(with_params=False)] if trial_ids is None else trial_ids
         return parquet.export_steps(self._step_tables(ids, decode=True), path)
 
     def import_parquet(self, path: str | os.PathLike[str], *, on_conflict: str = "error") -> list[str]:
         """Add the trials of an export; ``on_conflict``: ``error``, ``skip`` or ``replace``."""
+        from cogment_jupyter.datastore import parquet
+
         return parquet.import_parquet(self._store, path, on_conflict=on_conflict)
 
     def datalog(self) -> InProcessDatalog:

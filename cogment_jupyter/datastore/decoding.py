@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import pyarrow as pa
+if TYPE_CHECKING:  # registering a decoder factory (at the adapters' import) needs no Arrow
+    import pyarrow as pa
 
-if TYPE_CHECKING:
     from cogment_jupyter.proto.common_pb2 import TrialParams
 
 log = logging.getLogger(__name__)

@@ -147,10 +147,12 @@ class Lab:
     # ----------------------------------------------------------------- start and stop
 
     async def _start(self) -> None:
-        from cogment_jupyter.datastore import Datastore
-
         self.components = ComponentHost()
-        self.datastore = Datastore(self.datastore_path) if self.datastore_path is not None else None
+        self.datastore = None
+        if self.datastore_path is not None:  # the datastore (and Arrow) load only for a lab that records
+            from cogment_jupyter.datastore import Datastore
+
+            self.datastore = Datastore(self.datastore_path)
         self._datastore_server = await self.datastore.serve(self.host, 0) if self.datastore else None
         directory = DirectoryClient(self.directory, self.directory_token) if self.directory else None
         self._factory = GrpcComponentFactory(directory=directory)

@@ -1,13 +1,19 @@
-"""``%cogment``: launch, inspect and stop the lab from a notebook."""
+"""``%cogment``: launch, inspect and stop the lab from a notebook.
+
+``%load_ext cogment_jupyter`` imports only this module: the lab (gRPC, Gymnasium, the
+datastore) loads at ``%cogment launch``, so loading the extension costs a kernel nothing.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from cogment_jupyter.lab.lab import Lab, LabNotLaunched
+if TYPE_CHECKING:
+    from cogment_jupyter.lab.lab import Lab
 
 MODES = {
     "embedded": "orchestrator and datastore in this kernel",
@@ -18,6 +24,8 @@ MODES = {
 
 def launch(datastore: str, orchestrator: str | None, datalog: str | None, embedded: bool) -> Lab:
     """The lab ``%cogment launch`` makes: the Jupyter server's shared runtime when there is one."""
+    from cogment_jupyter.lab.lab import Lab
+
     reason = None
     if orchestrator is None and datalog is None and not embedded:
         from cogment_jupyter.server.discovery import probe_shared_runtime
@@ -38,9 +46,12 @@ def launch(datastore: str, orchestrator: str | None, datalog: str | None, embedd
 
 
 def stop_current() -> bool:
+    module = sys.modules.get("cogment_jupyter.lab.lab")
+    if module is None:  # no lab was ever started in this process
+        return False
     try:
-        lab = Lab.current()
-    except LabNotLaunched:
+        lab = module.Lab.current()
+    except module.LabNotLaunched:
         return False
     lab.close()
     return True
@@ -81,6 +92,8 @@ class CogmentMagics(Magics):
             self._launch(args)
             return None
         if args.command == "status":
+            from cogment_jupyter.lab.lab import Lab
+
             return Lab.current().status()
         print("Cogment lab stopped." if stop_current() else "No Cogment lab is running.")
         return None

@@ -13,9 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-import yaml
-from google.protobuf import json_format
-
 from cogment_jupyter.directory.client import DirectoryClient, DirectoryError
 from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
 from cogment_jupyter.engine.logs import LOG_LEVELS
@@ -123,6 +120,9 @@ def _hooks(values: list[str] | None) -> list[str]:
 
 def load_params_file(path: str) -> TrialParams:
     """Default params from a YAML file's ``trial_params`` mapping (protobuf JSON field names)."""
+    import yaml  # only with --params: ~0.1 s the orchestrator does not pay otherwise
+    from google.protobuf import json_format
+
     try:
         document = yaml.safe_load(Path(path).read_text()) or {}
     except OSError as error:
@@ -148,15 +148,17 @@ def status_file(path: str | None) -> Iterator[IO[str] | None]:
     if path is None:
         yield None
         return
-    with open(path, "w", buffering=1) as stream:
+    stream = open(path, "w", buffering=1)  # noqa: SIM115 (closed below, even when the reader is gone)
+    try:
         stream.write("I")
         stream.flush()
-        try:
-            yield stream
-        finally:
-            with contextlib.suppress(OSError):
-                stream.write("T")
-                stream.flush()
+        yield stream
+    finally:
+        with contextlib.suppress(OSError):  # a FIFO whose reader has gone: nobody to tell
+            stream.write("T")
+            stream.flush()
+        with contextlib.suppress(OSError):
+            stream.close()
 
 
 def _check_unsupported(args: argparse.Namespace) -> None:
