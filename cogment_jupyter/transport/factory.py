@@ -21,6 +21,7 @@ from cogment_jupyter.transport.grpc_components import (
     GrpcEnvironment,
     GrpcServiceActor,
 )
+from cogment_jupyter.transport.http2 import ConnectionPool
 
 if TYPE_CHECKING:
     from cogment_jupyter.directory.client import DirectoryClient
@@ -43,7 +44,10 @@ class GrpcComponentFactory(ComponentFactory):
     ``directory`` resolves discovery endpoints (``cogment://discover/…``)."""
 
     def __init__(self, local: dict[str, LocalServices] | None = None, directory: DirectoryClient | None = None) -> None:
+        #: grpc.aio channels: unary calls (pre-trial hooks) and the lab's clients
         self.channels = ChannelPool()
+        #: the component streams of trials (see ``transport.http2``)
+        self.connections = ConnectionPool()
         self.local: dict[str, LocalServices] = local if local is not None else {}
         self.directory = directory
 
@@ -86,7 +90,7 @@ class GrpcComponentFactory(ComponentFactory):
         local = self._local(address)
         if local is not None and (connection := local.environment(trial_id, implementation)) is not None:
             return connection
-        return GrpcEnvironment(self.channels.get(address), trial_id, address)
+        return GrpcEnvironment(self.connections, trial_id, address)
 
     def actor(self, trial_id: str, endpoint: str, implementation: str = "") -> ActorConnection:
         parsed = parse_endpoint(endpoint, role="actor")
@@ -97,14 +101,14 @@ class GrpcComponentFactory(ComponentFactory):
         local = self._local(parsed.address)
         if local is not None and (connection := local.actor(trial_id, implementation)) is not None:
             return connection
-        return GrpcServiceActor(self.channels.get(parsed.address), trial_id, parsed.address)
+        return GrpcServiceActor(self.connections, trial_id, parsed.address)
 
     def datalog(self, trial_id: str, endpoint: str) -> DatalogConnection:
         address = self._address(endpoint, "datalog")
         local = self._local(address)
         if local is not None and (connection := local.datalog(trial_id)) is not None:
             return connection
-        return GrpcDatalog(self.channels.get(address), trial_id, address)
+        return GrpcDatalog(self.connections, trial_id, address)
 
     async def pre_trial_hook(
         self, endpoint: str, trial_id: str, user_id: str, params: common_pb2.TrialParams
@@ -119,6 +123,7 @@ class GrpcComponentFactory(ComponentFactory):
         return reply.params
 
     async def close(self) -> None:
+        self.connections.close()
         await self.channels.close()
         if self.directory is not None:
             await self.directory.close()

@@ -6,8 +6,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import grpc
-
 from cogment_jupyter.engine.components import (
     ActorPort,
     DatalogConnection,
@@ -24,10 +22,10 @@ from cogment_jupyter.engine.records import (
     Reward,
     Sample,
 )
-from cogment_jupyter.proto import agent_pb2_grpc, common_pb2, datalog_pb2, datalog_pb2_grpc, environment_pb2
-from cogment_jupyter.proto import environment_pb2_grpc as env_grpc
+from cogment_jupyter.proto import agent_pb2, common_pb2, datalog_pb2, environment_pb2
 from cogment_jupyter.transport import convert
-from cogment_jupyter.transport.streams import StreamPump
+from cogment_jupyter.transport.http2 import ConnectionPool
+from cogment_jupyter.transport.streams import CallStream, StreamPump
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +36,39 @@ LAST_ACK = common_pb2.LAST_ACK
 END = common_pb2.END
 
 
+def _method_path(module: Any, service: str, method: str) -> str:
+    """The HTTP/2 path of a Cogment RPC, from the generated descriptors (``/cogmentAPI.Service/Method``)."""
+    return f"/{module.DESCRIPTOR.services_by_name[service].full_name}/{method}"
+
+
+ENVIRONMENT_RUN_TRIAL = _method_path(environment_pb2, "EnvironmentSP", "RunTrial")
+SERVICE_ACTOR_RUN_TRIAL = _method_path(agent_pb2, "ServiceActorSP", "RunTrial")
+DATALOG_RUN_TRIAL = _method_path(datalog_pb2, "DatalogSP", "RunTrialDatalog")
+
+
+async def open_call(
+    pool: ConnectionPool, address: str, path: str, metadata: Sequence[tuple[str, str]], name: str, reply_type: type
+) -> CallStream:
+    """Start one component call; what stops it is an :class:`InitError` naming the component."""
+    stream = CallStream(name, reply_type)
+    try:
+        await stream.open(pool, address, path, metadata)
+    except ConnectionError as error:
+        raise InitError(str(error)) from error
+    return stream
+
+
 def _end_message(message_type: type, details: str | None) -> Any:
     return message_type(state=END, details=details) if details else message_type(state=END)
 
 
 async def handshake(
-    call: Any, pump: StreamPump, first: Any, message_type: type, role: str, reply_field: str = "init_output"
+    call: Any,
+    pump: StreamPump | CallStream,
+    first: Any,
+    message_type: type,
+    role: str,
+    reply_field: str = "init_output",
 ) -> Any:
     """Send the first message and read until a ``NORMAL`` reply carrying ``reply_field``, answering
     heartbeats (§5, §6.1); returns that reply. Any failure cancels the call and raises :class:`InitError`.
@@ -71,19 +96,25 @@ async def handshake(
 class GrpcEnvironment(EnvironmentConnection):
     """``EnvironmentSP.RunTrial`` (the orchestrator is the client)."""
 
-    def __init__(self, channel: grpc.aio.Channel, trial_id: str, address: str) -> None:
-        self._stub = env_grpc.EnvironmentSPStub(channel)
+    def __init__(self, connections: ConnectionPool, trial_id: str, address: str) -> None:
+        self._connections = connections
         self._trial_id = trial_id
         self._address = address
-        self._pump: StreamPump | None = None
+        self._pump: CallStream | None = None
         self._port: EnvironmentPort | None = None
         self._ended = False
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
-        call = self._stub.RunTrial(metadata=(("trial-id", self._trial_id),))
-        pump = self._pump = StreamPump(f"environment@{self._address}", call.read, call.write, call.done_writing)
+        pump = self._pump = await open_call(
+            self._connections,
+            self._address,
+            ENVIRONMENT_RUN_TRIAL,
+            (("trial-id", self._trial_id),),
+            f"environment@{self._address}",
+            environment_pb2.EnvRunTrialOutput,
+        )
         first = environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=convert.env_init_to_proto(init))
-        await handshake(call, pump, first, environment_pb2.EnvRunTrialInput, "environment")
+        await handshake(pump, pump, first, environment_pb2.EnvRunTrialInput, "environment")
         self._port = port
         pump.start(self._on_message, self._on_closed)
 
@@ -140,7 +171,7 @@ class GrpcEnvironment(EnvironmentConnection):
 class _ActorStream:
     """What service and client actor streams share once initialised (§6.3)."""
 
-    _pump: StreamPump | None
+    _pump: StreamPump | CallStream | None
     _port: ActorPort | None
     _ended: bool
 
@@ -191,8 +222,8 @@ class _ActorStream:
 class GrpcServiceActor(_ActorStream):
     """``ServiceActorSP.RunTrial`` (the orchestrator is the client)."""
 
-    def __init__(self, channel: grpc.aio.Channel, trial_id: str, address: str) -> None:
-        self._stub = agent_pb2_grpc.ServiceActorSPStub(channel)
+    def __init__(self, connections: ConnectionPool, trial_id: str, address: str) -> None:
+        self._connections = connections
         self._trial_id = trial_id
         self._address = address
         self._pump = None
@@ -200,13 +231,17 @@ class GrpcServiceActor(_ActorStream):
         self._ended = False
 
     async def init(self, init: ActorInit, port: ActorPort) -> None:
-        call = self._stub.RunTrial(metadata=(("trial-id", self._trial_id),))
-        pump = self._pump = StreamPump(
-            f"actor {init.actor_name}@{self._address}", call.read, call.write, call.done_writing
+        pump = self._pump = await open_call(
+            self._connections,
+            self._address,
+            SERVICE_ACTOR_RUN_TRIAL,
+            (("trial-id", self._trial_id),),
+            f"actor {init.actor_name}@{self._address}",
+            common_pb2.ActorRunTrialOutput,
         )
         first = common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(init))
         try:
-            await handshake(call, pump, first, common_pb2.ActorRunTrialInput, "actor")
+            await handshake(pump, pump, first, common_pb2.ActorRunTrialInput, "actor")
         except BaseException:
             self._pump = None
             raise
@@ -221,18 +256,20 @@ class GrpcServiceActor(_ActorStream):
 class GrpcDatalog(DatalogConnection):
     """``DatalogSP.RunTrialDatalog`` (the orchestrator is the client), §10."""
 
-    def __init__(self, channel: grpc.aio.Channel, trial_id: str, address: str) -> None:
-        self._stub = datalog_pb2_grpc.DatalogSPStub(channel)
+    def __init__(self, connections: ConnectionPool, trial_id: str, address: str) -> None:
+        self._connections = connections
         self._trial_id = trial_id
         self._address = address
-        self._pump: StreamPump | None = None
+        self._pump: CallStream | None = None
         self._exclude_info = False
         self._failed = False
 
     async def start(self, trial_id: str, user_id: str, params: common_pb2.TrialParams) -> None:
         self._exclude_info = any(f.lower() == "info" for f in params.datalog.exclude_fields)
-        call = self._stub.RunTrialDatalog(metadata=(("trial-id", trial_id), ("user-id", user_id)))
-        pump = self._pump = StreamPump(f"datalog@{self._address}", call.read, call.write, call.done_writing)
+        pump = self._pump = CallStream(f"datalog@{self._address}", datalog_pb2.RunTrialDatalogOutput)
+        await pump.open(
+            self._connections, self._address, DATALOG_RUN_TRIAL, (("trial-id", trial_id), ("user-id", user_id))
+        )
         pump.send(datalog_pb2.RunTrialDatalogInput(trial_params=params))
         pump.start(lambda _reply: None, self._on_closed)
 

@@ -1,14 +1,23 @@
-"""One bidirectional Cogment stream: serialised writes from sync callers, and a reader loop."""
+"""One bidirectional Cogment stream as the engine's connections use it: typed messages sent by
+plain calls, received by a callback, the init handshake read directly.
+
+:class:`StreamPump` runs one over grpc.aio (a server's streams, a client joining a trial);
+:class:`CallStream` runs a client call over :mod:`transport.http2`, on the event loop itself:
+the orchestrator's streams to environments, service actors and datalogs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
+
+from cogment_jupyter.transport.http2 import ConnectionPool, Http2Stream
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +132,118 @@ class StreamPump:
         for task in (self.writer, self.reader):
             if task is not None:
                 task.cancel()
+
+
+class CallStream:
+    """A client call over :mod:`transport.http2` with :class:`StreamPump`'s interface.
+
+    A message is written by the call that sends it and handed to ``on_message`` by the
+    connection as it arrives: no queue, no task. Before :meth:`start` (the handshake) replies
+    wait in an inbox for :meth:`read`.
+    """
+
+    def __init__(self, name: str, reply_type: Any) -> None:
+        self.name = name
+        self._parse = reply_type.FromString
+        self._stream: Http2Stream | None = None
+        self._inbox: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._on_message: Callable[[Any], None] | None = None
+        self._on_closed: Callable[[str], None] | None = None
+        self._end: tuple[str, str] | None = None
+        self._closing = False
+
+    async def open(self, pool: ConnectionPool, address: str, path: str, metadata: Sequence[tuple[str, str]]) -> None:
+        """Start the call (connecting to ``address`` first if needed); ConnectionError if it cannot."""
+        try:
+            self._stream = await pool.open_stream(address, path, metadata, self._received, self._finished)
+        except (OSError, ValueError) as error:
+            raise ConnectionError(f"{self.name}: UNAVAILABLE: {error}") from error
+
+    def _received(self, data: bytes) -> None:
+        message = self._parse(data)
+        if self._on_message is not None:
+            self._on_message(message)
+        else:
+            self._inbox.append(message)
+            self._wake()
+
+    def _finished(self, code: str, details: str) -> None:
+        self._end = (code, details)
+        self._closing = True
+        if self._on_closed is not None:
+            self._on_closed(self._reason())
+        self._wake()
+
+    def _reason(self) -> str:
+        assert self._end is not None
+        code, details = self._end
+        return "stream ended" if code == "OK" else f"{code}: {details}"
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def read(self) -> Any:
+        """The next message (during the init handshake); ``None`` at the end of the call."""
+        while not self._inbox:
+            if self._end is not None:
+                if self._end[0] == "OK":
+                    return None
+                raise ConnectionError(f"{self.name}: {self._reason()}")
+            await self._wait()
+        return self._inbox.popleft()
+
+    async def write_now(self, message: Any) -> None:
+        if self._end is not None and self._end[0] != "OK":
+            raise ConnectionError(f"{self.name}: {self._reason()}")
+        self.send(message)
+
+    def start(self, on_message: Callable[[Any], None], on_closed: Callable[[str], None]) -> None:
+        """From now on messages go to ``on_message`` (those already read first), the end to ``on_closed``."""
+        self._on_message = on_message
+        self._on_closed = on_closed
+        while self._inbox:
+            on_message(self._inbox.popleft())
+        if self._end is not None:
+            on_closed(self._reason())
+
+    def send(self, message: Any) -> None:
+        if not self._closing and self._stream is not None:
+            self._stream.send(message.SerializeToString())
+
+    def close(self, last_message: Any | None = None) -> None:
+        """Send ``last_message`` (if any), then half-close. Idempotent."""
+        if self._closing:
+            return
+        if last_message is not None:
+            self.send(last_message)
+        self._closing = True
+        if self._stream is not None:
+            self._stream.end_sending()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    async def wait_closed(self, timeout: float = 5.0) -> None:
+        """Wait until the server ended the call."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._end is None and self._stream is not None:
+                    await self._wait()
+
+    def cancel(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
 
 
 def _describe(error: BaseException) -> str:
