@@ -339,8 +339,9 @@ class Http2Connection(asyncio.Protocol):
         return stream
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and self.lost is None:
-            self.transport.write(data)
+        transport = self.transport
+        if transport is not None and self.lost is None and not transport.is_closing():
+            transport.write(data)
 
     def forget(self, stream: Http2Stream) -> None:
         self.streams.pop(stream.id, None)
@@ -381,9 +382,9 @@ class Http2Connection(asyncio.Protocol):
             if flags & _END_HEADERS:
                 self._end_header_block()
         elif kind == _SETTINGS:
-            if not flags & _ACK:
-                self._apply_settings(payload)
+            if not flags & _ACK:  # acknowledged first: the server counts a larger window only from then on
                 self.write(_frame(_SETTINGS, _ACK, 0))
+                self._apply_settings(payload)
         elif kind == _WINDOW_UPDATE:
             increment = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
             if stream_id == 0:
