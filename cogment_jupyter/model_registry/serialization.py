@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,8 +159,9 @@ def _encode_module(module: Any, spool_dir: str | os.PathLike[str] | None) -> Enc
     import torch
 
     try:
-        scripted = torch.jit.script(module)
-    except Exception as error:  # not scriptable: weights only
+        with _quiet_torchscript():
+            scripted = torch.jit.script(module)
+    except Exception as error:  # not scriptable (or a torch without TorchScript): weights only
         log.warning(
             "%s cannot be compiled to TorchScript (%s): publishing its state dict (weights only); "
             "actors.Torch(model=...) then needs the module: actors.Torch(%s(), model=...)",
@@ -169,7 +171,21 @@ def _encode_module(module: Any, spool_dir: str | os.PathLike[str] | None) -> Enc
         )
         state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
         return _spooled(lambda path: torch.save(state, path), spool_dir, STATE_DICT)
-    return _spooled(lambda path: torch.jit.save(scripted, str(path)), spool_dir, TORCHSCRIPT)
+
+    def save(path: Path) -> None:
+        with _quiet_torchscript():
+            torch.jit.save(scripted, str(path))
+
+    return _spooled(save, spool_dir, TORCHSCRIPT)
+
+
+@contextlib.contextmanager
+def _quiet_torchscript() -> Iterator[None]:
+    """PyTorch 2.13 deprecates TorchScript (for torch.export, which needs example inputs a
+    published policy does not have): it still works, and the warning would only alarm users."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*torch\.jit")
+        yield
 
 
 def decode(format: str, path: Path) -> Any:
@@ -191,7 +207,8 @@ def decode(format: str, path: Path) -> Any:
         except ImportError:
             raise ImportError(f"this iteration is a torch model ({format}): pip install torch to load it") from None
         if format == TORCHSCRIPT:
-            return torch.jit.load(str(path), map_location="cpu")
+            with _quiet_torchscript():
+                return torch.jit.load(str(path), map_location="cpu")
         return torch.load(path, map_location="cpu", weights_only=True)
     raise ValueError(f"unknown model format {format!r} (known: {', '.join(FORMATS)}): load it with format='bytes'")
 
