@@ -134,7 +134,7 @@ class Models:
     async def _load(self, name: str, iteration: int, into: Any) -> Any:
         info = await self.client.iteration(name, iteration)
         with _progress_bar(info.data_size, f"loading {name}") as progress:
-            _, value = await self.client.load(name, info.version_number, progress)
+            value = await self.client.value_of(info, progress)
         if into is None:
             return value
         into.load_state_dict(value.state_dict() if hasattr(value, "state_dict") else value)

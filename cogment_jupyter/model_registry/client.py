@@ -27,7 +27,7 @@ from cogment_jupyter.model_registry.infos import (
     sha256_base64,
     version_info_from,
 )
-from cogment_jupyter.model_registry.serialization import FORMAT_PROPERTY, Encoded, decode, encode, spool_file
+from cogment_jupyter.model_registry.serialization import FORMAT_PROPERTY, Encoded, Receiver, encode, receiver
 from cogment_jupyter.proto import model_registry_pb2, model_registry_pb2_grpc
 
 #: gRPC message limit for what the registry sends (its chunks are 2 MiB by default)
@@ -195,39 +195,41 @@ class RegistryClient:
         encoded = await asyncio.to_thread(encode, value, self.spool_dir)
         return await self.send(name, encoded, store=store, properties=properties, progress=progress)
 
-    async def receive(self, name: str, iteration: int, path: Path, progress: Progress | None = None) -> VersionInfo:
-        """Iteration ``iteration`` (``-1``: the latest) of ``name`` into the file ``path``, checked."""
+    async def load(self, name: str, iteration: int = -1, progress: Progress | None = None) -> tuple[VersionInfo, Any]:
+        """An iteration (``-1``: the latest) and its value, decoded by the format it was published
+        with; its size and SHA-256 are checked on the way."""
         info = await self.iteration(name, iteration)
-        request = model_registry_pb2.RetrieveVersionDataRequest(model_id=name, version_number=info.version_number)
+        return info, await self.value_of(info, progress)
+
+    async def value_of(self, info: VersionInfo, progress: Progress | None = None) -> Any:
+        """The decoded value of the iteration ``info`` describes."""
+        sink = receiver(info.user_data.get(FORMAT_PROPERTY, ""), info.data_size, self.spool_dir)
+        try:
+            await self._receive(info, sink, progress)
+            return await asyncio.to_thread(sink.finish)
+        finally:
+            sink.close()
+
+    async def _receive(self, info: VersionInfo, sink: Receiver, progress: Progress | None) -> None:
+        request = model_registry_pb2.RetrieveVersionDataRequest(
+            model_id=info.model_id, version_number=info.version_number
+        )
         digest = hashlib.sha256()
         received = 0
-        with open(path, "wb") as stream:
-            try:
-                async for chunk in self.stub.RetrieveVersionData(request):
-                    data = chunk.data_chunk
-                    await asyncio.to_thread(_write_and_hash, stream, digest, data)
-                    received += len(data)
-                    if progress is not None:
-                        progress(len(data))
-            except grpc.aio.AioRpcError as error:
-                raise _error(error, self.endpoint) from None
+        try:
+            async for chunk in self.stub.RetrieveVersionData(request):
+                data = chunk.data_chunk
+                await asyncio.to_thread(_take, sink, digest, data)
+                received += len(data)
+                if progress is not None:
+                    progress(len(data))
+        except grpc.aio.AioRpcError as error:
+            raise _error(error, self.endpoint) from None
+        what = f"iteration {info.version_number} of model {info.model_id!r}"
         if received != info.data_size:
-            raise RegistryError(
-                f"iteration {info.version_number} of model {name!r} arrived incomplete: "
-                f"{received} of {info.data_size} bytes"
-            )
+            raise RegistryError(f"{what} arrived incomplete: {received} of {info.data_size} bytes")
         if info.data_hash and sha256_base64(digest) != info.data_hash:
-            raise RegistryError(
-                f"iteration {info.version_number} of model {name!r} arrived damaged: its SHA-256 differs"
-            )
-        return info
-
-    async def load(self, name: str, iteration: int = -1, progress: Progress | None = None) -> tuple[VersionInfo, Any]:
-        """An iteration and its decoded value (by the format it was published with)."""
-        with spool_file(self.spool_dir) as path:
-            info = await self.receive(name, iteration, path, progress)
-            value = await asyncio.to_thread(decode, info.user_data.get(FORMAT_PROPERTY, ""), path)
-        return info, value
+            raise RegistryError(f"{what} arrived damaged: its SHA-256 differs")
 
     async def updates(self, name: str) -> AsyncIterator[VersionInfo]:
         """The latest iteration now (if any), then each new one as it is published."""
@@ -243,6 +245,6 @@ class RegistryClient:
             call.cancel()
 
 
-def _write_and_hash(stream: Any, digest: Any, data: bytes) -> None:
-    stream.write(data)
+def _take(sink: Receiver, digest: Any, data: bytes) -> None:
+    sink.write(data)
     digest.update(data)

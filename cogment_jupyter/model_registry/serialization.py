@@ -17,8 +17,8 @@ never unpickles code: numpy reads with ``allow_pickle=False``, torch with ``weig
 or TorchScript. Object arrays are refused for the same reason.
 
 Big models are never held twice: arrays and bytes are sent straight from their memory in
-chunks; zip and torch formats are written to a spool file first; an iteration being loaded is
-received into a spool file and read from there once.
+chunks, zip and torch formats through a spool file; an array being loaded is received straight
+into its own memory, anything else into a spool file read once at the end.
 """
 
 from __future__ import annotations
@@ -188,14 +188,10 @@ def _quiet_torchscript() -> Iterator[None]:
         yield
 
 
-def decode(format: str, path: Path) -> Any:
+def _decode_file(format: str, path: Path) -> Any:
     """Read a received iteration (in the spool file ``path``) as its format says."""
     if format in ("", BYTES):
         return path.read_bytes()
-    if format == NPY:
-        import numpy as np
-
-        return np.load(path, allow_pickle=False)
     if format == NPZ:
         import numpy as np
 
@@ -210,18 +206,106 @@ def decode(format: str, path: Path) -> Any:
             with _quiet_torchscript():
                 return torch.jit.load(str(path), map_location="cpu")
         return torch.load(path, map_location="cpu", weights_only=True)
-    raise ValueError(f"unknown model format {format!r} (known: {', '.join(FORMATS)}): load it with format='bytes'")
+    raise ValueError(f"unknown model format {format!r} (known: {', '.join(FORMATS)})")
 
 
-@contextlib.contextmanager
-def spool_file(spool_dir: str | os.PathLike[str] | None) -> Iterator[Path]:
-    """A fresh spool file, removed afterwards."""
-    if spool_dir is not None:
-        Path(spool_dir).mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=".load-", suffix=".model", dir=spool_dir)
-    os.close(handle)
-    path = Path(name)
-    try:
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
+class Receiver:
+    """Where an iteration's chunks go as they arrive; :meth:`finish` gives the decoded value."""
+
+    def write(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what receiving used (called whether or not it finished)."""
+
+
+class _SpoolReceiver(Receiver):
+    """Zip and torch formats need a file: chunks go to a spool file, read once at the end."""
+
+    def __init__(self, format: str, spool_dir: str | os.PathLike[str] | None) -> None:
+        if format not in FORMATS and format:
+            raise ValueError(f"unknown model format {format!r} (known: {', '.join(FORMATS)})")
+        if spool_dir is not None:
+            Path(spool_dir).mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=".load-", suffix=".model", dir=spool_dir)
+        self.path = Path(name)
+        self._stream = os.fdopen(handle, "wb")
+        self.format = format
+
+    def write(self, chunk: bytes) -> None:
+        self._stream.write(chunk)
+
+    def finish(self) -> Any:
+        self._stream.close()
+        return _decode_file(self.format, self.path)
+
+    def close(self) -> None:
+        self._stream.close()
+        self.path.unlink(missing_ok=True)
+
+
+class _ArrayReceiver(Receiver):
+    """A ``.npy`` iteration straight into a new array's memory: its one copy, no file."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._head = b""
+        self._array: Any = None
+        self._view: memoryview | None = None
+        self._filled = 0
+
+    def write(self, chunk: bytes) -> None:
+        if self._view is None:
+            self._head += chunk
+            if not self._parse():
+                return
+            chunk, self._head = self._head, b""
+        view = self._view
+        assert view is not None
+        end = self._filled + len(chunk)
+        if end > view.nbytes:
+            raise ValueError(f"the .npy data is longer than its header says ({end} > {view.nbytes} bytes)")
+        view[self._filled : end] = chunk
+        self._filled = end
+
+    def _parse(self) -> bool:
+        """Once the header is in, allocate the array; keep what follows the header in ``_head``."""
+        import io
+
+        import numpy as np
+
+        head = self._head
+        if len(head) < 12:
+            return False
+        if head[:6] != b"\x93NUMPY":
+            raise ValueError("this iteration is not a .npy array (its format property says npy)")
+        major = head[6]
+        length = 10 + int.from_bytes(head[8:10], "little") if major == 1 else 12 + int.from_bytes(head[8:12], "little")
+        if len(head) < length:
+            return False
+        header = io.BytesIO(head[:length])
+        version = np.lib.format.read_magic(header)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = reader(header)
+        if dtype.hasobject:
+            raise ValueError("this .npy array holds Python objects: loading it would unpickle code")
+        self._array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+        body = self._array.T if fortran else self._array
+        self._view = memoryview(body).cast("B") if self._array.size else memoryview(bytearray())
+        self._head = head[length:]
+        return True
+
+    def finish(self) -> Any:
+        if self._view is None or self._filled != self._view.nbytes:
+            raise ValueError("the .npy iteration ended before its data did")
+        return self._array
+
+
+def receiver(format: str, size: int, spool_dir: str | os.PathLike[str] | None = None) -> Receiver:
+    """How to receive an iteration of this format (``npy`` into memory, the others through a file)."""
+    if format == NPY:
+        return _ArrayReceiver(size)
+    return _SpoolReceiver(format or BYTES, spool_dir)
