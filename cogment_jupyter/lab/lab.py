@@ -350,6 +350,15 @@ class Lab:
         return self._models
 
     @property
+    def model_registry_endpoint(self) -> str | None:
+        """Where ``lab.models`` publishes (a lab's own registry starts on first use of ``lab.models``)."""
+        if self._models is not None:
+            return self._models.endpoint
+        if self.model_registry:
+            return self.model_registry
+        return "(this lab's own, started on first use of lab.models)" if self.datastore is not None else None
+
+    @property
     def datastore_endpoint(self) -> str | None:
         return self._datastore_server.endpoint if self._datastore_server is not None else None
 

@@ -37,7 +37,10 @@ class LabStatus:
             "services": lab.endpoint,
             "datastore": lab.datastore_endpoint or "(no recording)",
             "datastore file": str(lab.datastore.file) if lab.datastore is not None else "-",
+            "model registry": lab.model_registry_endpoint or "(none: no datastore to keep models beside)",
         }
+        if lab.directory:
+            endpoints["directory"] = lab.directory
         handles = lab.handles
         running = [h for h in handles if not h.ended]
         recent = [h for h in handles if h.ended][-RECENT:]

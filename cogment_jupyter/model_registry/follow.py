@@ -111,18 +111,25 @@ class LatestModel:
         with self._changed:
             return self.version, self.info, self.value
 
+    @property
+    def iteration(self) -> int:
+        """The number of the iteration loaded (0: none yet)."""
+        info = self.info
+        return info.version_number if info is not None else 0
+
     def wait(self, timeout: float, newer_than: int = 0) -> tuple[int, VersionInfo | None, Any]:
-        """Block until an iteration newer than ``newer_than`` is loaded (never from the follower's
-        own loop); ``ModelNotAvailable`` after ``timeout`` seconds."""
+        """Block until an iteration numbered above ``newer_than`` is loaded (never call it from the
+        follower's own loop); ``ModelNotAvailable`` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while self.version <= newer_than:
+            while self.version == 0 or self.iteration <= newer_than:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self.alive:
                     why = f": {self.problem}" if self.problem else ""
+                    which = f"after iteration {newer_than} " if newer_than else ""
                     raise ModelNotAvailable(
-                        f"no iteration of model {self.name!r} loaded from {self.endpoint} within {timeout:g} s{why}; "
-                        f"publish one (lab.models.publish({self.name!r}, ...))"
+                        f"no iteration of model {self.name!r} {which}loaded from {self.endpoint} within "
+                        f"{timeout:g} s{why}; publish one (lab.models.publish({self.name!r}, ...))"
                     )
                 self._changed.wait(min(remaining, 0.25))
             return self.version, self.info, self.value
@@ -168,5 +175,4 @@ class LatestModel:
         log.info("Model [%s]: iteration %d loaded", self.name, info.version_number)
 
     def __repr__(self) -> str:
-        iteration = self.info.version_number if self.info else None
-        return f"LatestModel({self.name!r} at {self.endpoint}, iteration={iteration})"
+        return f"LatestModel({self.name!r} at {self.endpoint}, iteration={self.iteration or None})"

@@ -22,7 +22,14 @@ MODES = {
 }
 
 
-def launch(datastore: str, orchestrator: str | None, datalog: str | None, embedded: bool) -> Lab:
+def launch(
+    datastore: str,
+    orchestrator: str | None,
+    datalog: str | None,
+    embedded: bool,
+    model_registry: str | None = None,
+    directory: str | None = None,
+) -> Lab:
     """The lab ``%cogment launch`` makes: the Jupyter server's shared runtime when there is one."""
     from cogment_jupyter.lab.lab import Lab
 
@@ -37,10 +44,17 @@ def launch(datastore: str, orchestrator: str | None, datalog: str | None, embedd
                 datastore=arguments["datastore"],
                 shared=arguments["orchestrator"],
                 shared_datalog=arguments["datalog"],
-                model_registry=arguments.get("model_registry"),
+                model_registry=model_registry or arguments.get("model_registry"),
+                directory=directory,
             )
         reason = found.reason
-    lab = Lab(datastore=datastore, orchestrator=orchestrator, datalog=datalog)
+    lab = Lab(
+        datastore=datastore,
+        orchestrator=orchestrator,
+        datalog=datalog,
+        model_registry=model_registry,
+        directory=directory,
+    )
     lab.discovery_reason = reason
     return lab
 
@@ -73,6 +87,17 @@ class CogmentMagics(Magics):
     )
     @argument("--datalog", default=None, help="send trial data to this datalog (grpc://HOST:PORT) instead")
     @argument(
+        "--model_registry",
+        default=None,
+        help="use this model registry (grpc://HOST:PORT) for lab.models, e.g. the class's",
+    )
+    @argument(
+        "--directory",
+        default=None,
+        help="register what the lab serves in this directory (grpc://HOST:PORT) and resolve "
+        "cogment://discover endpoints there (default: COGMENT_DIRECTORY_ENDPOINT)",
+    )
+    @argument(
         "--embedded",
         action="store_true",
         help="run in this kernel even when the Jupyter server shares a Cogment runtime",
@@ -100,7 +125,9 @@ class CogmentMagics(Magics):
 
     def _launch(self, args: Any) -> None:
         stop_current()
-        lab = launch(args.datastore, args.orchestrator, args.datalog, args.embedded)
+        lab = launch(
+            args.datastore, args.orchestrator, args.datalog, args.embedded, args.model_registry, args.directory
+        )
         self.shell.user_ns["lab"] = lab
         where = MODES[lab.mode].format(orchestrator=lab.orchestrator_endpoint)
         print(
