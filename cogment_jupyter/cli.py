@@ -21,7 +21,10 @@ from cogment_jupyter import __version__
 SERVICES = {
     "orchestrator": ("cogment_jupyter.transport.orchestrator_cli", "run the orchestrator"),
     "trial_datastore": ("cogment_jupyter.datastore.cli", "run the trial datastore"),
-    "runtime": ("cogment_jupyter.transport.runtime_cli", "run an orchestrator and a datastore in one process"),
+    "runtime": (
+        "cogment_jupyter.transport.runtime_cli",
+        "run an orchestrator, a datastore and a model registry together",
+    ),
     "directory": ("cogment_jupyter.directory.cli", "run the directory"),
     "model_registry": ("cogment_jupyter.model_registry.cli", "run the model registry"),
     "registry": ("cogment_jupyter.model_registry.cli", "run the model registry (upstream's alias)"),

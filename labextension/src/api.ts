@@ -13,7 +13,7 @@ export type RuntimeState = 'stopped' | 'starting' | 'running' | 'restarting' | '
 export interface RuntimeStatus {
   state: RuntimeState;
   pid: number | null;
-  endpoints: { orchestrator: string; datastore: string } | null;
+  endpoints: { orchestrator: string; datastore: string; model_registry?: string } | null;
   versions: Record<string, string> | null;
   started_at: number | null;
   /** seconds, at `checked_at` */

@@ -305,6 +305,14 @@ export class CogmentPanel extends Widget {
       formatEndpoint(endpoints?.datastore),
       endpoints ? `${endpoints.datastore}, recording in ${status.datastore_dir}` : status.datastore_dir
     );
+    if (endpoints?.model_registry) {
+      fact(
+        'model_registry',
+        'Model registry',
+        formatEndpoint(endpoints.model_registry),
+        `${endpoints.model_registry}: lab.models in every notebook`
+      );
+    }
     fact('versions', 'Versions', formatVersions(status.versions));
     fact('uptime', 'Uptime', formatDuration(status.uptime));
     const lastExit = status.last_exit?.description;

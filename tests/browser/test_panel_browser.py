@@ -92,7 +92,7 @@ def test_panel_shows_the_runtime_and_terminates_a_trial(
     assert status["state"] == "running"
     field = lambda name: panel.locator(f"dd[data-field='{name}']").inner_text()  # noqa: E731
     assert panel.locator(".jp-CogmentPanel-runtimeState").inner_text() == "running"
-    for name in ("orchestrator", "datastore"):  # shown without the grpc:// every endpoint has
+    for name in ("orchestrator", "datastore", "model_registry"):  # shown without the grpc:// every endpoint has
         assert f"grpc://{field(name)}" == status["endpoints"][name]
     assert field("pid") == str(status["pid"])
     assert field("restarts").startswith(str(status["restarts"]))
