@@ -23,8 +23,6 @@ import socket
 import urllib.parse
 from collections.abc import Callable, Sequence
 
-import hpack
-
 log = logging.getLogger(__name__)
 
 #: How long a connection may take to open (the gRPC core's default connect timeout).
@@ -248,8 +246,11 @@ class Http2Connection(asyncio.Protocol):
         self.going_away = False
         self.lost: str | None = None
         self._next_id = 1
+        import hpack  # here, not at the top: its Huffman table costs a service ~40 ms of start-up
+
         self._encoder = hpack.Encoder()
         self._decoder = hpack.Decoder()
+        self._header_errors = hpack.HPACKError
         self._buffer = b""
         self._received = 0
         self._header_block: tuple[int, int, bytearray] | None = None  # stream, flags, block (CONTINUATION)
@@ -422,7 +423,7 @@ class Http2Connection(asyncio.Protocol):
         self._header_block = None
         try:
             headers = self._decoder.decode(bytes(block))
-        except hpack.HPACKError as error:
+        except self._header_errors as error:
             raise _ConnectionFailure(f"undecodable header block: {error}") from error
         stream = self.streams.get(stream_id)
         if stream is not None:
