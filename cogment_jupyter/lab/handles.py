@@ -1,10 +1,14 @@
-"""``TrialHandle``: what ``Lab.start_trial`` returns at once, while the trial runs in the background."""
+"""``TrialHandle``: what ``Lab.start_trial`` returns at once, while the trial runs in the background;
+``Handles``: the ones a lab keeps."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import html
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +25,12 @@ if TYPE_CHECKING:
 class TrialHandle:
     """A trial started by a lab. ``wait()`` blocks, ``await handle`` does not block the kernel.
 
-    A lab keeps the handle of every trial it started, so a finished one is kept small: slots,
-    and no future of its own once it is resolved (``done`` then makes a resolved one).
+    A finished one is kept small (slots, and no future of its own once it is resolved:
+    ``done`` then makes a resolved one), since a lab keeps the most recent ones.
     """
 
     __slots__ = (
+        "__weakref__",
         "_details",
         "_done",
         "_errors",
@@ -162,3 +167,42 @@ class TrialHandle:
             f"<code>{html.escape(self.id)}</code> &middot; {html.escape(self.env)} &middot; "
             f"<b style='color:{color}'>{self.state}</b> &middot; tick {self.tick}{error}"
         )
+
+
+class Handles:
+    """The trial handles a lab keeps: every running trial's, the ``recent`` last finished ones
+    (``%cogment status``, ``lab.trial(id)`` right after a run), and any one its user still
+    holds, weakly. A session of a million trials keeps a bounded number: the others' data
+    is in the datastore (``lab.trials()``, ``lab.steps(id)``)."""
+
+    def __init__(self, recent: int = 256) -> None:
+        self.recent = recent
+        self._lock = threading.Lock()
+        self._running: dict[str, TrialHandle] = {}
+        self._finished: OrderedDict[str, TrialHandle] = OrderedDict()
+        self._held: weakref.WeakValueDictionary[str, TrialHandle] = weakref.WeakValueDictionary()
+
+    def add(self, handle: TrialHandle) -> None:
+        with self._lock:
+            if handle.id in self._running or handle.id in self._finished or handle.id in self._held:
+                raise ValueError(f"trial id {handle.id!r} is already used by this lab")
+            self._running[handle.id] = handle
+            self._held[handle.id] = handle
+
+    def finished(self, handle: TrialHandle) -> None:
+        """The trial is over: its handle joins the recent ones (the oldest of which go)."""
+        with self._lock:
+            self._running.pop(handle.id, None)
+            self._finished[handle.id] = handle
+            self._finished.move_to_end(handle.id)
+            while len(self._finished) > self.recent:
+                self._finished.popitem(last=False)
+
+    def get(self, trial_id: str) -> TrialHandle | None:
+        with self._lock:
+            return self._running.get(trial_id) or self._finished.get(trial_id) or self._held.get(trial_id)
+
+    def all(self) -> list[TrialHandle]:
+        """The recent finished handles (oldest first), then the running ones (in start order)."""
+        with self._lock:
+            return [*self._finished.values(), *self._running.values()]

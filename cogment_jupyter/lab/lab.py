@@ -28,7 +28,7 @@ from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import Trial
-from cogment_jupyter.lab.handles import TrialHandle
+from cogment_jupyter.lab.handles import Handles, TrialHandle
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
 from cogment_jupyter.lab.remote import RemoteTrials
 from cogment_jupyter.lab.runtime import LoopThread
@@ -97,7 +97,7 @@ class Lab:
         self.started_at = time.time()
         self.launch_seconds: float | None = None
         self._runtime: LoopThread | None = None
-        self._handles: dict[str, TrialHandle] = {}
+        self._handles = Handles()
         self._processes: dict[str, ServiceProcess] = {}
         #: the local copy of each environment served in its own process (for its spaces)
         self._process_templates: dict[str, Environment] = {}
@@ -669,14 +669,15 @@ class Lab:
         options: Mapping[str, Any],
     ) -> tuple[TrialHandle, common_pb2.TrialParams]:
         params = self.trial_params(env, actors, seed=seed, **options)
+        given = trial_id is not None
         trial_id = trial_id or new_trial_id()
         if (problem := trial_id_problem(trial_id)) is not None:
             raise ValueError(problem)
-        if trial_id in self._handles:
-            raise ValueError(f"trial id {trial_id!r} is already used by this lab")
+        elif given and self.datastore is not None and self.datastore.store.record(trial_id, with_params=False):
+            raise ValueError(f"trial id {trial_id!r} is already used: {self.datastore.file} has a trial of that id")
         agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
         handle = TrialHandle(self, trial_id, env, agents, seed)
-        self._handles[trial_id] = handle
+        self._handles.add(handle)
         return handle, params
 
     async def astart_trial(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
@@ -728,11 +729,13 @@ class Lab:
                 await self._remote.run(handle, params, self.user_id)
         except Exception as error:
             handle._fail(str(error))
+            self._handles.finished(handle)
             return
         finally:
             if on_ended is not None:
                 on_ended()
         handle._finish()
+        self._handles.finished(handle)
 
     def run_trials(
         self,
@@ -890,14 +893,21 @@ class Lab:
 
     @property
     def handles(self) -> list[TrialHandle]:
-        """Every trial this lab started, oldest first."""
-        return list(self._handles.values())
+        """The handles of this lab's running trials and of the last finished ones (oldest first).
+
+        A lab does not keep every handle of a long session: every trial is in ``lab.trials()``.
+        """
+        return self._handles.all()
 
     def trial(self, trial_id: str) -> TrialHandle:
-        try:
-            return self._handles[trial_id]
-        except KeyError:
-            raise KeyError(f"this lab started no trial {trial_id!r}; see lab.handles or lab.trials()") from None
+        """The handle of a running trial of this lab, of a recent one, or of one you still hold."""
+        handle = self._handles.get(trial_id)
+        if handle is None:
+            raise KeyError(
+                f"this lab has no handle on trial {trial_id!r}: it keeps those of running and recent trials "
+                "(and any you hold); a finished trial's data is in lab.trials() and lab.steps(trial_id)"
+            )
+        return handle
 
     # ----------------------------------------------------------------- data
 

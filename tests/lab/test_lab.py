@@ -9,7 +9,7 @@ import multiprocessing
 import numpy as np
 import pytest
 
-from cogment_jupyter import Lab, LabNotLaunched, actors, concatenate, envs
+from cogment_jupyter import Lab, LabNotLaunched, TrialHandle, actors, concatenate, envs
 
 
 @pytest.fixture
@@ -45,6 +45,25 @@ def test_finished_handles_stay_small(lab):
     assert asyncio.run(_awaited(handles[0])) is handles[0]
     owned = [r for r in gc.get_referents(handles[0]) if gc.is_tracked(r) and r is not lab and not isinstance(r, type)]
     assert len(owned) == 2  # its actors and its errors: what a long session keeps per trial
+
+
+def test_a_long_session_keeps_the_handles_of_recent_trials_only(lab):
+    """Running trials' handles, the last finished ones and those the user holds: not every handle."""
+    lab._handles.recent = 5
+    held = lab.run_trials(3, "cartpole", "random", progress=False)
+    ids = [h.id for h in lab.run_trials(20, "cartpole", "random", progress=False)]  # not held
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, TrialHandle) and o._lab is lab]
+    assert len(alive) == 3 + 5  # the held ones and the recent ones
+    recent = [h.id for h in lab.handles]
+    assert len(recent) == 5 and set(recent) <= set(ids)  # the last five to finish
+    assert lab.trial(held[0].id) is held[0] and lab.trial(recent[-1]).state == "ENDED"
+    gone = next(i for i in ids if i not in recent)
+    with pytest.raises(KeyError, match="lab.steps"):
+        lab.trial(gone)
+    assert len(lab.steps(gone)) > 0  # its data is in the datastore
+    with pytest.raises(ValueError, match="already used"):  # ids stay unique beyond the handles kept
+        lab.start_trial("cartpole", "random", trial_id=gone)
 
 
 async def _awaited(handle):
