@@ -1,6 +1,7 @@
-"""Datastore benchmark: ingest rate and the 1M-step DataFrame, each next to a plain reference.
+"""Datastore benchmark: ingest, reading back and memory, each figure next to a reference of the same run.
 
-    uv run python bench/datastore.py [--samples 200000] [--grpc-samples 50000] [--steps 1000000]
+    uv run python bench/datastore.py [--only 1,2,3,4,5] [--steps 1000000] [--trial-steps 1000000]
+    uv run python bench/datastore.py --soak [--soak-trials 100000]     # the memory of a long session
 
 1. In-process ingest: CartPole-like samples (one actor, 16-byte observation, 1-byte action,
    one reward) handed to ``InProcessDatalog.add`` one per call, as the engine does, until
@@ -11,8 +12,15 @@
    Reference: the same rows with ``executemany``.
 3. A 1,000,000-step trial turned into a DataFrame by ``Datastore.steps()`` (fresh handle),
    next to ``pd.read_sql`` of the same rows from a plain SQLite table.
+4. A 1,000,000-step CartPole trial recorded by a lab: ``get_trial_data`` next to Minari's
+   numpy read of the same steps, ``lab.steps`` next to Minari episode -> DataFrame.
+5. ``lab.trials()`` at 1k / 10k / 50k trials next to ``SELECT *`` -> pandas.
+6. (``--soak``) RSS of a lab after 10,000 and 100,000 trials.
 
-Targets (issue 3): in-process ingest >= 100,000 samples/s; 1M steps -> DataFrame <= 2 s.
+Sections 4-6 are in ``datastore_reads.py``. Targets: issue 3 (in-process ingest >= 100,000
+samples/s; 1M steps -> DataFrame <= 2 s) and issue 18 (``get_trial_data`` <= 3x Minari's read;
+``steps`` <= 1x Minari episode -> DataFrame; ``trials()`` linear and <= 1.5x the plain query at
+50k; <= 5 MiB growth from 10k to 100k trials).
 """
 
 from __future__ import annotations
@@ -30,17 +38,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import datastore_reads
 import grpc
 import grpc.aio
 import pandas as pd
 import psutil
 import pyarrow as pa
-from cogment.api import common_pb2, datalog_pb2, datalog_pb2_grpc
 
 from cogment_jupyter.datastore import Datastore
 from cogment_jupyter.datastore.chunks import ChunkBuilder
 from cogment_jupyter.datastore.writer import upsert_trial, write_chunk
 from cogment_jupyter.engine.records import Action, ObservationSet, Reward, RewardSource, Sample, TrialState
+from cogment_jupyter.proto import common_pb2, datalog_pb2, datalog_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
@@ -248,44 +257,62 @@ def time_read_sql(path: Path, repeats: int) -> list[float]:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. 4,5")
     parser.add_argument("--samples", type=int, default=200_000, help="in-process ingest samples")
     parser.add_argument("--grpc-samples", type=int, default=50_000, help="gRPC ingest samples")
-    parser.add_argument("--steps", type=int, default=1_000_000, help="steps of the DataFrame trial")
+    parser.add_argument("--steps", type=int, default=1_000_000, help="steps of the DataFrame trial (3)")
+    parser.add_argument("--trial-steps", type=int, default=1_000_000, help="steps of the recorded CartPole trial (4)")
+    parser.add_argument("--trials", default="1000,10000,50000", help="trial counts of trials() (5)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--soak", action="store_true", help="only the memory of a long session (6)")
+    parser.add_argument("--soak-trials", type=int, default=100_000)
+    parser.add_argument("--soak-warm-up", type=int, default=10_000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="datastore-bench-"))
+    sections = {"6"} if args.soak else set(args.only.split(","))
 
     load = os.getloadavg()[0]
     print(f"datastore benchmark in {work} (load average {load:.1f} on {os.cpu_count()} CPUs)")
 
-    print(f"1. in-process ingest ({args.samples:,} samples, one add() per sample, until close())")
-    seconds, cpu = await bench_inprocess(work / "inprocess", args.samples)
-    ref, ref_cpu = reference_ingest(work / "ref-inprocess.sqlite3", reference_rows(args.samples))
-    line("samples/s (wall clock)", args.samples / seconds, args.samples / ref, "/s")
-    line("samples/s per CPU second", args.samples / cpu, args.samples / ref_cpu, "/s")
-    ok = args.samples / seconds >= 100_000
-    print(f"  target >= 100,000 samples/s (wall clock): {'met' if ok else 'NOT met'}")
+    if "1" in sections:
+        print(f"1. in-process ingest ({args.samples:,} samples, one add() per sample, until close())")
+        seconds, cpu = await bench_inprocess(work / "inprocess", args.samples)
+        ref, ref_cpu = reference_ingest(work / "ref-inprocess.sqlite3", reference_rows(args.samples))
+        line("samples/s (wall clock)", args.samples / seconds, args.samples / ref, "/s")
+        line("samples/s per CPU second", args.samples / cpu, args.samples / ref_cpu, "/s")
+        ok = args.samples / seconds >= 100_000
+        print(f"  target >= 100,000 samples/s (wall clock): {'met' if ok else 'NOT met'}")
 
-    print(f"2. gRPC DatalogSP ingest ({args.grpc_samples:,} samples streamed to a trial_datastore process)")
-    seconds, service_cpu = await bench_grpc(work / "grpc", args.grpc_samples)
-    ref, ref_cpu = reference_ingest(work / "ref-grpc.sqlite3", reference_rows(args.grpc_samples))
-    line("samples/s (wall clock)", args.grpc_samples / seconds, args.grpc_samples / ref, "/s")
-    line("samples/s per service CPU s", args.grpc_samples / service_cpu, args.grpc_samples / ref_cpu, "/s")
-    print("  (the Python gRPC client of this script costs about as much CPU per message as the service)")
+    if "2" in sections:
+        print(f"2. gRPC DatalogSP ingest ({args.grpc_samples:,} samples streamed to a trial_datastore process)")
+        seconds, service_cpu = await bench_grpc(work / "grpc", args.grpc_samples)
+        ref, ref_cpu = reference_ingest(work / "ref-grpc.sqlite3", reference_rows(args.grpc_samples))
+        line("samples/s (wall clock)", args.grpc_samples / seconds, args.grpc_samples / ref, "/s")
+        line("samples/s per service CPU s", args.grpc_samples / service_cpu, args.grpc_samples / ref_cpu, "/s")
+        print("  (the Python gRPC client of this script costs about as much CPU per message as the service)")
 
-    print(f"3. {args.steps:,}-step trial -> DataFrame")
-    built = build_trial(work / "million", args.steps)
-    print(f"  (trial written in {built:.1f} s)")
-    ours = time_steps(work / "million", args.repeats)
-    ref_path = work / "ref-million.sqlite3"
-    reference_ingest(ref_path, reference_rows(args.steps))
-    ref_times = time_read_sql(ref_path, args.repeats)
-    print(
-        f"  {'Datastore.steps() seconds':<34} ours first {ours[0]:.3f} s, best {min(ours):.3f} s   "
-        f"reference pd.read_sql first {ref_times[0]:.3f} s, best {min(ref_times):.3f} s   "
-        f"ratio (reference/ours, median) {statistics.median(ref_times) / statistics.median(ours):.2f}"
-    )
-    print(f"  target <= 2 s: {'met' if max(ours) <= 2.0 else 'NOT met'}")
+    if "3" in sections:
+        print(f"3. {args.steps:,}-step trial -> DataFrame")
+        built = build_trial(work / "million", args.steps)
+        print(f"  (trial written in {built:.1f} s)")
+        ours = time_steps(work / "million", args.repeats)
+        ref_path = work / "ref-million.sqlite3"
+        reference_ingest(ref_path, reference_rows(args.steps))
+        ref_times = time_read_sql(ref_path, args.repeats)
+        print(
+            f"  {'Datastore.steps() seconds':<34} ours first {ours[0]:.3f} s, best {min(ours):.3f} s   "
+            f"reference pd.read_sql first {ref_times[0]:.3f} s, best {min(ref_times):.3f} s   "
+            f"ratio (reference/ours, median) {statistics.median(ref_times) / statistics.median(ours):.2f}"
+        )
+        print(f"  target <= 2 s: {'met' if max(ours) <= 2.0 else 'NOT met'}")
+
+    if "4" in sections:
+        await asyncio.to_thread(datastore_reads.bench_million, work, args.trial_steps, args.repeats)
+    if "5" in sections:
+        sizes = [int(n) for n in args.trials.split(",")]
+        await asyncio.to_thread(datastore_reads.bench_trials, work, sizes, args.repeats)
+    if "6" in sections:
+        await asyncio.to_thread(datastore_reads.bench_soak, args.soak_trials, args.soak_warm_up)
 
 
 if __name__ == "__main__":

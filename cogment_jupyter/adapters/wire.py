@@ -244,19 +244,23 @@ class EnvelopeColumn:
         self.present = present
         self._spans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._varints: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        padded = np.concatenate([data, np.zeros(_PAD, dtype=np.uint8)])
+        last = max(len(data) - 1, 0)
         starts = np.where(present, starts, 0)
         ends = starts + np.where(present, lengths, 0)
-        first, second = padded[starts], padded[starts + 1].astype(np.int64)
-        bare = present & (first == 0x0A) & (second < 0x80) & (lengths == second + 2)
+        if len(data):
+            first = data[np.minimum(starts, last)]
+            second = data[np.minimum(starts + 1, last)].astype(np.int64)
+        else:
+            first = second = np.zeros(self.rows, dtype=np.int64)
+        bare = present & (lengths >= 2) & (first == 0x0A) & (second < 0x80) & (lengths == second + 2)
         value_starts = np.zeros(self.rows, dtype=np.int64)
         value_lengths = np.zeros(self.rows, dtype=np.int64)
         value_starts[bare] = starts[bare] + 2
         value_lengths[bare] = second[bare]
         self._spans[VALUE] = (value_starts, value_lengths, bare.copy())
         rest = np.flatnonzero(present & ~bare & (lengths > 0))
-        if rest.size:
-            self._walk(padded, rest, starts[rest], ends[rest])
+        if rest.size:  # on a copy of their bytes, padded so that reads past a row need no bounds checks
+            self._walk(np.concatenate([data, np.zeros(_PAD, dtype=np.uint8)]), rest, starts[rest], ends[rest])
 
     def _walk(self, padded: np.ndarray, rows: np.ndarray, pos: np.ndarray, ends: np.ndarray) -> None:
         while rows.size:

@@ -438,10 +438,11 @@ def _decode(
     positions: list[np.ndarray] = []
     try:
         for a in range(n):
-            pos = np.flatnonzero((actor_idx == a) & present)
+            pos = np.flatnonzero(present if n == 1 else (actor_idx == a) & present)
             if not len(pos):
                 continue
-            contents = pc.take(column, pa.array(pos, pa.int64()))
+            # every row this actor's and present (one agent, no gap): the column as it is
+            contents = column if len(pos) == len(column) else pc.take(column, pa.array(pos, pa.int64()))
             if isinstance(contents, pa.ChunkedArray):
                 contents = contents.combine_chunks()  # the decoder gets one BinaryArray
             out = fn(a, contents)
@@ -466,12 +467,16 @@ def _decode(
             for p, v in zip(pos.tolist(), piece.to_pylist(), strict=True):
                 values[p] = v
         return values
-    missing = np.flatnonzero(~present)
-    order = np.concatenate([*positions, missing])
-    combined = pa.concat_arrays([*pieces, pa.nulls(len(missing), pieces[0].type)])
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    return combined.take(pa.array(inverse, pa.int64()))
+    if len(pieces) == 1 and len(positions[0]) == len(column):
+        return pieces[0]
+    # one take puts every value back at its row (rows without one: null)
+    source = np.full(len(column), -1, dtype=np.int64)
+    offset = 0
+    for pos in positions:
+        source[pos] = np.arange(offset, offset + len(pos))
+        offset += len(pos)
+    combined = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
+    return combined.take(pa.array(source, pa.int64(), mask=source < 0))
 
 
 def steps_frame(parts: Sequence[pa.Table | dict[str, Any]]) -> pd.DataFrame:

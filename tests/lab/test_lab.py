@@ -59,7 +59,7 @@ def test_a_long_session_keeps_the_handles_of_recent_trials_only(lab):
     assert len(recent) == 5 and set(recent) <= set(ids)  # the last five to finish
     assert lab.trial(held[0].id) is held[0] and lab.trial(recent[-1]).state == "ENDED"
     gone = next(i for i in ids if i not in recent)
-    with pytest.raises(KeyError, match="lab.steps"):
+    with pytest.raises(KeyError, match=r"lab\.steps"):
         lab.trial(gone)
     assert len(lab.steps(gone)) > 0  # its data is in the datastore
     with pytest.raises(ValueError, match="already used"):  # ids stay unique beyond the handles kept
