@@ -26,7 +26,6 @@ import logging
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,36 +35,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def start_registry(archive: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cogment_jupyter.cli",
-            "services",
-            "model_registry",
-            "--port=0",
-            f"--archive_dir={archive}",
-            "--log_level=warning",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    line = process.stdout.readline()
-    if not line.startswith("model_registry ready: "):
-        process.kill()
-        raise SystemExit(f"the registry did not start: {line!r}")
-    return process, line.split()[2]
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def timed(action: Callable[[], object], repeats: int) -> float:
@@ -124,9 +93,12 @@ def main() -> None:
     source.write_bytes(model.tobytes())
     copy = timed(lambda: shutil.copyfile(source, work / "copy.bin"), args.repeats)
 
-    process, endpoint = start_registry(work / "archive")
+    from tests.model_registry.registry_process import start_registry_process
+
+    registry = start_registry_process(work / "archive")
+    endpoint = registry.endpoint
     try:
-        baseline = peak_rss_mb(process.pid)
+        baseline = registry.peak_rss_mb()
         with Lab(datastore=work / "lab", model_registry=endpoint) as lab:
             lab.models.store("warm-up", b"x")
             publish = timed(lambda: lab.models.publish("model", model), args.repeats)
@@ -134,10 +106,9 @@ def main() -> None:
             load = timed(lambda: lab.models.load("model"), args.repeats)
             assert np.array_equal(lab.models.load("model"), model)
         sdk = None if args.no_sdk else sdk_timings(endpoint, model.tobytes(), args.repeats)
-        growth = peak_rss_mb(process.pid) - baseline
+        growth = registry.peak_rss_mb() - baseline
     finally:
-        process.terminate()
-        process.wait(20)
+        registry.stop()
 
     reference = megabytes / copy
     print(f"  {'plain file copy (shutil.copyfile)':<40} {reference:>8,.0f} MB/s   reference")

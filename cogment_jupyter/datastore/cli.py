@@ -20,6 +20,7 @@ from cogment_jupyter.datastore.errors import DatastoreError
 from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY, resolve_file
 from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
+from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
 from cogment_jupyter.engine.logs import LOG_LEVELS
 
 DEFAULT_PORT = 9003
@@ -65,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(_LEVELS),
         help="log verbosity (env COGMENT_LOG_LEVEL, default info)",
     )
+    add_registration_flags(parser, "TRIAL_DATASTORE")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,16 +81,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         file = resolve_file(os.environ.get("COGMENT_TRIAL_DATASTORE_DIRECTORY") or DEFAULT_DIRECTORY, is_file=False)
     try:
-        return asyncio.run(_serve(file, args.host, port))
+        return asyncio.run(_serve(file, args.host, port, SelfRegistration.from_args(args)))
     except DatastoreError as exc:
         print(f"trial_datastore: {exc}", file=sys.stderr)
         return 1
 
 
-async def _serve(file: Path, host: str, port: int) -> int:
+async def _serve(file: Path, host: str, port: int, registration: SelfRegistration) -> int:
+    from cogment_jupyter.directory.client import DirectoryError
+    from cogment_jupyter.proto import directory_pb2
+
     store = TrialStore.open(file, is_file=True)
     server = DatastoreServer(store, host, port)
     await server.start()
+    try:  # found by cogment://discover/datalog and /datastore, as upstream's
+        await registration.register([directory_pb2.DATASTORE_SERVICE, directory_pb2.DATALOG_SERVICE], host, server.port)
+    except DirectoryError as error:
+        await server.stop(0)
+        store.close()
+        raise SystemExit(f"trial_datastore: cannot register to the directory: {error}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -99,6 +110,7 @@ async def _serve(file: Path, host: str, port: int) -> int:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        await registration.deregister()
         await server.stop(grace=1.0)
         store.close()
     logging.getLogger(__name__).info("trial datastore stopped")

@@ -37,8 +37,8 @@ def parse_properties(text: str | None) -> dict[str, str]:
     return out
 
 
-def add_registration_flags(parser: argparse.ArgumentParser, service: str) -> None:
-    """The upstream ``PopulateDirectoryRegistrationOptionsFlags``; ``service`` as ``MODEL_REGISTRY``."""
+def add_directory_flags(parser: argparse.ArgumentParser) -> None:
+    """``--directory_endpoint`` and ``--directory_authentication_token`` (and their environment)."""
     parser.add_argument(
         "--directory_endpoint",
         default=os.environ.get(ENDPOINT_ENV) or None,
@@ -49,6 +49,11 @@ def add_registration_flags(parser: argparse.ArgumentParser, service: str) -> Non
         default=os.environ.get(TOKEN_ENV) or None,
         help=f"Authentication token for directory services (env {TOKEN_ENV})",
     )
+
+
+def add_registration_flags(parser: argparse.ArgumentParser, service: str) -> None:
+    """The upstream ``PopulateDirectoryRegistrationOptionsFlags``; ``service`` as ``MODEL_REGISTRY``."""
+    add_directory_flags(parser)
     host_env = f"COGMENT_{service}_DIRECTORY_REGISTRATION_HOST"
     parser.add_argument(
         "--directory_registration_host",

@@ -28,6 +28,7 @@ from cogment_jupyter.model_registry.infos import (
 )
 from cogment_jupyter.model_registry.storage import IncomingVersion, ModelStore
 from cogment_jupyter.proto import common_pb2, model_registry_pb2, model_registry_pb2_grpc
+from cogment_jupyter.transport.binding import bind
 
 log = logging.getLogger(__name__)
 
@@ -244,11 +245,7 @@ class ModelRegistryServer:
         self.add_to_server(server)
         if on_server is not None:
             on_server(server)
-        self.port = server.add_insecure_port(f"{self.host}:{self.requested_port}")
-        if self.port == 0:
-            raise OSError(
-                f"Cannot listen on {self.host}:{self.requested_port}: the port is in use or the host is not local"
-            )
+        self.port = bind(server, self.host, self.requested_port)
         await server.start()
         self._server = server
 

@@ -170,7 +170,7 @@ def _check_unsupported(args: argparse.Namespace) -> None:
         raise SystemExit("Prometheus metrics are not served: remove --prometheus_port (or set it to 0)")
 
 
-def _directory(args: argparse.Namespace) -> DirectoryClient | None:
+def directory_from_args(args: argparse.Namespace) -> DirectoryClient | None:
     """The directory discovery endpoints are resolved with (``--directory_endpoint``), if any."""
     if not args.directory_endpoint:
         return None
@@ -198,7 +198,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    directory = _directory(args)
+    directory = directory_from_args(args)
     with status_file(args.status_file) as status:
         orchestrator = Orchestrator(
             GrpcComponentFactory(directory=directory),

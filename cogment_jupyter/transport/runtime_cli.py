@@ -27,8 +27,7 @@ from cogment_jupyter.datastore.inprocess import InProcessDatalog
 from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
 from cogment_jupyter.datastore.service import DatastoreServer
 from cogment_jupyter.datastore.store import TrialStore
-from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
-from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, DirectoryError
+from cogment_jupyter.directory.registration import add_directory_flags
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.service_status import version_info
 from cogment_jupyter.server.discovery import pid_alive
@@ -37,6 +36,7 @@ from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.orchestrator_cli import (
     LOG_LEVELS,
     configure_logging,
+    directory_from_args,
     load_params_file,
     status_file,
 )
@@ -64,16 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where the model registry keeps models (default: model_registry/ beside the datastore file)",
     )
-    parser.add_argument(
-        "--directory_endpoint",
-        default=os.environ.get(DIRECTORY_ENV) or None,
-        help=f"directory resolving cogment://discover endpoints, grpc://HOST:PORT (env {DIRECTORY_ENV})",
-    )
-    parser.add_argument(
-        "--directory_authentication_token",
-        default=os.environ.get(TOKEN_ENV) or None,
-        help=f"authentication token for the directory (env {TOKEN_ENV})",
-    )
+    add_directory_flags(parser)  # resolves cogment://discover endpoints of trials
     parser.add_argument(
         "--datastore",
         default=os.environ.get("COGMENT_TRIAL_DATASTORE_DIRECTORY", DEFAULT_DIRECTORY),
@@ -152,12 +143,8 @@ async def serve(args: argparse.Namespace) -> None:
             registry = ModelRegistryServer(
                 args.model_registry_dir or store.file.parent / "model_registry", args.host, args.model_registry_port
             )
-            directory = (
-                DirectoryClient(args.directory_endpoint, args.directory_authentication_token)
-                if args.directory_endpoint
-                else None
-            )
-        except (RegistryError, DirectoryError) as error:
+            directory = directory_from_args(args)
+        except (RegistryError, SystemExit) as error:
             store.close()
             raise SystemExit(f"cogment-jupyter runtime: {error}") from None
         factory = GrpcComponentFactory(directory=directory)

@@ -177,3 +177,57 @@ async def test_the_command_line_discovers_and_registers_itself(directory, sdk, t
         assert await asyncio.to_thread(process.wait, 20) == 0
     # and deregistered when it stopped
     assert await tokened.inquire_by_type(cogment.directory.ServiceType.LIFE_CYCLE, {}) == []
+
+
+def start_service(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """``cogment-jupyter services …`` on a free port; its endpoint (from its ready line)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cogment_jupyter.cli", "services", *args, "--port=0", "--log_level=warning"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    assert " ready: grpc://" in line, line
+    return process, line.split()[2]
+
+
+async def test_the_datastore_and_registry_services_register_and_the_sdk_finds_them(directory, tmp_path) -> None:
+    """A whole deployment found by name: the SDK reaches the model registry and the datastore by discovery."""
+    env = {"COGMENT_DIRECTORY_ENDPOINT": directory.endpoint}
+    os.environ.update(env)
+    try:
+        # (in threads: this loop serves the directory they register to while they start)
+        datastore, datastore_endpoint = await asyncio.to_thread(
+            start_service, "trial_datastore", f"--directory={tmp_path / 'trials'}"
+        )
+        registry, registry_endpoint = await asyncio.to_thread(
+            start_service, "model_registry", f"--archive_dir={tmp_path / 'models'}"
+        )
+    finally:
+        for name in env:
+            os.environ.pop(name)
+    try:
+        client = sdk_directory(directory.endpoint)
+        for service_type, endpoint in [
+            (cogment.directory.ServiceType.DATASTORE, datastore_endpoint),
+            (cogment.directory.ServiceType.DATALOG, datastore_endpoint),
+            (cogment.directory.ServiceType.MODEL_REG, registry_endpoint),
+        ]:
+            found = await eventually(lambda t=service_type: client.inquire_by_type(t, {}), bool)
+            assert [url for url, _ in found] == [endpoint]
+        context = cogment.Context(
+            user_id="tests",
+            cog_settings=sdk_cog_settings,
+            prometheus_registry=None,
+            directory_endpoint=cogment.Endpoint(directory.endpoint),
+        )
+        models = await context.get_model_registry_v2(cogment.Endpoint("cogment://discover"))
+        assert (await models.store_model("found", b"by name")).iteration == 1
+        trials = await context.get_datastore(cogment.Endpoint("cogment://discover"))
+        assert await trials.get_trials() == []  # an empty datastore, reached by name
+    finally:
+        for process in (datastore, registry):
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(process.wait, 20) == 0
+    # stopping, they took their entries back
+    assert await sdk_directory(directory.endpoint).inquire_by_type(cogment.directory.ServiceType.MODEL_REG, {}) == []
