@@ -29,6 +29,10 @@ SERVICES = {
     "model_registry": ("cogment_jupyter.model_registry.cli", "run the model registry"),
     "registry": ("cogment_jupyter.model_registry.cli", "run the model registry (upstream's alias)"),
 }
+#: commands of our own (not upstream services), same shape
+COMMANDS = {
+    "serve": ("cogment_jupyter.serve_cli", "serve one environment or actor for labs on this or other machines"),
+}
 
 
 def _requested(argv: Sequence[str]) -> str | None:
@@ -36,7 +40,7 @@ def _requested(argv: Sequence[str]) -> str | None:
     words = [word for word in argv if not word.startswith("-")]
     if words[:1] == ["services"]:
         words = words[1:]
-    return words[0] if words and words[0] in SERVICES else None
+    return words[0] if words and (words[0] in SERVICES or words[0] in COMMANDS) else None
 
 
 def build_parser(service: str | None = None) -> argparse.ArgumentParser:
@@ -47,8 +51,10 @@ def build_parser(service: str | None = None) -> argparse.ArgumentParser:
     services = commands.add_parser("services", help="run a Cogment service").add_subparsers(
         dest="service", required=True, metavar="SERVICE"
     )
-    for name, (module_name, help_text) in SERVICES.items():
-        for group in (services, commands):  # `services orchestrator` and the alias `orchestrator`
+    groups = [(name, entry, (services, commands)) for name, entry in SERVICES.items()]  # and the alias `NAME`
+    groups += [(name, entry, (commands,)) for name, entry in COMMANDS.items()]
+    for name, (module_name, help_text), parents in groups:
+        for group in parents:
             sub = group.add_parser(name, help=help_text)
             if name == service:
                 module = importlib.import_module(module_name)

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 CLIENT = "cogment://client"
 #: how long ``join`` waits for a trial to accept clients
 JOIN_TIMEOUT = 30.0
+#: How long ``serve_remote`` waits for a gRPC service to say whether it serves environments.
+REMOTE_DESCRIBE_TIMEOUT = 5.0
 #: the property every lab trial carries, for finding a lab's trials in a shared datastore
 LAB_PROPERTY = "cogment_jupyter.lab"
 
@@ -102,6 +104,8 @@ class Lab:
         #: the local copy of each environment served in its own process (for its spaces)
         self._process_templates: dict[str, Environment] = {}
         self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
+        #: the agents of remote environments (also in _remote_services), as their services describe them
+        self._remote_specs: dict[str, dict[str, AgentSpec]] = {}
         self._codecs: dict[tuple[int, tuple[str, ...]], tuple[Any, TrialCodec, dict[str, str]]] = {}
         self._sdk_specs: dict[str, dict[str, AgentSpec]] = {}
         self._closed = False
@@ -411,9 +415,14 @@ class Lab:
         runtime.run(self._register_service(name, "actor", self.endpoint))
 
     def serve_remote(self, name: str, endpoint: str, implementation: str = "") -> None:
-        """Name an actor served elsewhere: ``grpc://host:port`` (and its implementation name), or a
-        discovery endpoint such as ``cogment://discover/actor?__implementation=NAME`` that the
-        orchestrator resolves through the lab's directory at each trial."""
+        """Name an actor or environment served elsewhere: ``grpc://host:port`` (and its
+        implementation name, by default ``name``), or a discovery endpoint such as
+        ``cogment://discover/actor?__implementation=NAME`` that the orchestrator resolves
+        through the lab's directory at each trial (actors).
+
+        An environment served by ``cogment-jupyter serve env`` (or by another lab) tells its
+        agents and spaces when asked, and is used as an environment; anything else (an
+        official-SDK service, ours not yet started) is taken for an actor."""
         parsed = parse_endpoint(endpoint, role="actor")
         if parsed.kind is EndpointKind.CLIENT:
             raise ValueError(
@@ -428,7 +437,16 @@ class Lab:
         if not implementation:  # what the service is asked to run: its name in the query, else ours
             named = [value for key, value in parsed.query if key == "__implementation"]
             implementation = named[0] if named else "" if parsed.path else name
+        if parsed.kind is EndpointKind.GRPC:
+            environments = self._check_open().run(self._describe_remote(parsed.address))
+            if environments is not None and implementation in environments:
+                self._remote_specs[name] = environments[implementation]
         self._remote_services[name] = (endpoint, implementation)
+
+    async def _describe_remote(self, address: str) -> dict[str, dict[str, AgentSpec]] | None:
+        from cogment_jupyter.transport.service_description import served_environments
+
+        return await served_environments(self._factory.channels.get(address), REMOTE_DESCRIBE_TIMEOUT)
 
     def _check_name(self, name: str, replace: bool) -> None:
         if not name or not isinstance(name, str):
@@ -462,7 +480,9 @@ class Lab:
             for name, kind in self.components.names().items()
         }
         out.update({name: f"{p.kind} (process {p.process.pid}, {p.address})" for name, p in self._processes.items()})
-        out.update({name: f"remote {endpoint} [{impl}]" for name, (endpoint, impl) in self._remote_services.items()})
+        for name, (endpoint, impl) in self._remote_services.items():
+            where = f"remote {endpoint} [{impl}]"
+            out[name] = f"environment ({where})" if name in self._remote_specs else where
         return out
 
     @property
@@ -481,6 +501,7 @@ class Lab:
             self._process_templates.pop(name, None)
             return
         if self._remote_services.pop(name, None) is not None:
+            self._remote_specs.pop(name, None)
             return
         self._sdk_specs.pop(name, None)
         if not runtime.run(_call_async(self.components.remove, name)):
@@ -503,6 +524,9 @@ class Lab:
         if name in self._processes and self._processes[name].kind == "environment":
             template = self._process_templates[name]
             return template, template.agent_specs, f"grpc://{self._processes[name].address}", name
+        if name in self._remote_specs:
+            specs = self._remote_specs[name]
+            return specs, specs, *self._remote_services[name]
         known = [n for n, kind in self.services.items() if kind.startswith("environment")]
         import difflib
 
@@ -517,7 +541,7 @@ class Lab:
             return self.endpoint, name
         if name in self._processes and self._processes[name].kind == "actor":
             return f"grpc://{self._processes[name].address}", name
-        if name in self._remote_services:
+        if name in self._remote_services and name not in self._remote_specs:
             return self._remote_services[name]
         import difflib
 

@@ -79,8 +79,6 @@ def _serve_in_child(name: str, kind: str, payload: bytes, host: str, pipe: Any, 
 
 
 async def _serve(name: str, kind: str, component: Any, host: str, pipe: Any) -> None:
-    import grpc
-
     from cogment_jupyter.transport.component_host import ComponentHost
 
     components = ComponentHost()
@@ -88,10 +86,11 @@ async def _serve(name: str, kind: str, component: Any, host: str, pipe: Any) -> 
         components.add_environment(name, component)
     else:
         components.add_actor(name, component)
-    server = grpc.aio.server()
-    components.add_to_server(server)
-    port = server.add_insecure_port(f"{host}:0")
-    await server.start()
+    try:
+        server, port = await components.start_server(host)
+    except OSError as error:
+        pipe.send(("error", str(error)))
+        return
     pipe.send(("ready", port))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

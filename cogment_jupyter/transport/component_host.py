@@ -15,6 +15,7 @@ import grpc
 from cogment_jupyter.adapters.base import Actor, Environment
 from cogment_jupyter.adapters.wire import PLAYER
 from cogment_jupyter.proto import agent_pb2_grpc, environment_pb2_grpc
+from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
 from cogment_jupyter.transport.component_servicers import EnvironmentServicer, ServiceActorServicer
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.sdk_bridge import SdkSessions
@@ -41,6 +42,20 @@ class ComponentHost:
         agent_pb2_grpc.add_ServiceActorSPServicer_to_server(
             ServiceActorServicer(self.services.actors, self.sdk), server
         )
+
+    async def start_server(self, host: str, port: int = 0) -> tuple[grpc.aio.Server, int]:
+        """A gRPC server of its own serving everything registered, started on ``host:port``
+        (0: a free port); returns it and its port. OSError naming the address if it cannot bind."""
+        server = grpc.aio.server(options=CHANNEL_OPTIONS)
+        self.add_to_server(server)
+        try:
+            bound = server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError:  # grpcio raises instead of returning 0 for some addresses
+            bound = 0
+        if bound == 0:
+            raise OSError(f"cannot listen on {host}:{port}: the port is in use, or {host} is not an address here")
+        await server.start()
+        return server, bound
 
     def add_environment(self, name: str, environment: Environment) -> None:
         self.services.environments[name] = environment

@@ -30,6 +30,7 @@ from cogment_jupyter.transport.component_streams import (
 )
 from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
 from cogment_jupyter.transport.sdk_bridge import SdkSessions
+from cogment_jupyter.transport.service_description import ENVIRONMENTS, describe
 from cogment_jupyter.transport.streams import StreamPump
 
 #: How long a stream may wait for its ``init_input`` (the SDK's limit too).
@@ -127,7 +128,7 @@ class EnvironmentServicer(environment_pb2_grpc.EnvironmentSPServicer):
         return version_info()
 
     async def Status(self, request, context):
-        return status_reply(request)
+        return status_reply(request, {ENVIRONMENTS: lambda: describe(self._environments)})
 
 
 class ServiceActorServicer(agent_pb2_grpc.ServiceActorSPServicer):

@@ -1,4 +1,5 @@
-"""An official-SDK actor, session style, using our ``cog_settings``: served from its own process."""
+"""An official-SDK actor, session style, using our ``cog_settings``: served from its own process
+(``serve`` from a test, or ``python -m tests.lab.sdk_actor_process``). It leans with observation[2]."""
 
 from __future__ import annotations
 
@@ -36,3 +37,14 @@ def serve(port_queue) -> None:
         await task
 
     asyncio.run(main())
+
+
+class _Announce:
+    """``serve``'s port queue when run as a command: the port goes to stdout."""
+
+    def put(self, port: int) -> None:
+        print(f"Serving the SDK actor [sdk] at grpc://0.0.0.0:{port}", flush=True)
+
+
+if __name__ == "__main__":  # python -m tests.lab.sdk_actor_process (another host's SDK actor)
+    serve(_Announce())
