@@ -36,27 +36,43 @@ class Served:
         return self.process.returncode, err
 
 
-def start(*command: str, netns: str | None = None, timeout: float = 60.0) -> Served:
-    """Run ``command`` (``python -m ...`` style arguments) and wait for its first line naming
-    ``grpc://HOST:PORT``; AssertionError with its output if it exits or stays silent."""
-    argv = [sys.executable, *command]
+def python() -> list[str]:
+    return [sys.executable]
+
+
+def environment() -> dict[str, str]:
+    """The tests' environment, with the repository importable (``tests.*`` modules) from anywhere."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def start(
+    *command: str, netns: str | None = None, timeout: float = 60.0, announced: str = _ANNOUNCED.pattern
+) -> Served:
+    """Run ``command`` (``python`` arguments) and wait for the first line of its stdout, or of its
+    stderr, matching ``announced`` (its port in group 1; by default ``grpc://HOST:PORT``);
+    AssertionError with its output if it exits or stays silent."""
+    argv = [*python(), *command]
     if netns is not None:
         argv = ["ip", "netns", "exec", netns, *argv]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        argv, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    pattern = re.compile(announced)
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
+    selector.register(process.stderr, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            break
-        line = process.stdout.readline()
-        if not line:  # exited
-            break
-        lines.append(line)
-        if match := _ANNOUNCED.search(line):
-            return Served(process, int(match.group(1)), "".join(lines))
+    lines: list[str] = []
+    while time.monotonic() < deadline and selector.get_map():
+        for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            line = key.fileobj.readline()
+            if not line:  # that stream closed: the process is exiting
+                selector.unregister(key.fileobj)
+                continue
+            lines.append(line)
+            if match := pattern.search(line):
+                selector.close()
+                return Served(process, int(match.group(1)), "".join(lines))
     process.kill()
     _, err = process.communicate()
     raise AssertionError(f"{command} announced no address (exit code {process.returncode}):\n{''.join(lines)}{err}")

@@ -15,11 +15,10 @@ from tests import served
 from tests.lab.served_components import ROUNDS
 
 
-def check_duet_recorded(lab: Lab, handle) -> None:
+def check_duet_recorded(lab: Lab, trial_id: str) -> None:
     """Every tick of a Duet trial recorded for both players, their actions as their policies say:
     left alternates (``alternating``), right leans with observation[2] (the SDK actor)."""
-    assert handle.errors == [] and handle.end_details is None
-    steps = lab.steps(handle.id)
+    steps = lab.steps(trial_id)
     for player in ("left", "right"):
         rows = steps[steps["actor"] == player].sort_values("tick")
         assert rows["tick"].tolist() == list(range(ROUNDS + 1)), player
@@ -44,7 +43,8 @@ def test_an_environment_and_actors_served_by_commands_run_a_recorded_trial(tmp_p
             assert lab.services["duet"].startswith("environment (remote")
             assert lab.services["pilot"].startswith("remote") and lab.services["sdk"].startswith("remote")
             handle = lab.start_trial("duet", {"left": "pilot", "right": "sdk"}).wait(60)
-            check_duet_recorded(lab, handle)
+            assert handle.errors == [] and handle.end_details is None
+            check_duet_recorded(lab, handle.id)
     finally:
         sdk.stop()
         results = [env.stop(), pilot.stop()]
