@@ -29,12 +29,14 @@ def launch(
     embedded: bool,
     model_registry: str | None = None,
     directory: str | None = None,
+    host: str | None = None,
 ) -> Lab:
-    """The lab ``%cogment launch`` makes: the Jupyter server's shared runtime when there is one."""
+    """The lab ``%cogment launch`` makes: the Jupyter server's shared runtime when there is one
+    (not when ``host`` asks this kernel's services to be reachable from other machines)."""
     from cogment_jupyter.lab.lab import Lab
 
     reason = None
-    if orchestrator is None and datalog is None and not embedded:
+    if orchestrator is None and datalog is None and not embedded and host is None:
         from cogment_jupyter.server.discovery import probe_shared_runtime
 
         found = probe_shared_runtime()
@@ -52,6 +54,7 @@ def launch(
         datastore=datastore,
         orchestrator=orchestrator,
         datalog=datalog,
+        host=host or "127.0.0.1",
         model_registry=model_registry,
         directory=directory,
     )
@@ -98,6 +101,12 @@ class CogmentMagics(Magics):
         "cogment://discover endpoints there (default: COGMENT_DIRECTORY_ENDPOINT)",
     )
     @argument(
+        "--host",
+        default=None,
+        help="serve this kernel's environments, actors and datastore on this address (e.g. the address "
+        "an orchestrator on another machine reaches; 0.0.0.0: every interface) instead of 127.0.0.1",
+    )
+    @argument(
         "--embedded",
         action="store_true",
         help="run in this kernel even when the Jupyter server shares a Cogment runtime",
@@ -126,7 +135,13 @@ class CogmentMagics(Magics):
     def _launch(self, args: Any) -> None:
         stop_current()
         lab = launch(
-            args.datastore, args.orchestrator, args.datalog, args.embedded, args.model_registry, args.directory
+            args.datastore,
+            args.orchestrator,
+            args.datalog,
+            args.embedded,
+            args.model_registry,
+            args.directory,
+            args.host,
         )
         self.shell.user_ns["lab"] = lab
         where = MODES[lab.mode].format(orchestrator=lab.orchestrator_endpoint)
