@@ -15,6 +15,7 @@ import grpc
 from cogment_jupyter.adapters.base import Actor, Environment
 from cogment_jupyter.adapters.wire import PLAYER
 from cogment_jupyter.proto import agent_pb2_grpc, environment_pb2_grpc
+from cogment_jupyter.transport.binding import bind
 from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
 from cogment_jupyter.transport.component_servicers import EnvironmentServicer, ServiceActorServicer
 from cogment_jupyter.transport.inprocess import InProcessServices
@@ -48,12 +49,7 @@ class ComponentHost:
         (0: a free port); returns it and its port. OSError naming the address if it cannot bind."""
         server = grpc.aio.server(options=CHANNEL_OPTIONS)
         self.add_to_server(server)
-        try:
-            bound = server.add_insecure_port(f"{host}:{port}")
-        except RuntimeError:  # grpcio raises instead of returning 0 for some addresses
-            bound = 0
-        if bound == 0:
-            raise OSError(f"cannot listen on {host}:{port}: the port is in use, or {host} is not an address here")
+        bound = bind(server, host, port)
         await server.start()
         return server, bound
 

@@ -8,6 +8,7 @@ import grpc
 
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.proto import orchestrator_pb2_grpc
+from cogment_jupyter.transport.binding import bind
 from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
 from cogment_jupyter.transport.servicers import ClientActorServicer, TrialLifecycleServicer
 
@@ -39,13 +40,13 @@ class OrchestratorServer:
         orchestrator_pb2_grpc.add_TrialLifecycleSPServicer_to_server(
             TrialLifecycleServicer(self.orchestrator), lifecycle
         )
-        self.lifecycle_port = _bind(lifecycle, host, lifecycle_port)
+        self.lifecycle_port = bind(lifecycle, host, lifecycle_port)
         if actor_port is None or (actor_port == lifecycle_port and lifecycle_port != 0):
             actors = lifecycle
             self.actor_port = self.lifecycle_port
         else:
             actors = grpc.aio.server(options=CHANNEL_OPTIONS)
-            self.actor_port = _bind(actors, host, actor_port)
+            self.actor_port = bind(actors, host, actor_port)
         orchestrator_pb2_grpc.add_ClientActorSPServicer_to_server(ClientActorServicer(self.orchestrator), actors)
         self._servers = [lifecycle] if actors is lifecycle else [lifecycle, actors]
         for server in self._servers:
@@ -57,10 +58,3 @@ class OrchestratorServer:
         for server in self._servers:
             await server.stop(grace)
         self._servers = []
-
-
-def _bind(server: grpc.aio.Server, host: str, port: int) -> int:
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise OSError(f"Cannot listen on {host}:{port}: the port is in use or the host is not local")
-    return bound

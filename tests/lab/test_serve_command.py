@@ -95,4 +95,4 @@ def test_a_port_in_use_is_named():
         taken.listen()
         port = taken.getsockname()[1]
         error = _serve_fails("env", "e", "CartPole-v1", "--port", str(port))
-    assert f"cannot listen on 127.0.0.1:{port}" in error
+    assert f"cannot listen on 127.0.0.1:{port}" in error.lower()
