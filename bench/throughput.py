@@ -9,7 +9,7 @@ and the time from ``Lab()`` to ready (what ``%cogment launch`` does).
 
 Random CartPole episodes last ~22 steps, so that figure is mostly what a trial costs to start,
 record and end; the 500-step episodes (a policy that balances the pole) show what a tick costs.
-Both are also measured on the engine's own tick loop (the fused loop turned off).
+Both are also measured on the engine's own tick loop (a lab with ``fused_ticks=False``).
 
 Also measured, to say how far 0.5x is from what Python allows: a hand-written recorder, the
 least any implementation can do (a seeded episode, every step's observation, action, reward and
@@ -37,7 +37,6 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from cogment_jupyter import Lab, actors, envs
-from cogment_jupyter.engine import trial as trial_module
 
 
 def raw_loop(steps: int) -> float:
@@ -160,10 +159,13 @@ def main() -> None:
             local = lab_rate(lab, "cartpole", args.steps, args.concurrency)
             unrecorded = lab_rate(lab, "cartpole", args.steps, args.concurrency, datalog=False)
             long_trials = lab_rate(lab, "cartpole", args.steps, args.concurrency, actor="balance")
-            trial_module.FUSED_TICKS = False
-            engine_short = lab_rate(lab, "cartpole", args.steps, args.concurrency)
-            engine_long = lab_rate(lab, "cartpole", args.steps, args.concurrency, actor="balance")
-            trial_module.FUSED_TICKS = True
+            with Lab(datastore=f"{directory}/bench-engine", fused_ticks=False) as engine_lab:
+                engine_lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+                engine_lab.serve_actor("random", actors.Random())
+                engine_lab.serve_actor("balance", actors.Policy(balance))
+                lab_rate(engine_lab, "cartpole", 2_000, args.concurrency)  # warm up
+                engine_short = lab_rate(engine_lab, "cartpole", args.steps, args.concurrency)
+                engine_long = lab_rate(engine_lab, "cartpole", args.steps, args.concurrency, actor="balance")
             remote = lab_rate(lab, "cartpole-process", args.steps // 4, args.concurrency)
             floor_per_episode = hand_written_recorder(args.steps, directory, 1, 1)
             floor_batched_commits = hand_written_recorder(args.steps, directory, 1, 64)

@@ -23,6 +23,7 @@ from cogment_jupyter.adapters.frames import decode_frame, encode_frame
 __all__ = [
     "LabAction",
     "LabObservation",
+    "bare_observation",
     "decode_action",
     "decode_observation",
     "fixed_value",
@@ -105,7 +106,7 @@ def value_envelope(codec: Codec, value: Any) -> bytes:
     (the same bytes); ``None`` gives the empty envelope. Raises for a value outside the space.
 
     Values already of the space's exact type skip the codec's conversions
-    (:meth:`Codec.exact_bytes`): the fused loop records two of these every tick.
+    (:meth:`Codec.exact_bytes`): every recorded tick encodes its actions and bare observations here.
     """
     if value is None:
         return b""
@@ -126,25 +127,39 @@ def fixed_value(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+class _Extras:
+    """What an observation holds besides its value and frame (see :class:`LabObservation`)."""
+
+    __slots__ = ("action_mask", "dead", "inactive", "info", "terminated", "truncated")
+
+    def __init__(
+        self,
+        inactive: bool = False,
+        dead: bool = False,
+        terminated: bool = False,
+        truncated: bool = False,
+        info: Mapping[str, Any] | None = None,
+        action_mask: Any = None,
+    ) -> None:
+        self.inactive = inactive
+        self.dead = dead
+        self.terminated = terminated
+        self.truncated = truncated
+        self.info = info
+        self.action_mask = action_mask
+
+
 class LabObservation:
     """One agent's observation of a tick, as in-process components exchange it.
 
     ``value`` is the plain observation (``None``: nothing observed), ``frame`` an RGB array
     or ``None``; ``codec`` is the observation space's codec, used only by :meth:`to_bytes`.
+    ``asks_action``: the agent is asked to act on it (it is neither inactive this tick nor
+    dead). Flags, info and mask are kept apart: most observations have none, and one is made
+    per actor every tick.
     """
 
-    __slots__ = (
-        "_wire",
-        "action_mask",
-        "codec",
-        "dead",
-        "frame",
-        "inactive",
-        "info",
-        "terminated",
-        "truncated",
-        "value",
-    )
+    __slots__ = ("_more", "_wire", "asks_action", "codec", "frame", "value")
 
     def __init__(
         self,
@@ -161,37 +176,66 @@ class LabObservation:
         self.value = value
         self.codec = codec
         self.frame = frame
-        self.inactive = inactive
-        self.dead = dead
-        self.terminated = terminated
-        self.truncated = truncated
-        self.info = info
-        self.action_mask = action_mask
+        self.asks_action = not (inactive or dead)
         self._wire: bytes | None = None
+        if action_mask is None and not (inactive or dead or terminated or truncated or info):
+            self._more: _Extras | None = None
+        else:
+            self._more = _Extras(inactive, dead, terminated, truncated, info, action_mask)
+
+    @property
+    def inactive(self) -> bool:
+        return self._more is not None and self._more.inactive
+
+    @property
+    def dead(self) -> bool:
+        return self._more is not None and self._more.dead
+
+    @property
+    def terminated(self) -> bool:
+        return self._more is not None and self._more.terminated
+
+    @property
+    def truncated(self) -> bool:
+        return self._more is not None and self._more.truncated
+
+    @property
+    def info(self) -> Mapping[str, Any] | None:
+        return None if self._more is None else self._more.info
+
+    @property
+    def action_mask(self) -> Any:
+        return None if self._more is None else self._more.action_mask
 
     def to_bytes(self) -> bytes:
         """The :class:`wire.Observation` envelope (computed once, then cached)."""
-        if self._wire is None:
-            value = self.value
-            if value is not None:
-                if self.codec is None:
-                    raise ValueError(
-                        "LabObservation.to_bytes() needs the observation space's codec: "
-                        "build it with LabObservation(value, codec_for(space))"
-                    )
-                value = self.codec.encode(value)
-            frame, frame_format = (b"", "") if self.frame is None else encode_frame(self.frame)
-            self._wire = wire.encode_observation(
-                value,
-                self.inactive,
-                self.dead,
-                frame,
-                frame_format,
-                self.terminated,
-                self.truncated,
-                info_to_json(self.info) if self.info else "",
-                b"" if self.action_mask is None else mask_to_bytes(self.action_mask),
-            )
+        if self._wire is not None:
+            return self._wire
+        value, codec, more = self.value, self.codec, self._more
+        if more is None and self.frame is None and codec is not None:  # bare: the envelope is its value's
+            self._wire = value_envelope(codec, value)
+            return self._wire
+        if value is not None:
+            if codec is None:
+                raise ValueError(
+                    "LabObservation.to_bytes() needs the observation space's codec: "
+                    "build it with LabObservation(value, codec_for(space))"
+                )
+            value = codec.encode(value)
+        if more is None:
+            more = _NOTHING_MORE
+        frame, frame_format = (b"", "") if self.frame is None else encode_frame(self.frame)
+        self._wire = wire.encode_observation(
+            value,
+            more.inactive,
+            more.dead,
+            frame,
+            frame_format,
+            more.terminated,
+            more.truncated,
+            info_to_json(more.info) if more.info else "",
+            b"" if more.action_mask is None else mask_to_bytes(more.action_mask),
+        )
         return self._wire
 
     def snapshot(self, envelope: bytes | None = None) -> None:
@@ -219,6 +263,21 @@ class LabObservation:
         if self.action_mask is not None:
             extra += ", action_mask=..."
         return f"LabObservation({self.value!r}{extra})"
+
+
+_NOTHING_MORE = _Extras()
+
+
+def bare_observation(value: Any, codec: Codec | None, _new: Any = object.__new__) -> LabObservation:
+    """``LabObservation(value, codec)``, made in a third less time (one per actor every tick)."""
+    observation = _new(LabObservation)
+    observation.value = value
+    observation.codec = codec
+    observation.frame = None
+    observation.asks_action = True
+    observation._wire = None
+    observation._more = None
+    return observation
 
 
 class LabAction:

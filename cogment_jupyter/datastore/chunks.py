@@ -7,9 +7,10 @@ per sample, with per-actor lists of a fixed length (the trial's actor count), ke
 needed to rebuild the exact ``StoredTrialSample`` of §11 (observations + actors map, action
 contents, reward sources with their receiver patterns, messages).
 
-Four producers fill the same columns: engine records (in-process, no protobuf at all), the
-plain rows of a fused tick loop (``engine.components.FusedRows``), ``DatalogSample`` protobufs
-(``DatalogSP``) and ``StoredTrialSample`` protobufs (``AddSample``).
+Four producers fill the same columns: plain ticks as rows (``engine.components.TickRows``:
+a fused loop's, and the plain samples among the engine's records), the other engine records
+(in-process, no protobuf at all), ``DatalogSample`` protobufs (``DatalogSP``) and
+``StoredTrialSample`` protobufs (``AddSample``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message as ProtobufMessage
 
 from cogment_jupyter.datastore.actors import ActorDirectory
-from cogment_jupyter.engine.components import FusedRows
+from cogment_jupyter.engine.components import TickRows
 from cogment_jupyter.engine.records import FORCED_TERMINATION, NO_DATA_TICK, Sample, TrialState, as_bytes
 
 #: Version of the layout below, stored with every chunk.
@@ -109,14 +110,24 @@ def _fit(values: Sequence[Any], n: int, fill: Any) -> list[Any]:
     return values + [fill] * (n - len(values))
 
 
+def _encoded(value: Any) -> bytes | None:
+    """A payload's bytes (None stays None: no payload)."""
+    if value is None or type(value) is bytes:
+        return value
+    return as_bytes(value)
+
+
+def _action_bytes(action: Any) -> bytes | None:
+    """An engine action record's bytes (None: no data)."""
+    return None if action is None or action.tick_id == NO_DATA_TICK else _encoded(action.content)
+
+
 def _recorded(value: Any, k: int, events: list[tuple[int, str]]) -> bytes | None:
     """A payload's bytes. One that cannot be encoded (an action outside its space: the trial
     ends for it) is stored as missing, with an event of sample ``k`` saying why, so that the
     rest of the trial is kept and the columns stay aligned."""
-    if value is None or type(value) is bytes:
-        return value
     try:
-        return as_bytes(value)
+        return _encoded(value)
     except Exception as error:
         events.append((k, f"Payload not recorded: {type(error).__name__}: {error}"))
         return None
@@ -135,6 +146,7 @@ class ChunkBuilder:
         n = self.n = len(directory)
         self._none_n: list[Any] = [None] * n
         self._minus_n = [-1] * n
+        self._identity = list(range(n))  # the actors map of an observation per actor
         # Flat lists of atoms: per-sample tuples would be GC-tracked survivors, and full
         # collections walking them cost more than the appends.
         self.ticks: list[int] = []
@@ -155,14 +167,18 @@ class ChunkBuilder:
         self.sources_k: list[int] = []  # sample of each source
         self.messages: list[tuple] = []  # (sample, *MESSAGE_TYPE fields)
         self.stored: list[tuple[int, bytes]] = []
+        #: plain engine records taken since the last other row, written at once by add_rows
+        self._plain = TickRows()
 
     def __len__(self) -> int:
-        return len(self.ticks)
+        return len(self.ticks) + len(self._plain.ticks)
 
     def extend(self, other: ChunkBuilder) -> None:
         """Append the rows of another builder of the same actor count (its sample indices shifted)."""
         if other.n != self.n:
             raise ValueError(f"cannot merge a builder of {other.n} actors into one of {self.n}")
+        self._flush_plain()
+        other._flush_plain()
         k = len(self.ticks)
         self.ticks += other.ticks
         self.stamps += other.stamps
@@ -195,77 +211,110 @@ class ChunkBuilder:
     # -- producers -------------------------------------------------------------------------
 
     def add_records(self, samples: Iterable[Sample]) -> None:
-        """Engine records (in-process path): payloads are bytes or ``to_bytes()`` objects."""
-        n = self.n
-        none_n, minus_n = self._none_n, self._minus_n
-        ticks, stamps, states, oos = self.ticks.append, self.stamps.append, self.states.append, self.oos.append
-        obs_values, obs_counts, obs_map = self.obs, self.obs_counts.append, self.obs_map.extend
-        actions, rewards = self.actions.extend, self.rewards.extend
-        sources, sources_k = self.sources.append, self.sources_k.append
-        expand = self.directory.expand
-        k = len(self.ticks)
-        for s in samples:
-            ticks(s.tick_id)
-            stamps(s.timestamp)
-            states(s.state)
-            oos(s.out_of_sync)
-            if s.special_events:
-                self.events.extend((k, e) for e in s.special_events)
-            obs = s.observations
-            if obs is None:
-                self.no_obs.append(k)
-                obs_counts(0)
-                obs_map(minus_n)
-            else:
-                values = obs.observations
-                obs_counts(len(values))
-                if len(values) == 1 and type(values[0]) is bytes:
-                    obs_values.append(values[0])
-                else:
-                    obs_values.extend([_recorded(o, k, self.events) for o in values])
-                m = obs.actors_map
-                obs_map(m if len(m) == n else _fit(m, n, -1))
-            acts = s.actions
-            if acts:
-                if len(acts) != n:
-                    acts = _fit(acts, n, None)
-                actions(
-                    [
-                        None if a is None or a.tick_id == NO_DATA_TICK else _recorded(a.content, k, self.events)
-                        for a in acts
-                    ]
-                )
-            else:
-                self.no_actions.append(k)
-                actions(none_n)
-            rw = s.rewards
-            if not rw:
-                rewards(none_n)
-            elif len(rw) == 1 and len(rw[0].sources) == 1 and rw[0].sources[0].user_data is None:
-                r = rw[0]
-                src = r.sources[0]
-                sources_k(k)
-                sources(
-                    (0, r.tick_id, r.receiver_name, r.value, src.sender_name, src.value, src.confidence, None, None)
-                )
-                out = list(none_n)
-                value = src.value if src.confidence > 0 else 0.0
-                for i in expand(r.receiver_name):
-                    out[i] = value
-                rewards(out)
-            else:
-                self._add_rewards(k, rw, _record_user_data)
-            if s.default_actors:
-                self.defaults.extend((k, i) for i in s.default_actors)
-            if s.unavailable_actors:
-                self.unavailable.extend((k, i) for i in s.unavailable_actors)
-            if s.messages:
-                self._add_messages(k, s.messages, _record_payload)
-            k += 1
+        """Engine records (in-process path): payloads are bytes or ``to_bytes()`` objects.
+        Plain ticks are written by :meth:`add_rows`, as a fused loop's are; the rest here."""
+        for sample in samples:
+            if not self._take_plain(sample):
+                self._flush_plain()
+                self._add_record(sample)
 
-    def add_rows(self, rows: FusedRows, sender: str) -> None:
-        """A fused loop's plain ticks: the same columns :meth:`add_records` fills for the
-        samples the engine would have made of them."""
+    def _flush_plain(self) -> None:
+        """Write the plain records taken so far (before any other row)."""
+        plain = self._plain
+        if plain.ticks:
+            self._plain = TickRows()
+            self.add_rows(plain)
+
+    def _take_plain(self, s: Sample) -> bool:
+        """Keep sample ``s`` for :meth:`add_rows` if it is a plain tick (see :class:`TickRows`)."""
+        if s.state != TrialState.RUNNING or s.out_of_sync or s.special_events or s.messages:
+            return False
+        if s.default_actors or s.unavailable_actors:
+            return False
+        observation_set = s.observations
+        n = self.n
+        if observation_set is None or len(observation_set.observations) != n or len(s.actions) != n:
+            return False
+        if observation_set.actors_map != self._identity:
+            return False
+        rewards = s.rewards
+        receivers: list[int] = []
+        for reward in rewards:
+            sources = reward.sources
+            if reward.tick_id != -1 or len(sources) != 1:
+                return False
+            source = sources[0]
+            if source.confidence != 1.0 or source.user_data is not None or source.value != reward.value:
+                return False
+            targets = self.directory.expand(reward.receiver_name)
+            if len(targets) != 1 or targets[0] in receivers:
+                return False
+            receivers.append(targets[0])
+        try:
+            observations = list(map(_encoded, observation_set.observations))
+            actions = list(map(_action_bytes, s.actions))
+        except Exception:  # the general path records why
+            return False
+        rows = self._plain
+        row = len(rows.ticks)
+        rows.ticks.append(s.tick_id)
+        rows.timestamps.append(s.timestamp)
+        rows.observations += observations
+        rows.actions += actions
+        for reward, receiver in zip(rewards, receivers, strict=True):
+            rows.reward_rows.append(row)
+            rows.receivers.append(receiver)
+            rows.rewards.append(reward.value)
+            rows.names.append(reward.receiver_name)
+            rows.senders.append(reward.sources[0].sender_name)
+        return True
+
+    def _add_record(self, s: Sample) -> None:
+        """One engine record, whatever it holds (after the plain ones taken before it)."""
+        n = self.n
+        k = len(self.ticks)
+        self.ticks.append(s.tick_id)
+        self.stamps.append(s.timestamp)
+        self.states.append(s.state)
+        self.oos.append(s.out_of_sync)
+        if s.special_events:
+            self.events.extend((k, e) for e in s.special_events)
+        obs = s.observations
+        if obs is None:
+            self.no_obs.append(k)
+            self.obs_counts.append(0)
+            self.obs_map.extend(self._minus_n)
+        else:
+            values = obs.observations
+            self.obs_counts.append(len(values))
+            self.obs.extend([_recorded(o, k, self.events) for o in values])
+            m = obs.actors_map
+            self.obs_map.extend(m if len(m) == n else _fit(m, n, -1))
+        acts = s.actions
+        if acts:
+            if len(acts) != n:
+                acts = _fit(acts, n, None)
+            self.actions.extend(
+                [None if a is None or a.tick_id == NO_DATA_TICK else _recorded(a.content, k, self.events) for a in acts]
+            )
+        else:
+            self.no_actions.append(k)
+            self.actions.extend(self._none_n)
+        if s.rewards:
+            self._add_rewards(k, s.rewards, _record_user_data)
+        else:
+            self.rewards.extend(self._none_n)
+        if s.default_actors:
+            self.defaults.extend((k, i) for i in s.default_actors)
+        if s.unavailable_actors:
+            self.unavailable.extend((k, i) for i in s.unavailable_actors)
+        if s.messages:
+            self._add_messages(k, s.messages, _record_payload)
+
+    def add_rows(self, rows: TickRows) -> None:
+        """Plain ticks (:class:`TickRows`), whichever loop ran them: the one writer of their
+        columns."""
+        self._flush_plain()
         n = self.n
         m = len(rows)
         k = len(self.ticks)
@@ -275,24 +324,32 @@ class ChunkBuilder:
         self.oos += [False] * m
         self.obs += rows.observations
         self.obs_counts += [n] * m
-        self.obs_map += list(range(n)) * m
+        self.obs_map += self._identity * m
         self.actions += rows.actions
-        receivers, values, names = rows.receivers, rows.rewards, rows.names
-        if n == 1:  # the common case, in one pass
-            self.rewards += [None if receiver < 0 else value for receiver, value in zip(receivers, values, strict=True)]
+        reward_rows, values = rows.reward_rows, rows.rewards
+        per_actor: list[float | None] = [None] * (n * m)
+        if n == 1:  # the common case: a row has at most one reward, the first of its row
+            for row, value in zip(reward_rows, values, strict=True):
+                per_actor[row] = value
+            numbers = [0] * len(reward_rows)
         else:
-            none_n = self._none_n
-            for receiver, value in zip(receivers, values, strict=True):
-                out = list(none_n)
-                if receiver >= 0:
-                    out[receiver] = value
-                self.rewards += out
-        rewarded = [row for row, receiver in enumerate(receivers) if receiver >= 0]
-        self.sources_k += [k + row for row in rewarded]
-        self.sources += [(0, -1, names[row], values[row], sender, values[row], 1.0, None, None) for row in rewarded]
+            numbers = []
+            previous = number = -1
+            for row, receiver, value in zip(reward_rows, rows.receivers, values, strict=True):
+                per_actor[row * n + receiver] = value
+                number = number + 1 if row == previous else 0
+                previous = row
+                numbers.append(number)
+        self.rewards += per_actor
+        self.sources_k += [k + row for row in reward_rows]
+        self.sources += [
+            (number, -1, name, value, sender, value, 1.0, None, None)
+            for number, name, value, sender in zip(numbers, rows.names, values, rows.senders, strict=True)
+        ]
 
     def add_datalog(self, samples: Iterable[Any]) -> None:
         """``cogmentAPI.DatalogSample`` protobufs (``DatalogSP``)."""
+        self._flush_plain()
         n = self.n
         none_n, minus_n = self._none_n, self._minus_n
         ticks, stamps, states, oos = self.ticks.append, self.stamps.append, self.states.append, self.oos.append
@@ -353,6 +410,7 @@ class ChunkBuilder:
 
     def add_stored(self, sample: Any, raw: bytes) -> None:
         """A ``cogmentAPI.StoredTrialSample`` (``AddSample``), kept verbatim for the SDK."""
+        self._flush_plain()
         n = self.n
         k = len(self.ticks)
         self.ticks.append(sample.tick_id)
@@ -437,6 +495,7 @@ class ChunkBuilder:
     # -- output ----------------------------------------------------------------------------
 
     def build(self) -> pa.RecordBatch:
+        self._flush_plain()
         rows = len(self.ticks)
         n = self.n
         per_actor = pa.array(np.arange(rows + 1, dtype=np.int32) * n)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from cogment_jupyter.datastore.chunks import ChunkBuilder
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.datastore.writer import LINGER, TrialHandle
-from cogment_jupyter.engine.components import DatalogConnection, FusedRows
+from cogment_jupyter.engine.components import DatalogConnection, TickRows
 from cogment_jupyter.engine.records import Sample, TrialState
 
 if TYPE_CHECKING:
@@ -65,11 +65,11 @@ class InProcessDatalog(DatalogConnection):
         if samples[-1].state == TrialState.ENDED or len(builder) >= HANDOFF_ROWS:
             self._handoff()  # after ENDED, the close that follows decides when it commits
 
-    def add_rows(self, rows: FusedRows, sender: str) -> None:
+    def add_rows(self, rows: TickRows) -> None:
         if not len(rows):
             return
         builder = self._open_builder("add_rows")
-        builder.add_rows(rows, sender)
+        builder.add_rows(rows)
         if len(builder) >= HANDOFF_ROWS:
             self._handoff()
 

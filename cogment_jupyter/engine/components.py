@@ -34,27 +34,30 @@ from cogment_jupyter.engine.records import (
 )
 
 if TYPE_CHECKING:
-    from cogment_jupyter.engine.trial import Trial
+    from cogment_jupyter.engine.trial import TickLease
     from cogment_jupyter.proto.common_pb2 import TrialParams
 
 
 @dataclass(slots=True)
-class FusedRows:
-    """Plain ticks as a fused loop records them, column by column: the samples the engine
-    would have made of them (state RUNNING, every actor observed, at most one reward).
+class TickRows:
+    """Plain ticks column by column, the form in which both tick loops hand them to an
+    in-process datalog: state RUNNING, every actor observed and answered, no event or message,
+    rewards each for one actor with one source of confidence 1.
 
-    ``observations`` and ``actions`` hold each actor's envelope bytes, row after row. Row k's
-    reward, from the environment with confidence 1, goes to actor ``receivers[k]`` named
-    ``names[k]`` (-1: no reward).
+    ``observations`` and ``actions`` hold each actor's envelope bytes, row after row. Reward
+    j belongs to row ``reward_rows[j]`` (rows in order, a row's rewards in the order they
+    came): ``rewards[j]`` for actor ``receivers[j]``, sent to ``names[j]`` by ``senders[j]``.
     """
 
     ticks: list[int] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
     observations: list[bytes] = field(default_factory=list)
     actions: list[bytes] = field(default_factory=list)
+    reward_rows: list[int] = field(default_factory=list)
     receivers: list[int] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    senders: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ticks)
@@ -99,6 +102,12 @@ class ActorPort(ComponentPort):
     @abstractmethod
     def action(self, action: Action) -> None: ...
 
+    def refused(self, tick: int, reason: str) -> None:
+        """The actor answered tick ``tick`` with a value outside its action space (``reason``
+        names the value and the space): an error of this actor, never sent on. Where nothing
+        more specific is done (an actor served to another orchestrator), the actor fails."""
+        self.failed(f"action of tick [{tick}] refused: {reason}")
+
 
 class EnvironmentConnection(ABC):
     """One environment stream for one trial."""
@@ -118,9 +127,10 @@ class EnvironmentConnection(ABC):
     def end(self, details: str | None) -> None:
         """Send ``END`` (with details on hard termination) and close. Idempotent."""
 
-    def fused_loop(self, trial: Trial) -> FusedLoop | None:
-        """A loop running the initialised trial's ticks by direct calls, or None (the engine
-        runs them). Only in-process environments whose actors are all in-process offer one."""
+    def fused_loop(self, lease: TickLease) -> FusedLoop | None:
+        """A loop running the initialised trial's ticks by direct calls through ``lease``, or
+        None (the engine runs them). Only in-process environments whose actors are all
+        in-process offer one."""
         return None
 
 
@@ -130,17 +140,6 @@ class FusedLoop(ABC):
     @abstractmethod
     async def run(self) -> None:
         """Drive the trial to its end, handing it back to the engine when a tick is not plain."""
-
-    @abstractmethod
-    def flush(self) -> None:
-        """Give the rows recorded so far to the datalog (before the engine logs a sample)."""
-
-    @abstractmethod
-    def hand_back(self) -> None:
-        """The trial ends under the loop: make its open tick the engine's current tick."""
-
-    @abstractmethod
-    def latest_observations(self) -> ObservationSet | None: ...
 
 
 class ActorConnection(ABC):
@@ -174,8 +173,8 @@ class DatalogConnection(ABC):
     def add(self, samples: Sequence[Sample]) -> None:
         """Queue samples in tick order; never blocks the tick loop."""
 
-    def add_rows(self, rows: FusedRows, sender: str) -> None:
-        """Queue plain ticks (``sender``: the environment's name, their rewards' sender)."""
+    def add_rows(self, rows: TickRows) -> None:
+        """Queue plain ticks, in tick order with the samples."""
         raise NotImplementedError(f"{type(self).__name__} takes samples only (accepts_rows is False)")
 
     @abstractmethod

@@ -77,8 +77,12 @@ class Orchestrator:
         gc_interval: float = 5.0,
         ended_retention: float = 300.0,
         max_ended: int = 1000,
+        fused_ticks: bool = True,
     ) -> None:
+        """``fused_ticks``: whether trials whose parts are all in-process objects may run on
+        their environment's fused loop (False: every trial runs on the engine's tick loop)."""
         self.factory = factory
+        self.fused_ticks = fused_ticks
         self.default_params = default_params or TrialParams()
         self.pre_trial_hooks = list(pre_trial_hooks)
         self.gc_frequency = max(1, gc_frequency)
@@ -222,7 +226,9 @@ class Orchestrator:
             for index, actor in enumerate(params.actors)
         ]
         datalog = self.factory.datalog(trial_id, endpoints.datalog) if endpoints.datalog else None
-        return Trial(trial_id, user_id, params, environment, slots, datalog, self._on_state)
+        return Trial(
+            trial_id, user_id, params, environment, slots, datalog, self._on_state, fused_ticks=self.fused_ticks
+        )
 
     # ----------------------------------------------------------------- other requests
 

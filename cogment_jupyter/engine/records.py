@@ -148,6 +148,9 @@ class ActorInit:
     impl_name: str
     env_name: str
     config: bytes | None = None
+    #: seconds the actor has to answer an observation (0: no limit), for in-process actors
+    #: that must then not answer on the engine's event loop
+    response_timeout: float = 0.0
 
 
 @dataclass(slots=True)
@@ -165,3 +168,6 @@ class EnvInit:
     tick_id: int
     actors_in_trial: list[TrialActor]
     config: bytes | None = None
+    #: the longest response timeout of the trial's actors (0: none): an in-process environment
+    #: of a timed trial must not step on the engine's event loop
+    response_timeout: float = 0.0

@@ -4,13 +4,16 @@ The tick loop is a single *driver* coroutine. Components report through ports th
 record what arrived and wake the driver; the driver does all routing. In-process components
 answer synchronously from inside the engine's calls, so a whole tick can run without a
 single suspension of the driver: that is the fast path. Remote components make the driver
-wait on a future instead. Either way the order of events is the same.
+wait on a future instead. Either way the order of events is the same. The rules of a tick
+that do not depend on how it is driven are in :mod:`.ticks`.
 
-Fastest of all, a trial whose every part is an in-process object may be driven by a *fused*
-loop its environment offers (:meth:`EnvironmentConnection.fused_loop`): it calls the objects
-directly and records plain rows, without the records of the protocol. It hands the trial back
-to this module (:meth:`Trial.adopt_tick`, then :meth:`Trial.resume`) at the first tick that is
-not plain: its end, a failure, an action that is awaited, anything routed by the engine.
+Fastest of all, a trial whose every part is an in-process object may lend its ticks to a
+*fused* loop its environment offers (:meth:`EnvironmentConnection.fused_loop`): it calls the
+objects directly and records plain rows, without the records of the protocol. Everything it
+changes in the trial goes through the :class:`TickLease` the trial lends it (ticks, times,
+activity, reward queues, rows), which gives the trial back to this module's loop at the first
+tick that is not plain: its end, a failure, an action that is awaited, anything routed by the
+engine.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.engine.components import (
     ActorConnection,
@@ -32,6 +35,7 @@ from cogment_jupyter.engine.components import (
     DatalogConnection,
     EnvironmentConnection,
     EnvironmentPort,
+    TickRows,
 )
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.records import (
@@ -44,6 +48,7 @@ from cogment_jupyter.engine.records import (
     Message,
     Observation,
     ObservationSet,
+    Payload,
     Reward,
     RewardSource,
     Sample,
@@ -51,20 +56,16 @@ from cogment_jupyter.engine.records import (
     TrialState,
     now_ns,
 )
+from cogment_jupyter.engine.ticks import Pacer, is_last_tick, rewards_to_deliver
 
 if TYPE_CHECKING:
-    from cogment_jupyter.engine.components import FusedLoop
     from cogment_jupyter.proto.common_pb2 import TrialParams
 
 log = logging.getLogger(__name__)
 
+_ENDED = TrialState.ENDED  # (an enum member read from the class costs more than comparing with it)
 ENV_LAST_ACK_TIMEOUT = 60.0
 ACTOR_LAST_ACK_TIMEOUT = 30.0
-#: The driver yields to the event loop at least this often (seconds) on the fast path.
-YIELD_INTERVAL = 0.002
-#: Whether in-process trials may run on their environment's fused loop (tests turn it off to
-#: compare both paths).
-FUSED_TICKS = True
 
 EXCLUDABLE_FIELDS = {
     "info",
@@ -159,6 +160,9 @@ class _ActorPort(ActorPort):
         self._slot.last_ack = True
         self._trial._wake_driver()
 
+    def refused(self, tick: int, reason: str) -> None:
+        self._trial._actor_action_refused(self._slot, tick, reason)
+
     def lost(self, reason: str) -> None:
         self._trial._actor_lost(self._slot, f"actor [{self._slot.name}] disconnected: {reason}")
 
@@ -178,7 +182,10 @@ class Trial:
         actors: Sequence[ActorSlot],
         datalog: DatalogConnection | None,
         on_state: Callable[[Trial], None],
+        *,
+        fused_ticks: bool = True,
     ) -> None:
+        """``fused_ticks``: whether the trial may lend its ticks to a fused loop (see the module doc)."""
         self.id = trial_id
         self.user_id = user_id
         self.params = params
@@ -227,9 +234,10 @@ class Trial:
         self._datalog_starting: asyncio.Task[None] | None = None
         self._datalog_backlog: list[Sample] | None = None
         self._by_name = {slot.name: slot for slot in self.actors}
-        #: the fused loop driving the ticks, if any (see the module doc)
-        self._fused: FusedLoop | None = None
-        #: whether a fused loop ran this trial's first ticks, and how many it ran
+        self._fused_ticks_allowed = fused_ticks
+        #: the lease of the fused loop running the ticks, if one does (see the module doc)
+        self._lease: TickLease | None = None
+        #: whether a fused loop ran this trial's first ticks, and how many it recorded
         self.fused = False
         self.fused_ticks = 0
         #: when the current tick started (a fused tick has no record until one is needed)
@@ -278,8 +286,8 @@ class Trial:
 
     @property
     def latest_observations(self) -> ObservationSet | None:
-        if self._fused is not None:
-            return self._fused.latest_observations()
+        if self._lease is not None:
+            return self._lease.observation_set()
         return self._latest_observations
 
     def request_end(self) -> None:
@@ -287,7 +295,7 @@ class Trial:
         if self.ended:
             return
         self.end_requested = True
-        if self._samples or self._fused is not None:
+        if self.state >= TrialState.PENDING:
             self._current_sample().special_events.append("End requested")
 
     def hard_terminate(self, details: str, event: str | None = None) -> None:
@@ -296,7 +304,7 @@ class Trial:
             return
         log.info("Trial [%s] hard termination: %s", self.id, details)
         self.end_details = details
-        if self._samples or self._fused is not None:
+        if self.state >= TrialState.PENDING:
             events = self._current_sample().special_events
             if event:
                 events.append(event)
@@ -310,7 +318,8 @@ class Trial:
         try:
             await self._init_actors()
             await self._init_environment()
-            fused = self.environment.fused_loop(self) if FUSED_TICKS else None
+            lease = self._lease_ticks()
+            fused = self.environment.fused_loop(lease) if lease is not None else None
             await (fused.run() if fused is not None else self._tick_loop())
         except TrialAborted:
             pass
@@ -326,7 +335,9 @@ class Trial:
 
     async def _init_actors(self) -> None:
         async def init_one(slot: ActorSlot) -> bool:
-            init = ActorInit(slot.name, slot.actor_class, slot.implementation, self.env_name, slot.config)
+            init = ActorInit(
+                slot.name, slot.actor_class, slot.implementation, self.env_name, slot.config, slot.response_timeout
+            )
             timeout = slot.initial_connection_timeout or None
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the init in a task of its own
@@ -360,6 +371,7 @@ class Trial:
             self.tick_id,
             [TrialActor(slot.name, slot.actor_class) for slot in self.actors],
             self.params.environment.config.content if self.params.environment.HasField("config") else None,
+            max((slot.response_timeout for slot in self.actors), default=0.0),
         )
         try:
             await self.environment.init(init, _EnvPort(self))
@@ -375,7 +387,7 @@ class Trial:
     async def _tick_loop(self, resume: bool = False) -> None:
         """Run ticks until the trial ends; ``resume``: the current tick is already dispatched
         (a fused loop handed it over), wait for its actions first."""
-        next_yield = time.perf_counter() + YIELD_INTERVAL
+        pacer = Pacer()
         observations = self._observations
         while True:
             if resume:
@@ -397,21 +409,33 @@ class Trial:
             if self._nb_acted < self._nb_available:
                 continue  # the environment moved on by itself: this tick gets no action set
             self._process_actions()
-            if time.perf_counter() > next_yield:  # fairness for other trials on the fast path
-                await asyncio.sleep(0)
+            if pacer.due():  # fairness for other trials on the fast path
+                await pacer.pause()
                 self._check_aborted()
-                next_yield = time.perf_counter() + YIELD_INTERVAL
 
-    # ----------------------------------------------------------------- fused loops
+    # ----------------------------------------------------------------- lending ticks to a fused loop
 
-    def adopt_tick(self, observation_set: ObservationSet, actions: list[Action | None], processed: bool) -> None:
-        """Make a fused loop's open tick the engine's current tick and take the trial back.
+    def _lease_ticks(self) -> TickLease | None:
+        """A lease of this trial's ticks for a fused loop, when the engine has nothing to do
+        in them that a fused loop cannot: the trial is about to start its first tick on the
+        reset's observations; it keeps no more samples than the current one (a late reward
+        must find its tick's record where the engine looks for it); no field is excluded from
+        its datalog, which takes plain rows."""
+        if not self._fused_ticks_allowed or self.state != TrialState.PENDING:
+            return None
+        if len(self._observations) != 1 or self._observations[0][1]:
+            return None  # the environment ended the trial at its reset: the engine's end path
+        if self._nb_buffered > 2 or self._exclude:
+            return None
+        if self.datalog is not None and not self.datalog.accepts_rows:
+            return None
+        if any(slot.disengaged or not slot.stream_open for slot in self.actors):
+            return None
+        return TickLease(self)
 
-        ``actions``: what each actor answered so far (None: not yet); ``processed``: they
-        were sent to the environment. The tick's record is the one the engine keeps.
-        """
-        self._fused = None
-        self.fused_ticks = self.tick_id
+    def _adopt_tick(self, observation_set: ObservationSet, actions: list[Action | None], processed: bool) -> None:
+        """Make a fused loop's open tick this loop's current tick: ``actions`` are what each
+        actor answered so far (None: not yet), ``processed``: they went to the environment."""
         if self._snapshot_observations:  # as if they had just arrived (see _env_observations)
             _snapshot_all(observation_set.observations)
         if self._snapshot_actions:
@@ -426,55 +450,8 @@ class Trial:
         if processed:
             sample.actions = actions
 
-    async def resume(self, dispatched: bool) -> None:
-        """Go on with the engine's tick loop after :meth:`adopt_tick` (``dispatched``: every
-        actor has the current observation; otherwise the tick's actions were processed)."""
-        await self._tick_loop(resume=dispatched)
-
-    @property
-    def pending_observations(self) -> deque[tuple[ObservationSet, bool]]:
-        """Observation sets that arrived and wait for their tick (with their finality)."""
-        return self._observations
-
-    @property
-    def buffered_ticks(self) -> int:
-        return self._nb_buffered
-
-    @property
-    def excluded_fields(self) -> set[str]:
-        return self._exclude
-
-    def begin_fused(self, loop: FusedLoop) -> None:
-        """The first tick starts under a fused loop: the trial is RUNNING, and sample 0 (made
-        at configure) is kept only if it holds something (a reward or event of the reset)."""
-        self._first_observation = False
-        self.set_state(TrialState.RUNNING)
-        self.tick_started_ns = now_ns()
-        samples = self._samples
-        if len(samples) == 1:
-            s = samples[0]
-            if s.rewards or s.special_events or s.messages or s.default_actors or s.unavailable_actors:
-                s.timestamp = self.tick_started_ns
-            else:
-                samples.clear()
-        self._tick_processed = False
-        self._fused = loop
-        self.fused = True
-
-    @property
-    def open_samples(self) -> deque[Sample]:
-        """Samples not yet logged; under a fused loop, the record of its current tick if
-        something routed by the engine needed one (the deque object never changes)."""
-        return self._samples
-
-    def release_fused(self) -> None:
-        """A fused loop recorded every tick up to the current one: the engine runs the rest."""
-        self._fused = None
-        self.fused_ticks = self.tick_id + 1
-
     async def open_datalog(self) -> DatalogConnection | None:
-        """The trial's datalog once it is open and its backlog sent (None: not recorded), so
-        that a fused loop can hand it rows directly."""
+        """The trial's datalog once it is open and its backlog sent (None: not recorded)."""
         starting = self._datalog_starting
         if starting is not None:
             with contextlib.suppress(Exception):
@@ -506,13 +483,14 @@ class Trial:
             self.set_state(TrialState.TERMINATING)
             sample.special_events.append("Evironment ended trial")
 
-    def _dispatch_observations(self, observation_set: ObservationSet, last: bool = False) -> None:
+    def _dispatch_observations(self, observation_set: ObservationSet, last: bool = False, first: int = 0) -> None:
+        """Send each engaged actor (from index ``first``) its pending rewards and observation."""
         tick = self.tick_id
         contents = observation_set.observations
         actors_map = observation_set.actors_map
         timestamp = observation_set.timestamp
         timed = False
-        for slot in self.actors:
+        for slot in self.actors[first:] if first else self.actors:
             if slot.disengaged:
                 continue
             rewards = self.take_rewards(slot) if slot.pending_rewards else ()
@@ -547,7 +525,7 @@ class Trial:
             contents = [action.content for action in actions]  # type: ignore[union-attr]
         else:
             contents = self._contents_with_gaps(sample, unavailable)
-        last = (self.max_steps > 0 and tick >= self.max_steps) or self.end_requested
+        last = is_last_tick(tick, self.max_steps, self.end_requested)
         if last:
             self.set_state(TrialState.TERMINATING)
             if self.max_steps > 0 and tick >= self.max_steps:
@@ -706,6 +684,27 @@ class Trial:
         self.last_activity = time.monotonic()
         self._wake_driver()
 
+    def _actor_action_refused(self, slot: ActorSlot, tick: int, reason: str) -> None:
+        """An in-process actor answered tick ``tick`` with a value outside its action space: an
+        error of that actor. The value never reaches the environment. A required actor ends
+        the trial; an optional one is without an action for this tick (its default action if
+        it has one, as after a response timeout) and the tick's record says why."""
+        if self.state not in (TrialState.RUNNING, TrialState.TERMINATING) or slot.disengaged:
+            return
+        if tick != self.tick_id or self._tick_processed or self._acted[slot.index]:
+            return
+        error = f"actor [{slot.name}] acted outside its action space at tick [{tick}]: {reason}"
+        if not slot.optional:
+            self.errors.append(error)
+            self.hard_terminate(error[0].upper() + error[1:])
+            return
+        instead = "its default action is used" if slot.default_action is not None else "it is unavailable"
+        self._current_sample().special_events.append(f"Action refused: {error}; {instead}")
+        self._acted[slot.index] = True  # counts as acted, without data
+        self._nb_acted += 1
+        self.last_activity = time.monotonic()
+        self._wake_driver()
+
     def _actor_lost(self, slot: ActorSlot, error: str, *, raised: bool = False) -> None:
         """An actor's stream closed or it raised (``error`` says which) while the trial runs:
         it is disengaged, and the error recorded (the trial fails at its next action set
@@ -719,7 +718,7 @@ class Trial:
             return
         log.info("Trial [%s] actor [%s] disengaged: %s", self.id, slot.name, error)
         self.errors.append(error)
-        if self._samples or self._fused is not None:
+        if self.state >= TrialState.PENDING:
             self._current_sample().special_events.append(error)
         self._disengage(slot)
         if was_open and not self._tick_processed and self._acted[slot.index]:
@@ -757,8 +756,7 @@ class Trial:
                 log.error("Trial [%s] reward for unknown receiver [%s]", self.id, reward.receiver_name)
                 return
             for slot in receivers:
-                if not slot.disengaged:
-                    slot.pending_rewards.setdefault(current, []).extend(sources)
+                self._queue_reward(slot, current, sources)
             self._current_sample().rewards.append(reward)
         elif 0 <= tick < current:
             for sample in self._samples:
@@ -778,25 +776,14 @@ class Trial:
         else:
             log.error("Trial [%s] reward for invalid tick [%d] (current %d)", self.id, tick, current)
 
+    @staticmethod
+    def _queue_reward(slot: ActorSlot, tick: int, sources: list[RewardSource]) -> None:
+        """Keep a reward of ``tick`` for an actor until its next observation (§7.3)."""
+        if not slot.disengaged:
+            slot.pending_rewards.setdefault(tick, []).extend(sources)
+
     def take_rewards(self, slot: ActorSlot) -> list[Reward]:
-        pending = slot.pending_rewards
-        if len(pending) == 1:  # the common case: this tick's rewards, one source
-            ((tick, sources),) = pending.items()
-            if len(sources) == 1 and sources[0].confidence > 0:
-                pending.clear()
-                return [Reward(tick, slot.name, sources[0].value, sources)]
-        rewards = []
-        for tick in sorted(pending):
-            sources = pending[tick]
-            total = weights = 0.0
-            for source in sources:
-                if source.confidence > 0:
-                    total += source.value * source.confidence
-                    weights += source.confidence
-            value = total / weights if weights > 0 else 0.0
-            rewards.append(Reward(tick, slot.name, value, list(sources)))
-        pending.clear()
-        return rewards
+        return rewards_to_deliver(slot.name, slot.pending_rewards)
 
     def route_message(self, sender: str, message: Message) -> None:
         if self.state < TrialState.PENDING or self.state == TrialState.ENDED:
@@ -844,8 +831,8 @@ class Trial:
         return sample
 
     def _log(self, samples: list[Sample]) -> None:
-        if self._fused is not None:
-            self._fused.flush()  # its rows come first
+        if self._lease is not None:
+            self._lease.flush()  # its rows come first
         if self._datalog_backlog is not None:
             self._datalog_backlog.extend(samples)
         elif self.datalog is not None:
@@ -899,8 +886,8 @@ class Trial:
             slot.stream_open = False
 
     def _enter_ended(self) -> None:
-        if self._fused is not None:  # ended in the middle of a fused tick: record it as the engine would
-            self._fused.hand_back()
+        if self._lease is not None:  # ended in the middle of a fused tick: record it as this loop would
+            self._lease.take_back()
         if self._samples:
             self._current_sample().state = TrialState.ENDED
         self._tick_processed = True
@@ -952,3 +939,210 @@ class Trial:
             ):
                 return slot
         raise ValueError(f"No free client actor slot of class [{actor_class}] for actor to join")
+
+
+class TickLease:
+    """Everything a fused loop may do to the trial whose ticks it runs.
+
+    The loop keeps the open tick here as it goes (its observations, the actors' answers so
+    far, whether the environment stepped on them); the lease does the engine's bookkeeping of
+    a plain tick: queueing the environment's rewards for their actors and taking them before
+    an observation, the tick's row for the datalog (handed over before any sample the engine
+    logs), the next tick's id and start time, the trial's activity. At the first tick that is
+    not plain the loop gives the trial back (:meth:`take_back` then :meth:`resume`, or
+    :meth:`release` once that tick is a row): from then on the engine's loop runs it.
+    """
+
+    __slots__ = (
+        "_datalog",
+        "_payload",
+        "_queued",
+        "_queues",
+        "_rows",
+        "_trial",
+        "actors",
+        "answered",
+        "env_name",
+        "observations",
+        "processed",
+        "receivers",
+        "values",
+    )
+
+    def __init__(self, trial: Trial) -> None:
+        self._trial = trial
+        #: the trial's actors, in order (a fused loop checks it can run every one of them)
+        self.actors: list[ActorSlot] = trial.actors
+        self.env_name = trial.env_name
+        n = len(trial.actors)
+        #: the open tick: each actor's observation, the answers of the first ``answered``
+        #: actors, and whether the environment stepped on them
+        self.observations: list[Payload] = []
+        self.values: list[Any] = [None] * n
+        self.answered = 0
+        self.processed = False
+        self._payload: Callable[[int, Any], Payload] = lambda index, value: value
+        self._queued = [True] * n
+        self._queues = True
+        #: the actor an environment's reward for an agent goes to, by agent name (anyone else:
+        #: the engine routes it)
+        self.receivers = {slot.name: slot.index for slot in trial.actors}
+        self._datalog: DatalogConnection | None = None
+        self._rows = TickRows()
+
+    # -- starting ----------------------------------------------------------------------------
+
+    async def start(self, action_payload: Callable[[int, Any], Payload], rewarded: Sequence[bool]) -> list[Payload]:
+        """Take the trial's first tick, on the reset's observations (returned) once its
+        datalog is open. ``action_payload(i, value)``: actor i's answer as the engine records
+        it; ``rewarded[i]``: whether actor i takes rewards (the others' are not queued)."""
+        trial = self._trial
+        self._datalog = await trial.open_datalog()
+        if trial.state == TrialState.ENDED:
+            raise TrialAborted
+        self._payload = action_payload
+        self._queued = list(rewarded)
+        self._queues = any(rewarded)
+        observation_set, _ = trial._observations.popleft()
+        trial._first_observation = False
+        trial.set_state(TrialState.RUNNING)
+        trial.tick_started_ns = now_ns()
+        samples = trial._samples
+        if len(samples) == 1:  # sample 0 (made at configure) is kept only if the reset put something in it
+            s = samples[0]
+            if s.rewards or s.special_events or s.messages or s.default_actors or s.unavailable_actors:
+                s.timestamp = trial.tick_started_ns
+            else:
+                samples.clear()
+        trial._tick_processed = False
+        trial._lease = self
+        trial.fused = True
+        self.observations = observation_set.observations
+        return self.observations
+
+    # -- what the loop reads -----------------------------------------------------------------
+
+    @property
+    def tick(self) -> int:
+        return self._trial.tick_id
+
+    @property
+    def ended(self) -> bool:
+        return self._trial.state is _ENDED
+
+    @property
+    def recording(self) -> bool:
+        """Whether the trial is recorded (the loop encodes its ticks' rows)."""
+        return self._datalog is not None
+
+    @property
+    def engine_recorded(self) -> bool:
+        """Whether the open tick has a record of something the engine routed (an actor's
+        reward or message, an end request): then the engine's loop records it."""
+        return bool(self._trial._samples)
+
+    def last_tick(self) -> bool:
+        trial = self._trial
+        return is_last_tick(trial.tick_id, trial.max_steps, trial.end_requested)
+
+    def take_rewards(self, index: int) -> Sequence[Reward]:
+        """What actor ``index`` is rewarded with before its next observation."""
+        slot = self.actors[index]
+        return rewards_to_deliver(slot.name, slot.pending_rewards) if slot.pending_rewards else ()
+
+    def observation_set(self) -> ObservationSet:
+        observations = self.observations
+        return ObservationSet(observations, list(range(len(observations))), -1, self._trial.tick_started_ns)
+
+    # -- closing a plain tick ----------------------------------------------------------------
+
+    def close_tick(
+        self,
+        rewards: Sequence[tuple[int, float]],
+        observations: list[bytes] | None,
+        actions: list[bytes] | None,
+        next_observations: list[Payload] | None,
+    ) -> None:
+        """The open tick is plain and its step done: queue its environment ``rewards``
+        (actor index, value) for their actors, record its row (``observations`` and
+        ``actions``: each actor's envelope; None when not recorded), and open the next tick
+        on ``next_observations`` (None: the trial ends, there is none)."""
+        trial = self._trial
+        tick = trial.tick_id
+        slots = self.actors
+        queued = self._queued
+        env_name = self.env_name
+        if rewards and self._queues:
+            for index, value in rewards:
+                if queued[index]:
+                    Trial._queue_reward(slots[index], tick, [RewardSource(env_name, value, 1.0)])
+        if observations is not None:
+            rows = self._rows
+            row = len(rows.ticks)
+            rows.ticks.append(tick)
+            rows.timestamps.append(trial.tick_started_ns)
+            rows.observations += observations
+            rows.actions += actions  # type: ignore[arg-type]
+            for index, value in rewards:
+                rows.reward_rows.append(row)
+                rows.receivers.append(index)
+                rows.rewards.append(value)
+                rows.names.append(slots[index].name)
+                rows.senders.append(env_name)
+        if next_observations is not None:
+            self.observations = next_observations
+            trial.tick_id = tick + 1
+            trial.tick_started_ns = now_ns()
+            self.answered = 0
+            self.processed = False
+
+    async def pause(self, pacer: Pacer) -> None:
+        """Let other trials run (the rows so far go to the datalog first); the trial was active."""
+        self.flush()
+        await pacer.pause()
+        trial = self._trial
+        if trial.state == TrialState.ENDED:
+            raise TrialAborted
+        trial.last_activity = time.monotonic()
+
+    def flush(self) -> None:
+        """Hand the rows recorded so far to the datalog."""
+        rows = self._rows
+        if rows.ticks and self._datalog is not None:
+            self._datalog.add_rows(rows)
+            self._rows = TickRows()
+
+    # -- giving the trial back ---------------------------------------------------------------
+
+    def take_back(self) -> None:
+        """Make the open tick the engine's current tick, as it stands."""
+        trial = self._trial
+        trial._lease = None
+        trial.fused_ticks = trial.tick_id
+        self.flush()
+        tick, stamp, payload = trial.tick_id, trial.tick_started_ns, self._payload
+        actions = [
+            Action(tick, payload(index, value), stamp) if index < self.answered else None
+            for index, value in enumerate(self.values)
+        ]
+        trial._adopt_tick(self.observation_set(), actions, self.processed)
+
+    def release(self) -> None:
+        """Every tick up to the open one is a row: the engine's loop runs the rest, from the
+        environment's next observations."""
+        trial = self._trial
+        self.flush()
+        trial._lease = None
+        trial.fused_ticks = trial.tick_id + 1
+
+    async def resume(self, dispatch_from: int | None = None) -> None:
+        """Run the rest of the trial on the engine's loop, after :meth:`take_back` or
+        :meth:`release`. ``dispatch_from``: the actors from this index on have not seen the
+        open tick's observations (the engine sends them, then gathers the tick's actions);
+        None: the environment has stepped (its next observations are pending)."""
+        trial = self._trial
+        if dispatch_from is not None:
+            trial._check_aborted()
+            if dispatch_from < len(self.actors):
+                trial._dispatch_observations(trial._latest_observations, first=dispatch_from)  # type: ignore[arg-type]
+        await trial._tick_loop(resume=dispatch_from is not None)

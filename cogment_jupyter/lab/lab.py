@@ -53,6 +53,13 @@ JOIN_TIMEOUT = 30.0
 REMOTE_DESCRIBE_TIMEOUT = 5.0
 #: the property every lab trial carries, for finding a lab's trials in a shared datastore
 LAB_PROPERTY = "cogment_jupyter.lab"
+#: the environment variable giving ``Lab(fused_ticks=...)`` its default ("0": off)
+FUSED_TICKS_VARIABLE = "COGMENT_JUPYTER_FUSED_TICKS"
+
+
+def fused_ticks_default() -> bool:
+    """Whether labs run in-process trials on the fused loop unless told (``FUSED_TICKS_VARIABLE``)."""
+    return os.environ.get(FUSED_TICKS_VARIABLE, "1").strip() != "0"
 
 
 class LabNotLaunched(RuntimeError):
@@ -66,6 +73,10 @@ class Lab:
     on 127.0.0.1); ``Lab(orchestrator="grpc://host:port")`` attaches to an existing
     Cogment orchestrator instead (ours or the upstream one). Use ``with Lab() as lab:`` in
     scripts; in notebooks ``%cogment launch`` makes one and ``Lab.current()`` returns it.
+
+    ``fused_ticks=False`` runs every trial on the engine's tick loop, never on the faster
+    fused loop of all-in-process trials (the records are the same; the default comes from
+    the environment variable ``COGMENT_JUPYTER_FUSED_TICKS``, on unless it is ``0``).
     """
 
     _current: ClassVar[Lab | None] = None
@@ -84,8 +95,10 @@ class Lab:
         model_registry: str | None = None,
         directory: str | None = None,
         directory_token: str | None = None,
+        fused_ticks: bool | None = None,
     ) -> None:
         self.datastore_path = Path(datastore) if datastore is not None else None
+        self.fused_ticks = fused_ticks_default() if fused_ticks is None else fused_ticks
         self.model_registry = model_registry
         self.directory = directory if directory is not None else os.environ.get(DIRECTORY_ENV) or None
         self.directory_token = directory_token if directory_token is not None else os.environ.get(TOKEN_ENV)
@@ -161,7 +174,7 @@ class Lab:
         directory = DirectoryClient(self.directory, self.directory_token) if self.directory else None
         self._factory = GrpcComponentFactory(directory=directory)
         if self.remote_orchestrator is None:
-            self.orchestrator = Orchestrator(self._factory)
+            self.orchestrator = Orchestrator(self._factory, fused_ticks=self.fused_ticks)
             self._server = OrchestratorServer(self.orchestrator)
             await self._server.start(self.host, 0, extra_services=self.components.add_to_server)
             port = self._server.lifecycle_port

@@ -3,21 +3,38 @@
 ``adapters.base.Environment`` / ``Actor`` objects answer from inside the engine's calls, so a
 trial whose parts are all here runs without a single context switch per tick. Payloads are
 ``LabObservation`` / ``LabAction`` objects; bytes only appear when a peer is remote.
+
+What an in-process component is asked in a tick is decided here once, for both tick loops:
+what each actor observes of a step (:meth:`InProcessEnvironment.observe`), how an actor is
+asked to act and what it may answer (:meth:`InProcessActor.act_on`), which answers the
+environment steps on (:meth:`InProcessEnvironment.step`).
+
+A trial whose actors must answer within a ``response_timeout`` cannot let a synchronous
+``act`` or ``step`` hold the event loop (the timeout could not fire, nor any other trial
+run): the components of such a trial make those calls on a thread of their own
+(:class:`_OffLoop`) and report back to the loop. Other trials call them inline, the fast path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import inspect
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
-from cogment_jupyter.adapters.codec import Codec, codec_for
-from cogment_jupyter.adapters.payloads import LabAction, LabObservation, decode_action, decode_observation
+from cogment_jupyter.adapters.codec import Codec, ValueOutsideSpaceError, codec_for
+from cogment_jupyter.adapters.payloads import (
+    LabAction,
+    LabObservation,
+    bare_observation,
+    decode_action,
+    decode_observation,
+)
 from cogment_jupyter.adapters.wire import SPECTATOR
 from cogment_jupyter.engine.components import (
     ActorConnection,
@@ -40,16 +57,61 @@ from cogment_jupyter.engine.records import (
     RewardSource,
     now_ns,
 )
+from cogment_jupyter.engine.ticks import is_awaitable
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 
 if TYPE_CHECKING:
-    from cogment_jupyter.engine.trial import Trial
+    from cogment_jupyter.engine.trial import TickLease
 
 log = logging.getLogger(__name__)
 
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
+
+
+class ActionOutsideSpace(ValueError):
+    """An actor answered with a value its action space does not hold (an error of that actor)."""
+
+
+class AnswerLater(Exception):
+    """An actor answered with an awaitable (an ``async`` act): its action comes when it is done."""
+
+    def __init__(self, pending: Any) -> None:
+        super().__init__("the action is awaited")
+        self.pending = pending
+
+
+class _OffLoop:
+    """Runs one component's synchronous calls in order on a thread of its own, and hands
+    what they report to the event loop (see the module doc)."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name)
+
+    def run(self, call: Callable[..., Any], *args: Any) -> None:
+        self._executor.submit(self._logged, call, *args)
+
+    async def wait(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.wrap_future(self._executor.submit(call, *args))
+
+    def post(self, call: Callable[..., Any], *args: Any) -> None:
+        """Call ``call(*args)`` on the event loop (from the component's thread)."""
+        self.loop.call_soon_threadsafe(call, *args)
+
+    def close(self, last: Callable[[], Any] | None = None) -> None:
+        """After the calls already queued (and ``last``), the thread ends."""
+        if last is not None:
+            self.run(last)
+        self._executor.shutdown(wait=False)
+
+    @staticmethod
+    def _logged(call: Callable[..., Any], *args: Any) -> None:
+        try:
+            call(*args)
+        except Exception:
+            log.exception("An in-process component's call failed off the event loop")
 
 
 @functools.lru_cache(maxsize=256)
@@ -91,10 +153,13 @@ class InProcessEnvironment(EnvironmentConnection):
         self._action_codecs: list[Codec] = []
         self.acting: list[str] | None = None  # the agents the last result asked to act
         self._spectators: list[bool] = []
+        #: (index, agent) of every actor that is an agent of the environment (not a spectator)
+        self._players: list[tuple[int, str]] = []
+        #: (agent, observation codec) by actor index, when there is no spectator
+        self._views: list[tuple[str, Codec]] | None = None
         self._watched = ""
         self._closed = False
-        #: the reset's result, where a fused loop starts (see ``transport.fused``)
-        self.first_result: StepResult | None = None
+        self._off_loop: _OffLoop | None = None
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         template: Environment = _pick(self._registry, init.impl_name, "environment")
@@ -118,111 +183,74 @@ class InProcessEnvironment(EnvironmentConnection):
         watched = agents[0] if agents else next(iter(specs))
         self._agents = names
         self._spectators = watching
+        self._players = [(index, name) for index, name in enumerate(names) if not watching[index]]
         self._watched = watched
         self._observation_codecs = [
             codec_for(specs[watched if spectator else a].observation_space)
             for a, spectator in zip(names, watching, strict=True)
         ]
+        self._views = None if any(watching) else list(zip(names, self._observation_codecs, strict=True))
         self._action_codecs = [
             codec_for(specs[watched if spectator else a].action_space)
             for a, spectator in zip(names, watching, strict=True)
         ]
         self._env = env = template.fork()
-        self._port = port
         context = TrialContext(self._trial_id, config.seed, config.config, config.render)
+        if init.response_timeout > 0:
+            self._off_loop = _OffLoop(f"env-{self._trial_id}")
         try:
-            result = env.reset(context, config.options)
+            if self._off_loop is not None:
+                result = await self._off_loop.wait(env.reset, context, config.options)
+            else:
+                result = env.reset(context, config.options)
         except Exception as error:
-            env.close()
+            self._close_env(env)
             raise InitError(f"reset failed: {_describe(error)}") from error
-        self.first_result = result
+        self._port = port
         self._emit(result, last=False)
 
-    # -- what a fused loop reads and calls (``transport.fused``) ---------------------------
+    # -- the rules of a tick (both loops) --------------------------------------------------
 
-    def fused_loop(self, trial: Trial) -> FusedLoop | None:
-        from cogment_jupyter.transport.fused import offer
+    def observe(self, result: StepResult) -> list[LabObservation]:
+        """What each actor observes of a step's result, by actor index."""
+        views = self._views
+        if (
+            views is not None
+            and result.frame is None
+            and result.acting is None
+            and not result.info
+            and not result.action_masks
+        ):  # most steps: each agent observes its value and nothing else, unless its episode is over
+            values = result.observations
+            if len(views) == 1:  # (most trials; on Python 3.11 a comprehension costs more than the rest)
+                agent, codec = views[0]
+                if not (result.terminated.get(agent) or result.truncated.get(agent)):
+                    return [bare_observation(values.get(agent), codec)]
+            elif True not in result.terminated.values() and True not in result.truncated.values():
+                return [bare_observation(values.get(agent), codec) for agent, codec in views]
+        return [self._agent_observation(result, index) for index in range(len(self._agents))]
 
-        return offer(trial, self)
-
-    @property
-    def env(self) -> Environment | None:
-        """This trial's environment (a fork of the served template)."""
-        return self._env
-
-    @property
-    def agents(self) -> list[str]:
-        return self._agents
-
-    @property
-    def spectators(self) -> list[bool]:
-        return self._spectators
-
-    @property
-    def observation_codecs(self) -> list[Codec]:
-        return self._observation_codecs
-
-    def emit(self, result: StepResult, rewards: bool = True) -> None:
-        """Report a step's result to the trial as :meth:`actions` does (``rewards=False``:
-        but for its rewards, which the caller recorded)."""
-        self._emit(result, last=False, rewards=rewards)
-
-    def failed(self, error: Exception) -> None:
-        if self._port is not None:
-            self._port.failed(_describe(error))
-
-    def actions(self, action_set: ActionSet, last: bool) -> None:
-        env, port = self._env, self._port
-        if env is None or port is None or self._closed:
-            return
+    def step(self, values: Sequence[Any]) -> StepResult:
+        """Step the environment on the actors' answers (by actor index): each agent it asked
+        to act gets its actor's answer; spectators and the agents not asked give nothing."""
+        env = self._env
+        if env is None:
+            raise RuntimeError("the trial has ended")
         acting = self.acting
-        unavailable = action_set.unavailable_actors
-        actions: dict[str, Any] = {}
-        spectators = self._spectators
-        for index, agent in enumerate(self._agents):
-            if spectators[index] or (acting is not None and agent not in acting):
-                continue
-            content = action_set.actions[index]
-            if isinstance(content, LabAction):
-                actions[agent] = content.value
-            elif unavailable and index in unavailable:
-                actions[agent] = None
+        players = self._players
+        if acting is None:
+            if len(players) == 1:  # (as in observe)
+                index, agent = players[0]
+                actions = {agent: values[index]}
             else:
-                try:
-                    actions[agent] = decode_action(content, self._action_codecs[index]).value
-                except Exception as error:
-                    port.failed(f"bad action from [{agent}]: {_describe(error)}")
-                    return
-        try:
-            result = env.step(actions)
-        except Exception as error:
-            port.failed(_describe(error))
-            return
-        self._emit(result, last)
-
-    def _emit(self, result: StepResult, last: bool, rewards: bool = True) -> None:
-        port = self._port
-        if port is None:  # ended while the environment stepped
-            return
-        if rewards:
-            for agent, value in result.rewards.items():
-                value = float(value)
-                port.reward(Reward(-1, agent, value, [RewardSource("env", value, 1.0)]))
+                actions = {agent: values[index] for index, agent in players}
+        else:
+            actions = {agent: values[index] for index, agent in players if agent in acting}
+        result = env.step(actions)
         self.acting = result.acting
-        final = result.done or last
-        if final and not last:
-            port.last()
-        port.observations(self.observation_set(result))
-        if final:
-            port.last_ack()
+        return result
 
-    def observation_set(self, result: StepResult) -> ObservationSet:
-        """Every actor's observation of a result, as the engine routes them."""
-        contents = [self.agent_observation(result, index) for index in range(len(self._agents))]
-        return ObservationSet(contents, list(range(len(contents))), -1, now_ns())
-
-    def agent_observation(self, result: StepResult, index: int) -> LabObservation:
-        """What actor ``index`` observes of a result (spectators see the first agent's view)."""
+    def _agent_observation(self, result: StepResult, index: int) -> LabObservation:
         if self._spectators[index]:  # they take part in every tick (pacing, feedback); their action is ignored
             return LabObservation(
                 result.observations.get(self._watched), self._observation_codecs[index], result.frame, info=result.info
@@ -244,22 +272,113 @@ class InProcessEnvironment(EnvironmentConnection):
             masks.get(agent) if masks else None,
         )
 
+    # -- the engine's loop -----------------------------------------------------------------
+
+    def actions(self, action_set: ActionSet, last: bool) -> None:
+        port = self._port
+        if self._env is None or port is None or self._closed:
+            return
+        values: list[Any] = [None] * len(self._agents)
+        unavailable = action_set.unavailable_actors
+        acting = self.acting
+        for index, agent in self._players:
+            if acting is not None and agent not in acting:
+                continue  # not asked: not decoded
+            content = action_set.actions[index]
+            if isinstance(content, LabAction):
+                values[index] = content.value
+            elif not (unavailable and index in unavailable):
+                try:
+                    values[index] = decode_action(content, self._action_codecs[index]).value
+                except Exception as error:
+                    port.failed(f"bad action from [{agent}]: {_describe(error)}")
+                    return
+        if self._off_loop is not None:
+            self._off_loop.run(self._step_off_loop, values, last)
+            return
+        try:
+            result = self.step(values)
+        except Exception as error:
+            port.failed(_describe(error))
+            return
+        self._emit(result, last)
+
+    def _step_off_loop(self, values: list[Any], last: bool) -> None:
+        assert self._off_loop is not None
+        try:
+            result = self.step(values)
+        except Exception as error:
+            self._off_loop.post(self.failed, error)
+            return
+        self._off_loop.post(self._emit, result, last)
+
+    def _emit(self, result: StepResult, last: bool, rewards: bool = True) -> None:
+        port = self._port
+        if port is None:  # ended while the environment stepped
+            return
+        if rewards:
+            for agent, value in result.rewards.items():
+                value = float(value)
+                port.reward(Reward(-1, agent, value, [RewardSource("env", value, 1.0)]))
+        final = result.done or last
+        if final and not last:
+            port.last()
+        port.observations(self.observation_set(result))
+        if final:
+            port.last_ack()
+
+    def observation_set(self, result: StepResult) -> ObservationSet:
+        """Every actor's observation of a result, as the engine routes them."""
+        contents = self.observe(result)
+        return ObservationSet(contents, list(range(len(contents))), -1, now_ns())
+
     def message(self, message: Message) -> None:
         handler = getattr(self._env, "on_message", None)
-        if handler is not None:
+        if handler is None:
+            return
+        if self._off_loop is not None:
+            self._off_loop.run(handler, message.sender_name, message.payload)
+        else:
             handler(message.sender_name, message.payload)
 
     def end(self, details: str | None) -> None:
         if self._closed:
             return
         self._closed = True
-        self.first_result = None
         env, self._env, self._port = self._env, None, None  # an ended trial is kept a while: keep it light
-        if env is not None:
-            try:
-                env.close()
-            except Exception:
-                log.exception("Closing the environment of trial [%s] failed", self._trial_id)
+        if env is None:
+            return
+        if self._off_loop is not None:  # after the step it may be in
+            self._off_loop.close(functools.partial(self._close_env, env))
+        else:
+            self._close_env(env)
+
+    def _close_env(self, env: Environment) -> None:
+        try:
+            env.close()
+        except Exception:
+            log.exception("Closing the environment of trial [%s] failed", self._trial_id)
+
+    # -- a fused loop (``transport.fused``) ------------------------------------------------
+
+    def fused_loop(self, lease: TickLease) -> FusedLoop | None:
+        from cogment_jupyter.transport.fused import offer
+
+        return offer(lease, self)
+
+    @property
+    def inline(self) -> bool:
+        """Whether the environment answers from inside the engine's calls (not off the loop)."""
+        return self._env is not None and self._off_loop is None and not self._closed
+
+    def emit(self, result: StepResult, rewards: bool = True) -> None:
+        """Report a step's result to the trial as :meth:`actions` does (``rewards=False``:
+        but for its rewards, which the caller recorded)."""
+        self._emit(result, last=False, rewards=rewards)
+
+    def failed(self, error: Exception) -> None:
+        if self._port is not None:
+            self._port.failed(_describe(error))
 
 
 class InProcessActor(ActorConnection):
@@ -277,6 +396,9 @@ class InProcessActor(ActorConnection):
         self._closed = False
         self._wants_rewards = True
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._off_loop: _OffLoop | None = None
+        #: the latest tick whose observation was sent (off the loop, older ones are not acted on)
+        self._latest_tick = -1
 
     async def init(self, init: ActorInit, port: ActorPort) -> None:
         template: Actor = _pick(self._registry, init.impl_name, "actor")
@@ -292,6 +414,7 @@ class InProcessActor(ActorConnection):
             )
         self._observation_codec = codec_for(spec.observation_space)
         self._action_codec = codec_for(spec.action_space)
+        self._validate = self._action_codec.validate
         actor = template.fork()
         self._port = port
         self._loop = asyncio.get_running_loop()
@@ -311,6 +434,8 @@ class InProcessActor(ActorConnection):
         self._wants_mask = _accepts_action_mask(actor.act)
         self._wants_rewards = type(actor).on_reward is not Actor.on_reward
         self._actor = actor
+        if init.response_timeout > 0:
+            self._off_loop = _OffLoop(f"actor-{init.actor_name}-{self._trial_id}")
 
     def _on_loop(self, function: Any, *args: Any) -> None:
         if self._closed:
@@ -343,14 +468,92 @@ class InProcessActor(ActorConnection):
         for receiver in [to] if isinstance(to, str) else to:
             self._on_loop(port.message, Message(-1, "", receiver, payload))
 
-    def observation(self, observation: Observation, rewards: Sequence[Reward], last: bool) -> None:
-        actor, port = self._actor, self._port
-        if actor is None or port is None or self._closed:
-            return
+    # -- the rules of a tick (both loops) --------------------------------------------------
+
+    def deliver_rewards(self, rewards: Sequence[Reward]) -> None:
+        """The rewards given before an observation (to an actor that takes them)."""
+        if self._wants_rewards:
+            actor = self._actor
+            for reward in rewards:
+                actor.on_reward(reward.value, reward.tick_id, reward.sources)  # type: ignore[union-attr]
+
+    def act_on(self, observation: LabObservation) -> Any:
+        """The actor's answer to ``observation``: None for an agent not asked to act this tick
+        (inactive) or whose episode is over (dead); the action mask is passed to an actor
+        whose ``act`` takes one. An answer outside the action space raises
+        :class:`ActionOutsideSpace`; an awaitable answer raises :class:`AnswerLater` (its
+        value is checked when it is done, :meth:`answer`)."""
+        if not observation.asks_action:
+            return None
+        actor = self._actor
+        if self._wants_mask and observation.action_mask is not None:
+            value = actor.act(observation.value, observation.frame, action_mask=observation.action_mask)  # type: ignore[union-attr, call-arg]
+        else:
+            value = actor.act(observation.value, observation.frame)  # type: ignore[union-attr]
+        return self._accept(value)
+
+    def _accept(self, value: Any) -> Any:
+        """``value`` as the action space holds it (None: no action). An awaitable is no value
+        of any space: it is asked for only once a value is refused (most answers are values)."""
+        if value is None:
+            return None
         try:
-            if self._wants_rewards:
-                for reward in rewards:
-                    actor.on_reward(reward.value, reward.tick_id, reward.sources)
+            return self._validate(value, "action")
+        except ValueOutsideSpaceError as error:
+            if is_awaitable(value):
+                raise AnswerLater(value) from None
+            raise ActionOutsideSpace(str(error)) from None
+
+    def answer(self, value: Any, tick: int) -> None:
+        """Send the action of tick ``tick``."""
+        port = self._port
+        if port is not None and not self._closed:
+            port.action(Action(tick, LabAction(value, self._action_codec), now_ns()))
+
+    def report(self, error: Exception, tick: int) -> None:
+        """What :meth:`act_on` raised for tick ``tick``: an awaitable answer is awaited (then
+        sent); a value outside the action space is refused (an error of this actor); anything
+        else is a failure of the actor."""
+        port = self._port
+        if port is None or self._closed:
+            return
+        if isinstance(error, AnswerLater):  # an async act (a person, a remote model)
+            self._pending = asyncio.get_running_loop().create_task(self._act_later(error.pending, tick))
+        elif isinstance(error, ActionOutsideSpace):
+            port.refused(tick, str(error))
+        else:
+            port.failed(_describe(error))
+
+    async def _act_later(self, pending: Any, tick: int) -> None:
+        try:
+            value = self._accept(await pending)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.report(error, tick)
+            return
+        self.answer(value, tick)
+
+    # -- the engine's loop -----------------------------------------------------------------
+
+    def observation(self, observation: Observation, rewards: Sequence[Reward], last: bool) -> None:
+        if self._actor is None or self._port is None or self._closed:
+            return
+        if self._off_loop is not None:
+            self._latest_tick = observation.tick_id
+            self._off_loop.run(self._observe, observation, rewards, last)
+        else:
+            self._observe(observation, rewards, last)
+
+    def _observe(self, observation: Observation, rewards: Sequence[Reward], last: bool) -> None:
+        """Rewards, then the observation: ``on_ending`` if it is the last, else ``act``
+        (off the loop, only on the latest observation: a slow actor skips the ticks it missed)."""
+        actor, off_loop = self._actor, self._off_loop
+        if actor is None or self._closed:
+            return
+        tick = observation.tick_id
+        try:
+            self.deliver_rewards(rewards)
             content = observation.content
             lab = (
                 content
@@ -359,70 +562,34 @@ class InProcessActor(ActorConnection):
             )
             if last:
                 actor.on_ending(lab.value, lab.frame)
-                port.last_ack()
+                self._on_loop(self._last_ack)
                 return
-            tick = observation.tick_id
-            if lab.inactive or lab.dead:
-                port.action(Action(tick, LabAction(None, self._action_codec), now_ns()))
+            if off_loop is not None and tick < self._latest_tick:
                 return
-            if self._wants_mask and lab.action_mask is not None:
-                result = actor.act(lab.value, lab.frame, action_mask=lab.action_mask)  # type: ignore[call-arg]
-            else:
-                result = actor.act(lab.value, lab.frame)
+            value = self.act_on(lab)
         except Exception as error:
-            port.failed(_describe(error))
+            self._on_loop(self.report, error, tick)
             return
-        if hasattr(type(result), "__await__"):  # an async act (a person, a remote model)
-            self.answer_later(result, tick)
-        else:
-            port.action(Action(tick, LabAction(result, self._action_codec), now_ns()))
+        self._on_loop(self.answer, value, tick)
 
-    # -- what a fused loop reads and calls (``transport.fused``) ---------------------------
-
-    @property
-    def actor(self) -> Actor | None:
-        """This trial's actor (a fork of the served one)."""
-        return self._actor
-
-    @property
-    def action_codec(self) -> Codec | None:
-        return self._action_codec
-
-    @property
-    def wants_mask(self) -> bool:
-        return self._wants_mask
-
-    @property
-    def wants_rewards(self) -> bool:
-        return self._wants_rewards
-
-    def answer_later(self, pending: Any, tick: int) -> None:
-        """Send the action of tick ``tick`` once the awaitable ``act`` returned is done."""
-        self._pending = asyncio.get_running_loop().create_task(self._act_later(pending, tick))
-
-    def failed(self, error: Exception) -> None:
+    def _last_ack(self) -> None:
         if self._port is not None:
-            self._port.failed(_describe(error))
-
-    async def _act_later(self, pending: Any, tick: int) -> None:
-        port = self._port
-        assert port is not None
-        try:
-            value = await pending
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            port.failed(_describe(error))
-            return
-        if not self._closed:
-            port.action(Action(tick, LabAction(value, self._action_codec), now_ns()))
+            self._port.last_ack()
 
     def message(self, message: Message) -> None:
-        if self._actor is not None:
-            try:
-                self._actor.on_message(message.sender_name, message.payload)
-            except Exception:
-                log.exception("Actor on_message failed")
+        if self._actor is None:
+            return
+        if self._off_loop is not None:
+            self._off_loop.run(self._on_message, self._actor, message)
+        else:
+            self._on_message(self._actor, message)
+
+    @staticmethod
+    def _on_message(actor: Actor, message: Message) -> None:
+        try:
+            actor.on_message(message.sender_name, message.payload)
+        except Exception:
+            log.exception("Actor on_message failed")
 
     def end(self, details: str | None) -> None:
         if self._closed:
@@ -431,11 +598,44 @@ class InProcessActor(ActorConnection):
         if self._pending is not None:
             self._pending.cancel()
         actor, self._actor, self._port = self._actor, None, None  # an ended trial is kept a while: keep it light
-        if actor is not None:
-            try:
-                actor.end()
-            except Exception:
-                log.exception("Actor end() failed")
+        if actor is None:
+            return
+        if self._off_loop is not None:  # after the act it may be in
+            self._off_loop.close(functools.partial(self._end_actor, actor))
+        else:
+            self._end_actor(actor)
+
+    @staticmethod
+    def _end_actor(actor: Actor) -> None:
+        try:
+            actor.end()
+        except Exception:
+            log.exception("Actor end() failed")
+
+    # -- a fused loop (``transport.fused``) ------------------------------------------------
+
+    @property
+    def fusable(self) -> bool:
+        """Whether a fused loop may call this actor: a synchronous ``act`` answered inline."""
+        actor = self._actor
+        return (
+            actor is not None
+            and self._off_loop is None
+            and not self._closed
+            and not inspect.iscoroutinefunction(actor.act)
+        )
+
+    @property
+    def wants_rewards(self) -> bool:
+        return self._wants_rewards
+
+    def action_payload(self, value: Any) -> LabAction:
+        """An answer as the engine carries it."""
+        return LabAction(value, self._action_codec)
+
+    @property
+    def action_codec(self) -> Codec | None:
+        return self._action_codec
 
 
 @dataclass

@@ -1,15 +1,18 @@
 """The fused tick loop records exactly what the engine's tick loop records.
 
-Every scenario runs twice with the same seeds, once on the fused loop and once with it
-turned off, and the datastore's rows (every column but the timestamps), the handle's
-outcome and what the actors were told must be the same. The scenarios cover the plain
-ticks and each way the fused loop hands a trial to the engine.
+Every scenario runs twice with the same seeds, on a lab whose in-process trials take the
+fused loop and on one whose trials all run on the engine's loop. The datastore's rows (every
+column but the timestamps), the handle's outcome and every call the environment and the
+actors received must be the same. The scenarios cover the plain ticks, each way the fused
+loop hands a trial to the engine, every space of the adapters' catalogue, a PettingZoo
+Parallel game (every agent rewarded at every step) and concurrent cancellations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import defaultdict
 from typing import Any
 
 import gymnasium as gym
@@ -17,8 +20,90 @@ import numpy as np
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
-from cogment_jupyter.adapters.base import Actor
-from cogment_jupyter.engine import trial as trial_module
+from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
+from cogment_jupyter.engine.records import TrialState
+from tests.adapters.spaces_cases import SPACES
+from tests.waiting import wait_for
+
+#: every call a recorded component received, by trial id
+CALLS: dict[str, list[Any]] = defaultdict(list)
+
+
+def plain(value: Any) -> Any:
+    """A comparable form of what a component was given (arrays with their dtype and shape)."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, np.generic):
+        return ("scalar", value.dtype.str, value.item())
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [plain(item) for item in value])
+    return value
+
+
+class Recorded(Environment):
+    """An environment that writes down every call it gets (and what the wrapped one answered)."""
+
+    def __init__(self, inner: Environment) -> None:
+        self.inner = inner
+        self.trial = ""
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return self.inner.agent_specs
+
+    def fork(self) -> Environment:
+        return Recorded(self.inner.fork())
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        self.trial = context.trial_id
+        CALLS[self.trial].append(("reset", context.seed, plain(options)))
+        return self.inner.reset(context, options)
+
+    def step(self, actions: Any) -> StepResult:
+        CALLS[self.trial].append(("step", plain(dict(actions))))
+        return self.inner.step(actions)
+
+    def close(self) -> None:
+        CALLS[self.trial].append(("close",))
+        self.inner.close()
+
+
+class RecordedActor(Actor):
+    """An actor that writes down every call it gets, and answers with the wrapped actor."""
+
+    def __init__(self, inner: Actor) -> None:
+        self.inner = inner
+        self.trial = ""
+
+    def fork(self) -> Actor:
+        return RecordedActor(self.inner.fork())
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        self.trial = context.trial_id
+        self.agent = agent
+        CALLS[self.trial].append(("actor reset", agent, context.seed))
+        self.inner.reset(agent, spec, context)
+
+    def act(self, observation: Any, frame: Any = None, action_mask: Any = None) -> Any:
+        CALLS[self.trial].append(("act", self.agent, plain(observation), plain(frame), plain(action_mask)))
+        if action_mask is not None and "action_mask" in getattr(self.inner.act, "__code__", _NO_CODE).co_varnames:
+            return self.inner.act(observation, frame, action_mask=action_mask)
+        return self.inner.act(observation, frame)
+
+    def on_reward(self, value: float, tick_id: int, sources: list[Any]) -> None:
+        CALLS[self.trial].append(("reward", self.agent, value, tick_id, [(s.sender_name, s.value) for s in sources]))
+        self.inner.on_reward(value, tick_id, sources)
+
+    def on_ending(self, observation: Any, frame: Any = None) -> None:
+        CALLS[self.trial].append(("ending", self.agent, plain(observation)))
+
+    def end(self) -> None:
+        CALLS[self.trial].append(("end", self.agent))
+
+
+_NO_CODE = (lambda: None).__code__
 
 
 class Scripted(Actor):
@@ -28,7 +113,6 @@ class Scripted(Actor):
     def __init__(self, what: str = "", at: int = 3) -> None:
         self.what = what
         self.at = at
-        self.told: list[tuple[float, int]] = []
 
     def fork(self) -> Actor:
         return Scripted(self.what, self.at)
@@ -38,7 +122,6 @@ class Scripted(Actor):
         self.tick = 0
         self.rng = actors.Random(seed=context.seed)
         self.rng.reset(agent, spec, context)
-        Scripted.last = self
 
     def act(self, observation: Any, frame: Any = None) -> Any:
         tick, self.tick = self.tick, self.tick + 1
@@ -56,7 +139,7 @@ class Scripted(Actor):
         return action
 
     def on_reward(self, value: float, tick_id: int, sources: list[Any]) -> None:
-        self.told.append((value, tick_id))
+        pass  # (recorded by RecordedActor: an actor that takes rewards)
 
 
 class ReusedBuffer(gym.Env):
@@ -103,27 +186,67 @@ class Masked(gym.Env):
         return self._observation(), float(action[0]), self.t >= 12, False, info
 
 
+class Echo(Environment):
+    """One agent acting in ``space`` and observing its own last action: every kind of value
+    through both loops, recorded (five steps, rewarded by the step's number). A PettingZoo
+    observation with an action mask is observed afresh each step, the agent acting in Discrete(9)."""
+
+    def __init__(self, space: gym.Space) -> None:
+        self.space = space
+        self.masked = isinstance(space, gym.spaces.Dict) and "action_mask" in space.spaces
+        self.action_space = gym.spaces.Discrete(9) if self.masked else space
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return {"gym": AgentSpec(self.space, self.action_space)}
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        self.space.seed(context.seed)
+        self.t = 0
+        return StepResult({"gym": self._observation(None)})
+
+    def _observation(self, action: Any) -> Any:
+        if self.masked or action is None:
+            value = self.space.sample()
+            if self.masked:
+                value["action_mask"][:] = 1
+            return value
+        return action
+
+    def step(self, actions: Any) -> StepResult:
+        self.t += 1
+        return StepResult({"gym": self._observation(actions["gym"])}, {"gym": float(self.t)}, done=self.t >= 5)
+
+
+def serve(lab: Lab) -> Lab:
+    lab.serve_env("cartpole", Recorded(envs.Gymnasium("CartPole-v1")))
+    lab.serve_env("rendered", Recorded(envs.Gymnasium("CartPole-v1", render=True)))
+    lab.serve_env("ttt", Recorded(envs.PettingZooAEC("classic/tictactoe-v3")))
+    lab.serve_env("rps", Recorded(envs.PettingZooParallel("classic/rps-v2")))
+    lab.serve_env("reused", Recorded(envs.Gymnasium(ReusedBuffer)))
+    lab.serve_env("masked", Recorded(envs.Gymnasium(Masked)))
+    lab.serve_actor("random", RecordedActor(actors.Random()))
+    for what in ("plain", "reward", "raise", "outside", "await"):
+        lab.serve_actor(what, RecordedActor(Scripted(what)))
+    for name, space in SPACES.items():
+        lab.serve_env(f"echo-{name}", Echo(space))
+    return lab
+
+
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with Lab(datastore=tmp_path_factory.mktemp("fused") / "store") as lab:
-        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
-        lab.serve_env("rendered", envs.Gymnasium("CartPole-v1", render=True))
-        lab.serve_env("ttt", envs.PettingZooAEC("classic/tictactoe-v3"))
-        lab.serve_env("reused", envs.Gymnasium(ReusedBuffer))
-        lab.serve_env("masked", envs.Gymnasium(Masked))
-        lab.serve_actor("random", actors.Random())
-        for what in ("plain", "reward", "raise", "outside", "await"):
-            lab.serve_actor(what, Scripted(what))
-        yield lab
+def labs(tmp_path_factory):
+    with (
+        Lab(datastore=tmp_path_factory.mktemp("fused") / "store", fused_ticks=True) as fused,
+        Lab(datastore=tmp_path_factory.mktemp("engine") / "store", fused_ticks=False) as engine,
+    ):
+        yield {True: serve(fused), False: serve(engine)}
 
 
-def _run(lab: Lab, monkeypatch: pytest.MonkeyPatch, fused: bool, env: str, actor: str, **options: Any):
-    monkeypatch.setattr(trial_module, "FUSED_TICKS", fused)
+def _run(lab: Lab, env: str, actor: str, **options: Any):
     handle = lab.start_trial(env, actor, seed=11, **options).wait(60)
     trial = lab.orchestrator.trials[handle.id]
     rows = lab.datastore.samples(handle.id).drop_columns(["timestamp"]).to_pylist()
-    told = list(Scripted.last.told) if actor in ("plain", "reward", "raise", "outside", "await") else None
-    return trial, (handle.state, handle.tick, handle.errors, rows, told)
+    return trial, (handle.state, handle.tick, handle.errors, rows, CALLS.pop(handle.id, []))
 
 
 SCENARIOS = {
@@ -136,83 +259,91 @@ SCENARIOS = {
     "action outside the space": ("cartpole", "outside", {}),
     "awaitable action": ("cartpole", "await", {}),
     "turn-based game": ("ttt", "random", {}),
+    "simultaneous game, every agent rewarded": ("rps", "random", {}),
     "observation buffer reused": ("reused", "random", {}),
     "masks, dict observations, array actions": ("masked", "random", {}),
 }
 
-
+#: scenarios whose every tick but the last runs fused (or but the last two at max steps)
 FULLY_FUSED = {
     "plain episode",
     "random actor",
     "max steps",
     "rendered frames",
+    "turn-based game",
+    "simultaneous game, every agent rewarded",
     "observation buffer reused",
     "masks, dict observations, array actions",
 }
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_the_fused_loop_records_what_the_engine_records(lab, monkeypatch, scenario):
+def test_the_fused_loop_records_what_the_engine_records(labs, scenario):
     env, actor, options = SCENARIOS[scenario]
-    fused_trial, fused = _run(lab, monkeypatch, True, env, actor, **options)
-    engine_trial, engine = _run(lab, monkeypatch, False, env, actor, **options)
+    fused_trial, fused = _run(labs[True], env, actor, **options)
+    engine_trial, engine = _run(labs[False], env, actor, **options)
     assert not engine_trial.fused
     assert fused_trial.fused
-    if env == "ttt":  # both players are rewarded at every step: the engine routes that, from the first tick
-        assert fused_trial.fused_ticks == 0
     assert fused == engine
-    state, tick, errors, rows, _ = fused
-    assert state == "ENDED" and rows[-1]["state"] == trial_module.TrialState.ENDED
-    if scenario in FULLY_FUSED:  # the loop recorded every tick but the final one, or but the last two at max steps
+    state, tick, errors, rows, calls = fused
+    assert state == "ENDED" and rows[-1]["state"] == TrialState.ENDED
+    assert any(call[0] == "act" for call in calls) and calls[-1][0] in ("close", "end")
+    if scenario in FULLY_FUSED:
         assert fused_trial.fused_ticks == options.get("max_steps", tick) and errors == []
     if scenario in ("actor raises", "action outside the space"):
         assert errors and fused_trial.fused_ticks == 3  # the tick where it happened is the engine's
 
 
-def test_a_cancelled_fused_trial_ends_with_its_open_tick_recorded(lab):
+@pytest.mark.parametrize("space", list(SPACES))
+def test_every_space_is_recorded_alike_by_both_loops(labs, space):
+    fused_trial, fused = _run(labs[True], f"echo-{space}", "random")
+    _, engine = _run(labs[False], f"echo-{space}", "random")
+    assert fused == engine
+    state, tick, errors, _, _ = fused
+    assert (state, tick, errors) == ("ENDED", 5, [])
+    assert fused_trial.fused_ticks == 5
+    steps = labs[True].steps(fused_trial.id)
+    assert steps["action"].notna().sum() == 5  # every answer recorded, none silently missing
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_concurrent_trials_cancelled_end_with_their_open_tick_recorded(labs, fused):
+    lab = labs[fused]
+
     def balance(observation):  # keeps the pole up for thousands of steps, slowly
         time.sleep(0.0002)
         return int(observation[2] + observation[3] > 0)
 
     lab.serve_actor("balance", balance)
     lab.serve_env("long", envs.Gymnasium("CartPole-v1", max_episode_steps=100_000))
-    handle = lab.start_trial("long", "balance", seed=3)
-    deadline = time.monotonic() + 30
-    while handle.tick < 50 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert handle.state == "RUNNING"
-    handle.cancel()
-    handle.wait(30)
-    assert lab.orchestrator.trials[handle.id].fused and handle.state == "ENDED"
-    rows = lab.datastore.samples(handle.id).to_pylist()
-    assert [row["tick_id"] for row in rows] == list(range(len(rows)))
-    assert rows[-1]["state"] == trial_module.TrialState.ENDED
-    assert any("Forced termination" in event for event in rows[-1]["events"])
-
-
-def test_a_soft_end_of_a_fused_trial_goes_through_the_engine(lab):
-    lab.serve_actor("steady", lambda observation: (time.sleep(0.0002), int(observation[2] + observation[3] > 0))[1])
-    lab.serve_env("steady-long", envs.Gymnasium("CartPole-v1", max_episode_steps=100_000))
-    handle = lab.start_trial("steady-long", "steady", seed=4)
-    deadline = time.monotonic() + 30
-    while handle.tick < 50 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    handle.cancel(hard=False)
-    handle.wait(30)
-    trial = lab.orchestrator.trials[handle.id]
-    assert trial.fused and 50 <= trial.fused_ticks < handle.tick and handle.errors == []
-    rows = lab.datastore.samples(handle.id).to_pylist()
-    assert [row["tick_id"] for row in rows] == list(range(handle.tick + 1))
-    requested = [row["tick_id"] for row in rows if "End requested" in row["events"]]
-    assert requested == [trial.fused_ticks]  # the tick it arrived in, then the engine's soft end
-    assert rows[-1]["state"] == trial_module.TrialState.ENDED and rows[-1]["actions"] == [None]
+    handles = [lab.start_trial("long", "balance", seed=seed) for seed in range(6)]
+    wait_for(lambda: all(handle.tick >= 30 for handle in handles), 60, "every trial past tick 30")
+    assert all(handle.state == "RUNNING" for handle in handles)
+    hard = handles[1::2]
+    for handle in handles:
+        handle.cancel(hard=handle in hard)
+    for handle in handles:
+        handle.wait(30)
+    for handle in handles:
+        trial = lab.orchestrator.trials[handle.id]
+        assert trial.fused is fused and handle.state == "ENDED"
+        rows = lab.datastore.samples(handle.id).to_pylist()
+        assert [row["tick_id"] for row in rows] == list(range(len(rows)))
+        assert rows[-1]["state"] == TrialState.ENDED
+        events = [event for row in rows for event in row["events"]]
+        if handle in hard:
+            assert any("Forced termination" in event for event in rows[-1]["events"]) and handle.errors == []
+        else:
+            assert "End requested" in events and rows[-1]["actions"] == [None] and handle.errors == []
+            assert trial.fused_ticks < handle.tick if fused else trial.fused_ticks == 0
 
 
 @pytest.mark.parametrize("max_steps", [0, 5])  # 5: the fused loop hands its last tick to the engine
 @pytest.mark.parametrize("fused", [True, False])
-def test_an_environment_reusing_its_observation_array_is_recorded_as_it_was(lab, monkeypatch, fused, max_steps):
-    monkeypatch.setattr(trial_module, "FUSED_TICKS", fused)
+def test_an_environment_reusing_its_observation_array_is_recorded_as_it_was(labs, fused, max_steps):
+    lab = labs[fused]
     handle = lab.start_trial("reused", "random", seed=2, max_steps=max_steps).wait(60)
+    CALLS.pop(handle.id, None)
     observations = np.stack(lab.steps(handle.id)["observation"].to_list())
     actions = lab.get_trial_data(handle.id)["gym"].actions
     assert observations[:, 0].tolist() == list(range(handle.tick + 1))  # not each the last value

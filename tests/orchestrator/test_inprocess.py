@@ -88,6 +88,6 @@ async def test_an_action_outside_the_space_ends_the_trial_with_the_error():
     trial_id = await orchestrator.start_trial(params=cartpole_params(1))
     trial = orchestrator.trials[trial_id]
     await asyncio.wait_for(trial.wait_ended(), 10)
-    assert trial.end_details.startswith("Environment failed:")
-    assert "5" in trial.errors[0]
+    assert trial.end_details.startswith("Actor [gym] acted outside its action space at tick [0]: action 5")
+    assert trial.errors == [trial.end_details[0].lower() + trial.end_details[1:]]
     await orchestrator.shutdown()

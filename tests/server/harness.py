@@ -14,40 +14,23 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import cogment_jupyter
+from tests.waiting import wait_for
 
 TOKEN = "cogment-test-token"
-T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except Exception as error:  # e.g. connection refused while starting
-            last_error = error
-        else:
-            if value:
-                return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what} within {timeout} s" + (f" (last error: {last_error!r})" if last_error else ""))
 
 
 def extension_name() -> str:
