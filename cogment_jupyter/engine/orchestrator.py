@@ -259,6 +259,11 @@ class Orchestrator:
         except ValueError as error:
             raise OrchestratorError(str(error)) from error
 
+    @property
+    def watcher_count(self) -> int:
+        """How many watchers (``WatchTrials`` streams, lab listeners) follow the trials now."""
+        return len(self._watchers)
+
     async def watch(self, states: Iterable[TrialState] = ()) -> AsyncIterator[TrialEvent]:
         """The current state of matching trials, then every later transition (§2.4)."""
         wanted = frozenset(states)

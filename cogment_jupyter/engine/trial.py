@@ -698,8 +698,8 @@ class Trial:
             self.errors.append(error)
             self.hard_terminate(error[0].upper() + error[1:])
             return
-        instead = "its default action is used" if slot.default_action is not None else "it is unavailable"
-        self._current_sample().special_events.append(f"Action refused: {error}; {instead}")
+        instead = "Default action used" if slot.default_action is not None else "No action (unavailable)"
+        self._current_sample().special_events.append(f"{instead}: {error}")
         self._acted[slot.index] = True  # counts as acted, without data
         self._nb_acted += 1
         self.last_activity = time.monotonic()

@@ -399,6 +399,7 @@ class InProcessActor(ActorConnection):
         self._off_loop: _OffLoop | None = None
         #: the latest tick whose observation was sent (off the loop, older ones are not acted on)
         self._latest_tick = -1
+        self._spectator = False
 
     async def init(self, init: ActorInit, port: ActorPort) -> None:
         template: Actor = _pick(self._registry, init.impl_name, "actor")
@@ -433,6 +434,7 @@ class InProcessActor(ActorConnection):
             raise InitError(f"reset failed: {_describe(error)}") from error
         self._wants_mask = _accepts_action_mask(actor.act)
         self._wants_rewards = type(actor).on_reward is not Actor.on_reward
+        self._spectator = init.actor_class == SPECTATOR
         self._actor = actor
         if init.response_timeout > 0:
             self._off_loop = _OffLoop(f"actor-{init.actor_name}-{self._trial_id}")
@@ -493,11 +495,16 @@ class InProcessActor(ActorConnection):
         return self._accept(value)
 
     def _accept(self, value: Any) -> Any:
-        """``value`` as the action space holds it (None: no action). An awaitable is no value
-        of any space: it is asked for only once a value is refused (most answers are values)."""
-        if value is None:
-            return None
+        """``value`` as the action space holds it. ``None`` is no value of a space: an agent
+        asked to act must answer. An awaitable is no value either: it is asked for only once
+        a value is refused (most answers are values). A spectator's answer is no action."""
+        if self._spectator:  # it watches: its answer is never sent on
+            if is_awaitable(value):
+                raise AnswerLater(value)
+            return value
         try:
+            if value is None:
+                raise ValueOutsideSpaceError(f"action None is outside {self._action_codec.space}: return an action")  # type: ignore[union-attr]
             return self._validate(value, "action")
         except ValueOutsideSpaceError as error:
             if is_awaitable(value):

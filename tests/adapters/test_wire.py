@@ -166,23 +166,6 @@ def test_cog_settings_shape() -> None:
     assert "player" in cog_settings.actor_classes and cog_settings.actor_classes.get_class_by_index(0) is player
 
 
-async def test_sdk_context_accepts_our_cog_settings() -> None:
-    import cogment
-
-    from cogment_jupyter.adapters import cog_settings
-
-    context = cogment.Context(cog_settings=cog_settings, user_id="test")
-
-    async def actor(session):  # pragma: no cover - never run
-        pass
-
-    async def env(session):  # pragma: no cover - never run
-        pass
-
-    context.register_actor(actor, "sdk_actor", actor_classes=["player"])
-    context.register_environment(env, "sdk_env")
-
-
 def test_sdk_actor_receives_our_observation() -> None:
     """The SDK's ServiceActorSP input processing, fed an observation our env produced."""
     from cogment import agent_service

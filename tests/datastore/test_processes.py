@@ -16,6 +16,7 @@ import pytest
 
 from cogment_jupyter.datastore import Datastore, DatastoreServer, TrialStore
 from tests.datastore.helpers import ENDED, DatalogClient, datalog_sample, log_trial, make_params
+from tests.waiting import await_condition, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,8 +98,8 @@ def test_sigkill_loses_at_most_the_last_batch(tmp_path):
     proc = child("forever", tmp_path, "killed")
     try:
         assert proc.stdout.readline().strip() == "committed 100", proc.stderr.read()
-        time.sleep(0.3)
         ds = Datastore(tmp_path)
+        wait_for(lambda: ds.trials().iloc[0]["steps"] > 100, 30, "the writer to commit more than 100 ticks")
         assert ds.trials().iloc[0]["state"] == "RUNNING"
         assert not ds.trials().iloc[0]["interrupted"]  # the writer is alive
         proc.send_signal(signal.SIGKILL)
@@ -132,8 +133,8 @@ async def test_sdk_live_reader_ends_when_the_writer_is_killed(tmp_path):
                 count += 1
 
         reader = asyncio.create_task(read())
-        await asyncio.sleep(0.3)
-        assert not reader.done()
+        await await_condition(lambda: count >= 100, 30, "the reader to read the committed samples")
+        assert not reader.done()  # it follows the live trial
         proc.send_signal(signal.SIGKILL)  # not reaped yet: a zombie counts as dead too
         await asyncio.wait_for(reader, 5)
         await asyncio.to_thread(proc.wait, 10)

@@ -25,6 +25,7 @@ from tests.datastore.helpers import (
     reward,
     values,
 )
+from tests.waiting import await_condition
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -181,9 +182,18 @@ async def test_get_trials_properties_ids_and_paging(server, sdk):
         assert "trial_handle" in err.value.details()
 
 
-async def test_all_trials_waits_for_a_trial_to_appear(server, sdk):
+async def test_all_trials_waits_for_a_trial_to_appear(server, sdk, monkeypatch):
+    waiting = asyncio.Event()
+    wait_changed = server.store.wait_changed
+
+    async def noticed_wait(*args, **kwargs):  # the service waits for the store to change
+        waiting.set()
+        return await wait_changed(*args, **kwargs)
+
+    monkeypatch.setattr(server.store, "wait_changed", noticed_wait)
+
     async def later():
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(waiting.wait(), 5)  # the trial appears while the reader waits
         await log_trial(server.endpoint, "late", make_params(), [])
 
     task = asyncio.create_task(later())
@@ -216,7 +226,7 @@ async def test_live_samples_stream_until_ended(server, sdk):
     assert received == [0]  # the trial is still running and the reader got what was stored
     for t in range(1, 4):
         await client.sample(datalog_sample(t, observations=[b"o"], actors_map=[0, 0], actions=[b"a", b"b"]))
-        await asyncio.sleep(0.05)
+        await await_condition(lambda t=t: received[-1] == t, 5, f"the reader to receive sample {t}")
     assert not reader.done()
     await client.sample(datalog_sample(4, state=ENDED, observations=[b"o"], actors_map=[0, 0], actions=[None, None]))
     await asyncio.wait_for(reader, 5)
@@ -229,12 +239,18 @@ async def test_dropped_datalog_stream_ends_live_readers(server, sdk):
     await client.params(make_params())
     await client.sample(datalog_sample(0, observations=[b"o"], actors_map=[0, 0], actions=[b"a", b"b"]))
     infos = await collect(sdk.all_trials(wait_for_trials=5, ids=["dropped"]))
-    reader = asyncio.create_task(collect(sdk.all_samples(infos)))
-    await asyncio.sleep(0.2)
-    assert not reader.done()
+    received: list[int] = []
+
+    async def read():
+        async for s in sdk.all_samples(infos):
+            received.append(s.tick_id)
+
+    reader = asyncio.create_task(read())
+    await await_condition(lambda: received == [0], 5, "the reader to receive sample 0")
+    assert not reader.done()  # the trial is live: the reader waits for more
     await client.abort()
-    samples = await asyncio.wait_for(reader, 5)
-    assert [s.tick_id for s in samples] == [0]
+    await asyncio.wait_for(reader, 5)
+    assert received == [0]
     assert (await sdk.get_trials(["dropped"]))[0].trial_state.name == "RUNNING"
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from cogment_jupyter import Lab, actors, envs
+from tests.waiting import wait_for
 
 
 class Learner(actors.Actor):
@@ -31,14 +30,12 @@ def test_feedback_keys_reach_the_agent_and_the_datastore(tmp_path):
         learner = Learner()
         lab.serve_actor("learner", learner)
         widget = lab.feedback("cartpole", "learner", keys={"+": 1.0, "-": -2.0}, fps=20, seed=3, max_steps=30)
-        deadline = time.monotonic() + 20
-        while widget.trial.state != "RUNNING" and time.monotonic() < deadline:
-            time.sleep(0.01)
-        pressed = []
-        for key in ["+", "-", "+"]:
-            time.sleep(0.12)
+        wait_for(lambda: widget.trial.state == "RUNNING", 20, "the trial to run")
+        for n, key in enumerate(["+", "-", "+"], start=1):
             press(widget, key)
-            pressed.append(key)
+            wait_for(lambda n=n: len(widget.feedback) == n, 20, f"feedback {n} to be given")
+            given_at = widget.feedback[-1][0]
+            wait_for(lambda t=given_at: widget.trial.tick > t, 20, "the next tick")  # one feedback per tick
         widget.trial.wait(30)
         given = widget.feedback
         assert [v for _, v in given] == [1.0, -2.0, 1.0]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.conversions import Observer, Teacher
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -101,11 +100,10 @@ def test_teacher_override_is_recorded(lab):
     lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
     lab.serve_actor("left", actors.Constant(0))
     widget = lab.teach("cartpole", "left", keys={"ArrowRight": 1}, noop=0, fps=40, max_steps=25)
-    while widget.trial.state != "RUNNING":
-        time.sleep(0.01)
-    time.sleep(0.1)
+    trial = widget.trial
+    wait_for(lambda: trial.state == "RUNNING", 30, "the trial to run")
     widget._handle_message(widget, {"type": "keys", "pressed": ["ArrowRight"], "seq": 1, "t_ms": 0}, [])
-    time.sleep(0.15)
+    wait_for(lambda: trial.tick >= 3, 30, "three ticks with the key held")
     widget._handle_message(widget, {"type": "keys", "pressed": [], "seq": 2, "t_ms": 0}, [])
     handle = widget.trial.wait(60)
     assert handle.errors == []

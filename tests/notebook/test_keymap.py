@@ -157,6 +157,9 @@ class TestJsonActions:
         env = gym.make("CartPole-v1")
         km = compile_keymap({"ArrowLeft": 0, "ArrowRight": 1}, noop=0)
         env.reset(seed=0)
+        actions = []
         for pressed in ({"ArrowLeft"}, {"ArrowRight"}, set()):
             action = coerce_action(km(frozenset(pressed)), env.action_space)
-            env.step(action)
+            env.step(action)  # the env takes it (CartPole asserts its actions are in its space)
+            actions.append(action)
+        assert actions == [0, 1, 0] and all(env.action_space.contains(a) for a in actions)

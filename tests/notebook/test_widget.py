@@ -191,3 +191,5 @@ def test_a_producer_outliving_the_widget_does_not_crash() -> None:
     w.close()  # the user closed the output while a trial still streams
     w.show_frame(rgb(1), tick=1, episode_return=0.0)
     w.set_status(state="ended")
+    # nothing reaches a front end any more, and the kernel side still follows the trial
+    assert w.comm is None and (w.tick, w.state) == (1, "ended")

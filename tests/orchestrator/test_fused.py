@@ -22,8 +22,12 @@ import pytest
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.lab.lab import fused_ticks_default
 from tests.adapters.spaces_cases import SPACES
 from tests.waiting import wait_for
+
+#: (these tests run both loops themselves: the engine-loop pass of the suite has nothing to add)
+pytestmark = pytest.mark.skipif(not fused_ticks_default(), reason="compares both tick loops itself")
 
 #: every call a recorded component received, by trial id
 CALLS: dict[str, list[Any]] = defaultdict(list)

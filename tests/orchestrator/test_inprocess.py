@@ -14,6 +14,7 @@ from cogment_jupyter.adapters.gymnasium_env import Gymnasium
 from cogment_jupyter.adapters.payloads import decode_action, decode_observation
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.lab.lab import fused_ticks_default
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
@@ -38,7 +39,7 @@ def cartpole_params(seed: int, datalog: str | None = None, max_steps: int = 0) -
 
 async def test_inprocess_trial_logs_to_an_sdk_datalog_over_grpc(sdk):
     services = InProcessServices(environments={"cartpole": Gymnasium("CartPole-v1")}, actors={"random": Random()})
-    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}))
+    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}), fused_ticks=fused_ticks_default())
     samples: list = []
     done = asyncio.Event()
     datalog = sdk()
@@ -67,7 +68,7 @@ async def test_inprocess_trial_logs_to_an_sdk_datalog_over_grpc(sdk):
 
 async def test_same_seed_same_trajectory_and_max_steps():
     services = InProcessServices(environments={"cartpole": Gymnasium("CartPole-v1")}, actors={"random": Random()})
-    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}))
+    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}), fused_ticks=fused_ticks_default())
     ids = [await orchestrator.start_trial(params=cartpole_params(3, max_steps=5)) for _ in range(2)]
     for trial_id in ids:
         await asyncio.wait_for(orchestrator.trials[trial_id].wait_ended(), 10)
@@ -84,7 +85,7 @@ async def test_an_action_outside_the_space_ends_the_trial_with_the_error():
     services = InProcessServices(
         environments={"cartpole": Gymnasium("CartPole-v1")}, actors={"random": Policy(lambda observation: 5)}
     )
-    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}))
+    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}), fused_ticks=fused_ticks_default())
     trial_id = await orchestrator.start_trial(params=cartpole_params(1))
     trial = orchestrator.trials[trial_id]
     await asyncio.wait_for(trial.wait_ended(), 10)

@@ -13,6 +13,7 @@ from tests.orchestrator.sdk_components import (
     recording_datalog,
     trial_params,
 )
+from tests.waiting import await_condition
 
 ACTIVE = cogment.EventType.ACTIVE
 ENDING = cogment.EventType.ENDING
@@ -105,7 +106,7 @@ async def test_soft_terminate_gives_actors_only_the_final_observation(orchestrat
     controller = orchestrator.controller()
     trial_id = await controller.start_trial(trial_params=trial_params(endpoint, [("p1", "player", endpoint, "actor")]))
     await wait_state(controller, trial_id, cogment.TrialState.RUNNING)
-    await asyncio.sleep(0.05)
+    await await_condition(lambda: [e[0] for e in log.of("p1")].count(ACTIVE) >= 3, 10, "the actor to act 3 times")
     await controller.terminate_trial([trial_id])
     await asyncio.wait_for(log.done("p1").wait(), 10)
     events = log.of("p1")
@@ -145,7 +146,8 @@ async def test_watch_trials_sees_exactly_the_five_states(orchestrator, sdk):
 
     watcher = asyncio.create_task(watch())
     await ready.wait()
-    await asyncio.sleep(0.1)  # the subscription is registered before the trial starts
+    engine = orchestrator.orchestrator
+    await await_condition(lambda: engine.watcher_count == 1, 10, "the subscription (before the trial starts)")
     await controller.start_trial(trial_params=trial_params(endpoint, [("p1", "player", endpoint, "actor")]))
     await asyncio.wait_for(watcher, 10)
     S = cogment.TrialState

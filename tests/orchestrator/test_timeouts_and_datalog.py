@@ -17,6 +17,7 @@ from tests.orchestrator.sdk_components import (
     trial_params,
 )
 from tests.orchestrator.test_sdk_trials import serve_basic, wait_state
+from tests.waiting import await_condition
 
 ACTIVE = cogment.EventType.ACTIVE
 
@@ -121,7 +122,11 @@ async def test_trial_info_with_actors_and_latest_observation_and_several_ids(orc
     controller = orchestrator.controller()
     params = trial_params(endpoint, [("p1", "player", endpoint, "slow")], properties={"k": "v"})
     ids = [await controller.start_trial(trial_params=params) for _ in range(2)]
-    await asyncio.sleep(0.3)
+
+    async def both_wait_at_tick_2():
+        return [t.tick_id for t in (await engine_info(orchestrator, ids)).trial] == [2, 2]
+
+    await await_condition(both_wait_at_tick_2, 10, "both trials waiting for the slow actor at tick 2")
     reply = await engine_info(orchestrator, ids)
     assert [t.trial_id for t in reply.trial] == ids
     for info in reply.trial:
