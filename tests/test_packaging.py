@@ -91,3 +91,40 @@ def test_a_recording_lab_builds_frames_only_when_asked(tmp_path):
         "lab.close()\n"
     )
     assert "cogment_jupyter.datastore.store" in _loaded_by(code)
+
+
+MISSING = """
+import sys
+sys.modules[{module!r}] = None  # as if it were not installed
+try:
+{call}
+except ImportError as error:
+    print("ERROR", error)
+"""
+
+
+def _error_without(module: str, call: str) -> str:
+    code = MISSING.format(module=module, call="\n".join("    " + line for line in call.splitlines()))
+    result = _run(sys.executable, "-c", code)
+    assert result.returncode == 0 and result.stdout.startswith("ERROR "), result.stdout + result.stderr
+    return result.stdout
+
+
+def test_optional_pieces_say_how_to_install_them(tmp_path):
+    """What [notebooks] brings, and torch, fail with the pip line that brings them."""
+    pettingzoo = _error_without("pettingzoo", "from cogment_jupyter import envs\nenvs.PettingZooParallel('x/y-v0')")
+    assert 'pip install pettingzoo (or "cogment-jupyter[notebooks]")' in pettingzoo
+    for module in ("minari", "PIL"):
+        call = (
+            f"from cogment_jupyter.lab.minari_export import load_minari\nload_minari('a/b-v0', root={str(tmp_path)!r})"
+        )
+        assert 'pip install "cogment-jupyter[notebooks]"' in _error_without(module, call)
+    torch = _error_without(
+        "torch",
+        "import gymnasium as gym\n"
+        "from cogment_jupyter import actors\n"
+        "from cogment_jupyter.adapters.base import AgentSpec, TrialContext\n"
+        "space = gym.spaces.Discrete(2)\n"
+        "actors.Torch(lambda x: x).reset('a', AgentSpec(space, space), TrialContext('t', 1, {}, False))",
+    )
+    assert "pip install torch" in torch

@@ -27,10 +27,18 @@ __all__ = ["PettingZooAEC", "PettingZooParallel"]
 _FACTORY_NAMES = {"aec": "env", "parallel": "parallel_env"}
 
 
-def _registry(kind: str) -> Any:
-    import pettingzoo
+def _pettingzoo() -> Any:
+    try:
+        import pettingzoo
+    except ImportError as error:
+        raise ImportError(
+            'PettingZoo environments need pettingzoo: pip install pettingzoo (or "cogment-jupyter[notebooks]")'
+        ) from error
+    return pettingzoo
 
-    return getattr(pettingzoo, f"{kind}_registry", None)
+
+def _registry(kind: str) -> Any:
+    return getattr(_pettingzoo(), f"{kind}_registry", None)
 
 
 def resolve_factory(env_fn: str | Callable[..., Any], kind: str) -> Callable[..., Any]:
@@ -43,9 +51,7 @@ def resolve_factory(env_fn: str | Callable[..., Any], kind: str) -> Callable[...
         raise TypeError(f"expected a PettingZoo id, a dotted path or a callable, got {env_fn!r}")
     registry = _registry(kind)
     if registry is not None and env_fn in registry:
-        import pettingzoo
-
-        return functools.partial(pettingzoo.make, kind, env_fn)
+        return functools.partial(_pettingzoo().make, kind, env_fn)
     attr_name = _FACTORY_NAMES[kind]
     try:
         return getattr(importlib.import_module(env_fn), attr_name)

@@ -9,8 +9,9 @@ metadata keeps its ``trial_id``, ``agent`` and ``seed``, so a dataset can be tra
 the trials it came from.
 
 Datasets are written and read locally (``root``, default ``./minari_datasets``); nothing is
-ever downloaded. Needs ``minari`` with a storage backend: ``pip install "minari[arrow]"``
-(Arrow, the default here, uses the pyarrow this package already has; ``"hdf5"`` needs h5py).
+ever downloaded. Needs ``minari`` with a storage backend: ``pip install "cogment-jupyter[notebooks]"``
+or ``pip install "minari[arrow]" pillow`` (Arrow, the default here, uses the pyarrow this package
+already has, and imports Pillow, which Minari does not declare; ``"hdf5"`` needs h5py).
 ``EpisodeBuffer.add_step_data`` (and so jax, ``minari[create]``) is not used::
 
     from cogment_jupyter.lab.minari_export import to_minari, load_minari, minari_steps
@@ -67,10 +68,15 @@ _root_lock = threading.Lock()
 
 
 def _minari() -> Any:
+    install = 'pip install "cogment-jupyter[notebooks]" (or: pip install "minari[arrow]" pillow)'
     try:
         import minari
     except ImportError as error:
-        raise ImportError('Minari export needs minari: pip install "minari[arrow]"') from error
+        raise ImportError(f"Minari export needs minari: {install}") from error
+    try:
+        import PIL  # noqa: F401  (Minari's storages import it without declaring it)
+    except ImportError as error:
+        raise ImportError(f"Minari's storage needs Pillow, which minari does not install: {install}") from error
     return minari
 
 
