@@ -179,6 +179,8 @@ class _FollowsModel:
         self._spool_dir: str | None = None
         self._latest: Any = None
         self._seen = 0
+        self._seen_from: Any = None
+        self._adopted: Any = None
         #: the iteration this actor acts with (None before the first one)
         self.iteration: int | None = None
 
@@ -189,7 +191,8 @@ class _FollowsModel:
         self._spool_dir = spool_dir
 
     def _follow(self) -> None:
-        if self.model is None or self._latest is not None:
+        """Start (or join) the background follower of the model, on the running loop."""
+        if self.model is None:
             return
         if self.registry is None:
             raise ValueError(
@@ -198,16 +201,23 @@ class _FollowsModel:
             )
         from cogment_jupyter.model_registry.follow import LatestModel
 
-        self._latest = LatestModel.follow(self.registry, self.model, self._spool_dir)
+        if self._latest is None or not self._latest.alive:  # (a follower stops with its lab's loop)
+            self._latest = LatestModel.follow(self.registry, self.model, self._spool_dir)
 
     def _refresh(self) -> bool:
         """Take a newer iteration if one was loaded; whether the actor has one to act with."""
         latest = self._latest
-        if latest.version != self._seen:
+        if latest.version != self._seen or latest is not self._seen_from:
+            if not latest.alive:
+                self._follow()
+                latest = self._latest
             version, info, value = latest.snapshot()
-            self._adopt(value)
-            self._seen, self.iteration = version, info.version_number
-        return self._seen > 0
+            if info is not None and info is not self._adopted:
+                self._adopt(value)
+                self._adopted, self.iteration = info, info.version_number
+            if info is not None:
+                self._seen, self._seen_from = version, latest
+        return self.iteration is not None
 
     async def _act_when_loaded(self, *args: Any, **kwargs: Any) -> Any:
         await self._latest.await_first(self.wait)
@@ -223,7 +233,7 @@ class _FollowsModel:
     def __getstate__(self) -> dict[str, Any]:
         """Sent to another process without its follower (that process follows on its own)."""
         state = dict(self.__dict__)
-        state.update(_latest=None, _seen=0, iteration=None)
+        state.update(_latest=None, _seen=0, _seen_from=None, _adopted=None, iteration=None)
         return state
 
 

@@ -299,7 +299,7 @@ class Lab:
         if self._models is not None:
             from cogment_jupyter.model_registry.follow import LatestModel
 
-            LatestModel.stop_following(self._models.endpoint)
+            LatestModel.stop_following(self._runtime.loop)
             await self._models.client.close()
         if self._registry_server is not None:
             await self._registry_server.stop(0.5)

@@ -72,10 +72,11 @@ class LatestModel:
             return latest
 
     @classmethod
-    def stop_following(cls, endpoint: str | None = None) -> None:
-        """Stop the followers of one registry (all with ``None``): its lab is closing."""
+    def stop_following(cls, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Stop the followers running on ``loop`` (all with ``None``): that loop's lab is closing.
+        Actors of other labs that shared one start their own on their next tick."""
         with cls._lock:
-            keys = [key for key in cls._followed if endpoint is None or key[0] == endpoint]
+            keys = [key for key, latest in cls._followed.items() if loop is None or latest._loop is loop]
             followers = [cls._followed.pop(key) for key in keys]
         for latest in followers:
             latest.stop()
@@ -148,8 +149,8 @@ class LatestModel:
             while True:
                 try:
                     async for info in client.updates(self.name):
-                        if self.info is not None and info.version_number <= self.info.version_number:
-                            continue
+                        if self.info is not None and _same(info, self.info):
+                            continue  # (re-sent when the stream reconnects)
                         loaded, value = await client.load(self.name, info.version_number)
                         self._swap(loaded, value)
                 except UnknownModelError:
@@ -176,3 +177,12 @@ class LatestModel:
 
     def __repr__(self) -> str:
         return f"LatestModel({self.name!r} at {self.endpoint}, iteration={self.iteration or None})"
+
+
+def _same(one: VersionInfo, other: VersionInfo) -> bool:
+    """The same iteration (a restarted registry may reuse the number of a published one it dropped)."""
+    return (one.version_number, one.data_hash, one.creation_timestamp) == (
+        other.version_number,
+        other.data_hash,
+        other.creation_timestamp,
+    )

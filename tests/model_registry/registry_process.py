@@ -27,7 +27,7 @@ class RegistryProcess:
         return self.process.wait(timeout=20)
 
 
-def start_registry_process(archive: Path, *extra: str) -> RegistryProcess:
+def start_registry_process(archive: Path, *extra: str, port: int = 0) -> RegistryProcess:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -35,7 +35,7 @@ def start_registry_process(archive: Path, *extra: str) -> RegistryProcess:
             "cogment_jupyter.cli",
             "services",
             "model_registry",
-            "--port=0",
+            f"--port={port}",
             f"--archive_dir={archive}",
             "--log_level=warning",
             *extra,

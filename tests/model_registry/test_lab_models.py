@@ -180,3 +180,44 @@ def test_an_actor_waits_for_a_first_iteration_then_fails_clearly(lab: Lab) -> No
     assert failed.errors and "no iteration of model 'never'" in failed.errors[0], failed.errors
     with pytest.raises(ModelNotAvailable, match="there is no model 'never'"):
         lab.models.follow("never").wait(1.0)
+
+
+def test_followers_outlive_a_closed_lab_and_a_registry_restart(tmp_path: Path) -> None:
+    """Two labs of one process follow one model through one follower; the first lab closes, then
+    the registry restarts on its port: the second lab's actor keeps taking new iterations."""
+    import socket
+
+    from tests.model_registry.registry_process import start_registry_process
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    registry = start_registry_process(tmp_path / "archive", port=port)
+    try:
+        first = Lab(datastore=tmp_path / "first", model_registry=registry.endpoint)
+        with Lab(datastore=tmp_path / "second", model_registry=registry.endpoint) as second:
+            for lab in (first, second):
+                lab.serve_env("ticks", Ticks())
+                lab.serve_actor("follower", actors.Policy(sign_policy, model="m"))
+            first.models.store("m", np.array([1.0]))
+            for lab in (first, second):
+                handle = lab.start_trial("ticks", "follower", max_steps=3)
+                handle.wait(60)
+                assert actions_of(lab, handle.id) == [1] * 4
+            first.close()
+            second.models.publish("m", np.array([-1.0]))
+            second.models.follow("m").wait(20, newer_than=1)
+            handle = second.start_trial("ticks", "follower", max_steps=3)
+            handle.wait(60)
+            assert actions_of(second, handle.id) == [0] * 4, handle.errors
+
+            assert registry.stop() == 0
+            registry = start_registry_process(tmp_path / "archive", port=port)  # iteration 2 was not stored
+            second.models.publish("m", np.array([-1.0]))  # iteration 2 again (the first was dropped)
+            second.models.store("m", np.array([1.0]))  # iteration 3, once the follower is back
+            second.models.follow("m").wait(30, newer_than=2)
+            handle = second.start_trial("ticks", "follower", max_steps=3)
+            handle.wait(60)
+            assert actions_of(second, handle.id) == [1] * 4, handle.errors
+    finally:
+        registry.stop()
