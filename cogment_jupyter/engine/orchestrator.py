@@ -208,6 +208,19 @@ class Orchestrator:
         ]
         return _Endpoints(environment_endpoint, actors, datalog)
 
+    async def with_resolved_endpoints(self, params: TrialParams) -> TrialParams:
+        """A copy of ``params`` whose discovery endpoints are resolved by this orchestrator's directory
+        (for a trial another orchestrator will run)."""
+        endpoints = await self._resolve_endpoints(params)
+        resolved = TrialParams()
+        resolved.CopyFrom(params)
+        resolved.environment.endpoint = endpoints.environment
+        for actor, endpoint in zip(resolved.actors, endpoints.actors, strict=True):
+            actor.endpoint = endpoint
+        if params.datalog.endpoint:
+            resolved.datalog.endpoint = endpoints.datalog
+        return resolved
+
     def _build_trial(self, trial_id: str, user_id: str, params: TrialParams, endpoints: _Endpoints) -> Trial:
         environment = self.factory.environment(trial_id, endpoints.environment, params.environment.implementation)
         slots = [

@@ -763,6 +763,8 @@ class Lab:
                 await trial.wait_recorded()
             else:
                 assert self._remote is not None
+                if self.directory and self.orchestrator is not None:  # (the shared runtime may know no directory)
+                    params = await self.orchestrator.with_resolved_endpoints(params)
                 await self._remote.run(handle, params, self.user_id)
         except Exception as error:
             handle._fail(str(error))
