@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import grpc
 
 from cogment_jupyter.proto import directory_pb2, directory_pb2_grpc
+from cogment_jupyter.transport.channels import until_ready
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ ENDPOINT_ENV = "COGMENT_DIRECTORY_ENDPOINT"
 TOKEN_ENV = "COGMENT_DIRECTORY_AUTHENTICATION_TOKEN"
 #: seconds a directory call may take before the caller is told the directory does not answer
 CALL_TIMEOUT = 30.0
+#: seconds a call waits for the directory to (re)connect
+CONNECT_TIMEOUT = 10.0
 
 
 class DirectoryError(RuntimeError):
@@ -65,11 +68,14 @@ class DirectoryClient:
     def __repr__(self) -> str:
         return f"DirectoryClient({self.endpoint!r}, token={'set' if self.token else 'none'})"
 
-    @property
-    def stub(self) -> directory_pb2_grpc.DirectorySPStub:
+    async def _connected(self) -> directory_pb2_grpc.DirectorySPStub:
+        """The stub, once the channel is connected (``DirectoryError`` after ``CONNECT_TIMEOUT`` s)."""
         if self._stub is None:
             self._channel = grpc.aio.insecure_channel(self.address)
             self._stub = directory_pb2_grpc.DirectorySPStub(self._channel)
+        assert self._channel is not None
+        if not await until_ready(self._channel, CONNECT_TIMEOUT):
+            raise DirectoryError(f"the directory at {self.endpoint} does not answer (after {CONNECT_TIMEOUT:g} s)")
         return self._stub
 
     def metadata(self, token: str | None = None) -> tuple[tuple[str, str], ...]:
@@ -93,7 +99,10 @@ class DirectoryClient:
         )
         try:
             replies = [
-                r async for r in self.stub.Register(iter([request]), metadata=self.metadata(), timeout=CALL_TIMEOUT)
+                r
+                async for r in (await self._connected()).Register(
+                    iter([request]), metadata=self.metadata(), timeout=CALL_TIMEOUT
+                )
             ]
         except grpc.aio.AioRpcError as error:
             raise DirectoryError(f"Directory register failure at {self.endpoint}: [{error.details()}]") from None
@@ -109,7 +118,10 @@ class DirectoryClient:
         request = directory_pb2.DeregisterRequest(service_id=registration.service_id, secret=registration.secret)
         try:
             replies = [
-                r async for r in self.stub.Deregister(iter([request]), metadata=self.metadata(), timeout=CALL_TIMEOUT)
+                r
+                async for r in (await self._connected()).Deregister(
+                    iter([request]), metadata=self.metadata(), timeout=CALL_TIMEOUT
+                )
             ]
         except grpc.aio.AioRpcError as error:
             raise DirectoryError(f"Directory deregister failure at {self.endpoint}: [{error.details()}]") from None
@@ -121,7 +133,7 @@ class DirectoryClient:
     ) -> list[directory_pb2.FullServiceData]:
         """What the directory answers (only its first answer with ``first``); ``token`` overrides ours."""
         found: list[directory_pb2.FullServiceData] = []
-        call = self.stub.Inquire(request, metadata=self.metadata(token), timeout=CALL_TIMEOUT)
+        call = (await self._connected()).Inquire(request, metadata=self.metadata(token), timeout=CALL_TIMEOUT)
         try:
             async for reply in call:
                 found.append(reply.data)

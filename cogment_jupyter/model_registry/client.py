@@ -29,9 +29,12 @@ from cogment_jupyter.model_registry.infos import (
 )
 from cogment_jupyter.model_registry.serialization import FORMAT_PROPERTY, Encoded, Receiver, encode, receiver
 from cogment_jupyter.proto import model_registry_pb2, model_registry_pb2_grpc
+from cogment_jupyter.transport.channels import until_ready
 
 #: gRPC message limit for what the registry sends (its chunks are 2 MiB by default)
 MAX_MESSAGE = 64 * 1024 * 1024
+#: seconds a call waits for the registry to (re)connect before saying it does not answer
+CONNECT_TIMEOUT = 10.0
 #: models and iterations asked for per list call
 PAGE = 100
 
@@ -75,13 +78,18 @@ class RegistryClient:
         self._channel: grpc.aio.Channel | None = None
         self._stub: model_registry_pb2_grpc.ModelRegistrySPStub | None = None
 
-    @property
-    def stub(self) -> model_registry_pb2_grpc.ModelRegistrySPStub:
+    async def _connected(self) -> model_registry_pb2_grpc.ModelRegistrySPStub:
+        """The stub, once the channel is connected (``RegistryUnavailable`` after ``CONNECT_TIMEOUT`` s)."""
         if self._stub is None:
             self._channel = grpc.aio.insecure_channel(
                 self.address, options=[("grpc.max_receive_message_length", MAX_MESSAGE)]
             )
             self._stub = model_registry_pb2_grpc.ModelRegistrySPStub(self._channel)
+        assert self._channel is not None
+        if not await until_ready(self._channel, CONNECT_TIMEOUT):
+            raise RegistryUnavailable(
+                f"the model registry at {self.endpoint} does not answer (after {CONNECT_TIMEOUT:g} s): is it running?"
+            )
         return self._stub
 
     async def close(self) -> None:
@@ -93,7 +101,9 @@ class RegistryClient:
 
     async def model_info(self, name: str) -> ModelInfo | None:
         try:
-            reply = await self.stub.RetrieveModels(model_registry_pb2.RetrieveModelsRequest(model_ids=[name]))
+            reply = await (await self._connected()).RetrieveModels(
+                model_registry_pb2.RetrieveModelsRequest(model_ids=[name])
+            )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -107,7 +117,7 @@ class RegistryClient:
             )
         )
         try:
-            await self.stub.CreateOrUpdateModel(request)
+            await (await self._connected()).CreateOrUpdateModel(request)
         except grpc.aio.AioRpcError as error:
             raise _error(error, self.endpoint) from None
 
@@ -116,7 +126,7 @@ class RegistryClient:
         request = model_registry_pb2.RetrieveModelsRequest(models_count=PAGE)
         while True:
             try:
-                reply = await self.stub.RetrieveModels(request)
+                reply = await (await self._connected()).RetrieveModels(request)
             except grpc.aio.AioRpcError as error:
                 raise _error(error, self.endpoint) from None
             out.extend(model_info_from(m) for m in reply.model_infos)
@@ -126,7 +136,7 @@ class RegistryClient:
 
     async def delete(self, name: str) -> None:
         try:
-            await self.stub.DeleteModel(model_registry_pb2.DeleteModelRequest(model_id=name))
+            await (await self._connected()).DeleteModel(model_registry_pb2.DeleteModelRequest(model_id=name))
         except grpc.aio.AioRpcError as error:
             raise _error(error, self.endpoint) from None
 
@@ -137,7 +147,7 @@ class RegistryClient:
         request = model_registry_pb2.RetrieveVersionInfosRequest(model_id=name, versions_count=PAGE)
         while True:
             try:
-                reply = await self.stub.RetrieveVersionInfos(request)
+                reply = await (await self._connected()).RetrieveVersionInfos(request)
             except grpc.aio.AioRpcError as error:
                 raise _error(error, self.endpoint) from None
             out.extend(version_info_from(v) for v in reply.version_infos)
@@ -148,7 +158,7 @@ class RegistryClient:
     async def iteration(self, name: str, iteration: int = -1) -> VersionInfo:
         request = model_registry_pb2.RetrieveVersionInfosRequest(model_id=name, version_numbers=[iteration])
         try:
-            reply = await self.stub.RetrieveVersionInfos(request)
+            reply = await (await self._connected()).RetrieveVersionInfos(request)
         except grpc.aio.AioRpcError as error:
             raise _error(error, self.endpoint) from None
         return version_info_from(reply.version_infos[0])
@@ -183,7 +193,7 @@ class RegistryClient:
                     progress(len(chunk))
 
         try:
-            reply = await self.stub.CreateVersion(requests())
+            reply = await (await self._connected()).CreateVersion(requests())
         except grpc.aio.AioRpcError as error:
             raise _error(error, self.endpoint) from None
         finally:
@@ -217,7 +227,7 @@ class RegistryClient:
         digest = hashlib.sha256()
         received = 0
         try:
-            async for chunk in self.stub.RetrieveVersionData(request):
+            async for chunk in (await self._connected()).RetrieveVersionData(request):
                 data = chunk.data_chunk
                 await asyncio.to_thread(_take, sink, digest, data)
                 received += len(data)
@@ -233,7 +243,7 @@ class RegistryClient:
 
     async def updates(self, name: str) -> AsyncIterator[VersionInfo]:
         """The latest iteration now (if any), then each new one as it is published."""
-        call = self.stub.VersionUpdate(model_registry_pb2.VersionUpdateRequest(model_id=name))
+        call = (await self._connected()).VersionUpdate(model_registry_pb2.VersionUpdateRequest(model_id=name))
         try:
             async for reply in call:
                 yield version_info_from(reply.version_info)

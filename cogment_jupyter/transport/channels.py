@@ -25,3 +25,15 @@ class ChannelPool:
         channels, self._channels = self._channels, {}
         for channel in channels.values():
             await channel.close(grace=None)
+
+
+async def until_ready(channel: grpc.aio.Channel, timeout: float) -> bool:
+    """Whether ``channel`` connects within ``timeout`` seconds. A channel whose peer restarted waits
+    in a reconnection backoff and fails calls at once meanwhile: this reconnects it now."""
+    import asyncio
+
+    try:
+        await asyncio.wait_for(channel.channel_ready(), timeout)
+    except TimeoutError:
+        return False
+    return True
