@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -14,6 +12,7 @@ import pytest
 from cogment_jupyter.directory.service import DirectoryOptions, DirectoryServer
 from tests import sdk_cog_settings
 from tests.orchestrator.conftest import orchestrator, sdk  # noqa: F401  (fixtures used here too)
+from tests.waiting import await_condition
 
 T = TypeVar("T")
 
@@ -22,15 +21,18 @@ FAST = DirectoryOptions(check_period=0.3, scan_period=0.1, rounds=1)
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20.0) -> T:
-    """Poll ``probe`` until ``accept`` takes its value; fail with the last value at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
-        await asyncio.sleep(0.05)
+    """Poll ``probe`` until ``accept`` takes its value (and return it); fail with the last value at the deadline."""
+    last: list[T] = []
+
+    async def accepted() -> bool:
+        last[:] = [await probe()]
+        return accept(last[0])
+
+    try:
+        await await_condition(accepted, timeout, "the expected answer")
+    except TimeoutError as error:
+        raise AssertionError(f"{error}; last value: {last[0] if last else None!r}") from None
+    return last[0]
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from cogment_jupyter import Lab, actors
 from cogment_jupyter.adapters.base import AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.model_registry.follow import ModelNotAvailable
 from tests.model_registry.conftest import sdk_registry
+from tests.waiting import wait_for
 
 
 class Ticks(Environment):
@@ -120,16 +121,13 @@ def test_a_policy_follows_the_latest_iteration_between_ticks(lab: Lab) -> None:
 
     async def policy(observation: np.ndarray, weights: np.ndarray) -> int:
         if observation[0] == 20:  # hold the trial here (without blocking the lab's loop) until told
-            while not gate.is_set():
-                await asyncio.sleep(0.01)
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait, 30)
         return int(weights[0] > 0)
 
     actor = actors.Policy(policy, model="switch")
     lab.serve_actor("follower", actor)
     handle = lab.start_trial("ticks", "follower", max_steps=40)
-    deadline = time.monotonic() + 30
-    while handle.tick < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: handle.tick >= 20, 30, "the trial reaching tick 20")
     assert handle.tick == 20, handle.state
     lab.models.publish("switch", np.array([-1.0]))  # action 0
     lab.models.follow("switch").wait(20, newer_than=1)
@@ -167,8 +165,9 @@ def test_an_actor_waits_for_a_first_iteration_then_fails_clearly(lab: Lab) -> No
     late = actors.Policy(sign_policy, model="late", wait=20)
     lab.serve_actor("late", late)
     handle = lab.start_trial("ticks", "late", max_steps=3)
-    time.sleep(0.3)  # the trial is waiting for the model; nothing has been published yet
-    assert handle.tick == 0
+    # the actor's follower asked the registry and found no such model: the trial waits at tick 0
+    wait_for(lambda: lab.models.follow("late").problem, 20, "the follower finding no model 'late'")
+    assert handle.tick == 0 and handle.state != "ENDED"
     lab.models.store("late", np.array([1.0]))
     handle.wait(30)
     assert actions_of(lab, handle.id) == [1] * 4
