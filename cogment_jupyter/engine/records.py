@@ -53,6 +53,8 @@ Payload = Any  # bytes | Encodable | None
 
 def as_bytes(payload: Payload) -> bytes:
     """The wire form of a payload: bytes as-is, ``None`` as empty, else ``to_bytes()``."""
+    if type(payload) is bytes:  # what gRPC peers send: every tick, so tested first
+        return payload
     if payload is None:
         return b""
     if isinstance(payload, bytes | bytearray | memoryview):

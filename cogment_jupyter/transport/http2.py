@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 import urllib.parse
 from collections.abc import Callable, Sequence
 
@@ -44,6 +45,10 @@ _WINDOW = 2**31 - 1
 _REFILL = 2**30
 #: The largest frame we accept (fewer frames for big observations; HTTP/2's default is 16 KiB).
 _OUR_MAX_FRAME = 1 << 20
+#: The least room offered to each socket read.
+_READ_CHUNK = 64 * 1024
+#: A frame header: length (24 bits: 16 + 8), type, flags, stream id (with its reserved bit).
+_FRAME_HEAD = struct.Struct(">HBBBI")
 
 _HTTP_STATUS_CODES = {400: "INTERNAL", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "UNIMPLEMENTED"}
 _HTTP_STATUS_CODES.update(dict.fromkeys((429, 502, 503, 504), "UNAVAILABLE"))
@@ -232,7 +237,7 @@ class Http2Stream:
         self.on_end(code, details)
 
 
-class Http2Connection(asyncio.Protocol):
+class Http2Connection(asyncio.BufferedProtocol):
     """One HTTP/2 connection to a gRPC server, carrying any number of calls."""
 
     def __init__(self, authority: str) -> None:
@@ -251,7 +256,9 @@ class Http2Connection(asyncio.Protocol):
         self._encoder = hpack.Encoder()
         self._decoder = hpack.Decoder()
         self._header_errors = hpack.HPACKError
-        self._buffer = b""
+        self._input = bytearray(4 * _READ_CHUNK)
+        self._view = memoryview(self._input)
+        self._filled = 0
         self._received = 0
         self._header_block: tuple[int, int, bytearray] | None = None  # stream, flags, block (CONTINUATION)
 
@@ -267,29 +274,40 @@ class Http2Connection(asyncio.Protocol):
         connection_window = (_WINDOW - 65535).to_bytes(4, "big")
         transport.write(_PREFACE + _frame(_SETTINGS, 0, 0, ours) + _frame(_WINDOW_UPDATE, 0, 0, connection_window))
 
-    def data_received(self, data: bytes) -> None:
-        buffer = self._buffer + data if self._buffer else data
-        position, size = 0, len(buffer)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the socket reads into: one buffer for the connection's life (a fresh 256 KiB
+        bytes object per read, as a plain protocol gets, costs a memory map and unmap)."""
+        free = len(self._input) - self._filled
+        if free < _READ_CHUNK:  # a frame larger than the buffer is arriving: grow it
+            grown = bytearray(max(2 * len(self._input), self._filled + _READ_CHUNK))
+            grown[: self._filled] = self._view[: self._filled]
+            self._input, self._view = grown, memoryview(grown)  # (the old one may still be exported)
+        return self._view[self._filled :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._filled += nbytes
+        buffer, view, size = self._input, self._view, self._filled
+        position = 0
         try:
             while size - position >= 9:
-                length = int.from_bytes(buffer[position : position + 3], "big")
-                end = position + 9 + length
+                high, low, kind, flags, stream_id = _FRAME_HEAD.unpack_from(buffer, position)
+                end = position + 9 + (high << 8 | low)
                 if end > size:
                     break
-                kind, flags = buffer[position + 3], buffer[position + 4]
-                stream_id = int.from_bytes(buffer[position + 5 : position + 9], "big") & 0x7FFFFFFF
-                payload = buffer[position + 9 : end]
+                payload = view[position + 9 : end].tobytes()
                 position = end
                 if kind == _DATA:
-                    self._on_data(stream_id, flags, payload)
+                    self._on_data(stream_id & 0x7FFFFFFF, flags, payload)
                 elif self._header_block is not None and kind != _CONTINUATION:
                     raise _ConnectionFailure("a header block was interrupted by another frame")
                 else:
-                    self._on_control(kind, flags, stream_id, payload)
+                    self._on_control(kind, flags, stream_id & 0x7FFFFFFF, payload)
         except _ConnectionFailure as error:
             self._fail(f"protocol error: {error}")
             return
-        self._buffer = buffer[position:]
+        if position:  # keep the start of an incomplete frame at the start of the buffer
+            buffer[: size - position] = view[position:size].tobytes()  # (a copy: the ranges overlap)
+            self._filled = size - position
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail_streams(f"connection lost: {exc}" if exc else "the server closed the connection")
