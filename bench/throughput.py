@@ -11,6 +11,11 @@ Random CartPole episodes last ~22 steps, so that figure is mostly what a trial c
 record and end; the 500-step episodes (a policy that balances the pole) show what a tick costs.
 Both are also measured on the engine's own tick loop (a lab with ``fused_ticks=False``).
 
+Also measured: a cheap two-agent environment that rewards both agents every step, on both
+loops (the fused loop's multi-actor path, against the engine's loop); CartPole trials with a
+``response_timeout`` (their in-process actor and environment are then called off the event
+loop, so that the timeout holds), against the same trials without one.
+
 Also measured, to say how far 0.5x is from what Python allows: a hand-written recorder, the
 least any implementation can do (a seeded episode, every step's observation, action, reward and
 end flags kept, then a compressed Arrow chunk and a trial row committed to SQLite): a chunk per
@@ -33,10 +38,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gymnasium as gym
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.adapters.base import AgentSpec, Environment, StepResult
 
 
 def raw_loop(steps: int) -> float:
@@ -109,6 +116,25 @@ def hand_written_recorder(steps: int, directory: str, episodes_per_chunk: int, e
     return rate
 
 
+class Duo(Environment):
+    """Two agents, 200 steps, both rewarded at every step (as PettingZoo games reward every agent)."""
+
+    spec = AgentSpec(gym.spaces.Box(-1, 1, (4,), np.float32), gym.spaces.Discrete(2))
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return {"a": self.spec, "b": self.spec}
+
+    def reset(self, context, options=None) -> StepResult:
+        self.t = 0
+        self.observation = np.zeros(4, np.float32)
+        return StepResult({"a": self.observation, "b": self.observation})
+
+    def step(self, actions) -> StepResult:
+        self.t += 1
+        return StepResult({"a": self.observation, "b": self.observation}, {"a": 1.0, "b": 0.5}, done=self.t >= 200)
+
+
 def balance(observation) -> int:
     """Push the cart under the pole: episodes last the full 500 steps, so trial setup hardly counts."""
     return int(observation[2] + observation[3] > 0)
@@ -152,6 +178,7 @@ def main() -> None:
         with Lab(datastore=f"{directory}/bench") as lab:
             lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
             lab.serve_env("cartpole-process", envs.Gymnasium("CartPole-v1"), process=True)
+            lab.serve_env("duo", Duo())
             lab.serve_actor("random", actors.Random())
             lab.serve_actor("balance", actors.Policy(balance))
             lab_rate(lab, "cartpole", 2_000, args.concurrency)  # warm up
@@ -159,13 +186,17 @@ def main() -> None:
             local = lab_rate(lab, "cartpole", args.steps, args.concurrency)
             unrecorded = lab_rate(lab, "cartpole", args.steps, args.concurrency, datalog=False)
             long_trials = lab_rate(lab, "cartpole", args.steps, args.concurrency, actor="balance")
+            timed = lab_rate(lab, "cartpole", args.steps // 2, args.concurrency, response_timeout=5.0)
+            duo = lab_rate(lab, "duo", args.steps, args.concurrency)
             with Lab(datastore=f"{directory}/bench-engine", fused_ticks=False) as engine_lab:
                 engine_lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+                engine_lab.serve_env("duo", Duo())
                 engine_lab.serve_actor("random", actors.Random())
                 engine_lab.serve_actor("balance", actors.Policy(balance))
                 lab_rate(engine_lab, "cartpole", 2_000, args.concurrency)  # warm up
                 engine_short = lab_rate(engine_lab, "cartpole", args.steps, args.concurrency)
                 engine_long = lab_rate(engine_lab, "cartpole", args.steps, args.concurrency, actor="balance")
+                engine_duo = lab_rate(engine_lab, "duo", args.steps, args.concurrency)
             remote = lab_rate(lab, "cartpole-process", args.steps // 4, args.concurrency)
             floor_per_episode = hand_written_recorder(args.steps, directory, 1, 1)
             floor_batched_commits = hand_written_recorder(args.steps, directory, 1, 64)
@@ -183,6 +214,12 @@ def main() -> None:
     print("The engine's own tick loop (fused loop off; same run):")
     print(f"  in-process, random episodes         : {engine_short:>10,.0f} steps/s   {engine_short / raw:.2f}x")
     print(f"  in-process, 500-step episodes       : {engine_long:>10,.0f} steps/s   {engine_long / raw:.2f}x")
+    print("Two agents, both rewarded every step; reference = the engine's loop, same run")
+    print(f"  engine's loop                       : {engine_duo:>10,.0f} steps/s   1.00x")
+    print(f"  fused loop                          : {duo:>10,.0f} steps/s   {duo / engine_duo:.2f}x")
+    print("CartPole, random actor, response_timeout=5 (components off the event loop); reference = lab, in-process")
+    print(f"  lab, in-process                     : {local:>10,.0f} steps/s   1.00x")
+    print(f"  the same with a response_timeout    : {timed:>10,.0f} steps/s   {timed / local:.2f}x")
     print("The least any recorder can do in Python (hand-written loop, no engine; same run):")
     floors = {
         "a chunk and a commit per episode": floor_per_episode,

@@ -18,10 +18,12 @@ run): the components of such a trial make those calls on a thread of their own
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import functools
 import inspect
 import logging
+import queue
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -84,34 +86,58 @@ class AnswerLater(Exception):
 
 class _OffLoop:
     """Runs one component's synchronous calls in order on a thread of its own, and hands
-    what they report to the event loop (see the module doc)."""
+    what they report to the event loop (see the module doc). The thread is a daemon: a call
+    that never returns must not keep the process from exiting."""
 
     def __init__(self, name: str) -> None:
         self.loop = asyncio.get_running_loop()
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def run(self, call: Callable[..., Any], *args: Any) -> None:
-        self._executor.submit(self._logged, call, *args)
+        self._calls.put((call, args))
 
     async def wait(self, call: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.wrap_future(self._executor.submit(call, *args))
+        """The result of ``call(*args)``, made on the component's thread."""
+        done: asyncio.Future[Any] = self.loop.create_future()
+
+        def call_and_report() -> None:
+            try:
+                result = call(*args)
+            except BaseException as error:  # handed to the awaiting coroutine
+                self.post(_settle, done, None, error)
+            else:
+                self.post(_settle, done, result, None)
+
+        self.run(call_and_report)
+        return await done
 
     def post(self, call: Callable[..., Any], *args: Any) -> None:
         """Call ``call(*args)`` on the event loop (from the component's thread)."""
-        self.loop.call_soon_threadsafe(call, *args)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            self.loop.call_soon_threadsafe(call, *args)
 
     def close(self, last: Callable[[], Any] | None = None) -> None:
         """After the calls already queued (and ``last``), the thread ends."""
         if last is not None:
             self.run(last)
-        self._executor.shutdown(wait=False)
+        self._calls.put(None)
 
-    @staticmethod
-    def _logged(call: Callable[..., Any], *args: Any) -> None:
-        try:
-            call(*args)
-        except Exception:
-            log.exception("An in-process component's call failed off the event loop")
+    def _work(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, args = item
+            try:
+                call(*args)
+            except Exception:
+                log.exception("An in-process component's call failed off the event loop")
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if not future.done():
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 @functools.lru_cache(maxsize=256)
