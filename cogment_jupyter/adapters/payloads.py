@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,26 +128,16 @@ def fixed_value(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+@dataclass(slots=True)
 class _Extras:
     """What an observation holds besides its value and frame (see :class:`LabObservation`)."""
 
-    __slots__ = ("action_mask", "dead", "inactive", "info", "terminated", "truncated")
-
-    def __init__(
-        self,
-        inactive: bool = False,
-        dead: bool = False,
-        terminated: bool = False,
-        truncated: bool = False,
-        info: Mapping[str, Any] | None = None,
-        action_mask: Any = None,
-    ) -> None:
-        self.inactive = inactive
-        self.dead = dead
-        self.terminated = terminated
-        self.truncated = truncated
-        self.info = info
-        self.action_mask = action_mask
+    inactive: bool = False
+    dead: bool = False
+    terminated: bool = False
+    truncated: bool = False
+    info: Mapping[str, Any] | None = None
+    action_mask: Any = None
 
 
 class LabObservation:

@@ -132,6 +132,15 @@ class _OffLoop:
                 log.exception("An in-process component's call failed off the event loop")
 
 
+def _last_call(off_loop: _OffLoop | None, call: Callable[[], Any]) -> None:
+    """A component's last call (its close): on its own thread after the call it may be in,
+    then that thread ends; at once for a component called inline."""
+    if off_loop is not None:
+        off_loop.close(call)
+    else:
+        call()
+
+
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if not future.done():
         if error is not None:
@@ -372,12 +381,8 @@ class InProcessEnvironment(EnvironmentConnection):
             return
         self._closed = True
         env, self._env, self._port = self._env, None, None  # an ended trial is kept a while: keep it light
-        if env is None:
-            return
-        if self._off_loop is not None:  # after the step it may be in
-            self._off_loop.close(functools.partial(self._close_env, env))
-        else:
-            self._close_env(env)
+        if env is not None:
+            _last_call(self._off_loop, functools.partial(self._close_env, env))
 
     def _close_env(self, env: Environment) -> None:
         try:
@@ -631,12 +636,8 @@ class InProcessActor(ActorConnection):
         if self._pending is not None:
             self._pending.cancel()
         actor, self._actor, self._port = self._actor, None, None  # an ended trial is kept a while: keep it light
-        if actor is None:
-            return
-        if self._off_loop is not None:  # after the act it may be in
-            self._off_loop.close(functools.partial(self._end_actor, actor))
-        else:
-            self._end_actor(actor)
+        if actor is not None:
+            _last_call(self._off_loop, functools.partial(self._end_actor, actor))
 
     @staticmethod
     def _end_actor(actor: Actor) -> None:
