@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.waiting import wait_for
+
 from .jupyter_harness import JupyterServer, NotebookPage
 
 PLAY = ".cj-play"
@@ -32,6 +34,15 @@ def click_to_play(nb: NotebookPage, page: Any, running: bool = True) -> None:
     nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
 
 
+def press_each(nb: NotebookPage, page: Any, keys: list[str]) -> None:
+    """Press the keys one by one, each once the turn-based round took the one before (its
+    frame shows the next tick), as a person plays."""
+    tick = int(nb.wait_attr(PLAY, "data-tick", "v => v !== null"))
+    for n, key in enumerate(keys, start=tick + 1):
+        page.keyboard.press(key)
+        nb.wait_attr(PLAY, "data-tick", f"v => +v >= {n}", timeout_s=30)
+
+
 def test_play_cartpole_turn_based_records_the_keys_pressed(
     open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
 ) -> None:
@@ -44,9 +55,7 @@ def test_play_cartpole_turn_based_records_the_keys_pressed(
     cells = nb.cell_count()
     keys = ["ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft", "ArrowRight"]
     nb.screenshot(artifacts / "1-playing.png", PLAY)
-    for key in keys:
-        page.keyboard.press(key)
-        page.wait_for_timeout(60)
+    press_each(nb, page, keys)
     nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
     nb.screenshot(artifacts / "2-game-over.png", PLAY)
     assert nb.cell_count() == cells  # no key leaked into notebook shortcuts
@@ -66,9 +75,7 @@ def test_reload_mid_trial_reattaches_and_the_trial_goes_on(
     )
     nb.run_all()
     click_to_play(nb, page)
-    for key in ["ArrowLeft", "ArrowRight"]:
-        page.keyboard.press(key)
-        page.wait_for_timeout(60)
+    press_each(nb, page, ["ArrowLeft", "ArrowRight"])
     nb.save()
     nb.reload()
     # the reloaded page shows the widget again with the latest frame, and the trial waits for us
@@ -76,9 +83,7 @@ def test_reload_mid_trial_reattaches_and_the_trial_goes_on(
     nb.screenshot(artifacts / "reloaded.png", PLAY)
     assert nb.value("w.trial.state") == "RUNNING"
     click_to_play(nb, page)
-    for key in ["ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft"]:
-        page.keyboard.press(key)
-        page.wait_for_timeout(60)
+    press_each(nb, page, ["ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft"])
     nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
     assert nb.value("lab.steps(w.trial.wait(30).id)['action'].iloc[:6].tolist()") == [0, 1, 1, 1, 0, 0]
     # re-display: a second view of the same widget shows the final frame
@@ -100,9 +105,14 @@ def test_feedback_and_teacher_widgets(
     )
     nb.run_all()
     click_to_play(nb, page)
-    for key in ["+", "-", "+"]:
+    message = page.locator(".cj-play-message").first
+    for key in ["+", "-", "+"]:  # each once the one before was given ("feedback +1 at tick 3")
+        before = message.text_content()
         page.keyboard.press(key)
-        page.wait_for_timeout(250)
+        page.wait_for_function(
+            "([el, before]) => el.textContent.startsWith('feedback') && el.textContent !== before",
+            arg=[message.element_handle(), before],
+        )
     nb.screenshot(artifacts / "feedback.png", PLAY)
     given = nb.value("[v for _, v in f.feedback]")
     assert given == [1.0, -1.0, 1.0]
@@ -116,8 +126,9 @@ def test_feedback_and_teacher_widgets(
     )
     teacher = page.locator(PLAY).nth(1)
     teacher.locator(STAGE).click()
+    held_from = int(teacher.get_attribute("data-tick") or 0)
     page.keyboard.down("ArrowRight")
-    page.wait_for_timeout(400)
+    page.wait_for_function("([el, n]) => +el.dataset.tick >= n", arg=[teacher.element_handle(), held_from + 4])
     nb.screenshot(artifacts / "teacher-in-control.png")
     page.keyboard.up("ArrowRight")
     taken = nb.value("int(lab.interventions(t.trial.wait(30).id)['active'].sum())")
@@ -149,6 +160,7 @@ def test_replay_widget_plays_a_recorded_trial(
     tick = nb.value("r.slider.value")
     assert tick >= 5
     nb.append_and_run("r.player.playing = False")  # stop the playback before scrubbing
-    page.wait_for_timeout(300)
-    nb.append_and_run("r.slider.value = 3")
-    assert nb.value("[r.view.tick, 'tick 3' in r.details.value]") == [3, True]
+    # (a step of the playback still on its way may move the slider after it is set: set it until it stays)
+    scrubbed = "setattr(r.slider, 'value', 3) or [r.view.tick, 'tick 3' in r.details.value]"
+    wait_for(lambda: nb.value(scrubbed) == [3, True], 30, "the replay to show tick 3")
+    assert nb.value("[r.slider.value, r.view.tick]") == [3, 3]

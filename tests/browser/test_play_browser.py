@@ -81,6 +81,15 @@ def key_downs(path: Path) -> list[list[str]]:
     return [r["pressed"] for r in records(path, "keys") if r["pressed"]]
 
 
+def press_each(page: Any, events: Path, keys: list[str]) -> None:
+    """Press the keys one by one, each once Python saw the one before (presses that overlap
+    would be one held set)."""
+    seen = len(key_downs(events))
+    for n, key in enumerate(keys, start=seen + 1):
+        page.keyboard.press(key)
+        wait_for_file_lines(events, lambda _, n=n: len(key_downs(events)) >= n)
+
+
 def wait_for_kind(path: Path, kind: str, n: int, timeout_s: float = 15) -> list[dict[str, Any]]:
     return [
         r
@@ -112,10 +121,7 @@ def test_play_in_jupyterlab(
 
     # keys that are also notebook shortcuts reach Python, in order, and leave the notebook alone
     keys = ["ArrowLeft", "a", "b", "x", "d", "d", "Enter", "ArrowRight", " ", "m", "z"]
-    for key in keys:
-        page.keyboard.press(key)
-        page.wait_for_timeout(40)
-    wait_for_file_lines(events, lambda _: len(key_downs(events)) >= len(keys))
+    press_each(page, events, keys)
     assert key_downs(events) == [[k] for k in keys]
     assert nb.cell_count() == cells_before
     assert nb.focused_element() == "input.cj-play-sink"
@@ -167,13 +173,11 @@ def test_keys_reach_python_while_a_cell_is_busy(
     page.locator(STAGE).first.click()
     nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
     # the harness's own append-and-run (it activates the notebook first), not awaited: the cell sleeps
-    page.evaluate("p => { window.__cj.appendAndRun(p, 'import time; time.sleep(20)'); }", nb.path)
+    page.evaluate("p => { window.__cj.appendAndRun(p, 'log(\"sleeping\"); time.sleep(20)'); }", nb.path)
     page.wait_for_function("p => window.__cj.state(p).kernelStatus === 'busy'", arg=nb.path)
-    page.wait_for_timeout(1000)  # the cell is now sleeping
+    wait_for_kind(events, "sleeping", 1)  # the cell is now sleeping
     page.locator(STAGE).first.click()
-    for key in ("ArrowLeft", "ArrowRight"):
-        page.keyboard.press(key)
-        page.wait_for_timeout(50)
+    press_each(page, events, ["ArrowLeft", "ArrowRight"])
     seen = wait_for_file_lines(events, lambda _: len(key_downs(events)) >= 2, timeout_s=15)
     assert key_downs(events)[-2:] == [["ArrowLeft"], ["ArrowRight"]]
     threads = {r["thread"] for r in seen if r["kind"] == "keys"}
@@ -231,10 +235,7 @@ def test_play_in_notebook7(
     page.locator(STAGE).first.click()
     nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
     keys = ["ArrowRight", "a", "b", "d", "d", "ArrowLeft"]
-    for key in keys:
-        page.keyboard.press(key)
-        page.wait_for_timeout(40)
-    wait_for_file_lines(events, lambda _: len(key_downs(events)) >= len(keys))
+    press_each(page, events, keys)
     assert key_downs(events) == [[k] for k in keys]
     assert nb.cell_count() == cells_before
     nb.screenshot(artifacts / "notebook7.png")
