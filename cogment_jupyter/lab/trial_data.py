@@ -62,6 +62,61 @@ class TrialData:
         return 0 if self.info is None else max(0, len(self.info) - 1)
 
 
+class Infos(Sequence[dict[str, Any]]):
+    """The environment's info dicts of a run of observations: a read-only sequence that
+    decodes an info (recorded as JSON) when it is read, so a million-step trial does not
+    make a million dicts up front. ``list(infos)`` makes them all."""
+
+    __slots__ = ("_texts",)
+
+    def __init__(self, texts: pa.Array) -> None:
+        self._texts = texts  # JSON text per observation, null: no info
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return Infos(self._texts[index])
+        if index < 0:
+            index += len(self._texts)
+        if not 0 <= index < len(self._texts):
+            raise IndexError(f"info index out of range (there are {len(self._texts)})")
+        text = self._texts[index].as_py()
+        return json.loads(text) if text else {}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for text in self._texts.to_pylist():
+            yield json.loads(text) if text else {}
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, infos: Iterable[dict[str, Any]]) -> Infos:
+        """From dicts (kept as the JSON the recorder writes)."""
+        import pyarrow as pa
+
+        from cogment_jupyter.adapters.payloads import info_to_json
+
+        return cls(pa.array([info_to_json(i) or None for i in infos], pa.string()))
+
+    @classmethod
+    def joined(cls, parts: Sequence[Infos]) -> Infos:
+        import pyarrow as pa
+
+        return cls(pa.concat_arrays([p._texts for p in parts]) if parts else pa.array([], pa.string()))
+
+    def __repr__(self) -> str:
+        shown = [self[i] for i in range(min(len(self), 3))]
+        more = f", ... ({len(self)} infos)" if len(self) > 3 else ""
+        return f"Infos({repr(shown)[1:-1]}{more})"
+
+
 def check_fields(wanted: Iterable[str]) -> tuple[str, ...]:
     """The fields asked for, or a ValueError naming the unknown ones and the known ones."""
     wanted = (wanted,) if isinstance(wanted, str) else tuple(wanted)
@@ -148,61 +203,6 @@ def _infos(observed: EnvelopeColumn, rows: np.ndarray) -> Infos:
     import pyarrow as pa
 
     return Infos(observed.text(INFO_JSON).take(pa.array(rows)))
-
-
-class Infos(Sequence[dict[str, Any]]):
-    """The environment's info dicts of a run of observations: a read-only sequence that
-    decodes an info (recorded as JSON) when it is read, so a million-step trial does not
-    make a million dicts up front. ``list(infos)`` makes them all."""
-
-    __slots__ = ("_texts",)
-
-    def __init__(self, texts: pa.Array) -> None:
-        self._texts = texts  # JSON text per observation, null: no info
-
-    def __len__(self) -> int:
-        return len(self._texts)
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return Infos(self._texts[index])
-        if index < 0:
-            index += len(self._texts)
-        if not 0 <= index < len(self._texts):
-            raise IndexError(f"info index out of range (there are {len(self._texts)})")
-        text = self._texts[index].as_py()
-        return json.loads(text) if text else {}
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for text in self._texts.to_pylist():
-            yield json.loads(text) if text else {}
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    @classmethod
-    def of(cls, infos: Iterable[dict[str, Any]]) -> Infos:
-        """From dicts (kept as the JSON the recorder writes)."""
-        import pyarrow as pa
-
-        from cogment_jupyter.adapters.payloads import info_to_json
-
-        return cls(pa.array([info_to_json(i) or None for i in infos], pa.string()))
-
-    @classmethod
-    def joined(cls, parts: Sequence[Infos]) -> Infos:
-        import pyarrow as pa
-
-        return cls(pa.concat_arrays([p._texts for p in parts]) if parts else pa.array([], pa.string()))
-
-    def __repr__(self) -> str:
-        shown = [self[i] for i in range(min(len(self), 3))]
-        more = f", ... ({len(self)} infos)" if len(self) > 3 else ""
-        return f"Infos({repr(shown)[1:-1]}{more})"
 
 
 def stacked(codec: Codec, spans: tuple[np.ndarray, ...], rows: np.ndarray) -> Any:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter import Lab, actors, concatenate, envs
 
 SEED = 3
 
@@ -57,6 +57,9 @@ def test_info_round_trips_through_steps_trial_data_minari_and_parquet(lab, tmp_p
     data = lab.get_trial_data(handle.id)["gym"]
     assert len(data) == 4 and len(data.info) == 5  # N + 1, as Minari
     assert list(data.info) == expected and data.info[0] == RESET_INFO and data.info[-1] == step_info(4)
+    assert data.info[1:3] == expected[1:3] and data.info == expected
+    joined = concatenate([data, data])  # each trial brings its T + 1 infos
+    assert len(joined.info) == 10 and joined.info[5] == RESET_INFO and len(joined) == 8
 
     pytest.importorskip("minari")
     from cogment_jupyter.lab.minari_export import load_minari, to_minari
