@@ -63,7 +63,7 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
 # -- trials ------------------------------------------------------------------------------------
 
 _ACTOR = pa.struct([("name", pa.string()), ("actor_class", pa.string()), ("implementation", pa.string())])
-#: The summary documents of :meth:`TrialStore.summaries` (``properties`` is read as an object of any keys).
+#: The summary documents of :meth:`TrialStore.summaries` (writer columns: only for trials not ENDED).
 _SUMMARY = pa.schema(
     [
         ("seq", pa.int64()),
@@ -87,12 +87,9 @@ _SUMMARY = pa.schema(
         ("returns", pa.list_(pa.float64())),
     ]
 )
-#: Summaries are parsed as objects while they have at most this many different property keys
-#: between them; beyond, trial by trial.
-_MAX_PROPERTY_KEYS = 256
 
 
-def trials_table(pages: Sequence[bytes]) -> pa.Table:
+def trials_table(pages: Sequence[tuple[bytes, bytes]]) -> pa.Table:
     """One row per trial, from the pages of :meth:`TrialStore.summaries`; built column by
     column (no Python object per trial), so its cost grows with the trial count alone.
 
@@ -142,53 +139,45 @@ def trials_table(pages: Sequence[bytes]) -> pa.Table:
     return pa.table(table)
 
 
-def _parse_summaries(pages: Sequence[bytes]) -> tuple[pa.Table, pa.MapArray]:
-    """The summaries as a table of :data:`_SUMMARY` in ``seq`` order, and their properties,
-    parsed by Arrow's JSON reader (trial by trial with :mod:`json` for what it cannot read,
-    such as an infinite return)."""
+def _parse_summaries(pages: Sequence[tuple[bytes, bytes]]) -> tuple[pa.Table, pa.MapArray]:
+    """The summaries as a table of :data:`_SUMMARY` in ``seq`` order, parsed by Arrow's JSON
+    reader (trial by trial with :mod:`json` for what it cannot read, such as an infinite
+    return), and their properties."""
     import pyarrow.json as pj
 
+    properties = _properties([text for _, texts in pages for text in texts.split(b"\x1e")] if pages else [])
     if not pages:
-        return _SUMMARY.empty_table(), _struct_to_map(None, 0)
+        return _SUMMARY.empty_table(), properties
     try:
-        longest = max(len(line) for page in pages for line in page.split(b"\n", 64)[:64])
+        longest = max(len(line) for documents, _ in pages for line in documents.split(b"\n", 64)[:64])
         parsed = pa.concat_tables(
             pj.read_json(
-                pa.BufferReader(page),
+                pa.BufferReader(documents),
                 read_options=pj.ReadOptions(block_size=max(1 << 20, 4 * longest)),
-                parse_options=pj.ParseOptions(explicit_schema=_SUMMARY),
+                parse_options=pj.ParseOptions(explicit_schema=_SUMMARY, unexpected_field_behavior="error"),
             )
-            for page in pages
+            for documents, _ in pages
         )
-        props = parsed.column("properties").combine_chunks() if "properties" in parsed.column_names else None
-        if props is None or (pa.types.is_struct(props.type) and props.type.num_fields <= _MAX_PROPERTY_KEYS):
-            return parsed.select(_SUMMARY.names), _struct_to_map(props, parsed.num_rows)
+        return parsed, properties
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
-    loaded = [json.loads(line, parse_constant=float) for page in pages for line in page.split(b"\n")]
-    table = pa.Table.from_pylist([{k: d.get(k) for k in _SUMMARY.names} for d in loaded], schema=_SUMMARY)
-    return table, pa.array([list(d["properties"].items()) for d in loaded], pa.map_(pa.string(), pa.string()))
+    loaded = [json.loads(line, parse_constant=float) for documents, _ in pages for line in documents.split(b"\n")]
+    return pa.Table.from_pylist([{k: d.get(k) for k in _SUMMARY.names} for d in loaded], schema=_SUMMARY), properties
+
+
+def _properties(texts: Sequence[bytes]) -> pa.MapArray:
+    """Every trial's properties (JSON); each distinct text is parsed once: the trials of one
+    environment share theirs."""
+    index: dict[bytes, int] = {}
+    codes = np.fromiter((index.setdefault(text, len(index)) for text in texts), dtype=np.int64, count=len(texts))
+    distinct = pa.array([list(json.loads(text).items()) for text in index], pa.map_(pa.string(), pa.string()))
+    return distinct.take(pa.array(codes))
 
 
 def _offsets(counts: np.ndarray) -> pa.Array:
     offsets = np.zeros(len(counts) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.array(offsets)
-
-
-def _struct_to_map(struct: pa.StructArray | None, n: int) -> pa.MapArray:
-    """Properties parsed as a struct of every key seen back to a map of each trial's own keys."""
-    map_type = pa.map_(pa.string(), pa.string())
-    k = 0 if struct is None else struct.type.num_fields
-    if k == 0:
-        empty = pa.array([], pa.string())
-        return pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), empty, empty, type=map_type)
-    fields = [struct.field(i).cast(pa.string()) for i in range(k)]
-    present = np.column_stack([f.is_valid().to_numpy(zero_copy_only=False) for f in fields])
-    rows, keys = np.nonzero(present)  # row by row, keys in order
-    names = pa.array([struct.type.field(i).name for i in range(k)], pa.string())
-    values = pc.take(pa.concat_arrays(fields), pa.array(keys * n + rows))
-    return pa.MapArray.from_arrays(_offsets(present.sum(axis=1)), pc.take(names, pa.array(keys)), values, type=map_type)
 
 
 def _fit_returns(returns: pa.ListArray, counts: np.ndarray) -> np.ndarray:

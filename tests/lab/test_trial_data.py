@@ -84,8 +84,9 @@ def dense(value: np.ndarray) -> np.ndarray:
 
 
 def test_shared_parquet_files_open_with_pandas_polars_and_duckdb(lab, tmp_path):
-    polars = pytest.importorskip("polars")
-    duckdb = pytest.importorskip("duckdb")
+    import duckdb  # dev dependencies, like every reader a shared file is for
+    import polars
+
     lab.serve_env("pong", envs.PettingZooParallel("butterfly/cooperative_pong-v6"))
     ids = [lab.start_trial("chatty", "random", seed=SEED).wait(30).id]
     ids.append(lab.start_trial("pong", "random", seed=1, max_steps=3).wait(60).id)
