@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from cogment_jupyter.datastore.decoding import TrialDecoder
 from cogment_jupyter.datastore.records import TrialRecord, writer_alive
+from cogment_jupyter.datastore.store import SUMMARY_SCHEMA, WRITER_COLUMNS
 from cogment_jupyter.engine.records import TrialState, is_failure
 
 _STATUS = pa.array(["normal", "default", "unavailable"], pa.string())
@@ -63,30 +64,6 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
 # -- trials ------------------------------------------------------------------------------------
 
 _ACTOR = pa.struct([("name", pa.string()), ("actor_class", pa.string()), ("implementation", pa.string())])
-#: The summary documents of :meth:`TrialStore.summaries` (writer columns: only for trials not ENDED).
-_SUMMARY = pa.schema(
-    [
-        ("seq", pa.int64()),
-        ("trial_id", pa.string()),
-        ("user_id", pa.string()),
-        ("env_name", pa.string()),
-        ("env_impl", pa.string()),
-        ("state", pa.int64()),
-        ("samples", pa.int64()),
-        ("ticks", pa.int64()),
-        ("created_ns", pa.int64()),
-        ("started_ns", pa.int64()),
-        ("last_ns", pa.int64()),
-        ("ended_ns", pa.int64()),
-        ("closed", pa.int64()),
-        ("writer_host", pa.string()),
-        ("writer_pid", pa.int64()),
-        ("writer_start", pa.float64()),
-        ("end_details", pa.string()),
-        ("actors", pa.list_(pa.list_(pa.string()))),
-        ("returns", pa.list_(pa.float64())),
-    ]
-)
 
 
 def trials_table(pages: Sequence[tuple[bytes, bytes]]) -> pa.Table:
@@ -100,7 +77,7 @@ def trials_table(pages: Sequence[tuple[bytes, bytes]]) -> pa.Table:
     """
     parsed, properties = _parse_summaries(pages)
     n = parsed.num_rows
-    rows = {name: parsed.column(name).combine_chunks() for name in _SUMMARY.names}
+    rows = {name: parsed.column(name).combine_chunks() for name in SUMMARY_SCHEMA.names}
     actors = rows["actors"]
     flat_actors = pc.list_flatten(actors)
     names, classes, implementations = (
@@ -140,21 +117,21 @@ def trials_table(pages: Sequence[tuple[bytes, bytes]]) -> pa.Table:
 
 
 def _parse_summaries(pages: Sequence[tuple[bytes, bytes]]) -> tuple[pa.Table, pa.MapArray]:
-    """The summaries as a table of :data:`_SUMMARY` in ``seq`` order, parsed by Arrow's JSON
+    """The summaries as a table of ``SUMMARY_SCHEMA`` in ``seq`` order, parsed by Arrow's JSON
     reader (trial by trial with :mod:`json` for what it cannot read, such as an infinite
     return), and their properties."""
     import pyarrow.json as pj
 
     properties = _properties([text for _, texts in pages for text in texts.split(b"\x1e")] if pages else [])
     if not pages:
-        return _SUMMARY.empty_table(), properties
+        return SUMMARY_SCHEMA.empty_table(), properties
     try:
         longest = max(len(line) for documents, _ in pages for line in documents.split(b"\n", 64)[:64])
         parsed = pa.concat_tables(
             pj.read_json(
                 pa.BufferReader(documents),
                 read_options=pj.ReadOptions(block_size=max(1 << 20, 4 * longest)),
-                parse_options=pj.ParseOptions(explicit_schema=_SUMMARY, unexpected_field_behavior="error"),
+                parse_options=pj.ParseOptions(explicit_schema=SUMMARY_SCHEMA, unexpected_field_behavior="error"),
             )
             for documents, _ in pages
         )
@@ -162,7 +139,9 @@ def _parse_summaries(pages: Sequence[tuple[bytes, bytes]]) -> tuple[pa.Table, pa
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     loaded = [json.loads(line, parse_constant=float) for documents, _ in pages for line in documents.split(b"\n")]
-    return pa.Table.from_pylist([{k: d.get(k) for k in _SUMMARY.names} for d in loaded], schema=_SUMMARY), properties
+    return pa.Table.from_pylist(
+        [{k: d.get(k) for k in SUMMARY_SCHEMA.names} for d in loaded], schema=SUMMARY_SCHEMA
+    ), properties
 
 
 def _properties(texts: Sequence[bytes]) -> pa.MapArray:
@@ -249,7 +228,7 @@ def _interrupted(rows: dict[str, pa.Array], state: np.ndarray) -> np.ndarray:
     pending = np.flatnonzero(state != TrialState.ENDED)
     if len(pending):
         at = pa.array(pending)
-        writer = [rows[name].take(at).to_pylist() for name in ("closed", "writer_host", "writer_pid", "writer_start")]
+        writer = [rows[name].take(at).to_pylist() for name in WRITER_COLUMNS]
         for row, closed, host, pid, start in zip(pending.tolist(), *writer, strict=True):
             out[row] = bool(closed) or not writer_alive(host, pid, start)
     return out

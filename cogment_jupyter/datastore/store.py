@@ -26,24 +26,34 @@ from cogment_jupyter.datastore.schema import connect, read_only_reason, resolve_
 from cogment_jupyter.datastore.writer import Writer
 from cogment_jupyter.engine.records import TrialState
 
-#: The scalar columns of the trials table a summary frame is built from (see :meth:`TrialStore.summaries`).
-SUMMARY_COLUMNS = (
-    "seq",
-    "trial_id",
-    "user_id",
-    "env_name",
-    "env_impl",
-    "state",
-    "samples",
-    "ticks",
-    "created_ns",
-    "started_ns",
-    "last_ns",
-    "ended_ns",
-    "end_details",
+#: A trial's summary, as :meth:`TrialStore.summaries` writes it (a JSON object per trial).
+SUMMARY_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("trial_id", pa.string()),
+        ("user_id", pa.string()),
+        ("env_name", pa.string()),
+        ("env_impl", pa.string()),
+        ("state", pa.int64()),
+        ("samples", pa.int64()),
+        ("ticks", pa.int64()),
+        ("created_ns", pa.int64()),
+        ("started_ns", pa.int64()),
+        ("last_ns", pa.int64()),
+        ("ended_ns", pa.int64()),
+        ("end_details", pa.string()),
+        ("closed", pa.int64()),
+        ("writer_host", pa.string()),
+        ("writer_pid", pa.int64()),
+        ("writer_start", pa.float64()),
+        ("actors", pa.list_(pa.list_(pa.string()))),  # JSON text columns of the table, as they are
+        ("returns", pa.list_(pa.float64())),
+    ]
 )
 #: The columns that say whether a trial not ENDED still has a writer: only such trials carry them.
 WRITER_COLUMNS = ("closed", "writer_host", "writer_pid", "writer_start")
+_JSON_COLUMNS = ("actors", "returns")
+_SCALAR_COLUMNS = tuple(n for n in SUMMARY_SCHEMA.names if n not in WRITER_COLUMNS + _JSON_COLUMNS)
 #: Trials per page of :meth:`TrialStore.summaries` (a page is two strings, of ~1 kB per trial).
 SUMMARY_PAGE = 20_000
 #: Seconds between checks for data written by other processes.
@@ -163,9 +173,9 @@ class TrialStore:
         until_ns: int | None = None,
     ) -> list[tuple[bytes, bytes]]:
         """The rows of the trials a summary frame shows, filtered in SQL, in pages of up to
-        :data:`SUMMARY_PAGE` trials: per page, JSON lines (one object per trial with the
-        :data:`SUMMARY_COLUMNS`, its ``actors`` and ``returns``, and the :data:`WRITER_COLUMNS`
-        of a trial not ENDED), and the trials' ``properties`` JSON, one per trial, separated by
+        :data:`SUMMARY_PAGE` trials: per page, JSON lines (one object per trial, of
+        :data:`SUMMARY_SCHEMA`; the :data:`WRITER_COLUMNS` for a trial not ENDED only), and the
+        trials' ``properties`` JSON, one per trial, separated by
         ``\x1e``. SQLite writes the text, so no Python object is made per trial (a frame is
         then parsed from it at once, and the properties trials share once).
 
@@ -189,9 +199,10 @@ class TrialStore:
             where.append("COALESCE(started_ns, created_ns) <= ?")
             args.append(until_ns)
         document = (
-            f"{_open_object(SUMMARY_COLUMNS)} || CASE WHEN state = {int(TrialState.ENDED)} THEN '' "
+            f"{_open_object(_SCALAR_COLUMNS)} || CASE WHEN state = {int(TrialState.ENDED)} THEN '' "
             f"ELSE ',' || ltrim({_open_object(WRITER_COLUMNS)}, '{{') END "
-            """|| ',"actors":' || actors || ',"returns":' || returns || '}'"""
+            + "".join(f"""|| ',"{name}":' || {name} """ for name in _JSON_COLUMNS)
+            + "|| '}'"
         )
         sql = (
             "SELECT max(seq), CAST(group_concat(document, char(10)) AS BLOB), "
