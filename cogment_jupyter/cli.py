@@ -55,11 +55,18 @@ def build_parser(service: str | None = None) -> argparse.ArgumentParser:
     groups += [(name, entry, (commands,)) for name, entry in COMMANDS.items()]
     for name, (module_name, help_text), parents in groups:
         for group in parents:
-            sub = group.add_parser(name, help=help_text)
-            if name == service:
-                module = importlib.import_module(module_name)
-                module.add_arguments(sub)
-                sub.set_defaults(run=module.run)
+            if name != service:
+                group.add_parser(name, help=help_text)
+                continue
+            module = importlib.import_module(module_name)
+            sub = group.add_parser(
+                name,
+                help=help_text,
+                description=getattr(module, "DESCRIPTION", None),
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 

@@ -22,6 +22,7 @@ import signal
 import sys
 from typing import Any
 
+from cogment_jupyter.access import Reach, port_of
 from cogment_jupyter.engine.logs import LOG_LEVELS
 
 log = logging.getLogger("cogment_jupyter.serve")
@@ -153,9 +154,10 @@ async def serve(kind: str, name: str, component: Any, host: str, port: int) -> N
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        server, bound = await components.start_server(host, port)
+        server, endpoint = await components.start_server(Reach(host).address(f"{kind}-{name}", port))
     except OSError as error:
         raise SystemExit(str(error)) from None
+    bound = port_of(endpoint)
     shown = host if host not in ("0.0.0.0", "::", "") else "THIS_HOST"
     what = repr(component) if type(component).__repr__ is not object.__repr__ else type(component).__name__
     print(

@@ -184,9 +184,10 @@ class Datastore:
         """A new in-process ``DatalogConnection`` for one trial (what the engine logs to)."""
         return InProcessDatalog(self._store)
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> DatastoreServer:
-        """Start ``DatalogSP`` + ``TrialDatastoreSP`` on this loop; ``.endpoint`` says where."""
-        server = DatastoreServer(self._store, host, port)
+    async def serve(self, host: str = "127.0.0.1", port: int = 0, *, address: str | None = None) -> DatastoreServer:
+        """Start ``DatalogSP`` + ``TrialDatastoreSP`` on this loop, on TCP ``host:port`` or at
+        ``address`` (see ``cogment_jupyter.access``); ``.endpoint`` says where."""
+        server = DatastoreServer(self._store, host, port, address=address)
         await server.start()
         return server
 

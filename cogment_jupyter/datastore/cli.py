@@ -24,6 +24,13 @@ from cogment_jupyter.directory.registration import SelfRegistration, add_registr
 from cogment_jupyter.engine.logs import LOG_LEVELS
 
 DEFAULT_PORT = 9003
+#: what ``--help`` says about who can reach the datastore
+DESCRIPTION = """\
+The datastore as a standalone gRPC service, with the flags of upstream
+`cogment services trial_datastore`. As upstream, it listens on TCP (--port; --host, default
+127.0.0.1): every process that can reach that host and port can read, add and delete trials
+(127.0.0.1: every user of this machine; 0.0.0.0: other machines too). For a datastore only
+you can reach, use `cogment-jupyter services runtime` (private Unix sockets)."""
 _LEVELS = LOG_LEVELS
 
 
@@ -44,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"port to listen on (env COGMENT_TRIAL_DATASTORE_PORT, default {DEFAULT_PORT}; 0 = any free port)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: every user of this machine)"
+    )
     location = parser.add_mutually_exclusive_group()
     location.add_argument(
         "--directory",
@@ -119,7 +128,9 @@ async def _serve(file: Path, host: str, port: int, registration: SelfRegistratio
 
 def main(argv: list[str] | None = None) -> int:
     """Run without the top-level CLI: ``python -m cogment_jupyter.datastore.cli``."""
-    parser = argparse.ArgumentParser(prog="trial_datastore", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="trial_datastore", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import grpc
 import grpc.aio
 
+from cogment_jupyter.access import Reach, bind, port_of
 from cogment_jupyter.datastore.conversion import SampleConverter
 from cogment_jupyter.datastore.errors import DatastoreError
 from cogment_jupyter.datastore.store import POLL, TrialStore
@@ -309,23 +310,26 @@ class TrialDatastoreServicer(trial_datastore_pb2_grpc.TrialDatastoreSPServicer):
 
 
 class DatastoreServer:
-    """Serves both services for one store on ``host:port`` (port 0 picks a free one)."""
+    """Serves both services for one store on TCP ``host:port`` (port 0 picks a free one), or at
+    ``address`` (``unix:/path`` or ``HOST:PORT``, see ``cogment_jupyter.access``)."""
 
-    def __init__(self, store: TrialStore, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, store: TrialStore, host: str = "127.0.0.1", port: int = 0, *, address: str | None = None
+    ) -> None:
         self.store = store
         self.host = host
         self.port = port
+        self.address = address or Reach(host).address("datastore", port)
+        self._endpoint = ""
         self._server: grpc.aio.Server | None = None
 
     @property
     def endpoint(self) -> str:
-        """What to put in ``datalog.endpoint`` or ``Endpoint(...)``."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"grpc://{host}:{self.port}"
+        """What to put in ``datalog.endpoint`` or ``Endpoint(...)`` (once started)."""
+        return self._endpoint
 
     async def start(self) -> int:
+        """Bind and serve; returns the TCP port (0 on a Unix socket)."""
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
@@ -335,24 +339,17 @@ class DatastoreServer:
         )
         datalog_pb2_grpc.add_DatalogSPServicer_to_server(DatalogServicer(self.store), server)
         trial_datastore_pb2_grpc.add_TrialDatastoreSPServicer_to_server(TrialDatastoreServicer(self.store), server)
-        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         try:
-            bound = server.add_insecure_port(f"{host}:{self.port}")
-        except RuntimeError as exc:
-            bound = 0
-            cause: Exception | None = exc
-        else:
-            cause = None
-        if not bound:
+            self._endpoint = bind(server, self.address)
+        except OSError as exc:
             raise DatastoreError(
-                f"cannot listen on {host}:{self.port} ({cause or 'bind failed'}): the port is probably in use; "
-                "choose another one (--port / COGMENT_TRIAL_DATASTORE_PORT, or port=0 for a free one)"
-            ) from cause
+                f"{exc}; choose another port (--port / COGMENT_TRIAL_DATASTORE_PORT, or port=0 for a free one)"
+            ) from exc
         await server.start()
-        self.port = bound
+        self.port = port_of(self._endpoint)
         self._server = server
         log.info("trial datastore serving %s on %s", self.store.file, self.endpoint)
-        return bound
+        return self.port
 
     async def stop(self, grace: float | None = 1.0) -> None:
         if self._server is not None:

@@ -26,11 +26,11 @@ from typing import TypeVar
 
 import grpc
 
+from cogment_jupyter.access import Reach, bind, port_of
 from cogment_jupyter.directory import health
 from cogment_jupyter.directory.records import Record, RecordTable, new_secret, now_ns
 from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.proto import common_pb2, directory_pb2, directory_pb2_grpc
-from cogment_jupyter.transport.binding import bind
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ class DirectoryServer:
         directory_pb2_grpc.add_DirectorySPServicer_to_server(self.servicer, server)
         if on_server is not None:
             on_server(server)
-        self.port = bind(server, self.host, self.requested_port)
+        self.port = port_of(bind(server, Reach(self.host).address("directory", self.requested_port)))
         await server.start()
         self._server = server
         self._checks = asyncio.get_running_loop().create_task(self.servicer.check_forever())

@@ -4,11 +4,17 @@ Follows the upstream orchestrator's ``endpoint.cpp``: scheme, host and path are 
 surrounding whitespace is trimmed, inner whitespace is an error, and a discovery query is a list
 of ``name=value`` pairs split on ``&`` and ``=`` (no URL decoding), names and values kept as
 written.
+
+Besides ``grpc://HOST:PORT``, ``grpc://unix:PATH`` names a Unix domain socket (the private
+endpoints of a lab, see ``cogment_jupyter.access``). The path is written percent-encoded
+(``grpc://unix:%2Ftmp%2Fx.sock``) so that the whole target is the URL's host part: the official
+SDK dials ``urlparse(endpoint).netloc``, which gRPC decodes back to the path.
 """
 
 from __future__ import annotations
 
 import functools
+import urllib.parse
 from dataclasses import dataclass
 from enum import Enum
 
@@ -31,7 +37,7 @@ AUTHENTICATION_TOKEN_PROPERTY = "__authentication-token"
 @dataclass(frozen=True, slots=True)
 class ParsedEndpoint:
     kind: EndpointKind
-    address: str = ""  # host:port for GRPC
+    address: str = ""  # host:port for GRPC, or unix:/absolute/path (a gRPC target either way)
     #: the discovery path as written (lower case), "" for a context endpoint (path implied by the role)
     path: str = ""
     query: tuple[tuple[str, str], ...] = ()
@@ -87,6 +93,8 @@ def parse_endpoint(value: str, *, role: str) -> ParsedEndpoint:
         return ParsedEndpoint(EndpointKind.DISCOVER, path=path.lower(), query=parse_query(query), original=text)
     if lowered.startswith("grpc://"):
         address = text[len("grpc://") :]
+        if address[:5].lower() == "unix:":
+            return ParsedEndpoint(EndpointKind.GRPC, address=_unix_address(address[5:], value), original=text)
         host, sep, port = address.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise OrchestratorError(
@@ -105,3 +113,18 @@ def _split_host(rest: str) -> tuple[str, str, str]:
         if char in "/?":
             return rest[:index], char, rest[index + 1 :]
     return rest, "", ""
+
+
+def unix_endpoint(path: str) -> str:
+    """The Cogment endpoint of a Unix domain socket (see the module docstring)."""
+    return "grpc://unix:" + urllib.parse.quote(str(path), safe="")
+
+
+def _unix_address(path: str, value: str) -> str:
+    decoded = urllib.parse.unquote(path)
+    if not decoded.startswith("/"):
+        raise OrchestratorError(
+            f"Invalid endpoint [{value}]: a Unix socket endpoint needs an absolute path, "
+            "e.g. 'grpc://unix:%2Frun%2Fuser%2F1000%2Fcogment.sock'"
+        )
+    return "unix:" + decoded

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 
+from cogment_jupyter.access import LOOPBACK, Reach, bind, describe, port_of, target
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
@@ -69,10 +70,16 @@ class LabNotLaunched(RuntimeError):
 class Lab:
     """Run Cogment trials from a notebook or a script.
 
-    ``Lab()`` starts an orchestrator and a datastore on a background thread (ports chosen
-    on 127.0.0.1); ``Lab(orchestrator="grpc://host:port")`` attaches to an existing
-    Cogment orchestrator instead (ours or the upstream one). Use ``with Lab() as lab:`` in
-    scripts; in notebooks ``%cogment launch`` makes one and ``Lab.current()`` returns it.
+    ``Lab()`` starts an orchestrator and a datastore on a background thread;
+    ``Lab(orchestrator="grpc://host:port")`` attaches to an existing Cogment orchestrator
+    instead (ours or the upstream one). Use ``with Lab() as lab:`` in scripts; in notebooks
+    ``%cogment launch`` makes one and ``Lab.current()`` returns it.
+
+    Its endpoints are Unix sockets only this user can reach (see ``cogment_jupyter.access``);
+    ``host="127.0.0.1"`` (or ``"0.0.0.0"``) serves them over TCP instead, for other users or
+    machines. Attached to an orchestrator reached over TCP, the lab serves its environments
+    and actors over TCP (on 127.0.0.1 unless ``host`` says otherwise), for that orchestrator
+    to call them.
 
     ``fused_ticks=False`` runs every trial on the engine's tick loop, never on the faster
     fused loop of all-in-process trials (the records are the same; the default comes from
@@ -91,7 +98,7 @@ class Lab:
         shared: str | None = None,
         shared_datalog: str | None = None,
         user_id: str = "cogment_jupyter",
-        host: str = "127.0.0.1",
+        host: str | None = None,
         model_registry: str | None = None,
         directory: str | None = None,
         directory_token: str | None = None,
@@ -109,6 +116,7 @@ class Lab:
         self.discovery_reason: str | None = None
         self.user_id = user_id
         self.host = host
+        self._endpoint = ""
         self.started_at = time.time()
         self.launch_seconds: float | None = None
         self._runtime: LoopThread | None = None
@@ -141,6 +149,8 @@ class Lab:
                 raise ValueError(f"{what} must be 'grpc://HOST:PORT', got {value!r}")
         if orchestrator is not None and shared is not None:
             raise ValueError("give orchestrator= (attach) or shared= (hybrid), not both")
+        #: who can reach this lab's endpoints
+        self.reach = Reach.to_call_back(orchestrator or shared, host, discoverable=self.directory is not None)
         self._runtime = LoopThread()
         try:
             self._runtime.run(self._start())
@@ -170,28 +180,29 @@ class Lab:
             from cogment_jupyter.datastore import Datastore
 
             self.datastore = Datastore(self.datastore_path)
-        self._datastore_server = await self.datastore.serve(self.host, 0) if self.datastore else None
+        if self.datastore is not None:
+            self._datastore_server = await self.datastore.serve(address=self.reach.address("datastore"))
         directory = DirectoryClient(self.directory, self.directory_token) if self.directory else None
         self._factory = GrpcComponentFactory(directory=directory)
         if self.remote_orchestrator is None:
             self.orchestrator = Orchestrator(self._factory, fused_ticks=self.fused_ticks)
             self._server = OrchestratorServer(self.orchestrator)
-            await self._server.start(self.host, 0, extra_services=self.components.add_to_server)
-            port = self._server.lifecycle_port
+            await self._server.start(extra_services=self.components.add_to_server, address=self.reach.address("lab"))
+            self._endpoint = self._server.endpoint
             if self.shared_orchestrator is not None:
                 await self._connect_lifecycle(self.shared_orchestrator)
         else:
             self._services_server = grpc.aio.server()
             self.components.add_to_server(self._services_server)
-            port = self._services_server.add_insecure_port(f"{self.host}:0")
+            self._endpoint = bind(self._services_server, self.reach.address("services"))
             await self._services_server.start()
             await self._connect_lifecycle(self.remote_orchestrator)
-        self.address = f"{self._connect_host()}:{port}"
+        self.address = target(self._endpoint)
         self._factory.local[self.address] = self.components.services
         if self._datastore_server is not None:
             store = self.datastore
             datalog_services = InProcessServices(datalog_factory=lambda _trial_id: store.datalog())
-            self._factory.local[self._datastore_server.endpoint.removeprefix("grpc://")] = datalog_services
+            self._factory.local[target(self._datastore_server.endpoint)] = datalog_services
         if directory is not None:
             self._registrations = Registrations(directory)
             await self._register_lab()
@@ -211,7 +222,9 @@ class Lab:
                 from cogment_jupyter.proto import directory_pb2
 
                 archive = self.datastore.file.parent / "model_registry"
-                server = ModelRegistryServer(archive, self.host, drop_transient=False)
+                server = ModelRegistryServer(
+                    archive, address=self.reach.address("model-registry"), drop_transient=False
+                )
                 await server.start()
                 self._registry_server = server
                 endpoint = server.endpoint
@@ -235,9 +248,11 @@ class Lab:
         from cogment_jupyter import __version__
         from cogment_jupyter.directory.registration import registration_host
 
-        port = int(endpoint.rpartition(":")[2])
+        port = port_of(endpoint)
         tags = {"__registration_source": "cogment_jupyter.Lab", "__version": __version__, **properties}
-        await self._registrations.add(key, service_type, registration_host(self.host, None), port, tags)
+        await self._registrations.add(
+            key, service_type, registration_host(self.reach.host or LOOPBACK, None), port, tags
+        )
 
     async def _register_service(self, name: str, kind: str, endpoint: str) -> None:
         """A served environment or actor, found by ``cogment://discover/<kind>?__implementation=<name>``."""
@@ -252,15 +267,12 @@ class Lab:
             await self._register(name, d.ACTOR_SERVICE, {"__implementation": name, "__actor_class": PLAYER}, endpoint)
 
     async def _connect_lifecycle(self, endpoint: str) -> None:
-        channel = self._lifecycle_channel = grpc.aio.insecure_channel(endpoint.removeprefix("grpc://"))
+        channel = self._lifecycle_channel = grpc.aio.insecure_channel(target(endpoint))
         self._lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
         await asyncio.wait_for(self._lifecycle.Version(common_pb2.VersionRequest()), 10)
         assert self._factory is not None
         store = self.datastore.store if self.datastore is not None else None
         self._remote = RemoteTrials(self._lifecycle, endpoint, self._factory.channels, store)
-
-    def _connect_host(self) -> str:
-        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
 
     @classmethod
     def current(cls) -> Lab:
@@ -338,7 +350,7 @@ class Lab:
     @property
     def endpoint(self) -> str:
         """Where the lab's environments and actors are served (and its orchestrator, when local)."""
-        return f"grpc://{self.address}"
+        return self._endpoint
 
     @property
     def orchestrator_endpoint(self) -> str:
@@ -476,10 +488,10 @@ class Lab:
             spool = self.models.client.spool_dir  # (raises when the lab has no registry)
             component.bind_registry(self.models.endpoint, str(spool) if spool is not None else None)
         if process:
-            self._processes[name] = start_service_process(name, kind, component, self._connect_host())
+            self._processes[name] = start_service_process(name, kind, component, self.reach)
             if kind == "environment":
                 self._process_templates[name] = component
-            runtime.run(self._register_service(name, kind, f"grpc://{self._processes[name].address}"))
+            runtime.run(self._register_service(name, kind, self._processes[name].endpoint))
             return
         add = self.components.add_environment if kind == "environment" else self.components.add_actor
         runtime.run(_call_async(add, name, component))
@@ -492,11 +504,23 @@ class Lab:
             name: f"{kind} (in-process)" if not kind.startswith("sdk") else f"{kind} (this kernel, gRPC)"
             for name, kind in self.components.names().items()
         }
-        out.update({name: f"{p.kind} (process {p.process.pid}, {p.address})" for name, p in self._processes.items()})
+        out.update(
+            {name: f"{p.kind} (process {p.process.pid}, {describe(p.endpoint)})" for name, p in self._processes.items()}
+        )
         for name, (endpoint, impl) in self._remote_services.items():
             where = f"remote {endpoint} [{impl}]"
             out[name] = f"environment ({where})" if name in self._remote_specs else where
         return out
+
+    def endpoint_of(self, name: str) -> str:
+        """The Cogment endpoint serving ``name``: this lab's, its own process's, or the remote one."""
+        if name in self._processes:
+            return self._processes[name].endpoint
+        if name in self._remote_services:
+            return self._remote_services[name][0]
+        if name in self.components.names():
+            return self.endpoint
+        raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
 
     @property
     def processes(self) -> dict[str, int]:
@@ -536,7 +560,7 @@ class Lab:
             return specs, specs, self.endpoint, name
         if name in self._processes and self._processes[name].kind == "environment":
             template = self._process_templates[name]
-            return template, template.agent_specs, f"grpc://{self._processes[name].address}", name
+            return template, template.agent_specs, self._processes[name].endpoint, name
         if name in self._remote_specs:
             specs = self._remote_specs[name]
             return specs, specs, *self._remote_services[name]
@@ -553,7 +577,7 @@ class Lab:
         if name in self.components.actors or self.components.names().get(name) == "sdk actor":
             return self.endpoint, name
         if name in self._processes and self._processes[name].kind == "actor":
-            return f"grpc://{self._processes[name].address}", name
+            return self._processes[name].endpoint, name
         if name in self._remote_services and name not in self._remote_specs:
             return self._remote_services[name]
         import difflib

@@ -2,7 +2,9 @@
 
 The object is sent with cloudpickle, so classes, closures and lambdas defined in a notebook
 cell work (Cogment Lab needed importable modules). The child serves it as an ordinary
-Cogment service on a loopback port and reports the port back; it exits with its parent.
+Cogment service, reachable as the lab's own endpoints are (``cogment_jupyter.access``: a
+private Unix socket unless the lab serves over TCP), and reports its endpoint back; it exits
+with its parent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import cloudpickle
 
+from cogment_jupyter.access import Reach
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0
@@ -28,7 +32,7 @@ class ServiceProcess:
     name: str
     kind: str  # "environment" or "actor"
     process: multiprocessing.process.BaseProcess
-    address: str
+    endpoint: str  # grpc://...
 
     @property
     def alive(self) -> bool:
@@ -43,14 +47,14 @@ class ServiceProcess:
                 self.process.join(timeout)
 
 
-def start_service_process(name: str, kind: str, component: Any, host: str = "127.0.0.1") -> ServiceProcess:
+def start_service_process(name: str, kind: str, component: Any, reach: Reach) -> ServiceProcess:
     """Spawn a process serving ``component`` under ``name``; returns once it listens."""
     payload = cloudpickle.dumps(component)
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(
         target=_serve_in_child,
-        args=(name, kind, payload, host, child, os.getpid()),
+        args=(name, kind, payload, reach, child, os.getpid()),
         name=f"cogment-jupyter-{kind}-{name}",
         daemon=True,
     )
@@ -63,10 +67,10 @@ def start_service_process(name: str, kind: str, component: Any, host: str = "127
     if status != "ready":
         process.join(5)
         raise RuntimeError(f"the {kind} service [{name}] failed to start in its process: {detail}")
-    return ServiceProcess(name, kind, process, f"{host}:{detail}")
+    return ServiceProcess(name, kind, process, detail)
 
 
-def _serve_in_child(name: str, kind: str, payload: bytes, host: str, pipe: Any, parent_pid: int) -> None:
+def _serve_in_child(name: str, kind: str, payload: bytes, reach: Reach, pipe: Any, parent_pid: int) -> None:
     os.environ.setdefault("COGMENT_LOG_LEVEL", "warning")  # the SDK's own logger ignores basicConfig
     logging.basicConfig(level=logging.WARNING, format=f"[{kind} {name}] %(levelname)s %(name)s: %(message)s")
     try:
@@ -75,10 +79,10 @@ def _serve_in_child(name: str, kind: str, payload: bytes, host: str, pipe: Any, 
         pipe.send(("error", f"cannot rebuild the object in the child process: {error!r}"))
         return
     _exit_with_parent(parent_pid)
-    asyncio.run(_serve(name, kind, component, host, pipe))
+    asyncio.run(_serve(name, kind, component, reach, pipe))
 
 
-async def _serve(name: str, kind: str, component: Any, host: str, pipe: Any) -> None:
+async def _serve(name: str, kind: str, component: Any, reach: Reach, pipe: Any) -> None:
     from cogment_jupyter.transport.component_host import ComponentHost
 
     components = ComponentHost()
@@ -87,11 +91,11 @@ async def _serve(name: str, kind: str, component: Any, host: str, pipe: Any) -> 
     else:
         components.add_actor(name, component)
     try:
-        server, port = await components.start_server(host)
+        server, endpoint = await components.start_server(reach.address(f"{kind}-{name}"))
     except OSError as error:
         pipe.send(("error", str(error)))
         return
-    pipe.send(("ready", port))
+    pipe.send(("ready", endpoint))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

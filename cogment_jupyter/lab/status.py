@@ -6,6 +6,8 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cogment_jupyter.access import describe
+
 if TYPE_CHECKING:
     from cogment_jupyter.lab.lab import Lab
 
@@ -33,11 +35,14 @@ class LabStatus:
             if lab.discovery_reason:
                 mode += f"; no shared runtime: {lab.discovery_reason}"
         endpoints = {
-            "orchestrator": lab.orchestrator_endpoint,
-            "services": lab.endpoint,
-            "datastore": lab.datastore_endpoint or "(no recording)",
+            "orchestrator": describe(lab.orchestrator_endpoint),
+            "services": describe(lab.endpoint),
+            "datastore": describe(lab.datastore_endpoint) if lab.datastore_endpoint else "(no recording)",
             "datastore file": str(lab.datastore.file) if lab.datastore is not None else "-",
-            "model registry": lab.model_registry_endpoint or "(none: no datastore to keep models beside)",
+            "model registry": describe(lab.model_registry_endpoint)
+            if lab.model_registry_endpoint
+            else "(none: no datastore to keep models beside)",
+            "reachable by": "this user only" if lab.reach.private else f"anyone who reaches {lab.reach.host}",
         }
         if lab.directory:
             endpoints["directory"] = lab.directory

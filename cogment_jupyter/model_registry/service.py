@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
+from cogment_jupyter.access import Reach, bind, port_of
 from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.model_registry import DEFAULT_CACHE_MAX_ITEMS, DEFAULT_CHUNK_SIZE
 from cogment_jupyter.model_registry.infos import (
@@ -28,7 +29,6 @@ from cogment_jupyter.model_registry.infos import (
 )
 from cogment_jupyter.model_registry.storage import IncomingVersion, ModelStore
 from cogment_jupyter.proto import common_pb2, model_registry_pb2, model_registry_pb2_grpc
-from cogment_jupyter.transport.binding import bind
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,8 @@ class ModelRegistryServicer(model_registry_pb2_grpc.ModelRegistrySPServicer):
 
 
 class ModelRegistryServer:
-    """A registry on ``host:port`` (port 0: a free one) storing into ``archive_dir``."""
+    """A registry on TCP ``host:port`` (port 0: a free one), or at ``address`` (``unix:/path`` or
+    ``HOST:PORT``, see ``cogment_jupyter.access``), storing into ``archive_dir``."""
 
     def __init__(
         self,
@@ -212,6 +213,7 @@ class ModelRegistryServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        address: str | None = None,
         cache_max_items: int = DEFAULT_CACHE_MAX_ITEMS,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         drop_transient: bool = True,
@@ -222,14 +224,15 @@ class ModelRegistryServer:
         self.drop_transient = drop_transient
         self.servicer = ModelRegistryServicer(self.store, chunk_size)
         self.host = host
-        self.requested_port = port
+        self.address = address or Reach(host).address("model-registry", port)
         self.port = 0
+        self._endpoint = ""
         self._server: grpc.aio.Server | None = None
 
     @property
     def endpoint(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::", "[::]") else self.host
-        return f"grpc://{host}:{self.port}"
+        """Where it listens, once started."""
+        return self._endpoint
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
         model_registry_pb2_grpc.add_ModelRegistrySPServicer_to_server(self.servicer, server)
@@ -245,7 +248,8 @@ class ModelRegistryServer:
         self.add_to_server(server)
         if on_server is not None:
             on_server(server)
-        self.port = bind(server, self.host, self.requested_port)
+        self._endpoint = bind(server, self.address)
+        self.port = port_of(self._endpoint)
         await server.start()
         self._server = server
 

@@ -48,6 +48,7 @@ def launch(
                 shared_datalog=arguments["datalog"],
                 model_registry=model_registry or arguments.get("model_registry"),
                 directory=directory,
+                host=host,
             )
         reason = found.reason
     lab = Lab(
@@ -57,6 +58,7 @@ def launch(
         host=host or "127.0.0.1",
         model_registry=model_registry,
         directory=directory,
+        host=host,
     )
     lab.discovery_reason = reason
     return lab
@@ -103,8 +105,9 @@ class CogmentMagics(Magics):
     @argument(
         "--host",
         default=None,
-        help="serve this kernel's environments, actors and datastore on this address (e.g. the address "
-        "an orchestrator on another machine reaches; 0.0.0.0: every interface) instead of 127.0.0.1",
+        help="serve this kernel's environments, actors and datastore over TCP on this address (e.g. the "
+        "address an orchestrator on another machine reaches; 0.0.0.0: every interface; 127.0.0.1: every "
+        "user of this machine) instead of Unix sockets only you can reach",
     )
     @argument(
         "--embedded",
@@ -133,6 +136,8 @@ class CogmentMagics(Magics):
         return None
 
     def _launch(self, args: Any) -> None:
+        from cogment_jupyter.access import describe
+
         stop_current()
         lab = launch(
             args.datastore,
@@ -144,7 +149,7 @@ class CogmentMagics(Magics):
             args.host,
         )
         self.shell.user_ns["lab"] = lab
-        where = MODES[lab.mode].format(orchestrator=lab.orchestrator_endpoint)
+        where = MODES[lab.mode].format(orchestrator=describe(lab.orchestrator_endpoint))
         print(
             f"Cogment lab ready in {lab.launch_seconds:.2f} s ({where}); trials recorded in {lab.datastore_path}"
             " -> available as `lab` (and Lab.current())"

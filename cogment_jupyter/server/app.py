@@ -50,6 +50,13 @@ class CogmentJupyter(ExtensionApp):
     startup_timeout = Float(30.0, help="Seconds the runtime has to become ready").tag(config=True)
     max_failures = Int(5, help="Failed starts (or quick deaths) in a row before giving up").tag(config=True)
     runtime_log_level = Unicode("info", help="Log level of the runtime process (its log file)").tag(config=True)
+    runtime_host = Unicode(
+        None,
+        allow_none=True,
+        help="Serve the runtime over TCP on this interface (e.g. 127.0.0.1) instead of Unix sockets only "
+        "this user can reach; then every process that can reach the host can start, read and delete "
+        "trials. Default: private Unix sockets",
+    ).tag(config=True)
     kernel_nodelay = Bool(
         True,
         help="Set TCP_NODELAY on kernel websockets: play widgets' frames stop waiting for delayed "
@@ -88,6 +95,7 @@ class CogmentJupyter(ExtensionApp):
             startup_timeout=self.startup_timeout,
             max_failures=self.max_failures,
             log_level=self.runtime_log_level,
+            host=self.runtime_host,
         )
         self.data = TrialData(datastore)
         self._clients: dict[str, OrchestratorClient] = {}

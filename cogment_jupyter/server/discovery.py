@@ -145,10 +145,10 @@ def orchestrator_answers(endpoint: str, timeout: float = PROBE_TIMEOUT) -> str |
     """None when the orchestrator answers ``Version`` within ``timeout``, else why not."""
     import grpc
 
+    from cogment_jupyter.access import target
     from cogment_jupyter.proto import common_pb2, orchestrator_pb2_grpc
 
-    address = endpoint.removeprefix("grpc://")
-    with grpc.insecure_channel(address) as channel:
+    with grpc.insecure_channel(target(endpoint)) as channel:
         stub = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
         try:
             stub.Version(common_pb2.VersionRequest(), timeout=timeout, wait_for_ready=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 
+from cogment_jupyter.access import target
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
@@ -22,7 +23,7 @@ class OrchestratorClient:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self._channel = grpc.aio.insecure_channel(endpoint.removeprefix("grpc://"))
+        self._channel = grpc.aio.insecure_channel(target(endpoint))
         self._stub = orchestrator_pb2_grpc.TrialLifecycleSPStub(self._channel)
 
     async def version(self, timeout: float = CALL_TIMEOUT) -> dict[str, str]:

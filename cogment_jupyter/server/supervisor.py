@@ -3,7 +3,8 @@
 One asyncio task per supervisor launches the child, waits for its runtime file (the readiness
 signal), publishes the discovery file kernels read, and waits for the child to exit. An exit
 the supervisor did not ask for is counted as a restart and repaired: the child is launched
-again on the same ports, so clients holding the endpoints reconnect by themselves. Launches
+again on the same endpoints (its private sockets are named after this process; with a TCP
+``host``, the same ports), so clients holding the endpoints reconnect by themselves. Launches
 that keep failing back off (up to ``MAX_BACKOFF`` s) and stop after ``max_failures`` in a row.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cogment_jupyter.access import port_of
 from cogment_jupyter.server.discovery import SharedRuntime, read_runtime_file
 from cogment_jupyter.transport.runtime_cli import write_json_atomically
 
@@ -61,10 +63,6 @@ class RuntimePaths:
     log_file: Path  # the child's stdout and stderr
 
 
-def _port(endpoint: str) -> int:
-    return int(endpoint.rpartition(":")[2])
-
-
 def _endpoints(runtime: SharedRuntime) -> dict[str, str]:
     endpoints = {"orchestrator": runtime.orchestrator, "datastore": runtime.datastore}
     if runtime.model_registry:
@@ -95,6 +93,7 @@ class RuntimeSupervisor:
         max_failures: int = 5,
         log_level: str = "info",
         python: str = sys.executable,
+        host: str | None = None,
     ) -> None:
         self.datastore = datastore
         self.paths = paths
@@ -104,6 +103,8 @@ class RuntimeSupervisor:
         self.max_failures = max_failures
         self.log_level = log_level
         self.python = python
+        #: None: the runtime listens on private Unix sockets; else over TCP on this host
+        self.host = host
         self.state = State.STOPPED
         self.runtime: SharedRuntime | None = None
         self.restarts = 0
@@ -225,8 +226,8 @@ class RuntimeSupervisor:
                 await asyncio.sleep(min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1)))
                 continue
             self.runtime, self.error = runtime, None
-            registry_port = _port(runtime.model_registry) if runtime.model_registry else 0
-            self._ports = (_port(runtime.orchestrator), _port(runtime.datastore), registry_port)
+            registry_port = port_of(runtime.model_registry) if runtime.model_registry else 0
+            self._ports = (port_of(runtime.orchestrator), port_of(runtime.datastore), registry_port)
             self.running_since = time.monotonic()
             self._publish(runtime)
             self._set_state(State.RUNNING)
@@ -265,8 +266,7 @@ class RuntimeSupervisor:
                 await asyncio.sleep(min(MAX_BACKOFF, 0.25 * 2 ** (failures - 1)))
 
     def _command(self) -> list[str]:
-        orchestrator_port, datastore_port, registry_port = self._ports
-        return [
+        command = [
             self.python,
             "-m",
             "cogment_jupyter.cli",
@@ -278,15 +278,14 @@ class RuntimeSupervisor:
             str(self.paths.runtime_file),
             "--parent_pid",
             str(os.getpid()),
-            "--orchestrator_port",
-            str(orchestrator_port),
-            "--datastore_port",
-            str(datastore_port),
-            "--model_registry_port",
-            str(registry_port),
             "--log_level",
             self.log_level,
         ]
+        if self.host is not None:
+            orchestrator_port, datastore_port, registry_port = self._ports
+            command += ["--host", self.host, "--orchestrator_port", str(orchestrator_port)]
+            command += ["--datastore_port", str(datastore_port), "--model_registry_port", str(registry_port)]
+        return command
 
     async def _launch(self) -> tuple[asyncio.subprocess.Process, SharedRuntime]:
         self.paths.runtime_file.unlink(missing_ok=True)

@@ -12,10 +12,10 @@ from typing import Any
 
 import grpc
 
+from cogment_jupyter.access import bind
 from cogment_jupyter.adapters.base import Actor, Environment
 from cogment_jupyter.adapters.wire import PLAYER
 from cogment_jupyter.proto import agent_pb2_grpc, environment_pb2_grpc
-from cogment_jupyter.transport.binding import bind
 from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
 from cogment_jupyter.transport.component_servicers import EnvironmentServicer, ServiceActorServicer
 from cogment_jupyter.transport.inprocess import InProcessServices
@@ -44,14 +44,15 @@ class ComponentHost:
             ServiceActorServicer(self.services.actors, self.sdk), server
         )
 
-    async def start_server(self, host: str, port: int = 0) -> tuple[grpc.aio.Server, int]:
-        """A gRPC server of its own serving everything registered, started on ``host:port``
-        (0: a free port); returns it and its port. OSError naming the address if it cannot bind."""
+    async def start_server(self, address: str) -> tuple[grpc.aio.Server, str]:
+        """A gRPC server of its own serving everything registered, started at ``address``
+        (``HOST:PORT``, port 0 a free one, or ``unix:/path``: see ``cogment_jupyter.access``);
+        returns it and its endpoint. OSError naming the address if it cannot bind."""
         server = grpc.aio.server(options=CHANNEL_OPTIONS)
         self.add_to_server(server)
-        bound = bind(server, host, port)
+        endpoint = bind(server, address)
         await server.start()
-        return server, bound
+        return server, endpoint
 
     def add_environment(self, name: str, environment: Environment) -> None:
         self.services.environments[name] = environment

@@ -25,6 +25,14 @@ from cogment_jupyter.transport.server import OrchestratorServer
 log = logging.getLogger("cogment_jupyter.orchestrator")
 
 
+#: what ``--help`` says about who can reach the orchestrator
+DESCRIPTION = """\
+The upstream `cogment services orchestrator` command line, running our orchestrator. As upstream,
+it listens on TCP (--lifecycle_port, --actor_port; --host, default 127.0.0.1): every process that
+can reach that host and port can start, watch and end trials, and join them as a client actor
+(127.0.0.1: every user of this machine; 0.0.0.0: other machines too). For a runtime only you can
+reach, use `cogment-jupyter services runtime` (private Unix sockets)."""
+
 #: Upstream defaults: when a params file has no ``max_inactivity`` it gets this (seconds).
 DEFAULT_MAX_INACTIVITY = 30
 
@@ -54,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host",
         default=_env("COGMENT_ORCHESTRATOR_HOST", default="127.0.0.1"),
-        help="interface to bind (default 127.0.0.1: loopback only; use 0.0.0.0 to accept remote peers)",
+        help="interface to bind (default 127.0.0.1: every user of this machine, no other machine; "
+        "0.0.0.0: other machines too)",
     )
     parser.add_argument(
         "--params",

@@ -1,10 +1,10 @@
 """``cogment-jupyter services runtime``: our orchestrator and datastore in one process.
 
 The process the Jupyter server extension supervises (and that anyone can run by hand): one
-orchestrator (``TrialLifecycleSP`` + ``ClientActorSP`` on one port), one datastore
+orchestrator (``TrialLifecycleSP`` + ``ClientActorSP`` on one endpoint), one datastore
 (``DatalogSP`` + ``TrialDatastoreSP``) and one model registry (``ModelRegistrySP``, its models
-beside the datastore) on 127.0.0.1. Trials whose datalog endpoint is this
-process's datastore log in-process (no gRPC between the two). Once both listen it writes a JSON
+beside the datastore). Trials whose datalog endpoint is this process's datastore log
+in-process (no gRPC between the two). Once all listen it writes a JSON
 *runtime file* (``--runtime_file``) saying where, then ``R`` to ``--status_file``; SIGTERM or
 SIGINT stop it after committing what was logged, and remove the runtime file.
 """
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cogment_jupyter.access import LOOPBACK, Reach, target
 from cogment_jupyter.datastore.errors import DatastoreError
 from cogment_jupyter.datastore.inprocess import InProcessDatalog
 from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
@@ -50,14 +51,38 @@ PARENT_POLL = 0.5
 RUNTIME_FILE_FORMAT = 1
 
 
+#: what ``--help`` says about who can reach the runtime
+DESCRIPTION = """\
+Our orchestrator, datastore and model registry in one process. By default they listen on Unix
+sockets in a directory only this user can enter (see COGMENT_JUPYTER_RUNTIME_DIR): no other user
+of this machine can reach them. --host or a port opens TCP instead, reachable by every process
+that can reach that host and port (127.0.0.1: every user of this machine)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
     parser.add_argument(
-        "--orchestrator_port", type=int, default=0, help="lifecycle and client-actor port (default 0: a free port)"
+        "--host",
+        default=None,
+        help="serve over TCP on this interface (127.0.0.1: every local user; 0.0.0.0: other machines too); "
+        "default: private Unix sockets",
     )
-    parser.add_argument("--datastore_port", type=int, default=0, help="datastore port (default 0: a free port)")
     parser.add_argument(
-        "--model_registry_port", type=int, default=0, help="model registry port (default 0: a free port)"
+        "--orchestrator_port",
+        type=int,
+        default=None,
+        help="serve over TCP: lifecycle and client-actor port (0: a free port); default: private Unix sockets",
+    )
+    parser.add_argument(
+        "--datastore_port",
+        type=int,
+        default=None,
+        help="serve over TCP: datastore port (0: a free port); default: private Unix sockets",
+    )
+    parser.add_argument(
+        "--model_registry_port",
+        type=int,
+        default=None,
+        help="serve over TCP: model registry port (0: a free port); default: private Unix sockets",
     )
     parser.add_argument(
         "--model_registry_dir",
@@ -82,7 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--parent_pid",
         type=int,
         default=None,
-        help="exit when this process is gone (the supervising Jupyter server), so a killed server leaves no orphan",
+        help="exit when this process is gone (the supervising Jupyter server), so a killed server leaves no "
+        "orphan; the private sockets are named after it, so a restarted runtime keeps its endpoints",
     )
     parser.add_argument("--params", default=None, help="YAML file whose 'trial_params' are the default trial params")
     parser.add_argument("--gc_frequency", type=int, default=10, help="started trials between garbage collections")
@@ -109,8 +135,11 @@ def versions() -> dict[str, str]:
     return {v.name: v.version for v in version_info().versions}
 
 
-def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+def reach(args: argparse.Namespace) -> Reach:
+    """TCP when a host or a port was asked for, else private Unix sockets."""
+    ports = (args.orchestrator_port, args.datastore_port, args.model_registry_port)
+    tcp = args.host is not None or any(port is not None for port in ports)
+    return Reach(args.host or LOOPBACK) if tcp else Reach()
 
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
@@ -135,13 +164,22 @@ async def serve(args: argparse.Namespace) -> None:
             store = TrialStore.open(args.datastore)
         except DatastoreError as error:  # an unusable directory: say which, exit non-zero
             raise SystemExit(f"cogment-jupyter runtime: {error}") from None
-        datastore = DatastoreServer(store, args.host, args.datastore_port)
+        where = reach(args)
+        try:
+            datastore_address = where.address("runtime-datastore", args.datastore_port or 0, owner=args.parent_pid)
+            registry_address = where.address(
+                "runtime-model_registry", args.model_registry_port or 0, owner=args.parent_pid
+            )
+        except OSError as error:  # no private directory: say why, exit non-zero
+            store.close()
+            raise SystemExit(f"cogment-jupyter runtime: {error}") from None
+        datastore = DatastoreServer(store, address=datastore_address)
         from cogment_jupyter.model_registry.infos import RegistryError
         from cogment_jupyter.model_registry.service import ModelRegistryServer
 
         try:
             registry = ModelRegistryServer(
-                args.model_registry_dir or store.file.parent / "model_registry", args.host, args.model_registry_port
+                args.model_registry_dir or store.file.parent / "model_registry", address=registry_address
             )
             directory = directory_from_args(args)
         except (RegistryError, SystemExit) as error:
@@ -152,12 +190,12 @@ async def serve(args: argparse.Namespace) -> None:
         server = OrchestratorServer(orchestrator)
         try:
             await datastore.start()
-            host = _connect_host(args.host)
             # trials logging to our own datastore skip gRPC (localhost:PORT is matched too)
-            factory.local[f"{host}:{datastore.port}"] = InProcessServices(
+            factory.local[target(datastore.endpoint)] = InProcessServices(
                 datalog_factory=lambda _trial_id: InProcessDatalog(store)
             )
-            await server.start(args.host, args.orchestrator_port, None)
+            address = where.address("runtime-orchestrator", args.orchestrator_port or 0, owner=args.parent_pid)
+            await server.start(address=address)
             await registry.start()
         except (OSError, DatastoreError) as error:  # a port in use: say which, exit non-zero
             await server.stop(0)
@@ -167,7 +205,7 @@ async def serve(args: argparse.Namespace) -> None:
         document = {
             "format": RUNTIME_FILE_FORMAT,
             "pid": os.getpid(),
-            "orchestrator": f"grpc://{host}:{server.lifecycle_port}",
+            "orchestrator": server.endpoint,
             "datastore": datastore.endpoint,
             "datastore_dir": str(store.file.parent),
             "datastore_file": str(store.file),

@@ -63,9 +63,21 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
-/** "127.0.0.1:9000" for "grpc://127.0.0.1:9000": every endpoint is gRPC, the narrow panel needs the room */
+/**
+ * "127.0.0.1:9000" for "grpc://127.0.0.1:9000" (every endpoint is gRPC, the narrow panel needs the
+ * room); a private Unix socket ("grpc://unix:%2Ftmp%2F...%2F12-runtime-orchestrator.sock") by its
+ * file name: "12-runtime-orchestrator.sock (this user only)"
+ */
 export function formatEndpoint(endpoint: string | null | undefined): string {
-  return endpoint ? endpoint.replace(/^grpc:\/\//, '') : '—';
+  if (!endpoint) {
+    return '—';
+  }
+  const address = endpoint.replace(/^grpc:\/\//, '');
+  if (address.toLowerCase().startsWith('unix:')) {
+    const path = decodeURIComponent(address.slice('unix:'.length));
+    return `${path.split('/').pop()} (this user only)`;
+  }
+  return address;
 }
 
 /** "cogment 2.10.1 · cogment_jupyter 0.1.0" */

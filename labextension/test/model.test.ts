@@ -5,6 +5,7 @@ import {
   canRestart,
   formatActors,
   formatDuration,
+  formatEndpoint,
   formatVersions,
   runtimeLabel,
   runtimeNote,
@@ -77,6 +78,14 @@ describe('runtime', () => {
     expect(formatDuration(3 * 86400 + 4 * 3600)).toBe('3 d 4 h');
     expect(formatVersions({ cogment: '2.10.1', cogment_jupyter: '0.1.0' })).toBe('cogment 2.10.1 · cogment_jupyter 0.1.0');
     expect(formatVersions(null)).toBe('—');
+  });
+
+  it('formats TCP endpoints and private sockets', () => {
+    expect(formatEndpoint('grpc://127.0.0.1:9000')).toBe('127.0.0.1:9000');
+    expect(formatEndpoint('grpc://unix:%2Ftmp%2Fcogment-jupyter-0%2F12-runtime-orchestrator.sock')).toBe(
+      '12-runtime-orchestrator.sock (this user only)'
+    );
+    expect(formatEndpoint(null)).toBe('—');
   });
 });
 

@@ -92,8 +92,9 @@ def test_panel_shows_the_runtime_and_terminates_a_trial(
     assert status["state"] == "running"
     field = lambda name: panel.locator(f"dd[data-field='{name}']").inner_text()  # noqa: E731
     assert panel.locator(".jp-CogmentPanel-runtimeState").inner_text() == "running"
-    for name in ("orchestrator", "datastore", "model_registry"):  # shown without the grpc:// every endpoint has
-        assert f"grpc://{field(name)}" == status["endpoints"][name]
+    for name in ("orchestrator", "datastore", "model_registry"):  # private sockets, shown by their file name
+        socket = status["endpoints"][name].rpartition("%2F")[2]
+        assert field(name) == f"{socket} (this user only)"
     assert field("pid") == str(status["pid"])
     assert field("restarts").startswith(str(status["restarts"]))
     for name, version in status["versions"].items():

@@ -47,9 +47,9 @@ def test_a_lab_registers_what_it_serves_and_another_finds_it(directory_endpoint:
         assert inquire(directory_endpoint, ServiceType.ENVIRONMENT, {"__implementation": "cartpole"}) == [
             teacher.endpoint
         ]
-        process_address = teacher._processes["lean-proc"].address
+        assert teacher.endpoint.startswith("grpc://127.0.0.1:")  # a lab in a directory serves over TCP
         assert inquire(directory_endpoint, ServiceType.ACTOR, {"__implementation": "lean-proc"}) == [
-            f"grpc://{process_address}"
+            teacher.endpoint_of("lean-proc")
         ]
         assert inquire(directory_endpoint, ServiceType.LIFE_CYCLE, {}) == [teacher.endpoint]
         assert inquire(directory_endpoint, ServiceType.DATALOG, {}) == [teacher.datastore_endpoint]

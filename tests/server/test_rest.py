@@ -8,6 +8,7 @@ import os
 import pyarrow as pa
 import pytest
 
+from cogment_jupyter.access import private_directory
 from tests.server.conftest import recorded
 from tests.server.harness import JupyterServer, wait_for
 
@@ -34,8 +35,9 @@ def test_status_describes_the_runtime(server: JupyterServer) -> None:
     status = server.status()
     assert status["state"] == "running" and status["responding"] is True
     assert os.kill(status["pid"], 0) is None  # alive
-    for endpoint in status["endpoints"].values():
-        assert endpoint.startswith("grpc://127.0.0.1:")
+    private = str(private_directory()).replace("/", "%2F")
+    for name, endpoint in status["endpoints"].items():  # Unix sockets only this user can reach, stable across restarts
+        assert endpoint == f"grpc://unix:{private}%2F{server.proc.pid}-runtime-{name}.sock"
     assert status["versions"]["cogment_jupyter"] and status["versions"]["cogment"].startswith("2.")
     assert status["uptime"] > 0 and isinstance(status["restarts"], int)
     assert status["datastore_dir"] == str(server.root / ".cogment")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cogment_jupyter.access import private_directory
 from cogment_jupyter.server.discovery import (
     NO_SHARED_ENV,
     RUNTIME_ENV,
@@ -73,10 +74,9 @@ def test_runtime_file_status_file_and_clean_stop(tmp_path: Path, runtime) -> Non
     process, runtime_file = runtime
     document = json.loads(runtime_file.read_text())
     assert document["pid"] == process.pid
-    assert document["orchestrator"].startswith("grpc://127.0.0.1:") and document["datastore"].startswith(
-        "grpc://127.0.0.1:"
-    )
-    assert document["orchestrator"] != document["datastore"]
+    private = str(private_directory()).replace("/", "%2F")
+    assert document["orchestrator"].startswith(f"grpc://unix:{private}%2F{process.pid}-runtime-orchestrator")
+    assert document["datastore"].startswith(f"grpc://unix:{private}%2F{process.pid}-runtime-datastore")
     assert document["datastore_file"] == str(tmp_path / "store" / "trials.sqlite3")
     assert set(document["versions"]) >= {"cogment", "cogment_jupyter"}
     assert abs(document["started_at"] - time.time()) < 120
@@ -106,7 +106,7 @@ def test_a_lab_attached_through_the_override_records_in_process(
         "datastore": str(tmp_path / "store"),
         "model_registry": found.runtime.model_registry,
     }
-    assert found.runtime.model_registry.startswith("grpc://127.0.0.1:")
+    assert found.runtime.model_registry.startswith("grpc://unix:")  # private, as the rest
     with Lab(**arguments) as lab:
         lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
         lab.serve_actor("random", actors.Random())
