@@ -48,14 +48,12 @@ def launch(
                 shared_datalog=arguments["datalog"],
                 model_registry=model_registry or arguments.get("model_registry"),
                 directory=directory,
-                host=host,
             )
         reason = found.reason
     lab = Lab(
         datastore=datastore,
         orchestrator=orchestrator,
         datalog=datalog,
-        host=host or "127.0.0.1",
         model_registry=model_registry,
         directory=directory,
         host=host,
