@@ -19,7 +19,7 @@ import grpc.aio
 
 from cogment_jupyter.access import Reach, bind, port_of
 from cogment_jupyter.datastore.conversion import SampleConverter
-from cogment_jupyter.datastore.errors import DatastoreError
+from cogment_jupyter.datastore.errors import DatastoreError, DiskFullError
 from cogment_jupyter.datastore.store import POLL, TrialStore
 from cogment_jupyter.datastore.writer import TrialHandle
 from cogment_jupyter.engine.records import TrialState
@@ -43,6 +43,13 @@ _MESSAGE_LIMIT = 256 * 1024 * 1024
 
 def _metadata(context: grpc.aio.ServicerContext, key: str) -> list[str]:
     return [v for k, v in (context.invocation_metadata() or ()) if k == key]
+
+
+def _status_of(error: Exception) -> grpc.StatusCode:
+    """A write the datastore could not make, as gRPC says it (a full disk is a resource exhausted)."""
+    if isinstance(error, DiskFullError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    return grpc.StatusCode.FAILED_PRECONDITION
 
 
 def _version_info() -> common_pb2.VersionInfo:
@@ -81,7 +88,10 @@ class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
                 f"{first.WhichOneof('msg') or 'an empty message'})",
             )
         writer = self._store.writer
-        handle: TrialHandle = await asyncio.wrap_future(writer.create(trial_id, user_id, first.trial_params))
+        try:
+            handle: TrialHandle = await asyncio.wrap_future(writer.create(trial_id, user_id, first.trial_params))
+        except DatastoreError as error:  # a full disk, a read-only file: the orchestrator is told why
+            await context.abort(_status_of(error), f"RunTrialDatalog: trial {trial_id} cannot be recorded: {error}")
         handle.kind = "datalog"
         log.debug("datalog: trial %s started (user %r)", trial_id, user_id)
         buffer = handle.buffer
@@ -97,15 +107,20 @@ class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
                         grpc.StatusCode.INVALID_ARGUMENT,
                         "RunTrialDatalog: after 'trial_params' every message must be a 'sample'",
                     )
+                if handle.error is not None:  # samples were lost (a full disk): no use taking more
+                    break
                 sample = message.sample
                 writer.add(handle, (sample,), urgent=sample.info.state == ended)
                 while len(buffer) > BACKLOG_LIMIT:
                     await asyncio.sleep(0.005)
         finally:
             closing = asyncio.wrap_future(writer.close(handle))
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # (its error is the handle's)
                 await asyncio.shield(closing)
             log.debug("datalog: trial %s stream closed", trial_id)
+        if handle.error is not None:
+            problem = f"RunTrialDatalog: trial {trial_id} is not recorded completely: {handle.error}"
+            await context.abort(_status_of(handle.error), problem)
 
     async def Version(
         self, request: common_pb2.VersionRequest, context: grpc.aio.ServicerContext

@@ -262,7 +262,8 @@ class GrpcDatalog(DatalogConnection):
         self._address = address
         self._pump: CallStream | None = None
         self._exclude_info = False
-        self._failed = False
+        #: why the datalog's stream broke (it then keeps nothing more of the trial)
+        self._failure: str | None = None
 
     async def start(self, trial_id: str, user_id: str, params: common_pb2.TrialParams) -> None:
         self._exclude_info = any(f.lower() == "info" for f in params.datalog.exclude_fields)
@@ -274,12 +275,12 @@ class GrpcDatalog(DatalogConnection):
         pump.start(lambda _reply: None, self._on_closed)
 
     def _on_closed(self, reason: str) -> None:
-        if reason != "stream ended" and not self._failed:
-            self._failed = True
+        if reason != "stream ended" and self._failure is None:
+            self._failure = reason
             log.warning("Datalog [%s] for trial [%s] failed: %s", self._address, self._trial_id, reason)
 
     def add(self, samples: Sequence[Sample]) -> None:
-        if self._pump is None or self._failed:
+        if self._pump is None or self._failure is not None:
             return
         for sample in samples:
             self._pump.send(
@@ -291,3 +292,5 @@ class GrpcDatalog(DatalogConnection):
             return
         self._pump.close()
         await self._pump.wait_closed(timeout=10.0)
+        if self._failure is not None:  # the trial records it among its errors
+            raise ConnectionError(f"the datalog at {self._address} failed: {self._failure}")

@@ -53,6 +53,41 @@ def test_a_full_disk_is_reported_as_such_and_recording_resumes_once_space_is_fre
             assert lost["state"] != "ENDED" and bool(lost["interrupted"]), lost
 
 
+def test_a_datalog_service_on_a_full_disk_tells_the_trial_why(tmp_path: Path) -> None:
+    """The datastore as a gRPC service (``DatalogSP``): the orchestrator hears RESOURCE_EXHAUSTED
+    with the reason, and the trial records it among its errors."""
+    from cogment_jupyter.datastore import DatastoreServer
+    from cogment_jupyter.lab.runtime import LoopThread
+
+    with tmpfs(tmp_path / "disk", "5m") as disk:
+        loop = LoopThread("datastore service")
+        store = TrialStore.open(disk / "store")
+        server = DatastoreServer(store)
+        loop.run(server.start())
+        try:
+            with Lab(datastore=tmp_path / "lab-store", datalog=server.endpoint) as lab:
+                lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1", render=True))
+                lab.serve_actor("random", actors.Random())
+                assert lab.start_trial("cartpole", "random", render=True).wait(60).errors == []
+                filler = fill(disk)
+                failed = None
+                deadline = time.monotonic() + 120
+                while failed is None and time.monotonic() < deadline:
+                    handle = lab.start_trial("cartpole", "random", render=True).wait(60)
+                    if handle.errors:
+                        failed = handle
+                assert failed is not None, "no trial failed to record on a full disk"
+                message = " ".join(failed.errors)
+                assert "datalog" in message and "RESOURCE_EXHAUSTED" in message, message
+                assert "the disk is full" in message, message
+                filler.unlink()
+                assert lab.start_trial("cartpole", "random", render=True).wait(60).errors == []
+        finally:
+            loop.run(server.stop(0))
+            loop.stop()
+            store.close()
+
+
 def test_a_read_only_datastore_opens_read_only(tmp_path: Path) -> None:
     source = tmp_path / "source"
     with _lab(source / "store") as lab:
