@@ -144,11 +144,7 @@ def _call(factory: Any, target: str) -> Any:
 async def serve(kind: str, name: str, component: Any, host: str, port: int) -> None:
     from cogment_jupyter.transport.component_host import ComponentHost
 
-    components = ComponentHost()
-    if kind == "environment":
-        components.add_environment(name, component)
-    else:
-        components.add_actor(name, component)
+    components = ComponentHost.serving(kind, name, component)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

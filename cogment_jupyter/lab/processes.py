@@ -85,11 +85,7 @@ def _serve_in_child(name: str, kind: str, payload: bytes, reach: Reach, pipe: An
 async def _serve(name: str, kind: str, component: Any, reach: Reach, pipe: Any) -> None:
     from cogment_jupyter.transport.component_host import ComponentHost
 
-    components = ComponentHost()
-    if kind == "environment":
-        components.add_environment(name, component)
-    else:
-        components.add_actor(name, component)
+    components = ComponentHost.serving(kind, name, component)
     try:
         server, endpoint = await components.start_server(reach.address(f"{kind}-{name}"))
     except OSError as error:

@@ -54,6 +54,16 @@ class ComponentHost:
         await server.start()
         return server, endpoint
 
+    @classmethod
+    def serving(cls, kind: str, name: str, component: Any) -> ComponentHost:
+        """A host of one ``environment`` or ``actor`` (a ``process=True`` service, ``cogment-jupyter serve``)."""
+        host = cls()
+        if kind == "environment":
+            host.add_environment(name, component)
+        else:
+            host.add_actor(name, component)
+        return host
+
     def add_environment(self, name: str, environment: Environment) -> None:
         self.services.environments[name] = environment
 

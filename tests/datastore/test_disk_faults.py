@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter import Lab, TrialHandle, actors, envs
 from cogment_jupyter.datastore import Datastore, ReadOnlyDatastoreError, TrialStore
 from tests.mounts import fill, read_only_view, tmpfs
 
@@ -20,20 +20,25 @@ def _lab(directory: Path) -> Lab:
     return lab
 
 
+def _fill_until_a_trial_fails(lab: Lab, disk: Path) -> tuple[Path, TrialHandle]:
+    """Fill the disk, then run trials until one fails to record (SQLite first uses the room its
+    files have); the filler file and that trial."""
+    filler = fill(disk)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        handle = lab.start_trial("cartpole", "random", render=True).wait(60)
+        if handle.errors:
+            return filler, handle
+    raise AssertionError("no trial failed to record on a full disk")
+
+
 def test_a_full_disk_is_reported_as_such_and_recording_resumes_once_space_is_freed(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "disk", "5m") as disk, _lab(disk / "store") as lab:
         before = [lab.start_trial("cartpole", "random", seed=n, render=True).wait(60) for n in range(3)]
         assert all(handle.errors == [] for handle in before)
         kept = {handle.id: len(lab.steps(handle.id)) for handle in before}
 
-        filler = fill(disk)
-        failed = None
-        deadline = time.monotonic() + 120
-        while failed is None and time.monotonic() < deadline:  # SQLite first uses the room its files have
-            handle = lab.start_trial("cartpole", "random", render=True).wait(60)
-            if handle.errors:
-                failed = handle
-        assert failed is not None, "no trial failed to record on a full disk"
+        filler, failed = _fill_until_a_trial_fails(lab, disk)
         message = " ".join(failed.errors)
         assert "the disk is full" in message and "Free some space" in message, message
         assert "rollback" not in message and "deleted" not in message
@@ -69,14 +74,7 @@ def test_a_datalog_service_on_a_full_disk_tells_the_trial_why(tmp_path: Path) ->
                 lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1", render=True))
                 lab.serve_actor("random", actors.Random())
                 assert lab.start_trial("cartpole", "random", render=True).wait(60).errors == []
-                filler = fill(disk)
-                failed = None
-                deadline = time.monotonic() + 120
-                while failed is None and time.monotonic() < deadline:
-                    handle = lab.start_trial("cartpole", "random", render=True).wait(60)
-                    if handle.errors:
-                        failed = handle
-                assert failed is not None, "no trial failed to record on a full disk"
+                filler, failed = _fill_until_a_trial_fails(lab, disk)
                 message = " ".join(failed.errors)
                 assert "datalog" in message and "RESOURCE_EXHAUSTED" in message, message
                 assert "the disk is full" in message, message
