@@ -151,6 +151,25 @@ class Reach:
         return f"TCP on {self.host} (any process that can reach it)"
 
 
+#: ``--help`` of a ``--host`` flag (every service that listens on TCP)
+HOST_HELP = (
+    "interface to bind (default 127.0.0.1: every user of this machine, no other machine; 0.0.0.0: other machines too)"
+)
+
+
+def tcp_service_description(what: str, ports: str, lets: str) -> str:
+    """What ``--help`` says of a service that listens on TCP (as its upstream counterpart): who can reach it."""
+    import textwrap
+
+    text = (
+        f"{what}. As upstream, it listens on TCP ({ports}; --host, default 127.0.0.1): every process that "
+        f"can reach that host and port can {lets} (127.0.0.1: every user of this machine; 0.0.0.0: other "
+        "machines too). For services only you can reach, use `cogment-jupyter services runtime` (private Unix "
+        "sockets) or a lab."
+    )
+    return textwrap.fill(text, 96, break_on_hyphens=False)
+
+
 def bind(server: _Server, address: str) -> str:
     """Bind ``server`` to ``address`` (``HOST:PORT`` or ``unix:/path``); the endpoint to dial.
 

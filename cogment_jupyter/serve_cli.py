@@ -22,7 +22,7 @@ import signal
 import sys
 from typing import Any
 
-from cogment_jupyter.access import Reach, port_of
+from cogment_jupyter.access import HOST_HELP, Reach, port_of
 from cogment_jupyter.engine.logs import LOG_LEVELS
 
 log = logging.getLogger("cogment_jupyter.serve")
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="interface to bind (default 127.0.0.1: this machine only; 0.0.0.0 or an address: other machines too)",
+        help=HOST_HELP,
     )
     parser.add_argument("--log_level", default="warning", choices=sorted(LOG_LEVELS), help="minimum level of the logs")
 

@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from cogment_jupyter.access import HOST_HELP, tcp_service_description
 from cogment_jupyter.datastore.errors import DatastoreError
 from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY, resolve_file
 from cogment_jupyter.datastore.service import DatastoreServer
@@ -25,12 +26,11 @@ from cogment_jupyter.engine.logs import LOG_LEVELS
 
 DEFAULT_PORT = 9003
 #: what ``--help`` says about who can reach the datastore
-DESCRIPTION = """\
-The datastore as a standalone gRPC service, with the flags of upstream
-`cogment services trial_datastore`. As upstream, it listens on TCP (--port; --host, default
-127.0.0.1): every process that can reach that host and port can read, add and delete trials
-(127.0.0.1: every user of this machine; 0.0.0.0: other machines too). For a datastore only
-you can reach, use `cogment-jupyter services runtime` (private Unix sockets)."""
+DESCRIPTION = tcp_service_description(
+    "The datastore as a standalone gRPC service, with the flags of upstream `cogment services trial_datastore`",
+    "--port",
+    "read, add and delete trials",
+)
 _LEVELS = LOG_LEVELS
 
 
@@ -51,9 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"port to listen on (env COGMENT_TRIAL_DATASTORE_PORT, default {DEFAULT_PORT}; 0 = any free port)",
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: every user of this machine)"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
     location = parser.add_mutually_exclusive_group()
     location.add_argument(
         "--directory",

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 
+from cogment_jupyter.access import HOST_HELP, tcp_service_description
 from cogment_jupyter.directory import DEFAULT_PORT
 from cogment_jupyter.engine.logs import LOG_LEVELS
 from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int
@@ -23,6 +24,14 @@ log = logging.getLogger("cogment_jupyter.directory")
 DEFAULT_PERSISTENCE_FILE = ".cogment-directory-data"
 
 
+#: what ``--help`` says about who can reach it
+DESCRIPTION = tcp_service_description(
+    "The upstream `cogment services directory` command line, running our directory",
+    "--port",
+    "register, find and remove services",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port",
@@ -30,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env_int("COGMENT_DIRECTORY_PORT", DEFAULT_PORT),
         help=f"The port to listen on (env COGMENT_DIRECTORY_PORT, default {DEFAULT_PORT}; 0: a free port)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
+    parser.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
     add_bool_flag(parser, "--grpc_reflection", "COGMENT_DIRECTORY_GRPC_REFLECTION", "Start the gRPC reflection server")
     parser.add_argument(
         "--registration_lag",

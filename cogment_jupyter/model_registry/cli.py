@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 
+from cogment_jupyter.access import HOST_HELP, tcp_service_description
 from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
 from cogment_jupyter.engine.logs import LOG_LEVELS
 from cogment_jupyter.model_registry import (
@@ -27,6 +28,14 @@ from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_in
 log = logging.getLogger("cogment_jupyter.model_registry")
 
 
+#: what ``--help`` says about who can reach it
+DESCRIPTION = tcp_service_description(
+    "The upstream `cogment services model_registry` command line, running our model registry",
+    "--port",
+    "publish, read and delete models",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port",
@@ -34,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env_int("COGMENT_MODEL_REGISTRY_PORT", DEFAULT_PORT),
         help=f"The port to listen on (env COGMENT_MODEL_REGISTRY_PORT, default {DEFAULT_PORT}; 0: a free port)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
+    parser.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
     add_bool_flag(
         parser, "--grpc_reflection", "COGMENT_MODEL_REGISTRY_GRPC_REFLECTION", "Start the gRPC reflection server"
     )

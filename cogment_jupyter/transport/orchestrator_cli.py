@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from cogment_jupyter.access import HOST_HELP, tcp_service_description
 from cogment_jupyter.directory.client import DirectoryClient, DirectoryError
 from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
 from cogment_jupyter.engine.logs import LOG_LEVELS
@@ -26,12 +27,11 @@ log = logging.getLogger("cogment_jupyter.orchestrator")
 
 
 #: what ``--help`` says about who can reach the orchestrator
-DESCRIPTION = """\
-The upstream `cogment services orchestrator` command line, running our orchestrator. As upstream,
-it listens on TCP (--lifecycle_port, --actor_port; --host, default 127.0.0.1): every process that
-can reach that host and port can start, watch and end trials, and join them as a client actor
-(127.0.0.1: every user of this machine; 0.0.0.0: other machines too). For a runtime only you can
-reach, use `cogment-jupyter services runtime` (private Unix sockets)."""
+DESCRIPTION = tcp_service_description(
+    "The upstream `cogment services orchestrator` command line, running our orchestrator",
+    "--lifecycle_port, --actor_port",
+    "start, watch and end trials, and join them as a client actor",
+)
 
 #: Upstream defaults: when a params file has no ``max_inactivity`` it gets this (seconds).
 DEFAULT_MAX_INACTIVITY = 30
@@ -62,8 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host",
         default=_env("COGMENT_ORCHESTRATOR_HOST", default="127.0.0.1"),
-        help="interface to bind (default 127.0.0.1: every user of this machine, no other machine; "
-        "0.0.0.0: other machines too)",
+        help=HOST_HELP,
     )
     parser.add_argument(
         "--params",
