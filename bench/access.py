@@ -1,6 +1,6 @@
 """The latency cost of private endpoints: Unix sockets in a 0700 directory vs TCP on loopback.
 
-Run: ``uv run python bench/access.py [--calls 3000] [--trials 20] [--steps 200]``
+Run: ``uv run python bench/access.py [--calls 2000] [--trials 10] [--steps 200] [--rounds 5]``
 
 Three measures, each taken over both transports in the same run, interleaved in rounds so
 that a noisy neighbour hurts both alike, and printed as a ratio to TCP loopback (the
@@ -114,10 +114,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3000, help="round trips per transport and round")
+    parser.add_argument("--calls", type=int, default=2000, help="round trips per transport and round")
     parser.add_argument("--trials", type=int, default=10, help="trials per transport and round")
     parser.add_argument("--steps", type=int, default=200, help="ticks per trial")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, each measuring both transports")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, each measuring both transports")
     args = parser.parse_args()
     transports = {"TCP loopback": Reach("127.0.0.1"), "Unix socket": Reach()}
     unary: dict[str, list[float]] = {name: [] for name in transports}
