@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
@@ -51,3 +52,30 @@ def enable_reflection(server: Any, *service_names: str) -> None:
     except ImportError:
         raise SystemExit("--grpc_reflection needs grpcio-reflection: pip install grpcio-reflection") from None
     reflection.enable_server_reflection((*service_names, reflection.SERVICE_NAME), server)
+
+
+async def until_signalled() -> None:
+    """Return on SIGTERM or SIGINT (how every service is asked to stop)."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def run_service(serve: Callable[[], Awaitable[int]], log_level: str) -> int:
+    """Log at ``log_level`` (an upstream level name) and run ``serve`` to its exit code."""
+    import asyncio
+    import logging
+
+    from cogment_jupyter.engine.logs import LOG_LEVELS
+
+    logging.basicConfig(level=LOG_LEVELS[log_level], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(serve())

@@ -8,16 +8,13 @@ checks every entry each minute and it cannot be changed there.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
-import sys
 
 from cogment_jupyter.access import HOST_HELP, tcp_service_description
 from cogment_jupyter.directory import DEFAULT_PORT
 from cogment_jupyter.engine.logs import LOG_LEVELS
-from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int
+from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int, run_service, until_signalled
 
 log = logging.getLogger("cogment_jupyter.directory")
 
@@ -103,28 +100,13 @@ async def serve(args: argparse.Namespace) -> int:
         await server.start(on_server=_reflection if args.grpc_reflection else None)
     except OSError as error:
         raise SystemExit(f"directory: {error}") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     print(f"directory ready: {server.endpoint} ({len(server.table)} entries)", flush=True)
     log.info("Listening on %s:%d", args.host, server.port)
-    await stop.wait()
+    await until_signalled()
     log.info("Closing")
     await server.stop(grace=1.0)
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=LOG_LEVELS[args.log_level], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(serve(args))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="directory", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return run_service(lambda: serve(args), args.log_level)

@@ -8,11 +8,8 @@ itself there as a ``MODEL_REGISTRY_SERVICE`` (``cogment://discover/modelregistry
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
-import sys
 
 from cogment_jupyter.access import HOST_HELP, tcp_service_description
 from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
@@ -23,7 +20,7 @@ from cogment_jupyter.model_registry import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PORT,
 )
-from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int
+from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int, run_service, until_signalled
 
 log = logging.getLogger("cogment_jupyter.model_registry")
 
@@ -102,13 +99,9 @@ async def serve(args: argparse.Namespace) -> int:
     except DirectoryError as error:
         await server.stop(0)
         raise SystemExit(f"model_registry: cannot register to the directory: {error}") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     print(f"model_registry ready: {server.endpoint} ({server.store.root})", flush=True)
     log.info("server listening on %s:%d, archive %s", args.host, server.port, server.store.root)
-    await stop.wait()
+    await until_signalled()
     log.info("gracefully stopping the server")
     await registration.deregister()
     await server.stop(grace=5.0)
@@ -116,15 +109,4 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=LOG_LEVELS[args.log_level], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(serve(args))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="model_registry", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return run_service(lambda: serve(args), args.log_level)
