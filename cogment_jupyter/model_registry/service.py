@@ -122,18 +122,14 @@ class ModelRegistryServicer(model_registry_pb2_grpc.ModelRegistrySPServicer):
                     if chunk.WhichOneof("msg") != "header":
                         raise InvalidRequestError("first request chunk does not include a Header")
                     header = chunk.header.version_info
-                    incoming = await self._io(
-                        self.store.incoming, header.model_id, header.data_size, header.data_hash
-                    )
+                    incoming = await self._io(self.store.incoming, header.model_id, header.data_size, header.data_hash)
                     continue
                 if chunk.WhichOneof("msg") != "body":
                     raise InvalidRequestError("subsequent request chunk do not include a Body")
                 await self._io(incoming.write, chunk.body.data_chunk)  # type: ignore[union-attr]
             if header is None or incoming is None:
                 raise InvalidRequestError("empty request")
-            info = await self._io(
-                incoming.commit, header.archived, header.creation_timestamp, dict(header.user_data)
-            )
+            info = await self._io(incoming.commit, header.archived, header.creation_timestamp, dict(header.user_data))
         except RegistryError as error:
             if incoming is not None:
                 incoming.abort()
