@@ -9,29 +9,22 @@ session function (``lab.serve_sdk_env``) is handed, stream and all, to the SDK's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import grpc
 
 from cogment_jupyter.adapters.base import Actor, Environment
 from cogment_jupyter.engine.components import InitError
+from cogment_jupyter.engine.records import ActorInit, EnvInit
 from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.proto import agent_pb2_grpc, common_pb2, environment_pb2, environment_pb2_grpc
 from cogment_jupyter.transport import convert
-from cogment_jupyter.transport.component_streams import (
-    END,
-    HEARTBEAT,
-    LAST,
-    LAST_ACK,
-    NORMAL,
-    ActorStream,
-    EnvironmentStream,
-)
+from cogment_jupyter.transport.component_streams import ActorStream, EnvironmentStream
 from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
 from cogment_jupyter.transport.sdk_bridge import SdkSessions
 from cogment_jupyter.transport.service_description import ENVIRONMENTS, describe
-from cogment_jupyter.transport.streams import StreamPump
+from cogment_jupyter.transport.streams import END, HEARTBEAT, LAST, LAST_ACK, NORMAL, StreamPump
 
 #: How long a stream may wait for its ``init_input`` (the SDK's limit too).
 INIT_TIMEOUT = 30.0
@@ -93,83 +86,87 @@ async def _handshake(context: grpc.aio.ServicerContext, pump: StreamPump, output
         await context.abort(grpc.StatusCode.UNKNOWN, f"{role}: {error}")
 
 
-class EnvironmentServicer(environment_pb2_grpc.EnvironmentSPServicer):
-    """Runs each ``RunTrial`` stream on a fork of the environment its ``impl_name`` names."""
+class _ComponentServicer:
+    """``RunTrial`` of one kind of component: each stream runs a fork of the registered object
+    its ``impl_name`` names, or goes to the SDK's servicer when that name is a session function."""
 
-    def __init__(self, environments: Mapping[str, Environment], sdk: SdkSessions) -> None:
-        self._environments = environments
+    role: ClassVar[str]
+    output: ClassVar[type]
+    stream_type: ClassVar[type[EnvironmentStream] | type[ActorStream]]
+    connection_type: ClassVar[type[InProcessEnvironment] | type[InProcessActor]]
+
+    def __init__(self, registry: Mapping[str, Any], sdk: Mapping[str, Any], sdk_servicer: Callable[[], Any]) -> None:
+        self._registry = registry
         self._sdk = sdk
+        self._sdk_servicer = sdk_servicer
+
+    @staticmethod
+    def _init(first: Any) -> Any:
+        raise NotImplementedError
 
     async def RunTrial(self, request_iterator, context):
         trial_id = _trial_id(context)
-        pump = StreamPump(f"environment for trial {trial_id}", context.read, context.write, None)
-        first = await _handshake(context, pump, environment_pb2.EnvRunTrialOutput, "environment")
+        pump = StreamPump(f"{self.role} for trial {trial_id}", context.read, context.write, None)
+        first = await _handshake(context, pump, self.output, self.role)
         if first is None:
             return
-        init = convert.env_init_from_proto(first.init_input)
-        if _served_by_sdk(init.impl_name, self._environments, self._sdk.environments):
-            await self._sdk.environment_servicer().RunTrial(request_iterator, _Replaying(context, first))
+        init, name = self._init(first.init_input)
+        if _served_by_sdk(init.impl_name, self._registry, self._sdk):
+            await self._sdk_servicer().RunTrial(request_iterator, _Replaying(context, first))
             return
-        stream = EnvironmentStream(pump)
-        connection = InProcessEnvironment(self._environments, trial_id)
+        stream = self.stream_type(pump)
+        connection = self.connection_type(self._registry, trial_id)
         try:
             await connection.init(init, stream)
         except InitError as error:
-            await context.abort(grpc.StatusCode.UNKNOWN, f"environment [{init.name}]: {error}")
+            await context.abort(grpc.StatusCode.UNKNOWN, f"{self.role} [{name}]: {error}")
         stream.initialised()
         try:
             await stream.run(connection)
         finally:
             pump.cancel()
         if stream.failure is not None:
-            await context.abort(grpc.StatusCode.UNKNOWN, f"environment [{init.name}] failed: {stream.failure}")
+            await context.abort(grpc.StatusCode.UNKNOWN, f"{self.role} [{name}] failed: {stream.failure}")
 
     async def Version(self, request, context):
         return version_info()
+
+
+class EnvironmentServicer(_ComponentServicer, environment_pb2_grpc.EnvironmentSPServicer):
+    """``EnvironmentSP``; its ``Status`` also describes the environments (agents and spaces)."""
+
+    role = "environment"
+    output = environment_pb2.EnvRunTrialOutput
+    stream_type = EnvironmentStream
+    connection_type = InProcessEnvironment
+
+    def __init__(self, environments: Mapping[str, Environment], sdk: SdkSessions) -> None:
+        super().__init__(environments, sdk.environments, sdk.environment_servicer)
+
+    @staticmethod
+    def _init(first: environment_pb2.EnvInitialInput) -> tuple[EnvInit, str]:
+        init = convert.env_init_from_proto(first)
+        return init, init.name
 
     async def Status(self, request, context):
-        return status_reply(request, {ENVIRONMENTS: lambda: describe(self._environments)})
+        return status_reply(request, {ENVIRONMENTS: lambda: describe(self._registry)})
 
 
-class ServiceActorServicer(agent_pb2_grpc.ServiceActorSPServicer):
-    """Runs each ``RunTrial`` stream on a fork of the actor its ``impl_name`` names."""
+class ServiceActorServicer(_ComponentServicer, agent_pb2_grpc.ServiceActorSPServicer):
+    """``ServiceActorSP``."""
+
+    role = "actor"
+    output = common_pb2.ActorRunTrialOutput
+    stream_type = ActorStream
+    connection_type = InProcessActor
 
     def __init__(self, actors: Mapping[str, Actor], sdk: SdkSessions) -> None:
-        self._actors = actors
-        self._sdk = sdk
+        super().__init__(actors, sdk.actors, sdk.actor_servicer)
 
-    async def RunTrial(self, request_iterator, context):
-        trial_id = _trial_id(context)
-        pump = StreamPump(f"actor for trial {trial_id}", context.read, context.write, None)
-        first = await _handshake(context, pump, common_pb2.ActorRunTrialOutput, "actor")
-        if first is None:
-            return
-        init = convert.actor_init_from_proto(first.init_input)
-        if _served_by_sdk(init.impl_name, self._actors, self._sdk.actors):
-            await self._sdk.actor_servicer().RunTrial(request_iterator, _Replaying(context, first))
-            return
-        stream = ActorStream(pump)
-        connection = InProcessActor(self._actors, trial_id)
-        try:
-            await connection.init(init, stream)
-        except InitError as error:
-            await context.abort(grpc.StatusCode.UNKNOWN, f"actor [{init.actor_name}]: {error}")
-        try:
-            await pump.write_now(
-                common_pb2.ActorRunTrialOutput(state=NORMAL, init_output=common_pb2.ActorInitialOutput())
-            )
-        except ConnectionError as error:
-            connection.end(str(error))
-            return
-        try:
-            await stream.run(connection)
-        finally:
-            pump.cancel()
-        if stream.failure is not None:
-            await context.abort(grpc.StatusCode.UNKNOWN, f"actor [{init.actor_name}] failed: {stream.failure}")
-
-    async def Version(self, request, context):
-        return version_info()
+    @staticmethod
+    def _init(first: common_pb2.ActorInitialInput) -> tuple[ActorInit, str]:
+        init = convert.actor_init_from_proto(first)
+        return init, init.actor_name
 
     async def Status(self, request, context):
         return status_reply(request)

@@ -22,31 +22,34 @@ from cogment_jupyter.engine.components import (
 from cogment_jupyter.engine.records import Action, Message, ObservationSet, Reward
 from cogment_jupyter.proto import common_pb2, environment_pb2
 from cogment_jupyter.transport import convert
-from cogment_jupyter.transport.streams import StreamPump
+from cogment_jupyter.transport.streams import END, HEARTBEAT, LAST, LAST_ACK, NORMAL, StreamPump
 
 log = logging.getLogger(__name__)
-
-NORMAL = common_pb2.NORMAL
-HEARTBEAT = common_pb2.HEARTBEAT
-LAST = common_pb2.LAST
-LAST_ACK = common_pb2.LAST_ACK
-END = common_pb2.END
 
 
 class _ComponentStream(ComponentPort):
     """What environment and actor streams share: rewards, messages, acknowledgements, the end."""
 
-    #: the message type this side writes
+    #: the message type this side writes, and its ``init_output``'s
     output: ClassVar[type]
+    init_output: ClassVar[type]
 
     def __init__(self, pump: StreamPump, role: str) -> None:
         self._pump = pump
         self._role = role
+        self._initialised = False
         self._connection: Any = None
         self._last = False
         self._finished = asyncio.Event()
         #: why the component stopped early (it raised), or None
         self.failure: str | None = None
+
+    def initialised(self) -> None:
+        """Send ``init_output``, once: first of all (an environment's first observations may
+        come during its init, and send it then)."""
+        if not self._initialised:
+            self._initialised = True
+            self._pump.send(self.output(state=NORMAL, init_output=self.init_output()))
 
     def reward(self, reward: Reward) -> None:
         self._pump.send(self.output(state=NORMAL, reward=convert.reward_to_proto(reward)))
@@ -106,6 +109,7 @@ class ActorStream(_ComponentStream, ActorPort):
     """An actor's stream (``ActorRunTrialInput`` in, ``ActorRunTrialOutput`` out)."""
 
     output = common_pb2.ActorRunTrialOutput
+    init_output = common_pb2.ActorInitialOutput
     _connection: ActorConnection | None
 
     def __init__(self, pump: StreamPump) -> None:
@@ -132,19 +136,11 @@ class EnvironmentStream(_ComponentStream, EnvironmentPort):
     """An environment's stream (``EnvRunTrialInput`` in, ``EnvRunTrialOutput`` out)."""
 
     output = environment_pb2.EnvRunTrialOutput
+    init_output = environment_pb2.EnvInitialOutput
     _connection: EnvironmentConnection | None
 
     def __init__(self, pump: StreamPump) -> None:
         super().__init__(pump, "environment")
-        self._initialised = False
-
-    def initialised(self) -> None:
-        """Send ``init_output`` (before the first observation set, which may come during init)."""
-        if not self._initialised:
-            self._initialised = True
-            self._pump.send(
-                environment_pb2.EnvRunTrialOutput(state=NORMAL, init_output=environment_pb2.EnvInitialOutput())
-            )
 
     def observations(self, observation_set: ObservationSet) -> None:
         self.initialised()

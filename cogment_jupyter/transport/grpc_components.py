@@ -25,15 +25,9 @@ from cogment_jupyter.engine.records import (
 from cogment_jupyter.proto import agent_pb2, common_pb2, datalog_pb2, environment_pb2
 from cogment_jupyter.transport import convert
 from cogment_jupyter.transport.http2 import ConnectionPool
-from cogment_jupyter.transport.streams import CallStream, StreamPump
+from cogment_jupyter.transport.streams import END, HEARTBEAT, LAST, LAST_ACK, NORMAL, CallStream, StreamPump
 
 log = logging.getLogger(__name__)
-
-NORMAL = common_pb2.NORMAL
-HEARTBEAT = common_pb2.HEARTBEAT
-LAST = common_pb2.LAST
-LAST_ACK = common_pb2.LAST_ACK
-END = common_pb2.END
 
 
 def _method_path(module: Any, service: str, method: str) -> str:

@@ -17,7 +17,15 @@ from typing import Any
 
 import grpc
 
+from cogment_jupyter.proto import common_pb2
 from cogment_jupyter.transport.http2 import ConnectionPool, Http2Stream
+
+#: the ``CommunicationState`` every message of every Cogment stream carries (§5, §6)
+NORMAL = common_pb2.NORMAL
+HEARTBEAT = common_pb2.HEARTBEAT
+LAST = common_pb2.LAST
+LAST_ACK = common_pb2.LAST_ACK
+END = common_pb2.END
 
 log = logging.getLogger(__name__)
 

@@ -42,6 +42,8 @@ from tests.install.pythons import SUPPORTED, find_python, missing
 pytestmark = pytest.mark.timeout(1800)
 
 NOTEBOOK = ROOT / "notebooks" / "01_play_cartpole.ipynb"
+#: the Python whose environment gets the [notebooks] extra
+NOTEBOOKS_PYTHON = "3.13"
 DRIVER = Path(__file__).with_name("kernel_driver.py")
 
 
@@ -58,14 +60,14 @@ def floors() -> list[str]:
 
 
 def _install(minor: str, env: PipEnv, dists: Dists, tmp: Path) -> None:
-    if minor == "3.11":
+    if minor == NOTEBOOKS_PYTHON:
+        env.pip_install(f"{dists.wheel}[notebooks]")
+    elif minor == "3.11":
         constraints = tmp / "floors.txt"
         constraints.write_text("\n".join(floors()) + "\n")
         env.pip_install(str(dists.wheel), "jupyterlab", "-c", str(constraints))
-    elif minor == "3.12":
-        env.pip_install(str(dists.sdist), "jupyterlab")
     else:
-        env.pip_install(f"{dists.wheel}[notebooks]")
+        env.pip_install(str(dists.sdist), "jupyterlab")
 
 
 @pytest.fixture(scope="module", params=SUPPORTED)
@@ -300,9 +302,8 @@ async def test_the_orchestrator_command_runs_a_trial_for_the_official_sdk(instal
     assert code == 0 and status == ["IRT"]
 
 
+@pytest.mark.parametrize("installed", [NOTEBOOKS_PYTHON], indirect=True)
 def test_notebook_01_runs_top_to_bottom_in_the_notebooks_extra(installed: PipEnv, tmp_path: Path):
-    if _minor(installed) != "3.13":
-        pytest.skip("notebook 01 runs in the [notebooks] environment (CPython 3.13)")
     notebook = tmp_path / NOTEBOOK.name
     notebook.write_bytes(NOTEBOOK.read_bytes())
     installed.run(
@@ -356,10 +357,10 @@ print("SDK session served")
 """
 
 
+@pytest.mark.parametrize("installed", [NOTEBOOKS_PYTHON], indirect=True)
 def test_serve_sdk_env_says_how_to_install_the_sdk_and_that_works(installed: PipEnv, tmp_path: Path):
-    """Last for its environment: it installs the SDK there, as the error message says."""
-    if _minor(installed) != "3.13":
-        pytest.skip("checked once, on the newest Python (the SDK's metadata says < 3.11)")
+    """Once, on the newest Python (the SDK's metadata says < 3.11), and last for its environment:
+    it installs the SDK there, as the error message says."""
     script = tmp_path / "sdk_session.py"
     script.write_text(SDK_SESSION.replace("import cogment, ", "import "))
     refused = installed.run(installed.python, str(script), check=False)

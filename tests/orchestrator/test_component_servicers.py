@@ -70,6 +70,14 @@ async def _read(call) -> object:
     return await asyncio.wait_for(call.read(), 10)
 
 
+async def _end_and_close(call, message: object) -> None:
+    """Send ``END`` (``message``), half-close, and see the servicer end the stream with OK."""
+    await call.write(message)
+    await call.done_writing()
+    assert await _read(call) is grpc.aio.EOF
+    assert await call.code() == grpc.StatusCode.OK
+
+
 async def test_environment_stream_from_init_to_a_soft_end(channel):
     call = environment_pb2_grpc.EnvironmentSPStub(channel).RunTrial(metadata=(("trial-id", "t1"),))
     await call.write(environment_pb2.EnvRunTrialInput(state=HEARTBEAT))
@@ -109,20 +117,14 @@ async def test_environment_stream_from_init_to_a_soft_end(channel):
         if message.state == LAST_ACK:
             break
     assert kinds == [(NORMAL, "reward"), (NORMAL, "observation_set"), (LAST_ACK, None)]
-    await call.write(environment_pb2.EnvRunTrialInput(state=END))
-    await call.done_writing()
-    assert await _read(call) is grpc.aio.EOF
-    assert await call.code() == grpc.StatusCode.OK
+    await _end_and_close(call, environment_pb2.EnvRunTrialInput(state=END))
 
 
 async def test_environment_ending_before_init_acknowledges_last(channel):
     call = environment_pb2_grpc.EnvironmentSPStub(channel).RunTrial(metadata=(("trial-id", "t2"),))
     await call.write(environment_pb2.EnvRunTrialInput(state=LAST))
     assert (await _read(call)).state == LAST_ACK
-    await call.write(environment_pb2.EnvRunTrialInput(state=END, details="never mind"))
-    await call.done_writing()
-    assert await _read(call) is grpc.aio.EOF
-    assert await call.code() == grpc.StatusCode.OK
+    await _end_and_close(call, environment_pb2.EnvRunTrialInput(state=END, details="never mind"))
 
 
 async def test_unknown_implementations_fail_the_stream_naming_what_is_served(channel):
@@ -165,10 +167,7 @@ async def test_actor_stream_acts_takes_rewards_and_acknowledges_the_end(channel)
     observation.tick_id = 1
     await call.write(common_pb2.ActorRunTrialInput(state=NORMAL, observation=observation))
     assert (await _read(call)).state == LAST_ACK
-    await call.write(common_pb2.ActorRunTrialInput(state=END))
-    await call.done_writing()
-    assert await _read(call) is grpc.aio.EOF
-    assert await call.code() == grpc.StatusCode.OK
+    await _end_and_close(call, common_pb2.ActorRunTrialInput(state=END))
 
 
 async def test_an_actor_that_raises_fails_its_stream_with_the_error(channel):
