@@ -245,14 +245,14 @@ class Orchestrator:
 
     # ----------------------------------------------------------------- other requests
 
-    def terminate(self, trial_ids: Iterable[str], *, hard: bool) -> None:
-        """TerminateTrial (§2.2): unknown ids are skipped."""
+    def terminate(self, trial_ids: Iterable[str], *, hard: bool, details: str = EXTERNALLY_REQUESTED) -> None:
+        """TerminateTrial (§2.2): unknown ids are skipped; ``details`` says why a hard termination happened."""
         for trial_id in trial_ids:
             trial = self.trials.get(trial_id)
             if trial is None:
                 continue
             if hard:
-                trial.hard_terminate(EXTERNALLY_REQUESTED)
+                trial.hard_terminate(details)
             else:
                 trial.request_end()
 

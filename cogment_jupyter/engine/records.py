@@ -22,12 +22,14 @@ FORCED_TERMINATION = "Forced termination: "
 #: Hard terminations someone asked for (``TerminateTrial``, an orchestrator stopping): not failures.
 EXTERNALLY_REQUESTED = "Externally requested"
 ORCHESTRATOR_SHUTDOWN = "Orchestrator shutdown"
+#: A hard termination the user asked for by interrupting the wait for the trial (a notebook's stop button).
+INTERRUPTED = "Cancelled: the wait for it was interrupted"
 
 
 def is_failure(end_details: str | None) -> bool:
     """Whether a trial forced to end for this reason failed (a component died or misbehaved,
     it went stale...) rather than ended normally or because someone asked."""
-    return end_details is not None and end_details not in (EXTERNALLY_REQUESTED, ORCHESTRATOR_SHUTDOWN)
+    return end_details is not None and end_details not in (EXTERNALLY_REQUESTED, ORCHESTRATOR_SHUTDOWN, INTERRUPTED)
 
 
 class TrialState(enum.IntEnum):

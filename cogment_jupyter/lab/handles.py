@@ -12,7 +12,8 @@ from collections import OrderedDict
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.records import INTERRUPTED, TrialState
+from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,6 +127,12 @@ class TrialHandle:
         return ([self._start_error] if self._start_error else []) + errors
 
     @property
+    def error(self) -> str | None:
+        """Why the trial failed (the first of :attr:`errors`), or None."""
+        errors = self.errors
+        return errors[0] if errors else None
+
+    @property
     def end_details(self) -> str | None:
         """Why the trial was forced to end (``None`` after a normal end)."""
         if self._start_error:
@@ -135,11 +142,24 @@ class TrialHandle:
     # -- waiting ------------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None) -> TrialHandle:
-        """Block until the trial has ended and is recorded."""
+        """Block until the trial has ended and is recorded.
+
+        Interrupting the wait (the notebook's stop button) cancels a trial still running: its
+        steps so far stay recorded, and the cell says so in one line.
+        """
         try:
             return self.done.result(timeout)
         except concurrent.futures.TimeoutError:
             raise TimeoutError(f"trial {self.id} still {self.state} after {timeout} s") from None
+        except KeyboardInterrupt:
+            raise TrialsInterrupted(self._stop_waiting()) from None
+
+    def _stop_waiting(self) -> str:
+        if self.ended:
+            return f"stopped waiting for trial {self.id} to be recorded (it ended at tick {self.tick})"
+        self._lab._terminate([self.id], hard=True, details=INTERRUPTED)
+        wait_quietly(self.done)
+        return f"trial {self.id} cancelled at tick {self.tick} (its steps so far are recorded)"
 
     def __await__(self) -> Generator[Any, None, TrialHandle]:
         return asyncio.wrap_future(self.done).__await__()

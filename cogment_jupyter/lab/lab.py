@@ -27,12 +27,15 @@ from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, Registr
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
 from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.orchestrator import Orchestrator
-from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.records import INTERRUPTED, TrialState
 from cogment_jupyter.engine.trial import Trial
+from cogment_jupyter.lab.batch import TrialBatch, close_quietly
 from cogment_jupyter.lab.handles import Handles, TrialHandle
+from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
 from cogment_jupyter.lab.remote import RemoteTrials
 from cogment_jupyter.lab.runtime import LoopThread
+from cogment_jupyter.lab.scope import Scope, TrialScope
 from cogment_jupyter.official_sdk import require_sdk
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport.client_actor import join_over_grpc
@@ -118,6 +121,8 @@ class Lab:
         self.host = host
         self._endpoint = ""
         self.started_at = time.time()
+        #: the notebook and the lab every trial records, and what ``trials()`` shows by default
+        self.scope = TrialScope()
         self.launch_seconds: float | None = None
         self._runtime: LoopThread | None = None
         self._handles = Handles()
@@ -654,6 +659,7 @@ class Lab:
                 actor.default_action.content = LabAction(default_actions[agent], codec[agent].action).to_bytes()
         params.properties.update(codec_properties)
         params.properties[LAB_PROPERTY] = env
+        params.properties.update(self.scope.properties)
         if properties:
             params.properties.update({str(k): str(v) for k, v in properties.items()})
         if datalog:
@@ -816,8 +822,11 @@ class Lab:
         With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches). The batch
         is driven from the lab's loop: the calling thread only waits.
         """
-        future = self._submit_batch(n, env, actors, concurrency, progress, seed, options)
-        return future.result()
+        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, options)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            raise TrialsInterrupted(self._stop_batch(batch, future)) from None
 
     async def arun_trials(
         self,
@@ -831,7 +840,12 @@ class Lab:
         **options: Any,
     ) -> list[TrialHandle]:
         """``run_trials`` without blocking the notebook's event loop."""
-        return await asyncio.wrap_future(self._submit_batch(n, env, actors, concurrency, progress, seed, options))
+        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, options)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            self._check_open().call(batch.stop, self._cancel_interrupted)
+            raise
 
     def _submit_batch(
         self,
@@ -842,7 +856,7 @@ class Lab:
         progress: bool,
         seed: int | None,
         options: dict[str, Any],
-    ) -> concurrent.futures.Future[list[TrialHandle]]:
+    ) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
         runtime = self._check_open()
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -850,44 +864,28 @@ class Lab:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.trial_params(env, actors, seed=seed, **options)  # bad arguments fail here, in the caller
         bar = _progress(n, f"trials of {env}") if progress else None
-        future = runtime.submit(self._batch(n, env, actors, concurrency, seed, options, bar))
-        if bar is not None:
-            future.add_done_callback(lambda _: bar.close())
-        return future
 
-    async def _batch(
-        self,
-        n: int,
-        env: str,
-        actors: str | Mapping[str, str],
-        concurrency: int,
-        seed: int | None,
-        options: dict[str, Any],
-        bar: Any,
-    ) -> list[TrialHandle]:
-        slots = asyncio.Semaphore(concurrency)
-        # ended trials still being written: bounded, so a slow disk cannot pile up samples
-        unrecorded = asyncio.Semaphore(max(64, 8 * concurrency))
-        handles: list[TrialHandle] = []
-        tasks = []
-
-        async def one(handle: TrialHandle, params: common_pb2.TrialParams) -> None:
-            try:
-                await self._run_trial(handle, params, on_ended=slots.release)
-            finally:
-                unrecorded.release()
-                if bar is not None:
-                    bar.update(1)
-
-        for i in range(n):
-            await unrecorded.acquire()
-            await slots.acquire()
+        def new_trial(i: int) -> tuple[TrialHandle, common_pb2.TrialParams]:
             trial_seed = new_seed() if seed is None else seed + 1000 * i
-            handle, params = self._new_trial(env, actors, trial_seed, None, options)
-            handles.append(handle)
-            tasks.append(asyncio.get_running_loop().create_task(one(handle, params)))
-        await asyncio.gather(*tasks)
-        return handles
+            return self._new_trial(env, actors, trial_seed, None, options)
+
+        def run_trial(handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]) -> Any:
+            return self._run_trial(handle, params, on_ended=on_ended)
+
+        batch = TrialBatch(n, concurrency, new_trial, run_trial, bar)
+        future = runtime.submit(batch.run())
+        future.add_done_callback(lambda _: close_quietly(bar))
+        return batch, future
+
+    def _stop_batch(self, batch: TrialBatch, future: concurrent.futures.Future[Any]) -> str:
+        """After an interrupt: no new trials, the running ones cancelled and recorded; the summary line."""
+        self._check_open().call(batch.stop, self._cancel_interrupted)
+        wait_quietly(future)
+        close_quietly(batch.bar)
+        return batch.summary()
+
+    def _cancel_interrupted(self, trial_ids: list[str]) -> None:
+        self._terminate(trial_ids, hard=True, details=INTERRUPTED)
 
     def join(self, trial: TrialHandle | str, agent: str, actor: Actor) -> concurrent.futures.Future[None]:
         """Play ``agent`` of a trial started with ``"client"`` for it, as a Cogment client actor.
@@ -937,12 +935,12 @@ class Lab:
             f"trial {trial_id} did not start on {self.orchestrator_endpoint} within {JOIN_TIMEOUT:.0f} s"
         )
 
-    def _terminate(self, trial_ids: list[str], hard: bool) -> None:
+    def _terminate(self, trial_ids: list[str], hard: bool, details: str = "Externally requested") -> None:
         runtime = self._check_open()
         remote = [i for i in trial_ids if self.orchestrator is None or getattr(self._handles.get(i), "remote", False)]
         local = [i for i in trial_ids if i not in remote]
         if local and self.orchestrator is not None:
-            runtime.call(functools.partial(self.orchestrator.terminate, local, hard=hard))
+            runtime.call(functools.partial(self.orchestrator.terminate, local, hard=hard, details=details))
         if remote:
             runtime.submit(self._terminate_remote(remote, hard))
 
@@ -979,10 +977,16 @@ class Lab:
             raise RuntimeError("this lab records no trials (started with datastore=None)")
         return self.datastore
 
-    def trials(self, **filters: Any):
-        """A DataFrame of every recorded trial (``state=``, ``properties=``, ``since=``, ``until=``,
-        ``trial_ids=``): returns per actor, durations in seconds (see ``Datastore.trials``)."""
-        return self._store().trials(**filters)
+    def trials(self, scope: Scope = "notebook", **filters: Any):
+        """A DataFrame of the recorded trials (``state=``, ``properties=``, ``since=``, ``until=``,
+        ``trial_ids=``): returns per actor, durations in seconds (see ``Datastore.trials``).
+
+        ``scope``: ``"notebook"`` (default) the trials this notebook ran, before a kernel restart
+        too (a script: this lab's); ``"lab"`` this lab's; ``"all"`` every trial of the datastore,
+        other notebooks' included.
+        """
+        properties = {**(filters.pop("properties", None) or {}), **self.scope.filter(scope)}
+        return self._store().trials(properties=properties, **filters)
 
     def steps(self, trial_ids: str | Iterable[str], **options: Any):
         """A tidy DataFrame, one row per tick per actor, values decoded."""

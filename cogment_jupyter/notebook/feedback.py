@@ -18,7 +18,7 @@ import numpy as np
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
 from cogment_jupyter.notebook.engagement import Engagement
-from cogment_jupyter.notebook.keymap import normalize_key
+from cogment_jupyter.notebook.keymap import KeyMapError, normalize_key
 from cogment_jupyter.notebook.play import GameWidget, PlaySession
 from cogment_jupyter.notebook.stand_in import attach_stand_in
 
@@ -103,11 +103,10 @@ class FeedbackGiver(Actor):
     def on_ending(self, observation: Any, frame: np.ndarray | None = None) -> None:
         if frame is not None:
             self.widget.show_frame(frame, tick=self.tick, episode_return=self.total_given)
-        total = self.total_given
         self.widget.set_status(
             tick=self.tick,
             state="ended",
-            message=f"Episode over: you gave {_count(len(self.given), 'reward')} ({total:+g}).",
+            message=f"Episode over: you gave {_count(len(self.given), 'reward')}. Enter or Space: the next episode",
         )
 
 
@@ -131,7 +130,7 @@ def feedback(
     target = target or next(iter(specs))
     if target not in specs:
         raise ValueError(f"target must be one of the environment's agents {list(specs)}, got {target!r}")
-    keys = dict(keys or DEFAULT_KEYS)
+    keys = _reward_keys(keys or DEFAULT_KEYS)
     hints = {k: f"reward {v:+g}" for k, v in keys.items()}
     widget = GameWidget(fps=float(fps), key_hints=hints, title=title or f"{env}: reward {target}")
     giver = FeedbackGiver(widget, keys, target, float(fps), lab._check_open().loop)
@@ -141,6 +140,21 @@ def feedback(
     session.start()
     widget.stand_in = attach_stand_in(widget, list(giver.rewards))
     return widget
+
+
+def _reward_keys(keys: Mapping[str, Any]) -> dict[str, float]:
+    """Key -> reward, checked before anything is drawn: every value a finite number."""
+    checked = {}
+    for key, value in keys.items():
+        normalize_key(key)  # an unknown key name is reported here, with a suggestion
+        ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+        if not ok or not np.isfinite(value):
+            raise KeyMapError(
+                f"key {key!r} gives {value!r}: a feedback key gives a reward, a finite number "
+                "(e.g. keys={'+': 1.0, '-': -1.0})"
+            )
+        checked[key] = float(value)
+    return checked
 
 
 def _count(n: int, noun: str) -> str:

@@ -27,6 +27,8 @@ __all__ = [
     "NOOP",
     "KeyMap",
     "KeyMapError",
+    "action_problem",
+    "check_keymap",
     "coerce_action",
     "compile_keymap",
     "normalize_key",
@@ -264,3 +266,71 @@ def coerce_action(value: Any, space: Any) -> Any:
     if not space.contains(action):
         raise KeyMapError(f"action {value!r} is outside {space}")
     return action
+
+
+def action_problem(value: Any, space: Any) -> str | None:
+    """Why ``value`` is not an action of the Gymnasium ``space``, or None when it is.
+
+    Stricter than :func:`coerce_action` (which converts what a front end sends at play time): a
+    key map is written once, so a scalar for a shaped Box, a fraction for a Discrete or a missing
+    Dict entry is a mistake to report before anything is drawn.
+    """
+    import numpy as np
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Discrete):
+        whole = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool | np.bool_)
+        if not whole or not float(value).is_integer() or not space.contains(np.int64(value)):
+            return f"it takes a whole number from {int(space.start)} to {int(space.start + space.n - 1)}"
+        return None
+    if isinstance(space, spaces.Box | spaces.MultiDiscrete | spaces.MultiBinary):
+        try:
+            array = np.asarray(value, dtype=space.dtype)
+        except (TypeError, ValueError):
+            return f"it takes numbers of shape {space.shape}, e.g. {_example(space)}"
+        if array.shape != space.shape:
+            return f"it takes shape {space.shape}, e.g. {_example(space)}; this has shape {array.shape}"
+        return None if space.contains(array) else f"it lies outside {space}"
+    if isinstance(space, spaces.Dict):
+        if not isinstance(value, Mapping):
+            return f"it takes a dict with keys {list(space.spaces)}"
+        wrong = sorted(set(space.spaces) ^ set(value))
+        if wrong:
+            return f"it takes a dict with keys {list(space.spaces)}; {wrong} do not match"
+        for key, sub in space.spaces.items():
+            if (problem := action_problem(value[key], sub)) is not None:
+                return f"[{key!r}]: {problem}"
+        return None
+    if isinstance(space, spaces.Tuple):
+        if not isinstance(value, list | tuple) or len(value) != len(space.spaces):
+            return f"it takes a list of {len(space.spaces)} actions"
+        for i, sub in enumerate(space.spaces):
+            if (problem := action_problem(value[i], sub)) is not None:
+                return f"[{i}]: {problem}"
+        return None
+    try:
+        coerce_action(value, space)
+    except KeyMapError as e:
+        return str(e)
+    return None
+
+
+def _example(space: Any) -> str:
+    import numpy as np
+
+    low = np.broadcast_to(getattr(space, "low", 0), space.shape)
+    high = np.broadcast_to(getattr(space, "high", 1), space.shape)
+    return json.dumps(np.clip(np.zeros(space.shape), low, high).astype(float).tolist())
+
+
+def check_keymap(keymap: KeyMap, space: Any) -> None:
+    """Every mapped action and the no-op must be actions of ``space``; a clear error otherwise."""
+    for combo, value in keymap.table.items():
+        problem = action_problem(value, space)
+        if problem is not None:
+            raise KeyMapError(
+                f"key {_combo_name(combo)!r} is mapped to {value!r}, which is not an action of {space}: {problem}"
+            )
+    problem = action_problem(keymap.noop, space)
+    if problem is not None:
+        raise KeyMapError(f"noop={keymap.noop!r} is not an action of {space}: {problem}")

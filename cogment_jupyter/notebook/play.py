@@ -19,7 +19,7 @@ import numpy as np
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
 from cogment_jupyter.notebook.engagement import Engagement
-from cogment_jupyter.notebook.keymap import KeyMap, KeyMapError, coerce_action, compile_keymap
+from cogment_jupyter.notebook.keymap import KeyMap, KeyMapError, check_keymap, coerce_action, compile_keymap
 from cogment_jupyter.notebook.stand_in import KeyStandIn, attach_stand_in
 from cogment_jupyter.notebook.widget import PlayWidget
 
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Gymnasium play()'s fallback when an environment declares no render_fps
 DEFAULT_FPS = 30.0
+#: the status line at the end of a round (the return is on the end screen, in the widget's one format)
+NEXT_ROUND = "Game over: press Enter or Space (or click Play again) for another round"
 
 
 class HumanActor(Actor):
@@ -150,7 +152,7 @@ class HumanActor(Actor):
             tick=self.tick,
             episode_return=self.episode_return,
             state="ended",
-            message=f"Game over: return {self.episode_return:g}. Play again?",
+            message=NEXT_ROUND,
         )
 
 
@@ -299,7 +301,8 @@ class GameWidget(PlayWidget):
             raise ValueError(
                 f"start lab.play with actors={{{agent!r}: 'client'}} to leave {agent!r} to a second player"
             )
-        keymap = _keymap(None, keys, noop)
+        _, specs, _, _ = session.lab._environment(session.env)
+        keymap = _keymap(None, keys, noop, specs[agent].action_space)
         widget = GameWidget(fps=self.fps, key_hints=keymap.hints, title=title or f"{session.env}: {agent}")
         human = HumanActor(widget, keymap, self.fps, session.lab._check_open().loop)
         widget.session = session
@@ -334,7 +337,7 @@ def play(
     agent = agent or _only_agent(specs, actors)
     if agent not in specs:
         raise ValueError(f"environment {env!r} has no agent {agent!r}; agents: {list(specs)}")
-    keymap = _keymap(template, keys, noop)
+    keymap = _keymap(template, keys, noop, specs[agent].action_space)
     if fps is None:
         fps = getattr(template, "render_fps", None) or DEFAULT_FPS
     if fps < 0:
@@ -361,7 +364,8 @@ def _only_agent(specs: Mapping[str, AgentSpec], actors: Mapping[str, str] | None
     raise ValueError(f"which agent do you play? pass agent= one of {list(specs)} (the others go in actors=...)")
 
 
-def _keymap(template: Any, keys: Any, noop: Any) -> KeyMap:
+def _keymap(template: Any, keys: Any, noop: Any, action_space: Any) -> KeyMap:
+    """The compiled key map, every action of it checked against ``action_space`` (before anything is drawn)."""
     if keys is None:
         keys = _default_keys(template)
         if keys is None:
@@ -369,7 +373,9 @@ def _keymap(template: Any, keys: Any, noop: Any) -> KeyMap:
                 "pass keys=..., e.g. keys={'ArrowLeft': 0, 'ArrowRight': 1}, noop=0 (or a Cogment Lab list "
                 "['no-op', 'ArrowLeft', 'ArrowRight'])"
             )
-    return compile_keymap(keys) if noop is None else compile_keymap(keys, noop=noop)
+    keymap = compile_keymap(keys) if noop is None else compile_keymap(keys, noop=noop)
+    check_keymap(keymap, action_space)
+    return keymap
 
 
 def _default_keys(template: Any) -> Any:

@@ -43,7 +43,7 @@ def teach(
             lab.serve_env(wrapped, Teacher(template, agent=agent, teacher=teacher))
         env, template = wrapped, lab.components.environments[wrapped]
     agent = template.agent
-    keymap = _keymap(None, keys, noop)
+    keymap = _keymap(None, keys, noop, template.env.agent_specs[agent].action_space)
     fps = float(fps or template.render_fps or DEFAULT_FPS)
     if fps <= 0:
         raise ValueError("fps must be > 0: the agent plays in real time while you supervise")

@@ -13,6 +13,8 @@ export interface KeyboardEvents {
   /** The set of held keys changed; `timeStamp` is the DOM event's (performance.now clock). */
   keys(event: KeyEventKind, key: string | null, pressed: string[], timeStamp: number): void;
   focus(focused: boolean): void;
+  /** A key the widget itself handles (not the game's): return true to keep it from the game. */
+  command?(key: string): boolean;
 }
 
 export interface Keyboard {
@@ -46,6 +48,7 @@ export function captureKeyboard(sink: HTMLInputElement, stage: HTMLElement, on: 
       sink.blur(); // the way back to the notebook
       return;
     }
+    if (!k.repeat && on.command?.(k.key)) return;
     if (!k.isComposing && held.down(k.code, k.key, k.repeat)) on.keys("down", k.key, held.pressed, k.timeStamp);
   });
   listen(sink, "keyup", (e) => {

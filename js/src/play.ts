@@ -5,23 +5,43 @@
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { captureKeyboard } from "./keyboard";
+import { watchKernel, type KernelLike } from "./liveness";
 import { FramePainter } from "./painter";
 import { isFrameMessage, type FrameMessage, type PlayModel, type ViewMessage } from "./protocol";
 import { PaintStats, type FrameTrace } from "./stats";
-import { PlayView } from "./view";
+import { NEXT_ROUND_KEYS, PlayView } from "./view";
 import "./play.css";
 
 type Model = AnyModel<PlayModel>;
 /** At most this often (ms) the status line and data-* attributes follow the painted frames. */
 const DOM_EVERY_MS = 100;
-const STATUS_TRAITS = ["tick", "episode_return", "state", "message", "paused", "fps", "key_hints", "title"] as const;
+const STATUS_TRAITS = [
+  "tick",
+  "episode_return",
+  "state",
+  "message",
+  "paused",
+  "fps",
+  "key_hints",
+  "title",
+  "notice",
+] as const;
 
 function render({ model, el }: RenderProps<PlayModel>): () => void {
   const view = new PlayView();
   const viewId = Math.random().toString(36).slice(2, 10);
   const stats = new PaintStats();
   stats.origin = performance.timeOrigin;
-  const send = (msg: ViewMessage) => model.send(msg);
+  // nothing is sent once the kernel is gone; a send that fails says it is
+  let kernelGone: (reason: string) => void = () => {};
+  const send = (msg: ViewMessage) => {
+    if (view.isKernelGone) return;
+    try {
+      model.send(msg);
+    } catch {
+      kernelGone("the kernel is gone");
+    }
+  };
   const cleanups: (() => void)[] = [];
   // anywidget types handlers loosely (EventHandler = (...args: any[]) => void)
   const onModel = (event: string, fn: (...args: any[]) => void) => {
@@ -41,6 +61,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
       fps: model.get("fps"),
       key_hints: model.get("key_hints"),
       title: model.get("title"),
+      notice: model.get("notice"),
     });
   for (const name of STATUS_TRAITS) onModel(`change:${name}`, showStatus);
   const applyZoom = () => view.setZoom(model.get("zoom"), frameSize.width, frameSize.height);
@@ -148,13 +169,28 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
     },
     focus(focused) {
       view.setFocused(focused);
-      if (model.get("focused") !== focused) {
+      if (model.get("focused") !== focused && !view.isKernelGone) {
         model.set("focused", focused);
         model.save_changes();
       }
     },
+    command(key) {
+      // the end screen: Enter or Space starts the next round
+      if (model.get("state") !== "ended" || !NEXT_ROUND_KEYS.includes(key)) return false;
+      send({ type: "control", action: "play_again" });
+      return true;
+    },
   });
   cleanups.push(keyboard.dispose);
+
+  // ---- the kernel behind the widget
+  kernelGone = (reason: string) => {
+    if (view.isKernelGone) return;
+    view.showKernelGone(reason);
+    view.sink.blur(); // the keyboard stays captured when clicked (keys swallowed, nothing sent)
+  };
+  const manager = (model as unknown as { widget_manager?: { kernel?: KernelLike | null } }).widget_manager;
+  cleanups.push(watchKernel(manager?.kernel, el, onModel, kernelGone));
 
   // ---- buttons
   for (const [button, action] of view.controls()) {

@@ -71,6 +71,8 @@ export interface PlayModel {
   focused: boolean;
   zoom: number;
   title: string;
+  /** How the widget's input travels, when the person should know (see comm_routing.py). */
+  notice: string;
 }
 
 export function isFrameMessage(msg: unknown): msg is FrameMessage {

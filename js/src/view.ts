@@ -16,6 +16,15 @@ export interface StatusView {
   fps: number;
   key_hints: Record<string, string>;
   title: string;
+  notice: string;
+}
+
+/** Keys that start the next round from the end screen. */
+export const NEXT_ROUND_KEYS = ["Enter", " "];
+
+/** The painted rate shown beside its target: never above it (a key press may step a game early). */
+export function fpsLabel(fps: number, target: number): string {
+  return target > 0 ? `${Math.min(fps, target).toFixed(0)} / ${target} fps` : `${fps.toFixed(0)} fps`;
 }
 
 function h<K extends keyof HTMLElementTagNameMap>(
@@ -53,6 +62,9 @@ export class PlayView {
   readonly end = h("div", "cj-play-end");
   readonly endReturn = h("div", "cj-play-end-return");
   readonly playAgain = h("button", "cj-play-btn cj-play-again", "Play again");
+  readonly playAgainKeys = h("div", "cj-play-end-keys", "or press Enter / Space");
+  /** Shown for good once the kernel behind the widget is gone. */
+  readonly gone = h("div", "cj-play-gone");
   readonly bar = h("div", "cj-play-bar");
   readonly buttons: Record<"pause" | "resume" | "restart", HTMLButtonElement> = {
     pause: h("button", "cj-play-btn cj-play-pause", "Pause"),
@@ -64,7 +76,9 @@ export class PlayView {
   readonly fps = h("span", "cj-play-fps");
   readonly hints = h("div", "cj-play-hints");
   readonly error = h("div", "cj-play-error");
+  readonly notice = h("div", "cj-play-notice");
   private stateLabel = "idle";
+  private kernelGone = false;
 
   constructor() {
     const r = this.root;
@@ -90,8 +104,18 @@ export class PlayView {
 
     const coverText = h("div", "cj-play-cover-text", "▶ Click to play");
     this.cover.append(coverText);
-    this.end.append(h("div", "cj-play-end-title", "Episode over"), this.endReturn, this.playAgain);
-    this.stage.append(this.canvas, this.waiting, this.cover, this.pausedNote, this.end, this.badge, this.sink);
+    this.end.append(h("div", "cj-play-end-title", "Episode over"), this.endReturn, this.playAgain, this.playAgainKeys);
+    this.gone.hidden = true;
+    this.stage.append(
+      this.canvas,
+      this.waiting,
+      this.cover,
+      this.pausedNote,
+      this.end,
+      this.gone,
+      this.badge,
+      this.sink,
+    );
 
     for (const b of [...Object.values(this.buttons), this.playAgain]) {
       b.type = "button";
@@ -105,8 +129,9 @@ export class PlayView {
       this.message,
       this.fps,
     );
-    r.append(this.title, this.stage, this.bar, this.hints, this.error);
+    r.append(this.title, this.stage, this.bar, this.hints, this.notice, this.error);
     this.showError("");
+    r.dataset.kernel = "alive";
   }
 
   /** Which control each button sends. */
@@ -132,6 +157,7 @@ export class PlayView {
   }
 
   showStatus(s: StatusView): void {
+    if (this.kernelGone) return; // a late trait change of a widget whose kernel is gone changes nothing
     const ended = s.state === "ended";
     const paused = s.paused || s.state === "paused";
     this.root.dataset.state = s.state;
@@ -141,6 +167,8 @@ export class PlayView {
     this.title.hidden = !s.title;
     this.message.textContent = s.message;
     this.message.hidden = !s.message;
+    this.notice.textContent = s.notice ?? "";
+    this.notice.hidden = !s.notice;
     // a replay only shows frames: no keyboard to take, nothing to pause or restart here
     const passive = s.state === "replay";
     this.root.classList.toggle("cj-mod-passive", passive);
@@ -177,9 +205,32 @@ export class PlayView {
   /** Painted frames per second beside the target, while frames are expected. */
   showFps(fps: number, target: number): void {
     this.root.dataset.fps = String(fps);
-    const live = this.stateLabel === "running";
+    const live = this.stateLabel === "running" && !this.kernelGone;
     this.fps.hidden = !live;
-    this.fps.textContent = target > 0 ? `${fps.toFixed(0)} / ${target} fps` : `${fps.toFixed(0)} fps`;
+    this.fps.textContent = fpsLabel(fps, target);
+  }
+
+  /** The kernel lost this widget: say so, and leave nothing to press. */
+  showKernelGone(reason: string): void {
+    this.kernelGone = true;
+    this.root.dataset.kernel = "gone";
+    this.root.classList.add("cj-mod-gone");
+    this.gone.replaceChildren(
+      h("div", "cj-play-gone-title", `This game stopped: ${reason}.`),
+      h("div", "", "Run the cell again to play."),
+    );
+    this.gone.hidden = false;
+    this.end.hidden = true;
+    this.fps.hidden = true;
+    for (const [button] of this.controls()) button.disabled = true;
+    this.stateLabel = "stopped";
+    this.showProgress(Number(this.root.dataset.tick ?? 0), Number(this.root.dataset.return ?? 0));
+    this.message.textContent = `${reason}: run the cell again to play`;
+    this.message.hidden = false;
+  }
+
+  get isKernelGone(): boolean {
+    return this.kernelGone;
   }
 
   showError(text: string): void {

@@ -297,6 +297,12 @@ window.__cj = {
     await this.app().commands.execute(command);
     return p.content.activeCellIndex;
   },
+  async command(path, command) {
+    const p = this.panel(path);
+    this.app().shell.activateById(p.id);
+    await this.app().commands.execute(command);
+    return true;
+  },
   async appendAndRun(path, code) {
     const p = this.panel(path);
     this.app().shell.activateById(p.id);
@@ -334,6 +340,8 @@ class NotebookPage:
 
     def __init__(self, page: Any, server: JupyterServer, path: str, ui: UI = "lab") -> None:
         self.page, self.server, self.path, self.ui = page, server, path, ui
+        #: cell errors a test caused on purpose (``wait_kernel_idle(errors_ok=True)``)
+        self.expected_errors: set[str] = set()
         self.page.add_init_script(PAGE_JS)
 
     def state(self) -> dict[str, Any]:
@@ -348,8 +356,11 @@ class NotebookPage:
         self.page.reload(wait_until="domcontentloaded")
         self.wait_kernel_idle(timeout_s, what="the reloaded notebook")
 
-    def wait_kernel_idle(self, timeout_s: float = 60.0, settle_ms: int = 300, what: str = "the kernel") -> None:
-        """Until the kernel is idle and no cell runs, for ``settle_ms`` in a row; fails on cell errors."""
+    def wait_kernel_idle(
+        self, timeout_s: float = 60.0, settle_ms: int = 300, what: str = "the kernel", errors_ok: bool = False
+    ) -> None:
+        """Until the kernel is idle and no cell runs, for ``settle_ms`` in a row; fails on cell errors
+        (unless ``errors_ok``: a cell meant to fail)."""
         deadline = time.monotonic() + timeout_s
         quiet_since: float | None = None
         s: dict[str, Any] = {}
@@ -360,11 +371,14 @@ class NotebookPage:
                     self.page.click(".jp-Dialog .jp-mod-accept", timeout=5000)
                     continue
                 raise AssertionError(f"a dialog is open while waiting for {what}: {s['dialog']!r}")
-            if s.get("errors"):
-                raise AssertionError(f"a cell raised: {s['errors']}")
+            new_errors = [e for e in s.get("errors", []) if e not in self.expected_errors]
+            if new_errors and not errors_ok:
+                raise AssertionError(f"a cell raised: {new_errors}")
             if s.get("contextReady") and s.get("kernelStatus") == "idle" and s.get("running") == 0:
                 quiet_since = quiet_since or time.monotonic()
                 if (time.monotonic() - quiet_since) * 1000 >= settle_ms:
+                    if errors_ok:  # the errors seen so far were meant: later waits ignore them
+                        self.expected_errors.update(s.get("errors", []))
                     return
             else:
                 quiet_since = None
@@ -396,6 +410,10 @@ class NotebookPage:
             "p => { const s = window.__cj.state(p); return s.running > 0 || s.kernelStatus === 'busy'; }",
             arg=self.path,
         )
+
+    def command(self, command: str) -> None:
+        """Run one of the notebook's commands (``notebook:interrupt-kernel``...), as its menu would."""
+        self.page.evaluate("([p, c]) => window.__cj.command(p, c)", [self.path, command])
 
     def output_text(self, index: int) -> str:
         return str(self.page.evaluate("([p, i]) => window.__cj.outputs(p, i)", [self.path, index]))

@@ -256,3 +256,30 @@ def test_an_inprocess_environment_with_an_sdk_actor_in_another_process(lab):
         assert np.array_equal(data.actions, (data.observations[:, 2] > 0).astype(np.int64))
     finally:
         process.terminate()
+
+
+def test_trials_shows_this_notebooks_trials_by_default(tmp_path, monkeypatch):
+    """Notebooks of a server share a datastore; each sees its own trials (after a restart too)."""
+    store = tmp_path / "shared"
+
+    def notebook_lab(path: str) -> Lab:
+        monkeypatch.setenv("JPY_SESSION_NAME", path)  # what Jupyter gives a notebook's kernel
+        lab = Lab(datastore=store)
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        return lab
+
+    with notebook_lab("/class/a.ipynb") as a:
+        mine = a.start_trial("cartpole", "random").wait(30).id
+    with notebook_lab("/class/b.ipynb") as b:
+        theirs = b.start_trial("cartpole", "random").wait(30).id
+        assert b.trials()["trial_id"].tolist() == [theirs]
+        assert set(b.trials(scope="all")["trial_id"]) == {mine, theirs}
+    with notebook_lab("/class/a.ipynb") as again:  # notebook a after a kernel restart
+        assert again.trials()["trial_id"].tolist() == [mine]
+        assert again.trials(scope="lab").empty
+        with pytest.raises(ValueError, match="scope must be one of 'notebook', 'lab', 'all'"):
+            again.trials(scope="everything")
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    with Lab(datastore=store) as script:  # no notebook: the lab's own trials
+        assert script.trials().empty and len(script.trials("all")) == 2

@@ -133,4 +133,4 @@ def test_a_shared_trial_recorded_in_another_datastore_says_where(remote_orchestr
             assert handle.remote and handle.state == "ENDED" and len(handle.errors) == 1
             assert "not in this lab's datastore" in handle.errors[0]
             assert runtime_store.datastore_endpoint in handle.errors[0]
-        assert handle.id in set(runtime_store.trials()["trial_id"])
+        assert handle.id in set(runtime_store.trials(scope="all")["trial_id"])

@@ -16,4 +16,4 @@ def test_a_stand_in_plays_cartpole_turn_based(tmp_path, monkeypatch):
         recorded = lab.steps(handle.id)["action"].iloc[:10].tolist()
         mapping = {"ArrowLeft": 0, "ArrowRight": 1}
         assert recorded == widget.actions == [mapping[k] for k in widget.stand_in.pressed[:10]]
-        assert widget.state == "ended" and "return 10" in widget.message
+        assert widget.state == "ended" and widget.episode_return == 10 and "Enter" in widget.message

@@ -8,6 +8,8 @@ import pytest
 
 from cogment_jupyter.notebook.keymap import (
     KeyMapError,
+    action_problem,
+    check_keymap,
     coerce_action,
     compile_keymap,
     normalize_key,
@@ -163,3 +165,55 @@ class TestJsonActions:
             env.step(action)  # the env takes it (CartPole asserts its actions are in its space)
             actions.append(action)
         assert actions == [0, 1, 0] and all(env.action_space.contains(a) for a in actions)
+
+
+class TestActionSpaces:
+    """A key map is checked against the agent's action space when the widget is made."""
+
+    def test_every_kind_of_space_accepts_its_own_actions(self) -> None:
+        box = gym.spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32)
+        cases = [
+            (gym.spaces.Discrete(2), [0, 1, np.int64(1), 1.0]),
+            (gym.spaces.Discrete(3, start=-1), [-1, 0, 1]),
+            (box, [[-2.0], [0], np.array([1.5], np.float32)]),
+            (gym.spaces.MultiBinary(3), [[0, 1, 1]]),
+            (gym.spaces.MultiDiscrete([3, 2]), [[2, 1]]),
+            (gym.spaces.Dict({"active": gym.spaces.Discrete(2), "action": box}), [{"active": 1, "action": [0.5]}]),
+            (gym.spaces.Tuple((gym.spaces.Discrete(2), box)), [[1, [0.0]], (0, [1.0])]),
+        ]
+        for space, values in cases:
+            for value in values:
+                assert action_problem(value, space) is None, (space, value)
+
+    @pytest.mark.parametrize(
+        ("space", "value", "says"),
+        [
+            (gym.spaces.Discrete(2), 5, "whole number from 0 to 1"),
+            (gym.spaces.Discrete(2), 0.5, "whole number"),
+            (gym.spaces.Discrete(2), True, "whole number"),
+            (gym.spaces.Discrete(2), "1", "whole number"),
+            (gym.spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32), 0, "shape (1,), e.g. [0.0]"),
+            (gym.spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32), [3.0], "outside Box"),
+            (gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32), "left", "numbers of shape (2,)"),
+            (gym.spaces.MultiBinary(2), [0, 2], "outside MultiBinary"),
+            (gym.spaces.Dict({"a": gym.spaces.Discrete(2)}), {"b": 0}, "keys ['a']"),
+            (gym.spaces.Dict({"a": gym.spaces.Discrete(2)}), {"a": 3}, "['a']: it takes a whole number"),
+            (gym.spaces.Tuple((gym.spaces.Discrete(2),)), [0, 1], "a list of 1 actions"),
+        ],
+    )
+    def test_what_does_not_fit_is_explained(self, space: gym.Space, value: object, says: str) -> None:
+        problem = action_problem(value, space)
+        assert problem is not None and says in problem
+
+    def test_the_error_names_the_key_the_value_and_the_space(self) -> None:
+        km = compile_keymap({"ArrowLeft": 0, "ArrowRight": 5}, noop=0)
+        with pytest.raises(
+            KeyMapError, match=r"key 'ArrowRight' is mapped to 5, which is not an action of Discrete\(2\)"
+        ):
+            check_keymap(km, gym.spaces.Discrete(2))
+        pendulum = gym.make("Pendulum-v1").action_space
+        with pytest.raises(KeyMapError, match=r"key 'ArrowLeft' is mapped to 0, .*Box.*shape \(1,\)"):
+            check_keymap(compile_keymap({"ArrowLeft": 0, "ArrowRight": 1}, noop=0), pendulum)
+        check_keymap(compile_keymap({"ArrowLeft": [-2.0], "ArrowRight": [2.0]}, noop=[0.0]), pendulum)
+        with pytest.raises(KeyMapError, match=r"noop=7 is not an action of Discrete\(2\)"):
+            check_keymap(compile_keymap({"ArrowLeft": 0, "ArrowRight": 1}, noop=7), gym.spaces.Discrete(2))

@@ -34,7 +34,7 @@ def run_trial(kernel: ServerKernel, notebook: str) -> str:
 
 
 def seen_by(kernel: ServerKernel, trial_id: str) -> bool:
-    return trial_id in kernel.value("list(lab.trials(state='ENDED')['trial_id'])")
+    return trial_id in kernel.value("list(lab.trials('all', state='ENDED')['trial_id'])")
 
 
 def assert_shared(server: JupyterServer, other: ServerKernel, trial_id: str, notebook: str, what: str) -> None:
@@ -106,7 +106,7 @@ def test_kernel_restart_keeps_trials_and_runtime(server: JupyterServer, kernels)
     a.restart()
     assert a.value("'lab' in globals()") is False  # a fresh interpreter
     a.run(LAUNCH)
-    assert trial_id in a.value("list(lab.trials()['trial_id'])")
+    assert trial_id in a.value("list(lab.trials('all')['trial_id'])")  # a kernel without a notebook: see all
     assert a.value("found.runtime.pid") == pid == server.status()["pid"]
     assert a.value("len(lab.steps(" + repr(trial_id) + "))") > 0
     # the other notebook did not notice anything
