@@ -92,7 +92,7 @@ class TrialBatch:
         if stopped:
             verb = "was" if stopped == 1 else "were"
             line += f"; {stopped:,} running {verb} cancelled (their steps so far are recorded)"
-        return line + " (lab.handles lists them)"
+        return line
 
 
 def close_quietly(bar: Any) -> None:

@@ -7,7 +7,6 @@ and end the cell with one line, no traceback through the lab.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import KernelManager, start_new_kernel
+
+from tests.interrupt_checks import recorded_trials, summary_counts, unchanged_for, wait_until
 
 SETUP = """
 %load_ext cogment_jupyter
@@ -83,30 +84,6 @@ def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kernel]:
         k.manager.shutdown_kernel(now=True)
 
 
-def recorded_trials(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        return int(con.execute("select count(*) from trials").fetchone()[0])
-
-
-def unchanged_for(seconds: float, read: Any) -> Any:
-    """``read()`` over a window of ``seconds``; fails as soon as the value changes."""
-    first = read()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = read()
-        assert value == first, f"changed from {first} to {value}"
-        time.sleep(0.1)
-    return first
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def the_one_error(outputs: list[dict[str, Any]]) -> dict[str, Any]:
     errors = [o for o in outputs if o["type"] == "error"]
     assert len(errors) == 1, outputs
@@ -131,12 +108,12 @@ def test_interrupting_run_trials_stops_the_batch(kernel: Kernel) -> None:
     time.sleep(max(0.0, interrupted_at + 1.0 - time.monotonic()))
     after_1s = recorded_trials(db)
     assert unchanged_for(2.0, lambda: recorded_trials(db)) == after_1s < 20000
-    # every trial the lab started is recorded, the cancelled ones as cancelled with their steps so far
-    started = kernel.value("len(lab.handles)")
-    assert started == after_1s
+    # every trial the batch started is recorded: the finished ones and the cancelled ones, these
+    # as cancelled, with their steps so far
+    finished, cancelled_n = summary_counts(error["evalue"])
+    assert finished + cancelled_n == after_1s
     cancelled = kernel.value("[h.id for h in lab.handles if h.end_details and 'interrupted' in h.end_details]")
-    finished = started - len(cancelled)
-    assert f"{finished:,} of 20,000 trials finished" in error["evalue"]
+    assert len(cancelled) == cancelled_n
     for trial_id in cancelled:
         events = kernel.value(f"[list(e) for e in lab.steps({trial_id!r})['events']]")
         assert events and any("Forced termination" in e for e in events[-1])

@@ -135,5 +135,5 @@ def test_a_lab_on_host_a_attached_to_an_orchestrator_on_host_b(hosts, tmp_path):
             assert trial["errors"] == [] and trial["end"] is None and trial["tick"] > 0, trial
             steps = lab.steps(trial["id"])
             assert steps["tick"].tolist() == list(range(trial["tick"] + 1))
-        assert set(lab.trials()["trial_id"]) >= {t["id"] for t in trials}
+        assert set(lab.trials(scope="all")["trial_id"]) >= {t["id"] for t in trials}
     assert code == 0 and "Traceback" not in err, err
