@@ -27,13 +27,6 @@ def unchanged_for(seconds: float, read: Callable[[], int]) -> int:
     return first
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(0.05)
-
-
 def summary_counts(line: str) -> tuple[int, int]:
     """(finished, cancelled) from run_trials' interrupted line."""
     finished = re.search(r"interrupted: ([\d,]+) of", line)

@@ -553,6 +553,24 @@ class Lab:
         for name in list(self.services):
             self.stop_service(name)
 
+    # ----------------------------------------------------------------- what people's widgets use
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this lab's trials run on (its own thread): code called on other threads,
+        such as a widget's callbacks, hands work to it with ``loop.call_soon_threadsafe``."""
+        return self._check_open().loop
+
+    def environment(self, name: str) -> tuple[Any, dict[str, AgentSpec]]:
+        """A served environment (a local copy when it runs elsewhere) and its agents' spaces."""
+        template, specs, _, _ = self._environment(name)
+        return template, specs
+
+    def start_trial_with_people(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
+        """``start_trial`` for a trial whose ``"client"`` slots this kernel's widgets fill (a person
+        at ``lab.play``, ``lab.feedback``...): it runs in this kernel when its other parts do."""
+        return self._start_trial(env, actors, clients_here=True, **options)
+
     # ----------------------------------------------------------------- trials
 
     def _environment(self, name: str) -> tuple[Any, dict[str, AgentSpec], str, str]:

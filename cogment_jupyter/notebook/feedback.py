@@ -123,7 +123,7 @@ def feedback(
     **trial_options: Any,
 ) -> GameWidget:
     """Watch ``actors`` play ``env`` and reward ``target`` with keys; see ``Lab.feedback``."""
-    _, specs, _, _ = lab._environment(env)
+    _, specs = lab.environment(env)
     if fps <= 0:
         raise ValueError(f"fps must be > 0 (frames per second the agent plays at), got {fps}")
     mapping = dict.fromkeys(specs, actors) if isinstance(actors, str) else dict(actors)
@@ -133,7 +133,7 @@ def feedback(
     keys = _reward_keys(keys or DEFAULT_KEYS)
     hints = {k: f"reward {v:+g}" for k, v in keys.items()}
     widget = GameWidget(fps=float(fps), key_hints=hints, title=title or f"{env}: reward {target}")
-    giver = FeedbackGiver(widget, keys, target, float(fps), lab._check_open().loop)
+    giver = FeedbackGiver(widget, keys, target, float(fps), lab.loop)
     session = PlaySession(lab, env, name, mapping, widget, giver, trial_options, spectators={name: "client"})
     widget.session = session
     widget.player = giver

@@ -208,7 +208,7 @@ class PlaySession:
         # the people are this kernel's widgets: a trial whose other parts are here too runs on the
         # kernel's engine (recorded in the shared datastore all the same), not four gRPC hops a tick
         # through a shared orchestrator (CartPole key->frame p95 55 -> 32 ms, bench/play_latency.py)
-        handle = self.lab._start_trial(self.env, self.actors, render=True, clients_here=True, **options)
+        handle = self.lab.start_trial_with_people(self.env, self.actors, render=True, **options)
         self.trials.append(handle)
         handle.done.add_done_callback(lambda _: self._ended(handle))
         for slot, widget, human in [(self.slot, self.widget, self.human)] + [
@@ -241,18 +241,19 @@ class PlaySession:
             widget.set_status(state="error", message=f"Could not join the trial: {error}")
 
     def _control(self, action: str) -> None:
-        runtime = self.lab._check_open()
+        """A button (or Enter on the end screen); on the thread the widget's messages come on."""
+        call = self.lab.loop.call_soon_threadsafe
         if action == "pause":
-            runtime.call(self.human.pause)
+            call(self.human.pause)
             self.widget.set_status(state="paused")
         elif action == "resume":
-            runtime.call(self.human.resume)
+            call(self.human.resume)
             self.widget.set_status(state="running")
         elif action in ("restart", "play_again"):
             current = self.trial
             if current is not None and not current.ended:
                 current.cancel(hard=True)
-            runtime.call(self.human.resume)
+            call(self.human.resume)
             self.start()
 
     def close(self) -> None:
@@ -301,10 +302,10 @@ class GameWidget(PlayWidget):
             raise ValueError(
                 f"start lab.play with actors={{{agent!r}: 'client'}} to leave {agent!r} to a second player"
             )
-        _, specs, _, _ = session.lab._environment(session.env)
+        _, specs = session.lab.environment(session.env)
         keymap = _keymap(None, keys, noop, specs[agent].action_space)
         widget = GameWidget(fps=self.fps, key_hints=keymap.hints, title=title or f"{session.env}: {agent}")
-        human = HumanActor(widget, keymap, self.fps, session.lab._check_open().loop)
+        human = HumanActor(widget, keymap, self.fps, session.lab.loop)
         widget.session = session
         widget.player = human
         session.add_guest(agent, widget, human)
@@ -333,7 +334,7 @@ def play(
     **trial_options: Any,
 ) -> GameWidget:
     """Play ``env`` in the cell; see ``Lab.play``."""
-    template, specs, _, _ = lab._environment(env)
+    template, specs = lab.environment(env)
     agent = agent or _only_agent(specs, actors)
     if agent not in specs:
         raise ValueError(f"environment {env!r} has no agent {agent!r}; agents: {list(specs)}")
@@ -347,8 +348,7 @@ def play(
     if frame_format is not None:
         widget_options["frame_format"] = frame_format
     widget = GameWidget(**widget_options)
-    runtime = lab._check_open()
-    human = HumanActor(widget, keymap, float(fps), runtime.loop)
+    human = HumanActor(widget, keymap, float(fps), lab.loop)
     session = PlaySession(lab, env, agent, players, widget, human, trial_options)
     widget.session = session
     widget.player = human

@@ -34,7 +34,7 @@ def teach(
     **trial_options: Any,
 ) -> GameWidget:
     """Watch ``actor`` play ``env``; hold a key to act in its place. See ``Lab.teach``."""
-    template, _, _, _ = lab._environment(env)
+    template, _ = lab.environment(env)
     if not isinstance(template, Teacher):
         if env not in lab.components.environments:
             raise ValueError(f"lab.teach needs an environment served in this kernel; {env!r} is served elsewhere")
@@ -49,7 +49,7 @@ def teach(
         raise ValueError("fps must be > 0: the agent plays in real time while you supervise")
     players = {**dict(actors or {}), agent: actor, template.name: "client"}
     widget = GameWidget(fps=fps, key_hints=keymap.hints, title=title or f"{env}: hold a key to take over")
-    human = TeacherHuman(widget, keymap, fps, lab._check_open().loop)
+    human = TeacherHuman(widget, keymap, fps, lab.loop)
     session = PlaySession(lab, env, template.name, players, widget, human, trial_options)
     widget.session = session
     widget.player = human

@@ -411,6 +411,14 @@ class NotebookPage:
             arg=self.path,
         )
 
+    def press_each(self, keys: list[str], widget: str = ".cj-play") -> None:
+        """Press the keys one by one, each once the turn-based round in ``widget`` took the one
+        before (its frame shows the next tick), as a person plays."""
+        tick = int(self.wait_attr(widget, "data-tick", "v => v !== null"))
+        for n, key in enumerate(keys, start=tick + 1):
+            self.page.keyboard.press(key)
+            self.wait_attr(widget, "data-tick", f"v => +v >= {n}", timeout_s=30)
+
     def command(self, command: str) -> None:
         """Run one of the notebook's commands (``notebook:interrupt-kernel``...), as its menu would."""
         self.page.evaluate("([p, c]) => window.__cj.command(p, c)", [self.path, command])

@@ -27,12 +27,6 @@ lab.serve_actor("lean", lambda o: int(o[2] + o[3] > 0))
 """
 
 
-def press(page: Any, keys: list[str], gap_ms: int = 120) -> None:
-    for key in keys:
-        page.keyboard.press(key)
-        page.wait_for_timeout(gap_ms)
-
-
 def take_keyboard(nb: NotebookPage, page: Any) -> None:
     """Click the game (as a person would, after the busy cell took the notebook's focus)."""
     page.locator(STAGE).first.click()
@@ -54,7 +48,7 @@ def test_play_keys_are_recorded_while_a_cell_waits_for_the_game(
     take_keyboard(nb, page)
     # max_steps=7: seven steps, and the action of the tick that reaches the limit (8 in all)
     keys = ["ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft", "ArrowRight"]
-    press(page, keys)
+    nb.press_each(keys)  # each one reaches the round while the cell is busy
     nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=60)
     nb.wait_kernel_idle(60, what="the cell waiting for the game")
     recorded = nb.value("lab.steps(w.trial.id)['action'].dropna().astype(int).tolist()")
@@ -77,7 +71,11 @@ def test_feedback_is_recorded_while_a_training_loop_runs(
     nb.start_cell("n = 0\nwhile not f.trial.ended:\n    n += sum(i * i for i in range(20_000))\nprint('done')")
     take_keyboard(nb, page)
     keys = ["+", "-", "+", "-", "+"]
-    press(page, keys, gap_ms=300)
+    given = 0.0
+    for key in keys:  # each once the one before was given (the widget's return is the sum given)
+        page.keyboard.press(key)
+        given += 1.0 if key == "+" else -1.0
+        nb.wait_attr(PLAY, "data-return", f"v => +v === {given}", timeout_s=30)
     nb.wait_kernel_idle(90, what="the loop running until the episode ends")
     rewards = nb.value("lab.rewards(f.trial.id).query('sender == \"trainer\"')['value'].tolist()")
     assert rewards == [1.0 if k == "+" else -1.0 for k in keys]

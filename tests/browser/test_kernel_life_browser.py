@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.interrupt_checks import recorded_trials, summary_counts, unchanged_for, wait_until
+from tests.interrupt_checks import recorded_trials, summary_counts, unchanged_for
+from tests.waiting import wait_for
 
 from .jupyter_harness import NotebookPage
 
@@ -49,7 +50,7 @@ def test_interrupting_run_trials_stops_it_within_a_second(
     db = Path(nb.value("str(lab.datastore.file)"))
     before = recorded_trials(db)
     nb.start_cell("hs = lab.run_trials(20000, 'cartpole', 'random')")
-    wait_until(lambda: recorded_trials(db) > before + 50, 120, "the batch to record trials")
+    wait_for(lambda: recorded_trials(db) > before + 50, 120, "the batch recording trials")
     nb.command("notebook:interrupt-kernel")
     interrupted_at = time.monotonic()
     nb.wait_kernel_idle(60, what="the interrupted cell", errors_ok=True)
@@ -91,11 +92,25 @@ def test_a_widget_whose_kernel_restarted_says_so_and_its_cell_plays_again(
     nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=60)
     page.locator(STAGE).first.click()
     nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
-    for key in ["ArrowRight", "ArrowLeft", "ArrowRight", "ArrowLeft"]:
-        page.keyboard.press(key)
-        page.wait_for_timeout(120)
+    nb.press_each(["ArrowRight", "ArrowLeft", "ArrowRight", "ArrowLeft"])
     nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=60)
     assert nb.value("lab.steps(w.trial.wait(30).id)['action'].dropna().astype(int).tolist()") == [1, 0, 1, 0]
+    assert "Enter / Space" in page.locator(".cj-play-end").first.inner_text()
+    page.locator(STAGE).first.click(position={"x": 8, "y": 8})  # the keyboard back to the game (not its button)
+    nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
+    page.keyboard.press("Enter")  # the end screen: Enter starts the next round
+    nb.wait_attr(PLAY, "data-state", "v => v === 'running'", timeout_s=60)
+    assert nb.value("len(w.trials)") == 2
+
+
+def test_a_widget_whose_kernel_died_says_so(open_notebook: Callable[..., NotebookPage], page: Any) -> None:
+    nb = open_notebook([SETUP, PLAY_CELL], name="died.ipynb")
+    nb.run_all()
+    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=60)
+    nb.start_cell("import os; os._exit(1)")  # the kernel process dies; the server starts another
+    nb.wait_attr(PLAY, "data-kernel", "v => v === 'gone'", timeout_s=60)
+    text = page.locator(PLAY).first.inner_text()  # the page may learn it from the restart before the death
+    assert "This game stopped: the kernel died" in text or "This game stopped: the kernel restarted" in text
 
 
 def test_a_widget_whose_kernel_was_shut_down_says_so(open_notebook: Callable[..., NotebookPage], page: Any) -> None:

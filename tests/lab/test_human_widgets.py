@@ -10,6 +10,7 @@ import pytest
 
 from cogment_jupyter import Lab, envs
 from cogment_jupyter.notebook.keymap import KeyMapError
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -26,13 +27,6 @@ def stays(condition, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert condition()
-        time.sleep(0.01)
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from jupyter_client.manager import KernelManager, start_new_kernel
 
-from tests.interrupt_checks import recorded_trials, summary_counts, unchanged_for, wait_until
+from tests.interrupt_checks import recorded_trials, summary_counts, unchanged_for
+from tests.waiting import wait_for
 
 SETUP = """
 %load_ext cogment_jupyter
@@ -97,7 +98,7 @@ def the_one_error(outputs: list[dict[str, Any]]) -> dict[str, Any]:
 def test_interrupting_run_trials_stops_the_batch(kernel: Kernel) -> None:
     db = Path(kernel.value("str(lab.datastore.file)"))
     cell = kernel.start("hs = lab.run_trials(20000, 'cartpole', 'random')")
-    wait_until(lambda: recorded_trials(db) > 50, 120, "the batch to record some trials")
+    wait_for(lambda: recorded_trials(db) > 50, 120, "the batch to record some trials")
     kernel.manager.interrupt_kernel()
     interrupted_at = time.monotonic()
     outputs = kernel.outputs(cell)
@@ -130,7 +131,7 @@ def test_interrupting_a_wait_cancels_the_trial_and_keeps_its_steps(kernel: Kerne
     kernel.run("h = lab.start_trial('cartpole', 'slow_lean')")
     cell = kernel.start("h.wait()\nprint('not reached')")
     ticks = kernel.cwd / "ticks.txt"
-    wait_until(lambda: ticks.exists() and int(ticks.read_text() or 0) >= 20, 60, "the trial to play 20 ticks")
+    wait_for(lambda: ticks.exists() and int(ticks.read_text() or 0) >= 20, 60, "the trial to play 20 ticks")
     kernel.manager.interrupt_kernel()
     outputs = kernel.outputs(cell)
     error = the_one_error(outputs)
