@@ -600,8 +600,7 @@ class JupyterBench:
         return self._call(f"{self.var}.start('NAME', 'baseline', seconds={seconds})", "base", seconds + 30)
 
     def clock_offset(self) -> float:
-        """performance.timeOrigin + now() - Date.now() in the page (ms), to correct browser marks."""
-        return self.nb.page.evaluate("() => performance.timeOrigin + performance.now() - Date.now()")
+        return page_clock_offset(self.nb.page)
 
     def reset_probes(self) -> None:
         if self.probe is not None:
@@ -686,13 +685,7 @@ class JupyterBench:
         page.locator(stage).click()
         time.sleep(0.5)
         self.reset_probes()
-        rng = random.Random(0)
-        for i in range(presses):
-            key = "ArrowLeft" if i % 2 else "ArrowRight"
-            page.keyboard.down(key)
-            page.wait_for_timeout(rng.uniform(60, 120))
-            page.keyboard.up(key)
-            page.wait_for_timeout(rng.uniform(90, 180))
+        press_alternating(page, presses, random.Random(0))
         time.sleep(0.3)
         stats = self.view_js("v.cjPlay.traces()")
         offset = self.offset = self.clock_offset()
@@ -717,6 +710,21 @@ class JupyterBench:
             frame_hops=breakdown([_corrected(f, offset) for f in stats["frames"]], FRAME_HOPS),
         )
         return r
+
+
+def press_alternating(page: Any, presses: int, rng: random.Random) -> None:
+    """Right, left, right...: each held 60-120 ms, 90-180 ms apart, as a person taps arrow keys."""
+    for i in range(presses):
+        key = "ArrowLeft" if i % 2 else "ArrowRight"
+        page.keyboard.down(key)
+        page.wait_for_timeout(rng.uniform(60, 120))
+        page.keyboard.up(key)
+        page.wait_for_timeout(rng.uniform(90, 180))
+
+
+def page_clock_offset(page: Any) -> float:
+    """performance.timeOrigin + now() - Date.now() in the page (ms), to correct browser marks."""
+    return float(page.evaluate("() => performance.timeOrigin + performance.now() - Date.now()"))
 
 
 #: (label, what the busy cell does or None, whether the widget keeps the front end's subshell routing)
@@ -749,15 +757,10 @@ def recorded_key_latency(nb: Any, root: Path, presses: int) -> dict[str, Any]:
             page.wait_for_timeout(300)
         stage.click()
         page.wait_for_function("el => el.dataset.focused === 'true'", arg=page.locator(widget).element_handle())
-        for i in range(presses):
-            key = "ArrowLeft" if i % 2 else "ArrowRight"
-            page.keyboard.down(key)
-            page.wait_for_timeout(rng.uniform(60, 120))
-            page.keyboard.up(key)
-            page.wait_for_timeout(rng.uniform(90, 180))
+        press_alternating(page, presses, rng)
         if busy:
             nb.wait_kernel_idle(busy_s + 120, what=f"the busy cell ({label})")
-        offset = page.evaluate("() => performance.timeOrigin + performance.now() - Date.now()")
+        offset = page_clock_offset(page)
         taken = nb.value("recorded.take()", timeout_s=120)
         downs = [(t - offset, key, thread) for t, key, thread in taken["downs"]]
         lat = [decided - down for (down, _, _), decided in zip(downs, taken["decided"], strict=False)]

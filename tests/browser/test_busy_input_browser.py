@@ -13,39 +13,30 @@ from typing import Any
 import pytest
 
 from .jupyter_harness import NotebookPage
-
-PLAY = ".cj-play"
-STAGE = ".cj-play-stage"
-UIS = ["lab", "notebook"]
-
-SETUP = """
-%load_ext cogment_jupyter
-%cogment launch --datastore trials
-from cogment_jupyter import envs
-lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
-lab.serve_actor("lean", lambda o: int(o[2] + o[3] > 0))
-"""
+from .widgets import PLAY, SETUP, STAGE, UIS
 
 
-def take_keyboard(nb: NotebookPage, page: Any) -> None:
-    """Click the game (as a person would, after the busy cell took the notebook's focus)."""
+def widget_beside_a_busy_cell(
+    open_notebook: Callable[..., NotebookPage], page: Any, ui: str, widget_cell: str, busy_cell: str, name: str
+) -> NotebookPage:
+    """Show the widget, start ``busy_cell`` (not waited for), then click the game as a person would
+    (the running cell took the notebook's focus)."""
+    nb = open_notebook([SETUP, widget_cell], ui=ui, name=f"{name}_{ui}.ipynb")
+    nb.run_all()
+    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=60)
+    nb.start_cell(busy_cell)
     page.locator(STAGE).first.click()
     nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
+    return nb
 
 
 @pytest.mark.parametrize("ui", UIS)
 def test_play_keys_are_recorded_while_a_cell_waits_for_the_game(
     open_notebook: Callable[..., NotebookPage], page: Any, ui: str
 ) -> None:
-    nb = open_notebook(
-        [SETUP, 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=7)\nw'],
-        ui=ui,
-        name=f"busy_play_{ui}.ipynb",
-    )
-    nb.run_all()
-    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=60)
-    nb.start_cell("print('game over at tick', w.trial.wait(300).tick)")  # busy until the game ends
-    take_keyboard(nb, page)
+    play = 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=7)\nw'
+    busy = "print('game over at tick', w.trial.wait(300).tick)"  # busy until the game ends
+    nb = widget_beside_a_busy_cell(open_notebook, page, ui, play, busy, "busy_play")
     # max_steps=7: seven steps, and the action of the tick that reaches the limit (8 in all)
     keys = ["ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft", "ArrowRight"]
     nb.press_each(keys)  # each one reaches the round while the cell is busy
@@ -60,16 +51,10 @@ def test_play_keys_are_recorded_while_a_cell_waits_for_the_game(
 def test_feedback_is_recorded_while_a_training_loop_runs(
     open_notebook: Callable[..., NotebookPage], page: Any, ui: str
 ) -> None:
-    nb = open_notebook(
-        [SETUP, 'f = lab.feedback("cartpole", "lean", keys={"+": 1.0, "-": -1.0}, fps=4, max_steps=24)\nf'],
-        ui=ui,
-        name=f"busy_feedback_{ui}.ipynb",
-    )
-    nb.run_all()
-    nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=60)
+    feedback = 'f = lab.feedback("cartpole", "lean", keys={"+": 1.0, "-": -1.0}, fps=4, max_steps=24)\nf'
     # the episode waits for its person; a pure-Python loop holds the GIL meanwhile, as training does
-    nb.start_cell("n = 0\nwhile not f.trial.ended:\n    n += sum(i * i for i in range(20_000))\nprint('done')")
-    take_keyboard(nb, page)
+    busy = "n = 0\nwhile not f.trial.ended:\n    n += sum(i * i for i in range(20_000))\nprint('done')"
+    nb = widget_beside_a_busy_cell(open_notebook, page, ui, feedback, busy, "busy_feedback")
     keys = ["+", "-", "+", "-", "+"]
     given = 0.0
     for key in keys:  # each once the one before was given (the widget's return is the sum given)

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from .jupyter_harness import JupyterServer, NotebookPage
+from .widgets import PLAY, STAGE
 
 REPO = Path(__file__).resolve().parents[2]
-PLAY = ".cj-play"
-STAGE = ".cj-play-stage"
 
 
 def open_classroom_notebook(name: str, page: Any, jupyter: JupyterServer, ui: str) -> NotebookPage:

@@ -14,18 +14,8 @@ from tests.interrupt_checks import recorded_trials, summary_counts, unchanged_fo
 from tests.waiting import wait_for
 
 from .jupyter_harness import NotebookPage
+from .widgets import PLAY, SETUP, STAGE, UIS
 
-PLAY = ".cj-play"
-STAGE = ".cj-play-stage"
-UIS = ["lab", "notebook"]
-
-SETUP = """
-%load_ext cogment_jupyter
-%cogment launch --datastore trials
-from cogment_jupyter import envs, actors
-lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
-lab.serve_actor("random", actors.Random())
-"""
 PLAY_CELL = 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=3)\nw'
 
 
