@@ -59,7 +59,8 @@ class TrialContext:
     for the current tick (``to``: a name, ``"*"``, ``"class.*"`` or a list of those);
     ``send_message(payload, to)`` sends them (or the environment, by its name ``"env"``) a
     message. Both are thread-safe (widget callbacks may call them) and are ``None`` where
-    the component cannot send (e.g. an environment).
+    the component cannot send (e.g. an environment). ``render_width`` / ``render_height``: the
+    frame size the trial asked for (0: not asked); the lab resamples frames to it itself.
     """
 
     trial_id: str
@@ -69,6 +70,8 @@ class TrialContext:
     agent: str = ""
     send_reward: Callable[..., None] | None = None
     send_message: Callable[..., None] | None = None
+    render_width: int = 0
+    render_height: int = 0
 
 
 class Environment(ABC):
@@ -77,6 +80,10 @@ class Environment(ABC):
 
     #: Rendering frames per second the environment was designed for (play widget default).
     render_fps: float | None = None
+    #: The size its frames are brought to unless a trial asks for another (0: as rendered; one
+    #: side alone keeps the aspect ratio).
+    render_width: int = 0
+    render_height: int = 0
 
     @property
     @abstractmethod

@@ -58,6 +58,7 @@ class _Conversion(Environment):
             )
         self.name = name
         self.render_fps = env.render_fps
+        self.render_width, self.render_height = env.render_width, env.render_height
 
     def fork(self) -> _Conversion:
         clone = object.__new__(type(self))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cogment_jupyter.adapters.base import AgentSpec, Environment, TrialContext
+from cogment_jupyter.adapters.frame_size import frame_size
 from cogment_jupyter.engine.ids import new_seed
 
 #: Idle envs kept per template and render mode for later trials.
@@ -68,7 +69,17 @@ class PooledEnvironment(Environment):
     reuse: bool
     reset_options: dict[str, Any] | None
 
-    def _init_pool(self, render: bool, reset_options: Mapping[str, Any] | None, reuse: bool) -> None:
+    def _init_pool(
+        self,
+        render: bool,
+        reset_options: Mapping[str, Any] | None,
+        reuse: bool,
+        render_width: int | None = None,
+        render_height: int | None = None,
+    ) -> None:
+        size = frame_size(render_width, render_height)  # (checks them)
+        self.render_width = size.width if size else 0
+        self.render_height = size.height if size else 0
         self.render = render
         self.reset_options = dict(reset_options) if reset_options else None
         self.reuse = reuse

@@ -72,7 +72,9 @@ class Gymnasium(PooledEnvironment):
     """A Gymnasium env by id (``"CartPole-v1"``, ``"module:Id-v0"``) or factory callable.
 
     ``render=True`` makes the env with ``render_mode="rgb_array"`` and attaches a frame to
-    every step; a trial whose context asks for rendering gets frames too. Each trial is
+    every step; a trial whose context asks for rendering gets frames too. ``render_width`` /
+    ``render_height`` resample them to that size (one alone keeps the aspect ratio) unless a
+    trial asks for another. Each trial is
     reset with ``TrialContext.seed`` or, if ``None``, a fresh random seed, reported as
     ``info["seed"]`` of the reset (so trials differ by default and every one can be replayed).
 
@@ -91,6 +93,8 @@ class Gymnasium(PooledEnvironment):
         reset_options: Mapping[str, Any] | None = None,
         max_episode_steps: int | None = None,
         reuse: bool = True,
+        render_width: int | None = None,
+        render_height: int | None = None,
     ) -> None:
         self.make_kwargs = dict(make_kwargs or {})
         mode = self.make_kwargs.pop("render_mode", None)
@@ -109,7 +113,7 @@ class Gymnasium(PooledEnvironment):
         self.env_id = env_id
         self.registration = registration
         self.max_episode_steps = max_episode_steps
-        self._init_pool(bool(render or mode == "rgb_array"), reset_options, reuse)
+        self._init_pool(bool(render or mode == "rgb_array"), reset_options, reuse, render_width, render_height)
         self._validate: Callable[..., Any] | None = None
 
     # -- construction -----------------------------------------------------------------------

@@ -96,6 +96,8 @@ class _PettingZoo(PooledEnvironment):
         render: bool = False,
         reset_options: Mapping[str, Any] | None = None,
         reuse: bool = True,
+        render_width: int | None = None,
+        render_height: int | None = None,
     ) -> None:
         self.make_kwargs = dict(make_kwargs or {})
         mode = self.make_kwargs.pop("render_mode", None)
@@ -103,7 +105,7 @@ class _PettingZoo(PooledEnvironment):
             raise ValueError(f"render_mode={mode!r} is not supported: use render=True (rgb_array frames)")
         self.env_fn = env_fn
         self._factory: Callable[..., Any] | None = resolve_factory(env_fn, self._kind)
-        self._init_pool(bool(render or mode == "rgb_array"), reset_options, reuse)
+        self._init_pool(bool(render or mode == "rgb_array"), reset_options, reuse, render_width, render_height)
         self._validators: dict[str, Callable[..., Any]] = {}
 
     def _make(self, render: bool) -> Any:

@@ -71,6 +71,8 @@ message EnvironmentConfig {
   bool render = 2;
   string config_json = 3;         // the trial's environment config as JSON
   string reset_options_json = 4;  // options passed to reset(), as JSON
+  int64 render_width = 5;         // frames resampled to this width (0: as rendered or from the height)
+  int64 render_height = 6;        // ... and height (one of them alone keeps the aspect ratio)
 }
 
 // Actor config (ActorInitialInput.config): what a remote actor needs to act.
@@ -107,6 +109,8 @@ _SCHEMA: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
             ("render", 2, "bool", False),
             ("config_json", 3, "string", False),
             ("reset_options_json", 4, "string", False),
+            ("render_width", 5, "int64", False),
+            ("render_height", 6, "int64", False),
         ],
     ),
     (

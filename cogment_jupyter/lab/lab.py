@@ -20,6 +20,7 @@ import grpc
 
 from cogment_jupyter.access import LOOPBACK, Reach, bind, describe, port_of, target
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
+from cogment_jupyter.adapters.frame_size import frame_size
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
 from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
@@ -620,6 +621,8 @@ class Lab:
         config: Mapping[str, Any] | None = None,
         actor_configs: Mapping[str, Mapping[str, Any]] | None = None,
         render: bool = False,
+        render_width: int | None = None,
+        render_height: int | None = None,
         reset_options: Mapping[str, Any] | None = None,
         properties: Mapping[str, str] | None = None,
         optional: Iterable[str] = (),
@@ -646,8 +649,15 @@ class Lab:
         params.environment.name = "env"
         params.environment.endpoint = env_endpoint
         params.environment.implementation = env_impl
+        size = frame_size(render_width, render_height)
+        render = render or size is not None  # a frame size asks for frames
         params.environment.config.content = EnvConfig(
-            seed, render, dict(reset_options) if reset_options else None, dict(config or {})
+            seed,
+            render,
+            dict(reset_options) if reset_options else None,
+            dict(config or {}),
+            size.width if size else 0,
+            size.height if size else 0,
         ).to_bytes()
         optional = set(optional)
         spectators = dict(spectators or {})
@@ -723,8 +733,9 @@ class Lab:
         plays every agent; ``"client"`` leaves the slot to a client actor such as the play
         widget). ``seed`` defaults to a fresh random one, recorded with the trial. Other
         options: ``max_steps``, ``config`` (environment), ``actor_configs``, ``render``,
-        ``reset_options``, ``properties``, ``optional``, ``default_actions``,
-        ``response_timeout``, ``datalog``.
+        ``render_width`` / ``render_height`` (frames resampled to that size, one alone keeping
+        the aspect ratio; they imply ``render``), ``reset_options``, ``properties``,
+        ``optional``, ``default_actions``, ``response_timeout``, ``datalog``.
         """
         return self._start_trial(env, actors, seed=seed, trial_id=trial_id, **options)
 

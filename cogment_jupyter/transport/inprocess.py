@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import Codec, ValueOutsideSpaceError, codec_for
+from cogment_jupyter.adapters.frame_size import FrameSize, frame_size
 from cogment_jupyter.adapters.payloads import (
     LabAction,
     LabObservation,
@@ -195,6 +196,8 @@ class InProcessEnvironment(EnvironmentConnection):
         self._watched = ""
         self._closed = False
         self._off_loop: _OffLoop | None = None
+        #: the size the trial's frames are brought to (None: as rendered)
+        self._frame_size: FrameSize | None = None
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         template: Environment = _pick(self._registry, init.impl_name, "environment")
@@ -230,7 +233,17 @@ class InProcessEnvironment(EnvironmentConnection):
             for a, spectator in zip(names, watching, strict=True)
         ]
         self._env = env = template.fork()
-        context = TrialContext(self._trial_id, config.seed, config.config, config.render)
+        self._frame_size = frame_size(config.render_width, config.render_height) or frame_size(
+            template.render_width, template.render_height
+        )
+        context = TrialContext(
+            self._trial_id,
+            config.seed,
+            config.config,
+            config.render,
+            render_width=config.render_width,
+            render_height=config.render_height,
+        )
         if init.response_timeout > 0:
             self._off_loop = _OffLoop(f"env-{self._trial_id}")
         try:
@@ -248,6 +261,8 @@ class InProcessEnvironment(EnvironmentConnection):
 
     def observe(self, result: StepResult) -> list[LabObservation]:
         """What each actor observes of a step's result, by actor index."""
+        if result.frame is not None and self._frame_size is not None:
+            result.frame = self._frame_size.fit(result.frame)
         views = self._views
         if (
             views is not None

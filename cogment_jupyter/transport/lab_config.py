@@ -65,10 +65,17 @@ class EnvConfig:
     render: bool = False
     options: dict[str, Any] | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    #: the size frames are brought to (0: as rendered, or following the other side)
+    render_width: int = 0
+    render_height: int = 0
 
     def to_bytes(self) -> bytes:
         message = wire.EnvironmentConfig(
-            render=self.render, config_json=_dumps(self.config), reset_options_json=_dumps(self.options)
+            render=self.render,
+            config_json=_dumps(self.config),
+            reset_options_json=_dumps(self.options),
+            render_width=self.render_width,
+            render_height=self.render_height,
         )
         if self.seed is not None:
             message.seed = self.seed
@@ -84,6 +91,8 @@ class EnvConfig:
             message.render,
             _loads(message.reset_options_json, "reset options"),
             _loads(message.config_json, "environment config") or {},
+            message.render_width,
+            message.render_height,
         )
 
 
