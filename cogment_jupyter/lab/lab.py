@@ -33,6 +33,7 @@ from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.lab.batch import TrialBatch, close_quietly
 from cogment_jupyter.lab.handles import Handles, TrialHandle
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
+from cogment_jupyter.lab.logs import LabLogs
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
 from cogment_jupyter.lab.remote import RemoteTrials
 from cogment_jupyter.lab.runtime import LoopThread
@@ -88,6 +89,9 @@ class Lab:
     ``fused_ticks=False`` runs every trial on the engine's tick loop, never on the faster
     fused loop of all-in-process trials (the records are the same; the default comes from
     the environment variable ``COGMENT_JUPYTER_FUSED_TICKS``, on unless it is ``0``).
+
+    ``log_dir``: keep logs there, one file per service (``lab.log`` for the lab itself, and
+    ``<kind>-<name>.log`` for each service in its own process); see ``cogment_jupyter.lab.logs``.
     """
 
     _current: ClassVar[Lab | None] = None
@@ -107,8 +111,11 @@ class Lab:
         directory: str | None = None,
         directory_token: str | None = None,
         fused_ticks: bool | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.datastore_path = Path(datastore) if datastore is not None else None
+        #: the log files, one per service, with ``log_dir`` (None: services write to the kernel's output)
+        self.logs = LabLogs(log_dir) if log_dir is not None else None
         self.fused_ticks = fused_ticks_default() if fused_ticks is None else fused_ticks
         self.model_registry = model_registry
         self.directory = directory if directory is not None else os.environ.get(DIRECTORY_ENV) or None
@@ -157,6 +164,8 @@ class Lab:
             raise ValueError("give orchestrator= (attach) or shared= (hybrid), not both")
         #: who can reach this lab's endpoints
         self.reach = Reach.to_call_back(orchestrator or shared, host, discoverable=self.directory is not None)
+        if self.logs is not None:
+            self.logs.start()
         self._runtime = LoopThread()
         try:
             self._runtime.run(self._start())
@@ -166,6 +175,8 @@ class Lab:
             self._runtime.stop()
             if self.datastore is not None:
                 self.datastore.close()
+            if self.logs is not None:
+                self.logs.stop()
             if isinstance(error, grpc.aio.AioRpcError):
                 raise ConnectionError(
                     f"cannot reach the Cogment orchestrator at {orchestrator}: {error.details()} "
@@ -309,6 +320,8 @@ class Lab:
             runtime.stop()
         if self.datastore is not None:
             self.datastore.close()
+        if self.logs is not None:
+            self.logs.stop()
         atexit.unregister(self.close)
 
     async def _stop(self) -> None:
@@ -494,7 +507,8 @@ class Lab:
             spool = self.models.client.spool_dir  # (raises when the lab has no registry)
             component.bind_registry(self.models.endpoint, str(spool) if spool is not None else None)
         if process:
-            self._processes[name] = start_service_process(name, kind, component, self.reach)
+            log_file = self.logs.service_file(kind, name) if self.logs is not None else None
+            self._processes[name] = start_service_process(name, kind, component, self.reach, log_file)
             if kind == "environment":
                 self._process_templates[name] = component
             runtime.run(self._register_service(name, kind, self._processes[name].endpoint))
@@ -527,6 +541,15 @@ class Lab:
         if name in self.components.names():
             return self.endpoint
         raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
+
+    @property
+    def log_files(self) -> dict[str, Path]:
+        """With ``log_dir``: the lab's log file (``"lab"``) and that of each service in its own process."""
+        if self.logs is None:
+            return {}
+        files = {"lab": self.logs.lab_file}
+        files.update({name: p.log_file for name, p in self._processes.items() if p.log_file is not None})
+        return files
 
     @property
     def processes(self) -> dict[str, int]:

@@ -16,11 +16,13 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
 
 from cogment_jupyter.access import Reach
+from cogment_jupyter.lab.logs import log_to_file
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class ServiceProcess:
     kind: str  # "environment" or "actor"
     process: multiprocessing.process.BaseProcess
     endpoint: str  # grpc://...
+    log_file: Path | None = None  # where its output goes (None: the kernel's output)
 
     @property
     def alive(self) -> bool:
@@ -47,14 +50,19 @@ class ServiceProcess:
                 self.process.join(timeout)
 
 
-def start_service_process(name: str, kind: str, component: Any, reach: Reach) -> ServiceProcess:
-    """Spawn a process serving ``component`` under ``name``; returns once it listens."""
+def start_service_process(
+    name: str, kind: str, component: Any, reach: Reach, log_file: Path | None = None
+) -> ServiceProcess:
+    """Spawn a process serving ``component`` under ``name``; returns once it listens.
+
+    ``log_file``: where everything the process prints and logs goes (default: the kernel's output).
+    """
     payload = cloudpickle.dumps(component)
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(
         target=_serve_in_child,
-        args=(name, kind, payload, reach, child, os.getpid()),
+        args=(name, kind, payload, reach, child, os.getpid(), log_file),
         name=f"cogment-jupyter-{kind}-{name}",
         daemon=True,
     )
@@ -66,13 +74,20 @@ def start_service_process(name: str, kind: str, component: Any, reach: Reach) ->
     status, detail = parent.recv()
     if status != "ready":
         process.join(5)
-        raise RuntimeError(f"the {kind} service [{name}] failed to start in its process: {detail}")
-    return ServiceProcess(name, kind, process, detail)
+        where = f" (its log: {log_file})" if log_file is not None else ""
+        raise RuntimeError(f"the {kind} service [{name}] failed to start in its process: {detail}{where}")
+    return ServiceProcess(name, kind, process, detail, log_file)
 
 
-def _serve_in_child(name: str, kind: str, payload: bytes, reach: Reach, pipe: Any, parent_pid: int) -> None:
+def _serve_in_child(
+    name: str, kind: str, payload: bytes, reach: Reach, pipe: Any, parent_pid: int, log_file: Path | None
+) -> None:
     os.environ.setdefault("COGMENT_LOG_LEVEL", "warning")  # the SDK's own logger ignores basicConfig
-    logging.basicConfig(level=logging.WARNING, format=f"[{kind} {name}] %(levelname)s %(name)s: %(message)s")
+    if log_file is not None:
+        log_to_file(log_file, f"[{kind} {name}]")
+        logging.getLogger(__name__).info("the %s service [%s] starts (process %d)", kind, name, os.getpid())
+    else:
+        logging.basicConfig(level=logging.WARNING, format=f"[{kind} {name}] %(levelname)s %(name)s: %(message)s")
     try:
         component = cloudpickle.loads(payload)
     except Exception as error:

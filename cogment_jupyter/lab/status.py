@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 RECENT = 10
 
 
+def logs_line(lab: Lab) -> str:
+    """Where the lab's logs are: its log directory and files, or the kernel's output."""
+    if lab.logs is None:
+        return "the kernel's output (Lab(log_dir=...) or %cogment launch --log_dir DIR keeps one file per service)"
+    return f"{lab.logs.directory}: {', '.join(path.name for path in lab.log_files.values())}"
+
+
 @dataclass
 class LabStatus:
     mode: str
@@ -46,6 +53,7 @@ class LabStatus:
         }
         if lab.directory:
             endpoints["directory"] = lab.directory
+        endpoints["logs"] = logs_line(lab)
         handles = lab.handles
         running = [h for h in handles if not h.ended]
         recent = [h for h in handles if h.ended][-RECENT:]

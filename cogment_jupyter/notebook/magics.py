@@ -30,6 +30,7 @@ def launch(
     model_registry: str | None = None,
     directory: str | None = None,
     host: str | None = None,
+    log_dir: str | None = None,
 ) -> Lab:
     """The lab ``%cogment launch`` makes: the Jupyter server's shared runtime when there is one
     (not when ``host`` asks this kernel's services to be reachable from other machines)."""
@@ -48,6 +49,7 @@ def launch(
                 shared_datalog=arguments["datalog"],
                 model_registry=model_registry or arguments.get("model_registry"),
                 directory=directory,
+                log_dir=log_dir,
             )
         reason = found.reason
     lab = Lab(
@@ -57,6 +59,7 @@ def launch(
         model_registry=model_registry,
         directory=directory,
         host=host,
+        log_dir=log_dir,
     )
     lab.discovery_reason = reason
     return lab
@@ -108,6 +111,12 @@ class CogmentMagics(Magics):
         "user of this machine) instead of Unix sockets only you can reach",
     )
     @argument(
+        "--log_dir",
+        default=None,
+        help="keep logs in this directory: lab.log for the lab, one <kind>-<name>.log per service in its own "
+        "process (default: the kernel's output)",
+    )
+    @argument(
         "--embedded",
         action="store_true",
         help="run in this kernel even when the Jupyter server shares a Cogment runtime",
@@ -145,6 +154,7 @@ class CogmentMagics(Magics):
             args.model_registry,
             args.directory,
             args.host,
+            args.log_dir,
         )
         self.shell.user_ns["lab"] = lab
         where = MODES[lab.mode].format(orchestrator=describe(lab.orchestrator_endpoint))
