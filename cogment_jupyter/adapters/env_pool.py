@@ -124,6 +124,21 @@ class PooledEnvironment(Environment):
         fps = self.metadata.get("render_fps")
         return float(fps) if fps else None
 
+    def env_convention(self, method: str) -> Any:
+        """What the third-party env's own ``method()`` returns (Gymnasium's
+        ``get_keys_to_action``, ALE's ``get_action_meanings``), or None when it has no such method."""
+        shared = self._shared
+        self._probe()
+        env = shared.take(self.render) or self._make(self.render)
+        try:
+            for candidate in (env, getattr(env, "unwrapped", None)):
+                found = getattr(candidate, method, None)
+                if callable(found):
+                    return found()
+            return None
+        finally:
+            shared.give(env, self.render)
+
     def fork(self) -> PooledEnvironment:
         """A fresh instance for one trial; its env is taken at its first ``reset``."""
         clone = object.__new__(type(self))

@@ -1114,7 +1114,10 @@ class Lab:
 
         ``keys``: a Cogment Lab list (``["no-op", "ArrowLeft", "ArrowRight"]``: position is the
         action), a dict key -> action (any value, dicts included; ``"a+b"`` or tuples for
-        combinations), or Gymnasium ``play()``'s ``keys_to_action`` with ``noop``. ``fps``
+        combinations), or Gymnasium ``play()``'s ``keys_to_action`` with ``noop``; without
+        ``keys``, the environment's own ``get_keys_to_action()``. The no-op (no mapped key
+        held) is ``noop``, else the map's ``"no-op"`` entry or empty combination, else the
+        action the environment names ``NOOP``; a map with none of them is refused. ``fps``
         paces the game with the held keys repeated (default: the environment's ``render_fps``);
         ``fps=0`` is turn-based: one action per key press. ``agent=`` picks your agent in a
         multi-agent environment and ``actors={agent: name}`` fills the others. Every round is a
@@ -1139,10 +1142,11 @@ class Lab:
     def teach(self, env: str, actor: str, keys: Any = None, **options: Any):
         """Watch ``actor`` play ``env`` and take over while you hold a key (teacher override).
 
-        ``keys``/``noop`` map keys to the agent's actions, as for :meth:`play`; holding a
-        mapped key replaces the agent's action with that key's action, and every tick records
-        the intervention (see :meth:`interventions`). The trial runs at ``fps`` (default: the
-        environment's ``render_fps``). Returns the widget at once.
+        ``keys`` maps keys to the agent's actions, as for :meth:`play`; holding a mapped key
+        replaces the agent's action with that key's action (no key held: the agent acts, so no
+        ``noop`` is needed), and every tick records the intervention (see :meth:`interventions`).
+        The trial runs at ``fps`` (default: the environment's ``render_fps``). Returns the
+        widget at once.
         """
         from cogment_jupyter.notebook.teach import teach
 

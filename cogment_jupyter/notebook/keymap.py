@@ -126,7 +126,7 @@ class KeyMap:
     Lookup: the held keys that appear in the map are looked up as one combination; if that
     combination is not in the map and the keys come in press order (a list or tuple), the most
     recently pressed key that has an entry of its own wins (Cogment Lab's "last key" rule);
-    otherwise the no-op action.
+    otherwise the no-op action (None for a map compiled without one).
     """
 
     table: Mapping[frozenset[str], Any]
@@ -137,6 +137,13 @@ class KeyMap:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", frozenset().union(*self.table))
+
+    @property
+    def idle(self) -> Any:
+        """An action of the map for when none is meant: the no-op, else the first mapped action."""
+        if self.noop is not None:
+            return _fresh(self.noop)
+        return _fresh(next(iter(self.table.values()))) if self.table else None
 
     def __call__(self, pressed: Iterable[str]) -> Any:
         ordered = list(pressed)
@@ -182,8 +189,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 24 else text[:23] + "…"
 
 
-def compile_keymap(spec: Any, *, noop: Any = _MISSING) -> KeyMap:
-    """Compile any supported key map (see the module docstring); ``noop`` is the idle action."""
+def compile_keymap(
+    spec: Any, *, noop: Any = _MISSING, default_noop: Any = _MISSING, require_noop: bool = True
+) -> KeyMap:
+    """Compile any supported key map (see the module docstring).
+
+    The idle action (what no mapped key held means) is, in order: ``noop``; the map's own
+    ``"no-op"`` entry or empty combination; ``default_noop`` (what the environment names its
+    no-op). Without any, a map is refused unless ``require_noop=False`` (a teacher holding no
+    key does not act at all): then the map's ``noop`` is None.
+    """
     if isinstance(spec, KeyMap):
         if noop is not _MISSING and noop != spec.noop:
             return KeyMap(spec.table, noop, spec.hints)
@@ -228,10 +243,14 @@ def compile_keymap(spec: Any, *, noop: Any = _MISSING) -> KeyMap:
     if noop is _MISSING and frozenset() in table:
         noop = table[frozenset()]
     if noop is _MISSING:
-        raise KeyMapError(
-            "the key map has no no-op action (what to do when no mapped key is held): "
-            "add a 'no-op' entry, e.g. ['no-op', 'ArrowLeft', 'ArrowRight'], or pass noop=..."
-        )
+        noop = default_noop
+    if noop is _MISSING:
+        if require_noop:
+            raise KeyMapError(
+                "the key map has no no-op action (what to do when no mapped key is held): "
+                "add a 'no-op' entry, e.g. ['no-op', 'ArrowLeft', 'ArrowRight'], or pass noop=..."
+            )
+        noop = None
     table.pop(frozenset(), None)
     return KeyMap(table, noop, hints)
 
@@ -331,6 +350,6 @@ def check_keymap(keymap: KeyMap, space: Any) -> None:
             raise KeyMapError(
                 f"key {_combo_name(combo)!r} is mapped to {value!r}, which is not an action of {space}: {problem}"
             )
-    problem = action_problem(keymap.noop, space)
+    problem = None if keymap.noop is None else action_problem(keymap.noop, space)
     if problem is not None:
         raise KeyMapError(f"noop={keymap.noop!r} is not an action of {space}: {problem}")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
+from cogment_jupyter.notebook.conventions import default_keys, named_noop
 from cogment_jupyter.notebook.engagement import Engagement
 from cogment_jupyter.notebook.keymap import KeyMap, KeyMapError, check_keymap, coerce_action, compile_keymap
 from cogment_jupyter.notebook.stand_in import KeyStandIn, attach_stand_in
@@ -160,8 +161,9 @@ class TeacherHuman(HumanActor):
     """A person supervising an agent: holding a mapped key takes over with that key's action."""
 
     def decide(self, pressed: tuple[str, ...]) -> Any:
-        held = any(key in self.keymap.keys for key in pressed)
-        return {"active": int(held), "action": self.keymap(pressed)}
+        if any(key in self.keymap.keys for key in pressed):
+            return {"active": 1, "action": self.keymap(pressed)}
+        return {"active": 0, "action": self.keymap.idle}  # the agent acts; the action is not used
 
 
 class PlaySession:
@@ -302,8 +304,8 @@ class GameWidget(PlayWidget):
             raise ValueError(
                 f"start lab.play with actors={{{agent!r}: 'client'}} to leave {agent!r} to a second player"
             )
-        _, specs = session.lab.environment(session.env)
-        keymap = _keymap(None, keys, noop, specs[agent].action_space)
+        template, specs = session.lab.environment(session.env)
+        keymap = _keymap(template, keys, noop, specs[agent].action_space)
         widget = GameWidget(fps=self.fps, key_hints=keymap.hints, title=title or f"{session.env}: {agent}")
         human = HumanActor(widget, keymap, self.fps, session.lab.loop)
         widget.session = session
@@ -364,26 +366,24 @@ def _only_agent(specs: Mapping[str, AgentSpec], actors: Mapping[str, str] | None
     raise ValueError(f"which agent do you play? pass agent= one of {list(specs)} (the others go in actors=...)")
 
 
-def _keymap(template: Any, keys: Any, noop: Any, action_space: Any) -> KeyMap:
-    """The compiled key map, every action of it checked against ``action_space`` (before anything is drawn)."""
+def _keymap(template: Any, keys: Any, noop: Any, action_space: Any, *, require_noop: bool = True) -> KeyMap:
+    """The compiled key map, every action of it checked against ``action_space`` (before anything is drawn).
+
+    Without ``keys``, the environment's own ``get_keys_to_action()``; without a no-op, the
+    action the environment names ``NOOP`` (see ``notebook.conventions``).
+    """
     if keys is None:
-        keys = _default_keys(template)
+        keys = default_keys(template)
         if keys is None:
             raise KeyMapError(
                 "pass keys=..., e.g. keys={'ArrowLeft': 0, 'ArrowRight': 1}, noop=0 (or a Cogment Lab list "
                 "['no-op', 'ArrowLeft', 'ArrowRight'])"
             )
-    keymap = compile_keymap(keys) if noop is None else compile_keymap(keys, noop=noop)
+    options: dict[str, Any] = {"require_noop": require_noop}
+    if noop is not None:
+        options["noop"] = noop
+    elif (named := named_noop(template, action_space)) is not None:
+        options["default_noop"] = named
+    keymap = compile_keymap(keys, **options)
     check_keymap(keymap, action_space)
     return keymap
-
-
-def _default_keys(template: Any) -> Any:
-    """An environment's own ``get_keys_to_action()`` (Gymnasium's convention), if it has one."""
-    get = getattr(getattr(template, "probe_env", None), "get_keys_to_action", None)
-    if callable(get):
-        try:
-            return get()
-        except Exception:
-            return None
-    return None

@@ -43,7 +43,8 @@ def teach(
             lab.serve_env(wrapped, Teacher(template, agent=agent, teacher=teacher))
         env, template = wrapped, lab.components.environments[wrapped]
     agent = template.agent
-    keymap = _keymap(None, keys, noop, template.env.agent_specs[agent].action_space)
+    # no key held means "let the agent act": a teacher's map needs no no-op
+    keymap = _keymap(template.env, keys, noop, template.env.agent_specs[agent].action_space, require_noop=False)
     fps = float(fps or template.render_fps or DEFAULT_FPS)
     if fps <= 0:
         raise ValueError("fps must be > 0: the agent plays in real time while you supervise")

@@ -217,3 +217,19 @@ class TestActionSpaces:
         check_keymap(compile_keymap({"ArrowLeft": [-2.0], "ArrowRight": [2.0]}, noop=[0.0]), pendulum)
         with pytest.raises(KeyMapError, match=r"noop=7 is not an action of Discrete\(2\)"):
             check_keymap(compile_keymap({"ArrowLeft": 0, "ArrowRight": 1}, noop=7), gym.spaces.Discrete(2))
+
+
+class TestNoopDefaults:
+    def test_the_order_noop_then_the_map_then_the_environments(self) -> None:
+        assert compile_keymap({"a": 1}, default_noop=2).noop == 2
+        assert compile_keymap({"a": 1, "no-op": 0}, default_noop=2).noop == 0  # the map's own entry first
+        assert compile_keymap(["no-op", "a", "b"], default_noop=2).noop == 0  # Cogment Lab's list
+        assert compile_keymap({(): 5, ("a",): 1}, default_noop=2).noop == 5
+        assert compile_keymap({"a": 1}, noop=3, default_noop=2).noop == 3
+
+    def test_a_map_that_needs_none_has_no_noop_and_an_idle_action(self) -> None:
+        km = compile_keymap({"ArrowRight": [1.5], "ArrowLeft": [-1.5]}, require_noop=False)
+        assert km.noop is None and km(frozenset()) is None
+        assert km.idle == [1.5]  # the first mapped action, where some action must be sent
+        check_keymap(km, gym.spaces.Box(-2.0, 2.0, (1,), np.float32))  # no noop to check
+        assert compile_keymap({"a": 1}, noop=0, require_noop=False).idle == 0
