@@ -220,8 +220,8 @@ def build_trial(directory: Path, n: int) -> float:
         last = (n - 1) // BLOCK * BLOCK
         first = chunk(0, min(n, BLOCK)) if last else None
         for start in range(0, last, BLOCK):
-            write_chunk(conn, handle.seq, 1, shifted(first, start))
-        write_chunk(conn, handle.seq, 1, chunk(last, n))
+            write_chunk(conn, handle, shifted(first, start))
+        write_chunk(conn, handle, chunk(last, n))
 
     handle = None
     start = time.perf_counter()

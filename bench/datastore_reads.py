@@ -175,7 +175,7 @@ def add_copies(lab: Lab, template: str, first: int, count: int) -> None:
         for i in ids:
             handle = upsert_trial(conn, f"copy-{i:06d}", record.user_id, params, closed=True, writer=None)
             for batch in samples:
-                write_chunk(conn, handle.seq, len(handle.directory), batch, trial_id=handle.trial_id)
+                write_chunk(conn, handle, batch)
 
     for start in range(first, first + count, 5000):
         ids = range(start, min(start + 5000, first + count))

@@ -122,12 +122,14 @@ class Datastore:
         from cogment_jupyter.datastore import frames
 
         ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
+        records = self._records(ids)
+        samples = self._store.read_many([rec.seq for rec in records])
         parts = []
-        for rec in self._records(ids):
+        for rec in records:
             params = rec.params()
             decoder = decoder_for(params) if decode else None
             defaults = [a.default_action.content if a.HasField("default_action") else None for a in params.actors]
-            parts.append(frames.steps_table(rec, self._store.read(rec.seq), decoder=decoder, default_actions=defaults))
+            parts.append(frames.steps_table(rec, samples[rec.seq], decoder=decoder, default_actions=defaults))
         return parts
 
     def raw_steps(self, trial_id: str, columns: Sequence[str] | None = None) -> pa.Table:

@@ -36,6 +36,8 @@ META_KEY = b"cogment_jupyter.datastore"
 EXPORT_FORMAT = 1
 EXPORT_SCHEMA = pa.schema([("trial_id", pa.string()), ("sample", pa.int64()), *chunks.CHUNK_SCHEMA])
 CONFLICTS = ("error", "skip", "replace")
+#: Trials read at once while exporting (their shared chunks are read once).
+READ_PAGE = 1000
 
 
 def export_parquet(store: TrialStore, path: str | os.PathLike[str], trial_ids: list[str] | None = None) -> Path:
@@ -62,14 +64,19 @@ def export_parquet(store: TrialStore, path: str | os.PathLike[str], trial_ids: l
     out.parent.mkdir(parents=True, exist_ok=True)
     schema = EXPORT_SCHEMA.with_metadata({META_KEY: json.dumps(meta).encode()})
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
-        for r in records:
-            table = store.read(r.seq)
-            if table.num_rows == 0:
-                continue
-            table = table.add_column(0, "sample", pa.array(range(table.num_rows), pa.int64()))
-            table = table.add_column(0, "trial_id", pa.repeat(pa.scalar(r.trial_id, pa.string()), table.num_rows))
-            writer.write_table(table.cast(EXPORT_SCHEMA.remove_metadata()))
+        for k in range(0, len(records), READ_PAGE):
+            page = records[k : k + READ_PAGE]
+            samples = store.read_many([r.seq for r in page])
+            for r in page:
+                _write_trial(writer, r.trial_id, samples.pop(r.seq))
     return out
+
+
+def _write_trial(writer: pq.ParquetWriter, trial_id: str, table: pa.Table) -> None:
+    if table.num_rows:
+        table = table.add_column(0, "sample", pa.array(range(table.num_rows), pa.int64()))
+        table = table.add_column(0, "trial_id", pa.repeat(pa.scalar(trial_id, pa.string()), table.num_rows))
+        writer.write_table(table.cast(EXPORT_SCHEMA.remove_metadata()))
 
 
 def export_steps(parts: list[pa.Table | dict[str, Any]], path: str | os.PathLike[str]) -> Path:
@@ -172,7 +179,7 @@ def import_parquet(store: TrialStore, path: str | os.PathLike[str], *, on_confli
             rows = table.filter(pc.equal(table.column("trial_id"), tid)).sort_by("sample")
             rows = rows.select(chunks.CHUNK_SCHEMA.names).cast(chunks.CHUNK_SCHEMA)
             for batch in rows.combine_chunks().to_batches(max_chunksize=MAX_CHUNK):
-                write_chunk(conn, handle.seq, len(handle.directory), batch, trial_id=tid)
+                write_chunk(conn, handle, batch)
             if rows.num_rows == 0:
                 conn.execute("UPDATE trials SET state=? WHERE seq=?", (t.get("state", 0), handle.seq))
             done.append(tid)

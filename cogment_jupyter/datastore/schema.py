@@ -34,12 +34,27 @@ log = logging.getLogger(__name__)
 #: ``PRAGMA application_id`` of our files ("CjDS").
 APPLICATION_ID = 0x436A4453
 #: Bump when the tables or the chunk layout change; add a migration in ``_migrate``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: The oldest schema read as it stands when the file cannot be upgraded (a read-only file).
+READABLE_VERSION = 2
 DEFAULT_DIRECTORY = ".cogment"
 FILE_NAME = "trials.sqlite3"
 _FILE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
 
-_DDL = """
+#: Where each trial's samples are: rows of chunks (a chunk holds the samples of many trials).
+_SEGMENTS_TABLE = """CREATE TABLE segments (                     -- where each trial's samples are: rows of chunks
+    trial_seq INTEGER NOT NULL,
+    first_sample INTEGER NOT NULL,          -- ordinal in its trial of the segment's first sample
+    n_samples INTEGER NOT NULL,
+    chunk INTEGER NOT NULL,                 -- chunks.id
+    first_row INTEGER NOT NULL,             -- the segment's first row in that chunk
+    PRIMARY KEY (trial_seq, first_sample)
+) WITHOUT ROWID"""
+_SEGMENTS_INDEX = "CREATE INDEX segments_by_chunk ON segments (chunk)"
+_SEGMENTS = f"{_SEGMENTS_TABLE};\n{_SEGMENTS_INDEX};"
+
+_DDL = (
+    """
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -69,16 +84,17 @@ CREATE TABLE trials (
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY,
-    trial_seq INTEGER NOT NULL,
-    first_sample INTEGER NOT NULL,          -- ordinal of the chunk's first sample in its trial
-    n_samples INTEGER NOT NULL,
+    trial_seq INTEGER NOT NULL,             -- the trial of the chunk's first row
+    first_sample INTEGER NOT NULL,          -- that row's ordinal in its trial
+    n_samples INTEGER NOT NULL,             -- rows in the chunk (samples of every trial in it)
     format INTEGER NOT NULL,                -- chunk layout version (chunks.CHUNK_FORMAT)
     codec TEXT NOT NULL,                    -- compression of data: 'zstd', 'lz4' or 'none'
     raw_size INTEGER NOT NULL,              -- size of data once decompressed
     data BLOB NOT NULL                      -- Arrow IPC record batch, one row per sample
 );
-CREATE UNIQUE INDEX chunks_by_trial ON chunks (trial_seq, first_sample);
 """
+    + _SEGMENTS
+)
 
 
 def resolve_file(path: str | os.PathLike[str] | None, *, is_file: bool | None = None) -> Path:
@@ -274,9 +290,12 @@ def _check(conn: sqlite3.Connection, file: Path, *, writable: bool) -> None:
                 )
             )
         if version < SCHEMA_VERSION:
-            if not writable:
+            if writable:
+                _migrate(conn, file, version)
+            elif version >= READABLE_VERSION:  # read as it stands: its index as a temporary view
+                conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS segments AS {_SCHEMA2_SEGMENTS}")
+            else:
                 raise read_only(file, f"its schema version {version} needs an upgrade, which writes")
-            _migrate(conn, file, version)
 
 
 def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
@@ -311,8 +330,20 @@ def _initialise(conn: sqlite3.Connection, file: Path) -> None:
     log.debug("%s: datastore initialised (schema %d)", file, SCHEMA_VERSION)
 
 
-#: What turns each older schema version into the next one.
-_MIGRATIONS = {1: ("ALTER TABLE trials ADD COLUMN end_details TEXT",)}
+#: The segments of a schema 2 file (a chunk per segment, the segment its whole chunk), for a
+#: file read as it stands (a temporary view: nothing is written to the file).
+_SCHEMA2_SEGMENTS = "SELECT trial_seq, first_sample, n_samples, id AS chunk, 0 AS first_row FROM chunks"
+#: What turns each older schema version into the next one. 2 -> 3 (chunks shared by trials,
+#: indexed by segments) writes the index only: the chunks stay as they are.
+_MIGRATIONS = {
+    1: ("ALTER TABLE trials ADD COLUMN end_details TEXT",),
+    2: (
+        "DROP INDEX IF EXISTS chunks_by_trial",
+        _SEGMENTS_TABLE,
+        "INSERT INTO segments (trial_seq, first_sample, n_samples, chunk, first_row) " + _SCHEMA2_SEGMENTS,
+        _SEGMENTS_INDEX,
+    ),
+}
 
 
 def _migrate(conn: sqlite3.Connection, file: Path, version: int) -> None:

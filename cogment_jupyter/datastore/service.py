@@ -276,7 +276,9 @@ class TrialDatastoreServicer(trial_datastore_pb2_grpc.TrialDatastoreSPServicer):
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"AddSample: unknown trial {trial_id!r}; call AddTrial first"
             )
-        handle = TrialHandle(rec.seq, trial_id, rec.directory(), kind="stored")
+        handle = TrialHandle(
+            rec.seq, trial_id, rec.directory(), kind="stored", samples=rec.samples, segments=None, returns=rec.returns
+        )
         writer = self._store.writer
         try:
             async for request in request_iterator:

@@ -15,12 +15,12 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 
-from cogment_jupyter.datastore import chunks
+from cogment_jupyter.datastore import segments
 from cogment_jupyter.datastore.records import TrialRecord
 from cogment_jupyter.datastore.schema import connect, read_only_reason, resolve_file, translate_errors
 from cogment_jupyter.datastore.writer import Writer
@@ -231,24 +231,13 @@ class TrialStore:
 
     def read(self, seq: int, start: int = 0, stop: int | None = None) -> pa.Table:
         """Samples ``[start, stop)`` of a trial (by ordinal) as a :data:`chunks.CHUNK_SCHEMA` table."""
-        sql = (
-            "SELECT first_sample, n_samples, format, codec, raw_size, data FROM chunks "
-            "WHERE trial_seq=? AND first_sample + n_samples > ?"
-        )
-        args: list[int] = [seq, start]
-        if stop is not None:
-            sql += " AND first_sample < ?"
-            args.append(stop)
-        batches = []
         with translate_errors(self.file):
-            for first, n, fmt, codec, size, data in self._reader().execute(sql + " ORDER BY first_sample", args):
-                batch = chunks.deserialize(data, fmt, codec, size)
-                lo = max(0, start - first)
-                hi = n if stop is None else min(n, stop - first)
-                if lo or hi < n:
-                    batch = batch.slice(lo, hi - lo)
-                batches.append(batch)
-        return pa.Table.from_batches(batches, chunks.CHUNK_SCHEMA)
+            return segments.read_trial(self._reader(), seq, start, stop)
+
+    def read_many(self, seqs: Sequence[int]) -> dict[int, pa.Table]:
+        """Every sample of each of these trials (by ``seq``): chunks the trials share are read once."""
+        with translate_errors(self.file):
+            return segments.read_trials(self._reader(), seqs)
 
     # -- change notification ---------------------------------------------------------------
 

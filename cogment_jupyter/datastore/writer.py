@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from cogment_jupyter.datastore import chunks
+from cogment_jupyter.datastore import segments as segments_
 from cogment_jupyter.datastore.actors import ActorDirectory
 from cogment_jupyter.datastore.records import WriterIdentity, this_process
 from cogment_jupyter.datastore.schema import connect, translate_errors
@@ -51,8 +52,11 @@ CLOSE_LINGER = 0.005
 MAX_BATCH = 8192
 #: Chunk size after compaction, and the largest chunk a batch produces.
 MAX_CHUNK = 65536
-#: A closed trial whose chunks average fewer samples than this is rewritten in big chunks.
+#: A closed trial of at least ``COMPACT_FROM`` samples whose segments average fewer than
+#: ``COMPACT_BELOW`` samples is rewritten in chunks of its own (reading it then decompresses
+#: only its own samples); shorter trials stay in the chunks they share.
 COMPACT_BELOW = 1024
+COMPACT_FROM = 4096
 
 
 @dataclass(eq=False, slots=True)
@@ -73,6 +77,19 @@ class TrialHandle:
     error: Exception | None = None
     buffer: deque = field(default_factory=deque)
     queued: bool = False
+    #: what the file holds of the trial: samples, segments (None: unknown), returns per actor
+    samples: int = 0
+    segments: int | None = 0
+    returns: list[float] = field(default_factory=list)
+
+    def take_row(self, created: TrialHandle) -> None:
+        """Become the handle of the row ``created`` describes."""
+        self.seq, self.samples, self.segments, self.returns = (
+            created.seq,
+            created.samples,
+            created.segments,
+            created.returns,
+        )
 
     def queued_samples(self) -> int:
         """Samples in ``buffer`` (a ``columns`` item holds many; ``list()`` copies the deque atomically)."""
@@ -229,7 +246,7 @@ class Writer:
             with translate_errors(self.file):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    results = self._apply(conn, ops)
+                    results, pending = self._apply(conn, ops)
                     conn.execute("COMMIT")
                 except BaseException:
                     # SQLite rolls back by itself on some errors (a full disk): a second ROLLBACK
@@ -245,6 +262,7 @@ class Writer:
                 return
             self._fail(ops, exc)
             return
+        pending.committed()
         self._unclosed.clear()  # marked closed by this batch
         for op, result in results:
             if op.future is not None and not op.future.done():
@@ -270,15 +288,16 @@ class Writer:
             if op.future is not None and not op.future.done():
                 op.future.set_exception(exc)
 
-    def _apply(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[_Op, Any]]:
+    def _apply(self, conn: sqlite3.Connection, ops: list[_Op]) -> tuple[list[tuple[_Op, Any]], _Pending]:
         """Run a batch of ops in one transaction, in order per trial.
 
-        The samples of all the trials drained here go through one :class:`chunks.ChunkBuilder`
-        per layout, built once and sliced into one chunk per trial: building Arrow columns
-        costs the same for 20 samples as for 2,000. Closes wait until their trial's samples
-        are written; user calls see everything queued before them.
+        The samples of all the trials drained here are gathered in one
+        :class:`chunks.ChunkBuilder` per layout and stored as one chunk that every one of those
+        trials has a segment of: building Arrow columns and compressing them costs about the
+        same for 20 samples as for 2,000. Closes wait until their trial's samples are written;
+        user calls see everything queued before them.
         """
-        pending = _PendingChunks(conn)
+        pending = _Pending(conn)
         closes: list[_Op] = []
         results: list[tuple[_Op, Any]] = []
         for handle in self._unclosed:
@@ -296,36 +315,25 @@ class Writer:
             elif op.kind == "create":
                 created = self._create(conn, *op.payload)
                 if op.handle is not None:  # opened ahead (see open()): its samples follow in the queue
-                    op.handle.seq = created.seq
+                    op.handle.take_row(created)
                     created = op.handle
                 results.append((op, created))
             elif op.kind == "close":
                 closes.append(op)
             else:
                 pending.flush()
-                results.extend((close, self._close(conn, close.handle)) for close in closes)
+                results.extend((close, pending.close(close.handle)) for close in closes)
                 closes.clear()
                 results.append((op, op.payload(conn) if op.kind == "call" else None))
         pending.flush()
-        results.extend((close, self._close(conn, close.handle)) for close in closes)
-        return results
+        results.extend((close, pending.close(close.handle)) for close in closes)
+        pending.finish()
+        return results, pending
 
     # -- statements ------------------------------------------------------------------------
 
     def _create(self, conn: sqlite3.Connection, trial_id: str, user_id: str, params: Any, closed: bool) -> TrialHandle:
         return upsert_trial(conn, trial_id, user_id, params, closed=closed, writer=self._identity or this_process())
-
-    def _close(self, conn: sqlite3.Connection, handle: TrialHandle) -> None:
-        if handle.dropped and not handle.seq:
-            return  # its row was never written
-        conn.execute("UPDATE trials SET closed=1 WHERE seq=?", (handle.seq,))
-        if handle.dropped:
-            return
-        count, total = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM chunks WHERE trial_seq=?", (handle.seq,)
-        ).fetchone()
-        if count > 1 and total / count < COMPACT_BELOW:
-            compact(conn, handle.seq)
 
 
 def _drain(buffer: deque) -> list[Any]:
@@ -334,13 +342,54 @@ def _drain(buffer: deque) -> list[Any]:
     return [popleft() for _ in range(len(buffer))]
 
 
-class _PendingChunks:
-    """Samples of many trials gathered in shared builders (one per item kind and actor count),
-    written as one chunk per trial segment when flushed."""
+@dataclass(slots=True)
+class _Summary:
+    """What one transaction changes in a trial's row (applied to its handle once committed)."""
+
+    handle: TrialHandle
+    samples: int
+    segments: int | None
+    returns: list[float]
+    ticks: int = 0
+    last_state: int | None = None
+    first_tick_ns: int | None = None
+    last_ns: int | None = None
+    ended_ns: int | None = None
+    end_details: str | None = None
+    closed: bool = False
+    written: bool = False
+
+    def add(self, st: chunks.ChunkStats) -> None:
+        self.written = True
+        self.samples += st.samples
+        if self.segments is not None:
+            self.segments += 1
+        self.ticks += st.ticks
+        self.last_state = st.last_state
+        if self.first_tick_ns is None:
+            self.first_tick_ns = st.first_tick_ns
+        if st.last_ns is not None:
+            self.last_ns = st.last_ns if self.last_ns is None else max(self.last_ns, st.last_ns)
+        if self.ended_ns is None:
+            self.ended_ns = st.ended_ns
+        if self.end_details is None:
+            self.end_details = st.end_details
+        returns = self.returns
+        if len(returns) < len(st.returns):
+            returns += [0.0] * (len(st.returns) - len(returns))
+        for i, value in enumerate(st.returns):
+            returns[i] += value
+
+
+class _Pending:
+    """One transaction's samples, gathered across trials in shared builders (one per item kind
+    and actor count) and written as one chunk per builder with a segment per trial part; then
+    each trial's row updated once."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._groups: dict[tuple[str, int], tuple[chunks.ChunkBuilder, list[tuple[TrialHandle, int, int]]]] = {}
+        self.summaries: dict[TrialHandle, _Summary] = {}
 
     def add(self, handle: TrialHandle, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
@@ -377,17 +426,98 @@ class _PendingChunks:
             group = self._groups[key] = (chunks.ChunkBuilder(handle.directory), [])
         return group
 
+    def summary(self, handle: TrialHandle) -> _Summary:
+        found = self.summaries.get(handle)
+        if found is None:
+            found = self.summaries[handle] = _Summary(handle, handle.samples, handle.segments, list(handle.returns))
+        return found
+
     def flush(self) -> None:
         for key in list(self._groups):
             self._write(key)
 
     def _write(self, key: tuple[str, int]) -> None:
         builder, segments = self._groups.pop(key)
+        segments = [segment for segment in segments if segment[2] > segment[1]]
+        if not segments:
+            return
+        existing = _existing(self._conn, {handle.seq for handle, _, _ in segments})
         batch = builder.build()
         all_stats = chunks.segment_stats(batch, key[1], [(start, stop) for _, start, stop in segments])
+        rows, chunk = [], 0
         for (handle, start, stop), st in zip(segments, all_stats, strict=True):
-            part = batch if (start, stop) == (0, batch.num_rows) else batch.slice(start, stop - start)
-            write_chunk(self._conn, handle.seq, key[1], part, trial_id=handle.trial_id, st=st)
+            if handle.seq not in existing:
+                log.warning(
+                    "trial %s was deleted while being written: %d samples dropped", handle.trial_id, stop - start
+                )
+                continue
+            summary = self.summary(handle)
+            if not chunk:
+                chunk = segments_.insert_chunk(self._conn, batch, (handle.seq, summary.samples))
+            rows.append((handle.seq, summary.samples, stop - start, chunk, start))
+            summary.add(st)
+        segments_.insert_segments(self._conn, rows)
+
+    def close(self, handle: TrialHandle) -> None:
+        """Mark a trial's row closed with this transaction (and compact it if its samples are
+        spread over many small segments)."""
+        if handle.dropped and not handle.seq:
+            return  # its row was never written
+        summary = self.summary(handle)
+        summary.closed = True
+        if handle.dropped:
+            return
+        count = summary.segments
+        if count is None:  # a trial this writer did not create: ask the file
+            count = self._conn.execute("SELECT COUNT(*) FROM segments WHERE trial_seq=?", (handle.seq,)).fetchone()[0]
+        if count > 1 and summary.samples >= COMPACT_FROM and summary.samples / count < COMPACT_BELOW:
+            self.finish()  # (its row, then its rows in chunks of its own)
+            summary = self.summary(handle)
+            summary.segments = compact(self._conn, handle.seq)
+
+    def finish(self) -> None:
+        """Write each trial's row: what its segments changed, and whether it is closed."""
+        changed = [s for s in self.summaries.values() if s.written or s.closed]
+        self._conn.executemany(
+            "UPDATE trials SET samples=?, ticks=ticks+?, returns=?, "
+            f"state=CASE WHEN state = {int(TrialState.ENDED)} THEN state ELSE COALESCE(?, state) END, "
+            "started_ns=COALESCE(started_ns, ?), last_ns=MAX(COALESCE(last_ns, ?), COALESCE(?, last_ns)), "
+            "ended_ns=COALESCE(ended_ns, ?), end_details=COALESCE(end_details, ?), closed=MAX(closed, ?) WHERE seq=?",
+            [
+                (
+                    s.samples,
+                    s.ticks,
+                    json.dumps(s.returns),
+                    s.last_state,
+                    s.first_tick_ns,
+                    s.last_ns,
+                    s.last_ns,
+                    s.ended_ns,
+                    s.end_details,
+                    int(s.closed),
+                    s.handle.seq,
+                )
+                for s in changed
+                if s.handle.seq
+            ],
+        )
+        for s in changed:
+            s.written = s.closed = False
+
+    def committed(self) -> None:
+        """The transaction is committed: the handles take what it wrote."""
+        for s in self.summaries.values():
+            handle = s.handle
+            handle.samples, handle.segments, handle.returns = s.samples, s.segments, s.returns
+
+
+def _existing(conn: sqlite3.Connection, seqs: set[int]) -> set[int]:
+    """Which of these trials still have a row (a user may delete a trial while it is written)."""
+    if len(seqs) == 1:
+        (seq,) = seqs
+        return seqs if conn.execute("SELECT 1 FROM trials WHERE seq=?", (seq,)).fetchone() else set()
+    found = conn.execute("SELECT seq FROM trials WHERE seq IN (SELECT value FROM json_each(?))", (json.dumps([*seqs]),))
+    return {row[0] for row in found}
 
 
 def upsert_trial(
@@ -414,102 +544,68 @@ def upsert_trial(
         writer.pid if writer else None,
         writer.start if writer else None,
     )
-    row = conn.execute("SELECT seq FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
+    row = conn.execute("SELECT seq, samples, returns FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
     if row is not None:
         conn.execute(
             "UPDATE trials SET user_id=?, params=?, env_name=?, env_impl=?, actors=?, properties=?, "
             "closed=?, writer_host=?, writer_pid=?, writer_start=? WHERE seq=?",
             (*values, row[0]),
         )
-        return TrialHandle(row[0], trial_id, directory)
+        return TrialHandle(row[0], trial_id, directory, samples=row[1], segments=None, returns=json.loads(row[2]))
+    returns = [0.0] * len(directory)
     cur = conn.execute(
         "INSERT INTO trials (trial_id, user_id, params, env_name, env_impl, actors, properties, closed, "
         "writer_host, writer_pid, writer_start, returns, created_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (trial_id, *values, json.dumps([0.0] * len(directory)), created_ns or time.time_ns()),
+        (trial_id, *values, json.dumps(returns), created_ns or time.time_ns()),
     )
-    return TrialHandle(cur.lastrowid, trial_id, directory)
+    return TrialHandle(cur.lastrowid, trial_id, directory, returns=returns)
 
 
 def write_chunk(
     conn: sqlite3.Connection,
-    seq: int,
-    n_actors: int,
+    handle: TrialHandle,
     batch: pa.RecordBatch,
-    *,
-    trial_id: str = "",
-    st: chunks.ChunkStats | None = None,
-) -> bool:
-    """Append a chunk to a trial and fold it into the trial's summary row (inside a transaction).
-
-    ``st``: the batch's stats when the caller has them already (see :func:`chunks.segment_stats`).
-    """
+) -> None:
+    """Append a chunk of one trial's samples (a trial whose row :func:`upsert_trial` wrote in
+    this transaction) and fold it into the trial's row."""
     if batch.num_rows == 0:
-        return True
-    row = conn.execute("SELECT samples, returns, state FROM trials WHERE seq=?", (seq,)).fetchone()
-    if row is None:
-        log.warning("trial %s was deleted while being written: %d samples dropped", trial_id, batch.num_rows)
-        return False
-    first, returns, state = row
-    if st is None:
-        st = chunks.stats(batch, n_actors)
-    _insert_chunk(conn, seq, first, batch)
-    old = json.loads(returns)
-    old += [0.0] * (len(st.returns) - len(old))
-    new_returns = [a + b for a, b in zip(old, st.returns, strict=False)] + old[len(st.returns) :]
-    conn.execute(
-        "UPDATE trials SET samples=samples+?, ticks=ticks+?, returns=?, state=?, "
-        "started_ns=COALESCE(started_ns, ?), last_ns=MAX(COALESCE(last_ns, ?), ?), "
-        "ended_ns=COALESCE(ended_ns, ?), end_details=COALESCE(end_details, ?) WHERE seq=?",
-        (
-            st.samples,
-            st.ticks,
-            json.dumps(new_returns),
-            TrialState.ENDED if state == TrialState.ENDED else st.last_state,
-            st.first_tick_ns,
-            st.last_ns,
-            st.last_ns,
-            st.ended_ns,
-            st.end_details,
-            seq,
-        ),
-    )
-    return True
+        return
+    pending = _Pending(conn)
+    summary = pending.summary(handle)
+    chunk = segments_.insert_chunk(conn, batch, (handle.seq, summary.samples))
+    segments_.insert_segments(conn, [(handle.seq, summary.samples, batch.num_rows, chunk, 0)])
+    summary.add(chunks.stats(batch, len(handle.directory)))
+    pending.finish()
+    pending.committed()
 
 
-def compact(conn: sqlite3.Connection, seq: int) -> None:
-    """Rewrite a trial's many small chunks as few big ones (same samples, same order)."""
-    rows = conn.execute(
-        "SELECT format, codec, raw_size, data FROM chunks WHERE trial_seq=? ORDER BY first_sample", (seq,)
-    ).fetchall()
-    table = pa.Table.from_batches(
-        [chunks.deserialize(data, fmt, codec, size) for fmt, codec, size, data in rows], chunks.CHUNK_SCHEMA
-    )
-    conn.execute("DELETE FROM chunks WHERE trial_seq=?", (seq,))
-    first = 0
+def compact(conn: sqlite3.Connection, seq: int) -> int:
+    """Rewrite a trial's samples, spread over many small segments, as chunks of its own (same
+    samples, same order); returns how many. The chunks it leaves are deleted once no other
+    trial has rows in them."""
+    table = segments_.read_trial(conn, seq)
+    segments_.drop_segments(conn, "trial_seq=?", (seq,))
+    first, rows = 0, []
     for batch in table.combine_chunks().to_batches(max_chunksize=MAX_CHUNK):
-        _insert_chunk(conn, seq, first, batch)
+        chunk = segments_.insert_chunk(conn, batch, (seq, first))
+        rows.append((seq, first, batch.num_rows, chunk, 0))
         first += batch.num_rows
-
-
-def _insert_chunk(conn: sqlite3.Connection, seq: int, first: int, batch: pa.RecordBatch) -> None:
-    blob = chunks.serialize(batch)
-    conn.execute(
-        "INSERT INTO chunks (trial_seq, first_sample, n_samples, format, codec, raw_size, data) VALUES (?,?,?,?,?,?,?)",
-        (seq, first, batch.num_rows, blob.format, blob.codec, blob.raw_size, blob.data),
-    )
+    segments_.insert_segments(conn, rows)
+    return len(rows)
 
 
 def delete_trials(conn: sqlite3.Connection, trial_ids: Iterable[str]) -> int:
-    """Delete trials and their samples (inside a transaction); unknown ids are ignored."""
+    """Delete trials and their samples (inside a transaction); unknown ids are ignored. A chunk
+    goes with the last trial that has rows in it."""
     ids = list(dict.fromkeys(trial_ids))
     deleted = 0
     for k in range(0, len(ids), 500):
-        part = ids[k : k + 500]
-        marks = ",".join("?" * len(part))
-        conn.execute(
-            f"DELETE FROM chunks WHERE trial_seq IN (SELECT seq FROM trials WHERE trial_id IN ({marks}))", part
+        part = json.dumps(ids[k : k + 500])
+        segments_.drop_segments(
+            conn, "trial_seq IN (SELECT seq FROM trials WHERE trial_id IN (SELECT value FROM json_each(?)))", (part,)
         )
-        deleted += conn.execute(f"DELETE FROM trials WHERE trial_id IN ({marks})", part).rowcount
+        gone = conn.execute("DELETE FROM trials WHERE trial_id IN (SELECT value FROM json_each(?))", (part,))
+        deleted += gone.rowcount
     return deleted
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from cogment_jupyter.datastore import Datastore, InProcessDatalog
 from cogment_jupyter.datastore.conversion import SampleConverter
-from cogment_jupyter.datastore.writer import COMPACT_BELOW
+from cogment_jupyter.datastore.writer import COMPACT_FROM
 from cogment_jupyter.engine.components import DatalogConnection
 from cogment_jupyter.engine.records import (
     Action,
@@ -151,22 +151,37 @@ async def test_misuse_is_reported(datastore):
         datalog.add(records(1))
 
 
-async def test_small_batches_are_compacted_on_close(datastore):
-    samples = records(3 * COMPACT_BELOW // 2)
+async def _record_in_small_batches(datastore: Datastore, trial_id: str, n: int) -> tuple[int, int]:
+    """Record an n-sample trial whose first 40 samples are committed one by one; the
+    (segments, chunks) the file holds before its close."""
+    samples = records(n)
     datalog = datastore.datalog()
-    await datalog.start("many", "u", make_params())
+    await datalog.start(trial_id, "u", make_params())
     for k in range(0, 40):
         datalog.add(samples[k : k + 1])
         await datalog.flush()  # one commit, one chunk each
-    conn = sqlite3.connect(datastore.file)
-    chunks_before = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    assert chunks_before == 40
+    counts = _counts(datastore)
     datalog.add(samples[40:])
     await datalog.close()
-    assert conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 1
-    conn.close()
+    return counts
+
+
+def _counts(datastore: Datastore) -> tuple[int, int]:
+    with sqlite3.connect(datastore.file) as conn:
+        return tuple(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("segments", "chunks"))
+
+
+async def test_long_trials_in_small_segments_are_compacted_on_close(datastore):
+    assert await _record_in_small_batches(datastore, "many", COMPACT_FROM) == (40, 40)
+    assert _counts(datastore) == (1, 1)  # its own chunk; the 40 it left are gone
     steps = datastore.steps("many")
-    assert steps["tick"].tolist() == [t for t in range(len(samples)) for _ in range(2)]
+    assert steps["tick"].tolist() == [t for t in range(COMPACT_FROM) for _ in range(2)]
+
+
+async def test_short_trials_stay_in_their_segments(datastore):
+    await _record_in_small_batches(datastore, "few", 100)
+    assert _counts(datastore) == (41, 41)
+    assert datastore.steps("few")["tick"].tolist() == [t for t in range(100) for _ in range(2)]
 
 
 async def test_out_of_sync_rewards_fold_into_their_tick(datastore):

@@ -1,0 +1,138 @@
+"""A file of the previous format (schema 2: a chunk per trial segment) reads as it did.
+
+``fixtures/schema2.sqlite3`` was written by the code of that format, and ``schema2.json`` holds
+what that code read from it (``fixtures/make_schema2.py`` made both): the trials' summaries,
+every trial's steps (digest, first and last rows) and its samples as the SDK receives them.
+Today's code must read the same from the file migrated in place (a writable copy), from the
+file as it stands (a read-only view, which cannot be migrated), and keep recording into the
+migrated file beside the old trials.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.datastore import Datastore
+from cogment_jupyter.datastore.conversion import SampleConverter
+from cogment_jupyter.datastore.schema import SCHEMA_VERSION
+from tests.mounts import read_only_view
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXPECTED = json.loads((FIXTURES / "schema2.json").read_text())
+
+
+def plain(value: Any) -> Any:
+    """A steps frame's values as ``make_schema2.plain`` wrote them."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes):
+        return "b64:" + base64.b64encode(value).decode()
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def read_back(datastore: Datastore, ids: list[str] | None = None) -> dict[str, Any]:
+    """What ``make_schema2`` recorded of the file (of the trials ``ids``), read with today's code."""
+    out: dict[str, Any] = {"trials": [], "steps": {}, "samples": {}}
+    ids = list(EXPECTED["steps"]) if ids is None else ids
+    for row in datastore.trials(trial_ids=ids).itertuples():
+        out["trials"].append(
+            {
+                "trial_id": row.trial_id,
+                "state": row.state,
+                "steps": int(row.steps),
+                "samples": int(row.samples),
+                "returns": {k: float(v) for k, v in row.returns},
+                "interrupted": bool(row.interrupted),
+                "failed": bool(row.failed),
+                "end_details": plain(row.end_details),
+                "properties": dict(row.properties),
+            }
+        )
+    frame = datastore.steps(ids)  # all at once, as a user reads them
+    for trial_id in ids:
+        rows = plain(frame[frame["trial_id"] == trial_id].drop(columns=["timestamp"]).to_dict("records"))
+        out["steps"][trial_id] = {"rows": len(rows), "sha256": digest(rows), "first": rows[:3], "last": rows[-3:]}
+        record = datastore.store.record(trial_id)
+        converted = SampleConverter(trial_id, record.directory()).convert(datastore.samples(trial_id))
+        encoded = [base64.b64encode(s.SerializeToString()).decode() for s in converted]
+        out["samples"][trial_id] = {"count": len(encoded), "sha256": digest(encoded), "first": encoded[:2]}
+    return out
+
+
+def schema_version(file: Path) -> int:
+    with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as conn:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def test_the_fixture_is_of_the_old_format() -> None:
+    assert schema_version(FIXTURES / "schema2.sqlite3") == 2 < SCHEMA_VERSION
+
+
+def test_a_writable_old_file_is_migrated_and_reads_as_before(tmp_path: Path) -> None:
+    file = tmp_path / "trials.sqlite3"
+    shutil.copyfile(FIXTURES / "schema2.sqlite3", file)
+    datastore = Datastore(file)
+    try:
+        assert schema_version(file) == SCHEMA_VERSION
+        assert read_back(datastore) == EXPECTED
+    finally:
+        datastore.close()
+
+
+def test_a_read_only_old_file_reads_as_it_stands(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copyfile(FIXTURES / "schema2.sqlite3", source / "trials.sqlite3")
+    with read_only_view(source, tmp_path / "view") as view:
+        datastore = Datastore(view)
+        try:
+            assert datastore.store.read_only
+            assert read_back(datastore) == EXPECTED
+        finally:
+            datastore.close()
+    assert schema_version(source / "trials.sqlite3") == 2  # untouched
+
+
+def test_new_trials_are_recorded_beside_the_old_ones(tmp_path: Path) -> None:
+    shutil.copyfile(FIXTURES / "schema2.sqlite3", tmp_path / "trials.sqlite3")
+    with Lab(datastore=tmp_path) as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        handles = lab.run_trials(5, "cartpole", "random", seed=1, progress=False)
+        trials = lab.trials()
+        assert len(trials) == len(EXPECTED["trials"]) + 5
+        steps = lab.steps([h.id for h in handles])
+        assert steps.groupby("trial_id", sort=False).size().tolist() == [h.tick + 1 for h in handles]
+        lab.datastore.delete(EXPECTED["trials"][0]["trial_id"])
+    kept = [trial["trial_id"] for trial in EXPECTED["trials"][1:]]
+    datastore = Datastore(tmp_path)
+    try:
+        assert read_back(datastore, kept) == {
+            "trials": EXPECTED["trials"][1:],
+            "steps": {k: EXPECTED["steps"][k] for k in kept},
+            "samples": {k: EXPECTED["samples"][k] for k in kept},
+        }
+    finally:
+        datastore.close()
