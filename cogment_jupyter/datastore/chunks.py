@@ -656,6 +656,8 @@ def segment_stats(
     first_tick_ns = _first_in(np.flatnonzero(in_sync), starts, stops, ts)
     ended_rows = np.flatnonzero(states == TrialState.ENDED)
     ended_ns = _first_in(ended_rows, starts, stops, ts)
+    events = batch.column("events")
+    with_events = pc.list_value_length(events).fill_null(0).to_numpy(zero_copy_only=False) if len(ended_rows) else None
     last_state = states[stops - 1].tolist()
     if n_actors:
         flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -673,15 +675,19 @@ def segment_stats(
             last_ns=last_ns[k],
             ended_ns=ended_ns[k],
             returns=returns[k],
-            end_details=None if ended_ns[k] is None else _forced_end(batch, ended_rows, start),
+            end_details=None if ended_ns[k] is None else _forced_end(events, with_events, ended_rows, start),
         )
     return out
 
 
-def _forced_end(batch: pa.RecordBatch | pa.Table, ended_rows: np.ndarray, start: int) -> str | None:
+def _forced_end(
+    events: pa.Array | pa.ChunkedArray, with_events: np.ndarray, ended_rows: np.ndarray, start: int
+) -> str | None:
     """The details of the hard termination recorded in the first ENDED row from ``start`` (one per trial)."""
     row = int(ended_rows[np.searchsorted(ended_rows, start)])
-    for event in batch.column("events")[row].as_py() or ():
+    if not with_events[row]:
+        return None
+    for event in events[row].as_py() or ():
         if event.startswith(FORCED_TERMINATION):
             return event[len(FORCED_TERMINATION) :]
     return None

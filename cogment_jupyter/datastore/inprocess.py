@@ -5,44 +5,187 @@ No gRPC and no protobuf per sample. ``add`` turns the records into columns of pl
 until the writer thread took them, every sample's dozen small objects would survive into
 the garbage collector's old generation, and in a kernel holding pandas and matplotlib the
 full collections that follow cost more than the trial itself (``bench/throughput.py``).
-The filled columns go to the writer thread, which builds and commits Arrow chunks.
+
+Every trial recorded from one event loop into one store fills the same columns: a
+:class:`Recorder` per loop and store gathers the rows of all its trials (one builder per actor
+count, a segment per trial), their creations and their closes, and hands the writer thread
+one op per batch. The writer stores the batch as one chunk the trials share, so a short
+trial costs the writer a segment row and its trial row, not a chunk and a transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from cogment_jupyter.datastore.actors import ActorDirectory
 from cogment_jupyter.datastore.chunks import ChunkBuilder
 from cogment_jupyter.datastore.store import TrialStore
-from cogment_jupyter.datastore.writer import LINGER, TrialHandle
+from cogment_jupyter.datastore.writer import CLOSE_LINGER, LINGER, RowBatch, TrialHandle
 from cogment_jupyter.engine.components import DatalogConnection, TickRows
-from cogment_jupyter.engine.records import Sample, TrialState
+from cogment_jupyter.engine.records import Sample
 
 if TYPE_CHECKING:
     from cogment_jupyter.proto.common_pb2 import TrialParams
 
-#: Rows handed to the writer at most at once (well under the writer's chunk size).
-HANDOFF_ROWS = 4096
+#: Rows gathered at most before the batch goes to the writer (one chunk of that many rows).
+HANDOFF_ROWS = 8192
+#: Trials closed at most in one batch.
+MAX_CLOSES = 256
+
+
+class Recorder:
+    """The rows, creations and closes of the trials recorded from one loop into one store,
+    until they go to the writer as one :class:`RowBatch` (see the module doc)."""
+
+    def __init__(self, store: TrialStore, loop: asyncio.AbstractEventLoop) -> None:
+        self._store = store
+        self._loop = loop
+        self._batch = RowBatch()
+        self._future: Future[None] = Future()
+        #: trials with a segment in the batch, and the rows of those that had to continue apart
+        self._placed: set[TrialHandle] = set()
+        self._own: dict[TrialHandle, ChunkBuilder] = {}
+        self._deadline = float("inf")
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting: asyncio.Future[None] | None = None
+        self._held = 0
+
+    @classmethod
+    def of(cls, store: TrialStore) -> Recorder:
+        """The recorder of this store on the running loop."""
+        loop = asyncio.get_running_loop()
+        recorders = _recorders.setdefault(store, weakref.WeakKeyDictionary())
+        recorder = recorders.get(loop)
+        if recorder is None:
+            recorder = recorders[loop] = cls(store, loop)
+        return recorder
+
+    def open(self, trial_id: str, user_id: str, params: TrialParams) -> TrialHandle:
+        """A new trial's handle; its row is written with the batch (before its samples)."""
+        handle = TrialHandle(0, trial_id, ActorDirectory.from_params(params))
+        self._batch.creates.append((handle, (trial_id, user_id, params, time.time_ns())))
+        self._due(LINGER)
+        return handle
+
+    def builder(self, handle: TrialHandle) -> ChunkBuilder:
+        """The builder to add ``handle``'s next rows to (then call :meth:`added`).
+
+        A trial's rows stay contiguous: its first rows of a batch open a segment at the end of
+        the shared builder, which later ones extend while no other trial added rows after
+        them; after that, they gather in a builder of the trial's own (rows of trials that
+        interleave tick by tick, on the engine's loop), appended when the batch goes.
+        """
+        own = self._own.get(handle)
+        if own is not None:
+            return own
+        builder, segments = self._batch.group(handle.directory)
+        if not segments or segments[-1][0] is not handle:
+            if handle in self._placed:
+                own = self._own[handle] = ChunkBuilder(handle.directory)
+                return own
+            self._placed.add(handle)
+            segments.append([handle, len(builder), len(builder)])
+        builder.directory = handle.directory  # reward receivers are expanded per trial
+        return builder
+
+    def added(self, handle: TrialHandle, builder: ChunkBuilder) -> None:
+        """Rows of ``handle`` were added to ``builder``: they go within ``LINGER``."""
+        if handle not in self._own:
+            self._batch.groups[len(handle.directory)][1][-1][2] = len(builder)
+        if len(builder) >= HANDOFF_ROWS:
+            self.submit()
+        else:
+            self._due(LINGER)
+
+    def close(self, handle: TrialHandle) -> asyncio.Future[None]:
+        """Close a trial's stream with the batch, which goes within ``CLOSE_LINGER`` (``LINGER``
+        while trials are run in a batch, see :meth:`hold`); resolved once committed."""
+        batch = self._batch
+        batch.closes.append(handle)
+        waiter = self._waiter()
+        if len(batch.closes) >= MAX_CLOSES:
+            self.submit()
+        else:
+            self._due(LINGER if self._held else CLOSE_LINGER)
+        return waiter
+
+    def hold(self) -> None:
+        """Trials are run in a batch (``lab.run_trials``): until :meth:`release`, their closes
+        wait as long as rows do, so that many trials share a chunk and a transaction."""
+        self._held += 1
+
+    def release(self) -> None:
+        self._held -= 1
+        if not self._held and self._batch.closes:
+            self._due(0.0)
+
+    def flush(self) -> asyncio.Future[None]:
+        """Hand the batch to the writer now; resolved once it is committed."""
+        waiter = self._waiter()
+        self.submit()
+        return waiter
+
+    def _waiter(self) -> asyncio.Future[None]:
+        """What resolves on this loop once the open batch is committed (one per batch)."""
+        if self._waiting is None:
+            self._waiting = asyncio.wrap_future(self._future, loop=self._loop)
+        return self._waiting
+
+    def submit(self) -> None:
+        """Hand the batch to the writer now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._deadline = float("inf")
+        batch, future = self._batch, self._future
+        for handle, own in self._own.items():  # (see builder())
+            builder, segments = batch.group(handle.directory)
+            segments.append([handle, len(builder), len(builder) + len(own)])
+            builder.extend(own)
+        self._batch, self._future, self._waiting = RowBatch(), Future(), None
+        self._own, self._placed = {}, set()
+        if not batch:
+            future.set_result(None)
+            return
+        try:
+            self._store.writer.write(batch, future)
+        except Exception as error:  # the datastore is closed
+            for handle in batch.handles():
+                handle.dropped, handle.error = True, error
+            future.set_result(None)
+
+    def _due(self, linger: float) -> None:
+        """The batch goes within ``linger`` seconds (or sooner, if asked before)."""
+        deadline = self._loop.time() + linger
+        if deadline < self._deadline:
+            self._deadline = deadline
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self.submit)
+
+
+_recorders: weakref.WeakKeyDictionary[TrialStore, weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
 
 
 class InProcessDatalog(DatalogConnection):
-    """``DatalogConnection`` writing one trial into a :class:`TrialStore`.
+    """``DatalogConnection`` writing one trial into a :class:`TrialStore`, through the
+    :class:`Recorder` of its loop.
 
     Samples are encoded when added: their payloads may change afterwards. Rows reach the
-    writer when ``HANDOFF_ROWS`` are gathered, at the trial's end, and otherwise at most
-    ``LINGER`` seconds after they were added (so a live trial is readable while it runs).
+    writer with their batch, at most ``LINGER`` seconds after they were added (so a live
+    trial is readable while it runs), and a close within ``CLOSE_LINGER``.
     """
 
     def __init__(self, store: TrialStore) -> None:
         self._store = store
         self._handle: TrialHandle | None = None
+        self._recorder: Recorder | None = None
         self._closed = False
-        self._builder: ChunkBuilder | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._created: Future[TrialHandle] | None = None
 
     @property
     def trial_id(self) -> str | None:
@@ -51,70 +194,52 @@ class InProcessDatalog(DatalogConnection):
     async def start(self, trial_id: str, user_id: str, params: TrialParams) -> None:
         if self._handle is not None:
             raise RuntimeError(f"this datalog already records trial {self._handle.trial_id}; use one per trial")
-        # not awaited: the engine keeps a trial's samples until its datalog started, and samples
-        # held that long would reach the garbage collector's old generation (see the module doc)
-        self._handle, self._created = self._store.writer.open(trial_id, user_id, params)
+        self._recorder = Recorder.of(self._store)
+        self._handle = self._recorder.open(trial_id, user_id, params)
 
     accepts_rows = True
 
     def add(self, samples: Sequence[Sample]) -> None:
         if not samples:
             return
-        builder = self._open_builder("add")
+        handle, recorder = self._open("add")
+        builder = recorder.builder(handle)
         builder.add_records(samples)
-        if samples[-1].state == TrialState.ENDED or len(builder) >= HANDOFF_ROWS:
-            self._handoff()  # after ENDED, the close that follows decides when it commits
+        recorder.added(handle, builder)
 
     def add_rows(self, rows: TickRows) -> None:
         if not len(rows):
             return
-        builder = self._open_builder("add_rows")
+        handle, recorder = self._open("add_rows")
+        builder = recorder.builder(handle)
         builder.add_rows(rows)
-        if len(builder) >= HANDOFF_ROWS:
-            self._handoff()
+        recorder.added(handle, builder)
 
-    def _open_builder(self, what: str) -> ChunkBuilder:
-        """The builder gathering rows for the writer (a new one starts the linger timer)."""
-        handle = self._handle
-        if handle is None:
+    def _open(self, what: str) -> tuple[TrialHandle, Recorder]:
+        handle, recorder = self._handle, self._recorder
+        if handle is None or recorder is None:
             raise RuntimeError(
                 f"InProcessDatalog.{what}() before start(): await start(trial_id, user_id, params) first"
             )
         if self._closed:
             raise RuntimeError(f"trial {handle.trial_id}: {what}() after close()")
-        builder = self._builder
-        if builder is None:
-            builder = self._builder = ChunkBuilder(handle.directory)
-            self._timer = asyncio.get_running_loop().call_later(LINGER, self._handoff)
-        return builder
-
-    def _handoff(self) -> None:
-        """Give the rows gathered so far to the writer thread."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        builder, self._builder = self._builder, None
-        if builder is not None and len(builder) and self._handle is not None:
-            self._store.writer.add(self._handle, (builder,))
+        return handle, recorder
 
     async def flush(self) -> None:
         """Wait until everything added so far is committed (visible to other processes)."""
-        self._handoff()
-        await asyncio.wrap_future(self._store.writer.flush())
-        await self._check_created()
+        if self._recorder is None:
+            return
+        await asyncio.shield(self._recorder.flush())
+        self._check()
 
-    async def _check_created(self) -> None:
-        """Raise the error that kept the trial's row from being written, if any."""
-        if self._created is not None:
-            await asyncio.wrap_future(self._created)
+    def _check(self) -> None:
+        """Raise the error that kept the trial from being recorded completely, if any."""
+        if self._handle is not None and self._handle.error is not None:
+            raise self._handle.error
 
     async def close(self) -> None:
-        if self._handle is None or self._closed:
+        if self._handle is None or self._recorder is None or self._closed:
             return
-        self._handoff()
         self._closed = True
-        # the writer runs ops in order: once the close is committed, the creation is decided
-        await asyncio.wrap_future(self._store.writer.close(self._handle))
-        created = self._created
-        if created is not None and (not created.done() or created.exception() is not None):
-            await self._check_created()
+        await asyncio.shield(self._recorder.close(self._handle))  # (a batch's waiters share one future)
+        self._check()

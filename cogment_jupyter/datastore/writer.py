@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +71,7 @@ class TrialHandle:
     seq: int
     trial_id: str
     directory: ActorDirectory
-    kind: str = "columns"
+    kind: str = "rows"
     #: samples of this trial were lost (``error`` says why): later ones are not written
     dropped: bool = False
     error: Exception | None = None
@@ -92,15 +92,43 @@ class TrialHandle:
         )
 
     def queued_samples(self) -> int:
-        """Samples in ``buffer`` (a ``columns`` item holds many; ``list()`` copies the deque atomically)."""
-        if self.kind == "columns":
-            return sum(len(builder) for builder in list(self.buffer))
+        """Items in ``buffer`` (one sample each)."""
         return len(self.buffer)
+
+
+@dataclass(eq=False, slots=True)
+class RowBatch:
+    """What the in-process datalogs of one loop hand the writer at once (``Writer.write``):
+    trials to create, rows of many trials (one builder per actor count, ``[handle, start,
+    stop]`` segments in row order) and trials to close, in that order."""
+
+    creates: list[tuple[TrialHandle, tuple[str, str, Any]]] = field(default_factory=list)
+    groups: dict[int, tuple[chunks.ChunkBuilder, list[list[Any]]]] = field(default_factory=dict)
+    closes: list[TrialHandle] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.creates or self.groups or self.closes)
+
+    def group(self, directory: ActorDirectory) -> tuple[chunks.ChunkBuilder, list[list[Any]]]:
+        """The builder and segments of trials with as many actors as ``directory``."""
+        group = self.groups.get(len(directory))
+        if group is None:
+            group = self.groups[len(directory)] = (chunks.ChunkBuilder(directory), [])
+        return group
+
+    def handles(self) -> list[TrialHandle]:
+        return list(
+            dict.fromkeys(
+                [h for h, _ in self.creates]
+                + [segment[0] for _, segments in self.groups.values() for segment in segments]
+                + self.closes
+            )
+        )
 
 
 @dataclass(slots=True)
 class _Op:
-    kind: str  # create | drain | close | flush | call
+    kind: str  # create | drain | close | rows | flush | call
     handle: TrialHandle | None = None
     payload: Any = None
     future: Future | None = None
@@ -136,20 +164,14 @@ class Writer:
     def create(self, trial_id: str, user_id: str, params: TrialParams, *, closed: bool = False) -> Future[TrialHandle]:
         return self._submit(_Op("create", payload=(trial_id, user_id, params, closed), future=Future()), 0.0)
 
-    def open(self, trial_id: str, user_id: str, params: TrialParams) -> tuple[TrialHandle, Future[TrialHandle]]:
-        """A trial's handle to queue samples with at once, and the future of its creation.
-
-        The trial's row is written by the same queue before any of its samples, so nobody
-        waits for the creation to commit (it commits with the first batch of samples).
-        """
-        handle = TrialHandle(0, trial_id, ActorDirectory.from_params(params))
-        future: Future[TrialHandle] = Future()
-        self._submit(_Op("create", handle, payload=(trial_id, user_id, params, False), future=future), LINGER)
-        return handle, future
+    def write(self, batch: RowBatch, future: Future[None]) -> None:
+        """Queue the trials, rows and closes of in-process datalogs (see ``RowBatch``); ``future``
+        is resolved once they are committed (each trial's own error, if any, is on its handle)."""
+        self._submit(_Op("rows", payload=batch, future=future), 0.0)
 
     def add(self, handle: TrialHandle, items: Iterable[Any], *, urgent: bool = False) -> None:
-        """Queue samples of the handle's ``kind``: ``columns`` (filled ``ChunkBuilder`` parts), ``datalog`` protobufs,
-        or ``stored`` ``(StoredTrialSample, bytes)`` pairs. Cheap: no lock unless a batch starts."""
+        """Queue samples of the handle's ``kind``: ``datalog`` protobufs, or ``stored``
+        ``(StoredTrialSample, bytes)`` pairs. Cheap: no lock unless a batch starts."""
         handle.buffer.extend(items)
         if not handle.queued:
             with self._cond:
@@ -278,15 +300,26 @@ class Writer:
 
     def _fail(self, ops: list[_Op], exc: Exception) -> None:
         for op in ops:
-            handle = op.handle
-            if handle is not None and op.kind in ("create", "drain", "close") and not handle.dropped:
-                handle.dropped = True
-                handle.error = exc
-                if handle not in self._unclosed:
-                    self._unclosed.append(handle)
-                log.error("datastore %s: trial %s is not stored completely: %s", self.file, handle.trial_id, exc)
+            if op.kind == "rows":
+                for handle in op.payload.handles():
+                    self._lost(handle, exc)
+                if op.future is not None and not op.future.done():
+                    op.future.set_result(None)  # (each trial's error is on its handle)
+                continue
+            if op.handle is not None and op.kind in ("create", "drain", "close"):
+                self._lost(op.handle, exc)
             if op.future is not None and not op.future.done():
                 op.future.set_exception(exc)
+
+    def _lost(self, handle: TrialHandle, exc: Exception) -> None:
+        """Samples of this trial were not stored: it is not written any further."""
+        if handle.dropped:
+            return
+        handle.dropped = True
+        handle.error = exc
+        if handle not in self._unclosed:
+            self._unclosed.append(handle)
+        log.error("datastore %s: trial %s is not stored completely: %s", self.file, handle.trial_id, exc)
 
     def _apply(self, conn: sqlite3.Connection, ops: list[_Op]) -> tuple[list[tuple[_Op, Any]], _Pending]:
         """Run a batch of ops in one transaction, in order per trial.
@@ -299,6 +332,7 @@ class Writer:
         """
         pending = _Pending(conn)
         closes: list[_Op] = []
+        rows_closed: list[TrialHandle] = []
         results: list[tuple[_Op, Any]] = []
         for handle in self._unclosed:
             if handle.seq:  # (0: its row was never written)
@@ -313,13 +347,16 @@ class Writer:
                 if not handle.dropped:
                     pending.add(handle, op.payload)
             elif op.kind == "create":
-                created = self._create(conn, *op.payload)
-                if op.handle is not None:  # opened ahead (see open()): its samples follow in the queue
-                    op.handle.take_row(created)
-                    created = op.handle
-                results.append((op, created))
+                results.append((op, self._create(conn, *op.payload)))
             elif op.kind == "close":
                 closes.append(op)
+            elif op.kind == "rows":
+                batch = op.payload
+                pending.create(batch.creates, self._identity or this_process())
+                for builder, segments in batch.groups.values():
+                    pending.write(builder, [(h, start, stop) for h, start, stop in segments if not h.dropped])
+                rows_closed.extend(batch.closes)
+                results.append((op, None))
             else:
                 pending.flush()
                 results.extend((close, pending.close(close.handle)) for close in closes)
@@ -327,6 +364,8 @@ class Writer:
                 results.append((op, op.payload(conn) if op.kind == "call" else None))
         pending.flush()
         results.extend((close, pending.close(close.handle)) for close in closes)
+        for handle in rows_closed:
+            pending.close(handle)
         pending.finish()
         return results, pending
 
@@ -390,19 +429,42 @@ class _Pending:
         self._conn = conn
         self._groups: dict[tuple[str, int], tuple[chunks.ChunkBuilder, list[tuple[TrialHandle, int, int]]]] = {}
         self.summaries: dict[TrialHandle, _Summary] = {}
+        #: trials created in this transaction, their rows written (with their samples' summary) at finish
+        self._new: dict[TrialHandle, tuple[Any, ...]] = {}
+
+    def create(self, creates: Sequence[tuple[TrialHandle, tuple[str, str, Any, int]]], writer: WriterIdentity) -> None:
+        """Give new trials their ``seq`` now and write their rows at :meth:`finish`, once with
+        everything this transaction records of them (an existing id is updated at once, as
+        :func:`upsert_trial` does)."""
+        if not creates:
+            return
+        ids = json.dumps([args[0] for _, args in creates])
+        existing = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT trial_id FROM trials WHERE trial_id IN (SELECT value FROM json_each(?))", (ids,)
+            )
+        }
+        seq = self._conn.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name='trials'), 0), "
+            "COALESCE((SELECT MAX(seq) FROM trials), 0))"
+        ).fetchone()[0]
+        for handle, (trial_id, user_id, params, created_ns) in creates:
+            if trial_id in existing or any(h.trial_id == trial_id for h in self._new):
+                handle.take_row(upsert_trial(self._conn, trial_id, user_id, params, closed=False, writer=writer))
+                continue
+            seq += 1
+            handle.seq, handle.samples, handle.segments = seq, 0, 0
+            handle.returns = [0.0] * len(handle.directory)
+            self._new[handle] = (
+                seq,
+                trial_id,
+                *_trial_values(user_id, params, handle.directory, False, writer),
+                created_ns,
+            )
 
     def add(self, handle: TrialHandle, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
-        if handle.kind == "columns":  # builders filled by the trial's datalog (see InProcessDatalog)
-            for part in items:
-                builder, segments = self._group(key, handle)
-                if len(builder) and len(builder) + len(part) > MAX_CHUNK:
-                    self._write(key)
-                    builder, segments = self._group(key, handle)
-                start = len(builder)
-                builder.extend(part)
-                segments.append((handle, start, len(builder)))
-            return
         while items:
             builder, segments = self._group(key, handle)
             builder.directory = handle.directory  # reward receivers are expanded per trial
@@ -437,13 +499,17 @@ class _Pending:
             self._write(key)
 
     def _write(self, key: tuple[str, int]) -> None:
-        builder, segments = self._groups.pop(key)
+        self.write(*self._groups.pop(key))
+
+    def write(self, builder: chunks.ChunkBuilder, segments: list[tuple[TrialHandle, int, int]]) -> None:
+        """Store a builder's rows as one chunk, ``segments`` saying whose they are."""
         segments = [segment for segment in segments if segment[2] > segment[1]]
         if not segments:
             return
-        existing = _existing(self._conn, {handle.seq for handle, _, _ in segments})
+        existing = _existing(self._conn, {handle.seq for handle, _, _ in segments if handle not in self._new})
+        existing.update(handle.seq for handle in self._new)
         batch = builder.build()
-        all_stats = chunks.segment_stats(batch, key[1], [(start, stop) for _, start, stop in segments])
+        all_stats = chunks.segment_stats(batch, builder.n, [(start, stop) for _, start, stop in segments])
         rows, chunk = [], 0
         for (handle, start, stop), st in zip(segments, all_stats, strict=True):
             if handle.seq not in existing:
@@ -477,6 +543,20 @@ class _Pending:
 
     def finish(self) -> None:
         """Write each trial's row: what its segments changed, and whether it is closed."""
+        if self._new:
+            rows = []
+            for handle, values in self._new.items():
+                s = self.summary(handle)
+                summary = (s.samples, s.ticks, s.last_state or 0, s.first_tick_ns, s.last_ns, s.ended_ns, s.end_details)
+                rows.append((*values[:8], int(s.closed), *values[9:], json.dumps(s.returns), *summary))
+                s.written = s.closed = False  # (all in its row)
+            self._conn.executemany(
+                "INSERT INTO trials (seq, trial_id, user_id, params, env_name, env_impl, actors, properties, closed, "
+                "writer_host, writer_pid, writer_start, created_ns, returns, samples, ticks, state, started_ns, "
+                "last_ns, ended_ns, end_details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            self._new.clear()
         changed = [s for s in self.summaries.values() if s.written or s.closed]
         self._conn.executemany(
             "UPDATE trials SET samples=?, ticks=ticks+?, returns=?, "
@@ -532,18 +612,7 @@ def upsert_trial(
 ) -> TrialHandle:
     """Create a trial, or update its params like upstream's ``CreateOrUpdateTrials`` (in a transaction)."""
     directory = ActorDirectory.from_params(params)
-    values = (
-        user_id,
-        params.SerializeToString(),
-        params.environment.name,
-        params.environment.implementation,
-        json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
-        json.dumps(dict(params.properties)),
-        int(closed),
-        writer.host if writer else None,
-        writer.pid if writer else None,
-        writer.start if writer else None,
-    )
+    values = _trial_values(user_id, params, directory, closed, writer)
     row = conn.execute("SELECT seq, samples, returns FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
     if row is not None:
         conn.execute(
@@ -559,6 +628,24 @@ def upsert_trial(
         (trial_id, *values, json.dumps(returns), created_ns or time.time_ns()),
     )
     return TrialHandle(cur.lastrowid, trial_id, directory, returns=returns)
+
+
+def _trial_values(
+    user_id: str, params: TrialParams, directory: ActorDirectory, closed: bool, writer: WriterIdentity | None
+) -> tuple[Any, ...]:
+    """The columns of a trial's row that its params and writer decide (``_TRIAL_COLUMNS``)."""
+    return (
+        user_id,
+        params.SerializeToString(),
+        params.environment.name,
+        params.environment.implementation,
+        json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
+        json.dumps(dict(params.properties)),
+        int(closed),
+        writer.host if writer else None,
+        writer.pid if writer else None,
+        writer.start if writer else None,
+    )
 
 
 def write_chunk(

@@ -21,12 +21,22 @@ if TYPE_CHECKING:
 NewTrial = Callable[[int], "tuple[TrialHandle, Any]"]
 #: run a trial to its end and its record; calls ``on_ended`` in between
 RunTrial = Callable[["TrialHandle", Any, Callable[[], None]], Awaitable[None]]
+#: have the records of the trials to come batched together; returns what ends that
+HoldRecords = Callable[[], Callable[[], None]]
 
 
 class TrialBatch:
     """``n`` trials, at most ``concurrency`` running and a bounded number still being recorded."""
 
-    def __init__(self, n: int, concurrency: int, new_trial: NewTrial, run_trial: RunTrial, bar: Any = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        concurrency: int,
+        new_trial: NewTrial,
+        run_trial: RunTrial,
+        bar: Any = None,
+        hold_records: HoldRecords | None = None,
+    ) -> None:
         self.n = n
         self.handles: list[TrialHandle] = []
         self.stopped = False
@@ -36,6 +46,7 @@ class TrialBatch:
         self._run_trial = run_trial
         self.bar = bar
         self._concurrency = concurrency
+        self._hold_records = hold_records
         self._tasks: list[asyncio.Task[None]] = []
         self._starter: asyncio.Task[None] | None = None
 
@@ -52,7 +63,7 @@ class TrialBatch:
     async def _start_all(self) -> None:
         slots = asyncio.Semaphore(self._concurrency)
         # ended trials still being written: bounded, so a slow disk cannot pile up samples
-        unrecorded = asyncio.Semaphore(max(64, 8 * self._concurrency))
+        unrecorded = asyncio.Semaphore(max(256, 32 * self._concurrency))
 
         async def one(handle: TrialHandle, params: Any) -> None:
             try:
@@ -63,12 +74,20 @@ class TrialBatch:
                     self.bar.update(1)
 
         loop = asyncio.get_running_loop()
-        for i in range(self.n):
-            await unrecorded.acquire()
-            await slots.acquire()
-            handle, params = self._new_trial(i)
-            self.handles.append(handle)
-            self._tasks.append(loop.create_task(one(handle, params)))
+        # the trials' records are written together, many to a transaction, until the last one ended
+        release = self._hold_records() if self._hold_records is not None else None
+        try:
+            for i in range(self.n):
+                await unrecorded.acquire()
+                await slots.acquire()
+                handle, params = self._new_trial(i)
+                self.handles.append(handle)
+                self._tasks.append(loop.create_task(one(handle, params)))
+            for _ in range(self._concurrency):  # every trial has ended
+                await slots.acquire()
+        finally:
+            if release is not None:
+                release()
 
     def stop(self, cancel: Callable[[list[str]], None]) -> None:
         """On the lab's loop: start no more trials, and ``cancel`` the ids of those still running."""

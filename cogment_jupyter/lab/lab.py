@@ -924,10 +924,21 @@ class Lab:
         def run_trial(handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]) -> Any:
             return self._run_trial(handle, params, on_ended=on_ended)
 
-        batch = TrialBatch(n, concurrency, new_trial, run_trial, bar)
+        batch = TrialBatch(n, concurrency, new_trial, run_trial, bar, self._hold_records)
         future = runtime.submit(batch.run())
         future.add_done_callback(lambda _: close_quietly(bar))
         return batch, future
+
+    def _hold_records(self) -> Callable[[], None]:
+        """Have the records of the trials to come written together (``Recorder.hold``); returns
+        what ends that."""
+        if self.datastore is None:
+            return lambda: None
+        from cogment_jupyter.datastore.inprocess import Recorder
+
+        recorder = Recorder.of(self.datastore.store)
+        recorder.hold()
+        return recorder.release
 
     def _stop_batch(self, batch: TrialBatch, future: concurrent.futures.Future[Any]) -> str:
         """After an interrupt: no new trials, the running ones cancelled and recorded; the summary line."""

@@ -237,8 +237,8 @@ async def test_in_process_datalog_class_directly(datastore):
 
 
 async def test_trials_written_in_one_batch_are_stored_as_if_alone(datastore, tmp_path):
-    """The writer builds one Arrow batch for every trial drained together and slices it per
-    trial: each trial's chunks, summary row and samples must be those of the trial alone."""
+    """Trials recorded together share a chunk per actor count (a segment each): each trial's
+    summary row and samples must be those of the trial alone."""
     solo = Datastore(tmp_path / "solo")
     layouts = [
         {},  # alice and bob
@@ -262,6 +262,9 @@ async def test_trials_written_in_one_batch_are_stored_as_if_alone(datastore, tmp
                 if tick < len(samples):
                     datalogs[trial_id].add(samples[tick : tick + 1])
         await asyncio.gather(*(datalog.close() for datalog in datalogs.values()))
+        segments, shared = _counts(datastore)
+        assert shared == 2  # (two actor counts)
+        assert len(trials) <= segments <= 2 * len(trials)  # (rows that interleave continue apart once)
 
         for trial_id in trials:
             mine, alone = datastore.store.record(trial_id), solo.store.record(trial_id)
@@ -335,19 +338,3 @@ async def test_a_payload_that_cannot_be_encoded_is_stored_missing_with_the_reaso
         "Payload not recorded: ValueError: action 5 is outside Discrete(2)" in e
         for e in table.column("events").to_pylist()[1]
     )
-
-
-def test_queued_columns_count_their_samples_toward_the_batch_limit():
-    from cogment_jupyter.datastore import chunks
-    from cogment_jupyter.datastore.actors import ActorDirectory
-    from cogment_jupyter.datastore.writer import TrialHandle
-
-    directory = ActorDirectory.from_params(make_params())
-    parts = []
-    for n in (4, 6):
-        part = chunks.ChunkBuilder(directory)
-        part.add_records(records(n))
-        parts.append(part)
-    handle = TrialHandle(1, "t", directory)
-    handle.buffer.extend(parts)
-    assert handle.queued_samples() == 10
