@@ -9,15 +9,17 @@
    ``sqlite3.executemany`` (WAL, one transaction per 8192 rows).
 2. gRPC ``DatalogSP`` ingest: the same kind of samples streamed as ``DatalogSample`` protobufs
    to a ``trial_datastore`` service process, until the stream is closed (all committed).
-   Reference: the same rows with ``executemany``.
+   References: the same rows with ``executemany``; the same stream to a grpc.aio ``DatalogSP``
+   that only reads the messages (what Python gRPC costs per message, ``bare_datalog.py``).
 3. A 1,000,000-step trial turned into a DataFrame by ``Datastore.steps()`` (fresh handle),
    next to ``pd.read_sql`` of the same rows from a plain SQLite table.
 4. A 1,000,000-step CartPole trial recorded by a lab: ``get_trial_data`` next to Minari's
    numpy read of the same steps, ``lab.steps`` next to Minari episode -> DataFrame.
 5. ``lab.trials()`` at 1k / 10k / 50k trials next to ``SELECT *`` -> pandas.
 6. (``--soak``) RSS of a lab after 10,000 and 100,000 trials.
+7. ``lab.steps`` of 10,000 short CartPole trials at once, next to ``pd.read_sql`` of the same rows.
 
-Sections 4-6 are in ``datastore_reads.py``. Targets: issue 3 (in-process ingest >= 100,000
+Sections 4-7 are in ``datastore_reads.py``. Targets: issue 3 (in-process ingest >= 100,000
 samples/s; 1M steps -> DataFrame <= 2 s) and issue 18 (``get_trial_data`` <= 3x Minari's read;
 ``steps`` <= 1x Minari episode -> DataFrame; ``trials()`` linear and <= 1.5x the plain query at
 50k; <= 5 MiB growth from 10k to 100k trials).
@@ -52,6 +54,7 @@ from cogment_jupyter.engine.records import Action, ObservationSet, Reward, Rewar
 from cogment_jupyter.proto import common_pb2, datalog_pb2, datalog_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
+BARE = Path(__file__).resolve().parent / "bare_datalog.py"
 T0 = 1_700_000_000_000_000_000
 
 
@@ -154,10 +157,12 @@ def datalog_samples(n: int) -> list[datalog_pb2.RunTrialDatalogInput]:
     return out
 
 
-async def bench_grpc(directory: Path, n: int) -> tuple[float, float]:
-    """(wall seconds for the stream, CPU seconds the service process spent meanwhile)."""
+async def bench_grpc(directory: Path, n: int, command: list[str] | None = None) -> tuple[float, float]:
+    """(wall seconds for the stream, CPU seconds the service process spent meanwhile); by
+    default of a ``trial_datastore`` service, else of the service ``command`` starts."""
     proc = subprocess.Popen(
-        [
+        command
+        or [
             sys.executable,
             *("-m", "cogment_jupyter.datastore.cli", "--port", "0", "--log_level", "warning"),
             *("--directory", str(directory)),
@@ -170,7 +175,7 @@ async def bench_grpc(directory: Path, n: int) -> tuple[float, float]:
         ready = await asyncio.to_thread(proc.stdout.readline)
         match = re.search(r"grpc://(\S+)", ready)
         if not match:
-            raise RuntimeError(f"trial_datastore did not start: {ready!r}")
+            raise RuntimeError(f"the service did not start: {ready!r}")
         messages = datalog_samples(n)
         service = psutil.Process(proc.pid)
         await asyncio.sleep(2.0)  # let the service finish warming up (its writer thread imports pandas)
@@ -185,9 +190,10 @@ async def bench_grpc(directory: Path, n: int) -> tuple[float, float]:
             cpu = sum(service.cpu_times()[:2]) - cpu
         proc.terminate()
         proc.wait(30)
-        ds = Datastore(directory)
-        assert ds.trials()["samples"].tolist() == [n], "not everything was stored"
-        ds.close()
+        if command is None:
+            ds = Datastore(directory)
+            assert ds.trials()["samples"].tolist() == [n], "not everything was stored"
+            ds.close()
         return elapsed, cpu
     finally:
         if proc.poll() is None:
@@ -257,12 +263,13 @@ def time_read_sql(path: Path, repeats: int) -> list[float]:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. 4,5")
+    parser.add_argument("--only", default="1,2,3,4,5,7", help="sections to run, e.g. 4,5")
     parser.add_argument("--samples", type=int, default=200_000, help="in-process ingest samples")
     parser.add_argument("--grpc-samples", type=int, default=50_000, help="gRPC ingest samples")
     parser.add_argument("--steps", type=int, default=1_000_000, help="steps of the DataFrame trial (3)")
     parser.add_argument("--trial-steps", type=int, default=1_000_000, help="steps of the recorded CartPole trial (4)")
     parser.add_argument("--trials", default="1000,10000,50000", help="trial counts of trials() (5)")
+    parser.add_argument("--short-trials", type=int, default=10_000, help="short trials read at once (7)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--soak", action="store_true", help="only the memory of a long session (6)")
     parser.add_argument("--soak-trials", type=int, default=100_000)
@@ -289,6 +296,10 @@ async def main() -> None:
         ref, ref_cpu = reference_ingest(work / "ref-grpc.sqlite3", reference_rows(args.grpc_samples))
         line("samples/s (wall clock)", args.grpc_samples / seconds, args.grpc_samples / ref, "/s")
         line("samples/s per service CPU s", args.grpc_samples / service_cpu, args.grpc_samples / ref_cpu, "/s")
+        bare, bare_cpu = await bench_grpc(work / "bare", args.grpc_samples, [sys.executable, str(BARE)])
+        print("  reference: a grpc.aio DatalogSP that reads every message and keeps nothing (bench/bare_datalog.py)")
+        line("samples/s (wall clock)", args.grpc_samples / seconds, args.grpc_samples / bare, "/s")
+        line("samples/s per service CPU s", args.grpc_samples / service_cpu, args.grpc_samples / bare_cpu, "/s")
         print("  (the Python gRPC client of this script costs about as much CPU per message as the service)")
 
     if "3" in sections:
@@ -311,6 +322,8 @@ async def main() -> None:
     if "5" in sections:
         sizes = [int(n) for n in args.trials.split(",")]
         await asyncio.to_thread(datastore_reads.bench_trials, work, sizes, args.repeats)
+    if "7" in sections:
+        await asyncio.to_thread(datastore_reads.bench_many, work, args.short_trials, args.repeats)
     if "6" in sections:
         await asyncio.to_thread(datastore_reads.bench_soak, args.soak_trials, args.soak_warm_up)
 

@@ -12,6 +12,9 @@
    again under new ids (same rows, chunk included), which keeps the setup short.
 6. (``--soak``) A lab's memory over a long session: RSS after 10,000 trials and after
    100,000 (random CartPole, ``run_trials`` in batches of 1,000), after a garbage collection.
+7. ``lab.steps`` of 10,000 short CartPole trials at once (random actor, recorded by a lab),
+   next to ``pd.read_sql`` of the same rows (trial, tick, observation, action, reward) from a
+   plain SQLite table.
 
 Timings interleave ours and the reference, ``repeats`` times each; ratios are of medians.
 """
@@ -159,6 +162,46 @@ def bench_million(work: Path, steps: int, repeats: int) -> None:
         compare("lab.get_trial_data()", ours, "Minari numpy read", reference, 3)
         ours, reference = interleaved(lambda: lab.steps(handle.id), lambda: minari_frame(dataset), repeats)
         compare("lab.steps()", ours, "Minari episode -> DataFrame", reference, 1)
+
+
+# -- 7. many short trials ------------------------------------------------------------------------
+
+
+def bench_many(work: Path, trials: int, repeats: int) -> None:
+    print(f"7. lab.steps() of {trials:,} short CartPole trials at once (random actor)")
+    with Lab(work / "many-lab") as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        start = time.perf_counter()
+        ids = []
+        for first in range(0, trials, 1000):
+            count = min(1000, trials - first)
+            ids += [h.id for h in lab.run_trials(count, "cartpole", "random", seed=first, progress=False)]
+        recorded = time.perf_counter() - start
+        frame = lab.steps(ids)
+        print(f"  ({len(frame):,} steps of {trials:,} trials recorded in {recorded:.1f} s)")
+        reference = work / "many-reference.sqlite3"
+        with sqlite3.connect(reference) as conn:
+            conn.execute("CREATE TABLE steps (trial TEXT, tick INTEGER, observation BLOB, action INTEGER, reward REAL)")
+            conn.executemany(
+                "INSERT INTO steps VALUES (?,?,?,?,?)",
+                zip(
+                    frame["trial_id"].tolist(),
+                    frame["tick"].tolist(),
+                    [np.asarray(o, np.float32).tobytes() for o in frame["observation"]],
+                    frame["action"].astype("float64").fillna(-1).astype(int).tolist(),
+                    frame["reward"].astype("float64").tolist(),
+                    strict=True,
+                ),
+            )
+        del frame
+
+        def read_sql() -> pd.DataFrame:
+            with sqlite3.connect(reference) as conn:
+                return pd.read_sql("SELECT * FROM steps", conn)
+
+        ours, theirs = interleaved(lambda: lab.steps(ids), read_sql, repeats)
+        compare("lab.steps()", ours, "pd.read_sql", theirs, float("inf"))
 
 
 # -- 5. trials() ---------------------------------------------------------------------------------

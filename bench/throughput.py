@@ -1,11 +1,19 @@
 """Lab throughput: CartPole-v1 with the random actor and recording on, against the raw Gymnasium loop.
 
-Run: ``uv run python bench/throughput.py [--steps 20000]``
+Run: ``uv run python bench/throughput.py [--steps 20000] [--rounds 3]``
 
 Reference (same run): ``env.step(env.action_space.sample())`` with resets, the loop every
 Gymnasium user writes. Measured: the lab with everything in-process (recording into the
 datastore), the lab with the environment served from another process over Cogment gRPC,
 and the time from ``Lab()`` to ready (what ``%cogment launch`` does).
+
+The targets (issue 19) are measured in interleaved rounds (raw loop, lab, Minari, in turn)
+and judged on the median of the rounds' ratios, both in steps per second (wall clock) and in
+steps per CPU second of the whole process (every thread: the datastore's writer included),
+which a machine shared with other work disturbs less: random ~22-step episodes, every step
+recorded, >= 0.5x the raw loop; 500-step episodes >= 0.7x; the lab >= 5x Minari's
+``DataCollector`` (its default HDF5 storage) on the same seeded episodes; bytes on disk per
+recorded short step <= Minari's Arrow storage of the same episodes.
 
 Random CartPole episodes last ~22 steps, so that figure is mostly what a trial costs to start,
 record and end; the 500-step episodes (a policy that balances the pole) show what a tick costs.
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sqlite3
 import statistics
 import sys
@@ -46,19 +55,65 @@ from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import AgentSpec, Environment, StepResult
 
 
-def raw_loop(steps: int) -> float:
+class Rate:
+    """Steps per second of wall clock and per CPU second of this process (every thread)."""
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def of(self, steps: int) -> tuple[float, float]:
+        return steps / (time.perf_counter() - self._wall), steps / (time.process_time() - self._cpu)
+
+
+def raw_loop(steps: int) -> tuple[float, float]:
     env = gym.make("CartPole-v1")
     env.reset(seed=0)
     env.action_space.seed(0)
-    start = time.perf_counter()
+    rate = Rate()
     for _ in range(steps):
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
         if terminated or truncated:
             env.reset()
-    return steps / (time.perf_counter() - start)
+    return rate.of(steps)
 
 
-def hand_written_recorder(steps: int, directory: str, episodes_per_chunk: int, episodes_per_commit: int) -> float:
+def minari_collector(
+    steps: int, directory: str, data_format: str | None = None, name: str = "bench"
+) -> tuple[float, float, float]:
+    """Minari's ``DataCollector`` recording random CartPole episodes (each reset with its own
+    seed, as the lab seeds every trial) until ``steps`` steps, then ``create_dataset``:
+    (steps/s, steps per CPU second, bytes on disk per step)."""
+    os.environ["MINARI_DATASETS_PATH"] = directory
+    from minari import DataCollector
+
+    env = DataCollector(gym.make("CartPole-v1"), **({"data_format": data_format} if data_format else {}))
+    env.action_space.seed(0)
+    done, seed = 0, 0
+    rate = Rate()
+    while done < steps:
+        seed += 1
+        env.reset(seed=seed)
+        while True:
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            done += 1
+            if terminated or truncated:
+                break
+    dataset = env.create_dataset(dataset_id=f"cartpole/{name}-v0", algorithm_name="random")
+    wall, cpu = rate.of(done)
+    env.close()
+    return wall, cpu, disk_bytes(Path(dataset.storage.data_path)) / done
+
+
+def disk_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a directory."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def hand_written_recorder(
+    steps: int, directory: str, episodes_per_chunk: int, episodes_per_commit: int
+) -> tuple[float, float]:
     """Steps/s of the least a recorder of random CartPole episodes can do in Python (see above):
     a compressed chunk every ``episodes_per_chunk`` episodes, a commit every ``episodes_per_commit``."""
     env = gym.make("CartPole-v1")
@@ -74,7 +129,7 @@ def hand_written_recorder(steps: int, directory: str, episodes_per_chunk: int, e
     trials: list[tuple[str, int, float]] = []
     chunks: list[tuple[str, bytes]] = []
     done, seed, in_chunk = 0, 0, 0
-    start = time.perf_counter()
+    rate = Rate()
     while done < steps:
         seed += 1
         observation, _ = env.reset(seed=seed)
@@ -111,9 +166,9 @@ def hand_written_recorder(steps: int, directory: str, episodes_per_chunk: int, e
             db.executemany("INSERT INTO chunks VALUES (?, ?)", chunks)
             db.execute("COMMIT")
             trials, chunks = [], []
-    rate = done / (time.perf_counter() - start)
+    result = rate.of(done)
     db.close()
-    return rate
+    return result
 
 
 class Duo(Environment):
@@ -145,18 +200,47 @@ def balance(observation) -> int:
 BATCH = 256
 
 
-def lab_rate(lab: Lab, env: str, steps: int, concurrency: int, actor: str = "random", **options) -> float:
-    """Steps/s of whole trials, ``BATCH`` at a time, until ``steps`` steps are done (trial
-    setup and recording included)."""
+def lab_run(lab: Lab, env: str, steps: int, concurrency: int, actor: str = "random", **options) -> tuple[float, float]:
+    """(steps/s, steps per CPU second) of whole trials, ``BATCH`` at a time, until ``steps``
+    steps are done (trial setup and recording included: each batch returns once its trials
+    are committed)."""
     done = 0
-    start = time.perf_counter()
+    rate = Rate()
     while done < steps:
         handles = lab.run_trials(BATCH, env, actor, concurrency=concurrency, progress=False, **options)
         for handle in handles:
             if handle.errors:
                 raise RuntimeError(handle.errors)
             done += handle.tick
-    return done / (time.perf_counter() - start)
+    return rate.of(done)
+
+
+def lab_rate(lab: Lab, env: str, steps: int, concurrency: int, actor: str = "random", **options) -> float:
+    return lab_run(lab, env, steps, concurrency, actor, **options)[0]
+
+
+def lab_bytes_per_step(directory: str, steps: int, concurrency: int) -> float:
+    """Bytes on disk per step of random CartPole trials recorded into a datastore of their own
+    (the file once the lab is closed: its write-ahead log folded in)."""
+    with Lab(datastore=directory) as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        done = 0
+        while done < steps:
+            done += sum(
+                h.tick for h in lab.run_trials(BATCH, "cartpole", "random", concurrency=concurrency, progress=False)
+            )
+        file = lab.datastore.file
+    return sum(disk_bytes(f) for f in file.parent.glob(file.name + "*")) / done
+
+
+def median_ratio(pairs: list[tuple[float, float]]) -> float:
+    return statistics.median(ours / reference for ours, reference in pairs)
+
+
+def verdict(ratio: float, target: float, below: bool = False) -> str:
+    met = ratio <= target if below else ratio >= target
+    return f"target {'<=' if below else '>='} {target:g}x: {'met' if met else 'NOT met'}"
 
 
 def launch_seconds(directory: str, repeats: int = 3) -> float:
@@ -171,6 +255,7 @@ def launch_seconds(directory: str, repeats: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the targets' measures")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
@@ -182,10 +267,24 @@ def main() -> None:
             lab.serve_actor("random", actors.Random())
             lab.serve_actor("balance", actors.Policy(balance))
             lab_rate(lab, "cartpole", 2_000, args.concurrency)  # warm up
-            raw = raw_loop(args.steps)
-            local = lab_rate(lab, "cartpole", args.steps, args.concurrency)
+            rounds: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {
+                "short": [],
+                "long": [],
+                "minari": [],
+            }
+            for k in range(args.rounds):  # interleaved: the machine's load hits all alike
+                raw_round = raw_loop(args.steps)
+                rounds["short"].append((lab_run(lab, "cartpole", args.steps, args.concurrency), raw_round))
+                rounds["long"].append(
+                    (lab_run(lab, "cartpole", args.steps, args.concurrency, actor="balance"), raw_round)
+                )
+                short = rounds["short"][-1][0]
+                minari = minari_collector(args.steps, f"{directory}/minari-{k}", name=f"hdf5-{k}")
+                rounds["minari"].append((short, minari[:2]))
+            raw = statistics.median(r for (_, (r, _)) in rounds["short"])
+            local = statistics.median(s for ((s, _), _) in rounds["short"])
+            long_trials = statistics.median(s for ((s, _), _) in rounds["long"])
             unrecorded = lab_rate(lab, "cartpole", args.steps, args.concurrency, datalog=False)
-            long_trials = lab_rate(lab, "cartpole", args.steps, args.concurrency, actor="balance")
             timed = lab_rate(lab, "cartpole", args.steps // 2, args.concurrency, response_timeout=5.0)
             duo = lab_rate(lab, "duo", args.steps, args.concurrency)
             with Lab(datastore=f"{directory}/bench-engine", fused_ticks=False) as engine_lab:
@@ -198,16 +297,43 @@ def main() -> None:
                 engine_long = lab_rate(engine_lab, "cartpole", args.steps, args.concurrency, actor="balance")
                 engine_duo = lab_rate(engine_lab, "duo", args.steps, args.concurrency)
             remote = lab_rate(lab, "cartpole-process", args.steps // 4, args.concurrency)
-            floor_per_episode = hand_written_recorder(args.steps, directory, 1, 1)
-            floor_batched_commits = hand_written_recorder(args.steps, directory, 1, 64)
-            floor_shared = hand_written_recorder(args.steps, directory, 64, 64)
-            raw_again = raw_loop(args.steps)
-    raw = (raw + raw_again) / 2
-    print("CartPole-v1, random actor, every step recorded; reference = raw Gymnasium loop, same run")
+        lab_bytes = lab_bytes_per_step(f"{directory}/bytes", args.steps, args.concurrency)
+        minari_arrow = minari_collector(args.steps, f"{directory}/minari-arrow", "arrow", "arrow")
+        floor_per_episode = hand_written_recorder(args.steps, directory, 1, 1)[0]
+        floor_batched_commits = hand_written_recorder(args.steps, directory, 1, 64)[0]
+        floor_shared = hand_written_recorder(args.steps, directory, 64, 64)[0]
+    minari_wall = statistics.median(m for (_, (m, _)) in rounds["minari"])
+    print(
+        f"CartPole-v1, every step recorded; reference = raw Gymnasium loop, same run ({args.rounds} interleaved rounds,"
+    )
+    print("median of the rounds' ratios; 'CPU' = steps per CPU second of the whole process, every thread)")
     print(f"  raw env.step(action_space.sample()) : {raw:>10,.0f} steps/s   1.00x")
-    print(f"  lab, in-process                     : {local:>10,.0f} steps/s   {local / raw:.2f}x")
+    for key, label, target in (
+        ("short", "lab, random ~22-step episodes", 0.5),
+        ("long", "lab, 500-step episodes", 0.7),
+    ):
+        wall = median_ratio([(s, r) for ((s, _), (r, _)) in rounds[key]])
+        cpu = median_ratio([(s, r) for ((_, s), (_, r)) in rounds[key]])
+        steps = statistics.median(s for ((s, _), _) in rounds[key])
+        print(
+            f"  {label:<36}: {steps:>10,.0f} steps/s   {wall:.2f}x (CPU {cpu:.2f}x)   {verdict(min(wall, cpu), target)}"
+        )
     print(f"  lab, environment in another process : {remote:>10,.0f} steps/s   {remote / raw:.3f}x")
     print(f"  Lab() to ready (%cogment launch)    : {launch:.3f} s (median of 3)")
+    print(
+        "Minari DataCollector (HDF5, its default) on the same seeded random episodes; reference = Minari, same rounds"
+    )
+    wall = median_ratio([(s, m) for ((s, _), (m, _)) in rounds["minari"]])
+    cpu = median_ratio([(s, m) for ((_, s), (_, m)) in rounds["minari"]])
+    print(f"  Minari DataCollector + create_dataset: {minari_wall:>10,.0f} steps/s   1.00x")
+    judged = verdict(min(wall, cpu), 5)
+    print(f"  lab, random ~22-step episodes       : {local:>10,.0f} steps/s   {wall:.2f}x (CPU {cpu:.2f}x)   {judged}")
+    print("Bytes on disk per recorded short CartPole step (as many steps); reference = Minari's Arrow storage")
+    print(f"  Minari DataCollector, arrow storage : {minari_arrow[2]:>10,.1f} B/step")
+    print(
+        f"  lab datastore (SQLite file)         : {lab_bytes:>10,.1f} B/step   {lab_bytes / minari_arrow[2]:.2f}x   "
+        f"{verdict(lab_bytes / minari_arrow[2], 1, below=True)}"
+    )
     print("Where the time goes (same run):")
     print(f"  in-process, recording off           : {unrecorded:>10,.0f} steps/s   {unrecorded / raw:.2f}x")
     print(f"  in-process, 500-step episodes       : {long_trials:>10,.0f} steps/s   {long_trials / raw:.2f}x")

@@ -7,9 +7,10 @@ Layout (one job per module):
 - ``actors``      a trial's actors, wildcard reward receivers
 - ``records``     a trial's summary row; is its writer process still alive
 - ``chunks``      the columnar chunk (Arrow, LZ4 or zstd) a batch of samples is stored as
+- ``segments``    which rows of which chunks are each trial's (chunks are shared by trials)
 - ``writer``      the single writer thread (batching, transactions, compaction)
 - ``store``       ``TrialStore``: reads from any thread, change notification
-- ``inprocess``   ``InProcessDatalog``: the engine's ``DatalogConnection`` without gRPC
+- ``inprocess``   ``InProcessDatalog``: the engine's ``DatalogConnection`` without gRPC, batched across trials
 - ``conversion``  chunks back to the SDK's ``StoredTrialSample`` (§11), with filters
 - ``service``     ``DatalogSP`` + ``TrialDatastoreSP`` and ``DatastoreServer``
 - ``frames``      pandas frames (``trials``, ``steps``)

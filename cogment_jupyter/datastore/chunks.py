@@ -576,13 +576,14 @@ def _pb_payload(message: Any) -> Any:
     return message.payload if message.HasField("payload") else None
 
 
-#: Compression of stored chunks. zstd makes them ~7x smaller for ~0.1 us per sample, but
-#: costs ~30 us a chunk to write and ~25 to read whatever its size (a short trial is one
-#: chunk of a few KB); LZ4 costs ~4 us both ways and makes them ~5x smaller. So chunks
-#: under ``SMALL_CHUNK`` raw bytes are LZ4 and bigger ones (compacted trials) zstd.
+#: Compression of stored chunks. zstd makes them ~13x smaller for ~0.1 us per sample, but
+#: costs ~30 us a chunk to write and ~25 to read whatever its size; LZ4 costs ~4 us both ways
+#: and makes them ~8x smaller. A chunk holds the samples of every trial a writer batch
+#: holds (see ``segments``), so most are zstd; one under ``SMALL_CHUNK`` raw bytes (a lone
+#: short trial, a live trial's few last ticks) is LZ4.
 CODEC = "zstd"
 SMALL_CODEC = "lz4"
-SMALL_CHUNK = 64 * 1024
+SMALL_CHUNK = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
