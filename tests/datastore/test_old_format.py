@@ -121,7 +121,7 @@ def test_new_trials_are_recorded_beside_the_old_ones(tmp_path: Path) -> None:
         lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
         lab.serve_actor("random", actors.Random())
         handles = lab.run_trials(5, "cartpole", "random", seed=1, progress=False)
-        trials = lab.trials()
+        trials = lab.trials(scope="all")
         assert len(trials) == len(EXPECTED["trials"]) + 5
         steps = lab.steps([h.id for h in handles])
         assert steps.groupby("trial_id", sort=False).size().tolist() == [h.tick + 1 for h in handles]
