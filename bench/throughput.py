@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -98,7 +99,9 @@ def minari_collector(
             done += 1
             if terminated or truncated:
                 break
-    dataset = env.create_dataset(dataset_id=f"cartpole/{name}-v0", algorithm_name="random")
+    with warnings.catch_warnings():  # (it asks for an author, a description...)
+        warnings.simplefilter("ignore")
+        dataset = env.create_dataset(dataset_id=f"cartpole/{name}-v0", algorithm_name="random")
     wall, cpu = rate.of(done)
     env.close()
     return wall, cpu, disk_bytes(Path(dataset.storage.data_path)) / done

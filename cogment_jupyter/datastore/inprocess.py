@@ -192,10 +192,15 @@ class InProcessDatalog(DatalogConnection):
         return None if self._handle is None else self._handle.trial_id
 
     async def start(self, trial_id: str, user_id: str, params: TrialParams) -> None:
+        self.start_now(trial_id, user_id, params)
+
+    def start_now(self, trial_id: str, user_id: str, params: TrialParams) -> bool:
+        """Starting waits for nothing: the trial's row is written with its first batch."""
         if self._handle is not None:
             raise RuntimeError(f"this datalog already records trial {self._handle.trial_id}; use one per trial")
         self._recorder = Recorder.of(self._store)
         self._handle = self._recorder.open(trial_id, user_id, params)
+        return True
 
     accepts_rows = True
 

@@ -166,6 +166,11 @@ class DatalogConnection(ABC):
     @abstractmethod
     async def start(self, trial_id: str, user_id: str, params: TrialParams) -> None: ...
 
+    def start_now(self, trial_id: str, user_id: str, params: TrialParams) -> bool:
+        """Start at once, from the engine's loop, if this datalog can without waiting (then
+        True: :meth:`start` is not called); False: the engine calls :meth:`start`."""
+        return False
+
     #: Whether :meth:`add_rows` takes a fused loop's rows (otherwise it sends samples).
     accepts_rows: ClassVar[bool] = False
 

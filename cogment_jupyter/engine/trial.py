@@ -269,7 +269,7 @@ class Trial:
 
     async def configure(self) -> None:
         """Open the datalog and create sample 0; then the trial is PENDING (§3)."""
-        if self.datalog is not None:
+        if self.datalog is not None and not self.datalog.start_now(self.id, self.user_id, self.params):
             # the trial does not wait for its datalog: samples wait in a backlog until it is open
             self._datalog_backlog = []
             self._datalog_starting = self._loop.create_task(self.datalog.start(self.id, self.user_id, self.params))
