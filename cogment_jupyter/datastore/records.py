@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import psutil
 
 from cogment_jupyter.datastore.actors import ActorDirectory, ActorInfo
+from cogment_jupyter.datastore.schema import TRIAL_COLUMNS
 from cogment_jupyter.engine.records import TrialState, is_failure
 from cogment_jupyter.proto.common_pb2 import TrialParams
 
@@ -49,6 +50,26 @@ def writer_alive(host: str | None, pid: int | None, start: float | None) -> bool
     return start is None or abs(created - start) < 1.0
 
 
+def stored_params(params: TrialParams) -> bytes:
+    """A trial's params as its row keeps them: without their properties, which the row's
+    property set holds (the trials of an environment share theirs)."""
+    if not params.properties:
+        return params.SerializeToString()
+    stored = TrialParams()
+    stored.CopyFrom(params)
+    stored.ClearField("properties")
+    return stored.SerializeToString()
+
+
+@functools.lru_cache(maxsize=256)
+def _properties_bytes(text: str) -> bytes:
+    """The serialized properties of a ``TrialParams``: appended to the stored params, they
+    make the params whole (protobuf merges concatenated messages; a schema 2 row, which
+    kept its properties in its params too, gets the same entries again)."""
+    properties = json.loads(text)
+    return TrialParams(properties=properties).SerializeToString() if properties else b""
+
+
 @dataclass(slots=True)
 class TrialRecord:
     """One row of the ``trials`` table."""
@@ -76,21 +97,18 @@ class TrialRecord:
     #: why the trial was forced to end (None: it ended normally, or has not ended)
     end_details: str | None
 
-    COLUMNS = (
-        "seq, trial_id, user_id, params, env_name, env_impl, actors, properties, state, samples, ticks, "
-        "returns, created_ns, started_ns, last_ns, ended_ns, closed, writer_host, writer_pid, writer_start, "
-        "end_details"
-    )
+    COLUMNS = TRIAL_COLUMNS
     COLUMNS_NO_PARAMS = COLUMNS.replace("params,", "NULL,")
 
     @classmethod
     def from_row(cls, row: tuple) -> TrialRecord:
+        """A record from a row of ``trial_rows`` (``COLUMNS``); its params whole again."""
         (seq, tid, user, params, env, impl, actors, props, state, samples, ticks, returns, *rest) = row
         return cls(
             seq,
             tid,
             user,
-            params,
+            None if params is None else params + _properties_bytes(props),
             env,
             impl,
             [ActorInfo(*a) for a in json.loads(actors)],

@@ -51,7 +51,23 @@ _SEGMENTS_TABLE = """CREATE TABLE segments (                     -- where each t
     PRIMARY KEY (trial_seq, first_sample)
 ) WITHOUT ROWID"""
 _SEGMENTS_INDEX = "CREATE INDEX segments_by_chunk ON segments (chunk)"
-_SEGMENTS = f"{_SEGMENTS_TABLE};\n{_SEGMENTS_INDEX};"
+#: The properties of trials, each distinct set once (the trials of an environment share theirs).
+_PROPERTY_SETS_TABLE = """CREATE TABLE property_sets (
+    id INTEGER PRIMARY KEY,
+    properties TEXT NOT NULL UNIQUE         -- JSON {key: value}
+)"""
+_SEGMENTS = f"{_SEGMENTS_TABLE};\n{_SEGMENTS_INDEX};\n{_PROPERTY_SETS_TABLE};"
+#: Every column of a trial's row as readers see it (``trial_rows``, a temporary view each
+#: connection makes): ``properties`` is the JSON of the trial's property set.
+TRIAL_COLUMNS = (
+    "seq, trial_id, user_id, params, env_name, env_impl, actors, properties, state, samples, ticks, returns, "
+    "created_ns, started_ns, last_ns, ended_ns, closed, writer_host, writer_pid, writer_start, end_details"
+)
+_TRIAL_ROWS = "CREATE TEMP VIEW IF NOT EXISTS trial_rows AS SELECT {} FROM main.trials".format(
+    TRIAL_COLUMNS.replace(
+        "properties,", "(SELECT properties FROM main.property_sets WHERE id = property_set) AS properties,"
+    )
+)
 
 _DDL = (
     """
@@ -63,11 +79,11 @@ CREATE TABLE trials (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, RetrieveTrials handles are offsets in it
     trial_id TEXT NOT NULL UNIQUE,
     user_id TEXT NOT NULL DEFAULT '',
-    params BLOB NOT NULL,                   -- serialized cogmentAPI.TrialParams
+    params BLOB NOT NULL,                   -- serialized cogmentAPI.TrialParams, without its properties
     env_name TEXT NOT NULL DEFAULT '',
     env_impl TEXT NOT NULL DEFAULT '',
     actors TEXT NOT NULL,                   -- JSON [[name, class, implementation], ...]
-    properties TEXT NOT NULL,               -- JSON {key: value}
+    properties TEXT NOT NULL DEFAULT '',    -- (schema 2 kept the JSON of the properties here, now in property_sets)
     state INTEGER NOT NULL DEFAULT 0,       -- cogmentAPI.TrialState of the last sample
     samples INTEGER NOT NULL DEFAULT 0,
     ticks INTEGER NOT NULL DEFAULT 0,       -- in-sync samples (one per tick)
@@ -80,7 +96,8 @@ CREATE TABLE trials (
     writer_host TEXT,
     writer_pid INTEGER,
     writer_start REAL,                      -- writer process start time, guards against pid reuse
-    end_details TEXT                        -- why the trial was forced to end (NULL: it ended normally)
+    end_details TEXT,                       -- why the trial was forced to end (NULL: it ended normally)
+    property_set INTEGER                    -- property_sets.id: the trial's properties
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY,
@@ -292,10 +309,13 @@ def _check(conn: sqlite3.Connection, file: Path, *, writable: bool) -> None:
         if version < SCHEMA_VERSION:
             if writable:
                 _migrate(conn, file, version)
-            elif version >= READABLE_VERSION:  # read as it stands: its index as a temporary view
+            elif version >= READABLE_VERSION:  # read as it stands: its index and rows as temporary views
                 conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS segments AS {_SCHEMA2_SEGMENTS}")
+                conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS trial_rows AS SELECT {TRIAL_COLUMNS} FROM main.trials")
+                return
             else:
                 raise read_only(file, f"its schema version {version} needs an upgrade, which writes")
+        conn.execute(_TRIAL_ROWS)
 
 
 def _identity(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
@@ -342,6 +362,11 @@ _MIGRATIONS = {
         _SEGMENTS_TABLE,
         "INSERT INTO segments (trial_seq, first_sample, n_samples, chunk, first_row) " + _SCHEMA2_SEGMENTS,
         _SEGMENTS_INDEX,
+        _PROPERTY_SETS_TABLE,
+        "ALTER TABLE trials ADD COLUMN property_set INTEGER",
+        "INSERT OR IGNORE INTO property_sets (properties) SELECT properties FROM trials ORDER BY seq",
+        "UPDATE trials SET property_set = (SELECT id FROM property_sets WHERE properties = trials.properties), "
+        "properties = ''",
     ),
 }
 

@@ -139,7 +139,7 @@ class TrialStore:
     ) -> list[TrialRecord]:
         """Trials in creation order, optionally filtered (ids, at-least-these properties)."""
         columns = TrialRecord.COLUMNS if with_params else TrialRecord.COLUMNS_NO_PARAMS
-        sql = f"SELECT {columns} FROM trials WHERE seq > ?"
+        sql = f"SELECT {columns} FROM trial_rows WHERE seq > ?"
         args: list[object] = [after_seq]
         id_list = None if ids is None else list(dict.fromkeys(ids))
         if id_list is not None:
@@ -190,7 +190,7 @@ class TrialStore:
             where.append("state IN (SELECT value FROM json_each(?))")
             args.append(json.dumps([int(s) for s in states]))
         for key, value in (properties or {}).items():
-            where.append("EXISTS (SELECT 1 FROM json_each(trials.properties) WHERE key = ? AND value = ?)")
+            where.append("EXISTS (SELECT 1 FROM json_each(trial_rows.properties) WHERE key = ? AND value = ?)")
             args += [key, value]
         if since_ns is not None:
             where.append("COALESCE(started_ns, created_ns) >= ?")
@@ -208,7 +208,7 @@ class TrialStore:
             "SELECT max(seq), CAST(group_concat(document, char(10)) AS BLOB), "
             "CAST(group_concat(properties, char(30)) AS BLOB) "
             f"FROM (SELECT seq, {document} AS document, properties "
-            f"FROM trials WHERE {' AND '.join(where)} ORDER BY seq LIMIT {SUMMARY_PAGE})"
+            f"FROM trial_rows WHERE {' AND '.join(where)} ORDER BY seq LIMIT {SUMMARY_PAGE})"
         )
         pages, after = [], 0
         conn = self._reader()

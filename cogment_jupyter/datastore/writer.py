@@ -35,7 +35,7 @@ import pyarrow as pa
 from cogment_jupyter.datastore import chunks
 from cogment_jupyter.datastore import segments as segments_
 from cogment_jupyter.datastore.actors import ActorDirectory
-from cogment_jupyter.datastore.records import WriterIdentity, this_process
+from cogment_jupyter.datastore.records import WriterIdentity, stored_params, this_process
 from cogment_jupyter.datastore.schema import connect, translate_errors
 from cogment_jupyter.engine.records import TrialState
 
@@ -431,6 +431,8 @@ class _Pending:
         self.summaries: dict[TrialHandle, _Summary] = {}
         #: trials created in this transaction, their rows written (with their samples' summary) at finish
         self._new: dict[TrialHandle, tuple[Any, ...]] = {}
+        #: the property sets this transaction looked up
+        self._sets: dict[str, int] = {}
 
     def create(self, creates: Sequence[tuple[TrialHandle, tuple[str, str, Any, int]]], writer: WriterIdentity) -> None:
         """Give new trials their ``seq`` now and write their rows at :meth:`finish`, once with
@@ -449,19 +451,21 @@ class _Pending:
             "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name='trials'), 0), "
             "COALESCE((SELECT MAX(seq) FROM trials), 0))"
         ).fetchone()[0]
+        created: set[str] = set()
         for handle, (trial_id, user_id, params, created_ns) in creates:
-            if trial_id in existing or any(h.trial_id == trial_id for h in self._new):
+            if trial_id in existing:
                 handle.take_row(upsert_trial(self._conn, trial_id, user_id, params, closed=False, writer=writer))
                 continue
+            if trial_id in created:  # created twice in this transaction: the second one updates
+                self.finish()
+                handle.take_row(upsert_trial(self._conn, trial_id, user_id, params, closed=False, writer=writer))
+                continue
+            created.add(trial_id)
             seq += 1
             handle.seq, handle.samples, handle.segments = seq, 0, 0
             handle.returns = [0.0] * len(handle.directory)
-            self._new[handle] = (
-                seq,
-                trial_id,
-                *_trial_values(user_id, params, handle.directory, False, writer),
-                created_ns,
-            )
+            values = _trial_values(self._conn, user_id, params, handle.directory, False, writer, self._sets)
+            self._new[handle] = (seq, trial_id, *values, created_ns)
 
     def add(self, handle: TrialHandle, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
@@ -551,9 +555,9 @@ class _Pending:
                 rows.append((*values[:8], int(s.closed), *values[9:], json.dumps(s.returns), *summary))
                 s.written = s.closed = False  # (all in its row)
             self._conn.executemany(
-                "INSERT INTO trials (seq, trial_id, user_id, params, env_name, env_impl, actors, properties, closed, "
+                "INSERT INTO trials (seq, trial_id, user_id, params, env_name, env_impl, actors, property_set, closed, "
                 "writer_host, writer_pid, writer_start, created_ns, returns, samples, ticks, state, started_ns, "
-                "last_ns, ended_ns, end_details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "last_ns, ended_ns, end_details, properties) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
                 rows,
             )
             self._new.clear()
@@ -612,40 +616,62 @@ def upsert_trial(
 ) -> TrialHandle:
     """Create a trial, or update its params like upstream's ``CreateOrUpdateTrials`` (in a transaction)."""
     directory = ActorDirectory.from_params(params)
-    values = _trial_values(user_id, params, directory, closed, writer)
+    values = _trial_values(conn, user_id, params, directory, closed, writer)
     row = conn.execute("SELECT seq, samples, returns FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
     if row is not None:
         conn.execute(
-            "UPDATE trials SET user_id=?, params=?, env_name=?, env_impl=?, actors=?, properties=?, "
+            "UPDATE trials SET user_id=?, params=?, env_name=?, env_impl=?, actors=?, property_set=?, "
             "closed=?, writer_host=?, writer_pid=?, writer_start=? WHERE seq=?",
             (*values, row[0]),
         )
         return TrialHandle(row[0], trial_id, directory, samples=row[1], segments=None, returns=json.loads(row[2]))
     returns = [0.0] * len(directory)
     cur = conn.execute(
-        "INSERT INTO trials (trial_id, user_id, params, env_name, env_impl, actors, properties, closed, "
-        "writer_host, writer_pid, writer_start, returns, created_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO trials (trial_id, user_id, params, env_name, env_impl, actors, property_set, closed, "
+        "writer_host, writer_pid, writer_start, returns, created_ns, properties) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
         (trial_id, *values, json.dumps(returns), created_ns or time.time_ns()),
     )
     return TrialHandle(cur.lastrowid, trial_id, directory, returns=returns)
 
 
 def _trial_values(
-    user_id: str, params: TrialParams, directory: ActorDirectory, closed: bool, writer: WriterIdentity | None
+    conn: sqlite3.Connection,
+    user_id: str,
+    params: TrialParams,
+    directory: ActorDirectory,
+    closed: bool,
+    writer: WriterIdentity | None,
+    sets: dict[str, int] | None = None,
 ) -> tuple[Any, ...]:
-    """The columns of a trial's row that its params and writer decide (``_TRIAL_COLUMNS``)."""
+    """The columns of a trial's row that its params and writer decide: ``user_id, params,
+    env_name, env_impl, actors, property_set, closed, writer_host, writer_pid, writer_start``
+    (``sets``: the property sets this transaction already knows)."""
     return (
         user_id,
-        params.SerializeToString(),
+        stored_params(params),
         params.environment.name,
         params.environment.implementation,
         json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
-        json.dumps(dict(params.properties)),
+        _property_set(conn, json.dumps(dict(params.properties)), sets),
         int(closed),
         writer.host if writer else None,
         writer.pid if writer else None,
         writer.start if writer else None,
     )
+
+
+def _property_set(conn: sqlite3.Connection, text: str, known: dict[str, int] | None) -> int:
+    """The id of a set of properties (JSON), added if new."""
+    found = None if known is None else known.get(text)
+    if found is None:
+        found = conn.execute(
+            "INSERT INTO property_sets (properties) VALUES (?) "
+            "ON CONFLICT (properties) DO UPDATE SET properties = excluded.properties RETURNING id",
+            (text,),
+        ).fetchone()[0]
+        if known is not None:
+            known[text] = found
+    return found
 
 
 def write_chunk(
