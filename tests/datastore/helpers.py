@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import struct
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import grpc
 import grpc.aio
+import numpy as np
+import pandas as pd
 from cogment.api import common_pb2, datalog_pb2, datalog_pb2_grpc
 from google.protobuf import any_pb2, wrappers_pb2
 
@@ -146,3 +152,25 @@ async def log_trial(endpoint: str, trial_id: str, params: common_pb2.TrialParams
     for s in samples:
         await client.sample(s)
     await client.finish()
+
+
+def plain(value: Any) -> Any:
+    """A steps frame's values as JSON (bytes as base64, arrays as lists, missing as None): what
+    ``fixtures/schema2.json`` holds of the old format's reads."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes):
+        return "b64:" + base64.b64encode(value).decode()
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()

@@ -11,45 +11,21 @@ migrated file beside the old trials.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.datastore import Datastore
 from cogment_jupyter.datastore.conversion import SampleConverter
 from cogment_jupyter.datastore.schema import SCHEMA_VERSION
+from tests.datastore.helpers import digest, plain
 from tests.mounts import read_only_view
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED = json.loads((FIXTURES / "schema2.json").read_text())
-
-
-def plain(value: Any) -> Any:
-    """A steps frame's values as ``make_schema2.plain`` wrote them."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, bytes):
-        return "b64:" + base64.b64encode(value).decode()
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, np.generic):
-        return plain(value.item())
-    if value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return value
-
-
-def digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def read_back(datastore: Datastore, ids: list[str] | None = None) -> dict[str, Any]:
