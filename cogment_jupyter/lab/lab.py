@@ -44,7 +44,7 @@ from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.component_host import ComponentHost
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessActor, InProcessServices
-from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
+from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig, with_seed
 from cogment_jupyter.transport.server import OrchestratorServer
 
 if TYPE_CHECKING:
@@ -786,11 +786,14 @@ class Lab:
         seed: int,
         trial_id: str | None,
         options: Mapping[str, Any],
+        template: common_pb2.TrialParams | None = None,
     ) -> tuple[TrialHandle, common_pb2.TrialParams]:
-        params = self.trial_params(env, actors, seed=seed, **options)
+        """A trial's handle and params (``template``: its params made without a seed, the same
+        for every trial of a batch, to which the seeds are added)."""
+        params = self.trial_params(env, actors, seed=seed, **options) if template is None else _seeded(template, seed)
         given = trial_id is not None
         trial_id = trial_id or new_trial_id()
-        if (problem := trial_id_problem(trial_id)) is not None:
+        if given and (problem := trial_id_problem(trial_id)) is not None:
             raise ValueError(problem)
         elif given and self.datastore is not None and self.datastore.store.record(trial_id, with_params=False):
             raise ValueError(f"trial id {trial_id!r} is already used: {self.datastore.file} has a trial of that id")
@@ -914,12 +917,13 @@ class Lab:
             raise ValueError(f"n must be >= 0, got {n}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        self.trial_params(env, actors, seed=seed, **options)  # bad arguments fail here, in the caller
+        # the params of every trial but their seeds (bad arguments fail here, in the caller)
+        template = self.trial_params(env, actors, **options)
         bar = _progress(n, f"trials of {env}") if progress else None
 
         def new_trial(i: int) -> tuple[TrialHandle, common_pb2.TrialParams]:
             trial_seed = new_seed() if seed is None else seed + 1000 * i
-            return self._new_trial(env, actors, trial_seed, None, options)
+            return self._new_trial(env, actors, trial_seed, None, options, template)
 
         def run_trial(handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]) -> Any:
             return self._run_trial(handle, params, on_ended=on_ended)
@@ -1210,6 +1214,18 @@ class Lab:
             "shared": f"sharing the runtime at {self.shared_orchestrator}",
         }.get(self.mode, f"at {self.endpoint}")
         return f"<Lab {state} {where}, datastore={str(self.datastore_path)!r}>"
+
+
+def _seeded(template: common_pb2.TrialParams, seed: int) -> common_pb2.TrialParams:
+    """``template`` (made by ``trial_params`` without a seed) with the seeds of ``seed``, as
+    ``trial_params(..., seed=seed)`` makes them: the environment's, and ``seed + 1 + i`` for actor i."""
+    params = common_pb2.TrialParams()
+    params.CopyFrom(template)
+    config = params.environment.config
+    config.content = with_seed(config.content, seed, "environment")
+    for index, actor in enumerate(params.actors):
+        actor.config.content = with_seed(actor.config.content, seed + 1 + index, "actor")
+    return params
 
 
 async def _call_async(function: Callable[..., Any], *args: Any) -> Any:

@@ -128,3 +128,10 @@ class ActorConfig:
             _loads(message.config_json, "actor config") or {},
             message.render,
         )
+
+
+def with_seed(config: bytes, seed: int, role: str) -> bytes:
+    """An environment's or actor's (``role``) config bytes, made without a seed, with ``seed``:
+    a protobuf message appended to another merges into it (the seed is then set)."""
+    message = wire.EnvironmentConfig(seed=seed) if role == "environment" else wire.ActorConfig(seed=seed)
+    return config + message.SerializeToString()

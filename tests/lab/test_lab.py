@@ -99,6 +99,29 @@ def test_seeds_differ_by_default_are_recorded_and_replay(lab):
     assert data.info[0] == {} or isinstance(data.info[0], dict)
 
 
+def test_a_batch_gives_each_trial_the_params_start_trial_would(lab):
+    """run_trials adds each trial's seeds to params made once for the batch: the same params."""
+    from cogment_jupyter.lab.lab import _seeded
+    from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
+
+    options = {"max_steps": 7, "config": {"k": 1}, "actor_configs": {"gym": {"a": 2}}, "properties": {"p": "q"}}
+    batched = _seeded(lab.trial_params("cartpole", "random", **options), 1234)
+    alone = lab.trial_params("cartpole", "random", seed=1234, **options)
+    assert EnvConfig.from_bytes(batched.environment.config.content) == EnvConfig.from_bytes(
+        alone.environment.config.content
+    )
+    for mine, theirs in zip(batched.actors, alone.actors, strict=True):
+        assert ActorConfig.from_bytes(mine.config.content) == ActorConfig.from_bytes(theirs.config.content)
+        mine.config.content = theirs.config.content = b""
+    batched.environment.config.content = alone.environment.config.content = b""
+    assert batched == alone
+    handles = lab.run_trials(3, "cartpole", "random", seed=50, progress=False)
+    assert [h.seed for h in handles] == [50, 1050, 2050]
+    replay = lab.start_trial("cartpole", "random", seed=1050).wait(30)
+    first, again = lab.steps(handles[1].id), lab.steps(replay.id)
+    assert first["action"].tolist() == again["action"].tolist()
+
+
 def test_trial_data_matches_cogment_lab_shapes(lab):
     handles = lab.run_trials(3, "cartpole", "random", progress=False)
     parts = [lab.get_trial_data(h.id)["gym"] for h in handles]
