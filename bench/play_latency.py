@@ -145,7 +145,7 @@ class LocalEnv:
 
 def _remote_env_main(conn: Any, kind: str, fmt: str) -> None:
     """Child process: step, render and encode, as the Cogment environment service would."""
-    from cogment_jupyter.notebook.frames import encode_frame
+    from cogment_jupyter.notebook.frame_stream import encode_frame
 
     env = make_env(kind)
     env.reset(seed=0)
@@ -175,7 +175,7 @@ class RemoteEnv:
         self.proc.start()
 
     def step(self, action: int) -> tuple[Any, float, bool]:
-        from cogment_jupyter.notebook.frames import EncodedFrame
+        from cogment_jupyter.notebook.frame_stream import EncodedFrame
 
         self.conn.send(action)
         fmt, w, h, data, r, done, self.marks = self.conn.recv()
@@ -452,7 +452,7 @@ class RecordedKeyBench:
 
 
 def encode_costs(frames: list[np.ndarray], formats: list[str], repeat: int = 60) -> dict[str, dict[str, float]]:
-    from cogment_jupyter.notebook.frames import encode_frame
+    from cogment_jupyter.notebook.frame_stream import encode_frame
 
     out = {}
     for fmt in formats:
@@ -504,7 +504,7 @@ async ([frames, repeat]) => {
 
 
 def browser_decode_costs(browser: Any, frames: list[np.ndarray], formats: list[str]) -> dict[str, dict[str, float]]:
-    from cogment_jupyter.notebook.frames import encode_frame
+    from cogment_jupyter.notebook.frame_stream import encode_frame
 
     static = REPO / "cogment_jupyter" / "notebook" / "static"
 

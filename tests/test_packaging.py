@@ -86,8 +86,8 @@ def test_a_recording_lab_builds_frames_only_when_asked(tmp_path):
         "lab.serve_env('cartpole', envs.Gymnasium('CartPole-v1'))\n"
         "lab.serve_actor('left', lambda observation: 0)\n"
         "trial = lab.start_trial('cartpole', 'left').wait(60)\n"
-        "assert 'cogment_jupyter.datastore.frames' not in sys.modules\n"
-        "assert len(lab.steps(trial.id)) > 0 and 'cogment_jupyter.datastore.frames' in sys.modules\n"
+        "assert 'cogment_jupyter.datastore.dataframes' not in sys.modules\n"
+        "assert len(lab.steps(trial.id)) > 0 and 'cogment_jupyter.datastore.dataframes' in sys.modules\n"
         "lab.close()\n"
     )
     assert "cogment_jupyter.datastore.store" in _loaded_by(code)

@@ -11,7 +11,7 @@ import importlib.util
 from cogment_jupyter.adapters.actors import Constant, Policy, Random, Torch
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import Codec, DecodeError, ValueOutsideSpaceError, codec_for
-from cogment_jupyter.adapters.frames import decode_frame, encode_frame
+from cogment_jupyter.adapters.frame_codec import decode_frame, encode_frame
 from cogment_jupyter.adapters.gymnasium_env import AGENT, Gymnasium
 from cogment_jupyter.adapters.payloads import LabAction, LabObservation, decode_action, decode_observation
 from cogment_jupyter.adapters.pettingzoo_env import PettingZooAEC, PettingZooParallel

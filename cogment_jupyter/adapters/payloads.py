@@ -19,7 +19,7 @@ import numpy as np
 
 from cogment_jupyter.adapters import wire
 from cogment_jupyter.adapters.codec import Codec
-from cogment_jupyter.adapters.frames import decode_frame, encode_frame
+from cogment_jupyter.adapters.frame_codec import decode_frame, encode_frame
 
 __all__ = [
     "LabAction",

@@ -11,9 +11,9 @@ Layout (one job per module):
 - ``writer``      the single writer thread (batching, transactions, compaction)
 - ``store``       ``TrialStore``: reads from any thread, change notification
 - ``inprocess``   ``InProcessDatalog``: the engine's ``DatalogConnection`` without gRPC, batched across trials
-- ``conversion``  chunks back to the SDK's ``StoredTrialSample`` (§11), with filters
+- ``stored_samples``  chunks back to the SDK's ``StoredTrialSample`` (§11), with filters
 - ``service``     ``DatalogSP`` + ``TrialDatastoreSP`` and ``DatastoreServer``
-- ``frames``      pandas frames (``trials``, ``steps``)
+- ``dataframes``  pandas DataFrames (``trials``, ``steps``)
 - ``decoding``    the value-decoding hook for ``steps()``
 - ``parquet``     export / import
 - ``api``         ``Datastore``, the user-facing facade

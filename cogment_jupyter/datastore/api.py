@@ -1,6 +1,6 @@
 """``Datastore``: the user-facing handle on a datastore directory (pandas frames, export, serving).
 
-pandas (``frames``) and Parquet load when a frame or an export is first asked for: a lab that
+pandas (``dataframes``) and Parquet load when a frame or an export is first asked for: a lab that
 only records does not pay for them.
 """
 
@@ -78,9 +78,9 @@ class Datastore:
         the agent's return (the first actor's, when no other actor has its class),
         ``return_<actor>`` each actor's; ``duration`` is in seconds.
         """
-        from cogment_jupyter.datastore import frames
+        from cogment_jupyter.datastore import dataframes
 
-        return frames.to_pandas(self.trials_table(state, properties, since, until, trial_ids))
+        return dataframes.to_pandas(self.trials_table(state, properties, since, until, trial_ids))
 
     def trials_table(
         self,
@@ -91,7 +91,7 @@ class Datastore:
         trial_ids: Iterable[str] | None = None,
     ) -> pa.Table:
         """:meth:`trials` as an Arrow table."""
-        from cogment_jupyter.datastore import frames
+        from cogment_jupyter.datastore import dataframes
 
         states = None
         if state is not None:
@@ -100,10 +100,10 @@ class Datastore:
             None if trial_ids is None else [trial_ids] if isinstance(trial_ids, str) else list(trial_ids),
             states=states,
             properties=properties,
-            since_ns=frames.to_ns(since) if since is not None else None,
-            until_ns=frames.to_ns(until) if until is not None else None,
+            since_ns=dataframes.to_ns(since) if since is not None else None,
+            until_ns=dataframes.to_ns(until) if until is not None else None,
         )
-        return frames.trials_table(pages)
+        return dataframes.trials_table(pages)
 
     def steps(self, trial_ids: str | Iterable[str], *, decode: bool = True) -> pd.DataFrame:
         """Tidy frame, one row per tick per actor: ``trial_id, tick, timestamp, state, actor,
@@ -114,12 +114,12 @@ class Datastore:
         the environment's info as JSON text. Works on trials still being written (what is
         committed so far).
         """
-        from cogment_jupyter.datastore import frames
+        from cogment_jupyter.datastore import dataframes
 
-        return frames.steps_frame(self._step_tables(trial_ids, decode))
+        return dataframes.steps_frame(self._step_tables(trial_ids, decode))
 
     def _step_tables(self, trial_ids: str | Iterable[str], decode: bool) -> list[pa.Table | dict[str, pd.Series]]:
-        from cogment_jupyter.datastore import frames
+        from cogment_jupyter.datastore import dataframes
 
         ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
         records = self._records(ids)
@@ -129,15 +129,15 @@ class Datastore:
             params = rec.params()
             decoder = decoder_for(params) if decode else None
             defaults = [a.default_action.content if a.HasField("default_action") else None for a in params.actors]
-            parts.append(frames.steps_table(rec, samples[rec.seq], decoder=decoder, default_actions=defaults))
+            parts.append(dataframes.steps_table(rec, samples[rec.seq], decoder=decoder, default_actions=defaults))
         return parts
 
     def raw_steps(self, trial_id: str, columns: Sequence[str] | None = None) -> pa.Table:
         """The steps of one trial as an Arrow table, payloads as stored (``columns``: only these)."""
-        from cogment_jupyter.datastore import frames
+        from cogment_jupyter.datastore import dataframes
 
         record = self._records([trial_id])[0]
-        return frames.steps_table(record, self._store.read(record.seq), columns=columns)
+        return dataframes.steps_table(record, self._store.read(record.seq), columns=columns)
 
     def samples(self, trial_id: str) -> pa.Table:
         """The stored samples of a trial as Arrow, one row per sample (the storage layout)."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from cogment_jupyter.datastore.actors import ActorDirectory
 from cogment_jupyter.datastore.chunks import ChunkBuilder
 from cogment_jupyter.datastore.store import TrialStore
-from cogment_jupyter.datastore.writer import CLOSE_LINGER, LINGER, RowBatch, TrialHandle
+from cogment_jupyter.datastore.writer import CLOSE_LINGER, LINGER, OpenTrial, RowBatch
 from cogment_jupyter.engine.components import DatalogConnection, TickRows
 from cogment_jupyter.engine.records import Sample
 
@@ -48,8 +48,8 @@ class Recorder:
         self._batch = RowBatch()
         self._future: Future[None] = Future()
         #: trials with a segment in the batch, and the rows of those that had to continue apart
-        self._placed: set[TrialHandle] = set()
-        self._own: dict[TrialHandle, ChunkBuilder] = {}
+        self._placed: set[OpenTrial] = set()
+        self._own: dict[OpenTrial, ChunkBuilder] = {}
         self._deadline = float("inf")
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: asyncio.Future[None] | None = None
@@ -65,14 +65,14 @@ class Recorder:
             recorder = recorders[loop] = cls(store, loop)
         return recorder
 
-    def open(self, trial_id: str, user_id: str, params: TrialParams) -> TrialHandle:
+    def open(self, trial_id: str, user_id: str, params: TrialParams) -> OpenTrial:
         """A new trial's handle; its row is written with the batch (before its samples)."""
-        handle = TrialHandle(0, trial_id, ActorDirectory.from_params(params))
+        handle = OpenTrial(0, trial_id, ActorDirectory.from_params(params))
         self._batch.creates.append((handle, (trial_id, user_id, params, time.time_ns())))
         self._due(LINGER)
         return handle
 
-    def builder(self, handle: TrialHandle) -> ChunkBuilder:
+    def builder(self, handle: OpenTrial) -> ChunkBuilder:
         """The builder to add ``handle``'s next rows to (then call :meth:`added`).
 
         A trial's rows stay contiguous: its first rows of a batch open a segment at the end of
@@ -93,7 +93,7 @@ class Recorder:
         builder.directory = handle.directory  # reward receivers are expanded per trial
         return builder
 
-    def added(self, handle: TrialHandle, builder: ChunkBuilder) -> None:
+    def added(self, handle: OpenTrial, builder: ChunkBuilder) -> None:
         """Rows of ``handle`` were added to ``builder``: they go within ``LINGER``."""
         if handle not in self._own:
             self._batch.groups[len(handle.directory)][1][-1][2] = len(builder)
@@ -102,7 +102,7 @@ class Recorder:
         else:
             self._due(LINGER)
 
-    def close(self, handle: TrialHandle) -> asyncio.Future[None]:
+    def close(self, handle: OpenTrial) -> asyncio.Future[None]:
         """Close a trial's stream with the batch, which goes within ``CLOSE_LINGER`` (``LINGER``
         while trials are run in a batch, see :meth:`hold`); resolved once committed."""
         batch = self._batch
@@ -183,7 +183,7 @@ class InProcessDatalog(DatalogConnection):
 
     def __init__(self, store: TrialStore) -> None:
         self._store = store
-        self._handle: TrialHandle | None = None
+        self._handle: OpenTrial | None = None
         self._recorder: Recorder | None = None
         self._closed = False
 
@@ -220,7 +220,7 @@ class InProcessDatalog(DatalogConnection):
         builder.add_rows(rows)
         recorder.added(handle, builder)
 
-    def _open(self, what: str) -> tuple[TrialHandle, Recorder]:
+    def _open(self, what: str) -> tuple[OpenTrial, Recorder]:
         handle, recorder = self._handle, self._recorder
         if handle is None or recorder is None:
             raise RuntimeError(

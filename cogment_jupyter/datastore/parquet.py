@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cogment_jupyter.datastore import chunks, frames
+from cogment_jupyter.datastore import chunks, dataframes
 from cogment_jupyter.datastore.errors import DatastoreError, UnknownTrialError
 from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.datastore.writer import MAX_CHUNK, delete_trials, upsert_trial, write_chunk
@@ -80,10 +80,12 @@ def _write_trial(writer: pq.ParquetWriter, trial_id: str, table: pa.Table) -> No
 
 
 def export_steps(parts: list[pa.Table | dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write per-trial steps tables (``frames.steps_table``) to one Parquet file to share."""
+    """Write per-trial steps tables (``dataframes.steps_table``) to one Parquet file to share."""
     tables = [_portable(part) for part in parts]
     try:
-        table = pa.concat_tables(tables, promote_options="permissive") if tables else frames.STEPS_SCHEMA.empty_table()
+        table = (
+            pa.concat_tables(tables, promote_options="permissive") if tables else dataframes.STEPS_SCHEMA.empty_table()
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
         raise DatastoreError(
             f"these trials' values have different types, which one Parquet column cannot hold ({error}); "

@@ -18,10 +18,10 @@ import grpc
 import grpc.aio
 
 from cogment_jupyter.access import Reach, bind, port_of
-from cogment_jupyter.datastore.conversion import SampleConverter
 from cogment_jupyter.datastore.errors import DatastoreError, DiskFullError
 from cogment_jupyter.datastore.store import POLL, TrialStore
-from cogment_jupyter.datastore.writer import TrialHandle
+from cogment_jupyter.datastore.stored_samples import SampleConverter
+from cogment_jupyter.datastore.writer import OpenTrial
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.service_status import status_reply
 from cogment_jupyter.proto import (
@@ -89,7 +89,7 @@ class DatalogServicer(datalog_pb2_grpc.DatalogSPServicer):
             )
         writer = self._store.writer
         try:
-            handle: TrialHandle = await asyncio.wrap_future(writer.create(trial_id, user_id, first.trial_params))
+            handle: OpenTrial = await asyncio.wrap_future(writer.create(trial_id, user_id, first.trial_params))
         except DatastoreError as error:  # a full disk, a read-only file: the orchestrator is told why
             await context.abort(_status_of(error), f"RunTrialDatalog: trial {trial_id} cannot be recorded: {error}")
         handle.kind = "datalog"
@@ -276,7 +276,7 @@ class TrialDatastoreServicer(trial_datastore_pb2_grpc.TrialDatastoreSPServicer):
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"AddSample: unknown trial {trial_id!r}; call AddTrial first"
             )
-        handle = TrialHandle(
+        handle = OpenTrial(
             rec.seq, trial_id, rec.directory(), kind="stored", samples=rec.samples, segments=None, returns=rec.returns
         )
         writer = self._store.writer

@@ -60,7 +60,7 @@ COMPACT_FROM = 4096
 
 
 @dataclass(eq=False, slots=True)
-class TrialHandle:
+class OpenTrial:
     """A trial open for writing in this process.
 
     ``kind`` says what its queued items are (see :meth:`Writer.add`). ``buffer`` is appended
@@ -82,7 +82,7 @@ class TrialHandle:
     segments: int | None = 0
     returns: list[float] = field(default_factory=list)
 
-    def take_row(self, created: TrialHandle) -> None:
+    def take_row(self, created: OpenTrial) -> None:
         """Become the handle of the row ``created`` describes."""
         self.seq, self.samples, self.segments, self.returns = (
             created.seq,
@@ -102,9 +102,9 @@ class RowBatch:
     trials to create, rows of many trials (one builder per actor count, ``[handle, start,
     stop]`` segments in row order) and trials to close, in that order."""
 
-    creates: list[tuple[TrialHandle, tuple[str, str, Any]]] = field(default_factory=list)
+    creates: list[tuple[OpenTrial, tuple[str, str, Any]]] = field(default_factory=list)
     groups: dict[int, tuple[chunks.ChunkBuilder, list[list[Any]]]] = field(default_factory=dict)
-    closes: list[TrialHandle] = field(default_factory=list)
+    closes: list[OpenTrial] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.creates or self.groups or self.closes)
@@ -116,7 +116,7 @@ class RowBatch:
             group = self.groups[len(directory)] = (chunks.ChunkBuilder(directory), [])
         return group
 
-    def handles(self) -> list[TrialHandle]:
+    def handles(self) -> list[OpenTrial]:
         return list(
             dict.fromkeys(
                 [h for h, _ in self.creates]
@@ -129,7 +129,7 @@ class RowBatch:
 @dataclass(slots=True)
 class _Op:
     kind: str  # create | drain | close | rows | flush | call
-    handle: TrialHandle | None = None
+    handle: OpenTrial | None = None
     payload: Any = None
     future: Future | None = None
 
@@ -157,11 +157,11 @@ class Writer:
         self._stopping = False
         self._conn: sqlite3.Connection | None = None
         #: trials that lost samples and whose row is not yet marked closed (the writer's thread only)
-        self._unclosed: list[TrialHandle] = []
+        self._unclosed: list[OpenTrial] = []
 
     # -- submission (any thread) -----------------------------------------------------------
 
-    def create(self, trial_id: str, user_id: str, params: TrialParams, *, closed: bool = False) -> Future[TrialHandle]:
+    def create(self, trial_id: str, user_id: str, params: TrialParams, *, closed: bool = False) -> Future[OpenTrial]:
         return self._submit(_Op("create", payload=(trial_id, user_id, params, closed), future=Future()), 0.0)
 
     def write(self, batch: RowBatch, future: Future[None]) -> None:
@@ -169,7 +169,7 @@ class Writer:
         is resolved once they are committed (each trial's own error, if any, is on its handle)."""
         self._submit(_Op("rows", payload=batch, future=future), 0.0)
 
-    def add(self, handle: TrialHandle, items: Iterable[Any], *, urgent: bool = False) -> None:
+    def add(self, handle: OpenTrial, items: Iterable[Any], *, urgent: bool = False) -> None:
         """Queue samples of the handle's ``kind``: ``datalog`` protobufs, or ``stored``
         ``(StoredTrialSample, bytes)`` pairs. Cheap: no lock unless a batch starts."""
         handle.buffer.extend(items)
@@ -184,7 +184,7 @@ class Writer:
                 self._queue.deadline = 0.0
                 self._cond.notify()
 
-    def close(self, handle: TrialHandle) -> Future[None]:
+    def close(self, handle: OpenTrial) -> Future[None]:
         """Mark a trial's stream closed (committed within ``CLOSE_LINGER``)."""
         return self._submit(_Op("close", handle, future=Future()), CLOSE_LINGER)
 
@@ -311,7 +311,7 @@ class Writer:
             if op.future is not None and not op.future.done():
                 op.future.set_exception(exc)
 
-    def _lost(self, handle: TrialHandle, exc: Exception) -> None:
+    def _lost(self, handle: OpenTrial, exc: Exception) -> None:
         """Samples of this trial were not stored: it is not written any further."""
         if handle.dropped:
             return
@@ -332,7 +332,7 @@ class Writer:
         """
         pending = _Pending(conn)
         closes: list[_Op] = []
-        rows_closed: list[TrialHandle] = []
+        rows_closed: list[OpenTrial] = []
         results: list[tuple[_Op, Any]] = []
         for handle in self._unclosed:
             if handle.seq:  # (0: its row was never written)
@@ -371,7 +371,7 @@ class Writer:
 
     # -- statements ------------------------------------------------------------------------
 
-    def _create(self, conn: sqlite3.Connection, trial_id: str, user_id: str, params: Any, closed: bool) -> TrialHandle:
+    def _create(self, conn: sqlite3.Connection, trial_id: str, user_id: str, params: Any, closed: bool) -> OpenTrial:
         return upsert_trial(conn, trial_id, user_id, params, closed=closed, writer=self._identity or this_process())
 
 
@@ -385,7 +385,7 @@ def _drain(buffer: deque) -> list[Any]:
 class _Summary:
     """What one transaction changes in a trial's row (applied to its handle once committed)."""
 
-    handle: TrialHandle
+    handle: OpenTrial
     samples: int
     segments: int | None
     returns: list[float]
@@ -427,14 +427,14 @@ class _Pending:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._groups: dict[tuple[str, int], tuple[chunks.ChunkBuilder, list[tuple[TrialHandle, int, int]]]] = {}
-        self.summaries: dict[TrialHandle, _Summary] = {}
+        self._groups: dict[tuple[str, int], tuple[chunks.ChunkBuilder, list[tuple[OpenTrial, int, int]]]] = {}
+        self.summaries: dict[OpenTrial, _Summary] = {}
         #: trials created in this transaction, their rows written (with their samples' summary) at finish
-        self._new: dict[TrialHandle, tuple[Any, ...]] = {}
+        self._new: dict[OpenTrial, tuple[Any, ...]] = {}
         #: the property sets this transaction looked up
         self._sets: dict[str, int] = {}
 
-    def create(self, creates: Sequence[tuple[TrialHandle, tuple[str, str, Any, int]]], writer: WriterIdentity) -> None:
+    def create(self, creates: Sequence[tuple[OpenTrial, tuple[str, str, Any, int]]], writer: WriterIdentity) -> None:
         """Give new trials their ``seq`` now and write their rows at :meth:`finish`, once with
         everything this transaction records of them (an existing id is updated at once, as
         :func:`upsert_trial` does)."""
@@ -467,7 +467,7 @@ class _Pending:
             values = _trial_values(self._conn, user_id, params, handle.directory, False, writer, self._sets)
             self._new[handle] = (seq, trial_id, *values, created_ns)
 
-    def add(self, handle: TrialHandle, items: list[Any]) -> None:
+    def add(self, handle: OpenTrial, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
         while items:
             builder, segments = self._group(key, handle)
@@ -485,14 +485,14 @@ class _Pending:
                 self._write(key)
 
     def _group(
-        self, key: tuple[str, int], handle: TrialHandle
-    ) -> tuple[chunks.ChunkBuilder, list[tuple[TrialHandle, int, int]]]:
+        self, key: tuple[str, int], handle: OpenTrial
+    ) -> tuple[chunks.ChunkBuilder, list[tuple[OpenTrial, int, int]]]:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = (chunks.ChunkBuilder(handle.directory), [])
         return group
 
-    def summary(self, handle: TrialHandle) -> _Summary:
+    def summary(self, handle: OpenTrial) -> _Summary:
         found = self.summaries.get(handle)
         if found is None:
             found = self.summaries[handle] = _Summary(handle, handle.samples, handle.segments, list(handle.returns))
@@ -505,7 +505,7 @@ class _Pending:
     def _write(self, key: tuple[str, int]) -> None:
         self.write(*self._groups.pop(key))
 
-    def write(self, builder: chunks.ChunkBuilder, segments: list[tuple[TrialHandle, int, int]]) -> None:
+    def write(self, builder: chunks.ChunkBuilder, segments: list[tuple[OpenTrial, int, int]]) -> None:
         """Store a builder's rows as one chunk, ``segments`` saying whose they are."""
         segments = [segment for segment in segments if segment[2] > segment[1]]
         if not segments:
@@ -528,7 +528,7 @@ class _Pending:
             summary.add(st)
         segments_.insert_segments(self._conn, rows)
 
-    def close(self, handle: TrialHandle) -> None:
+    def close(self, handle: OpenTrial) -> None:
         """Mark a trial's row closed with this transaction (and compact it if its samples are
         spread over many small segments)."""
         if handle.dropped and not handle.seq:
@@ -613,7 +613,7 @@ def upsert_trial(
     closed: bool,
     writer: WriterIdentity | None,
     created_ns: int | None = None,
-) -> TrialHandle:
+) -> OpenTrial:
     """Create a trial, or update its params like upstream's ``CreateOrUpdateTrials`` (in a transaction)."""
     directory = ActorDirectory.from_params(params)
     values = _trial_values(conn, user_id, params, directory, closed, writer)
@@ -624,14 +624,14 @@ def upsert_trial(
             "closed=?, writer_host=?, writer_pid=?, writer_start=? WHERE seq=?",
             (*values, row[0]),
         )
-        return TrialHandle(row[0], trial_id, directory, samples=row[1], segments=None, returns=json.loads(row[2]))
+        return OpenTrial(row[0], trial_id, directory, samples=row[1], segments=None, returns=json.loads(row[2]))
     returns = [0.0] * len(directory)
     cur = conn.execute(
         "INSERT INTO trials (trial_id, user_id, params, env_name, env_impl, actors, property_set, closed, "
         "writer_host, writer_pid, writer_start, returns, created_ns, properties) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
         (trial_id, *values, json.dumps(returns), created_ns or time.time_ns()),
     )
-    return TrialHandle(cur.lastrowid, trial_id, directory, returns=returns)
+    return OpenTrial(cur.lastrowid, trial_id, directory, returns=returns)
 
 
 def _trial_values(
@@ -676,7 +676,7 @@ def _property_set(conn: sqlite3.Connection, text: str, known: dict[str, int] | N
 
 def write_chunk(
     conn: sqlite3.Connection,
-    handle: TrialHandle,
+    handle: OpenTrial,
     batch: pa.RecordBatch,
 ) -> None:
     """Append a chunk of one trial's samples (a trial whose row :func:`upsert_trial` wrote in

@@ -34,9 +34,9 @@ from cogment_jupyter.lab.batch import TrialBatch, close_quietly
 from cogment_jupyter.lab.handles import Handles, TrialHandle
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.logs import LabLogs
+from cogment_jupyter.lab.loop_thread import LoopThread
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
 from cogment_jupyter.lab.remote import RemoteTrials
-from cogment_jupyter.lab.runtime import LoopThread
 from cogment_jupyter.lab.scope import Scope, TrialScope
 from cogment_jupyter.official_sdk import require_sdk
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc

@@ -24,7 +24,7 @@ from cogment_jupyter.model_registry.serialization import FORMAT_PROPERTY
 if TYPE_CHECKING:
     import pandas as pd
 
-    from cogment_jupyter.lab.runtime import LoopThread
+    from cogment_jupyter.lab.loop_thread import LoopThread
     from cogment_jupyter.model_registry.client import RegistryClient
     from cogment_jupyter.model_registry.follow import LatestModel
 
@@ -71,8 +71,8 @@ class Iteration:
 class Models:
     """The model registry at ``endpoint``, used from the lab's background loop."""
 
-    def __init__(self, runtime: LoopThread, client: RegistryClient) -> None:
-        self._runtime = runtime
+    def __init__(self, loop_thread: LoopThread, client: RegistryClient) -> None:
+        self._loop_thread = loop_thread
         self.client = client
 
     @property
@@ -80,10 +80,10 @@ class Models:
         return self.client.endpoint
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self._runtime.run(coroutine)
+        return self._loop_thread.run(coroutine)
 
     async def _wrap(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return await self._runtime.wrap(coroutine)
+        return await self._loop_thread.wrap(coroutine)
 
     # ------------------------------------------------------------------ publish
 
@@ -202,7 +202,7 @@ class Models:
         ``.wait(timeout)``): what model-following actors read."""
         from cogment_jupyter.model_registry.follow import LatestModel
 
-        return LatestModel.follow(self.endpoint, name, self.client.spool_dir, loop=self._runtime.loop)
+        return LatestModel.follow(self.endpoint, name, self.client.spool_dir, loop=self._loop_thread.loop)
 
     def __repr__(self) -> str:
         return f"<lab.models: the model registry at {self.endpoint}>"

@@ -7,7 +7,7 @@ synced traits below (custom messages, JSON plus binary buffers):
 kernel -> view
     ``{"type": "frame", "seq", "format", "width", "height", "key_seq"?, "key_view"?, "tick"?,
     "episode_return"?}`` with the encoded pixels in ``buffers[0]`` (see
-    :mod:`cogment_jupyter.notebook.frames`); tick and return ride along so the status line moves
+    :mod:`cogment_jupyter.notebook.frame_stream`); tick and return ride along so the status line moves
     with the picture without a trait update per frame.
 view -> kernel
     ``{"type": "hello", "view"}`` when a view renders (re-display, page reload): it gets the
@@ -44,7 +44,7 @@ import numpy as np
 import traitlets
 
 from .comm_routing import handled_between_cells, keep_frontend_routing
-from .frames import DEFAULT_FORMAT, EncodedFrame, FrameFormat, FrameStream
+from .frame_stream import DEFAULT_FORMAT, EncodedFrame, FrameFormat, FrameStream
 
 __all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
 

@@ -3,7 +3,7 @@
 - ``app``          ``CogmentJupyter``, the ``ExtensionApp`` (traits, start/stop hooks)
 - ``supervisor``   runs ``cogment-jupyter services runtime`` as a child, restarts it if it dies
 - ``handlers``     REST under ``/cogment/api/`` (status, trials, steps as JSON/Arrow, terminate)
-- ``data``         reads the shared datastore for the REST API
+- ``recorded_trials``  reads the shared datastore for the REST API
 - ``orchestrator_client``  the server's gRPC client of the runtime's orchestrator
 - ``discovery``    what a kernel calls: ``find_shared_runtime()``, ``shared_lab_arguments()``
 

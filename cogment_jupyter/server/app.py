@@ -22,11 +22,11 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode
 
-from cogment_jupyter.server.data import TrialData
 from cogment_jupyter.server.discovery import FILE_PREFIX, SERVER_RUNTIME_ENV, discovery_file, pid_alive
 from cogment_jupyter.server.handlers import routes
 from cogment_jupyter.server.nodelay import enable_kernel_websocket_nodelay, untrack_comm_status
 from cogment_jupyter.server.orchestrator_client import OrchestratorClient
+from cogment_jupyter.server.recorded_trials import RecordedTrials
 from cogment_jupyter.server.supervisor import RuntimePaths, RuntimeSupervisor, State
 
 #: seconds the status route waits for the orchestrator's Version
@@ -69,7 +69,7 @@ class CogmentJupyter(ExtensionApp):
     ).tag(config=True)
 
     supervisor: RuntimeSupervisor
-    data: TrialData
+    recorded_trials: RecordedTrials
 
     # ------------------------------------------------------------------ set-up
 
@@ -97,7 +97,7 @@ class CogmentJupyter(ExtensionApp):
             log_level=self.runtime_log_level,
             host=self.runtime_host,
         )
-        self.data = TrialData(datastore)
+        self.recorded_trials = RecordedTrials(datastore)
         self._clients: dict[str, OrchestratorClient] = {}
         # kernels the server starts inherit the server's environment: this names their file
         os.environ[SERVER_RUNTIME_ENV] = str(paths.discovery_file)
@@ -115,7 +115,7 @@ class CogmentJupyter(ExtensionApp):
         if self.auto_start:
             self.supervisor.start()
         # pandas and the decoders take seconds to import: not during the first request
-        self._warm_up = asyncio.get_running_loop().run_in_executor(None, self.data.warm_up)
+        self._warm_up = asyncio.get_running_loop().run_in_executor(None, self.recorded_trials.warm_up)
 
     async def stop_extension(self) -> None:
         await self.supervisor.stop()
@@ -123,7 +123,7 @@ class CogmentJupyter(ExtensionApp):
             with contextlib.suppress(Exception):
                 await client.close()
         self._clients.clear()
-        await asyncio.to_thread(self.data.close)
+        await asyncio.to_thread(self.recorded_trials.close)
         if os.environ.get(SERVER_RUNTIME_ENV) == str(self.supervisor.paths.discovery_file):
             del os.environ[SERVER_RUNTIME_ENV]
 

@@ -29,7 +29,14 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from cogment_jupyter.server.data import ARROW_STREAM, BadQuery, arrow_stream, parse_count, parse_filter, table_rows
+from cogment_jupyter.server.recorded_trials import (
+    ARROW_STREAM,
+    BadQuery,
+    arrow_stream,
+    parse_count,
+    parse_filter,
+    table_rows,
+)
 from cogment_jupyter.server.supervisor import RuntimeUnavailable
 
 if TYPE_CHECKING:
@@ -126,7 +133,7 @@ class TrialsHandler(CogmentHandler):
         self.cogment.use()
         arguments = {k: [v.decode() for v in values] for k, values in self.request.query_arguments.items()}
         query = parse_filter(arguments)
-        self.reply(await asyncio.to_thread(self.cogment.data.trials, query))
+        self.reply(await asyncio.to_thread(self.cogment.recorded_trials.trials, query))
 
 
 class TrialHandler(CogmentHandler):
@@ -139,7 +146,7 @@ class TrialHandler(CogmentHandler):
         self.cogment.use()
         live = await self.cogment.live_info(trial_id)
         try:
-            document = await asyncio.to_thread(self.cogment.data.trial, trial_id)
+            document = await asyncio.to_thread(self.cogment.recorded_trials.trial, trial_id)
         except UnknownTrialError:
             if live is None:
                 self.fail(404, f"unknown trial {trial_id!r}: not recorded and not running")
@@ -168,7 +175,7 @@ class StepsHandler(CogmentHandler):
         decode = self.get_query_argument("decode", "1").lower() not in ("0", "false", "no")
         try:
             table, decoded = await asyncio.to_thread(
-                self.cogment.data.steps, trial_id, decode=decode, offset=offset, limit=limit
+                self.cogment.recorded_trials.steps, trial_id, decode=decode, offset=offset, limit=limit
             )
         except UnknownTrialError:
             self.fail(404, f"unknown trial {trial_id!r}: it has recorded nothing")
@@ -229,7 +236,7 @@ class TerminateHandler(CogmentHandler):
         from cogment_jupyter.datastore.errors import UnknownTrialError
 
         try:
-            document = await asyncio.to_thread(self.cogment.data.trial, trial_id)
+            document = await asyncio.to_thread(self.cogment.recorded_trials.trial, trial_id)
         except UnknownTrialError:
             self.fail(404, f"unknown trial {trial_id!r}")
             return

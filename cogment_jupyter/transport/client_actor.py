@@ -18,7 +18,7 @@ import grpc
 from cogment_jupyter.engine.components import ActorConnection, ActorPort, ClientActorConnection, InitError
 from cogment_jupyter.engine.records import ActorInit, Message, Observation, Reward
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2_grpc
-from cogment_jupyter.transport import convert
+from cogment_jupyter.transport import protobuf_records
 from cogment_jupyter.transport.component_streams import ActorStream
 from cogment_jupyter.transport.grpc_components import NORMAL, _ActorStream, handshake
 from cogment_jupyter.transport.streams import StreamPump
@@ -67,7 +67,7 @@ class ClientActorSlot(_ActorStream, ClientActorConnection):
         self._pump = pump
         try:
             await pump.write_now(
-                common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(init))
+                common_pb2.ActorRunTrialInput(state=NORMAL, init_input=protobuf_records.actor_init_to_proto(init))
             )
         except ConnectionError as error:
             self._fail_join(error)
@@ -138,7 +138,7 @@ async def join_over_grpc(
     )
     first_message = common_pb2.ActorRunTrialOutput(state=NORMAL, init_output=selection)
     reply = await handshake(call, pump, first_message, common_pb2.ActorRunTrialOutput, "orchestrator", "init_input")
-    init = convert.actor_init_from_proto(reply.init_input)
+    init = protobuf_records.actor_init_from_proto(reply.init_input)
     stream = ActorStream(pump)
     try:
         await connection.init(init, stream)

@@ -19,7 +19,7 @@ from cogment_jupyter.engine.components import InitError
 from cogment_jupyter.engine.records import ActorInit, EnvInit
 from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.proto import agent_pb2_grpc, common_pb2, environment_pb2, environment_pb2_grpc
-from cogment_jupyter.transport import convert
+from cogment_jupyter.transport import protobuf_records
 from cogment_jupyter.transport.component_streams import ActorStream, EnvironmentStream
 from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
 from cogment_jupyter.transport.sdk_bridge import SdkSessions
@@ -145,7 +145,7 @@ class EnvironmentServicer(_ComponentServicer, environment_pb2_grpc.EnvironmentSP
 
     @staticmethod
     def _init(first: environment_pb2.EnvInitialInput) -> tuple[EnvInit, str]:
-        init = convert.env_init_from_proto(first)
+        init = protobuf_records.env_init_from_proto(first)
         return init, init.name
 
     async def Status(self, request, context):
@@ -165,7 +165,7 @@ class ServiceActorServicer(_ComponentServicer, agent_pb2_grpc.ServiceActorSPServ
 
     @staticmethod
     def _init(first: common_pb2.ActorInitialInput) -> tuple[ActorInit, str]:
-        init = convert.actor_init_from_proto(first)
+        init = protobuf_records.actor_init_from_proto(first)
         return init, init.actor_name
 
     async def Status(self, request, context):

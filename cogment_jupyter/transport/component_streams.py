@@ -21,7 +21,7 @@ from cogment_jupyter.engine.components import (
 )
 from cogment_jupyter.engine.records import Action, Message, ObservationSet, Reward
 from cogment_jupyter.proto import common_pb2, environment_pb2
-from cogment_jupyter.transport import convert
+from cogment_jupyter.transport import protobuf_records
 from cogment_jupyter.transport.streams import END, HEARTBEAT, LAST, LAST_ACK, NORMAL, StreamPump
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ class _ComponentStream(ComponentPort):
             self._pump.send(self.output(state=NORMAL, init_output=self.init_output()))
 
     def reward(self, reward: Reward) -> None:
-        self._pump.send(self.output(state=NORMAL, reward=convert.reward_to_proto(reward)))
+        self._pump.send(self.output(state=NORMAL, reward=protobuf_records.reward_to_proto(reward)))
 
     def message(self, message: Message) -> None:
-        self._pump.send(self.output(state=NORMAL, message=convert.message_to_proto(message)))
+        self._pump.send(self.output(state=NORMAL, message=protobuf_records.message_to_proto(message)))
 
     def last_ack(self) -> None:
         self._pump.send(self.output(state=LAST_ACK))
@@ -117,19 +117,19 @@ class ActorStream(_ComponentStream, ActorPort):
         self._rewards: list[Reward] = []
 
     def action(self, action: Action) -> None:
-        self._pump.send(common_pb2.ActorRunTrialOutput(state=NORMAL, action=convert.action_to_proto(action)))
+        self._pump.send(common_pb2.ActorRunTrialOutput(state=NORMAL, action=protobuf_records.action_to_proto(action)))
 
     def _on_data(self, message: common_pb2.ActorRunTrialInput) -> None:
         connection = self._connection
         assert connection is not None
         kind = message.WhichOneof("data")
         if kind == "reward":
-            self._rewards.append(convert.reward_from_proto(message.reward))
+            self._rewards.append(protobuf_records.reward_from_proto(message.reward))
         elif kind == "observation":
             pending, self._rewards = self._rewards, []
-            connection.observation(convert.observation_from_proto(message.observation), pending, self._last)
+            connection.observation(protobuf_records.observation_from_proto(message.observation), pending, self._last)
         elif kind == "message":
-            connection.message(convert.message_from_proto(message.message))
+            connection.message(protobuf_records.message_from_proto(message.message))
 
 
 class EnvironmentStream(_ComponentStream, EnvironmentPort):
@@ -144,7 +144,7 @@ class EnvironmentStream(_ComponentStream, EnvironmentPort):
 
     def observations(self, observation_set: ObservationSet) -> None:
         self.initialised()
-        proto = convert.observation_set_to_proto(observation_set)
+        proto = protobuf_records.observation_set_to_proto(observation_set)
         self._pump.send(environment_pb2.EnvRunTrialOutput(state=NORMAL, observation_set=proto))
 
     def last(self) -> None:
@@ -155,6 +155,6 @@ class EnvironmentStream(_ComponentStream, EnvironmentPort):
         assert connection is not None
         kind = message.WhichOneof("data")
         if kind == "action_set":
-            connection.actions(convert.action_set_from_proto(message.action_set), self._last)
+            connection.actions(protobuf_records.action_set_from_proto(message.action_set), self._last)
         elif kind == "message":
-            connection.message(convert.message_from_proto(message.message))
+            connection.message(protobuf_records.message_from_proto(message.message))

@@ -23,7 +23,7 @@ from cogment_jupyter.engine.records import (
     Sample,
 )
 from cogment_jupyter.proto import agent_pb2, common_pb2, datalog_pb2, environment_pb2
-from cogment_jupyter.transport import convert
+from cogment_jupyter.transport import protobuf_records
 from cogment_jupyter.transport.http2 import ConnectionPool
 from cogment_jupyter.transport.streams import END, HEARTBEAT, LAST, LAST_ACK, NORMAL, CallStream, StreamPump
 
@@ -107,7 +107,7 @@ class GrpcEnvironment(EnvironmentConnection):
             f"environment@{self._address}",
             environment_pb2.EnvRunTrialOutput,
         )
-        first = environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=convert.env_init_to_proto(init))
+        first = environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=protobuf_records.env_init_to_proto(init))
         await handshake(pump, pump, first, environment_pb2.EnvRunTrialInput, "environment")
         self._port = port
         pump.start(self._on_message, self._on_closed)
@@ -119,11 +119,11 @@ class GrpcEnvironment(EnvironmentConnection):
         if state == NORMAL:
             kind = reply.WhichOneof("data")
             if kind == "observation_set":
-                port.observations(convert.observation_set_from_proto(reply.observation_set))
+                port.observations(protobuf_records.observation_set_from_proto(reply.observation_set))
             elif kind == "reward":
-                port.reward(convert.reward_from_proto(reply.reward))
+                port.reward(protobuf_records.reward_from_proto(reply.reward))
             elif kind == "message":
-                port.message(convert.message_from_proto(reply.message))
+                port.message(protobuf_records.message_from_proto(reply.message))
             elif kind == "init_output":
                 log.error("Environment [%s]: repeated init data", self._address)
             elif kind == "details":
@@ -131,7 +131,7 @@ class GrpcEnvironment(EnvironmentConnection):
         elif state == LAST:
             port.last()
             if reply.WhichOneof("data") == "observation_set":
-                port.observations(convert.observation_set_from_proto(reply.observation_set))
+                port.observations(protobuf_records.observation_set_from_proto(reply.observation_set))
         elif state == LAST_ACK:
             port.last_ack()
         elif state == END:
@@ -147,12 +147,14 @@ class GrpcEnvironment(EnvironmentConnection):
         if last:
             self._pump.send(environment_pb2.EnvRunTrialInput(state=LAST))
         self._pump.send(
-            environment_pb2.EnvRunTrialInput(state=NORMAL, action_set=convert.action_set_to_proto(action_set))
+            environment_pb2.EnvRunTrialInput(state=NORMAL, action_set=protobuf_records.action_set_to_proto(action_set))
         )
 
     def message(self, message: Message) -> None:
         if self._pump is not None:
-            self._pump.send(environment_pb2.EnvRunTrialInput(state=NORMAL, message=convert.message_to_proto(message)))
+            self._pump.send(
+                environment_pb2.EnvRunTrialInput(state=NORMAL, message=protobuf_records.message_to_proto(message))
+            )
 
     def end(self, details: str | None) -> None:
         if self._ended or self._pump is None:
@@ -176,11 +178,11 @@ class _ActorStream:
         if state == NORMAL:
             kind = reply.WhichOneof("data")
             if kind == "action":
-                port.action(convert.action_from_proto(reply.action))
+                port.action(protobuf_records.action_from_proto(reply.action))
             elif kind == "reward":
-                port.reward(convert.reward_from_proto(reply.reward))
+                port.reward(protobuf_records.reward_from_proto(reply.reward))
             elif kind == "message":
-                port.message(convert.message_from_proto(reply.message))
+                port.message(protobuf_records.message_from_proto(reply.message))
             elif kind == "init_output":
                 log.error("Actor: repeated init data")
                 port.lost("repeated init data")
@@ -198,14 +200,18 @@ class _ActorStream:
         if pump is None:
             return
         for reward in rewards:
-            pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, reward=convert.reward_to_proto(reward)))
+            pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, reward=protobuf_records.reward_to_proto(reward)))
         if last:
             pump.send(common_pb2.ActorRunTrialInput(state=LAST))
-        pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, observation=convert.observation_to_proto(observation)))
+        pump.send(
+            common_pb2.ActorRunTrialInput(state=NORMAL, observation=protobuf_records.observation_to_proto(observation))
+        )
 
     def message(self, message: Message) -> None:
         if self._pump is not None:
-            self._pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, message=convert.message_to_proto(message)))
+            self._pump.send(
+                common_pb2.ActorRunTrialInput(state=NORMAL, message=protobuf_records.message_to_proto(message))
+            )
 
     def _close(self, details: str | None) -> None:
         self._ended = True
@@ -233,7 +239,7 @@ class GrpcServiceActor(_ActorStream):
             f"actor {init.actor_name}@{self._address}",
             common_pb2.ActorRunTrialOutput,
         )
-        first = common_pb2.ActorRunTrialInput(state=NORMAL, init_input=convert.actor_init_to_proto(init))
+        first = common_pb2.ActorRunTrialInput(state=NORMAL, init_input=protobuf_records.actor_init_to_proto(init))
         try:
             await handshake(pump, pump, first, common_pb2.ActorRunTrialInput, "actor")
         except BaseException:
@@ -278,7 +284,7 @@ class GrpcDatalog(DatalogConnection):
             return
         for sample in samples:
             self._pump.send(
-                datalog_pb2.RunTrialDatalogInput(sample=convert.sample_to_proto(sample, self._exclude_info))
+                datalog_pb2.RunTrialDatalogInput(sample=protobuf_records.sample_to_proto(sample, self._exclude_info))
             )
 
     async def close(self) -> None:

@@ -13,7 +13,7 @@ from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.service_status import status_reply, version_info
 from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
-from cogment_jupyter.transport import convert
+from cogment_jupyter.transport import protobuf_records
 from cogment_jupyter.transport.client_actor import ClientActorSlot
 from cogment_jupyter.transport.streams import StreamPump
 
@@ -38,7 +38,7 @@ def trial_info(trial: Trial, *, actors: bool = False, observation: bool = False)
             common_pb2.TrialActor(name=a.name, actor_class=a.actor_class) for a in trial.actors_in_trial()
         )
     if observation and trial.latest_observations is not None:
-        info.latest_observation.CopyFrom(convert.observation_set_to_proto(trial.latest_observations))
+        info.latest_observation.CopyFrom(protobuf_records.observation_set_to_proto(trial.latest_observations))
         info.tick_id = trial.tick_id
     return info
 

@@ -91,7 +91,7 @@ def _frame_line(env_id: str) -> str:
 
     import numpy as np
 
-    from cogment_jupyter.adapters.frames import decode_frame, encode_frame
+    from cogment_jupyter.adapters.frame_codec import decode_frame, encode_frame
 
     env = gym.make(env_id, render_mode="rgb_array")
     env.reset(seed=0)

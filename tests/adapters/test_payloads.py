@@ -9,7 +9,7 @@ import pytest
 
 from cogment_jupyter.adapters import wire
 from cogment_jupyter.adapters.codec import ValueOutsideSpaceError, codec_for
-from cogment_jupyter.adapters.frames import FrameFormatError, decode_frame, encode_frame
+from cogment_jupyter.adapters.frame_codec import FrameFormatError, decode_frame, encode_frame
 from cogment_jupyter.adapters.payloads import (
     LabAction,
     LabObservation,

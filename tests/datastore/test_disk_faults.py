@@ -62,7 +62,7 @@ def test_a_datalog_service_on_a_full_disk_tells_the_trial_why(tmp_path: Path) ->
     """The datastore as a gRPC service (``DatalogSP``): the orchestrator hears RESOURCE_EXHAUSTED
     with the reason, and the trial records it among its errors."""
     from cogment_jupyter.datastore import DatastoreServer
-    from cogment_jupyter.lab.runtime import LoopThread
+    from cogment_jupyter.lab.loop_thread import LoopThread
 
     with tmpfs(tmp_path / "disk", "5m") as disk:
         loop = LoopThread("datastore service")

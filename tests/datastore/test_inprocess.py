@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cogment_jupyter.datastore import Datastore, InProcessDatalog
-from cogment_jupyter.datastore.conversion import SampleConverter
+from cogment_jupyter.datastore.stored_samples import SampleConverter
 from cogment_jupyter.datastore.writer import COMPACT_FROM
 from cogment_jupyter.engine.components import DatalogConnection
 from cogment_jupyter.engine.records import (

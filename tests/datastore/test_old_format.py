@@ -19,8 +19,8 @@ from typing import Any
 
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.datastore import Datastore
-from cogment_jupyter.datastore.conversion import SampleConverter
 from cogment_jupyter.datastore.schema import SCHEMA_VERSION
+from cogment_jupyter.datastore.stored_samples import SampleConverter
 from tests.datastore.helpers import digest, plain
 from tests.mounts import read_only_view
 

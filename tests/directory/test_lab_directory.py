@@ -17,7 +17,7 @@ from tests.directory.conftest import FAST, sdk_directory
 @pytest.fixture
 def directory_endpoint(tmp_path: Path):
     """A directory on its own loop thread (the labs below block their caller)."""
-    from cogment_jupyter.lab.runtime import LoopThread
+    from cogment_jupyter.lab.loop_thread import LoopThread
 
     runtime = LoopThread("directory")
     server = DirectoryServer(None, FAST)

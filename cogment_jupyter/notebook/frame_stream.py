@@ -31,9 +31,9 @@ rgb-deflate 59 (44/70), png 46, jpeg 53, webp 50. Deflate was first or tied on f
 setting and for both sizes, and among the best on latency. It is lossless, needs only the
 standard library (Pillow is optional, for png/jpeg/webp), is the cheapest lossless encoding
 after raw, and is the format
-``cogment_jupyter.adapters.frames`` stores: a frame the datalog already compressed, or one
+``cogment_jupyter.adapters.frame_codec`` stores: a frame the datalog already compressed, or one
 that arrived compressed from the environment service, is not compressed again
-(:func:`cogment_jupyter.adapters.frames.deflate`). Raw RGB is cheapest to make but 100-700 kB a
+(:func:`cogment_jupyter.adapters.frame_codec.deflate`). Raw RGB is cheapest to make but 100-700 kB a
 frame costs the server and the page more than inflating does (31-42 frames/s for CartPole).
 
 The page inflates with fflate into one reused buffer, not the browser's ``DecompressionStream``,
@@ -55,7 +55,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from cogment_jupyter.adapters.frames import deflate
+from cogment_jupyter.adapters.frame_codec import deflate
 
 FrameFormat = Literal["rgb", "rgb-deflate", "png", "jpeg", "webp"]
 FORMATS: tuple[str, ...] = get_args(FrameFormat)

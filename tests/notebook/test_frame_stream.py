@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cogment_jupyter.notebook.frames import EncodedFrame, FrameStream, as_rgb, encode_frame
+from cogment_jupyter.notebook.frame_stream import EncodedFrame, FrameStream, as_rgb, encode_frame
 
 
 def frame(value: int = 0, h: int = 4, w: int = 6) -> np.ndarray:
@@ -70,7 +70,7 @@ class TestEncoding:
         assert len(e.data) < 20_000 < 600 * 400 * 3
 
     def test_frames_the_adapters_recorded_pass_through_without_re_encoding(self) -> None:
-        from cogment_jupyter.adapters.frames import encode_frame as record_frame
+        from cogment_jupyter.adapters.frame_codec import encode_frame as record_frame
 
         f = frame(9, 40, 60)
         data, fmt = record_frame(f)
@@ -257,7 +257,7 @@ class TestDeflateCache:
     """A frame compressed for the datalog is not compressed again for the widget (and back)."""
 
     def test_the_same_frame_is_compressed_once_and_a_redrawn_buffer_again(self) -> None:
-        from cogment_jupyter.adapters.frames import encode_frame as record
+        from cogment_jupyter.adapters.frame_codec import encode_frame as record
 
         f = np.ascontiguousarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8))
         recorded, _ = record(f)
@@ -268,7 +268,7 @@ class TestDeflateCache:
         assert again is not recorded and zlib.decompress(again) == f.tobytes()
 
     def test_a_frame_decoded_from_zlib_is_forwarded_as_received(self) -> None:
-        from cogment_jupyter.adapters.frames import decode_frame
+        from cogment_jupyter.adapters.frame_codec import decode_frame
 
         data = zlib.compress(frame(7).tobytes(), 1)
         decoded = decode_frame(data, "zlib:4x6x3")

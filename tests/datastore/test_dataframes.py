@@ -20,7 +20,7 @@ from cogment_jupyter.datastore import (
     register_decoder_factory,
     unregister_decoder_factory,
 )
-from cogment_jupyter.datastore.conversion import SampleConverter
+from cogment_jupyter.datastore.stored_samples import SampleConverter
 from cogment_jupyter.engine.records import Action, ObservationSet, Reward, RewardSource, Sample, TrialState
 from tests.datastore.helpers import make_params, values
 from tests.datastore.test_inprocess import record_trial, records

@@ -44,7 +44,7 @@ def _time_bound(name: str, raw: str) -> int:
     """Epoch ns digits, a duration meaning "that long ago" (``10min``, ``2h``) or a date/time."""
     import pandas as pd
 
-    from cogment_jupyter.datastore.frames import to_ns
+    from cogment_jupyter.datastore.dataframes import to_ns
 
     raw = raw.strip()
     if raw.lstrip("-").isdigit():
@@ -143,8 +143,8 @@ def arrow_stream(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-class TrialData:
-    """The shared datastore, opened on first use."""
+class RecordedTrials:
+    """The recorded trials of the shared datastore as the REST API serves them (the file opened on first use)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
