@@ -62,7 +62,7 @@ def serve_sdk(port: int, ready) -> None:
     import cogment
 
     from tests import sdk_cog_settings
-    from tests.orchestrator.sdk_components import Act, Obs
+    from tests.sdk_components import Act, Obs
 
     logging.basicConfig(level=logging.ERROR)
 

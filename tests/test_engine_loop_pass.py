@@ -1,4 +1,4 @@
-"""``tests/lab`` and ``tests/orchestrator`` once more, every trial on the engine's tick loop.
+"""``tests/lab``, ``tests/engine`` and ``tests/transport`` once more, every trial on the engine's tick loop.
 
 The first pass runs in-process trials on the fused loop wherever it applies (the default);
 this one runs the same tests in a child ``pytest`` with ``COGMENT_JUPYTER_FUSED_TICKS=0``,
@@ -22,9 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.timeout(1800)
 @pytest.mark.skipif(os.environ.get(FUSED_TICKS_VARIABLE) == "0", reason="this already is the engine-loop pass")
-def test_the_lab_and_orchestrator_tests_pass_on_the_engine_loop():
+def test_the_lab_engine_and_transport_tests_pass_on_the_engine_loop():
     env = {**os.environ, FUSED_TICKS_VARIABLE: "0"}
-    command = [sys.executable, "-m", "pytest", "tests/lab", "tests/orchestrator", "-q", "-p", "no:cacheprovider"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/lab",
+        "tests/engine",
+        "tests/transport",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1700)
     tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
     assert result.returncode == 0, f"the engine-loop pass failed ({' '.join(command)}):\n{tail}"

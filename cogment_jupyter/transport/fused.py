@@ -5,7 +5,7 @@ actions, action sets, rewards, samples) and the components' ports: several times
 CartPole step costs (``bench/throughput.py`` measures both loops). Here a tick is ``act`` on
 each actor and ``step`` on the environment, asked by the same functions the engine's loop
 asks them through (``transport.inprocess``), and one plain row for the datalog: the same
-ticks, the same states, the same rows in the datastore (``tests/orchestrator/test_fused.py``
+ticks, the same states, the same rows in the datastore (``tests/engine/test_fused.py``
 runs both loops and compares them).
 
 Only plain ticks run here, and only through the trial's :class:`~cogment_jupyter.engine.trial.TickLease`.

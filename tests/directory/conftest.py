@@ -11,7 +11,7 @@ import pytest
 
 from cogment_jupyter.directory.service import DirectoryOptions, DirectoryServer
 from tests import sdk_cog_settings
-from tests.orchestrator.conftest import orchestrator, sdk  # noqa: F401  (fixtures used here too)
+from tests.sdk_fixtures import orchestrator, sdk  # noqa: F401  (fixtures used here too)
 from tests.waiting import await_condition
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from cogment.directory import ServiceType
 
 from cogment_jupyter.directory.service import DirectoryOptions
 from tests.directory.conftest import eventually, sdk_directory
-from tests.orchestrator.sdk_components import Log, acting_actor, counting_environment
+from tests.sdk_components import Log, acting_actor, counting_environment
 
 
 async def serve_registered(sdk, directory_endpoint: str, log: Log, **context):

@@ -18,9 +18,8 @@ from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.server import OrchestratorServer
 from tests import sdk_cog_settings
 from tests.directory.conftest import eventually, sdk_directory
-from tests.orchestrator.sdk_components import Log, acting_actor, counting_environment, recording_datalog, trial_params
-from tests.orchestrator.test_cli_and_hooks import free_port
-from tests.orchestrator.test_sdk_trials import wait_state
+from tests.sdk_components import Log, acting_actor, counting_environment, recording_datalog, trial_params, wait_state
+from tests.transport.test_cli_and_hooks import free_port
 
 
 @pytest.fixture

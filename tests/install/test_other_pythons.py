@@ -1,8 +1,8 @@
-"""The orchestrator and lab test folders on CPython 3.12 and 3.13 (the whole suite runs on 3.11).
+"""The engine, transport and lab test folders on CPython 3.12 and 3.13 (the whole suite runs on 3.11).
 
 Each version gets the contributors' environment, made by ``uv sync --frozen`` from this
 repository's lock (the official SDK included, as the tests' client), in ``.venvs/<version>``
-(git-ignored; kept between runs, re-synced each time), and runs ``pytest tests/orchestrator
+(git-ignored; kept between runs, re-synced each time), and runs ``pytest tests/engine tests/transport
 tests/lab`` there.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from tests.install.conftest import ROOT
 from tests.install.pythons import find_python, missing
 
-FOLDERS = ("tests/orchestrator", "tests/lab")
+FOLDERS = ("tests/engine", "tests/transport", "tests/lab")
 
 
 @pytest.mark.timeout(2400)

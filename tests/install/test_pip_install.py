@@ -259,8 +259,8 @@ async def test_the_orchestrator_command_runs_a_trial_for_the_official_sdk(instal
     import cogment
 
     from tests import sdk_cog_settings
-    from tests.orchestrator.conftest import SdkServices
-    from tests.orchestrator.sdk_components import Log, acting_actor, counting_environment, trial_params
+    from tests.sdk_components import Log, acting_actor, counting_environment, trial_params
+    from tests.sdk_fixtures import SdkServices
 
     fifo = tmp_path / "status"
     os.mkfifo(fifo)

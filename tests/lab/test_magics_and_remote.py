@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.lab import remote as remote_module
-from tests.orchestrator.test_cli_and_hooks import free_port
+from tests.transport.test_cli_and_hooks import free_port
 
 
 def run_notebook(cells: list[str], cwd) -> list[str]:

@@ -1,4 +1,7 @@
-"""Fixtures: our orchestrator on a loopback port, and official-SDK services beside it."""
+"""Fixtures: our orchestrator on a loopback port, and official-SDK services beside it.
+
+Not a conftest: the conftests of the folders that use them import them.
+"""
 
 from __future__ import annotations
 

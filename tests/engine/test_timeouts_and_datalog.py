@@ -8,15 +8,16 @@ import cogment
 from cogment.api import common_pb2
 from google.protobuf import wrappers_pb2
 
-from tests.orchestrator.sdk_components import (
+from tests.sdk_components import (
     Act,
     Log,
     Obs,
     acting_actor,
     recording_datalog,
+    serve_basic,
     trial_params,
+    wait_state,
 )
-from tests.orchestrator.test_sdk_trials import serve_basic, wait_state
 from tests.waiting import await_condition
 
 ACTIVE = cogment.EventType.ACTIVE

@@ -18,7 +18,7 @@ from cogment_jupyter.lab.lab import fused_ticks_default
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
-from tests.orchestrator.sdk_components import recording_datalog
+from tests.sdk_components import recording_datalog
 
 LOCAL = "127.0.0.1:1"  # an address nobody listens on: only the in-process path can serve it
 

@@ -7,8 +7,16 @@ import asyncio
 import cogment
 from google.protobuf import wrappers_pb2
 
-from tests.orchestrator.sdk_components import Act, Log, Obs, acting_actor, counting_environment, trial_params
-from tests.orchestrator.test_sdk_trials import serve_basic, wait_state
+from tests.sdk_components import (
+    Act,
+    Log,
+    Obs,
+    acting_actor,
+    counting_environment,
+    serve_basic,
+    trial_params,
+    wait_state,
+)
 
 ACTIVE = cogment.EventType.ACTIVE
 ENDING = cogment.EventType.ENDING

@@ -20,9 +20,8 @@ from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.server import OrchestratorServer
 from tests import sdk_cog_settings
-from tests.orchestrator.sdk_components import Log, acting_actor, counting_environment
-from tests.orchestrator.test_inprocess import LOCAL, cartpole_params
-from tests.orchestrator.test_sdk_trials import serve_basic, wait_state
+from tests.engine.test_inprocess import LOCAL, cartpole_params
+from tests.sdk_components import Log, acting_actor, counting_environment, serve_basic, wait_state
 
 
 def free_port() -> int:

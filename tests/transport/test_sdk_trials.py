@@ -6,28 +6,19 @@ import asyncio
 
 import cogment
 
-from tests.orchestrator.sdk_components import (
+from tests.sdk_components import (
     Log,
     acting_actor,
     counting_environment,
     recording_datalog,
+    serve_basic,
     trial_params,
+    wait_state,
 )
 from tests.waiting import await_condition
 
 ACTIVE = cogment.EventType.ACTIVE
 ENDING = cogment.EventType.ENDING
-
-
-async def wait_state(controller: cogment.Controller, trial_id: str, state: cogment.TrialState, timeout=10.0):
-    async def poll():
-        while True:
-            infos = await controller.get_trial_info(trial_id)
-            if infos and infos[0].state == state:
-                return infos[0]
-            await asyncio.sleep(0.02)
-
-    return await asyncio.wait_for(poll(), timeout)
 
 
 async def test_environment_ends_the_trial(orchestrator, sdk):
@@ -59,16 +50,6 @@ async def test_environment_ends_the_trial(orchestrator, sdk):
     ]
     info = await wait_state(controller, trial_id, cogment.TrialState.ENDED)
     assert info.tick_id == 3
-
-
-async def serve_basic(sdk, log: Log, *, end_after=None, actor_impls=None, datalog=None) -> str:
-    services = sdk()
-    services.context.register_environment(counting_environment(log, end_after=end_after), "env")
-    for impl_name, impl in (actor_impls or {"actor": acting_actor(log)}).items():
-        services.context.register_actor(impl, impl_name, ["player", "coach"])
-    if datalog is not None:
-        services.context.register_datalog(datalog)
-    return await services.serve()
 
 
 async def test_max_steps_counts_ticks_with_the_upstream_off_by_one(orchestrator, sdk):

@@ -11,8 +11,7 @@ import pytest
 from cogment.api import orchestrator_pb2, orchestrator_pb2_grpc
 
 from cogment_jupyter.engine.ids import MAX_TRIAL_ID_LENGTH
-from tests.orchestrator.sdk_components import Log, acting_actor, counting_environment, trial_params
-from tests.orchestrator.test_sdk_trials import wait_state
+from tests.sdk_components import Log, acting_actor, counting_environment, trial_params, wait_state
 
 UNSENDABLE = {
     "non-ASCII": ("caf\u00e9", "U+00E9"),

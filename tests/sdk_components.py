@@ -131,3 +131,24 @@ def recording_datalog(samples: list, done: asyncio.Event, params_seen: list | No
         done.set()
 
     return impl
+
+
+async def wait_state(controller: cogment.Controller, trial_id: str, state: cogment.TrialState, timeout=10.0):
+    async def poll():
+        while True:
+            infos = await controller.get_trial_info(trial_id)
+            if infos and infos[0].state == state:
+                return infos[0]
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def serve_basic(sdk, log: Log, *, end_after=None, actor_impls=None, datalog=None) -> str:
+    services = sdk()
+    services.context.register_environment(counting_environment(log, end_after=end_after), "env")
+    for impl_name, impl in (actor_impls or {"actor": acting_actor(log)}).items():
+        services.context.register_actor(impl, impl_name, ["player", "coach"])
+    if datalog is not None:
+        services.context.register_datalog(datalog)
+    return await services.serve()

@@ -7,8 +7,7 @@ import asyncio
 import cogment
 
 from cogment_jupyter.datastore import Datastore
-from tests.orchestrator.sdk_components import Log, trial_params
-from tests.orchestrator.test_sdk_trials import serve_basic, wait_state
+from tests.sdk_components import Log, serve_basic, trial_params, wait_state
 
 
 async def test_trial_logs_to_the_datastore_and_the_sdk_reads_it_live(orchestrator, sdk, tmp_path):
