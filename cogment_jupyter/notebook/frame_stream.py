@@ -51,14 +51,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 
 from cogment_jupyter.adapters.frame_codec import deflate
+from cogment_jupyter.notebook.protocol import FORMATS, FrameFormat, FrameMessage
 
-FrameFormat = Literal["rgb", "rgb-deflate", "png", "jpeg", "webp"]
-FORMATS: tuple[str, ...] = get_args(FrameFormat)
 DEFAULT_FORMAT: FrameFormat = "rgb-deflate"
 PILLOW_FORMATS = ("png", "jpeg", "webp")
 
@@ -330,7 +329,7 @@ class FrameStream:
             self.stats.encode_s += time.perf_counter() - t0
         self._seq += 1
         seq = self._seq
-        header = {
+        header: FrameMessage = {
             "type": "frame",
             "seq": seq,
             "format": encoded.format,

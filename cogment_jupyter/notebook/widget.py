@@ -1,23 +1,12 @@
 """PlayWidget: an environment's frames in a notebook cell, the player's keyboard back to Python.
 
 The widget is transport and display only; what a key means and when the environment steps is
-the caller's business (``lab.play`` drives it from a Cogment client actor). Protocol, beside the
-synced traits below (custom messages, JSON plus binary buffers):
-
-kernel -> view
-    ``{"type": "frame", "seq", "format", "width", "height", "key_seq"?, "key_view"?, "tick"?,
-    "episode_return"?}`` with the encoded pixels in ``buffers[0]`` (see
-    :mod:`cogment_jupyter.notebook.frame_stream`); tick and return ride along so the status line moves
-    with the picture without a trait update per frame.
-view -> kernel
-    ``{"type": "hello", "view"}`` when a view renders (re-display, page reload): it gets the
-    latest frame; ``{"type": "ack", "seq", "view", "recv_ms"?, "ack_ms"?}`` after painting (or
-    skipping, when a newer one came) a frame, covering every frame up to ``seq``; frames sent with
-    ``"ack": false`` need no ack of their own;
-    ``{"type": "keys", "view", "seq", "event": "down"|"up"|"release", "key", "pressed": [...],
-    "t_ms"}`` whenever the set of held keys changes (``release``: focus lost, all keys up);
-    ``{"type": "control", "action": "pause"|"resume"|"restart"|"play_again"}`` from the buttons;
-    ``{"type": "action", "value": <JSON>, "t_ms"?}`` a JSON action from a custom front end.
+the caller's business (``lab.play`` drives it from a Cogment client actor). Beside the synced
+traits below, it talks to its views in custom messages (JSON plus binary buffers) declared in
+:mod:`cogment_jupyter.notebook.protocol` (and ``js/src/protocol.ts``): frames out, each with
+the encoded pixels in ``buffers[0]`` (see :mod:`cogment_jupyter.notebook.frame_stream`) and the
+tick and return it shows; ``hello``, ``ack``, ``keys``, ``control`` and ``action`` (a JSON action
+from a custom front end) in.
 
 Threads: with JupyterLab >= 4.4 or Notebook 7 and ipykernel >= 7, messages from the browser are
 handled on a kernel *subshell* thread, at once, even while a cell runs (the widget keeps the
@@ -37,20 +26,20 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import numpy as np
 import traitlets
 
 from .comm_routing import handled_between_cells, keep_frontend_routing
-from .frame_stream import DEFAULT_FORMAT, EncodedFrame, FrameFormat, FrameStream
+from .frame_stream import DEFAULT_FORMAT, EncodedFrame, FrameStream
+from .protocol import CONTROL_ACTIONS, FrameFormat
 
 __all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-CONTROL_ACTIONS = ("pause", "resume", "restart", "play_again")
 #: shown when a person's input reaches the kernel only between cells (see ``comm_routing``)
 BETWEEN_CELLS_NOTICE = (
     "This front end hands the game's keys to the kernel only between cells: while a cell runs they wait. "
@@ -271,33 +260,37 @@ class PlayWidget(anywidget.AnyWidget):
         """Call ``callback(value, t_ms)`` for JSON actions sent by a custom front end (same threads)."""
         self._action_callbacks.register(callback, remove)
 
-    # ---- messages from views
+    # ---- messages from views (``protocol.VIEW_MESSAGES``)
+    #: each message kind a view sends and the method that handles it
+    MESSAGE_HANDLERS: ClassVar[dict[str, str]] = {
+        "hello": "_on_hello_message",
+        "ack": "_on_ack_message",
+        "keys": "_on_keys_message",
+        "control": "_on_control_message",
+        "action": "_on_action_message",
+    }
+
     def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
-        if not isinstance(content, dict):
+        handler = self.MESSAGE_HANDLERS.get(content.get("type")) if isinstance(content, dict) else None
+        if handler is None:
+            log.debug("PlayWidget: ignoring message %r", content)
             return
-        kind = content.get("type")
         try:
-            if kind == "ack":
-                self._frames.ack(
-                    int(content["seq"]),
-                    _float_or_none(content.get("recv_ms")),
-                    _float_or_none(content.get("ack_ms")),
-                )
-            elif kind == "hello":
-                self._release_keys_of_other_views(content.get("view"))
-                self._frames.hello()
-            elif kind == "keys":
-                self._note_input_path()
-                self._on_keys_message(content)
-            elif kind == "control":
-                self._note_input_path()
-                self._on_control_message(str(content.get("action")))
-            elif kind == "action":
-                self._action_callbacks(content.get("value"), _float_or_none(content.get("t_ms")))
-            else:
-                log.debug("PlayWidget: ignoring message %r", content)
+            getattr(self, handler)(content)
         except (KeyError, TypeError, ValueError):
             log.warning("PlayWidget: malformed message %r", content, exc_info=True)
+
+    def _on_hello_message(self, content: dict[str, Any]) -> None:
+        self._release_keys_of_other_views(content.get("view"))
+        self._frames.hello()
+
+    def _on_ack_message(self, content: dict[str, Any]) -> None:
+        self._frames.ack(
+            int(content["seq"]), _float_or_none(content.get("recv_ms")), _float_or_none(content.get("ack_ms"))
+        )
+
+    def _on_action_message(self, content: dict[str, Any]) -> None:
+        self._action_callbacks(content.get("value"), _float_or_none(content.get("t_ms")))
 
     def _note_input_path(self) -> None:
         """Tell the person when their input can only arrive between cells (once)."""
@@ -305,6 +298,7 @@ class PlayWidget(anywidget.AnyWidget):
             self.notice = BETWEEN_CELLS_NOTICE
 
     def _on_keys_message(self, content: dict[str, Any]) -> None:
+        self._note_input_path()
         received_ms = time.time() * 1000
         pressed = tuple(str(k) for k in content.get("pressed", ()))
         with self._input_lock:
@@ -329,7 +323,9 @@ class PlayWidget(anywidget.AnyWidget):
             self._pressed = ()
         self._keys_callbacks(frozenset(), time.time() * 1000)
 
-    def _on_control_message(self, action: str) -> None:
+    def _on_control_message(self, content: dict[str, Any]) -> None:
+        self._note_input_path()
+        action = str(content.get("action"))
         if action not in CONTROL_ACTIONS:
             log.warning("PlayWidget: unknown control %r", action)
             return

@@ -1,7 +1,9 @@
 /**
  * Messages between the kernel (PlayWidget in cogment_jupyter/notebook/widget.py) and a view.
  *
- * Kept in one file so both directions can be read side by side; the Python side mirrors it.
+ * Kept in one file so both directions can be read side by side. The Python half is
+ * cogment_jupyter/notebook/protocol.py; tests/notebook/test_protocol.py checks that the two
+ * declare the same messages, fields and types.
  */
 
 /** How a frame's single binary buffer is encoded. */
@@ -57,7 +59,14 @@ export type ViewMessage =
       /** Browser wall clock (ms since the epoch) of the DOM event. */
       t_ms: number;
     }
-  | { type: "control"; action: ControlAction };
+  | { type: "control"; action: ControlAction }
+  | {
+      /** A JSON action from a custom front end, taken as the player's next action (play.ts sends none). */
+      type: "action";
+      value: unknown;
+      /** Browser wall clock (ms since the epoch) of the input. */
+      t_ms?: number;
+    };
 
 /** Synced traits of PlayWidget. */
 export interface PlayModel {
