@@ -262,6 +262,8 @@ class KernelPump(_Phases):
         return {"steps_per_s": n / (time.perf_counter() - t0)}
 
     def pump(self, fmt: str, pace: float, seconds: float, env_in: str = "kernel") -> dict[str, Any]:
+        from cogment_jupyter.notebook.tracing import Tracing
+
         w = self.widget
         w.frame_format = fmt
         env = (LocalEnv if env_in == "kernel" else RemoteEnv)(self.kind, fmt)
@@ -273,7 +275,7 @@ class KernelPump(_Phases):
         cpu0 = time.process_time()
         t0 = next_t = time.perf_counter()
         tick, ret = 0, 0.0
-        w.trace = True
+        w.tracing = Tracing()
         while time.perf_counter() - t0 < seconds and not self.stop_event.is_set():
             key_seq = w.key_seq
             pressed = w.pressed
@@ -282,13 +284,14 @@ class KernelPump(_Phases):
             frame, r, done = env.step(action)
             marks.update(env.marks, step=time.time() * 1000)
             tick, ret = tick + 1, ret + r
-            w.show_frame(frame, key_seq=key_seq, tick=tick, episode_return=ret, marks=marks)
+            w.tracing.mark_frame(**marks)
+            w.show_frame(frame, key_seq=key_seq, tick=tick, episode_return=ret)
             if done:
                 tick, ret = 0, 0.0
             next_t += period
             if self.key_event.wait(max(0.0, next_t - time.perf_counter())):
                 self.key_event.clear()
-                w.mark_key("loop")
+                w.tracing.mark_key("loop")
                 next_t = time.perf_counter()  # a key: step now, the tick clock restarts
             elif time.perf_counter() - next_t > 5 * period:
                 next_t = time.perf_counter()  # fell behind: do not burst to catch up
@@ -331,7 +334,9 @@ class LabPlayBench(_Phases):
         self.widget = self.lab.play("bench-cartpole", keys=keys, noop=0, fps=60, title=title)
         if window is not None:
             self.widget._frames.window = window
-        self.widget.trace = True
+        from cogment_jupyter.notebook.tracing import Tracing
+
+        self.widget.tracing = Tracing()
         self.stop_event = threading.Event()
 
     def phase(self, phase: str, **kw: Any) -> dict[str, Any]:

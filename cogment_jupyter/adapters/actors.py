@@ -28,7 +28,7 @@ _M64 = (1 << 64) - 1
 
 
 def _mix(*parts: int) -> int:
-    """A 64-bit seed from integers (splitmix64 steps): deterministic across processes, ~1 us."""
+    """A 64-bit seed from integers (splitmix64 steps): deterministic across processes, and cheap."""
     h = 0x9E3779B97F4A7C15
     for p in parts:
         h = ((h ^ (p & _M64)) * 0xBF58476D1CE4E5B9) & _M64
@@ -77,8 +77,8 @@ class _Seeded(Actor):
         self.seed = seed
         self._forks = 0
         self._fork_index = 0
-        # Unseeded trials share this stream: seeding a generator per trial costs ~10 us, as
-        # much as a short episode, and there is nothing to reproduce.
+        # Unseeded trials share this stream: seeding a generator per trial costs as much as a
+        # short episode (docs/decisions/hot-path-costs.md), and there is nothing to reproduce.
         self._entropy = random.Random()
         self.trial_seed: int | None = None
         self._rng: np.random.Generator | None = None
@@ -104,7 +104,7 @@ class _Seeded(Actor):
 
     @property
     def rng(self) -> np.random.Generator:
-        """This trial's numpy generator (made on first use: it costs ~8 us)."""
+        """This trial's numpy generator (made on first use: making one costs as much as a short episode)."""
         if self._rng is None:
             self._rng = np.random.default_rng(self._seed_value())
         return self._rng
@@ -113,8 +113,8 @@ class _Seeded(Actor):
 class Random(_Seeded):
     """Uniform random actions from the agent's action space, honouring action masks.
 
-    Discrete actions without a mask come from Python's ``random`` (~0.1 us a step, a tenth
-    of ``action_space.sample()``); other spaces and masked draws use a seeded copy of the
+    Discrete actions without a mask come from Python's ``random`` (a tenth of the cost of
+    ``action_space.sample()``); other spaces and masked draws use a seeded copy of the
     space's ``sample``. See :func:`derive_seed` for reproducibility.
     """
 

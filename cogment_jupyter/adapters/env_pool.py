@@ -3,7 +3,7 @@
 The object users build is a template: it reads the spaces once (so ``agent_specs`` works
 before any trial) and every trial runs on a ``fork()`` that takes an env on its first reset.
 A finished trial's env goes back to a pool shared by the template and its forks: making an
-env (``gym.make``: ~200 us for CartPole) costs as much as a short episode, while
+env (``gym.make``) costs as much as a short episode, while
 ``reset(seed=...)`` puts a used env in the same state as a new one.
 """
 

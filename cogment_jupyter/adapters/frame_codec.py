@@ -1,10 +1,9 @@
 """Rendered frames on the wire and in storage.
 
-Measured on classic-control frames (600x400 / 500x500 RGB, ``tests/adapters/bench_adapters.py --frames``):
-zlib level 1 of the raw pixels encodes in ~1 ms to 4-10 kB and decodes in ~0.35 ms, while
-PNG (Pillow) takes 3-5 ms to a slightly *larger* result and 1.7 ms to decode. So frames
-are stored as ``zlib:HxWxC`` (standard library only, trivially decoded in any language);
-``png`` and ``raw`` are read too, for frames written by other tools.
+Frames are stored as ``zlib:HxWxC``: zlib level 1 of the raw pixels encodes faster than PNG to
+a result no larger and decodes faster (``docs/decisions/play-widget.md``), needs only the
+standard library and is trivially decoded in any language; ``png`` and ``raw`` are read too,
+for frames written by other tools.
 """
 
 from __future__ import annotations
@@ -25,9 +24,9 @@ class _DeflateCache:
     """The zlib bytes of the last few frames, so one frame is not compressed twice.
 
     A rendered frame is compressed for the datalog (and the wire) and again by the play widget,
-    with the same zlib level: ~1.2 ms each for 600x400. Entries are the arrays themselves (weakly
+    with the same zlib level. Entries are the arrays themselves (weakly
     referenced): a frame decoded from zlib bytes is read-only and maps back to them as is; any
-    other array must also still have the CRC-32 it had when compressed (0.16 ms), so a buffer an
+    other array must also still have the CRC-32 it had when compressed (much cheaper), so a buffer an
     environment reuses and redraws in place is compressed again.
     """
 

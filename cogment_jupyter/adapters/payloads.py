@@ -232,8 +232,8 @@ class LabObservation:
     def snapshot(self, envelope: bytes | None = None) -> None:
         """Fix what this observation records as (``envelope``, or its values as they are now):
         the environment may change its arrays in place at its next step. Arrays are copied,
-        which costs a CartPole frame 20 us where encoding it costs 270 (this runs before a
-        person's frame is shown); other mutable values are encoded now."""
+        a fraction of what encoding them costs (this runs before a person's frame is shown);
+        other mutable values are encoded now."""
         if envelope is not None:
             self._wire = envelope
         elif self._wire is None:

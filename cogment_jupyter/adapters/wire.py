@@ -10,8 +10,8 @@ is the same schema as ``.proto`` text, for SDK clients in other languages.
 presence) so an empty value (``""`` for a Text space) differs from no value at all.
 
 Our side writes envelopes by hand (:func:`encode_observation`, :func:`encode_action`):
-byte-identical to ``SerializeToString`` (tested), ~0.35 us instead of ~0.55 us for the
-common value-only envelope, and without importing protobuf on the in-process path.
+byte-identical to ``SerializeToString`` (tested), faster for the common value-only envelope,
+and without importing protobuf on the in-process path (``docs/decisions/hot-path-costs.md``).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def _build() -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
-    # The message classes are made on first use: importing protobuf costs ~0.1 s, and the
+    # The message classes are made on first use: importing protobuf is slow, and the
     # in-process path (and our own encoding) never needs it.
     if any(name == n for n, _ in _SCHEMA):
         return _build()[name]

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from cogment_jupyter.datastore.store import TrialStore
 
 # Names are imported on first use so that a writer process or the gRPC service does not pay
-# for pandas (≈2 s of imports) until it needs a DataFrame.
+# for pandas (seconds of imports) until it needs a DataFrame.
 _EXPORTS = {
     "Datastore": "api",
     "TrialDecoder": "decoding",

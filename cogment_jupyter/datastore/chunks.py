@@ -1,11 +1,11 @@
 """The columnar chunk: how a batch of samples is stored (one Arrow record batch per commit).
 
-Row-per-value SQLite tables read at ~0.5 M rows/s from Python, far too slow for a
-million-step DataFrame; a chunk is one BLOB holding a whole batch as Arrow columns, so reading
-a trial is a few memcpy's and the tidy frame is built with vectorised Arrow compute. One row
-per sample, with per-actor lists of a fixed length (the trial's actor count), keeps everything
-needed to rebuild the exact ``StoredTrialSample`` of §11 (observations + actors map, action
-contents, reward sources with their receiver patterns, messages).
+Row-per-value SQLite tables read far too slowly from Python for a million-step DataFrame; a
+chunk is one BLOB holding a whole batch as Arrow columns, so reading a trial is a few memcpy's
+and the tidy frame is built with vectorised Arrow compute. One row per sample, with per-actor
+lists of a fixed length (the trial's actor count), keeps everything needed to rebuild the exact
+``StoredTrialSample`` of §11 (observations + actors map, action contents, reward sources with
+their receiver patterns, messages).
 
 Four producers fill the same columns: plain ticks as rows (``engine.components.TickRows``:
 a fused loop's, and the plain samples among the engine's records), the other engine records
@@ -576,11 +576,11 @@ def _pb_payload(message: Any) -> Any:
     return message.payload if message.HasField("payload") else None
 
 
-#: Compression of stored chunks. zstd makes them ~13x smaller for ~0.1 us per sample, but
-#: costs ~30 us a chunk to write and ~25 to read whatever its size; LZ4 costs ~4 us both ways
-#: and makes them ~8x smaller. A chunk holds the samples of every trial a writer batch
-#: holds (see ``segments``), so most are zstd; one under ``SMALL_CHUNK`` raw bytes (a lone
-#: short trial, a live trial's few last ticks) is LZ4.
+#: Compression of stored chunks. zstd makes them smaller than LZ4 but has a fixed cost per
+#: chunk, both ways, that LZ4 mostly has not (figures: docs/decisions/hot-path-costs.md). A
+#: chunk holds the samples of every trial a writer batch holds (see ``segments``), so most are
+#: zstd; one under ``SMALL_CHUNK`` raw bytes (a lone short trial, a live trial's few last ticks)
+#: is LZ4.
 CODEC = "zstd"
 SMALL_CODEC = "lz4"
 SMALL_CHUNK = 16 * 1024

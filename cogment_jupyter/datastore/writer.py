@@ -232,7 +232,7 @@ class Writer:
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        # pyarrow imports pandas on its first pa.array() (~1-2 s): pay it here, not in a batch
+        # pyarrow imports pandas on its first pa.array() (slow): pay it here, not in a batch
         pa.array([0])
         while True:
             with self._cond:

@@ -65,8 +65,8 @@ class ModelRegistryServicer(model_registry_pb2_grpc.ModelRegistrySPServicer):
         self.store = store
         self.chunk_size = chunk_size
         self._new_version = asyncio.Event()
-        #: file work runs on two threads only: a thread's malloc arena keeps the 2 MiB chunks it
-        #: touched, and asyncio's default pool (6+ threads) made a 100 MB transfer grow the process ~70 MiB
+        #: file work runs on two threads only: a thread's malloc arena keeps the chunks it touched,
+        #: and asyncio's default pool (6+ threads) made large transfers grow the process
         self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="model-registry-io")
 
     async def _io(self, function: Callable[..., T], *args: Any) -> T:

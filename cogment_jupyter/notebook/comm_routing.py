@@ -7,9 +7,8 @@ routed to the shell of the request the kernel was serving then (``BaseComm._repl
 so that a cell running in a subshell gets the reply it awaits. A game's frames are sent from the
 lab's own thread, whose "request" is whichever one the kernel handled last: after any cell, the
 main shell. From then on the person's keys queue behind the running cell and are handled when it
-ends (measured in JupyterLab 4.6: every key of a ``lab.play`` game pressed during a
-``time.sleep(8)`` cell handled on MainThread 8 s later; with the front end's routing kept, on the
-subshell at once). Our widgets never answer a request a cell waits on, so their messages keep the
+ends (``docs/decisions/play-widget.md``); with the front end's routing kept, on the subshell at
+once. Our widgets never answer a request a cell waits on, so their messages keep the
 front end's routing.
 """
 

@@ -7,39 +7,16 @@ are unacknowledged, and a frame submitted while the window is full replaces the 
 (drop-oldest), so nothing ever queues in the kernel. Acks are cumulative and asked for about
 every ``ack_interval_s`` (and by the frame that fills the window): every message from the page
 is a shell message the kernel answers with a busy and an idle status, and one ack per frame
-cost more than everything else on the frame path (``bench/play_latency.py``, CartPole: 31-45
-frames/s painted and 26-41 ms of Chromium CPU per frame with one ack per frame and two in
-flight; 73-75 frames/s and 11-15 ms with acks every 100 ms and twelve in flight).
+cost more than everything else on the frame path.
 
-Why ``rgb-deflate`` by default (zlib level 1 of the raw pixels), measured with
-``bench/play_latency.py`` (Python encode / widget decode+paint in Chromium / bytes per frame):
+Why ``rgb-deflate`` by default (zlib level 1 of the raw pixels): it painted the most frames per
+second, for small and large frames, with among the lowest latencies; it is lossless, needs only
+the standard library (Pillow is optional, for png/jpeg/webp), and is the format
+:mod:`cogment_jupyter.adapters.frame_codec` stores, so a frame the datalog already compressed
+is not compressed again (:func:`cogment_jupyter.adapters.frame_codec.deflate`). Raw RGB is
+cheapest to make but costs the server and the page more than inflating does.
 
-=========== ============================ ============================
-format      CartPole-v1 600x400          Atari-sized 210x160
-=========== ============================ ============================
-rgb         0.12 ms / 0.6 ms / 720 kB    0.02 ms / 0.1 ms / 101 kB
-rgb-deflate 1.4 ms / 1.9 ms / 4.6 kB     0.19 ms / 0.3 ms / 1.3 kB
-png         3.3 ms / 2.2 ms / 5.5 kB     0.55 ms / 1.8 ms / 1.3 kB
-jpeg (q80)  0.8 ms / 3.2 ms / 6.7 kB     0.29 ms / 1.6 ms / 2.6 kB, lossy
-webp (q80)  3.1 ms / 2.3 ms / 1.8 kB     0.86 ms / 1.7 ms / 0.6 kB, lossy
-=========== ============================ ============================
-
-Through JupyterLab (2 shared cores, load 2-2.5; frames/s painted of 75 offered, keypress ->
-frame p50/p95 ms), CartPole with the env in a process: rgb 31 (80/145), rgb-deflate 75 (27/55),
-png 70 (42/83), jpeg 74 (32/51), webp 74 (34/53); through ``lab.play`` at 60 frames/s: rgb 30,
-rgb-deflate 59 (44/70), png 46, jpeg 53, webp 50. Deflate was first or tied on frames/s in every
-setting and for both sizes, and among the best on latency. It is lossless, needs only the
-standard library (Pillow is optional, for png/jpeg/webp), is the cheapest lossless encoding
-after raw, and is the format
-``cogment_jupyter.adapters.frame_codec`` stores: a frame the datalog already compressed, or one
-that arrived compressed from the environment service, is not compressed again
-(:func:`cogment_jupyter.adapters.frame_codec.deflate`). Raw RGB is cheapest to make but 100-700 kB a
-frame costs the server and the page more than inflating does (31-42 frames/s for CartPole).
-
-The page inflates with fflate into one reused buffer, not the browser's ``DecompressionStream``,
-whose fresh output chunks (~1.4 MB of garbage a CartPole frame) kept V8 in major collections:
-with that change (load 0.7-1.9) CartPole rgb-deflate paints 75 frames/s with p50/p95 20/29 ms
-in a process and 20/29 ms through ``lab.play`` at 75 frames/s, against png's 26/44 and 27/37.
+The measurements behind both choices: ``docs/decisions/play-widget.md``.
 """
 
 from __future__ import annotations
@@ -57,6 +34,7 @@ import numpy as np
 
 from cogment_jupyter.adapters.frame_codec import deflate
 from cogment_jupyter.notebook.protocol import FORMATS, FrameFormat, FrameMessage
+from cogment_jupyter.notebook.tracing import stamp
 
 DEFAULT_FORMAT: FrameFormat = "rgb-deflate"
 PILLOW_FORMATS = ("png", "jpeg", "webp")
@@ -205,7 +183,7 @@ class FrameStream:
         #: a frame asks to be acknowledged when the last one that asked is this old, or when it
         #: fills the window; the acks of the others are implied (acks are cumulative). Each ack is
         #: a shell message the kernel answers with two status messages, which JupyterLab reflects
-        #: in its busy indicator and favicon: measured ~30 ms of Chromium CPU per ack.
+        #: in its busy indicator and favicon (costly for the page: docs/decisions/play-widget.md).
         self.ack_interval_s = ack_interval_s
         self._ack_asked_at = -float("inf")
         self.ack_timeout_s = ack_timeout_s
@@ -227,8 +205,6 @@ class FrameStream:
     # ---- producer side
     def submit(self, frame: np.ndarray | EncodedFrame, **meta: Any) -> bool:
         """Offer a frame; True if it went out now, False if it waits for an ack (replacing older)."""
-        if meta.get("trace") is not None:
-            meta["trace"]["submit"] = time.time() * 1000
         if not isinstance(frame, EncodedFrame):
             frame = as_rgb(frame)
         with self._lock:
@@ -318,9 +294,8 @@ class FrameStream:
                 self.stats.timeouts += 1
 
     def _send_locked(self, frame: np.ndarray | EncodedFrame, meta: dict[str, Any]) -> None:
-        trace = meta.get("trace")
-        if trace is not None:
-            trace = meta["trace"] = dict(trace, enc0=time.time() * 1000)
+        if meta.get("trace") is not None:
+            meta["trace"] = stamp(meta["trace"], "enc0")
         if isinstance(frame, EncodedFrame):
             encoded = frame
         else:
@@ -344,9 +319,8 @@ class FrameStream:
             self._ack_asked_at = now
         else:
             header["ack"] = False  # covered by the cumulative ack of a later frame
-        if trace is not None:
-            trace["send"] = time.time() * 1000
-            trace["in_flight"] = len(self._in_flight)
+        if "trace" in header:
+            header["trace"] = stamp(header["trace"], "send", in_flight=len(self._in_flight))
         self._in_flight[seq] = (now, time.time(), len(encoded.data))
         self._last = (encoded, meta)
         self.stats.sent += 1

@@ -54,7 +54,6 @@ class HumanActor(Actor):
         self.episode_return = 0.0
         self.actions: list[Any] = []
         self._decided_key_seq: int | None = None
-        self._decided_at: float | None = None  # wall-clock ms, for traced frames
         #: the held keys changed since the last decision: a paced game steps at once, not at the
         #: next tick (saves the player up to a frame period of latency); the tick clock restarts
         self._keys_changed = asyncio.Event()
@@ -72,7 +71,7 @@ class HumanActor(Actor):
         self._loop.call_soon_threadsafe(self._presses.put_nowait, ("json", value))
 
     def _on_keys(self, pressed: frozenset[str], ordered: tuple[str, ...]) -> None:
-        self.widget.mark_key("loop")
+        self.widget.tracing.mark_key("loop")
         new = [k for k in ordered if k not in self._held]
         mapped = self.keymap.keys
         if {k for k in pressed if k in mapped} != {k for k in self._held if k in mapped}:
@@ -102,9 +101,9 @@ class HumanActor(Actor):
 
     async def act(self, observation: Any, frame: np.ndarray | None = None) -> Any:
         if frame is not None:  # the frame the last decision led to: its key_seq lets the browser time it
-            marks = {"act": self._decided_at, "step": time.time() * 1000} if self.widget.trace else None
+            self.widget.tracing.mark_frame(step=None)
             self.widget.show_frame(
-                frame, key_seq=self._decided_key_seq, tick=self.tick, episode_return=self.episode_return, marks=marks
+                frame, key_seq=self._decided_key_seq, tick=self.tick, episode_return=self.episode_return
             )
         await self._resumed.wait()
         if self.fps <= 0:
@@ -124,7 +123,7 @@ class HumanActor(Actor):
             self._keys_changed.clear()
             action = self._latest_json() or self.decide(self.widget.pressed_in_order)
         self._decided_key_seq = self.widget.key_seq
-        self._decided_at = time.time() * 1000
+        self.widget.tracing.mark_frame(act=None)
         action = coerce_action(action, self.space)
         self.actions.append(action)
         self.tick += 1
@@ -209,7 +208,7 @@ class PlaySession:
             options["spectators"] = self.spectators
         # the people are this kernel's widgets: a trial whose other parts are here too runs on the
         # kernel's engine (recorded in the shared datastore all the same), not four gRPC hops a tick
-        # through a shared orchestrator (CartPole key->frame p95 55 -> 32 ms, bench/play_latency.py)
+        # through a shared orchestrator (docs/decisions/play-widget.md)
         handle = self.lab.start_trial_with_people(self.env, self.actors, render=True, **options)
         self.trials.append(handle)
         handle.done.add_done_callback(lambda _: self._ended(handle))

@@ -35,6 +35,7 @@ import traitlets
 from .comm_routing import handled_between_cells, keep_frontend_routing
 from .frame_stream import DEFAULT_FORMAT, EncodedFrame, FrameStream
 from .protocol import CONTROL_ACTIONS, FrameFormat
+from .tracing import TRACING_OFF, TracingOff, stamp
 
 __all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
 
@@ -82,12 +83,12 @@ class _Callbacks:
 class PlayWidget(anywidget.AnyWidget):
     """Shows frames streamed from Python and reports the keys the player holds.
 
-    Parameters (besides the traits): ``frame_format`` ('rgb-deflate' by default, chosen by
-    measurement; 'rgb', 'png', 'jpeg', 'webp'), ``max_in_flight`` frames unacknowledged (12, and
-    at most ~1 MB of them beyond two frames; frames ask for an ack about every 100 ms, and an
-    ack covers every earlier frame: each ack costs the kernel a shell message and two status
-    messages, and the page a busy/idle flicker, ~30 ms of Chromium CPU), ``ack_timeout_s``
-    after which an unacknowledged frame is written off (a closed tab).
+    Parameters (besides the traits): ``frame_format`` ('rgb-deflate' by default; 'rgb', 'png',
+    'jpeg', 'webp'), ``max_in_flight`` frames unacknowledged (12, and at most ~1 MB of them
+    beyond two frames; frames ask for an ack about every 100 ms, and an ack covers every earlier
+    frame: each ack costs the kernel a shell message and two status messages, and the page a
+    busy/idle flicker), ``ack_timeout_s`` after which an unacknowledged frame is written off (a
+    closed tab). Why these defaults: ``docs/decisions/play-widget.md``.
     """
 
     _esm = STATIC / "play.js"
@@ -129,9 +130,8 @@ class PlayWidget(anywidget.AnyWidget):
         self._key_seq = 0
         self._key_view: str | None = None
         self._status_synced_at = 0.0
-        #: send each frame's kernel-side timestamps to the view (``trace`` in the frame header)
-        self.trace = False
-        self._key_marks: dict[int, dict[str, Any]] = {}
+        #: each frame's kernel-side timestamps for the benchmark (``notebook.tracing``); off by default
+        self.tracing: TracingOff = TRACING_OFF
         self._keys_callbacks = _Callbacks("keys")
         self._control_callbacks = _Callbacks("control")
         self._action_callbacks = _Callbacks("action")
@@ -146,7 +146,6 @@ class PlayWidget(anywidget.AnyWidget):
         key_seq: int | None = None,
         tick: int | None = None,
         episode_return: float | None = None,
-        marks: dict[str, float] | None = None,
     ) -> bool:
         """Show an ``HxWx3`` uint8 frame (or an already encoded one); safe from any thread.
 
@@ -154,19 +153,13 @@ class PlayWidget(anywidget.AnyWidget):
         any frame already waiting. ``key_seq`` is the :attr:`key_seq` the frame reflects (read it
         before choosing the action); it lets the browser measure keypress-to-frame latency.
         ``tick``/``episode_return`` travel with the frame; the synced traits follow at most every
-        ``STATUS_SYNC_S`` (use :meth:`set_status` for an immediate update). ``marks`` (name ->
-        wall-clock ms) travel with the frame when :attr:`trace` is on, beside the timestamps of the
-        key ``key_seq`` and of encoding and sending (the benchmark's hop-by-hop breakdown). Returns
-        True if the frame was sent at once.
+        ``STATUS_SYNC_S`` (use :meth:`set_status` for an immediate update). Returns True if the
+        frame was sent at once.
         """
         with self._input_lock:
             seq = self._key_seq if key_seq is None else key_seq
             view = self._key_view
-            trace = None
-            if self.trace:
-                trace = dict(marks or ())
-                if seq and seq in self._key_marks:
-                    trace["key"] = dict(self._key_marks[seq])  # mark_key may add to it while this is sent
+        trace = stamp(self.tracing.frame_trace(seq), "submit")
         sent = self._frames.submit(
             frame, key_seq=seq or None, key_view=view, tick=tick, episode_return=episode_return, trace=trace
         )
@@ -229,15 +222,6 @@ class PlayWidget(anywidget.AnyWidget):
         with self._input_lock:
             return self._pressed
 
-    def mark_key(self, name: str, seq: int | None = None) -> None:
-        """Timestamp a stage of key ``seq`` (default: the last one) for the traced frames."""
-        if not self.trace:
-            return
-        with self._input_lock:
-            marks = self._key_marks.get(self._key_seq if seq is None else seq)
-            if marks is not None:
-                marks.setdefault(name, time.time() * 1000)
-
     @property
     def key_seq(self) -> int:
         """Number of the last key message received; pass it to :meth:`show_frame`."""
@@ -299,20 +283,12 @@ class PlayWidget(anywidget.AnyWidget):
 
     def _on_keys_message(self, content: dict[str, Any]) -> None:
         self._note_input_path()
-        received_ms = time.time() * 1000
         pressed = tuple(str(k) for k in content.get("pressed", ()))
         with self._input_lock:
             self._pressed = pressed
             self._key_seq = int(content.get("seq", self._key_seq + 1))
             self._key_view = content.get("view")
-            if self.trace:
-                self._key_marks[self._key_seq] = {
-                    "seq": self._key_seq,
-                    "recv": received_ms,
-                    "thread": threading.current_thread().name,
-                }
-                while len(self._key_marks) > 64:
-                    del self._key_marks[next(iter(self._key_marks))]
+            self.tracing.key_received(self._key_seq)
         self._keys_callbacks(frozenset(pressed), float(content.get("t_ms", 0.0)))
 
     def _release_keys_of_other_views(self, view: Any) -> None:

@@ -2,16 +2,15 @@
 kernel status, for frame-by-frame widgets.
 
 jupyter_server leaves ``TCP_NODELAY`` off on kernel websockets. A play widget's frame then waits
-for the browser's delayed TCP acknowledgement before it leaves: measured 41.7 ms for the
-server -> browser leg with Nagle on, 6.5 ms with it off, in back-to-back runs
-(``bench/play_latency.py --nodelay``). The messages are small and latency-bound, so the server
-extension turns it on for every kernel websocket (``CogmentJupyter.kernel_nodelay``).
+for the browser's delayed TCP acknowledgement before it leaves. The messages are small and
+latency-bound, so the server extension turns it on for every kernel websocket
+(``CogmentJupyter.kernel_nodelay``).
 
 The kernel answers every shell message, a widget's comm message included, with a busy and an idle
 status message, and JupyterLab reflects each in its kernel indicator, execution indicator and
-favicon: measured ~30 ms of Chromium CPU per comm message from a play widget (key presses,
-frame acks), on the path of the frame that answers a key. JupyterLab (4.x, also Notebook 7)
-ignores status messages answering the message types its page config lists as
+favicon, at a cost in browser CPU per comm message from a play widget (key presses, frame
+acks) on the path of the frame that answers a key (figures: ``docs/decisions/play-widget.md``).
+JupyterLab (4.x, also Notebook 7) ignores status messages answering the message types its page config lists as
 ``untracked_message_types`` (the server's ``MappingKernelManager.untracked_message_types``);
 the extension adds ``comm_msg`` to the page's list only (``CogmentJupyter.untrack_comm_status``),
 so the server still counts widget messages as kernel activity.

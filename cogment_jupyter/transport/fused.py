@@ -2,7 +2,8 @@
 
 The engine's tick loop routes every tick through the protocol's records (observation sets,
 actions, action sets, rewards, samples) and the components' ports: several times what a
-CartPole step costs (``bench/throughput.py`` measures both loops). Here a tick is ``act`` on
+CartPole step costs (``bench/throughput.py`` measures both loops;
+``docs/decisions/hot-path-costs.md``). Here a tick is ``act`` on
 each actor and ``step`` on the environment, asked by the same functions the engine's loop
 asks them through (``transport.inprocess``), and one plain row for the datalog: the same
 ticks, the same states, the same rows in the datastore (``tests/engine/test_fused.py``

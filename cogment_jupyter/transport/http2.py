@@ -251,7 +251,7 @@ class Http2Connection(asyncio.BufferedProtocol):
         self.going_away = False
         self.lost: str | None = None
         self._next_id = 1
-        import hpack  # here, not at the top: its Huffman table costs a service ~40 ms of start-up
+        import hpack  # here, not at the top: its Huffman table is slow to build at start-up
 
         self._encoder = hpack.Encoder()
         self._decoder = hpack.Decoder()
@@ -275,7 +275,7 @@ class Http2Connection(asyncio.BufferedProtocol):
         transport.write(_PREFACE + _frame(_SETTINGS, 0, 0, ours) + _frame(_WINDOW_UPDATE, 0, 0, connection_window))
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        """Where the socket reads into: one buffer for the connection's life (a fresh 256 KiB
+        """Where the socket reads into: one buffer for the connection's life (a fresh large
         bytes object per read, as a plain protocol gets, costs a memory map and unmap)."""
         free = len(self._input) - self._filled
         if free < _READ_CHUNK:  # a frame larger than the buffer is arriving: grow it

@@ -156,8 +156,8 @@ def _function_accepts_action_mask(function: Any) -> bool:
 
 
 def _accepts_action_mask(act: Any) -> bool:
-    """Whether ``act`` takes an ``action_mask`` argument (read once per actor class: a
-    signature costs ~12 us, which every trial would pay)."""
+    """Whether ``act`` takes an ``action_mask`` argument (read once per actor class: reading a
+    signature costs more than a short trial's tick)."""
     try:
         return _function_accepts_action_mask(getattr(act, "__func__", act))
     except TypeError:  # an unhashable callable

@@ -128,7 +128,7 @@ def _hooks(values: list[str] | None) -> list[str]:
 
 def load_params_file(path: str) -> TrialParams:
     """Default params from a YAML file's ``trial_params`` mapping (protobuf JSON field names)."""
-    import yaml  # only with --params: ~0.1 s the orchestrator does not pay otherwise
+    import yaml  # only with --params: an import the orchestrator does not pay otherwise
     from google.protobuf import json_format
 
     try:

@@ -99,8 +99,8 @@ export async function decodeFrame<E extends DecodeEnv>(
  * Inflate zlib data (what Python's ``zlib.compress`` makes) into `out`, allocating nothing.
  *
  * Not the browser's DecompressionStream: its output arrives as fresh chunks (plus the buffer
- * they are gathered into), ~1.4 MB of garbage per CartPole frame, and at 60 frames/s V8's major
- * collections then took more CPU than the decoding. `out` has one byte more than `expected`, so
+ * they are gathered into), garbage the size of the frame every frame, and V8's major collections
+ * then took more CPU than the decoding (docs/decisions/play-widget.md). `out` has one byte more than `expected`, so
  * data that inflates to more than the header says is caught instead of cut.
  */
 export function inflateInto(data: Uint8Array, out: Uint8Array, expected: number): Uint8Array {
@@ -116,8 +116,8 @@ export function inflateInto(data: Uint8Array, out: Uint8Array, expected: number)
 }
 
 /**
- * Hands out image buffers of one size in rotation instead of allocating ~1 MB per frame (which
- * at 60 frames/s means constant major garbage collections). With at most a few frames decoding
+ * Hands out image buffers of one size in rotation instead of allocating one per frame (which
+ * at game frame rates means constant major garbage collections). With at most a few frames decoding
  * at once (the view decodes one frame at a time), `slots` buffers are never in use twice.
  */
 export class BufferPool<T> {

@@ -8,7 +8,8 @@ import { captureKeyboard } from "./keyboard";
 import { watchKernel, type KernelLike } from "./liveness";
 import { FramePainter } from "./painter";
 import { isFrameMessage, type FrameMessage, type PlayModel, type ViewMessage } from "./protocol";
-import { PaintStats, type FrameTrace } from "./stats";
+import { PaintStats } from "./stats";
+import { exposeToBenchmark, Tracing } from "./tracing";
 import { NEXT_ROUND_KEYS, PlayView } from "./view";
 import "./play.css";
 
@@ -31,7 +32,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   const view = new PlayView();
   const viewId = Math.random().toString(36).slice(2, 10);
   const stats = new PaintStats();
-  stats.origin = performance.timeOrigin;
+  const tracing = new Tracing(performance.timeOrigin);
   // nothing is sent once the kernel is gone; a send that fails says it is
   let kernelGone: (reason: string) => void = () => {};
   const send = (msg: ViewMessage) => {
@@ -108,15 +109,9 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
       const r = await painter.paint(msg, buffer);
       if (r.painted) {
         const paintedAt = performance.now();
-        let trace: FrameTrace | undefined;
-        if (msg.trace) {
-          const t: FrameTrace = { ...msg.trace, seq: msg.seq, recv: recvMs, dec: origin + r.decodedAt };
-          t.paint = origin + paintedAt;
-          requestAnimationFrame(() => (t.present = performance.timeOrigin + performance.now()));
-          trace = t;
-        }
         const keySeq = msg.key_view === viewId ? msg.key_seq : undefined;
-        stats.framePainted(paintedAt, r.decodeMs, r.bytes, keySeq, trace);
+        const answered = stats.framePainted(paintedAt, r.decodeMs, r.bytes, keySeq);
+        tracing.framePainted(msg, recvMs, r.decodedAt, paintedAt, answered);
         const { seq, tick, episode_return } = msg;
         showPainted(() => {
           if (tick !== undefined || episode_return !== undefined) {
@@ -164,7 +159,10 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
       const handlerAt = performance.now();
       keySeq += 1;
       send({ type: "keys", view: viewId, seq: keySeq, event, key, pressed, t_ms: performance.timeOrigin + timeStamp });
-      if (event === "down") stats.keyDown(keySeq, timeStamp, performance.now(), handlerAt);
+      if (event === "down") {
+        stats.keyDown(keySeq, timeStamp);
+        tracing.keySentAt(keySeq, handlerAt, performance.now());
+      }
       view.keysSent(keySeq, pressed);
     },
     focus(focused) {
@@ -208,13 +206,7 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
     });
   }
 
-  // diagnostics for tests and the benchmark
-  (view.root as HTMLElement & { cjPlay?: unknown }).cjPlay = {
-    stats: () => stats.snapshot(performance.now()),
-    traces: () => stats.traces(performance.now()),
-    resetLatency: () => stats.resetLatency(),
-    viewId,
-  };
+  exposeToBenchmark(view.root, stats, tracing, viewId);
   view.root.dataset.view = viewId;
   showStatus();
   applyZoom();

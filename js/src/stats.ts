@@ -1,21 +1,7 @@
 /**
  * Paint statistics of one view: painted frames per second and keypress -> frame latency.
- * Shown to the player (fps) and read by the benchmark and browser tests.
+ * Shown to the player (fps) and read by the benchmark (through tracing.ts).
  */
-
-/** Timestamps of one frame's trip (wall-clock ms: kernel marks from the frame header, browser marks added here). */
-export type FrameTrace = Record<string, unknown>;
-
-/** A key press and the first painted frame that reflects it. */
-export interface KeyTrace {
-  seq: number;
-  /** keydown and message-sent times (wall-clock ms) */
-  down: number;
-  sent: number | null;
-  /** when the page's key handler ran (wall-clock ms) */
-  handler?: number | null;
-  frame: FrameTrace | null;
-}
 
 export interface StatsSnapshot {
   painted: number;
@@ -26,9 +12,6 @@ export interface StatsSnapshot {
   latency_p95: number | null;
   decode_ms_mean: number | null;
   bytes_mean: number | null;
-  /** with ``traces``: traced frames and key presses (the benchmark's hop-by-hop breakdown) */
-  frames?: FrameTrace[];
-  keys?: KeyTrace[];
 }
 
 export function percentile(values: number[], p: number): number | null {
@@ -47,53 +30,40 @@ export class PaintStats {
   private readonly bytes: number[] = [];
   /** keydown time (performance.now) per key seq still waiting for a frame that reflects it. */
   private readonly pendingKeys = new Map<number, number>();
-  private readonly keySent = new Map<number, [number, number | undefined]>();
-  private readonly frameTraces: FrameTrace[] = [];
-  private readonly keyTraces: KeyTrace[] = [];
-  /** performance.now -> wall-clock ms (performance.timeOrigin in a browser) */
-  origin = 0;
 
   constructor(
     private readonly windowMs = 1000,
     private readonly keep = 4096,
   ) {}
 
-  /** A key went down at `now` (performance.now clock); `sentAt`: when its message left. */
-  keyDown(seq: number, now: number, sentAt?: number, handlerAt?: number): void {
+  /** A key went down at `now` (performance.now clock). */
+  keyDown(seq: number, now: number): void {
     this.pendingKeys.set(seq, now);
-    if (sentAt !== undefined) this.keySent.set(seq, [sentAt, handlerAt]);
     if (this.pendingKeys.size > 256) {
       const oldest = this.pendingKeys.keys().next().value;
-      if (oldest !== undefined) {
-        this.pendingKeys.delete(oldest);
-        this.keySent.delete(oldest);
-      }
+      if (oldest !== undefined) this.pendingKeys.delete(oldest);
     }
   }
 
   /**
    * A frame was painted at `now`; `keySeq` is the last key message the kernel had seen.
-   * `trace`: the frame's timestamps (kept, with the key presses it answers, for the benchmark).
+   * Returns the key presses (seq, keydown time) this frame is the first to reflect.
    */
-  framePainted(now: number, decodeMs: number, bytes: number, keySeq?: number, trace?: FrameTrace): void {
+  framePainted(now: number, decodeMs: number, bytes: number, keySeq?: number): [number, number][] {
     this.painted += 1;
     this.paintTimes.push(now);
     while (this.paintTimes.length && this.paintTimes[0] < now - this.windowMs) this.paintTimes.shift();
     push(this.decodeMs, decodeMs, this.keep);
     push(this.bytes, bytes, this.keep);
-    if (trace) push(this.frameTraces, trace, this.keep);
-    if (keySeq === undefined) return;
+    const answered: [number, number][] = [];
+    if (keySeq === undefined) return answered;
     for (const [seq, t] of this.pendingKeys) {
       if (seq > keySeq) continue;
       push(this.latencies, now - t, this.keep);
-      if (trace) {
-        const [sent, handler] = this.keySent.get(seq) ?? [];
-        const wall = (v: number | undefined) => (v === undefined ? null : this.origin + v);
-        push(this.keyTraces, { seq, down: this.origin + t, sent: wall(sent), handler: wall(handler), frame: trace }, this.keep);
-      }
+      answered.push([seq, t]);
       this.pendingKeys.delete(seq);
-      this.keySent.delete(seq);
     }
+    return answered;
   }
 
   /** Frames painted during the last window, per second (decays to 0 when frames stop). */
@@ -115,17 +85,9 @@ export class PaintStats {
     };
   }
 
-  /** The snapshot with the traced frames and key presses. */
-  traces(now: number): StatsSnapshot {
-    return { ...this.snapshot(now), frames: [...this.frameTraces], keys: [...this.keyTraces] };
-  }
-
   resetLatency(): void {
     this.latencies.length = 0;
     this.pendingKeys.clear();
-    this.keySent.clear();
-    this.frameTraces.length = 0;
-    this.keyTraces.length = 0;
   }
 }
 
