@@ -21,10 +21,14 @@ from cogment_jupyter.adapters.wire import INFO_JSON, EnvelopeColumn, envelope_va
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["PROPERTY_KEY", "AgentCodecs", "TrialCodec"]
+    from cogment_jupyter.adapters.payloads import LabObservation
+
+__all__ = ["FORMAT_KEY", "PROPERTY_KEY", "AgentCodecs", "TrialCodec"]
 
 #: The ``TrialParams.properties`` key holding the spaces JSON.
 PROPERTY_KEY = "cogment_jupyter.spaces"
+#: The key naming the trial's payload format when it is not ours (``"cogment_lab"``: Cogment Lab's).
+FORMAT_KEY = "cogment_jupyter.format"
 FORMAT_VERSION = 1
 
 
@@ -87,6 +91,11 @@ class TrialCodec:
         if not text:
             return None
         names = [a.name for a in params.actors] or None
+        payload_format = params.properties.get(FORMAT_KEY, "")
+        if payload_format and cls is TrialCodec:  # a trial recorded in another format reads through its codec
+            from cogment_jupyter.adapters.payload_formats import payload_format as format_named
+
+            return format_named(payload_format).trial_codec.from_json(text, names)
         return cls.from_json(text, names)
 
     # -- lookup --------------------------------------------------------------------------
@@ -107,19 +116,37 @@ class TrialCodec:
     def action_codec(self, actor: str | int) -> Codec:
         return self[actor].action
 
+    # -- stored payloads as our envelopes (a trial of another format converts them) -------------
+
+    def observation_envelopes(self, actor: str | int, contents: pa.Array) -> pa.Array:
+        """A column of stored observations of ``actor`` as our envelopes (ours: as they are)."""
+        return contents
+
+    def action_envelopes(self, actor: str | int, contents: pa.Array) -> pa.Array:
+        """A column of stored actions of ``actor`` as our envelopes (ours: as they are)."""
+        return contents
+
+    def observation(self, actor: str | int, content: bytes) -> LabObservation:
+        """One stored observation of ``actor``, decoded (value, flags, frame, info)."""
+        from cogment_jupyter.adapters.payloads import decode_observation
+
+        return decode_observation(content, self[actor].observation)
+
     # -- the datastore's decoder protocol -------------------------------------------------
 
     def decode_observations(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
         """Observation values of actor ``actor_index`` from a column of envelopes (null = none)."""
-        return self[actor_index].observation.decode_spans(*envelope_value_spans(contents))
+        envelopes = self.observation_envelopes(actor_index, contents)
+        return self[actor_index].observation.decode_spans(*envelope_value_spans(envelopes))
 
     def decode_infos(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
         """The environment's info of each observation envelope, as JSON text (null: none)."""
-        return EnvelopeColumn(contents).text(INFO_JSON)
+        return EnvelopeColumn(self.observation_envelopes(actor_index, contents)).text(INFO_JSON)
 
     def decode_actions(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array:
         """Action values of actor ``actor_index`` from a column of envelopes (null = no action)."""
-        return self[actor_index].action.decode_spans(*envelope_value_spans(contents))
+        envelopes = self.action_envelopes(actor_index, contents)
+        return self[actor_index].action.decode_spans(*envelope_value_spans(envelopes))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}: {c.observation.space} -> {c.action.space}" for n, c in self.agents.items())

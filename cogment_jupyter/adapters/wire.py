@@ -73,6 +73,7 @@ message EnvironmentConfig {
   string reset_options_json = 4;  // options passed to reset(), as JSON
   int64 render_width = 5;         // frames resampled to this width (0: as rendered or from the height)
   int64 render_height = 6;        // ... and height (one of them alone keeps the aspect ratio)
+  string format = 7;              // the trial's payload format: "" ours, "cogment_lab" Cogment Lab's
 }
 
 // Actor config (ActorInitialInput.config): what a remote actor needs to act.
@@ -82,6 +83,7 @@ message ActorConfig {
   string observation_space_json = 3;  // see cogment_jupyter.adapters.spaces
   string action_space_json = 4;
   bool render = 5;
+  string format = 6;  // the trial's payload format: "" ours, "cogment_lab" Cogment Lab's
 }
 """
 
@@ -111,6 +113,7 @@ _SCHEMA: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
             ("reset_options_json", 4, "string", False),
             ("render_width", 5, "int64", False),
             ("render_height", 6, "int64", False),
+            ("format", 7, "string", False),
         ],
     ),
     (
@@ -121,6 +124,7 @@ _SCHEMA: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
             ("observation_space_json", 3, "string", False),
             ("action_space_json", 4, "string", False),
             ("render", 5, "bool", False),
+            ("format", 6, "string", False),
         ],
     ),
 ]

@@ -21,7 +21,7 @@ import grpc
 from cogment_jupyter.access import LOOPBACK, Reach, bind, describe, port_of, target
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.adapters.frame_size import frame_size
-from cogment_jupyter.adapters.trial_codec import TrialCodec
+from cogment_jupyter.adapters.trial_codec import FORMAT_KEY, TrialCodec
 from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
 from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
 from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, Registrations
@@ -36,6 +36,14 @@ from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.logs import LabLogs
 from cogment_jupyter.lab.loop_thread import LoopThread
 from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
+from cogment_jupyter.lab.protocols import (
+    COGMENT,
+    COGMENT_LAB,
+    actor_config,
+    check_protocol,
+    environment_config,
+    remote_agents,
+)
 from cogment_jupyter.lab.remote import RemoteTrials
 from cogment_jupyter.lab.scope import Scope, TrialScope
 from cogment_jupyter.official_sdk import require_sdk
@@ -44,7 +52,7 @@ from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.component_host import ComponentHost
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessActor, InProcessServices
-from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig, with_seed
+from cogment_jupyter.transport.lab_config import with_seed
 from cogment_jupyter.transport.server import OrchestratorServer
 
 if TYPE_CHECKING:
@@ -138,6 +146,8 @@ class Lab:
         #: the local copy of each environment served in its own process (for its spaces)
         self._process_templates: dict[str, Environment] = {}
         self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
+        #: the remote services that speak another protocol than ours (Cogment Lab's), by name
+        self._remote_protocols: dict[str, str] = {}
         #: the agents of remote environments (also in _remote_services), as their services describe them
         self._remote_specs: dict[str, dict[str, AgentSpec]] = {}
         self._codecs: dict[tuple[int, tuple[str, ...]], tuple[Any, TrialCodec, dict[str, str]]] = {}
@@ -458,15 +468,29 @@ class Lab:
         runtime.run(_call_async(self.components.add_sdk_actor, name, implementation))
         runtime.run(self._register_service(name, "actor", self.endpoint))
 
-    def serve_remote(self, name: str, endpoint: str, implementation: str = "") -> None:
+    def serve_remote(
+        self,
+        name: str,
+        endpoint: str,
+        implementation: str = "",
+        *,
+        protocol: str = COGMENT,
+        agents: Any = None,
+    ) -> None:
         """Name an actor or environment served elsewhere: ``grpc://host:port`` (and its
         implementation name, by default ``name``), or a discovery endpoint such as
         ``cogment://discover/actor?__implementation=NAME`` that the orchestrator resolves
         through the lab's directory at each trial (actors).
 
         An environment served by ``cogment-jupyter serve env`` (or by another lab) tells its
-        agents and spaces when asked, and is used as an environment; anything else (an
-        official-SDK service, ours not yet started) is taken for an actor."""
+        agents and spaces when asked, and is used as an environment; another environment
+        needs ``agents=`` (``{agent: (observation_space, action_space)}``, or an environment
+        object with the same agents); anything else is taken for an actor.
+
+        ``protocol="cogment_lab"``: a Cogment Lab 0.1.5 service (``cog.run_env`` /
+        ``cog.run_actor``); trials it takes part in run in Lab's wire format, so Lab's
+        environments and actors play with this lab's own, and with people at widgets."""
+        protocol = check_protocol(protocol)
         parsed = parse_endpoint(endpoint, role="actor")
         if parsed.kind is EndpointKind.CLIENT:
             raise ValueError(
@@ -477,14 +501,19 @@ class Lab:
                 f"{endpoint!r} is found through a directory, and this lab has none: "
                 "Lab(directory='grpc://HOST:PORT') or set COGMENT_DIRECTORY_ENDPOINT"
             )
+        specs = remote_agents(agents, protocol) if agents is not None else None
         self._check_name(name, replace=True)
         if not implementation:  # what the service is asked to run: its name in the query, else ours
             named = [value for key, value in parsed.query if key == "__implementation"]
             implementation = named[0] if named else "" if parsed.path else name
-        if parsed.kind is EndpointKind.GRPC:
+        if specs is not None:
+            self._remote_specs[name] = specs
+        elif parsed.kind is EndpointKind.GRPC and protocol == COGMENT:
             environments = self._check_open().run(self._describe_remote(parsed.address))
             if environments is not None and implementation in environments:
                 self._remote_specs[name] = environments[implementation]
+        if protocol != COGMENT:
+            self._remote_protocols[name] = protocol
         self._remote_services[name] = (endpoint, implementation)
 
     async def _describe_remote(self, address: str) -> dict[str, dict[str, AgentSpec]] | None:
@@ -529,6 +558,8 @@ class Lab:
         )
         for name, (endpoint, impl) in self._remote_services.items():
             where = f"remote {endpoint} [{impl}]"
+            if name in self._remote_protocols:
+                where += f", {self._remote_protocols[name]}"
             out[name] = f"environment ({where})" if name in self._remote_specs else where
         return out
 
@@ -568,6 +599,7 @@ class Lab:
             return
         if self._remote_services.pop(name, None) is not None:
             self._remote_specs.pop(name, None)
+            self._remote_protocols.pop(name, None)
             return
         self._sdk_specs.pop(name, None)
         if not runtime.run(_call_async(self.components.remove, name)):
@@ -611,6 +643,11 @@ class Lab:
         if name in self._remote_specs:
             specs = self._remote_specs[name]
             return specs, specs, *self._remote_services[name]
+        if name in self._remote_services:
+            raise KeyError(
+                f"{name!r} is a remote service taken for an actor: to use it as an environment, name its agents, "
+                f"lab.serve_remote({name!r}, ..., agents={{agent: (observation_space, action_space)}})"
+            )
         known = [n for n, kind in self.services.items() if kind.startswith("environment")]
         import difflib
 
@@ -674,19 +711,20 @@ class Lab:
         params.environment.implementation = env_impl
         size = frame_size(render_width, render_height)
         render = render or size is not None  # a frame size asks for frames
-        params.environment.config.content = EnvConfig(
-            seed,
-            render,
-            dict(reset_options) if reset_options else None,
-            dict(config or {}),
-            size.width if size else 0,
-            size.height if size else 0,
-        ).to_bytes()
         optional = set(optional)
         spectators = dict(spectators or {})
         clash = [name for name in spectators if name in specs or name == "env"]
         if clash:
             raise ValueError(f"spectator names {clash} are taken by the environment's agents; choose others")
+        lab_spectators = [name for name, actor in spectators.items() if actor in self._remote_protocols]
+        if lab_spectators:
+            raise ValueError(f"spectators {lab_spectators} are Cogment Lab services, which play agents only")
+        # the trial runs in Lab's format when a Lab service takes part (every component then speaks it)
+        lab_parts = {env, *actors.values()} & set(self._remote_protocols)
+        payload_format = COGMENT_LAB if lab_parts else ""
+        params.environment.config.content = environment_config(
+            payload_format, env in self._remote_protocols, seed, render, size, reset_options, config
+        )
         watched = next(iter(specs))
         everyone = {**specs, **dict.fromkeys(spectators, specs[watched])}
         codec, codec_properties = self._codec(template, everyone)
@@ -701,14 +739,18 @@ class Lab:
                 response_timeout=response_timeout,
             )
             actor_seed = None if seed is None else seed + 1 + index
-            actor.config.content = ActorConfig(
-                everyone[agent], actor_seed, dict((actor_configs or {}).get(agent, {})), render
-            ).to_bytes()
+            lab_actor = agent in specs and actors[agent] in self._remote_protocols
+            actor.config.content = actor_config(
+                payload_format, lab_actor, everyone[agent], actor_seed, (actor_configs or {}).get(agent), render
+            )
             if default_actions and agent in default_actions:
-                from cogment_jupyter.adapters.payloads import LabAction
+                from cogment_jupyter.adapters.payload_formats import payload_format as format_named
 
-                actor.default_action.content = LabAction(default_actions[agent], codec[agent].action).to_bytes()
+                action = format_named(payload_format).action(default_actions[agent], codec[agent].action)
+                actor.default_action.content = action.to_bytes()
         params.properties.update(codec_properties)
+        if payload_format:
+            params.properties[FORMAT_KEY] = payload_format
         params.properties[LAB_PROPERTY] = env
         params.properties.update(self.scope.properties)
         if properties:
@@ -918,7 +960,9 @@ class Lab:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         # the params of every trial but their seeds (bad arguments fail here, in the caller)
-        template = self.trial_params(env, actors, **options)
+        template: common_pb2.TrialParams | None = self.trial_params(env, actors, **options)
+        if template is not None and template.properties.get(FORMAT_KEY) == COGMENT_LAB:
+            template = None  # Lab's configs carry their seeds in Lab's own messages: each trial's params made whole
         bar = _progress(n, f"trials of {env}") if progress else None
 
         def new_trial(i: int) -> tuple[TrialHandle, common_pb2.TrialParams]:
@@ -1182,8 +1226,6 @@ class Lab:
         """One row per tick of teacher-wrapped trials: who was in control, proposed and executed actions."""
         import pandas as pd
 
-        from cogment_jupyter.adapters.payloads import decode_observation
-
         ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
         rows = []
         for trial_id in ids:
@@ -1194,7 +1236,7 @@ class Lab:
                 content = row["observation"]
                 if not isinstance(content, bytes) or codec is None:
                     continue
-                info = decode_observation(content, codec[first].observation).info or {}
+                info = codec.observation(first, content).info or {}
                 record = info.get("intervention")
                 if record is not None:  # the info of tick t's observation tells about the action of tick t-1
                     rows.append({"trial_id": trial_id, "tick": int(row["tick"]) - 1, **record})

@@ -141,8 +141,9 @@ def trial_data(
         if agents is not None and name not in agents:
             continue
         rows = steps if len(names) == 1 else steps.take(np.arange(index, steps.num_rows, len(names)))
-        columns = (rows.column(c) for c in ("observation", "action", "reward"))
-        out[name] = agent_trial_data(*columns, codec[name], name, wanted)
+        observations = codec.observation_envelopes(name, rows.column("observation"))
+        actions = codec.action_envelopes(name, rows.column("action"))
+        out[name] = agent_trial_data(observations, actions, rows.column("reward"), codec[name], name, wanted)
     return out
 
 

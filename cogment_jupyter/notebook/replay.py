@@ -15,7 +15,6 @@ import ipywidgets
 import numpy as np
 import pandas as pd
 
-from cogment_jupyter.adapters.payloads import decode_observation
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.notebook.comm_routing import keep_frontend_routing
 from cogment_jupyter.notebook.widget import PlayWidget
@@ -72,7 +71,7 @@ class ReplayWidget(ipywidgets.VBox):
                 rows = self._raw[self._raw["tick"] == tick]
                 for actor, content in zip(rows["actor"], rows["observation"], strict=True):
                     if isinstance(content, bytes):
-                        frame = decode_observation(content, self.codec[actor].observation).frame
+                        frame = self.codec.observation(actor, content).frame
                         if frame is not None:
                             break
             self._frames[tick] = frame

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cogment_jupyter.adapters.payload_formats import OURS
 from cogment_jupyter.adapters.payloads import LabAction, LabObservation, value_envelope
 from cogment_jupyter.engine.components import FusedLoop
 from cogment_jupyter.engine.errors import TrialAborted
@@ -44,7 +45,7 @@ def offer(lease: TickLease, environment: InProcessEnvironment) -> FusedTicks | N
     (an actor that is not in this process, answers asynchronously or off the event loop)."""
     from cogment_jupyter.transport.inprocess import InProcessActor
 
-    if not environment.inline:
+    if not environment.inline or environment.payload_format is not OURS:  # (it encodes ours)
         return None
     actors = []
     for slot in lease.actors:

@@ -25,6 +25,7 @@ from cogment_jupyter.engine.records import (
 from cogment_jupyter.proto import agent_pb2, common_pb2, datalog_pb2, environment_pb2
 from cogment_jupyter.transport import protobuf_records
 from cogment_jupyter.transport.http2 import ConnectionPool
+from cogment_jupyter.transport.liveness import Liveness
 from cogment_jupyter.transport.streams import END, HEARTBEAT, LAST, LAST_ACK, NORMAL, CallStream, StreamPump
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class GrpcEnvironment(EnvironmentConnection):
         self._pump: CallStream | None = None
         self._port: EnvironmentPort | None = None
         self._ended = False
+        self._liveness: Liveness | None = None
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         pump = self._pump = await open_call(
@@ -110,14 +112,17 @@ class GrpcEnvironment(EnvironmentConnection):
         first = environment_pb2.EnvRunTrialInput(state=NORMAL, init_input=protobuf_records.env_init_to_proto(init))
         await handshake(pump, pump, first, environment_pb2.EnvRunTrialInput, "environment")
         self._port = port
+        self._liveness = Liveness(lambda: pump.send(environment_pb2.EnvRunTrialInput(state=HEARTBEAT)), port.lost)
+        self._liveness.owed()  # its first observations
         pump.start(self._on_message, self._on_closed)
 
     def _on_message(self, reply: environment_pb2.EnvRunTrialOutput) -> None:
         port = self._port
         assert port is not None
         state = reply.state
+        kind = reply.WhichOneof("data")
+        self._liveness.heard(kind == "observation_set" or state == LAST_ACK)  # type: ignore[union-attr]
         if state == NORMAL:
-            kind = reply.WhichOneof("data")
             if kind == "observation_set":
                 port.observations(protobuf_records.observation_set_from_proto(reply.observation_set))
             elif kind == "reward":
@@ -130,7 +135,7 @@ class GrpcEnvironment(EnvironmentConnection):
                 log.info("Environment [%s]: %s", self._address, reply.details)
         elif state == LAST:
             port.last()
-            if reply.WhichOneof("data") == "observation_set":
+            if kind == "observation_set":
                 port.observations(protobuf_records.observation_set_from_proto(reply.observation_set))
         elif state == LAST_ACK:
             port.last_ack()
@@ -138,12 +143,15 @@ class GrpcEnvironment(EnvironmentConnection):
             port.lost("the environment sent END")
 
     def _on_closed(self, reason: str) -> None:
+        if self._liveness is not None:
+            self._liveness.close()
         if self._port is not None:
             self._port.lost(reason)
 
     def actions(self, action_set: ActionSet, last: bool) -> None:
         if self._pump is None:
             return
+        self._liveness.owed()  # type: ignore[union-attr]
         if last:
             self._pump.send(environment_pb2.EnvRunTrialInput(state=LAST))
         self._pump.send(
@@ -157,6 +165,8 @@ class GrpcEnvironment(EnvironmentConnection):
             )
 
     def end(self, details: str | None) -> None:
+        if self._liveness is not None:
+            self._liveness.close()
         if self._ended or self._pump is None:
             self._ended = True
             return
@@ -170,13 +180,17 @@ class _ActorStream:
     _pump: StreamPump | CallStream | None
     _port: ActorPort | None
     _ended: bool
+    #: heartbeats while it owes an answer (service actors; None for clients, which call us)
+    _liveness: Liveness | None = None
 
     def _on_message(self, reply: common_pb2.ActorRunTrialOutput) -> None:
         port = self._port
         assert port is not None
         state = reply.state
+        kind = reply.WhichOneof("data")
+        if self._liveness is not None:
+            self._liveness.heard(kind == "action" or state == LAST_ACK)
         if state == NORMAL:
-            kind = reply.WhichOneof("data")
             if kind == "action":
                 port.action(protobuf_records.action_from_proto(reply.action))
             elif kind == "reward":
@@ -192,6 +206,8 @@ class _ActorStream:
             log.error("Actor sent unexpected state %s", state)
 
     def _on_closed(self, reason: str) -> None:
+        if self._liveness is not None:
+            self._liveness.close()
         if self._port is not None:
             self._port.lost(reason)
 
@@ -199,6 +215,8 @@ class _ActorStream:
         pump = self._pump
         if pump is None:
             return
+        if self._liveness is not None:
+            self._liveness.owed()
         for reward in rewards:
             pump.send(common_pb2.ActorRunTrialInput(state=NORMAL, reward=protobuf_records.reward_to_proto(reward)))
         if last:
@@ -215,6 +233,8 @@ class _ActorStream:
 
     def _close(self, details: str | None) -> None:
         self._ended = True
+        if self._liveness is not None:
+            self._liveness.close()
         if self._pump is not None:
             self._pump.close(_end_message(common_pb2.ActorRunTrialInput, details))
 
@@ -246,6 +266,7 @@ class GrpcServiceActor(_ActorStream):
             self._pump = None
             raise
         self._port = port
+        self._liveness = Liveness(lambda: pump.send(common_pb2.ActorRunTrialInput(state=HEARTBEAT)), port.lost)
         pump.start(self._on_message, self._on_closed)
 
     def end(self, details: str | None) -> None:

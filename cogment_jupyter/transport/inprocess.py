@@ -31,12 +31,11 @@ from typing import TYPE_CHECKING, Any
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import Codec, ValueOutsideSpaceError, codec_for
 from cogment_jupyter.adapters.frame_size import FrameSize, frame_size
+from cogment_jupyter.adapters.payload_formats import OURS, payload_format
 from cogment_jupyter.adapters.payloads import (
     LabAction,
     LabObservation,
     bare_observation,
-    decode_action,
-    decode_observation,
 )
 from cogment_jupyter.adapters.wire import SPECTATOR
 from cogment_jupyter.engine.components import (
@@ -198,11 +197,14 @@ class InProcessEnvironment(EnvironmentConnection):
         self._off_loop: _OffLoop | None = None
         #: the size the trial's frames are brought to (None: as rendered)
         self._frame_size: FrameSize | None = None
+        #: the trial's payload format (ours unless a Cogment Lab service takes part)
+        self.payload_format = OURS
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         template: Environment = _pick(self._registry, init.impl_name, "environment")
         try:
             config = EnvConfig.from_bytes(init.config)
+            self.payload_format = payload_format(config.format)
             specs = template.agent_specs
         except Exception as error:
             raise InitError(_describe(error)) from error
@@ -227,7 +229,8 @@ class InProcessEnvironment(EnvironmentConnection):
             codec_for(specs[watched if spectator else a].observation_space)
             for a, spectator in zip(names, watching, strict=True)
         ]
-        self._views = None if any(watching) else list(zip(names, self._observation_codecs, strict=True))
+        plain = not any(watching) and self.payload_format is OURS  # (bare observations are ours)
+        self._views = list(zip(names, self._observation_codecs, strict=True)) if plain else None
         self._action_codecs = [
             codec_for(specs[watched if spectator else a].action_space)
             for a, spectator in zip(names, watching, strict=True)
@@ -301,8 +304,9 @@ class InProcessEnvironment(EnvironmentConnection):
         return result
 
     def _agent_observation(self, result: StepResult, index: int) -> LabObservation:
+        make = self.payload_format.observation
         if self._spectators[index]:  # they take part in every tick (pacing, feedback); their action is ignored
-            return LabObservation(
+            return make(
                 result.observations.get(self._watched), self._observation_codecs[index], result.frame, info=result.info
             )
         agent = self._agents[index]
@@ -310,7 +314,7 @@ class InProcessEnvironment(EnvironmentConnection):
         truncated = result.truncated.get(agent, False)
         acting = result.acting
         masks = result.action_masks
-        return LabObservation(
+        return make(
             result.observations.get(agent),
             self._observation_codecs[index],
             result.frame,
@@ -339,7 +343,7 @@ class InProcessEnvironment(EnvironmentConnection):
                 values[index] = content.value
             elif not (unavailable and index in unavailable):
                 try:
-                    values[index] = decode_action(content, self._action_codecs[index]).value
+                    values[index] = self.payload_format.decode_action(content, self._action_codecs[index]).value
                 except Exception as error:
                     port.failed(f"bad action from [{agent}]: {_describe(error)}")
                     return
@@ -446,11 +450,13 @@ class InProcessActor(ActorConnection):
         #: the latest tick whose observation was sent (off the loop, older ones are not acted on)
         self._latest_tick = -1
         self._spectator = False
+        self._format = OURS
 
     async def init(self, init: ActorInit, port: ActorPort) -> None:
         template: Actor = _pick(self._registry, init.impl_name, "actor")
         try:
             config = ActorConfig.from_bytes(init.config)
+            self._format = payload_format(config.format)
         except ValueError as error:
             raise InitError(str(error)) from error
         spec = config.spec
@@ -561,7 +567,7 @@ class InProcessActor(ActorConnection):
         """Send the action of tick ``tick``."""
         port = self._port
         if port is not None and not self._closed:
-            port.action(Action(tick, LabAction(value, self._action_codec), now_ns()))
+            port.action(Action(tick, self._format.action(value, self._action_codec), now_ns()))
 
     def report(self, error: Exception, tick: int) -> None:
         """What :meth:`act_on` raised for tick ``tick``: an awaitable answer is awaited (then
@@ -611,7 +617,7 @@ class InProcessActor(ActorConnection):
             lab = (
                 content
                 if isinstance(content, LabObservation)
-                else decode_observation(content, self._observation_codec, self._action_codec)
+                else self._format.decode_observation(content, self._observation_codec, self._action_codec)
             )
             if last:
                 actor.on_ending(lab.value, lab.frame)
@@ -680,7 +686,7 @@ class InProcessActor(ActorConnection):
 
     def action_payload(self, value: Any) -> LabAction:
         """An answer as the engine carries it."""
-        return LabAction(value, self._action_codec)
+        return self._format.action(value, self._action_codec)
 
     @property
     def action_codec(self) -> Codec | None:

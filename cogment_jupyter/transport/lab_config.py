@@ -68,6 +68,8 @@ class EnvConfig:
     #: the size frames are brought to (0: as rendered, or following the other side)
     render_width: int = 0
     render_height: int = 0
+    #: the trial's payload format ("": ours; see ``adapters.payload_formats``)
+    format: str = ""
 
     def to_bytes(self) -> bytes:
         message = wire.EnvironmentConfig(
@@ -76,6 +78,7 @@ class EnvConfig:
             reset_options_json=_dumps(self.options),
             render_width=self.render_width,
             render_height=self.render_height,
+            format=self.format,
         )
         if self.seed is not None:
             message.seed = self.seed
@@ -93,6 +96,7 @@ class EnvConfig:
             _loads(message.config_json, "environment config") or {},
             message.render_width,
             message.render_height,
+            message.format,
         )
 
 
@@ -102,9 +106,11 @@ class ActorConfig:
     seed: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     render: bool = False
+    #: the trial's payload format ("": ours; see ``adapters.payload_formats``)
+    format: str = ""
 
     def to_bytes(self) -> bytes:
-        message = wire.ActorConfig(config_json=_dumps(self.config), render=self.render)
+        message = wire.ActorConfig(config_json=_dumps(self.config), render=self.render, format=self.format)
         if self.seed is not None:
             message.seed = self.seed
         if self.spec is not None:
@@ -127,6 +133,7 @@ class ActorConfig:
             message.seed if message.HasField("seed") else None,
             _loads(message.config_json, "actor config") or {},
             message.render,
+            message.format,
         )
 
 
