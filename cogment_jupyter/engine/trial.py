@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ENDED = TrialState.ENDED  # (an enum member read from the class costs more than comparing with it)
 ENV_LAST_ACK_TIMEOUT = 60.0
 ACTOR_LAST_ACK_TIMEOUT = 30.0
 
@@ -886,8 +885,10 @@ class Trial:
             slot.stream_open = False
 
     def _enter_ended(self) -> None:
-        if self._lease is not None:  # ended in the middle of a fused tick: record it as this loop would
-            self._lease.take_back()
+        lease = self._lease
+        if lease is not None:  # ended in the middle of a fused tick: record it as this loop would
+            lease.ended = True
+            lease.take_back()
         if self._samples:
             self._current_sample().state = TrialState.ENDED
         self._tick_processed = True
@@ -962,6 +963,7 @@ class TickLease:
         "_trial",
         "actors",
         "answered",
+        "ended",
         "env_name",
         "observations",
         "processed",
@@ -981,6 +983,8 @@ class TickLease:
         self.values: list[Any] = [None] * n
         self.answered = 0
         self.processed = False
+        #: the trial ended (set by the trial as it ends under the loop)
+        self.ended = False
         self._payload: Callable[[int, Any], Payload] = lambda index, value: value
         self._queued = [True] * n
         self._queues = True
@@ -1025,10 +1029,6 @@ class TickLease:
     @property
     def tick(self) -> int:
         return self._trial.tick_id
-
-    @property
-    def ended(self) -> bool:
-        return self._trial.state is _ENDED
 
     @property
     def recording(self) -> bool:
@@ -1100,10 +1100,9 @@ class TickLease:
         """Let other trials run (the rows so far go to the datalog first); the trial was active."""
         self.flush()
         await pacer.pause()
-        trial = self._trial
-        if trial.state == TrialState.ENDED:
+        if self.ended:
             raise TrialAborted
-        trial.last_activity = time.monotonic()
+        self._trial.last_activity = time.monotonic()
 
     def flush(self) -> None:
         """Hand the rows recorded so far to the datalog."""

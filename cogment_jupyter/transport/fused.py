@@ -80,17 +80,20 @@ class FusedTicks(FusedLoop):
         values = lease.values
         receivers = lease.receivers
         pacer = Pacer()
+        # (bound once: a lookup costs as much as some of what a tick does)
+        take_rewards, last_tick, close_tick, due = lease.take_rewards, lease.last_tick, lease.close_tick, pacer.due
+        step, observe = environment.step, environment.observe
+        act_ons = [actor.act_on for actor in actors]
         while True:
             # -- the actors answer the open tick's observations (recorded first: an actor or
             # the environment's next step may change them)
             recorded = self._encode_observations(observations) if recording else None
             for i in range(n):
-                actor = actors[i]
                 try:
-                    rewards = lease.take_rewards(i)
+                    rewards = take_rewards(i)
                     if rewards:
-                        actor.deliver_rewards(rewards)
-                    value = actor.act_on(observations[i])
+                        actors[i].deliver_rewards(rewards)
+                    value = act_ons[i](observations[i])
                 except Exception as error:  # it raised, answered outside its space, or answers later
                     await self._hand_over_dispatch(i, error)
                     return
@@ -99,14 +102,14 @@ class FusedTicks(FusedLoop):
                 values[i] = value
                 lease.answered = i + 1
             actions = self._encode_actions(values) if recording else None
-            if lease.last_tick() or (recording and (recorded is None or actions is None)):
+            if last_tick() or (recording and (recorded is None or actions is None)):
                 lease.take_back()  # the engine's action processing (LAST; or it records why a value is not)
                 await lease.resume(dispatch_from=n)
                 return
             # -- the environment steps
             lease.processed = True
             try:
-                result = environment.step(values)
+                result = step(values)
             except Exception as error:
                 lease.take_back()
                 environment.failed(error)
@@ -128,14 +131,14 @@ class FusedTicks(FusedLoop):
                 await lease.resume()
                 return
             if result.done:  # the environment ended the trial: the engine's end, after this row
-                lease.close_tick(rewarded, recorded, actions, None)
+                close_tick(rewarded, recorded, actions, None)
                 lease.release()
                 environment.emit(result, rewards=False)
                 await lease.resume()
                 return
-            observations = environment.observe(result)
-            lease.close_tick(rewarded, recorded, actions, observations)
-            if pacer.due():  # fairness for other trials (as the engine's loop)
+            observations = observe(result)
+            close_tick(rewarded, recorded, actions, observations)
+            if due():  # fairness for other trials (as the engine's loop)
                 await lease.pause(pacer)
 
     @staticmethod

@@ -266,6 +266,7 @@ SCENARIOS = {
     "simultaneous game, every agent rewarded": ("rps", "random", {}),
     "observation buffer reused": ("reused", "random", {}),
     "masks, dict observations, array actions": ("masked", "random", {}),
+    "a spectator beside the agent": ("cartpole", "plain", {"spectators": {"watcher": "random"}}),
 }
 
 #: scenarios whose every tick but the last runs fused (or but the last two at max steps)
@@ -278,6 +279,7 @@ FULLY_FUSED = {
     "simultaneous game, every agent rewarded",
     "observation buffer reused",
     "masks, dict observations, array actions",
+    "a spectator beside the agent",
 }
 
 
