@@ -130,14 +130,13 @@ def fixed_value(value: Any) -> tuple[Any, bool]:
 
 @dataclass(slots=True)
 class _Extras:
-    """What an observation holds besides its value and frame (see :class:`LabObservation`)."""
+    """What an observation holds besides its value, frame and mask (see :class:`LabObservation`)."""
 
     inactive: bool = False
     dead: bool = False
     terminated: bool = False
     truncated: bool = False
     info: Mapping[str, Any] | None = None
-    action_mask: Any = None
 
 
 class LabObservation:
@@ -146,11 +145,11 @@ class LabObservation:
     ``value`` is the plain observation (``None``: nothing observed), ``frame`` an RGB array
     or ``None``; ``codec`` is the observation space's codec, used only by :meth:`to_bytes`.
     ``asks_action``: the agent is asked to act on it (it is neither inactive this tick nor
-    dead). Flags, info and mask are kept apart: most observations have none, and one is made
+    dead). Flags and info are kept apart: most observations have none, and one is made
     per actor every tick.
     """
 
-    __slots__ = ("_more", "_wire", "asks_action", "codec", "frame", "value")
+    __slots__ = ("_more", "_wire", "action_mask", "asks_action", "codec", "frame", "value")
 
     def __init__(
         self,
@@ -167,12 +166,13 @@ class LabObservation:
         self.value = value
         self.codec = codec
         self.frame = frame
+        self.action_mask = action_mask
         self.asks_action = not (inactive or dead)
         self._wire: bytes | None = None
-        if action_mask is None and not (inactive or dead or terminated or truncated or info):
+        if not (inactive or dead or terminated or truncated or info):
             self._more: _Extras | None = None
         else:
-            self._more = _Extras(inactive, dead, terminated, truncated, info, action_mask)
+            self._more = _Extras(inactive, dead, terminated, truncated, info)
 
     @property
     def inactive(self) -> bool:
@@ -194,16 +194,12 @@ class LabObservation:
     def info(self) -> Mapping[str, Any] | None:
         return None if self._more is None else self._more.info
 
-    @property
-    def action_mask(self) -> Any:
-        return None if self._more is None else self._more.action_mask
-
     def to_bytes(self) -> bytes:
         """The :class:`wire.Observation` envelope (computed once, then cached)."""
         if self._wire is not None:
             return self._wire
         value, codec, more = self.value, self.codec, self._more
-        if more is None and self.frame is None and codec is not None:  # bare: the envelope is its value's
+        if more is None and self.frame is None and self.action_mask is None and codec is not None:  # bare
             self._wire = value_envelope(codec, value)
             return self._wire
         if value is not None:
@@ -225,7 +221,7 @@ class LabObservation:
             more.terminated,
             more.truncated,
             info_to_json(more.info) if more.info else "",
-            b"" if more.action_mask is None else mask_to_bytes(more.action_mask),
+            b"" if self.action_mask is None else mask_to_bytes(self.action_mask),
         )
         return self._wire
 
@@ -265,6 +261,7 @@ def bare_observation(value: Any, codec: Codec | None, _new: Any = object.__new__
     observation.value = value
     observation.codec = codec
     observation.frame = None
+    observation.action_mask = None
     observation.asks_action = True
     observation._wire = None
     observation._more = None
