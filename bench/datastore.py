@@ -47,6 +47,7 @@ import pandas as pd
 import psutil
 import pyarrow as pa
 
+from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.datastore import Datastore
 from cogment_jupyter.datastore.chunks import ChunkBuilder
 from cogment_jupyter.datastore.writer import upsert_trial, write_chunk
@@ -164,7 +165,7 @@ async def bench_grpc(directory: Path, n: int, command: list[str] | None = None) 
         command
         or [
             sys.executable,
-            *("-m", "cogment_jupyter.datastore.cli", "--port", "0", "--log_level", "warning"),
+            *("-m", "cogment_jupyter.cli.trial_datastore", "--port", "0", "--log_level", "warning"),
             *("--directory", str(directory)),
         ],
         cwd=ROOT,
@@ -240,7 +241,7 @@ def build_trial(directory: Path, n: int) -> float:
 def time_steps(directory: Path, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
-        ds = Datastore(directory)
+        ds = Datastore(directory, decoders=[TrialCodec.from_params])
         start = time.perf_counter()
         frame = ds.steps("million")
         times.append(time.perf_counter() - start)

@@ -324,7 +324,7 @@ class LabPlayBench(_Phases):
 
     def __init__(self, kind: str, out_dir: str, window: int | None = None, embedded: bool = False) -> None:
         from cogment_jupyter import envs
-        from cogment_jupyter.notebook.magics import launch
+        from cogment_jupyter.magics import launch
 
         self.kind, self.out = kind, Path(out_dir)
         self.lab = launch(str(self.out / f".cogment-bench-{embedded}"), None, None, embedded)
@@ -380,7 +380,7 @@ class RecordedKeyBench:
     def __init__(self, out_dir: str) -> None:
         from cogment_jupyter import Lab, envs
         from cogment_jupyter.lab.lab import LabNotLaunched
-        from cogment_jupyter.notebook.magics import launch
+        from cogment_jupyter.magics import launch
 
         try:
             self.lab = Lab.current()

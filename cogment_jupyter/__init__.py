@@ -44,14 +44,14 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext cogment_jupyter``: registers the ``%cogment`` magic."""
-    from cogment_jupyter.notebook.magics import CogmentMagics
+    from cogment_jupyter.magics import CogmentMagics
 
     ipython.register_magics(CogmentMagics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Stop the lab ``%cogment launch`` started."""
-    from cogment_jupyter.notebook.magics import stop_current
+    from cogment_jupyter.magics import stop_current
 
     stop_current()
 

@@ -6,8 +6,6 @@ Torch actor starts, a column is decoded, or ``adapters.cog_settings`` is importe
 
 from __future__ import annotations
 
-import importlib.util
-
 from cogment_jupyter.adapters.actors import Constant, Policy, Random, Torch
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.adapters.codec import Codec, DecodeError, ValueOutsideSpaceError, codec_for
@@ -46,25 +44,6 @@ __all__ = [
     "decode_frame",
     "decode_observation",
     "encode_frame",
-    "register_with_datastore",
     "space_from_json",
     "space_to_json",
 ]
-
-
-def register_with_datastore() -> bool:
-    """Let the datastore decode our trials' values (``TrialCodec.from_params``).
-
-    Done at import when ``cogment_jupyter.datastore.decoding`` exists; returns whether it did.
-    """
-    if importlib.util.find_spec("cogment_jupyter.datastore") is None:
-        return False
-    if importlib.util.find_spec("cogment_jupyter.datastore.decoding") is None:
-        return False
-    from cogment_jupyter.datastore.decoding import register_decoder_factory
-
-    register_decoder_factory(TrialCodec.from_params)
-    return True
-
-
-register_with_datastore()

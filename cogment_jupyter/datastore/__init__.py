@@ -14,10 +14,9 @@ Layout (one job per module):
 - ``stored_samples``  chunks back to the SDK's ``StoredTrialSample`` (§11), with filters
 - ``service``     ``DatalogSP`` + ``TrialDatastoreSP`` and ``DatastoreServer``
 - ``dataframes``  pandas DataFrames (``trials``, ``steps``)
-- ``decoding``    the value-decoding hook for ``steps()``
+- ``decoding``    what turns stored values back into Python ones in ``steps()``
 - ``parquet``     export / import
 - ``api``         ``Datastore``, the user-facing facade
-- ``cli``         ``cogment-jupyter services trial_datastore``
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from cogment_jupyter import __version__
 
 if TYPE_CHECKING:
     from cogment_jupyter.datastore.api import Datastore
-    from cogment_jupyter.datastore.decoding import TrialDecoder, register_decoder_factory, unregister_decoder_factory
+    from cogment_jupyter.datastore.decoding import DecoderFactory, TrialDecoder
     from cogment_jupyter.datastore.errors import (
         CorruptFileError,
         DatastoreError,
@@ -47,9 +46,8 @@ if TYPE_CHECKING:
 # for pandas (seconds of imports) until it needs a DataFrame.
 _EXPORTS = {
     "Datastore": "api",
+    "DecoderFactory": "decoding",
     "TrialDecoder": "decoding",
-    "register_decoder_factory": "decoding",
-    "unregister_decoder_factory": "decoding",
     "CorruptFileError": "errors",
     "DatastoreError": "errors",
     "DatastoreFileError": "errors",
@@ -81,6 +79,7 @@ __all__ = [
     "DatastoreError",
     "DatastoreFileError",
     "DatastoreServer",
+    "DecoderFactory",
     "DiskFullError",
     "ForeignFileError",
     "InProcessDatalog",
@@ -90,6 +89,4 @@ __all__ = [
     "TrialStore",
     "UnknownTrialError",
     "__version__",
-    "register_decoder_factory",
-    "unregister_decoder_factory",
 ]

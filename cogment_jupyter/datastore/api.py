@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cogment_jupyter.datastore.decoding import decoder_for
+from cogment_jupyter.datastore.decoding import DecoderFactory, first_decoder
 from cogment_jupyter.datastore.errors import UnknownTrialError
 from cogment_jupyter.datastore.inprocess import InProcessDatalog
 from cogment_jupyter.datastore.records import TrialRecord
@@ -31,10 +31,13 @@ class Datastore:
 
     ``path`` may also name the database file itself (``*.sqlite3``, ``*.sqlite``, ``*.db``).
     Several ``Datastore`` objects, kernels or processes can use the same directory at once.
+    ``decoders``: what turns stored values back into Python ones in ``steps()`` (see
+    ``decoding``); ``cogment_jupyter.adapters.TrialCodec.from_params`` reads the lab's trials.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, decoders: Sequence[DecoderFactory] = ()) -> None:
         self._store = TrialStore.open(path)
+        self.decoders = tuple(decoders)
 
     @property
     def file(self) -> Path:
@@ -109,10 +112,9 @@ class Datastore:
         """Tidy frame, one row per tick per actor: ``trial_id, tick, timestamp, state, actor,
         observation, action, action_status, reward, info, events``.
 
-        Observations and actions are decoded when a registered decoder factory knows the
-        trial (see ``decoding.register_decoder_factory``), raw bytes otherwise; ``info`` is
-        the environment's info as JSON text. Works on trials still being written (what is
-        committed so far).
+        Observations and actions are decoded when one of the ``decoders`` knows the trial,
+        raw bytes otherwise; ``info`` is the environment's info as JSON text. Works on trials
+        still being written (what is committed so far).
         """
         from cogment_jupyter.datastore import dataframes
 
@@ -127,7 +129,7 @@ class Datastore:
         parts = []
         for rec in records:
             params = rec.params()
-            decoder = decoder_for(params) if decode else None
+            decoder = first_decoder(self.decoders, params) if decode else None
             defaults = [a.default_action.content if a.HasField("default_action") else None for a in params.actors]
             parts.append(dataframes.steps_table(rec, samples[rec.seq], decoder=decoder, default_actions=defaults))
         return parts

@@ -1,19 +1,18 @@
 """The hook that turns stored observation/action bytes into values in ``Datastore.steps()``.
 
-The datastore knows nothing about value formats; whoever does (e.g. the Gymnasium space codec,
-which reads the ``cogment_jupyter.spaces`` trial property) registers a factory here. For each
-trial, ``steps()`` asks the factories (most recently registered first) for a decoder built from
-the trial's params; without one, the columns stay raw bytes.
+The datastore knows nothing about value formats; whoever opens it and does (a lab gives the
+Gymnasium space codec, which reads the ``cogment_jupyter.spaces`` trial property) hands it
+factories: ``Datastore(path, decoders=[...])``. For each trial, ``steps()`` asks them in order
+for a decoder built from the trial's params; without one, the columns stay raw bytes.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-if TYPE_CHECKING:  # registering a decoder factory (at the adapters' import) needs no Arrow
+if TYPE_CHECKING:  # naming a decoder factory needs no Arrow
     import pyarrow as pa
 
     from cogment_jupyter.proto.common_pb2 import TrialParams
@@ -37,28 +36,9 @@ class TrialDecoder(Protocol):
 
 DecoderFactory = Callable[["TrialParams"], "TrialDecoder | None"]
 
-_factories: list[DecoderFactory] = []
-_lock = threading.Lock()
 
-
-def register_decoder_factory(factory: DecoderFactory) -> DecoderFactory:
-    """Add a factory (usable as a decorator); registering the same one twice is a no-op."""
-    with _lock:
-        if factory not in _factories:
-            _factories.append(factory)
-    return factory
-
-
-def unregister_decoder_factory(factory: DecoderFactory) -> None:
-    with _lock:
-        if factory in _factories:
-            _factories.remove(factory)
-
-
-def decoder_for(params: TrialParams) -> TrialDecoder | None:
-    """The first decoder a factory offers for these params (newest factory first)."""
-    with _lock:
-        factories = list(reversed(_factories))
+def first_decoder(factories: Sequence[DecoderFactory], params: TrialParams) -> TrialDecoder | None:
+    """The decoder the first of ``factories`` to offer one builds for these params."""
     for factory in factories:
         try:
             decoder = factory(params)

@@ -10,7 +10,6 @@ endpoints through it.
 - ``service``   the ``DirectorySP`` servicer and ``DirectoryServer`` (periodic health scans)
 - ``client``    ``DirectoryClient``: register, deregister, inquire; ``Registrations`` for a lab
 - ``inquiry``   a discovery endpoint -> an ``InquireRequest``; a reply -> an address (upstream errors)
-- ``cli``       ``cogment-jupyter services directory``
 """
 
 #: the upstream ``constants.DefaultDirectoryPort``

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import grpc
 
+from cogment_jupyter.channels import until_ready
 from cogment_jupyter.proto import directory_pb2, directory_pb2_grpc
-from cogment_jupyter.transport.channels import until_ready
 
 log = logging.getLogger(__name__)
 

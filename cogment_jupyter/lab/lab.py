@@ -206,7 +206,7 @@ class Lab:
         if self.datastore_path is not None:  # the datastore (and Arrow) load only for a lab that records
             from cogment_jupyter.datastore import Datastore
 
-            self.datastore = Datastore(self.datastore_path)
+            self.datastore = Datastore(self.datastore_path, decoders=[TrialCodec.from_params])
         if self.datastore is not None:
             self._datastore_server = await self.datastore.serve(address=self.reach.address("datastore"))
         directory = DirectoryClient(self.directory, self.directory_token) if self.directory else None
@@ -1198,7 +1198,16 @@ class Lab:
 
         return feedback(self, env, actors, **options)
 
-    def teach(self, env: str, actor: str, keys: Any = None, **options: Any):
+    def teach(
+        self,
+        env: str,
+        actor: str,
+        keys: Any = None,
+        *,
+        agent: str | None = None,
+        teacher: str = "teacher",
+        **options: Any,
+    ):
         """Watch ``actor`` play ``env`` and take over while you hold a key (teacher override).
 
         ``keys`` maps keys to the agent's actions, as for :meth:`play`; holding a mapped key
@@ -1209,7 +1218,21 @@ class Lab:
         """
         from cogment_jupyter.notebook.teach import teach
 
-        return teach(self, env, actor, keys, **options)
+        return teach(self, self._teacher_environment(env, agent, teacher), actor, keys, **options)
+
+    def _teacher_environment(self, env: str, agent: str | None, teacher: str) -> str:
+        """The name ``env`` is served under wrapped in a :class:`Teacher` (served on first use)."""
+        from cogment_jupyter.adapters.conversions import Teacher
+
+        template, _ = self.environment(env)
+        if isinstance(template, Teacher):
+            return env
+        if env not in self.components.environments:
+            raise ValueError(f"lab.teach needs an environment served in this kernel; {env!r} is served elsewhere")
+        wrapped = f"{env}+{teacher}"
+        if wrapped not in self.components.environments:
+            self.serve_env(wrapped, Teacher(template, agent=agent, teacher=teacher))
+        return wrapped
 
     def replay(self, trial_id: str, *, fps: float | None = None):
         """A widget to look back at a recorded trial: play/pause, step, scrub, speed, per-tick details.

@@ -27,9 +27,9 @@ from cogment_jupyter.proto import (
 )
 
 if TYPE_CHECKING:
+    from cogment_jupyter.channels import ChannelPool
     from cogment_jupyter.datastore.store import TrialStore
     from cogment_jupyter.lab.handles import TrialHandle
-    from cogment_jupyter.transport.channels import ChannelPool
 
 log = logging.getLogger(__name__)
 

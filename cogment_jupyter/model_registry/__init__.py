@@ -9,7 +9,6 @@ suite), so the official SDK's ``get_model_registry_v2`` client works unchanged.
 - ``client``         ``RegistryClient``: the asyncio client a lab uses (streams from and to files)
 - ``serialization``  how notebook objects (bytes, numpy arrays, torch modules) become model bytes
 - ``follow``         ``LatestModel``: a model's latest iteration, kept up to date by a background thread
-- ``cli``            ``cogment-jupyter services model_registry``
 """
 
 #: upstream ``registry.DefaultOptions``

@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from cogment_jupyter.channels import until_ready
 from cogment_jupyter.model_registry.infos import (
     ModelInfo,
     RegistryError,
@@ -29,7 +30,6 @@ from cogment_jupyter.model_registry.infos import (
 )
 from cogment_jupyter.model_registry.serialization import FORMAT_PROPERTY, Encoded, Receiver, encode, receiver
 from cogment_jupyter.proto import model_registry_pb2, model_registry_pb2_grpc
-from cogment_jupyter.transport.channels import until_ready
 
 #: gRPC message limit for what the registry sends (its chunks are 2 MiB by default)
 MAX_MESSAGE = 64 * 1024 * 1024

@@ -23,7 +23,7 @@ from cogment_jupyter.notebook.play import GameWidget, PlaySession
 from cogment_jupyter.notebook.stand_in import attach_stand_in
 
 if TYPE_CHECKING:
-    from cogment_jupyter.lab.lab import Lab
+    from cogment_jupyter.notebook.host import WidgetHost
 
 #: TAMER's "fast but doable" step time is 0.2 to 0.3 s
 DEFAULT_FEEDBACK_FPS = 4.0
@@ -111,7 +111,7 @@ class FeedbackGiver(Actor):
 
 
 def feedback(
-    lab: Lab,
+    host: WidgetHost,
     env: str,
     actors: str | Mapping[str, str],
     *,
@@ -123,7 +123,7 @@ def feedback(
     **trial_options: Any,
 ) -> GameWidget:
     """Watch ``actors`` play ``env`` and reward ``target`` with keys; see ``Lab.feedback``."""
-    _, specs = lab.environment(env)
+    _, specs = host.environment(env)
     if fps <= 0:
         raise ValueError(f"fps must be > 0 (frames per second the agent plays at), got {fps}")
     mapping = dict.fromkeys(specs, actors) if isinstance(actors, str) else dict(actors)
@@ -133,8 +133,8 @@ def feedback(
     keys = _reward_keys(keys or DEFAULT_KEYS)
     hints = {k: f"reward {v:+g}" for k, v in keys.items()}
     widget = GameWidget(fps=float(fps), key_hints=hints, title=title or f"{env}: reward {target}")
-    giver = FeedbackGiver(widget, keys, target, float(fps), lab.loop)
-    session = PlaySession(lab, env, name, mapping, widget, giver, trial_options, spectators={name: "client"})
+    giver = FeedbackGiver(widget, keys, target, float(fps), host.loop)
+    session = PlaySession(host, env, name, mapping, widget, giver, trial_options, spectators={name: "client"})
     widget.session = session
     widget.player = giver
     session.start()

@@ -25,8 +25,7 @@ from cogment_jupyter.notebook.stand_in import KeyStandIn, attach_stand_in
 from cogment_jupyter.notebook.widget import PlayWidget
 
 if TYPE_CHECKING:
-    from cogment_jupyter.lab.handles import TrialHandle
-    from cogment_jupyter.lab.lab import Lab
+    from cogment_jupyter.notebook.host import RunningTrial, WidgetHost
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +174,7 @@ class PlaySession:
 
     def __init__(
         self,
-        lab: Lab,
+        host: WidgetHost,
         env: str,
         slot: str,
         actors: Mapping[str, str],
@@ -184,7 +183,7 @@ class PlaySession:
         trial_options: dict[str, Any],
         spectators: Mapping[str, str] | None = None,
     ) -> None:
-        self.lab = lab
+        self.host = host
         self.env = env
         self.slot = slot
         self.actors = dict(actors)
@@ -192,30 +191,30 @@ class PlaySession:
         self.widget = widget
         self.human = human
         self.trial_options = trial_options
-        self.trials: list[TrialHandle] = []
+        self.trials: list[RunningTrial] = []
         #: more people in the same trials, each at their own widget: slot -> (widget, actor)
         self.guests: dict[str, tuple[PlayWidget, Any]] = {}
         widget.on_control(self._control)
 
     @property
-    def trial(self) -> TrialHandle | None:
+    def trial(self) -> RunningTrial | None:
         """The current (or last) trial."""
         return self.trials[-1] if self.trials else None
 
-    def start(self) -> TrialHandle:
+    def start(self) -> RunningTrial:
         options = dict(self.trial_options)
         if self.spectators:
             options["spectators"] = self.spectators
         # the people are this kernel's widgets: a trial whose other parts are here too runs on the
         # kernel's engine (recorded in the shared datastore all the same), not four gRPC hops a tick
         # through a shared orchestrator (docs/decisions/play-widget.md)
-        handle = self.lab.start_trial_with_people(self.env, self.actors, render=True, **options)
+        handle = self.host.start_trial_with_people(self.env, self.actors, render=True, **options)
         self.trials.append(handle)
         handle.done.add_done_callback(lambda _: self._ended(handle))
         for slot, widget, human in [(self.slot, self.widget, self.human)] + [
             (slot, w, h) for slot, (w, h) in self.guests.items()
         ]:
-            joined = self.lab.join(handle, slot, human)
+            joined = self.host.join(handle, slot, human)
             joined.add_done_callback(lambda future, w=widget: self._joined(handle, future, w))
         return handle
 
@@ -224,10 +223,10 @@ class PlaySession:
         self.guests[slot] = (widget, human)
         current = self.trial
         if current is not None and current.state in ("INITIALIZING", "PENDING"):
-            joined = self.lab.join(current, slot, human)
+            joined = self.host.join(current, slot, human)
             joined.add_done_callback(lambda future: self._joined(current, future, widget))
 
-    def _ended(self, handle: TrialHandle) -> None:
+    def _ended(self, handle: RunningTrial) -> None:
         """A round that failed (could not start, a component raised) says so on every widget."""
         if not handle.errors:
             return
@@ -235,7 +234,7 @@ class PlaySession:
         for widget in widgets:
             widget.set_status(state="ended", message=f"The trial failed: {handle.errors[0]}")
 
-    def _joined(self, handle: TrialHandle, future: Any, widget: PlayWidget) -> None:
+    def _joined(self, handle: RunningTrial, future: Any, widget: PlayWidget) -> None:
         error = future.exception()
         if error is not None:
             log.warning("a player could not join trial %s: %s", handle.id, error)
@@ -243,7 +242,7 @@ class PlaySession:
 
     def _control(self, action: str) -> None:
         """A button (or Enter on the end screen); on the thread the widget's messages come on."""
-        call = self.lab.loop.call_soon_threadsafe
+        call = self.host.loop.call_soon_threadsafe
         if action == "pause":
             call(self.human.pause)
             self.widget.set_status(state="paused")
@@ -274,11 +273,11 @@ class GameWidget(PlayWidget):
     stand_in: KeyStandIn | None = None
 
     @property
-    def trials(self) -> list[TrialHandle]:
+    def trials(self) -> list[RunningTrial]:
         return list(self.session.trials) if self.session else []
 
     @property
-    def trial(self) -> TrialHandle | None:
+    def trial(self) -> RunningTrial | None:
         return self.session.trial if self.session else None
 
     @property
@@ -303,10 +302,10 @@ class GameWidget(PlayWidget):
             raise ValueError(
                 f"start lab.play with actors={{{agent!r}: 'client'}} to leave {agent!r} to a second player"
             )
-        template, specs = session.lab.environment(session.env)
-        keymap = _keymap(template, keys, noop, specs[agent].action_space)
+        template, specs = session.host.environment(session.env)
+        keymap = environment_keymap(template, keys, noop, specs[agent].action_space)
         widget = GameWidget(fps=self.fps, key_hints=keymap.hints, title=title or f"{session.env}: {agent}")
-        human = HumanActor(widget, keymap, self.fps, session.lab.loop)
+        human = HumanActor(widget, keymap, self.fps, session.host.loop)
         widget.session = session
         widget.player = human
         session.add_guest(agent, widget, human)
@@ -322,7 +321,7 @@ class GameWidget(PlayWidget):
 
 
 def play(
-    lab: Lab,
+    host: WidgetHost,
     env: str,
     keys: Any = None,
     *,
@@ -335,11 +334,11 @@ def play(
     **trial_options: Any,
 ) -> GameWidget:
     """Play ``env`` in the cell; see ``Lab.play``."""
-    template, specs = lab.environment(env)
+    template, specs = host.environment(env)
     agent = agent or _only_agent(specs, actors)
     if agent not in specs:
         raise ValueError(f"environment {env!r} has no agent {agent!r}; agents: {list(specs)}")
-    keymap = _keymap(template, keys, noop, specs[agent].action_space)
+    keymap = environment_keymap(template, keys, noop, specs[agent].action_space)
     if fps is None:
         fps = getattr(template, "render_fps", None) or DEFAULT_FPS
     if fps < 0:
@@ -349,8 +348,8 @@ def play(
     if frame_format is not None:
         widget_options["frame_format"] = frame_format
     widget = GameWidget(**widget_options)
-    human = HumanActor(widget, keymap, float(fps), lab.loop)
-    session = PlaySession(lab, env, agent, players, widget, human, trial_options)
+    human = HumanActor(widget, keymap, float(fps), host.loop)
+    session = PlaySession(host, env, agent, players, widget, human, trial_options)
     widget.session = session
     widget.player = human
     session.start()
@@ -365,7 +364,7 @@ def _only_agent(specs: Mapping[str, AgentSpec], actors: Mapping[str, str] | None
     raise ValueError(f"which agent do you play? pass agent= one of {list(specs)} (the others go in actors=...)")
 
 
-def _keymap(template: Any, keys: Any, noop: Any, action_space: Any, *, require_noop: bool = True) -> KeyMap:
+def environment_keymap(template: Any, keys: Any, noop: Any, action_space: Any, *, require_noop: bool = True) -> KeyMap:
     """The compiled key map, every action of it checked against ``action_space`` (before anything is drawn).
 
     Without ``keys``, the environment's own ``get_keys_to_action()``; without a no-op, the

@@ -12,46 +12,42 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.conversions import Teacher
-from cogment_jupyter.notebook.play import DEFAULT_FPS, GameWidget, PlaySession, TeacherHuman, _keymap
+from cogment_jupyter.notebook.play import DEFAULT_FPS, GameWidget, PlaySession, TeacherHuman, environment_keymap
 from cogment_jupyter.notebook.stand_in import attach_stand_in
 
 if TYPE_CHECKING:
-    from cogment_jupyter.lab.lab import Lab
+    from cogment_jupyter.notebook.host import WidgetHost
 
 
 def teach(
-    lab: Lab,
+    host: WidgetHost,
     env: str,
     actor: str,
     keys: Any = None,
     *,
     noop: Any = None,
     fps: float | None = None,
-    agent: str | None = None,
-    teacher: str = "teacher",
     actors: Mapping[str, str] | None = None,
     title: str | None = None,
     **trial_options: Any,
 ) -> GameWidget:
-    """Watch ``actor`` play ``env``; hold a key to act in its place. See ``Lab.teach``."""
-    template, _ = lab.environment(env)
+    """Watch ``actor`` play ``env`` (served as a :class:`Teacher`); hold a key to act in its place.
+    See ``Lab.teach``, which serves the wrapped environment."""
+    template, _ = host.environment(env)
     if not isinstance(template, Teacher):
-        if env not in lab.components.environments:
-            raise ValueError(f"lab.teach needs an environment served in this kernel; {env!r} is served elsewhere")
-        wrapped = f"{env}+{teacher}"
-        if wrapped not in lab.components.environments:
-            lab.serve_env(wrapped, Teacher(template, agent=agent, teacher=teacher))
-        env, template = wrapped, lab.components.environments[wrapped]
+        raise TypeError(f"teach() needs an environment served as a Teacher; {env!r} is a {type(template).__name__}")
     agent = template.agent
     # no key held means "let the agent act": a teacher's map needs no no-op
-    keymap = _keymap(template.env, keys, noop, template.env.agent_specs[agent].action_space, require_noop=False)
+    keymap = environment_keymap(
+        template.env, keys, noop, template.env.agent_specs[agent].action_space, require_noop=False
+    )
     fps = float(fps or template.render_fps or DEFAULT_FPS)
     if fps <= 0:
         raise ValueError("fps must be > 0: the agent plays in real time while you supervise")
     players = {**dict(actors or {}), agent: actor, template.name: "client"}
     widget = GameWidget(fps=fps, key_hints=keymap.hints, title=title or f"{env}: hold a key to take over")
-    human = TeacherHuman(widget, keymap, fps, lab.loop)
-    session = PlaySession(lab, env, template.name, players, widget, human, trial_options)
+    human = TeacherHuman(widget, keymap, fps, host.loop)
+    session = PlaySession(host, env, template.name, players, widget, human, trial_options)
     widget.session = session
     widget.player = human
     session.start()

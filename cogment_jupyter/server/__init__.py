@@ -5,9 +5,9 @@
 - ``handlers``     REST under ``/cogment/api/`` (status, trials, steps as JSON/Arrow, terminate)
 - ``recorded_trials``  reads the shared datastore for the REST API
 - ``orchestrator_client``  the server's gRPC client of the runtime's orchestrator
-- ``discovery``    what a kernel calls: ``find_shared_runtime()``, ``shared_lab_arguments()``
 
-Importing this package stays cheap (kernels import ``discovery``); the server imports ``app``.
+Kernels find the runtime through ``cogment_jupyter.shared_runtime``, without this package;
+the server imports ``app``.
 """
 
 from __future__ import annotations

@@ -22,12 +22,12 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode
 
-from cogment_jupyter.server.discovery import FILE_PREFIX, SERVER_RUNTIME_ENV, discovery_file, pid_alive
 from cogment_jupyter.server.handlers import routes
 from cogment_jupyter.server.nodelay import enable_kernel_websocket_nodelay, untrack_comm_status
 from cogment_jupyter.server.orchestrator_client import OrchestratorClient
 from cogment_jupyter.server.recorded_trials import RecordedTrials
 from cogment_jupyter.server.supervisor import RuntimePaths, RuntimeSupervisor, State
+from cogment_jupyter.shared_runtime import FILE_PREFIX, SERVER_RUNTIME_ENV, discovery_file, pid_alive
 
 #: seconds the status route waits for the orchestrator's Version
 VERSION_TIMEOUT = 1.0

@@ -41,7 +41,7 @@ from cogment_jupyter.server.supervisor import RuntimeUnavailable
 
 if TYPE_CHECKING:
     from cogment_jupyter.server.app import CogmentJupyter
-    from cogment_jupyter.server.discovery import SharedRuntime
+    from cogment_jupyter.shared_runtime import SharedRuntime
 
 #: seconds a request needing the orchestrator waits for a (re)starting runtime
 READY_TIMEOUT = 10.0

@@ -153,7 +153,7 @@ class RecordedTrials:
 
     def warm_up(self) -> None:
         """Import pandas and the value decoders now, so the first request is not the slow one."""
-        import cogment_jupyter.adapters  # noqa: F401  registers the Gymnasium value decoder
+        import cogment_jupyter.adapters.trial_codec  # noqa: F401
         from cogment_jupyter.datastore import Datastore  # noqa: F401
 
     @property
@@ -161,9 +161,10 @@ class RecordedTrials:
         with self._lock:
             if self._datastore is None:
                 self.warm_up()
+                from cogment_jupyter.adapters.trial_codec import TrialCodec
                 from cogment_jupyter.datastore import Datastore
 
-                self._datastore = Datastore(self.path)
+                self._datastore = Datastore(self.path, decoders=[TrialCodec.from_params])
             return self._datastore
 
     def close(self) -> None:

@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cogment_jupyter.access import port_of
-from cogment_jupyter.server.discovery import SharedRuntime, read_runtime_file
-from cogment_jupyter.transport.runtime_cli import write_json_atomically
+from cogment_jupyter.shared_runtime import SharedRuntime, read_runtime_file, write_json_atomically
 
 #: seconds between readiness checks of a starting child
 POLL = 0.05

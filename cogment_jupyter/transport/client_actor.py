@@ -20,13 +20,13 @@ from cogment_jupyter.engine.records import ActorInit, Message, Observation, Rewa
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport import protobuf_records
 from cogment_jupyter.transport.component_streams import ActorStream
-from cogment_jupyter.transport.grpc_components import NORMAL, _ActorStream, handshake
+from cogment_jupyter.transport.grpc_components import NORMAL, ActorStreamBase, handshake
 from cogment_jupyter.transport.streams import StreamPump
 
 log = logging.getLogger(__name__)
 
 
-class ClientActorSlot(_ActorStream, ClientActorConnection):
+class ClientActorSlot(ActorStreamBase, ClientActorConnection):
     """A client actor's slot in a trial: ``init`` waits until a client fills it."""
 
     def __init__(self, trial_id: str) -> None:

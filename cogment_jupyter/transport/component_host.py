@@ -15,8 +15,8 @@ import grpc
 from cogment_jupyter.access import bind
 from cogment_jupyter.adapters.base import Actor, Environment
 from cogment_jupyter.adapters.wire import PLAYER
+from cogment_jupyter.channels import CHANNEL_OPTIONS
 from cogment_jupyter.proto import agent_pb2_grpc, environment_pb2_grpc
-from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
 from cogment_jupyter.transport.component_servicers import EnvironmentServicer, ServiceActorServicer
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.sdk_bridge import SdkSessions

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from cogment_jupyter.channels import ChannelPool
 from cogment_jupyter.engine.components import (
     ActorConnection,
     ComponentFactory,
@@ -14,7 +15,6 @@ from cogment_jupyter.engine.components import (
 from cogment_jupyter.engine.endpoints import EndpointKind, ParsedEndpoint, parse_endpoint
 from cogment_jupyter.engine.errors import OrchestratorError
 from cogment_jupyter.proto import common_pb2, hooks_pb2, hooks_pb2_grpc
-from cogment_jupyter.transport.channels import ChannelPool
 from cogment_jupyter.transport.client_actor import ClientActorSlot
 from cogment_jupyter.transport.grpc_components import (
     GrpcDatalog,

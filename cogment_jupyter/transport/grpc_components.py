@@ -174,7 +174,7 @@ class GrpcEnvironment(EnvironmentConnection):
         self._pump.close(_end_message(environment_pb2.EnvRunTrialInput, details))
 
 
-class _ActorStream:
+class ActorStreamBase:
     """What service and client actor streams share once initialised (§6.3)."""
 
     _pump: StreamPump | CallStream | None
@@ -239,7 +239,7 @@ class _ActorStream:
             self._pump.close(_end_message(common_pb2.ActorRunTrialInput, details))
 
 
-class GrpcServiceActor(_ActorStream):
+class GrpcServiceActor(ActorStreamBase):
     """``ServiceActorSP.RunTrial`` (the orchestrator is the client)."""
 
     def __init__(self, connections: ConnectionPool, trial_id: str, address: str) -> None:

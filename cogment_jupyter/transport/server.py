@@ -7,9 +7,9 @@ from collections.abc import Callable
 import grpc
 
 from cogment_jupyter.access import Reach, bind, port_of
+from cogment_jupyter.channels import CHANNEL_OPTIONS
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.proto import orchestrator_pb2_grpc
-from cogment_jupyter.transport.channels import CHANNEL_OPTIONS
 from cogment_jupyter.transport.servicers import ClientActorServicer, TrialLifecycleServicer
 
 

@@ -81,18 +81,15 @@ def test_decoder_protocol_on_envelope_columns() -> None:
     assert column.field("said").to_pylist() == ["hi", ""]
 
 
-def test_registered_with_the_datastore() -> None:
+def test_a_datastore_decodes_with_the_trial_codec() -> None:
+    """What a lab hands its datastore (``decoders=[TrialCodec.from_params]``) reads our trials."""
     decoding = pytest.importorskip("cogment_jupyter.datastore.decoding")
-    import cogment_jupyter.adapters as adapters
 
-    assert adapters.register_with_datastore()
     codec = TrialCodec.from_specs(SPECS)
-    decoder = decoding.decoder_for(params_for(codec, ["gym", "teacher"]))
+    decoder = decoding.first_decoder([TrialCodec.from_params], params_for(codec, ["gym", "teacher"]))
     assert isinstance(decoder, TrialCodec)
     assert isinstance(decoder, decoding.TrialDecoder)
-    assert decoding.decoder_for(TrialParams()) is None or not isinstance(
-        decoding.decoder_for(TrialParams()), TrialCodec
-    )
+    assert decoding.first_decoder([TrialCodec.from_params], TrialParams()) is None
 
 
 def test_gymnasium_specs_make_a_codec() -> None:

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from cogment_jupyter.datastore import DatastoreError, DatastoreServer, cli
+from cogment_jupyter.cli import trial_datastore as cli
+from cogment_jupyter.datastore import DatastoreError, DatastoreServer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -13,13 +13,7 @@ import pyarrow.compute as pc
 import pytest
 from cogment.api.common_pb2 import TrialParams
 
-from cogment_jupyter.datastore import (
-    Datastore,
-    DatastoreError,
-    TrialDecoder,
-    register_decoder_factory,
-    unregister_decoder_factory,
-)
+from cogment_jupyter.datastore import Datastore, DatastoreError, TrialDecoder
 from cogment_jupyter.datastore.stored_samples import SampleConverter
 from cogment_jupyter.engine.records import Action, ObservationSet, Reward, RewardSource, Sample, TrialState
 from tests.datastore.helpers import make_params, values
@@ -69,10 +63,8 @@ def vector_samples(n: int) -> list[Sample]:
 
 
 @pytest.fixture
-def codec():
-    register_decoder_factory(vector_factory)
-    yield
-    unregister_decoder_factory(vector_factory)
+def codec(datastore):
+    datastore.decoders = (vector_factory,)
 
 
 async def test_decoder_hook(datastore, codec):
@@ -88,7 +80,7 @@ async def test_decoder_hook(datastore, codec):
     assert steps["observation"].dtype == pd.ArrowDtype(pa.list_(pa.float32(), 2))
     assert datastore.steps("raw")["observation"].dtype == pd.ArrowDtype(pa.binary())
     assert datastore.steps("vec", decode=False)["observation"].dtype == pd.ArrowDtype(pa.binary())
-    unregister_decoder_factory(vector_factory)
+    datastore.decoders = ()
     assert datastore.steps("vec")["observation"].dtype == pd.ArrowDtype(pa.binary())
 
 
@@ -131,19 +123,16 @@ async def test_failing_decoder_keeps_raw_bytes(datastore):
     def factory(params):
         return Broken()
 
-    register_decoder_factory(factory)
-    try:
-        await record_trial(datastore, "t", vector_samples(3), actors=(("a", "c", "i"), ("b", "c", "i")))
-        with pytest.warns(UserWarning) as caught:
-            steps = datastore.steps("t")
-        messages = sorted(str(w.message) for w in caught)
-        assert "decoding actions failed (decoder returned Int64Array of length 3 for 2 values)" in messages[0]
-        assert "decoding observations failed (bad bytes)" in messages[1]
-        assert caught[0].filename == __file__
-        assert steps["observation"].dtype == pd.ArrowDtype(pa.binary())
-        assert steps["action"].dtype == pd.ArrowDtype(pa.binary())
-    finally:
-        unregister_decoder_factory(factory)
+    datastore.decoders = (factory,)
+    await record_trial(datastore, "t", vector_samples(3), actors=(("a", "c", "i"), ("b", "c", "i")))
+    with pytest.warns(UserWarning) as caught:
+        steps = datastore.steps("t")
+    messages = sorted(str(w.message) for w in caught)
+    assert "decoding actions failed (decoder returned Int64Array of length 3 for 2 values)" in messages[0]
+    assert "decoding observations failed (bad bytes)" in messages[1]
+    assert caught[0].filename == __file__
+    assert steps["observation"].dtype == pd.ArrowDtype(pa.binary())
+    assert steps["action"].dtype == pd.ArrowDtype(pa.binary())
 
 
 async def test_trials_filters(datastore):

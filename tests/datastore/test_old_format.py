@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.datastore import Datastore
 from cogment_jupyter.datastore.schema import SCHEMA_VERSION
 from cogment_jupyter.datastore.stored_samples import SampleConverter
@@ -69,7 +70,7 @@ def test_the_fixture_is_of_the_old_format() -> None:
 def test_a_writable_old_file_is_migrated_and_reads_as_before(tmp_path: Path) -> None:
     file = tmp_path / "trials.sqlite3"
     shutil.copyfile(FIXTURES / "schema2.sqlite3", file)
-    datastore = Datastore(file)
+    datastore = Datastore(file, decoders=[TrialCodec.from_params])
     try:
         assert schema_version(file) == SCHEMA_VERSION
         assert read_back(datastore) == EXPECTED
@@ -82,7 +83,7 @@ def test_a_read_only_old_file_reads_as_it_stands(tmp_path: Path) -> None:
     source.mkdir()
     shutil.copyfile(FIXTURES / "schema2.sqlite3", source / "trials.sqlite3")
     with read_only_view(source, tmp_path / "view") as view:
-        datastore = Datastore(view)
+        datastore = Datastore(view, decoders=[TrialCodec.from_params])
         try:
             assert datastore.store.read_only
             assert read_back(datastore) == EXPECTED
@@ -103,7 +104,7 @@ def test_new_trials_are_recorded_beside_the_old_ones(tmp_path: Path) -> None:
         assert steps.groupby("trial_id", sort=False).size().tolist() == [h.tick + 1 for h in handles]
         lab.datastore.delete(EXPECTED["trials"][0]["trial_id"])
     kept = [trial["trial_id"] for trial in EXPECTED["trials"][1:]]
-    datastore = Datastore(tmp_path)
+    datastore = Datastore(tmp_path, decoders=[TrialCodec.from_params])
     try:
         assert read_back(datastore, kept) == {
             "trials": EXPECTED["trials"][1:],

@@ -35,7 +35,7 @@ def child(mode: str, directory: Path, trial_id: str) -> subprocess.Popen:
 def service(*args: str) -> tuple[subprocess.Popen, str]:
     """Start ``trial_datastore`` as a process; returns it and its endpoint once it is ready."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cogment_jupyter.datastore.cli", "--port", "0", "--log_level", "warning", *args],
+        [sys.executable, "-m", "cogment_jupyter.cli.trial_datastore", "--port", "0", "--log_level", "warning", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -190,7 +190,7 @@ def test_service_refuses_a_foreign_file(tmp_path):
     conn.commit()
     conn.close()
     proc = subprocess.run(
-        [sys.executable, "-m", "cogment_jupyter.datastore.cli", "--port", "0", "--file_storage", str(foreign)],
+        [sys.executable, "-m", "cogment_jupyter.cli.trial_datastore", "--port", "0", "--file_storage", str(foreign)],
         cwd=ROOT,
         capture_output=True,
         text=True,

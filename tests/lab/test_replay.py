@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.datastore import Datastore
 from cogment_jupyter.notebook.replay import ReplayWidget
 
@@ -28,7 +29,7 @@ def test_replay_a_trial_recorded_in_another_process(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     trial_id = done.stdout.strip().splitlines()[-1]
-    datastore = Datastore(store)
+    datastore = Datastore(store, decoders=[TrialCodec.from_params])
     replay = ReplayWidget(datastore, trial_id, fps=20)
     assert replay.ticks == list(range(14))
     first = replay.view.last_frame

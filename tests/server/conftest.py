@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
-from cogment_jupyter.server.discovery import read_runtime_file
+from cogment_jupyter.shared_runtime import read_runtime_file
 from tests.server.harness import JupyterServer, running_server, wait_for
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from cogment_jupyter import Lab, envs
 from cogment_jupyter.directory.service import DirectoryServer
 from cogment_jupyter.lab.loop_thread import LoopThread
-from cogment_jupyter.server.discovery import read_runtime_file
+from cogment_jupyter.shared_runtime import read_runtime_file
 from tests.server.conftest import discovery_path, recorded
 from tests.server.harness import JupyterServer
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cogment_jupyter.server.discovery import SERVER_RUNTIME_ENV, probe_shared_runtime
+from cogment_jupyter.shared_runtime import SERVER_RUNTIME_ENV, probe_shared_runtime
 from tests.server.conftest import discovery_path, recorded
 from tests.server.harness import JupyterServer, wait_for
 from tests.server.kernels import ServerKernel
@@ -19,7 +19,7 @@ from tests.server.kernels import ServerKernel
 LAUNCH = """
 %load_ext cogment_jupyter
 %cogment launch
-from cogment_jupyter.server.discovery import probe_shared_runtime, shared_lab_arguments
+from cogment_jupyter.shared_runtime import probe_shared_runtime, shared_lab_arguments
 from cogment_jupyter import Lab, envs, actors
 found = probe_shared_runtime()
 lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))

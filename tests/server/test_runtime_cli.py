@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cogment_jupyter.access import private_directory
-from cogment_jupyter.server.discovery import (
+from cogment_jupyter.shared_runtime import (
     NO_SHARED_ENV,
     RUNTIME_ENV,
     SERVER_RUNTIME_ENV,

@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from cogment_jupyter.server.discovery import pid_alive, read_runtime_file
+from cogment_jupyter.shared_runtime import pid_alive, read_runtime_file
 from tests.server.conftest import discovery_path, recorded
 from tests.server.harness import JupyterServer, running_server, wait_for
 

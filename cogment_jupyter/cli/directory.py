@@ -12,9 +12,9 @@ import logging
 import os
 
 from cogment_jupyter.access import HOST_HELP, tcp_service_description
+from cogment_jupyter.cli.services import add_bool_flag, enable_reflection, env_int, run_service, until_signalled
 from cogment_jupyter.directory import DEFAULT_PORT
 from cogment_jupyter.engine.logs import LOG_LEVELS
-from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int, run_service, until_signalled
 
 log = logging.getLogger("cogment_jupyter.directory")
 

@@ -38,7 +38,7 @@ def launch(
 
     reason = None
     if orchestrator is None and datalog is None and not embedded and host is None:
-        from cogment_jupyter.server.discovery import probe_shared_runtime
+        from cogment_jupyter.shared_runtime import probe_shared_runtime
 
         found = probe_shared_runtime()
         if found.runtime is not None:

@@ -125,7 +125,7 @@ async def _serve(file: Path, host: str, port: int, registration: SelfRegistratio
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run without the top-level CLI: ``python -m cogment_jupyter.datastore.cli``."""
+    """Run without the top-level CLI: ``python -m cogment_jupyter.cli.trial_datastore``."""
     parser = argparse.ArgumentParser(
         prog="trial_datastore", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )

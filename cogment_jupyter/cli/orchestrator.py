@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import IO
 
 from cogment_jupyter.access import HOST_HELP, tcp_service_description
+from cogment_jupyter.cli.services import add_bool_flag
 from cogment_jupyter.directory.client import DirectoryClient, DirectoryError
 from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
 from cogment_jupyter.engine.logs import LOG_LEVELS
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.proto.common_pb2 import TrialParams
-from cogment_jupyter.service_cli import add_bool_flag
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.server import OrchestratorServer
 

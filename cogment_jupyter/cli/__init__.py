@@ -4,6 +4,10 @@
 take the upstream ``cogment services …`` flags, so tooling that launches the upstream
 binaries can launch these instead. ``python -m cogment_jupyter`` is the same command.
 
+This package holds the composition roots: every command that wires services together
+(``orchestrator``, ``trial_datastore``, ``runtime``, ``directory``, ``model_registry``,
+``serve``; ``services`` holds what they share). They sit above every layer.
+
 Only the module of the service being run is imported (its flags included): the orchestrator
 does not pay for the datastore's Arrow and pandas, and answers sooner.
 """
@@ -19,19 +23,19 @@ from cogment_jupyter import __version__
 
 #: service name -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
 SERVICES = {
-    "orchestrator": ("cogment_jupyter.transport.orchestrator_cli", "run the orchestrator"),
-    "trial_datastore": ("cogment_jupyter.datastore.cli", "run the trial datastore"),
+    "orchestrator": ("cogment_jupyter.cli.orchestrator", "run the orchestrator"),
+    "trial_datastore": ("cogment_jupyter.cli.trial_datastore", "run the trial datastore"),
     "runtime": (
-        "cogment_jupyter.transport.runtime_cli",
+        "cogment_jupyter.cli.runtime",
         "run an orchestrator, a datastore and a model registry together",
     ),
-    "directory": ("cogment_jupyter.directory.cli", "run the directory"),
-    "model_registry": ("cogment_jupyter.model_registry.cli", "run the model registry"),
-    "registry": ("cogment_jupyter.model_registry.cli", "run the model registry (upstream's alias)"),
+    "directory": ("cogment_jupyter.cli.directory", "run the directory"),
+    "model_registry": ("cogment_jupyter.cli.model_registry", "run the model registry"),
+    "registry": ("cogment_jupyter.cli.model_registry", "run the model registry (upstream's alias)"),
 }
 #: commands of our own (not upstream services), same shape
 COMMANDS = {
-    "serve": ("cogment_jupyter.serve_cli", "serve one environment or actor for labs on this or other machines"),
+    "serve": ("cogment_jupyter.cli.serve", "serve one environment or actor for labs on this or other machines"),
 }
 
 
@@ -74,7 +78,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(_requested(arguments)).parse_args(arguments)
     return args.run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

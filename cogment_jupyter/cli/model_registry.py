@@ -12,6 +12,7 @@ import logging
 import os
 
 from cogment_jupyter.access import HOST_HELP, tcp_service_description
+from cogment_jupyter.cli.services import add_bool_flag, enable_reflection, env_int, run_service, until_signalled
 from cogment_jupyter.directory.registration import SelfRegistration, add_registration_flags
 from cogment_jupyter.engine.logs import LOG_LEVELS
 from cogment_jupyter.model_registry import (
@@ -20,7 +21,6 @@ from cogment_jupyter.model_registry import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PORT,
 )
-from cogment_jupyter.service_cli import add_bool_flag, enable_reflection, env_int, run_service, until_signalled
 
 log = logging.getLogger("cogment_jupyter.model_registry")
 

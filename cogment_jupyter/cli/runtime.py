@@ -20,9 +20,15 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 from cogment_jupyter.access import LOOPBACK, Reach, target
+from cogment_jupyter.cli.orchestrator import (
+    LOG_LEVELS,
+    configure_logging,
+    directory_from_args,
+    load_params_file,
+    status_file,
+)
 from cogment_jupyter.datastore.errors import DatastoreError
 from cogment_jupyter.datastore.inprocess import InProcessDatalog
 from cogment_jupyter.datastore.schema import DEFAULT_DIRECTORY
@@ -31,16 +37,9 @@ from cogment_jupyter.datastore.store import TrialStore
 from cogment_jupyter.directory.registration import add_directory_flags
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.service_status import version_info
-from cogment_jupyter.server.discovery import pid_alive
+from cogment_jupyter.shared_runtime import pid_alive, write_json_atomically
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessServices
-from cogment_jupyter.transport.orchestrator_cli import (
-    LOG_LEVELS,
-    configure_logging,
-    directory_from_args,
-    load_params_file,
-    status_file,
-)
 from cogment_jupyter.transport.server import OrchestratorServer
 
 log = logging.getLogger("cogment_jupyter.runtime")
@@ -119,15 +118,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="minimum level of the logs (env COGMENT_LOG_LEVEL, default info)",
     )
     parser.add_argument("--log_file", default=None, help="write logs to this file instead of stderr")
-
-
-def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
-    """Readers polling for ``path`` never see half a file: write a sibling, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(document, indent=2, sort_keys=True))
-    os.chmod(partial, 0o600)
-    partial.replace(path)
 
 
 def versions() -> dict[str, str]:

@@ -1,5 +1,9 @@
 """How a kernel (or any process) finds the shared Cogment runtime a Jupyter server owns.
 
+Kernels, the server extension and ``cogment-jupyter services runtime`` all use this module (the
+runtime writes its file with ``write_json_atomically``), so it sits below all three and imports
+none of them.
+
 The server extension writes a *discovery file*, ``cogment_jupyter-<server pid>.json`` in the
 server's Jupyter runtime directory, each time its runtime is ready. It holds what the runtime
 wrote (``pid``, ``orchestrator``, ``datastore`` and ``model_registry`` endpoints, ``datastore_dir``,
@@ -108,6 +112,15 @@ def pid_alive(pid: int) -> bool:
             return stat.read().rpartition(")")[2].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+    """Readers polling for ``path`` never see half a file: write a sibling, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(document, indent=2, sort_keys=True))
+    os.chmod(partial, 0o600)
+    partial.replace(path)
 
 
 def read_runtime_file(path: str | os.PathLike[str], source: str = "file") -> SharedRuntime:
