@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 
 _rng = random.Random(int.from_bytes(os.urandom(16), "little"))
 
@@ -14,9 +13,15 @@ _rng = random.Random(int.from_bytes(os.urandom(16), "little"))
 MAX_TRIAL_ID_LENGTH = 4096
 
 
+#: the bits a UUID v4 fixes (version 4, RFC 4122 variant), as ``uuid.UUID(int=..., version=4)`` sets them
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def new_trial_id() -> str:
-    """A UUID v4 string."""
-    return str(uuid.UUID(int=_rng.getrandbits(128), version=4))
+    """A UUID v4 string (formatted here: ``str(uuid.UUID(...))`` costs several times more)."""
+    h = f"{_rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_seed() -> int:
@@ -41,6 +46,13 @@ def trial_id_problem(trial_id: str) -> str | None:
     """
     if not trial_id:
         return "a trial id cannot be empty"
+    if (
+        len(trial_id) <= MAX_TRIAL_ID_LENGTH
+        and trial_id.isascii()
+        and trial_id.isprintable()
+        and trial_id[0] != " " != trial_id[-1]
+    ):
+        return None  # (printable ASCII is " " to "~": the common case, without a loop over the characters)
     shown = trial_id if len(trial_id) <= 40 else trial_id[:40] + "…"
     if len(trial_id) > MAX_TRIAL_ID_LENGTH:
         return (

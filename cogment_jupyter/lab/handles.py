@@ -23,11 +23,17 @@ if TYPE_CHECKING:
     from cogment_jupyter.lab.trial_data import TrialData
 
 
+#: guards the making and the resolving of the handles' futures (from any thread)
+_futures_lock = threading.Lock()
+
+
 class TrialHandle:
     """A trial started by a lab. ``wait()`` blocks, ``await handle`` does not block the kernel.
 
     A finished one is kept small (slots, and no future of its own once it is resolved:
-    ``done`` then makes a resolved one), since a lab keeps the most recent ones.
+    ``done`` then makes a resolved one), since a lab keeps the most recent ones. Its future
+    is made when first asked for (``done``, ``wait``, ``await``): most trials of a batch are
+    never waited for one by one.
     """
 
     __slots__ = (
@@ -36,6 +42,7 @@ class TrialHandle:
         "_done",
         "_errors",
         "_lab",
+        "_resolved",
         "_start_error",
         "_state",
         "_tick",
@@ -61,19 +68,26 @@ class TrialHandle:
         self._errors: list[str] = []
         #: whether the trial runs on another orchestrator (attached or shared mode)
         self.remote = False
-        self._done: concurrent.futures.Future[TrialHandle] | None = concurrent.futures.Future()
+        self._done: concurrent.futures.Future[TrialHandle] | None = None
+        self._resolved = False
 
     @property
     def done(self) -> concurrent.futures.Future[TrialHandle]:
         """Resolved once the trial ended and everything it logged is stored."""
-        done = self._done
-        if done is None:  # finished, and its future let go
-            done = concurrent.futures.Future()
-            done.set_result(self)
-        return done
+        with _futures_lock:  # (the lab's loop may be resolving it meanwhile)
+            done = self._done
+            if done is None:
+                done = concurrent.futures.Future()
+                if self._resolved:  # finished: its future is not kept
+                    done.set_result(self)
+                else:
+                    self._done = done
+            return done
 
     def _resolve(self) -> None:
-        done, self._done = self._done, None
+        with _futures_lock:
+            self._resolved = True
+            done, self._done = self._done, None
         if done is not None and not done.done():
             done.set_result(self)  # whoever waits on it holds it
 

@@ -4,13 +4,14 @@ and the longest accepted id reaches every component of a trial run over gRPC."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import cogment
 import grpc
 import pytest
 from cogment.api import orchestrator_pb2, orchestrator_pb2_grpc
 
-from cogment_jupyter.engine.ids import MAX_TRIAL_ID_LENGTH
+from cogment_jupyter.engine.ids import MAX_TRIAL_ID_LENGTH, new_trial_id, trial_id_problem
 from tests.sdk_components import Log, acting_actor, counting_environment, trial_params, wait_state
 
 UNSENDABLE = {
@@ -62,3 +63,17 @@ async def test_the_longest_accepted_id_reaches_sdk_components(orchestrator, sdk)
     info = await wait_state(controller, long_id, cogment.TrialState.ENDED)
     assert info.tick_id == 2
     assert orchestrator.orchestrator.trials[long_id].errors == []
+
+
+def test_generated_ids_are_uuid4_strings_and_every_printable_id_is_accepted() -> None:
+    ids = {new_trial_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for trial_id in ids:
+        parsed = uuid.UUID(trial_id)
+        assert str(parsed) == trial_id and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    printable = "".join(chr(c) for c in range(0x21, 0x7F))
+    assert trial_id_problem(printable) is None
+    assert trial_id_problem("a b") is None  # (inner spaces travel)
+    assert trial_id_problem("x" * MAX_TRIAL_ID_LENGTH) is None
+    for trial_id, named in UNSENDABLE.values():
+        assert named in (trial_id_problem(trial_id) or "")
