@@ -64,3 +64,36 @@ def test_feedback_is_recorded_while_a_training_loop_runs(
     nb.wait_kernel_idle(90, what="the loop running until the episode ends")
     rewards = nb.value("lab.rewards(f.trial.id).query('sender == \"trainer\"')['value'].tolist()")
     assert rewards == [1.0 if k == "+" else -1.0 for k in keys]
+
+
+def test_taking_over_from_an_agent_is_recorded_while_a_cell_waits(
+    open_notebook: Callable[..., NotebookPage], page: Any
+) -> None:
+    teach = 't = lab.teach("cartpole", "lean", keys={"ArrowRight": 1}, noop=0, fps=20, max_steps=60)\nt'
+    busy = "print('interventions', int(lab.interventions(t.trial.wait(300).id)['active'].sum()))"
+    nb = widget_beside_a_busy_cell(open_notebook, page, "lab", teach, busy, "busy_teach")
+    held_from = int(nb.wait_attr(PLAY, "data-tick", "v => v !== null"))
+    page.keyboard.down("ArrowRight")  # the person takes over for a few ticks
+    nb.wait_attr(PLAY, "data-tick", f"v => +v >= {held_from + 5}", timeout_s=60)
+    page.keyboard.up("ArrowRight")
+    nb.wait_kernel_idle(90, what="the cell waiting for the supervised episode")
+    taken = nb.value("lab.interventions(t.trial.id).query('active == 1')['executed'].tolist()")
+    assert len(taken) >= 3 and set(taken) == {1}  # the ticks the key was held: the person's action
+
+
+def test_a_replay_scrubs_while_a_cell_waits_for_it(open_notebook: Callable[..., NotebookPage], page: Any) -> None:
+    replay = (
+        'lab.serve_env("cartpole-frames", envs.Gymnasium("CartPole-v1", render=True))\n'
+        'h = lab.start_trial("cartpole-frames", "lean", seed=2, max_steps=40).wait(60)\n'
+        "r = lab.replay(h.id, fps=30)\nr"
+    )
+    # the cell ends only once the replay's controls moved it: their messages must come while it runs
+    busy = "import time\nwhile r.view.tick < 20:\n    time.sleep(0.05)\nprint('replayed to', r.view.tick)"
+    nb = open_notebook([SETUP, replay], ui="lab", name="busy_replay.ipynb")
+    nb.run_all()
+    nb.wait_attr(PLAY, "data-state", "v => v === 'replay'", timeout_s=60)
+    nb.start_cell(busy)
+    page.locator(".widget-play button").first.click()  # play
+    nb.wait_attr(PLAY, "data-tick", "v => +v >= 20", timeout_s=60)
+    nb.wait_kernel_idle(60, what="the cell waiting for the replay")
+    assert "replayed to" in nb.output_text(-1)

@@ -4,6 +4,7 @@ read the game the person played."""
 
 from __future__ import annotations
 
+import random
 import shutil
 import time
 from collections.abc import Callable
@@ -90,3 +91,31 @@ def test_run_all_of_teach_with_feedback_with_a_person_rewarding(page: Any, jupyt
     assert sum(given) <= presses
     assert nb.value("yours['net feedback'].tolist()") == given  # "+" only: +1 each
     assert nb.value("bool((learner.w != 0).any())")  # and the learner learned from it
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    ("name", "agent", "keys"),
+    [
+        ("02_you_vs_agents.ipynb", "gym", ["ArrowRight"]),
+        ("03_learn_from_demonstrations.ipynb", "gym", ["ArrowLeft", "ArrowRight"]),
+        ("04_play_with_an_agent.ipynb", "paddle_0", ["ArrowUp", "ArrowDown"]),
+    ],
+)
+def test_run_all_of_the_other_games_with_a_person_playing(
+    page: Any, jupyter: JupyterServer, name: str, agent: str, keys: list[str]
+) -> None:
+    nb = open_classroom_notebook(name, page, jupyter, "lab")
+    rng = random.Random(0)
+
+    def tap(page: Any) -> None:
+        key = rng.choice(keys)
+        page.keyboard.down(key)
+        page.wait_for_timeout(150)
+        page.keyboard.up(key)
+
+    assert play_while_the_notebook_runs(nb, tap, timeout_s=420) > 0
+    first = nb.value("game.trials[0].id")
+    steps = f"lab.steps({first!r})"
+    actions = nb.value(f"{steps}[{steps}['actor'] == {agent!r}]['action'].dropna().astype(int).tolist()")
+    assert any(a != 0 for a in actions)  # the keys pressed (the no-op is 0), recorded in the round the cells read
