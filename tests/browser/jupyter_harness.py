@@ -227,6 +227,25 @@ class JupyterServer:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
 
+    @contextlib.contextmanager
+    def lab_setting(self, plugin: str, values: dict[str, Any]) -> Iterator[None]:
+        """JupyterLab user settings of ``plugin`` (``@jupyterlab/apputils-extension:kernels-settings``) for the
+        pages opened meanwhile; the earlier ones afterwards."""
+        url = f"{self.base}/lab/api/settings/{plugin}"
+
+        def put(raw: str) -> None:
+            body = json.dumps({"raw": raw}).encode()
+            req = urllib.request.Request(url, method="PUT", data=body, headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=10).close()
+
+        with urllib.request.urlopen(url, timeout=10) as r:
+            before = json.loads(r.read()).get("raw") or "{}"
+        put(json.dumps(values))
+        try:
+            yield
+        finally:
+            put(before)
+
     def shutdown_kernels(self) -> None:
         """Stop every kernel (between tests) so they do not compete for the 2 cores."""
         try:

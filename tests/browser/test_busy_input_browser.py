@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .jupyter_harness import NotebookPage
+from .jupyter_harness import JupyterServer, NotebookPage
 from .widgets import PLAY, SETUP, STAGE, UIS
 
 
@@ -97,3 +97,19 @@ def test_a_replay_scrubs_while_a_cell_waits_for_it(open_notebook: Callable[..., 
     nb.wait_attr(PLAY, "data-tick", "v => +v >= 20", timeout_s=60)
     nb.wait_kernel_idle(60, what="the cell waiting for the replay")
     assert "replayed to" in nb.output_text(-1)
+
+
+def test_a_front_end_without_comm_subshells_is_told_keys_wait_for_cells(
+    jupyter: JupyterServer, page: Any, open_notebook: Callable[..., NotebookPage]
+) -> None:
+    with jupyter.lab_setting("@jupyterlab/apputils-extension:kernels-settings", {"commsOverSubshells": "disabled"}):
+        play = 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=5)\nw'
+        nb = open_notebook([SETUP, play], name="no_subshells.ipynb")
+        nb.run_all()
+        nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=60)
+        page.locator(STAGE).first.click()
+        nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
+        nb.press_each(["ArrowRight"])  # the kernel is idle: the key arrives, on its main thread
+        notice = page.locator(".cj-play-notice").first
+        notice.wait_for(state="visible", timeout=30_000)
+        assert "only between cells" in notice.inner_text()
