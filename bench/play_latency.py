@@ -786,18 +786,22 @@ def recorded_key_latency(nb: Any, root: Path, presses: int) -> dict[str, Any]:
 
 def print_recorded(rec: dict[str, Any]) -> None:
     conditions = rec["conditions"]
-    idle = conditions.get("idle", {}).get("p50")
+    idle = conditions.get("idle", {})
     print(
         f"\nkey -> recorded action: turn-based lab.play CartPole, {rec['presses']} presses per row, from the "
         "browser's keydown to the action the person's client actor hands the trial (same clock)"
     )
-    print(f"{'condition':<40}{'n':>4}{'busy':>6}{'p50 ms':>9}{'p95 ms':>9}{'x idle p50':>12}  handled on")
+    head = f"{'condition':<40}{'n':>4}{'busy':>6}{'p50 ms':>9}{'p95 ms':>9}"
+    print(f"{head}{'x idle p50':>12}{'x idle p95':>12}  handled on")
+
+    def to_idle(c: dict[str, Any], p: str) -> float | None:
+        return c[p] / idle[p] if idle.get(p) and c[p] is not None else None
+
     for label, c in conditions.items():
-        ratio = c["p50"] / idle if idle and c["p50"] is not None else None
         busy = "-" if c["while_busy"] is None else str(c["while_busy"])
         print(
-            f"{label:<40}{c['n']:>4}{busy:>6}{_fmt(c['p50']):>9}{_fmt(c['p95']):>9}{_fmt(ratio, 2):>12}"
-            f"  {', '.join(c['threads'])}"
+            f"{label:<40}{c['n']:>4}{busy:>6}{_fmt(c['p50']):>9}{_fmt(c['p95']):>9}"
+            f"{_fmt(to_idle(c, 'p50'), 2):>12}{_fmt(to_idle(c, 'p95'), 2):>12}  {', '.join(c['threads'])}"
         )
     v = rec["verify"]
     print(
