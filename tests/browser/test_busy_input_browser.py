@@ -50,7 +50,7 @@ def widget_in_a_notebook(
     nb = open_notebook([SETUP, widget_cell], ui=ui, name=f"{name}_{kernel}_{ui}.ipynb")
     nb.run_all()
     nb.wait_attr(PLAY, "data-frames-painted", "v => +v >= 1", timeout_s=60)
-    beside = Beside(nb, busy_cell if kernel == "busy" else None)
+    beside = Beside(nb, None if kernel == "idle" else busy_cell)
     if beside.busy_cell:
         nb.start_cell(busy_cell)
     page.locator(click).first.click()
@@ -59,19 +59,29 @@ def widget_in_a_notebook(
     return beside
 
 
-@pytest.mark.parametrize("kernel", KERNEL)
+#: cells that keep the kernel busy until the game ends: a wait on it, batches of trials on the lab's loop
+PLAY_BUSY = {
+    "busy": "print('game over at tick', w.trial.wait(300).tick)",
+    "run_trials": "batches = 0\nwhile not w.trial.ended:\n"
+    "    batches += bool(lab.run_trials(40, 'cartpole', 'random', progress=False))\nprint('batches', batches)",
+}
+
+
+@pytest.mark.parametrize("kernel", [*KERNEL, "run_trials"])
 @pytest.mark.parametrize("ui", UIS)
 def test_play_keys_are_recorded_in_order(
     open_notebook: Callable[..., NotebookPage], page: Any, ui: str, kernel: str
 ) -> None:
     play = 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=7)\nw'
-    busy = "print('game over at tick', w.trial.wait(300).tick)"  # busy until the game ends
-    game = widget_in_a_notebook(open_notebook, page, ui, kernel, play, busy, "play")
+    game = widget_in_a_notebook(open_notebook, page, ui, kernel, play, PLAY_BUSY.get(kernel, ""), "play")
     # max_steps=7: seven steps, and the action of the tick that reaches the limit (8 in all)
     keys = ["ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft", "ArrowRight"]
+    cells = game.nb.cell_count()
     game.nb.press_each(keys)  # each one reaches the round whatever the kernel does
     game.nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=60)
-    game.done("the cell waiting for the game")
+    assert game.nb.cell_count() == cells  # no key leaked into the notebook's shortcuts
+    printed = game.done("the cell busy until the game ends")
+    assert kernel != "run_trials" or int(printed.split()[-1]) >= 1  # batches ran while the person played
     recorded = game.nb.value("lab.steps(w.trial.wait(60).id)['action'].dropna().astype(int).tolist()")
     assert recorded == [0 if k == "ArrowLeft" else 1 for k in keys]
     assert game.nb.value("w.notice") == ""  # the keys came through a subshell, not between cells

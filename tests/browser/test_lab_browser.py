@@ -1,7 +1,6 @@
-"""``lab.play``, ``lab.feedback`` and ``lab.teach`` in a real JupyterLab, played with real key presses.
+"""``lab.play`` reattached after a page reload, and ``lab.replay`` scrubbed, in a real JupyterLab.
 
-Every round is a Cogment trial whose player is a client actor; the tests read what the datastore
-recorded and compare it with the keys the browser pressed.
+The people's widgets played with the kernel idle and busy are in ``test_busy_input_browser.py``.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ from typing import Any
 from tests.waiting import wait_for
 
 from .jupyter_harness import JupyterServer, NotebookPage
-
-PLAY = ".cj-play"
-STAGE = ".cj-play-stage"
+from .widgets import PLAY, STAGE
 
 SETUP = """
 %load_ext cogment_jupyter
@@ -34,38 +31,6 @@ def click_to_play(nb: NotebookPage, page: Any, running: bool = True) -> None:
     nb.wait_attr(PLAY, "data-focused", "v => v === 'true'")
 
 
-def press_each(nb: NotebookPage, page: Any, keys: list[str]) -> None:
-    """Press the keys one by one, each once the turn-based round took the one before (its
-    frame shows the next tick), as a person plays."""
-    tick = int(nb.wait_attr(PLAY, "data-tick", "v => v !== null"))
-    for n, key in enumerate(keys, start=tick + 1):
-        page.keyboard.press(key)
-        nb.wait_attr(PLAY, "data-tick", f"v => +v >= {n}", timeout_s=30)
-
-
-def test_play_cartpole_turn_based_records_the_keys_pressed(
-    open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
-) -> None:
-    nb = open_notebook(
-        [SETUP, 'w = lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0, fps=0, max_steps=7)\nw'],
-        name="play_turn_based.ipynb",
-    )
-    nb.run_all()
-    click_to_play(nb, page)
-    cells = nb.cell_count()
-    keys = ["ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft", "ArrowRight"]
-    nb.screenshot(artifacts / "1-playing.png", PLAY)
-    press_each(nb, page, keys)
-    nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
-    nb.screenshot(artifacts / "2-game-over.png", PLAY)
-    assert nb.cell_count() == cells  # no key leaked into notebook shortcuts
-    recorded = nb.value("lab.steps(w.trial.wait(30).id)['action'].iloc[:8].tolist()")
-    expected = [0 if k == "ArrowLeft" else 1 for k in keys]
-    assert recorded == expected
-    mode = nb.value("lab.mode")
-    assert mode in ("embedded", "shared")
-
-
 def test_reload_mid_trial_reattaches_and_the_trial_goes_on(
     open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
 ) -> None:
@@ -75,7 +40,7 @@ def test_reload_mid_trial_reattaches_and_the_trial_goes_on(
     )
     nb.run_all()
     click_to_play(nb, page)
-    press_each(nb, page, ["ArrowLeft", "ArrowRight"])
+    nb.press_each(["ArrowLeft", "ArrowRight"])
     nb.save()
     nb.reload()
     # the reloaded page shows the widget again with the latest frame, and the trial waits for us
@@ -83,57 +48,12 @@ def test_reload_mid_trial_reattaches_and_the_trial_goes_on(
     nb.screenshot(artifacts / "reloaded.png", PLAY)
     assert nb.value("w.trial.state") == "RUNNING"
     click_to_play(nb, page)
-    press_each(nb, page, ["ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft"])
+    nb.press_each(["ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft"])
     nb.wait_attr(PLAY, "data-state", "v => v === 'ended'", timeout_s=30)
     assert nb.value("lab.steps(w.trial.wait(30).id)['action'].iloc[:6].tolist()") == [0, 1, 1, 1, 0, 0]
     # re-display: a second view of the same widget shows the final frame
     nb.append_and_run("w")
     page.wait_for_function("n => document.querySelectorAll('.cj-play').length >= n", arg=2)
-
-
-def test_feedback_and_teacher_widgets(
-    open_notebook: Callable[..., NotebookPage], jupyter: JupyterServer, page: Any, artifacts: Path
-) -> None:
-    nb = open_notebook(
-        [
-            SETUP,
-            'lab.serve_actor("left", actors.Constant(0))\n'
-            'lab.serve_actor("lean", lambda o: int(o[2] + o[3] > 0))\n'
-            'f = lab.feedback("cartpole", "lean", keys={"+": 1.0, "-": -1.0}, fps=5, max_steps=60)\nf',
-        ],
-        name="feedback.ipynb",
-    )
-    nb.run_all()
-    click_to_play(nb, page)
-    message = page.locator(".cj-play-message").first
-    for key in ["+", "-", "+"]:  # each once the one before was given ("feedback +1 at tick 3")
-        before = message.text_content()
-        page.keyboard.press(key)
-        page.wait_for_function(
-            "([el, before]) => el.textContent.startsWith('feedback') && el.textContent !== before",
-            arg=[message.element_handle(), before],
-        )
-    nb.screenshot(artifacts / "feedback.png", PLAY)
-    given = nb.value("[v for _, v in f.feedback]")
-    assert given == [1.0, -1.0, 1.0]
-    nb.append_and_run("f.trial.cancel()")
-    rewards = nb.value("lab.rewards(f.trial.wait(30).id).query('sender == \"trainer\"')['value'].tolist()")
-    assert rewards == [1.0, -1.0, 1.0]
-
-    index = nb.append_and_run(
-        'lab.serve_actor("lean", lambda o: int(o[2] + o[3] > 0))\n'
-        't = lab.teach("cartpole", "lean", keys={"ArrowRight": 1}, noop=0, fps=20, max_steps=80)\nt'
-    )
-    teacher = page.locator(PLAY).nth(1)
-    teacher.locator(STAGE).click()
-    held_from = int(teacher.get_attribute("data-tick") or 0)
-    page.keyboard.down("ArrowRight")
-    page.wait_for_function("([el, n]) => +el.dataset.tick >= n", arg=[teacher.element_handle(), held_from + 4])
-    nb.screenshot(artifacts / "teacher-in-control.png")
-    page.keyboard.up("ArrowRight")
-    taken = nb.value("int(lab.interventions(t.trial.wait(30).id)['active'].sum())")
-    assert taken >= 2
-    assert index > 0
 
 
 def test_replay_widget_plays_a_recorded_trial(
