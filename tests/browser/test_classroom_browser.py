@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .jupyter_harness import JupyterServer, NotebookPage
-from .widgets import PLAY, STAGE
+from .widgets import PLAY, STAGE, UIS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def play_while_the_notebook_runs(nb: NotebookPage, press: Callable[[Any], None],
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("ui", ["lab", "notebook"])
+@pytest.mark.parametrize("ui", UIS)
 def test_run_all_of_play_cartpole_with_a_person_playing(page: Any, jupyter: JupyterServer, ui: str) -> None:
     nb = open_classroom_notebook("01_play_cartpole.ipynb", page, jupyter, ui)
 
@@ -76,7 +76,7 @@ def test_run_all_of_play_cartpole_with_a_person_playing(page: Any, jupyter: Jupy
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("ui", ["lab", "notebook"])
+@pytest.mark.parametrize("ui", UIS)
 def test_run_all_of_teach_with_feedback_with_a_person_rewarding(page: Any, jupyter: JupyterServer, ui: str) -> None:
     nb = open_classroom_notebook("05_teach_with_feedback.ipynb", page, jupyter, ui)
 
@@ -94,6 +94,7 @@ def test_run_all_of_teach_with_feedback_with_a_person_rewarding(page: Any, jupyt
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("ui", UIS)
 @pytest.mark.parametrize(
     ("name", "agent", "keys"),
     [
@@ -103,9 +104,9 @@ def test_run_all_of_teach_with_feedback_with_a_person_rewarding(page: Any, jupyt
     ],
 )
 def test_run_all_of_the_other_games_with_a_person_playing(
-    page: Any, jupyter: JupyterServer, name: str, agent: str, keys: list[str]
+    page: Any, jupyter: JupyterServer, name: str, agent: str, keys: list[str], ui: str
 ) -> None:
-    nb = open_classroom_notebook(name, page, jupyter, "lab")
+    nb = open_classroom_notebook(name, page, jupyter, ui)
     rng = random.Random(0)
 
     def tap(page: Any) -> None:

@@ -112,15 +112,33 @@ def test_a_widget_whose_kernel_was_shut_down_says_so(open_notebook: Callable[...
     assert "This game stopped: the kernel was shut down" in page.locator(PLAY).first.inner_text()
 
 
-@pytest.mark.parametrize("ui", UIS)
+@pytest.mark.parametrize(
+    ("ui", "bad", "says"),
+    [
+        *[
+            (
+                ui,
+                'lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 5}, noop=0)',
+                "key 'ArrowRight' is mapped to 5, which is not an action of Discrete(2)",
+            )
+            for ui in UIS
+        ],
+        (  # a discrete key map on a continuous action space
+            "lab",
+            'lab.serve_env("pendulum", envs.Gymnasium("Pendulum-v1"))\n'
+            'lab.play("pendulum", keys={"ArrowLeft": 0, "ArrowRight": 1}, noop=0)',
+            "key 'ArrowLeft' is mapped to 0, which is not an action of Box(",
+        ),
+    ],
+    ids=[*(f"{ui}-discrete" for ui in UIS), "lab-box"],
+)
 def test_a_bad_key_map_is_an_error_in_the_cell_and_no_widget(
-    open_notebook: Callable[..., NotebookPage], page: Any, ui: str
+    open_notebook: Callable[..., NotebookPage], page: Any, ui: str, bad: str, says: str
 ) -> None:
-    bad = 'lab.play("cartpole", keys={"ArrowLeft": 0, "ArrowRight": 5}, noop=0)'
-    nb = open_notebook([SETUP, bad], ui=ui, name=f"badmap_{ui}.ipynb")
+    nb = open_notebook([SETUP, bad], ui=ui, name=f"badmap_{ui}_{len(bad)}.ipynb")
     nb.page.evaluate("p => window.__cj.run(p, 'notebook:run-all-cells', null)", nb.path)
     nb.wait_kernel_idle(90, what="run all", errors_ok=True)
     shown = cell_output_text(nb, 1)
-    assert "key 'ArrowRight' is mapped to 5, which is not an action of Discrete(2)" in shown
+    assert says in shown
     assert page.locator(PLAY).count() == 0
     assert nb.value("len(lab.handles)") == 0
