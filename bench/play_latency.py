@@ -18,10 +18,11 @@ for each frame encoding, against the same environment stepped with no display in
 4. baseline: the same env stepped and rendered with no display, steps/s;
 5. key -> recorded action: a turn-based ``lab.play`` round (each key press one action), timed from
    the browser's keydown to the action the person's client actor hands the trial, with the kernel
-   idle and busy with another cell (``time.sleep``; a pure-Python loop holding the GIL), p50/p95
-   side by side; and once more busy with ipykernel 7.4's own routing of the widget's messages
-   (what the widget overrides, see ``cogment_jupyter.notebook.comm_routing``). The recorded actions
-   are checked against the keys pressed.
+   idle and busy with another cell (``time.sleep``; a pure-Python loop holding the GIL; batches of
+   ``run_trials`` on the lab's loop), p50/p95 side by side and as ratios to the idle row; and once
+   more busy with ipykernel 7.4's own routing of the widget's messages (what the widget
+   overrides, see ``cogment_jupyter.notebook.comm_routing``). The recorded actions are checked
+   against the keys pressed.
 
 Every hop is timestamped (wall clock; the page's clock is corrected to Date.now()): keydown, our
 key handler, comm message sent, the server passing it on (a probe in the server's config), the
@@ -378,7 +379,7 @@ class RecordedKeyBench:
     TITLE = "bench: recorded keys"
 
     def __init__(self, out_dir: str) -> None:
-        from cogment_jupyter import Lab, envs
+        from cogment_jupyter import Lab, actors, envs
         from cogment_jupyter.lab.lab import LabNotLaunched
         from cogment_jupyter.magics import launch
 
@@ -387,6 +388,8 @@ class RecordedKeyBench:
         except LabNotLaunched:
             self.lab = launch(str(Path(out_dir) / ".cogment-bench-recorded"), None, None, False)
         self.lab.serve_env("bench-cartpole-recorded", envs.Gymnasium(endless_cartpole, render=True))
+        self.lab.serve_env("bench-cartpole-batch", envs.Gymnasium("CartPole-v1"))
+        self.lab.serve_actor("bench-random", actors.Random())
         keys = {"ArrowLeft": 0, "ArrowRight": 1}
         self.widget = self.lab.play("bench-cartpole-recorded", keys=keys, noop=0, fps=0, title=self.TITLE)
         self.keys = keys
@@ -422,10 +425,14 @@ class RecordedKeyBench:
             vars(self.widget.comm).pop("_reply_subshell_for", None)
 
     def busy_cell(self, kind: str, seconds: float) -> None:
-        """What a busy cell does: sleep, or pure-Python work that holds the GIL (a training loop)."""
+        """What a busy cell does: sleep, batches of trials on the lab's loop (``run_trials``), or
+        pure-Python work that holds the GIL (a training loop)."""
         t0 = time.time()
         if kind == "sleep":
             time.sleep(seconds)
+        elif kind == "run_trials":
+            while time.time() - t0 < seconds:
+                self.lab.run_trials(20, "bench-cartpole-batch", "bench-random", progress=False)
         else:
             n = 0
             while time.time() - t0 < seconds:
@@ -737,6 +744,7 @@ RECORDED_CONDITIONS = [
     ("idle", None, True),
     ("busy: time.sleep", "sleep", True),
     ("busy: Python loop (holds the GIL)", "compute", True),
+    ("busy: run_trials (CartPole, random)", "run_trials", True),
     ("idle, again", None, True),
     ("busy: time.sleep, ipykernel's routing", "sleep", False),
 ]
