@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { goneReason, watchKernel, type KernelLike } from "../src/liveness";
-import { fpsLabel } from "../src/view";
 
 class FakeSignal<T> {
   slots: ((sender: unknown, args: T) => void)[] = [];
@@ -82,13 +81,5 @@ describe("watchKernel", () => {
     handlers["comm_live_update"]();
     await Promise.resolve();
     expect(reasons).toEqual([]);
-  });
-});
-
-describe("fpsLabel", () => {
-  it("never shows more frames per second than the target", () => {
-    expect(fpsLabel(23.4, 20)).toBe("20 / 20 fps");
-    expect(fpsLabel(17.6, 20)).toBe("18 / 20 fps");
-    expect(fpsLabel(31.2, 0)).toBe("31 fps");
   });
 });
