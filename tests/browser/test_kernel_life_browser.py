@@ -142,3 +142,21 @@ def test_a_bad_key_map_is_an_error_in_the_cell_and_no_widget(
     assert says in shown
     assert page.locator(PLAY).count() == 0
     assert nb.value("len(lab.handles)") == 0
+
+
+def test_each_notebook_sees_its_own_trials_on_the_shared_runtime(
+    open_notebook: Callable[..., NotebookPage], page: Any
+) -> None:
+    ran: dict[str, list[str]] = {}
+    for name, n in (("scope_first.ipynb", 3), ("scope_second.ipynb", 5)):  # two kernels, one server
+        nb = open_notebook([SETUP, f"hs = lab.run_trials({n}, 'cartpole', 'random', progress=False)"], name=name)
+        nb.run_all()
+        ran[name] = nb.value("[h.id for h in hs]")
+    assert nb.value("lab.mode") == "shared"  # both recorded into the Jupyter server's runtime
+    assert sorted(nb.value("lab.trials()['trial_id'].tolist()")) == sorted(ran["scope_second.ipynb"])
+    everything = set(nb.value("lab.trials(scope='all')['trial_id'].tolist()"))
+    assert set(ran["scope_first.ipynb"]) | set(ran["scope_second.ipynb"]) <= everything
+    page.evaluate("p => { window.__cj.panel(p).sessionContext.restartKernel(); return true; }", nb.path)
+    wait_for(lambda: not nb.value("'hs' in globals()"), 60, "the kernel to restart")
+    nb.append_and_run(SETUP)  # a new lab in the restarted kernel: the notebook's trials are still its own
+    assert sorted(nb.value("lab.trials()['trial_id'].tolist()")) == sorted(ran["scope_second.ipynb"])
