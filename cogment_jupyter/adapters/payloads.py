@@ -32,6 +32,7 @@ __all__ = [
     "info_to_json",
     "mask_from_bytes",
     "mask_to_bytes",
+    "plain_json",
     "value_envelope",
 ]
 
@@ -46,16 +47,16 @@ def _json_default(obj: Any) -> Any:
     return repr(obj)
 
 
-def _plain(obj: Any) -> Any:
+def plain_json(obj: Any) -> Any:
     """A strict-JSON version of ``obj``: str keys, lists, finite floats, repr for the rest."""
     if isinstance(obj, Mapping):
-        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in obj.items()}
+        return {k if isinstance(k, str) else str(k): plain_json(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset):
-        return [_plain(v) for v in obj]
+        return [plain_json(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
+        return plain_json(obj.tolist())
     if isinstance(obj, np.generic):
-        return _plain(obj.item())
+        return plain_json(obj.item())
     if isinstance(obj, float):
         return obj if np.isfinite(obj) else repr(obj)
     if obj is None or isinstance(obj, str | int | bool):
@@ -70,7 +71,7 @@ def info_to_json(info: Mapping[str, Any] | None) -> str:
     try:
         return json.dumps(info, default=_json_default, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):  # non-str keys or non-finite floats
-        return json.dumps(_plain(info), separators=(",", ":"), allow_nan=False)
+        return json.dumps(plain_json(info), separators=(",", ":"), allow_nan=False)
 
 
 def info_from_json(text: str) -> dict[str, Any]:

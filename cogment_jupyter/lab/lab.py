@@ -435,13 +435,7 @@ class Lab:
         self, name: str, actor: Actor | Callable[[Any], Any], *, process: bool = False, replace: bool = True
     ) -> None:
         """Serve an actor under ``name``; a plain callable ``observation -> action`` becomes a Policy."""
-        if not isinstance(actor, Actor):
-            if not callable(actor):
-                raise TypeError(f"serve_actor() takes an Actor or a callable, got {type(actor).__name__}")
-            from cogment_jupyter.adapters.actors import Policy
-
-            actor = Policy(actor)
-        self._serve(name, "actor", actor, process, replace)
+        self._serve(name, "actor", _as_actor(actor, "serve_actor"), process, replace)
 
     def serve_sdk_env(self, name: str, implementation: Callable[[Any], Any], agents: Mapping[str, AgentSpec]) -> None:
         """Serve an official-SDK session-style environment (``async def env(session)``).
@@ -998,18 +992,22 @@ class Lab:
     def _cancel_interrupted(self, trial_ids: list[str]) -> None:
         self._terminate(trial_ids, hard=True, details=INTERRUPTED)
 
-    def join(self, trial: TrialHandle | str, agent: str, actor: Actor) -> concurrent.futures.Future[None]:
+    def join(
+        self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]
+    ) -> concurrent.futures.Future[None]:
         """Play ``agent`` of a trial started with ``"client"`` for it, as a Cogment client actor.
 
+        ``actor``: an :class:`Actor`, a callable ``observation -> action`` (``async`` too), or
+        ``actors.QueuePair()`` for code that answers through queues (an app, another thread).
         In this kernel's orchestrator the actor fills the slot in-process; with an attached
         orchestrator it joins over ``ClientActorSP``, as any Cogment client does. Returns a
         future resolved when the actor's part of the trial is over.
         """
         runtime = self._check_open()
         trial_id = trial if isinstance(trial, str) else trial.id
-        return runtime.submit(self._join(trial_id, agent, actor))
+        return runtime.submit(self._join(trial_id, agent, _as_actor(actor, "join")))
 
-    async def ajoin(self, trial: TrialHandle | str, agent: str, actor: Actor) -> None:
+    async def ajoin(self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]) -> None:
         await asyncio.wrap_future(self.join(trial, agent, actor))
 
     async def _join(self, trial_id: str, agent: str, actor: Actor) -> None:
@@ -1181,6 +1179,13 @@ class Lab:
         ``fps=0`` is turn-based: one action per key press. ``agent=`` picks your agent in a
         multi-agent environment and ``actors={agent: name}`` fills the others. Every round is a
         recorded trial (``widget.trials``); other options go to :meth:`start_trial`.
+
+        Beyond the keyboard, for a bounded ``Box`` action (``notebook.analog``):
+        ``pointer="x"`` (``"y"``, ``"xy"``) the pointer over the frame, ``gamepad={"axes": [0]}``
+        (``"triggers": [7]``; ``{"buttons": {0: action}}`` plays buttons as keys), ``sliders=True``
+        (or labels); no key map needed. ``front_end=MyWidget``: your own :class:`PlayWidget`
+        subclass (its ``_esm``) shows the game and sends keys or JSON actions; it gets each frame's
+        observation (``observations=True`` for the built-in one) and the ``action_space`` trait.
         """
         from cogment_jupyter.notebook.play import play
 
@@ -1291,6 +1296,17 @@ def _seeded(template: common_pb2.TrialParams, seed: int) -> common_pb2.TrialPara
     for index, actor in enumerate(params.actors):
         actor.config.content = with_seed(actor.config.content, seed + 1 + index, "actor")
     return params
+
+
+def _as_actor(actor: Actor | Callable[[Any], Any], caller: str) -> Actor:
+    """An actor as given, or a plain callable ``observation -> action`` as a Policy."""
+    if isinstance(actor, Actor):
+        return actor
+    if not callable(actor):
+        raise TypeError(f"{caller}() takes an Actor or a callable, got {type(actor).__name__}")
+    from cogment_jupyter.adapters.actors import Policy
+
+    return Policy(actor)
 
 
 async def _call_async(function: Callable[..., Any], *args: Any) -> Any:

@@ -33,6 +33,10 @@ class Engagement:
     def _on_keys(self, pressed: frozenset[str], t_ms: float) -> None:
         self._loop.call_soon_threadsafe(self._event.set)
 
+    def engage(self) -> None:
+        """The person acted on the game some other way (a slider); from any thread."""
+        self._loop.call_soon_threadsafe(self._event.set)
+
     @property
     def engaged(self) -> bool:
         return self._event.is_set()

@@ -12,6 +12,7 @@ Accepts the conventions people already have, so a map can be pasted from elsewhe
 
 Key names are ``KeyboardEvent.key`` values (``"ArrowLeft"``, ``"a"``, ``" "``), with letters in
 lower case as the play widget reports them; friendly aliases (``"space"``, ``"left"``) are accepted.
+A gamepad's buttons are keys too: ``"Gamepad0"``, ``"Gamepad1"``... (the Gamepad API's indices).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "check_keymap",
     "coerce_action",
     "compile_keymap",
+    "gamepad_button",
     "normalize_key",
     "parse_combo",
 ]
@@ -71,6 +73,8 @@ def normalize_key(name: str) -> str:
     if len(name) == 1:
         return name.lower()
     low = name.lower()
+    if low.startswith("gamepad") and low[7:].isdigit():
+        return gamepad_button(int(low[7:]))
     if low in _ALIASES:
         return _ALIASES[low]
     if low in _NAMED_BY_LOWER:
@@ -78,6 +82,15 @@ def normalize_key(name: str) -> str:
     guess = difflib.get_close_matches(name, [*_NAMED, *_ALIASES], n=1)
     hint = f"; did you mean {guess[0]!r}?" if guess else ""
     raise KeyMapError(f"unknown key name {name!r}: use KeyboardEvent.key names like 'ArrowLeft', 'a', ' '{hint}")
+
+
+def gamepad_button(index: Any) -> str:
+    """The key name of a gamepad button (``Gamepad<index>``, the Gamepad API's standard index)."""
+    if isinstance(index, str) and index.isdigit():
+        index = int(index)
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise KeyMapError(f"a gamepad button is an index >= 0 (the Gamepad API's), got {index!r}")
+    return f"Gamepad{index}"
 
 
 def _key_from_code(code: int) -> str:
@@ -156,6 +169,14 @@ class KeyMap:
                 if frozenset([key]) in self.table:
                     return _fresh(self.table[frozenset([key])])
         return _fresh(self.noop)
+
+    def with_entries(self, entries: Mapping[Any, Any]) -> KeyMap:
+        """This map with more entries (a gamepad's buttons played as keys), its no-op kept."""
+        extra = compile_keymap(dict(entries), require_noop=False)
+        clash = [_combo_name(c) for c in extra.table if c in self.table and self.table[c] != extra.table[c]]
+        if clash:
+            raise KeyMapError(f"keys {clash} are mapped twice, with different actions")
+        return KeyMap({**self.table, **extra.table}, self.noop, {**self.hints, **extra.hints})
 
     def action_for_message(self, message: Any) -> Any:
         """A front-end message as an action: JSON object/array text or a JSON value as is, else a key."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
+from cogment_jupyter.adapters.spaces import space_to_json
+from cogment_jupyter.notebook.analog import AnalogInputs, analog_inputs
 from cogment_jupyter.notebook.conventions import default_keys, named_noop
 from cogment_jupyter.notebook.engagement import Engagement
 from cogment_jupyter.notebook.keymap import KeyMap, KeyMapError, check_keymap, coerce_action, compile_keymap
@@ -38,9 +41,20 @@ NEXT_ROUND = "Game over: press Enter or Space (or click Play again) for another 
 class HumanActor(Actor):
     """The player at a :class:`PlayWidget`: frames out, keys in, paced at ``fps`` (0: turn-based)."""
 
-    def __init__(self, widget: PlayWidget, keymap: KeyMap, fps: float, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        widget: PlayWidget,
+        keymap: KeyMap,
+        fps: float,
+        loop: asyncio.AbstractEventLoop,
+        analog: AnalogInputs | None = None,
+    ) -> None:
         self.widget = widget
         self.keymap = keymap
+        self.analog = analog
+        #: in a paced game, the action the pointer, a gamepad, sliders or a front end's JSON last
+        #: asked for: it stays until another comes (sticky, as in Cogment Lab) or a mapped key is held
+        self._held_action: Any = None
         self.fps = fps
         self._loop = loop
         self._presses: asyncio.Queue[Any] = asyncio.Queue()
@@ -59,6 +73,8 @@ class HumanActor(Actor):
         self.engagement = Engagement(widget, loop)
         widget.on_keys(self._keys_from_widget)
         widget.on_action(self._action_from_widget)
+        if analog is not None and analog.analog:
+            widget.on_analog(self._analog_from_widget)
 
     # -- widget callbacks (any thread) ---------------------------------------------------------
 
@@ -67,7 +83,17 @@ class HumanActor(Actor):
         self._loop.call_soon_threadsafe(self._on_keys, pressed, ordered)
 
     def _action_from_widget(self, value: Any, t_ms: float | None) -> None:
+        self.engagement.engage()  # a front end's action is the person there
         self._loop.call_soon_threadsafe(self._presses.put_nowait, ("json", value))
+
+    def _analog_from_widget(self, source: str, values: list[float], buttons: list[float], t_ms: float | None) -> None:
+        assert self.analog is not None
+        action = self.analog.action(source, values, buttons)
+        if action is None:
+            return
+        if source == "sliders":  # moving a slider is as deliberate as a click: the game starts
+            self.engagement.engage()
+        self._loop.call_soon_threadsafe(setattr, self, "_held_action", action)
 
     def _on_keys(self, pressed: frozenset[str], ordered: tuple[str, ...]) -> None:
         self.widget.tracing.mark_key("loop")
@@ -102,7 +128,11 @@ class HumanActor(Actor):
         if frame is not None:  # the frame the last decision led to: its key_seq lets the browser time it
             self.widget.tracing.mark_frame(step=None)
             self.widget.show_frame(
-                frame, key_seq=self._decided_key_seq, tick=self.tick, episode_return=self.episode_return
+                frame,
+                key_seq=self._decided_key_seq,
+                tick=self.tick,
+                episode_return=self.episode_return,
+                observation=observation,
             )
         await self._resumed.wait()
         if self.fps <= 0:
@@ -120,7 +150,8 @@ class HumanActor(Actor):
                 self._next_deadline = time.monotonic()  # stepped early for a key: the tick clock restarts
             await self._resumed.wait()
             self._keys_changed.clear()
-            action = self._latest_json() or self.decide(self.widget.pressed_in_order)
+            self._take_json()
+            action = self.decide(self.widget.pressed_in_order)
         self._decided_key_seq = self.widget.key_seq
         self.widget.tracing.mark_frame(act=None)
         action = coerce_action(action, self.space)
@@ -129,24 +160,25 @@ class HumanActor(Actor):
         return action
 
     def decide(self, pressed: tuple[str, ...]) -> Any:
-        """The action for the keys held at a paced tick."""
+        """The action for the keys held at a paced tick; without a mapped key held, the held
+        action (pointer, gamepad, sliders, JSON), once there is one."""
+        if self._held_action is not None and not any(key in self.keymap.keys for key in pressed):
+            return copy.deepcopy(self._held_action)
         return self.keymap(pressed)
 
-    def _latest_json(self) -> Any:
-        """A JSON action sent by a custom front end since the last tick (paced play)."""
-        latest = None
+    def _take_json(self) -> None:
+        """The last JSON action a custom front end sent since the last tick becomes the held one."""
         while not self._presses.empty():
             kind, value = self._presses.get_nowait()
             if kind == "json":
-                latest = value
-        return latest
+                self._held_action = value
 
     def on_reward(self, value: float, tick_id: int, sources: list[Any]) -> None:
         self.episode_return += value
 
     def on_ending(self, observation: Any, frame: np.ndarray | None = None) -> None:
         if frame is not None:
-            self.widget.show_frame(frame, tick=self.tick, episode_return=self.episode_return)
+            self.widget.show_frame(frame, tick=self.tick, episode_return=self.episode_return, observation=observation)
         self.widget.set_status(
             tick=self.tick,
             episode_return=self.episode_return,
@@ -331,6 +363,11 @@ def play(
     actors: Mapping[str, str] | None = None,
     frame_format: str | None = None,
     title: str | None = None,
+    pointer: str | None = None,
+    gamepad: Any = None,
+    sliders: Any = None,
+    front_end: type[PlayWidget] | None = None,
+    observations: bool | None = None,
     **trial_options: Any,
 ) -> GameWidget:
     """Play ``env`` in the cell; see ``Lab.play``."""
@@ -338,17 +375,28 @@ def play(
     agent = agent or _only_agent(specs, actors)
     if agent not in specs:
         raise ValueError(f"environment {env!r} has no agent {agent!r}; agents: {list(specs)}")
-    keymap = environment_keymap(template, keys, noop, specs[agent].action_space)
+    action_space = specs[agent].action_space
+    analog = analog_inputs(action_space, pointer=pointer, gamepad=gamepad, sliders=sliders)
+    keymap = environment_keymap(template, keys, noop, action_space, analog=analog, json_actions=front_end is not None)
     if fps is None:
         fps = getattr(template, "render_fps", None) or DEFAULT_FPS
     if fps < 0:
         raise ValueError(f"fps must be >= 0 (0 = turn-based: one action per key press), got {fps}")
+    if fps == 0 and analog.analog:
+        raise ValueError("pointer=, gamepad axes and sliders= steer a paced game: give fps > 0 (or leave it out)")
     players = {**{a: name for a, name in (actors or {}).items() if a != agent}, agent: "client"}
-    widget_options: dict[str, Any] = {"fps": float(fps), "key_hints": keymap.hints, "title": title or env}
+    widget_options: dict[str, Any] = {
+        "fps": float(fps),
+        "key_hints": keymap.hints,
+        "title": title or env,
+        "inputs": analog.front_end(),
+        "action_space": space_to_json(action_space),
+        "send_observations": front_end is not None if observations is None else bool(observations),
+    }
     if frame_format is not None:
         widget_options["frame_format"] = frame_format
-    widget = GameWidget(**widget_options)
-    human = HumanActor(widget, keymap, float(fps), host.loop)
+    widget = game_widget_class(front_end)(**widget_options)
+    human = HumanActor(widget, keymap, float(fps), host.loop, analog)
     session = PlaySession(host, env, agent, players, widget, human, trial_options)
     widget.session = session
     widget.player = human
@@ -364,24 +412,60 @@ def _only_agent(specs: Mapping[str, AgentSpec], actors: Mapping[str, str] | None
     raise ValueError(f"which agent do you play? pass agent= one of {list(specs)} (the others go in actors=...)")
 
 
-def environment_keymap(template: Any, keys: Any, noop: Any, action_space: Any, *, require_noop: bool = True) -> KeyMap:
+def environment_keymap(
+    template: Any,
+    keys: Any,
+    noop: Any,
+    action_space: Any,
+    *,
+    require_noop: bool = True,
+    analog: AnalogInputs | None = None,
+    json_actions: bool = False,
+) -> KeyMap:
     """The compiled key map, every action of it checked against ``action_space`` (before anything is drawn).
 
-    Without ``keys``, the environment's own ``get_keys_to_action()``; without a no-op, the
-    action the environment names ``NOOP`` (see ``notebook.conventions``).
+    Without ``keys``, the environment's own ``get_keys_to_action()`` (none needed when the game
+    is played with the pointer, a gamepad or sliders, or by a front end sending JSON actions:
+    ``json_actions``); without a no-op, the neutral action of those inputs, else the action the
+    environment names ``NOOP`` (see ``notebook.conventions``). A gamepad's buttons join the map
+    as keys.
     """
+    continuous = analog is not None and analog.analog
+    buttons = analog.button_keys if analog is not None else {}
     if keys is None:
         keys = default_keys(template)
-        if keys is None:
+        if keys is None and (continuous or buttons or json_actions):
+            keys = {}
+            require_noop = require_noop and not json_actions
+        elif keys is None:
             raise KeyMapError(
                 "pass keys=..., e.g. keys={'ArrowLeft': 0, 'ArrowRight': 1}, noop=0 (or a Cogment Lab list "
-                "['no-op', 'ArrowLeft', 'ArrowRight'])"
+                "['no-op', 'ArrowLeft', 'ArrowRight']), or pointer=/gamepad=/sliders= for a Box action"
             )
     options: dict[str, Any] = {"require_noop": require_noop}
     if noop is not None:
         options["noop"] = noop
+    elif continuous:
+        options["default_noop"] = analog.neutral.tolist()  # type: ignore[union-attr]
     elif (named := named_noop(template, action_space)) is not None:
         options["default_noop"] = named
     keymap = compile_keymap(keys, **options)
+    if buttons:
+        keymap = keymap.with_entries(buttons)
     check_keymap(keymap, action_space)
     return keymap
+
+
+def game_widget_class(front_end: type[PlayWidget] | None) -> type[GameWidget]:
+    """The widget class of a game: ``GameWidget``, or it mixed into your own front end (a
+    :class:`PlayWidget` subclass with its own ``_esm``), so your view gets the game's frames."""
+    if front_end is None:
+        return GameWidget
+    if not (isinstance(front_end, type) and issubclass(front_end, PlayWidget)):
+        raise TypeError(
+            "front_end= takes a PlayWidget subclass with your own _esm (see docs/front-ends.md, "
+            f"'Your own front end'), got {front_end!r}"
+        )
+    if issubclass(front_end, GameWidget):
+        return front_end
+    return type(front_end.__name__, (GameWidget, front_end), {"__module__": front_end.__module__})

@@ -18,6 +18,8 @@ __all__ = [
     "VIEW_MESSAGES",
     "AckMessage",
     "ActionMessage",
+    "AnalogMessage",
+    "AnalogSource",
     "ControlAction",
     "ControlMessage",
     "FrameFormat",
@@ -36,6 +38,9 @@ ControlAction = Literal["pause", "resume", "restart", "play_again"]
 CONTROL_ACTIONS: tuple[str, ...] = get_args(ControlAction)
 
 KeyEventKind = Literal["down", "up", "release"]
+
+#: the continuous inputs a view reads (``notebook.analog``)
+AnalogSource = Literal["pointer", "gamepad", "sliders"]
 
 
 class FrameMessage(TypedDict):
@@ -56,6 +61,8 @@ class FrameMessage(TypedDict):
     ack: NotRequired[bool]
     #: only while a benchmark traces (``notebook.tracing``): the frame's kernel-side timestamps
     trace: NotRequired[dict[str, Any]]
+    #: the frame's observation as JSON, when the widget sends observations
+    observation: NotRequired[Any]
 
 
 class HelloMessage(TypedDict):
@@ -105,8 +112,29 @@ class ActionMessage(TypedDict):
     t_ms: NotRequired[float]
 
 
+class AnalogMessage(TypedDict):
+    """Raw positions of a continuous input (the kernel maps them to actions: ``notebook.analog``)."""
+
+    type: Literal["analog"]
+    view: str
+    #: pointer: [x, y] over the frame, 0..1 from its top left; gamepad: its axes (-1..1);
+    #: sliders: their values, in the action's units
+    source: AnalogSource
+    values: list[float]
+    #: gamepad: every button's value (0..1; triggers are analog)
+    buttons: NotRequired[list[float]]
+    t_ms: float
+
+
 KERNEL_MESSAGES: tuple[type, ...] = (FrameMessage,)
-VIEW_MESSAGES: tuple[type, ...] = (HelloMessage, AckMessage, KeysMessage, ControlMessage, ActionMessage)
+VIEW_MESSAGES: tuple[type, ...] = (
+    HelloMessage,
+    AckMessage,
+    KeysMessage,
+    ControlMessage,
+    ActionMessage,
+    AnalogMessage,
+)
 
 
 def message_kind(message: type) -> str:

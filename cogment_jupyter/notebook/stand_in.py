@@ -2,7 +2,8 @@
 
 With ``COGMENT_JUPYTER_HUMAN_STAND_IN`` set (``random``, or ``random:SEED``), every widget that
 ``lab.play`` / ``lab.feedback`` makes gets a thread that presses and releases its mapped keys
-as a browser would, by sending the widget the same ``keys`` messages its front end sends. So
+(and moves the pointer, gamepad sticks or sliders its ``inputs`` name) as a browser would, by
+sending the widget the same ``keys`` and ``analog`` messages its front end sends. So
 notebooks run top to bottom with nobody at the keyboard, through the very path a person's key
 presses take: widget -> :class:`HumanActor` -> Cogment client actor -> trial.
 """
@@ -33,13 +34,14 @@ def stand_in_requested() -> tuple[bool, int | None]:
 
 
 class KeyStandIn:
-    """Presses random keys among ``keys`` on ``widget`` until :meth:`stop` (or a time limit)."""
+    """Presses random keys among ``keys`` on ``widget`` (or moves its continuous inputs) until
+    :meth:`stop` (or a time limit)."""
 
     def __init__(
         self, widget: PlayWidget, keys: Sequence[str], seed: int | None = None, limit_s: float = 600.0
     ) -> None:
-        if not keys:
-            raise ValueError("the stand-in needs at least one key to press")
+        if not keys and not widget.inputs:
+            raise ValueError("the stand-in needs at least one key to press or input to move")
         self.widget = widget
         self.keys = list(keys)
         self.pressed: list[str] = []
@@ -59,12 +61,33 @@ class KeyStandIn:
         message = {"type": "keys", "view": "stand-in", "seq": seq, "pressed": pressed, "t_ms": time.time() * 1e3}
         self.widget._handle_message(self.widget, message, [])
 
+    def _move(self) -> None:
+        """Move one of the widget's continuous inputs somewhere, as a hand on it would."""
+        source = self._random.choice(sorted(self.widget.inputs))
+        spec = self.widget.inputs[source]
+        buttons: list[float] = []
+        if source == "pointer":
+            values = [self._random.random(), self._random.random()]
+        elif source == "gamepad":
+            values = [self._random.uniform(-1, 1) for _ in range(max(spec["axes"], default=-1) + 1)]
+            buttons = [self._random.random() for _ in range(max(spec["triggers"], default=-1) + 1)]
+        else:
+            values = [self._random.uniform(s["min"], s["max"]) for s in spec]
+        message = {"type": "analog", "view": "stand-in", "source": source, "values": values, "t_ms": time.time() * 1e3}
+        self.widget._handle_message(self.widget, {**message, "buttons": buttons}, [])
+
     def _run(self) -> None:
         deadline = time.monotonic() + self._limit
         seq = 0
+        if not self.keys:
+            self.widget.focused = True  # the click on the game that starts it
         while not self._stop.is_set() and time.monotonic() < deadline:
             if self.widget.state != "running":  # like a person: play while the game is on
                 self._stop.wait(0.02)
+                continue
+            if self.widget.inputs and (not self.keys or self._random.random() < 0.5):
+                self._move()
+                self._stop.wait(HOLD + PAUSE)
                 continue
             key = self._random.choice(self.keys)
             seq += 1
@@ -80,6 +103,6 @@ class KeyStandIn:
 def attach_stand_in(widget: PlayWidget, keys: Sequence[str]) -> KeyStandIn | None:
     """Start a stand-in on ``widget`` if the environment asks for one."""
     wanted, seed = stand_in_requested()
-    if not wanted:
+    if not wanted or not (keys or widget.inputs):  # a front end of one's own plays by itself
         return None
     return KeyStandIn(widget, keys, seed).start()

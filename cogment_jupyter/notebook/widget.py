@@ -4,15 +4,18 @@ The widget is transport and display only; what a key means and when the environm
 the caller's business (``lab.play`` drives it from a Cogment client actor). Beside the synced
 traits below, it talks to its views in custom messages (JSON plus binary buffers) declared in
 :mod:`cogment_jupyter.notebook.protocol` (and ``js/src/protocol.ts``): frames out, each with
-the encoded pixels in ``buffers[0]`` (see :mod:`cogment_jupyter.notebook.frame_stream`) and the
-tick and return it shows; ``hello``, ``ack``, ``keys``, ``control`` and ``action`` (a JSON action
-from a custom front end) in.
+the encoded pixels in ``buffers[0]`` (see :mod:`cogment_jupyter.notebook.frame_stream`), the
+tick and return it shows and, when :attr:`send_observations` is on, its observation as JSON;
+``hello``, ``ack``, ``keys``, ``control``, ``action`` (a JSON action from a custom front end)
+and ``analog`` (raw positions of the pointer, a gamepad or sliders, which
+:mod:`cogment_jupyter.notebook.analog` maps to actions) in. Gamepad buttons played as keys
+arrive in ``keys`` messages as ``"Gamepad0"``...
 
 Threads: with JupyterLab >= 4.4 or Notebook 7 and ipykernel >= 7, messages from the browser are
 handled on a kernel *subshell* thread, at once, even while a cell runs (the widget keeps the
 front end's routing: :mod:`cogment_jupyter.notebook.comm_routing`); in front ends without
 subshells, on the main thread once the running cell ends (the widget then says so, in
-``notice``). ``on_keys``, ``on_control`` and ``on_action`` callbacks therefore run on whichever
+``notice``). ``on_keys``, ``on_control``, ``on_action`` and ``on_analog`` callbacks therefore run on whichever
 thread that is: they must be quick and thread-safe, and hand work to an event loop with
 ``loop.call_soon_threadsafe`` (or ``asyncio.run_coroutine_threadsafe``), never by touching the
 loop directly. ``show_frame`` and ``set_status`` may be called from any thread, e.g. a
@@ -32,12 +35,14 @@ import anywidget
 import numpy as np
 import traitlets
 
+from cogment_jupyter.adapters.payloads import plain_json
+
 from .comm_routing import handled_between_cells, keep_frontend_routing
 from .frame_stream import DEFAULT_FORMAT, EncodedFrame, FrameStream
 from .protocol import CONTROL_ACTIONS, FrameFormat
 from .tracing import TRACING_OFF, TracingOff, stamp
 
-__all__ = ["ControlCallback", "KeysCallback", "PlayWidget"]
+__all__ = ["AnalogCallback", "ControlCallback", "KeysCallback", "PlayWidget"]
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +57,7 @@ STATUS_SYNC_S = 0.25
 KeysCallback = Callable[[frozenset[str], float], Any]
 ControlCallback = Callable[[str], Any]
 ActionCallback = Callable[[Any, float | None], Any]
+AnalogCallback = Callable[[str, list[float], list[float], float | None], Any]
 
 
 class _Callbacks:
@@ -111,6 +117,14 @@ class PlayWidget(anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
     #: a line about the widget itself (how its input travels), shown under the status bar
     notice = traitlets.Unicode("").tag(sync=True)
+    #: the continuous inputs the view reads: ``{"pointer"?, "gamepad"?, "sliders"?}`` (see
+    #: ``AnalogInputs.front_end``)
+    inputs = traitlets.Dict().tag(sync=True)
+    #: the player's action space as JSON (``adapters.spaces.space_to_json``), for front ends that
+    #: build actions themselves
+    action_space = traitlets.Dict().tag(sync=True)
+    #: send each frame's observation (as JSON) with it, for front ends that show or use it
+    send_observations = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -135,6 +149,7 @@ class PlayWidget(anywidget.AnyWidget):
         self._keys_callbacks = _Callbacks("keys")
         self._control_callbacks = _Callbacks("control")
         self._action_callbacks = _Callbacks("action")
+        self._analog_callbacks = _Callbacks("analog")
         self.on_msg(self._handle_message)
         keep_frontend_routing(self)
 
@@ -146,6 +161,7 @@ class PlayWidget(anywidget.AnyWidget):
         key_seq: int | None = None,
         tick: int | None = None,
         episode_return: float | None = None,
+        observation: Any = None,
     ) -> bool:
         """Show an ``HxWx3`` uint8 frame (or an already encoded one); safe from any thread.
 
@@ -153,15 +169,23 @@ class PlayWidget(anywidget.AnyWidget):
         any frame already waiting. ``key_seq`` is the :attr:`key_seq` the frame reflects (read it
         before choosing the action); it lets the browser measure keypress-to-frame latency.
         ``tick``/``episode_return`` travel with the frame; the synced traits follow at most every
-        ``STATUS_SYNC_S`` (use :meth:`set_status` for an immediate update). Returns True if the
-        frame was sent at once.
+        ``STATUS_SYNC_S`` (use :meth:`set_status` for an immediate update). ``observation``
+        travels with the frame, as strict JSON, when :attr:`send_observations` is on. Returns True
+        if the frame was sent at once.
         """
         with self._input_lock:
             seq = self._key_seq if key_seq is None else key_seq
             view = self._key_view
         trace = stamp(self.tracing.frame_trace(seq), "submit")
+        shown = plain_json(observation) if self.send_observations and observation is not None else None
         sent = self._frames.submit(
-            frame, key_seq=seq or None, key_view=view, tick=tick, episode_return=episode_return, trace=trace
+            frame,
+            key_seq=seq or None,
+            key_view=view,
+            tick=tick,
+            episode_return=episode_return,
+            trace=trace,
+            observation=shown,
         )
         if tick is not None or episode_return is not None:
             now = time.monotonic()
@@ -244,6 +268,11 @@ class PlayWidget(anywidget.AnyWidget):
         """Call ``callback(value, t_ms)`` for JSON actions sent by a custom front end (same threads)."""
         self._action_callbacks.register(callback, remove)
 
+    def on_analog(self, callback: AnalogCallback, remove: bool = False) -> None:
+        """Call ``callback(source, values, buttons, t_ms)`` for readings of the pointer, a gamepad or
+        the sliders (``protocol.AnalogMessage``; same threads)."""
+        self._analog_callbacks.register(callback, remove)
+
     # ---- messages from views (``protocol.VIEW_MESSAGES``)
     #: each message kind a view sends and the method that handles it
     MESSAGE_HANDLERS: ClassVar[dict[str, str]] = {
@@ -252,6 +281,7 @@ class PlayWidget(anywidget.AnyWidget):
         "keys": "_on_keys_message",
         "control": "_on_control_message",
         "action": "_on_action_message",
+        "analog": "_on_analog_message",
     }
 
     def _handle_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
@@ -275,6 +305,15 @@ class PlayWidget(anywidget.AnyWidget):
 
     def _on_action_message(self, content: dict[str, Any]) -> None:
         self._action_callbacks(content.get("value"), _float_or_none(content.get("t_ms")))
+
+    def _on_analog_message(self, content: dict[str, Any]) -> None:
+        self._note_input_path()
+        self._analog_callbacks(
+            str(content["source"]),
+            [float(v) for v in content.get("values", ())],
+            [float(v) for v in content.get("buttons") or ()],
+            _float_or_none(content.get("t_ms")),
+        )
 
     def _note_input_path(self) -> None:
         """Tell the person when their input can only arrive between cells (once)."""

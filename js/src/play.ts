@@ -1,13 +1,22 @@
 /**
  * PlayWidget front end (anywidget ES module): shows frames streamed from the kernel, captures
- * the keyboard while focused, and sends held keys, acks and button presses back.
- * This module only wires the model to the view, the painter and the keyboard.
+ * the keyboard while focused, and sends held keys (gamepad buttons among them), pointer, gamepad
+ * and slider readings, acks and button presses back.
+ * This module only wires the model to the view, the painter, the keyboard and the analog inputs.
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
+import { captureAnalog, type Analog } from "./analog";
 import { captureKeyboard } from "./keyboard";
 import { watchKernel, type KernelLike } from "./liveness";
 import { FramePainter } from "./painter";
-import { isFrameMessage, type FrameMessage, type PlayModel, type ViewMessage } from "./protocol";
+import {
+  isFrameMessage,
+  type FrameMessage,
+  type InputsSpec,
+  type KeyEventKind,
+  type PlayModel,
+  type ViewMessage,
+} from "./protocol";
 import { PaintStats } from "./stats";
 import { exposeToBenchmark, Tracing } from "./tracing";
 import { NEXT_ROUND_KEYS, PlayView } from "./view";
@@ -152,18 +161,25 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
   const fpsTimer = setInterval(() => view.showFps(stats.fps(performance.now()), model.get("fps")), 250);
   cleanups.push(() => clearInterval(fpsTimer));
 
-  // ---- keyboard
+  // ---- keyboard (and gamepad buttons, which play as keys: one held set for both)
   let keySeq = 0;
+  let keyboardHeld: string[] = [];
+  let padHeld: string[] = [];
+  const sendKeys = (event: KeyEventKind, key: string | null, timeStamp: number, handlerAt: number) => {
+    const pressed = [...keyboardHeld, ...padHeld];
+    keySeq += 1;
+    send({ type: "keys", view: viewId, seq: keySeq, event, key, pressed, t_ms: performance.timeOrigin + timeStamp });
+    if (event === "down") {
+      stats.keyDown(keySeq, timeStamp);
+      tracing.keySentAt(keySeq, handlerAt, performance.now());
+    }
+    view.keysSent(keySeq, pressed);
+  };
   const keyboard = captureKeyboard(view.sink, view.stage, {
     keys(event, key, pressed, timeStamp) {
       const handlerAt = performance.now();
-      keySeq += 1;
-      send({ type: "keys", view: viewId, seq: keySeq, event, key, pressed, t_ms: performance.timeOrigin + timeStamp });
-      if (event === "down") {
-        stats.keyDown(keySeq, timeStamp);
-        tracing.keySentAt(keySeq, handlerAt, performance.now());
-      }
-      view.keysSent(keySeq, pressed);
+      keyboardHeld = pressed;
+      sendKeys(event, key, timeStamp, handlerAt);
     },
     focus(focused) {
       view.setFocused(focused);
@@ -180,6 +196,27 @@ function render({ model, el }: RenderProps<PlayModel>): () => void {
     },
   });
   cleanups.push(keyboard.dispose);
+
+  // ---- pointer, gamepad, sliders (what the inputs trait names)
+  let analog: Analog | null = null;
+  const captureInputs = () => {
+    analog?.dispose();
+    analog = captureAnalog(view, (model.get("inputs") ?? {}) as InputsSpec, () => view.root.dataset.focused === "true", {
+      analog(source, values, buttons, timeStamp) {
+        send({ type: "analog", view: viewId, source, values, buttons, t_ms: performance.timeOrigin + timeStamp });
+        view.analogSent(source, values);
+      },
+      padKeys(pressed, timeStamp) {
+        const down = pressed.find((k) => !padHeld.includes(k));
+        const up = padHeld.find((k) => !pressed.includes(k));
+        padHeld = pressed;
+        sendKeys(down ? "down" : "up", down ?? up ?? null, timeStamp, performance.now());
+      },
+    });
+  };
+  captureInputs();
+  onModel("change:inputs", captureInputs);
+  cleanups.push(() => analog?.dispose());
 
   // ---- the kernel behind the widget
   kernelGone = (reason: string) => {

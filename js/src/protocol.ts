@@ -29,6 +29,8 @@ export interface FrameMessage {
   ack?: boolean;
   /** When the widget traces: kernel-side timestamps of this frame and of its key (wall-clock ms). */
   trace?: Record<string, unknown>;
+  /** The frame's observation as JSON (when the widget sends observations: custom front ends). */
+  observation?: unknown;
 }
 
 export type KernelMessage = FrameMessage;
@@ -36,6 +38,9 @@ export type KernelMessage = FrameMessage;
 export type ControlAction = "pause" | "resume" | "restart" | "play_again";
 
 export type KeyEventKind = "down" | "up" | "release";
+
+/** The continuous inputs a view reads (cogment_jupyter/notebook/analog.py maps them to actions). */
+export type AnalogSource = "pointer" | "gamepad" | "sliders";
 
 /** View -> kernel. */
 export type ViewMessage =
@@ -66,7 +71,41 @@ export type ViewMessage =
       value: unknown;
       /** Browser wall clock (ms since the epoch) of the input. */
       t_ms?: number;
+    }
+  | {
+      /** Raw positions of a continuous input. */
+      type: "analog";
+      view: string;
+      /** pointer: [x, y] over the frame, 0..1 from its top left; gamepad: its axes (-1..1); sliders: their values. */
+      source: AnalogSource;
+      values: number[];
+      /** gamepad: every button's value (0..1; triggers are analog). */
+      buttons?: number[];
+      t_ms: number;
     };
+
+/** One on-screen slider (an action element over its bounds). */
+export interface SliderSpec {
+  label: string;
+  min: number;
+  max: number;
+  step: number;
+  value: number;
+}
+
+/** The gamepad axes, triggers and buttons a game reads. */
+export interface GamepadSpec {
+  axes: number[];
+  triggers: number[];
+  buttons: number[];
+}
+
+/** The continuous inputs a game reads (PlayWidget.inputs). */
+export interface InputsSpec {
+  pointer?: string;
+  gamepad?: GamepadSpec;
+  sliders?: SliderSpec[];
+}
 
 /** Synced traits of PlayWidget. */
 export interface PlayModel {
@@ -82,6 +121,12 @@ export interface PlayModel {
   title: string;
   /** How the widget's input travels, when the person should know (see comm_routing.py). */
   notice: string;
+  /** The continuous inputs the view reads (pointer, gamepad, sliders): an InputsSpec. */
+  inputs: Record<string, unknown>;
+  /** The player's action space (cogment_jupyter.adapters.spaces JSON), for front ends that build actions. */
+  action_space: Record<string, unknown>;
+  /** Whether frames come with their observation. */
+  send_observations: boolean;
 }
 
 export function isFrameMessage(msg: unknown): msg is FrameMessage {

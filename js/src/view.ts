@@ -75,6 +75,8 @@ export class PlayView {
   readonly message = h("span", "cj-play-message");
   readonly fps = h("span", "cj-play-fps");
   readonly hints = h("div", "cj-play-hints");
+  /** On-screen sliders of a game played with them (filled by analog.ts). */
+  readonly sliders = h("div", "cj-play-sliders");
   readonly error = h("div", "cj-play-error");
   readonly notice = h("div", "cj-play-notice");
   private stateLabel = "idle";
@@ -129,7 +131,8 @@ export class PlayView {
       this.message,
       this.fps,
     );
-    r.append(this.title, this.stage, this.bar, this.hints, this.notice, this.error);
+    this.sliders.hidden = true;
+    r.append(this.title, this.stage, this.sliders, this.bar, this.hints, this.notice, this.error);
     this.showError("");
     r.dataset.kernel = "alive";
   }
@@ -200,6 +203,12 @@ export class PlayView {
   keysSent(seq: number, pressed: string[]): void {
     this.root.dataset.keySeq = String(seq);
     this.root.dataset.pressed = pressed.join(" ");
+  }
+
+  /** A continuous input's reading went to the kernel (tests wait on it). */
+  analogSent(source: string, values: number[]): void {
+    this.root.dataset.analogSent = String(Number(this.root.dataset.analogSent ?? 0) + 1);
+    this.root.dataset[`analog${source[0].toUpperCase()}${source.slice(1)}`] = values.map((v) => v.toFixed(3)).join(" ");
   }
 
   /** Painted frames per second beside the target, while frames are expected. */

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
@@ -61,3 +62,26 @@ def test_joining_an_unknown_slot_fails_clearly(tmp_path):
         with pytest.raises(Exception, match="not a client actor"):
             lab.join(handle, "gym", Script([0])).result(30)
         handle.wait(30)
+
+
+def test_any_code_plays_through_a_queue_pair_and_a_callback(tmp_path):
+    with Lab(datastore=tmp_path / "store") as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        pair = actors.QueuePair()
+        handle = lab.start_trial("cartpole", {"gym": "client"}, seed=4, max_steps=6, render=True)
+        done = lab.join(handle, "gym", pair)
+        answered, frames = [], []
+        while not (turn := pair.observations.get(timeout=30)).last:  # an app's loop, on this thread
+            assert turn.tick == len(answered)
+            frames.append(turn.frame.shape)
+            answered.append(int(turn.observation[2] > 0))
+            pair.actions.put(answered[-1])
+        done.result(30)
+        assert handle.wait(30).errors == [] and frames[0] == (400, 600, 3)
+        assert lab.steps(handle.id)["action"].dropna().astype(int).tolist() == answered
+        np.testing.assert_allclose(turn.observation, lab.steps(handle.id)["observation"].iloc[-1], rtol=1e-6)
+
+        seen = []
+        handle = lab.start_trial("cartpole", {"gym": "client"}, seed=4, max_steps=4)
+        lab.join(handle, "gym", lambda o: seen.append(o) or 1).result(30)  # a plain callback
+        assert lab.steps(handle.wait(30).id)["action"].dropna().tolist() == [1] * len(seen) == [1] * 5

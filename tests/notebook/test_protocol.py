@@ -105,7 +105,9 @@ def test_the_value_types_and_synced_traits_match(ts):
         traitlets.Bool: "boolean",
     }
 
-    def trait_type(trait: traitlets.TraitType) -> str:
+    def trait_type(trait: traitlets.TraitType | None) -> str:
+        if trait is None:  # a Dict of any JSON values
+            return "unknown"
         if isinstance(trait, traitlets.Dict):
             return f"Record<string, {trait_type(trait._value_trait)}>"
         return trait_types[type(trait)]

@@ -193,3 +193,21 @@ def test_a_producer_outliving_the_widget_does_not_crash() -> None:
     w.set_status(state="ended")
     # nothing reaches a front end any more, and the kernel side still follows the trial
     assert w.comm is None and (w.tick, w.state) == (1, "ended")
+
+
+def test_analog_messages_reach_callbacks_and_observations_ride_with_frames() -> None:
+    w = RecordingPlayWidget()
+    seen: list[tuple[str, list[float], list[float], float | None]] = []
+    w.on_analog(lambda source, values, buttons, t_ms: seen.append((source, values, buttons, t_ms)))
+    w.from_view(type="analog", view="v", source="pointer", values=[0.25, 0.5], t_ms=3.0)
+    w.from_view(type="analog", view="v", source="gamepad", values=[-1, 0], buttons=[0, 1], t_ms=4.0)
+    w.from_view(type="analog", view="v", values=[1.0])  # no source: logged as malformed, not delivered
+    assert seen == [("pointer", [0.25, 0.5], [], 3.0), ("gamepad", [-1.0, 0.0], [0.0, 1.0], 4.0)]
+
+    w.show_frame(rgb(), observation=np.array([0.5, np.inf], np.float32))
+    assert "observation" not in w.frames[-1]  # only front ends that ask get observations
+    w.send_observations = True
+    w.show_frame(rgb(1), observation={"pos": np.array([0.5, -1.0], np.float32), "lives": np.int64(3)})
+    assert w.frames[-1]["observation"] == {"pos": [0.5, -1.0], "lives": 3}
+    for trait in ("inputs", "action_space", "send_observations"):
+        assert w.trait_metadata(trait, "sync"), trait
