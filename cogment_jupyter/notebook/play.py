@@ -83,17 +83,17 @@ class HumanActor(Actor):
         self._loop.call_soon_threadsafe(self._on_keys, pressed, ordered)
 
     def _action_from_widget(self, value: Any, t_ms: float | None) -> None:
-        self.engagement.engage()  # a front end's action is the person there
         self._loop.call_soon_threadsafe(self._presses.put_nowait, ("json", value))
+        self.engagement.engage()  # a front end's action is the person there (after the action: FIFO)
 
     def _analog_from_widget(self, source: str, values: list[float], buttons: list[float], t_ms: float | None) -> None:
         assert self.analog is not None
         action = self.analog.action(source, values, buttons)
         if action is None:
             return
-        if source == "sliders":  # moving a slider is as deliberate as a click: the game starts
-            self.engagement.engage()
         self._loop.call_soon_threadsafe(setattr, self, "_held_action", action)
+        if source == "sliders":  # moving a slider is as deliberate as a click: the game starts (with it)
+            self.engagement.engage()
 
     def _on_keys(self, pressed: frozenset[str], ordered: tuple[str, ...]) -> None:
         self.widget.tracing.mark_key("loop")
