@@ -152,6 +152,12 @@ class HumanActor(Actor):
             self._keys_changed.clear()
             self._take_json()
             action = self.decide(self.widget.pressed_in_order)
+            while action is None:  # no no-op and nothing held yet (a front end of JSON actions): its first
+                kind, value = await self._presses.get()
+                if kind == "json":
+                    self._held_action = action = value
+                else:
+                    action = self.keymap(value)
         self._decided_key_seq = self.widget.key_seq
         self.widget.tracing.mark_frame(act=None)
         action = coerce_action(action, self.space)

@@ -110,6 +110,7 @@ def test_a_front_end_must_be_a_play_widget(lab) -> None:
 
 def test_a_paced_front_end_starts_with_its_first_json_action_which_stays(lab) -> None:
     widget = lab.play("cartpole", front_end=ObservationFrontEnd, fps=50, max_steps=5)
+    wait_for(lambda: any(c.get("type") == "frame" for c in widget.sent), 30, "the first frame")
     from_view(widget, type="action", value=0)  # no click, no key map: the action starts the game
     assert recorded_actions(lab, widget) == [0] * 6  # sticky until another comes
     widget.close()
