@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.lab.handles import TrialHandle
 from cogment_jupyter.lab.lab import Lab, LabNotLaunched
+from cogment_jupyter.lab.services import ServiceKind
+from cogment_jupyter.lab.trial_options import TrialOptions
 
 if TYPE_CHECKING:
     from cogment_jupyter.lab.trial_data import TrialData, concatenate
 
-__all__ = ["Lab", "LabNotLaunched", "TrialData", "TrialHandle", "concatenate"]
+__all__ = ["Lab", "LabNotLaunched", "ServiceKind", "TrialData", "TrialHandle", "TrialOptions", "concatenate"]
 
 
 def __getattr__(name: str) -> Any:

@@ -91,23 +91,29 @@ class TrialHandle:
         if done is not None and not done.done():
             done.set_result(self)  # whoever waits on it holds it
 
-    # -- state (updated by the lab's loop) ----------------------------------------------------
+    # -- what the lab's loop reports (the handle keeps its own state) --------------------------
 
-    def _attach(self, trial: Trial) -> None:
+    def attach(self, trial: Trial) -> None:
+        """This lab's orchestrator runs the trial: its state is read from ``trial`` from now on."""
         self._trial = trial
 
-    def _update(self, state: TrialState, tick: int = 0, details: str | None = None) -> None:
+    def observe(self, state: TrialState, tick: int = 0) -> None:
+        """The state and tick another orchestrator reports for the trial."""
         self._state = state
         self._tick = tick
-        if details:
-            self._details = details
 
-    def _fail(self, error: str) -> None:
+    def add_error(self, error: str) -> None:
+        """A problem found after the trial ended (its record, say)."""
+        self._errors.append(error)
+
+    def fail(self, error: str) -> None:
+        """The trial could not start or be followed: it is over, with ``error``."""
         self._start_error = error
         self._state = TrialState.ENDED
         self._resolve()
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
+        """The trial ended and is recorded: keep what is left to know, wake whoever waits."""
         trial = self._trial
         if trial is not None:
             self._state = trial.state
@@ -171,7 +177,7 @@ class TrialHandle:
     def _stop_waiting(self) -> str:
         if self.ended:
             return f"stopped waiting for trial {self.id} to be recorded (it ended at tick {self.tick})"
-        self._lab._terminate([self.id], hard=True, details=INTERRUPTED)
+        self._lab.terminate([self.id], hard=True, details=INTERRUPTED)
         wait_quietly(self.done)
         return f"trial {self.id} cancelled at tick {self.tick} (its steps so far are recorded)"
 
@@ -180,7 +186,7 @@ class TrialHandle:
 
     def cancel(self, hard: bool = True) -> None:
         """End the trial: at once (``hard``), or after the current tick (soft, the env's final observation)."""
-        self._lab._terminate([self.id], hard=hard)
+        self._lab.terminate([self.id], hard=hard)
 
     # -- data ---------------------------------------------------------------------------------
 

@@ -1,5 +1,13 @@
 """``Lab``: the user API. An orchestrator, a datastore and the served components, in a
-background loop of this process; or attached to another Cogment orchestrator."""
+background loop of this process; or attached to another Cogment orchestrator.
+
+``Lab`` is the facade; the jobs are elsewhere in this package: ``services`` (what is served,
+by kind and placement), ``trial_options`` (what a trial runs with), ``handles`` (a trial's
+state as its runner reports it), ``batch`` (``run_trials``), ``remote`` (trials on another
+orchestrator), ``trial_data`` and ``models`` (reading data back, sharing models), ``processes``
+(services in their own process), ``loop_thread`` (the background loop). The widgets take the
+lab as their ``notebook.host.WidgetHost``.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 
-from cogment_jupyter.access import LOOPBACK, Reach, bind, describe, port_of, target
+from cogment_jupyter.access import LOOPBACK, Reach, bind, port_of, target
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.adapters.frame_size import frame_size
 from cogment_jupyter.adapters.trial_codec import FORMAT_KEY, TrialCodec
@@ -28,14 +36,14 @@ from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, Registr
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
 from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.orchestrator import Orchestrator
-from cogment_jupyter.engine.records import INTERRUPTED, TrialState
+from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
 from cogment_jupyter.engine.trial import Trial
 from cogment_jupyter.lab.batch import TrialBatch, close_quietly
 from cogment_jupyter.lab.handles import Handles, TrialHandle
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.logs import LabLogs
 from cogment_jupyter.lab.loop_thread import LoopThread
-from cogment_jupyter.lab.processes import ServiceProcess, start_service_process
+from cogment_jupyter.lab.processes import start_service_process
 from cogment_jupyter.lab.protocols import (
     COGMENT,
     COGMENT_LAB,
@@ -46,6 +54,8 @@ from cogment_jupyter.lab.protocols import (
 )
 from cogment_jupyter.lab.remote import RemoteTrials
 from cogment_jupyter.lab.scope import Scope, TrialScope
+from cogment_jupyter.lab.services import Placement, Service, ServiceKind, ServiceRegistry
+from cogment_jupyter.lab.trial_options import TrialOptions
 from cogment_jupyter.official_sdk import require_sdk
 from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 from cogment_jupyter.transport.client_actor import join_over_grpc
@@ -142,16 +152,9 @@ class Lab:
         self.launch_seconds: float | None = None
         self._runtime: LoopThread | None = None
         self._handles = Handles()
-        self._processes: dict[str, ServiceProcess] = {}
-        #: the local copy of each environment served in its own process (for its spaces)
-        self._process_templates: dict[str, Environment] = {}
-        self._remote_services: dict[str, tuple[str, str]] = {}  # name -> (endpoint, implementation)
-        #: the remote services that speak another protocol than ours (Cogment Lab's), by name
-        self._remote_protocols: dict[str, str] = {}
-        #: the agents of remote environments (also in _remote_services), as their services describe them
-        self._remote_specs: dict[str, dict[str, AgentSpec]] = {}
+        #: every served name: its kind, where it runs, how trials reach it
+        self._service_registry = ServiceRegistry()
         self._codecs: dict[tuple[int, tuple[str, ...]], tuple[Any, TrialCodec, dict[str, str]]] = {}
-        self._sdk_specs: dict[str, dict[str, AgentSpec]] = {}
         self._closed = False
         self.datastore = None
         self.orchestrator: Orchestrator | None = None
@@ -281,14 +284,14 @@ class Lab:
             key, service_type, registration_host(self.reach.host or LOOPBACK, None), port, tags
         )
 
-    async def _register_service(self, name: str, kind: str, endpoint: str) -> None:
+    async def _register_service(self, name: str, kind: ServiceKind, endpoint: str) -> None:
         """A served environment or actor, found by ``cogment://discover/<kind>?__implementation=<name>``."""
         from cogment_jupyter.proto import directory_pb2 as d
 
         if self._registrations is None:
             return
         await self._registrations.remove(name)
-        if kind == "environment":
+        if kind is ServiceKind.ENVIRONMENT:
             await self._register(name, d.ENVIRONMENT_SERVICE, {"__implementation": name}, endpoint)
         else:
             await self._register(name, d.ACTOR_SERVICE, {"__implementation": name, "__actor_class": PLAYER}, endpoint)
@@ -320,9 +323,10 @@ class Lab:
         with Lab._current_lock:
             if Lab._current is self:
                 Lab._current = None
-        for process in self._processes.values():
-            process.stop()
-        self._processes.clear()
+        for service in self._service_registry.all():
+            if service.process is not None:
+                service.process.stop()
+                self._service_registry.remove(service.name)
         runtime = self._runtime
         if runtime is not None and runtime.alive:
             with contextlib.suppress(Exception):
@@ -429,13 +433,13 @@ class Lab:
                 f"serve_env() takes a cogment_jupyter Environment (e.g. envs.Gymnasium('CartPole-v1')), "
                 f"got {type(env).__name__}"
             )
-        self._serve(name, "environment", env, process, replace)
+        self._serve(name, ServiceKind.ENVIRONMENT, env, process, replace)
 
     def serve_actor(
         self, name: str, actor: Actor | Callable[[Any], Any], *, process: bool = False, replace: bool = True
     ) -> None:
         """Serve an actor under ``name``; a plain callable ``observation -> action`` becomes a Policy."""
-        self._serve(name, "actor", _as_actor(actor, "serve_actor"), process, replace)
+        self._serve(name, ServiceKind.ACTOR, _as_actor(actor, "serve_actor"), process, replace)
 
     def serve_sdk_env(self, name: str, implementation: Callable[[Any], Any], agents: Mapping[str, AgentSpec]) -> None:
         """Serve an official-SDK session-style environment (``async def env(session)``).
@@ -447,9 +451,13 @@ class Lab:
         require_sdk("lab.serve_sdk_env")
         runtime = self._check_open()
         self._check_name(name, replace=True)
-        self._sdk_specs[name] = dict(agents)
         runtime.run(_call_async(self.components.add_sdk_environment, name, implementation))
-        runtime.run(self._register_service(name, "environment", self.endpoint))
+        specs = dict(agents)
+        kind = ServiceKind.ENVIRONMENT
+        self._service_registry.add(
+            Service(name, kind, Placement.SDK, self.endpoint, name, template=specs, agents=specs)
+        )
+        runtime.run(self._register_service(name, kind, self.endpoint))
 
     def serve_sdk_actor(self, name: str, implementation: Callable[[Any], Any]) -> None:
         """Serve an official-SDK session-style actor (``async def actor(session)``) in this kernel.
@@ -460,7 +468,8 @@ class Lab:
         runtime = self._check_open()
         self._check_name(name, replace=True)
         runtime.run(_call_async(self.components.add_sdk_actor, name, implementation))
-        runtime.run(self._register_service(name, "actor", self.endpoint))
+        self._service_registry.add(Service(name, ServiceKind.ACTOR, Placement.SDK, self.endpoint, name))
+        runtime.run(self._register_service(name, ServiceKind.ACTOR, self.endpoint))
 
     def serve_remote(
         self,
@@ -500,15 +509,16 @@ class Lab:
         if not implementation:  # what the service is asked to run: its name in the query, else ours
             named = [value for key, value in parsed.query if key == "__implementation"]
             implementation = named[0] if named else "" if parsed.path else name
-        if specs is not None:
-            self._remote_specs[name] = specs
-        elif parsed.kind is EndpointKind.GRPC and protocol == COGMENT:
+        if specs is None and parsed.kind is EndpointKind.GRPC and protocol == COGMENT:
             environments = self._check_open().run(self._describe_remote(parsed.address))
             if environments is not None and implementation in environments:
-                self._remote_specs[name] = environments[implementation]
-        if protocol != COGMENT:
-            self._remote_protocols[name] = protocol
-        self._remote_services[name] = (endpoint, implementation)
+                specs = environments[implementation]
+        kind = ServiceKind.ACTOR if specs is None else ServiceKind.ENVIRONMENT
+        self._service_registry.add(
+            Service(
+                name, kind, Placement.REMOTE, endpoint, implementation, template=specs, agents=specs, protocol=protocol
+            )
+        )
 
     async def _describe_remote(self, address: str) -> dict[str, dict[str, AgentSpec]] | None:
         from cogment_jupyter.transport.service_description import served_environments
@@ -518,54 +528,41 @@ class Lab:
     def _check_name(self, name: str, replace: bool) -> None:
         if not name or not isinstance(name, str):
             raise ValueError("a service needs a non-empty name")
-        if name in self.services and not replace:
+        if name in self._service_registry and not replace:
             raise ValueError(f"a service named {name!r} already exists: stop_service({name!r}) first, or replace=True")
-        if name in self.services:
+        if name in self._service_registry:
             self.stop_service(name)
 
-    def _serve(self, name: str, kind: str, component: Any, process: bool, replace: bool) -> None:
+    def _serve(self, name: str, kind: ServiceKind, component: Any, process: bool, replace: bool) -> None:
         runtime = self._check_open()
         self._check_name(name, replace)
         if hasattr(component, "bind_registry") and getattr(component, "model", None) and component.registry is None:
             spool = self.models.client.spool_dir  # (raises when the lab has no registry)
             component.bind_registry(self.models.endpoint, str(spool) if spool is not None else None)
+        environment = kind is ServiceKind.ENVIRONMENT
+        template = component if environment else None
         if process:
-            log_file = self.logs.service_file(kind, name) if self.logs is not None else None
-            self._processes[name] = start_service_process(name, kind, component, self.reach, log_file)
-            if kind == "environment":
-                self._process_templates[name] = component
-            runtime.run(self._register_service(name, kind, self._processes[name].endpoint))
-            return
-        add = self.components.add_environment if kind == "environment" else self.components.add_actor
-        runtime.run(_call_async(add, name, component))
-        runtime.run(self._register_service(name, kind, self.endpoint))
+            log_file = self.logs.service_file(kind.value, name) if self.logs is not None else None
+            started = start_service_process(name, kind.value, component, self.reach, log_file)
+            service = Service(name, kind, Placement.PROCESS, started.endpoint, name, template, process=started)
+        else:
+            add = self.components.add_environment if environment else self.components.add_actor
+            runtime.run(_call_async(add, name, component))
+            service = Service(name, kind, Placement.IN_PROCESS, self.endpoint, name, template)
+        self._service_registry.add(service)
+        runtime.run(self._register_service(name, kind, service.endpoint))
 
     @property
     def services(self) -> dict[str, str]:
         """Every served name and where it runs."""
-        out = {
-            name: f"{kind} (in-process)" if not kind.startswith("sdk") else f"{kind} (this kernel, gRPC)"
-            for name, kind in self.components.names().items()
-        }
-        out.update(
-            {name: f"{p.kind} (process {p.process.pid}, {describe(p.endpoint)})" for name, p in self._processes.items()}
-        )
-        for name, (endpoint, impl) in self._remote_services.items():
-            where = f"remote {endpoint} [{impl}]"
-            if name in self._remote_protocols:
-                where += f", {self._remote_protocols[name]}"
-            out[name] = f"environment ({where})" if name in self._remote_specs else where
-        return out
+        return self._service_registry.described()
 
     def endpoint_of(self, name: str) -> str:
         """The Cogment endpoint serving ``name``: this lab's, its own process's, or the remote one."""
-        if name in self._processes:
-            return self._processes[name].endpoint
-        if name in self._remote_services:
-            return self._remote_services[name][0]
-        if name in self.components.names():
-            return self.endpoint
-        raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
+        service = self._service_registry.get(name)
+        if service is None:
+            raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
+        return service.endpoint
 
     @property
     def log_files(self) -> dict[str, Path]:
@@ -573,31 +570,27 @@ class Lab:
         if self.logs is None:
             return {}
         files = {"lab": self.logs.lab_file}
-        files.update({name: p.log_file for name, p in self._processes.items() if p.log_file is not None})
+        processes = [service.process for service in self._service_registry.all() if service.process is not None]
+        files.update({process.name: process.log_file for process in processes if process.log_file is not None})
         return files
 
     @property
     def processes(self) -> dict[str, int]:
         """The pid of every service running in its own process (``process=True``), by name."""
-        return {name: service.process.pid for name, service in self._processes.items()}
+        return {s.name: s.process.process.pid for s in self._service_registry.all() if s.process is not None}
 
     def stop_service(self, name: str) -> None:
         """Stop serving ``name`` (trials already running keep their instance)."""
         runtime = self._check_open()
         if self._registrations is not None:
             runtime.run(self._registrations.remove(name))
-        process = self._processes.pop(name, None)
-        if process is not None:
-            process.stop()
-            self._process_templates.pop(name, None)
-            return
-        if self._remote_services.pop(name, None) is not None:
-            self._remote_specs.pop(name, None)
-            self._remote_protocols.pop(name, None)
-            return
-        self._sdk_specs.pop(name, None)
-        if not runtime.run(_call_async(self.components.remove, name)):
+        service = self._service_registry.remove(name)
+        if service is None:
             raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
+        if service.process is not None:
+            service.process.stop()
+        elif service.placement is not Placement.REMOTE:
+            runtime.run(_call_async(self.components.remove, name))
 
     def stop_all_services(self) -> None:
         for name in list(self.services):
@@ -616,76 +609,47 @@ class Lab:
         template, specs, _, _ = self._environment(name)
         return template, specs
 
-    def start_trial_with_people(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
-        """``start_trial`` for a trial whose ``"client"`` slots this kernel's widgets fill (a person
-        at ``lab.play``, ``lab.feedback``...): it runs in this kernel when its other parts do."""
-        return self._start_trial(env, actors, clients_here=True, **options)
-
-    # ----------------------------------------------------------------- trials
-
-    def _environment(self, name: str) -> tuple[Any, dict[str, AgentSpec], str, str]:
-        """A cache key, the agents' spaces, the endpoint and the implementation of an environment."""
-        if name in self.components.environments:
-            template = self.components.environments[name]
-            return template, template.agent_specs, self.endpoint, name
-        if name in self._sdk_specs:
-            specs = self._sdk_specs[name]
-            return specs, specs, self.endpoint, name
-        if name in self._processes and self._processes[name].kind == "environment":
-            template = self._process_templates[name]
-            return template, template.agent_specs, self._processes[name].endpoint, name
-        if name in self._remote_specs:
-            specs = self._remote_specs[name]
-            return specs, specs, *self._remote_services[name]
-        if name in self._remote_services:
-            raise KeyError(
-                f"{name!r} is a remote service taken for an actor: to use it as an environment, name its agents, "
-                f"lab.serve_remote({name!r}, ..., agents={{agent: (observation_space, action_space)}})"
-            )
-        known = [n for n, kind in self.services.items() if kind.startswith("environment")]
-        import difflib
-
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(f"no environment named {name!r} is served (serve it with lab.serve_env){hint} Served: {known}")
-
-    def _actor_endpoint(self, name: str) -> tuple[str, str]:
-        if name in ("client", CLIENT, "human"):
-            return CLIENT, ""
-        if name in self.components.actors or self.components.names().get(name) == "sdk actor":
-            return self.endpoint, name
-        if name in self._processes and self._processes[name].kind == "actor":
-            return self._processes[name].endpoint, name
-        if name in self._remote_services and name not in self._remote_specs:
-            return self._remote_services[name]
-        import difflib
-
-        known = [n for n, kind in self.services.items() if not kind.startswith("environment")]
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(f"no actor named {name!r} is served (serve it with lab.serve_actor){hint} Served: {known}")
-
-    def trial_params(
+    def start_trial_with_people(
         self,
         env: str,
         actors: str | Mapping[str, str],
         *,
         seed: int | None = None,
-        max_steps: int = 0,
-        config: Mapping[str, Any] | None = None,
-        actor_configs: Mapping[str, Mapping[str, Any]] | None = None,
-        render: bool = False,
-        render_width: int | None = None,
-        render_height: int | None = None,
-        reset_options: Mapping[str, Any] | None = None,
-        properties: Mapping[str, str] | None = None,
-        optional: Iterable[str] = (),
-        default_actions: Mapping[str, Any] | None = None,
-        response_timeout: float = 0.0,
-        datalog: bool = True,
-        spectators: Mapping[str, str] | None = None,
+        trial_id: str | None = None,
+        **options: Any,
+    ) -> TrialHandle:
+        """``start_trial`` for a trial whose ``"client"`` slots this kernel's widgets fill (a person
+        at ``lab.play``, ``lab.feedback``...): it runs in this kernel when its other parts do."""
+        return self._start_trial(env, actors, TrialOptions.of(options), seed, trial_id, clients_here=True)
+
+    # ----------------------------------------------------------------- trials
+
+    def _environment(self, name: str) -> tuple[Any, dict[str, AgentSpec], str, str]:
+        """A cache key, the agents' spaces, the endpoint and the implementation of an environment."""
+        taken = self._service_registry.get(name)
+        if taken is not None and taken.placement is Placement.REMOTE and taken.kind is ServiceKind.ACTOR:
+            raise KeyError(
+                f"{name!r} is a remote service taken for an actor: to use it as an environment, name its agents, "
+                f"lab.serve_remote({name!r}, ..., agents={{agent: (observation_space, action_space)}})"
+            )
+        service = self._service_registry.find(name, ServiceKind.ENVIRONMENT)
+        return service.template, service.specs, service.endpoint, service.implementation
+
+    def _actor_endpoint(self, name: str) -> tuple[str, str]:
+        if name in ("client", CLIENT, "human"):
+            return CLIENT, ""
+        service = self._service_registry.find(name, ServiceKind.ACTOR)
+        return service.endpoint, service.implementation
+
+    def trial_params(
+        self, env: str, actors: str | Mapping[str, str], *, seed: int | None = None, **options: Any
     ) -> common_pb2.TrialParams:
-        """The Cogment ``TrialParams`` a trial with these arguments runs with."""
+        """The Cogment ``TrialParams`` a trial with these arguments (see :meth:`start_trial`) runs with."""
+        return self._trial_params(env, actors, seed, TrialOptions.of(options))
+
+    def _trial_params(
+        self, env: str, actors: str | Mapping[str, str], seed: int | None, options: TrialOptions
+    ) -> common_pb2.TrialParams:
         template, specs, env_endpoint, env_impl = self._environment(env)
         if isinstance(actors, str):
             actors = dict.fromkeys(specs, actors)
@@ -697,27 +661,26 @@ class Lab:
                 + (f"; not agents: {unknown}" if unknown else "")
                 + (f"; unmapped: {missing}" if missing else "")
             )
-        if max_steps < 0:
-            raise ValueError(f"max_steps must be >= 0 (0 = no limit), got {max_steps}")
-        params = common_pb2.TrialParams(max_steps=max_steps)
+        params = common_pb2.TrialParams(max_steps=options.max_steps)
         params.environment.name = "env"
         params.environment.endpoint = env_endpoint
         params.environment.implementation = env_impl
-        size = frame_size(render_width, render_height)
-        render = render or size is not None  # a frame size asks for frames
-        optional = set(optional)
-        spectators = dict(spectators or {})
+        size = frame_size(options.render_width, options.render_height)
+        render = options.render or size is not None  # a frame size asks for frames
+        optional = set(options.optional)
+        spectators = dict(options.spectators or {})
         clash = [name for name in spectators if name in specs or name == "env"]
         if clash:
             raise ValueError(f"spectator names {clash} are taken by the environment's agents; choose others")
-        lab_spectators = [name for name, actor in spectators.items() if actor in self._remote_protocols]
+        lab_services = self._service_registry.speaking(COGMENT_LAB)
+        lab_spectators = [name for name, actor in spectators.items() if actor in lab_services]
         if lab_spectators:
             raise ValueError(f"spectators {lab_spectators} are Cogment Lab services, which play agents only")
         # the trial runs in Lab's format when a Lab service takes part (every component then speaks it)
-        lab_parts = {env, *actors.values()} & set(self._remote_protocols)
+        lab_parts = {env, *actors.values()} & lab_services
         payload_format = COGMENT_LAB if lab_parts else ""
         params.environment.config.content = environment_config(
-            payload_format, env in self._remote_protocols, seed, render, size, reset_options, config
+            payload_format, env in lab_services, seed, render, size, options.reset_options, options.config
         )
         watched = next(iter(specs))
         everyone = {**specs, **dict.fromkeys(spectators, specs[watched])}
@@ -730,26 +693,26 @@ class Lab:
                 endpoint=endpoint,
                 implementation=implementation,
                 optional=agent in optional,
-                response_timeout=response_timeout,
+                response_timeout=options.response_timeout,
             )
             actor_seed = None if seed is None else seed + 1 + index
-            lab_actor = agent in specs and actors[agent] in self._remote_protocols
+            lab_actor = agent in specs and actors[agent] in lab_services
             actor.config.content = actor_config(
-                payload_format, lab_actor, everyone[agent], actor_seed, (actor_configs or {}).get(agent), render
+                payload_format, lab_actor, everyone[agent], actor_seed, (options.actor_configs or {}).get(agent), render
             )
-            if default_actions and agent in default_actions:
+            if options.default_actions and agent in options.default_actions:
                 from cogment_jupyter.adapters.payload_formats import payload_format as format_named
 
-                action = format_named(payload_format).action(default_actions[agent], codec[agent].action)
+                action = format_named(payload_format).action(options.default_actions[agent], codec[agent].action)
                 actor.default_action.content = action.to_bytes()
         params.properties.update(codec_properties)
         if payload_format:
             params.properties[FORMAT_KEY] = payload_format
         params.properties[LAB_PROPERTY] = env
         params.properties.update(self.scope.properties)
-        if properties:
-            params.properties.update({str(k): str(v) for k, v in properties.items()})
-        if datalog:
+        if options.properties:
+            params.properties.update({str(k): str(v) for k, v in options.properties.items()})
+        if options.datalog:
             if self.external_datalog:
                 params.datalog.endpoint = self.external_datalog
             elif self.datastore_endpoint:
@@ -796,17 +759,16 @@ class Lab:
         the aspect ratio; they imply ``render``), ``reset_options``, ``properties``,
         ``optional``, ``default_actions``, ``response_timeout``, ``datalog``.
         """
-        return self._start_trial(env, actors, seed=seed, trial_id=trial_id, **options)
+        return self._start_trial(env, actors, TrialOptions.of(options), seed, trial_id)
 
     def _start_trial(
         self,
         env: str,
         actors: str | Mapping[str, str],
-        *,
+        options: TrialOptions,
         seed: int | None = None,
         trial_id: str | None = None,
         clients_here: bool = False,
-        **options: Any,
     ) -> TrialHandle:
         """``start_trial``; ``clients_here``: this kernel fills the client slots itself (a play
         widget), so they do not send the trial to a shared orchestrator."""
@@ -821,12 +783,12 @@ class Lab:
         actors: str | Mapping[str, str],
         seed: int,
         trial_id: str | None,
-        options: Mapping[str, Any],
+        options: TrialOptions,
         template: common_pb2.TrialParams | None = None,
     ) -> tuple[TrialHandle, common_pb2.TrialParams]:
         """A trial's handle and params (``template``: its params made without a seed, the same
         for every trial of a batch, to which the seeds are added)."""
-        params = self.trial_params(env, actors, seed=seed, **options) if template is None else _seeded(template, seed)
+        params = self._trial_params(env, actors, seed, options) if template is None else _seeded(template, seed)
         given = trial_id is not None
         trial_id = trial_id or new_trial_id()
         if given and (problem := trial_id_problem(trial_id)) is not None:
@@ -839,14 +801,18 @@ class Lab:
         return handle, params
 
     async def astart_trial(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
-        """``start_trial``, returning once the orchestrator has accepted the trial."""
-        handle = self.start_trial(env, actors, **options)
-        await self._check_open().wrap(self._until_started(handle))
+        """``start_trial``, returning once the orchestrator has accepted the trial (or refused it:
+        the handle then says why)."""
+        seed = options.pop("seed", None)
+        trial_id = options.pop("trial_id", None)
+        runtime = self._check_open()
+        handle, params = self._new_trial(
+            env, actors, new_seed() if seed is None else seed, trial_id, TrialOptions.of(options)
+        )
+        accepted: concurrent.futures.Future[None] = concurrent.futures.Future()
+        runtime.submit(self._run_trial(handle, params, on_started=lambda: _resolve(accepted)))
+        await asyncio.wrap_future(accepted)
         return handle
-
-    async def _until_started(self, handle: TrialHandle) -> None:
-        while handle._trial is None and handle.state == "INITIALIZING" and not handle.done.done():
-            await asyncio.sleep(0.005)
 
     def _runs_here(self, params: common_pb2.TrialParams, clients_here: bool = False) -> bool:
         """Whether every part of a trial is served in this kernel (the in-process fast path);
@@ -861,9 +827,11 @@ class Lab:
         params: common_pb2.TrialParams,
         on_ended: Callable[[], None] | None = None,
         clients_here: bool = False,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
-        """Run a trial to its end and until it is recorded; ``on_ended`` is called in between
-        (a batch lets the next trial start while the datastore writes this one)."""
+        """Run a trial to its end and until it is recorded; ``on_started`` is called once the
+        orchestrator has it (or refused it), ``on_ended`` once it ended (a batch lets the next
+        trial start while the datastore writes this one)."""
         runs_here = self._runs_here(params, clients_here)
         handle.remote = self.orchestrator is None or (self._lifecycle is not None and not runs_here)
         if handle.remote and self.shared_datalog and params.datalog.endpoint == self.datastore_endpoint:
@@ -876,7 +844,9 @@ class Lab:
                 if not trial_id:
                     raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
                 trial: Trial = self.orchestrator.trials[trial_id]
-                handle._attach(trial)
+                handle.attach(trial)
+                if on_started is not None:
+                    on_started()
                 if on_ended is not None:
                     await trial.wait_ended()
                     on_ended()
@@ -886,15 +856,17 @@ class Lab:
                 assert self._remote is not None
                 if self.directory and self.orchestrator is not None:  # (the shared runtime may know no directory)
                     params = await self.orchestrator.with_resolved_endpoints(params)
-                await self._remote.run(handle, params, self.user_id)
+                await self._remote.run(handle, params, self.user_id, on_started)
         except Exception as error:
-            handle._fail(str(error))
+            handle.fail(str(error))
             self._handles.finished(handle)
             return
         finally:
             if on_ended is not None:
                 on_ended()
-        handle._finish()
+            if on_started is not None:
+                on_started()  # (a trial refused or failed at its start: its handle says why)
+        handle.finish()
         self._handles.finished(handle)
 
     def run_trials(
@@ -913,7 +885,7 @@ class Lab:
         With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches). The batch
         is driven from the lab's loop: the calling thread only waits.
         """
-        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, options)
+        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
         try:
             return future.result()
         except KeyboardInterrupt:
@@ -931,7 +903,7 @@ class Lab:
         **options: Any,
     ) -> list[TrialHandle]:
         """``run_trials`` without blocking the notebook's event loop."""
-        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, options)
+        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -946,7 +918,7 @@ class Lab:
         concurrency: int,
         progress: bool,
         seed: int | None,
-        options: dict[str, Any],
+        options: TrialOptions,
     ) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
         runtime = self._check_open()
         if n < 0:
@@ -954,7 +926,7 @@ class Lab:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         # the params of every trial but their seeds (bad arguments fail here, in the caller)
-        template: common_pb2.TrialParams | None = self.trial_params(env, actors, **options)
+        template: common_pb2.TrialParams | None = self._trial_params(env, actors, None, options)
         if template is not None and template.properties.get(FORMAT_KEY) == COGMENT_LAB:
             template = None  # Lab's configs carry their seeds in Lab's own messages: each trial's params made whole
         bar = _progress(n, f"trials of {env}") if progress else None
@@ -990,7 +962,7 @@ class Lab:
         return batch.summary()
 
     def _cancel_interrupted(self, trial_ids: list[str]) -> None:
-        self._terminate(trial_ids, hard=True, details=INTERRUPTED)
+        self.terminate(trial_ids, hard=True, details=INTERRUPTED)
 
     def join(
         self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]
@@ -1018,33 +990,48 @@ class Lab:
             await self._until_remote_pending(trial_id)
             await join_over_grpc(self._lifecycle_channel, trial_id, connection, actor_name=agent)
             return
-        deadline = time.monotonic() + JOIN_TIMEOUT
-        while True:  # the trial accepts clients once it is PENDING
-            trial = self.orchestrator.trials.get(trial_id)
-            if trial is not None and trial.state >= TrialState.PENDING:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"trial {trial_id} did not start within {JOIN_TIMEOUT:.0f} s")
-            await asyncio.sleep(0.005)
+        trial = await self._until_pending(trial_id)
         _, slot = self.orchestrator.join_client(trial_id, agent, None)
         await slot.connection.attach(connection)
         await trial.wait_ended()
 
+    async def _until_pending(self, trial_id: str) -> Trial:
+        """The trial, once this lab's orchestrator has it PENDING (clients may join from then on)."""
+        assert self.orchestrator is not None
+        joinable = [state for state in TrialState if state >= TrialState.PENDING]
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT):
+                async with contextlib.aclosing(self.orchestrator.watch(joinable)) as events:
+                    async for event in events:
+                        if event.trial.id == trial_id:
+                            return event.trial
+        except TimeoutError:
+            pass
+        raise TimeoutError(f"trial {trial_id} did not start within {JOIN_TIMEOUT:.0f} s")
+
     async def _until_remote_pending(self, trial_id: str) -> None:
-        """Clients may join once the trial is PENDING on the other orchestrator."""
+        """Clients may join once the trial is PENDING on the other orchestrator (its ``WatchTrials``
+        tells the current state of every trial, then each change)."""
         assert self._lifecycle is not None
-        deadline = time.monotonic() + JOIN_TIMEOUT
-        metadata = (("trial-id", trial_id),)
-        while time.monotonic() < deadline:
-            reply = await self._lifecycle.GetTrialInfo(orchestrator_pb2.TrialInfoRequest(), metadata=metadata)
-            if reply.trial and reply.trial[0].state >= common_pb2.PENDING:
-                return
-            await asyncio.sleep(0.01)
+        joinable = [common_pb2.PENDING, common_pb2.RUNNING, common_pb2.TERMINATING, common_pb2.ENDED]
+        watch = self._lifecycle.WatchTrials(orchestrator_pb2.TrialListRequest(filter=joinable))
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT):
+                async for entry in watch:
+                    if entry.trial_id == trial_id:
+                        return
+        except TimeoutError:
+            pass
+        finally:
+            watch.cancel()
         raise TimeoutError(
             f"trial {trial_id} did not start on {self.orchestrator_endpoint} within {JOIN_TIMEOUT:.0f} s"
         )
 
-    def _terminate(self, trial_ids: list[str], hard: bool, details: str = "Externally requested") -> None:
+    def terminate(self, trial_ids: Iterable[str], *, hard: bool = True, details: str = EXTERNALLY_REQUESTED) -> None:
+        """End trials of this lab (``TrialHandle.cancel`` ends one): at once (``hard``), or after
+        their current tick; ``details`` is recorded as why."""
+        trial_ids = list(trial_ids)
         runtime = self._check_open()
         remote = [i for i in trial_ids if self.orchestrator is None or getattr(self._handles.get(i), "remote", False)]
         local = [i for i in trial_ids if i not in remote]
@@ -1232,10 +1219,11 @@ class Lab:
         template, _ = self.environment(env)
         if isinstance(template, Teacher):
             return env
-        if env not in self.components.environments:
+        served = self._service_registry.get(env)
+        if served is None or served.placement is not Placement.IN_PROCESS:
             raise ValueError(f"lab.teach needs an environment served in this kernel; {env!r} is served elsewhere")
         wrapped = f"{env}+{teacher}"
-        if wrapped not in self.components.environments:
+        if wrapped not in self._service_registry:
             self.serve_env(wrapped, Teacher(template, agent=agent, teacher=teacher))
         return wrapped
 
@@ -1284,6 +1272,11 @@ class Lab:
             "shared": f"sharing the runtime at {self.shared_orchestrator}",
         }.get(self.mode, f"at {self.endpoint}")
         return f"<Lab {state} {where}, datastore={str(self.datastore_path)!r}>"
+
+
+def _resolve(future: concurrent.futures.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _seeded(template: common_pb2.TrialParams, seed: int) -> common_pb2.TrialParams:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -61,20 +62,29 @@ class RemoteTrials:
         self._running: dict[str, TrialHandle] = {}
         self._ticks: asyncio.Task[None] | None = None
 
-    async def run(self, handle: TrialHandle, params: common_pb2.TrialParams, user_id: str) -> None:
-        """Start the trial, follow it to its end, then until its record is readable here."""
+    async def run(
+        self,
+        handle: TrialHandle,
+        params: common_pb2.TrialParams,
+        user_id: str,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
+        """Start the trial, follow it to its end, then until its record is readable here
+        (``on_started`` once the orchestrator took it)."""
         watch = self.lifecycle.WatchTrials(orchestrator_pb2.TrialListRequest(full_info=True))
         try:
             request = orchestrator_pb2.TrialStartRequest(params=params, user_id=user_id, trial_id_requested=handle.id)
             reply = await self.lifecycle.StartTrial(request)
             if not reply.trial_id:
                 raise RuntimeError(f"the orchestrator refused trial id {handle.id!r}")
+            if on_started is not None:
+                on_started()
             self._follow_ticks(handle)
             async for entry in watch:
                 if entry.info.trial_id == handle.id:
                     if entry.info.state == common_pb2.ENDED:
                         self._running.pop(handle.id, None)
-                    handle._update(TrialState(entry.info.state), entry.info.tick_id)
+                    handle.observe(TrialState(entry.info.state), entry.info.tick_id)
                     if entry.info.state == common_pb2.ENDED:
                         break
         except grpc.aio.AioRpcError as error:
@@ -85,7 +95,7 @@ class RemoteTrials:
         problem = await self.until_stored(handle.id, params.datalog.endpoint)
         if problem is not None:
             log.warning("Trial [%s]: %s", handle.id, problem)
-            handle._errors.append(problem)
+            handle.add_error(problem)
 
     # -- live ticks -------------------------------------------------------------------------------
 
@@ -108,7 +118,7 @@ class RemoteTrials:
                 for info in reply.trial:
                     handle = self._running.get(info.trial_id)  # (not one that ended meanwhile)
                     if handle is not None:
-                        handle._update(TrialState(info.state), info.tick_id)
+                        handle.observe(TrialState(info.state), info.tick_id)
             await asyncio.sleep(TICK_POLL)
 
     async def close(self) -> None:
@@ -131,6 +141,7 @@ class RemoteTrials:
         held_since: float | None = None  # when the datalog's datastore held the whole trial
         unreachable = None
         while time.monotonic() < deadline:
+            version = store.version  # a commit of this process wakes the wait below at once
             record = await asyncio.to_thread(store.record, trial_id, with_params=False)
             if record is not None and record.ended:
                 return None
@@ -151,7 +162,7 @@ class RemoteTrials:
                     f"the trial is recorded by the datastore at {datalog}, not in this lab's datastore "
                     f"({store.file}): read it from the datastore served there"
                 )
-            await asyncio.sleep(_POLL)
+            await store.wait_changed(version, _POLL)  # (another process's commits: seen within _POLL)
         where = f" (the datalog at {datalog} does not answer: {unreachable})" if unreachable else ""
         return (
             f"the trial ended, but its record did not reach this lab's datastore ({store.file}) within "
