@@ -609,18 +609,10 @@ class Lab:
         template, specs, _, _ = self._environment(name)
         return template, specs
 
-    def start_trial_with_people(
-        self,
-        env: str,
-        actors: str | Mapping[str, str],
-        *,
-        seed: int | None = None,
-        trial_id: str | None = None,
-        **options: Any,
-    ) -> TrialHandle:
+    def start_trial_with_people(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
         """``start_trial`` for a trial whose ``"client"`` slots this kernel's widgets fill (a person
         at ``lab.play``, ``lab.feedback``...): it runs in this kernel when its other parts do."""
-        return self._start_trial(env, actors, TrialOptions.of(options), seed, trial_id, clients_here=True)
+        return self._start_trial(env, actors, *_trial_arguments(options), clients_here=True)
 
     # ----------------------------------------------------------------- trials
 
@@ -803,12 +795,9 @@ class Lab:
     async def astart_trial(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
         """``start_trial``, returning once the orchestrator has accepted the trial (or refused it:
         the handle then says why)."""
-        seed = options.pop("seed", None)
-        trial_id = options.pop("trial_id", None)
+        trial_options, seed, trial_id = _trial_arguments(options)
         runtime = self._check_open()
-        handle, params = self._new_trial(
-            env, actors, new_seed() if seed is None else seed, trial_id, TrialOptions.of(options)
-        )
+        handle, params = self._new_trial(env, actors, new_seed() if seed is None else seed, trial_id, trial_options)
         accepted: concurrent.futures.Future[None] = concurrent.futures.Future()
         runtime.submit(self._run_trial(handle, params, on_started=lambda: _resolve(accepted)))
         await asyncio.wrap_future(accepted)
@@ -1272,6 +1261,13 @@ class Lab:
             "shared": f"sharing the runtime at {self.shared_orchestrator}",
         }.get(self.mode, f"at {self.endpoint}")
         return f"<Lab {state} {where}, datastore={str(self.datastore_path)!r}>"
+
+
+def _trial_arguments(options: dict[str, Any]) -> tuple[TrialOptions, int | None, str | None]:
+    """``start_trial``'s keywords as its options, seed and trial id."""
+    seed = options.pop("seed", None)
+    trial_id = options.pop("trial_id", None)
+    return TrialOptions.of(options), seed, trial_id
 
 
 def _resolve(future: concurrent.futures.Future[None]) -> None:
