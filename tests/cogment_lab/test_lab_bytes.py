@@ -21,6 +21,10 @@ from cogment_jupyter.adapters.lab_format import (
 )
 from cogment_jupyter.proto.cogment_lab import data_pb2
 
+#: Building Cogment Lab's venv (first run only: pip, ~80 s, more on a busy machine) is fixture
+#: set-up; the 120 s limit holds for each test's own body.
+pytestmark = pytest.mark.timeout(120, func_only=True)
+
 CASES = [
     ["discrete", "Discrete(3, start=1)", 2],
     ["box", "Box(-1.0, 1.0, (2, 3), np.float32)", [[0.5, -0.25, 1.0], [0.0, 0.125, -1.0]]],

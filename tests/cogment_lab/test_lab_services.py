@@ -13,6 +13,10 @@ from cogment_jupyter.adapters.lab_format import LabFormatError
 from cogment_jupyter.proto.cogment_lab import data_pb2
 from cogment_jupyter.transport import liveness
 
+#: Building Cogment Lab's venv (first run only: pip, ~80 s, more on a busy machine) is fixture
+#: set-up; the 120 s limit holds for each test's own body.
+pytestmark = pytest.mark.timeout(120, func_only=True)
+
 
 @pytest.fixture
 def lab(tmp_path, lab_services):
