@@ -8,6 +8,7 @@ show values, not bytes, even for a trial recorded by another kernel long ago.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,16 +73,7 @@ class TrialCodec:
 
     @classmethod
     def from_json(cls, text: str, actor_names: Sequence[str] | None = None) -> TrialCodec:
-        try:
-            doc = json.loads(text)
-            actors = doc["actors"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise SpaceFormatError(f"{PROPERTY_KEY} is not a spaces document: {e}") from e
-        agents = {
-            name: AgentCodecs(codec_for(space_from_json(d["observation"])), codec_for(space_from_json(d["action"])))
-            for name, d in actors.items()
-        }
-        return cls(agents, actor_names)
+        return cls(_agent_codecs(text), actor_names)
 
     @classmethod
     def from_params(cls, params: Any) -> TrialCodec | None:
@@ -151,3 +143,19 @@ class TrialCodec:
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}: {c.observation.space} -> {c.action.space}" for n, c in self.agents.items())
         return f"TrialCodec({inner})"
+
+
+@functools.lru_cache(maxsize=256)
+def _agent_codecs(text: str) -> dict[str, AgentCodecs]:
+    """The codecs a spaces document describes, made once per document: the trials of an
+    environment share theirs, and reading thousands of them at once would otherwise parse it
+    and build its spaces for each (codecs are immutable; ``TrialCodec`` copies the dict)."""
+    try:
+        doc = json.loads(text)
+        actors = doc["actors"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise SpaceFormatError(f"{PROPERTY_KEY} is not a spaces document: {e}") from e
+    return {
+        name: AgentCodecs(codec_for(space_from_json(d["observation"])), codec_for(space_from_json(d["action"])))
+        for name, d in actors.items()
+    }
