@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from cogment_jupyter import Lab, OpenTrial, actors, envs
+from cogment_jupyter import Lab, TrialHandle, actors, envs
 from cogment_jupyter.datastore.writer import upsert_trial, write_chunk
 
 
@@ -270,7 +270,7 @@ def bench_soak(total: int, warm: int, batch: int = 1000) -> None:
             if done in marks:
                 gc.collect()
                 rss[done] = process.memory_info().rss / 2**20
-                handles = sum(isinstance(o, OpenTrial) for o in gc.get_objects())
+                handles = sum(isinstance(o, TrialHandle) for o in gc.get_objects())
                 print(
                     f"  {done:>9,} trials  {time.perf_counter() - start:6.0f} s  RSS {rss[done]:7.1f} MiB  "
                     f"trial handles alive {handles:,}",
