@@ -43,11 +43,10 @@ def play_while_the_notebook_runs(nb: NotebookPage, press: Callable[[Any], None],
                 return presses
         else:
             quiet_since = None
-        game = page.locator(f"{PLAY}[data-state='running']")
-        if game.count():
-            widget = game.first
-            if widget.get_attribute("data-focused") != "true":
-                widget.locator(STAGE).click()  # (again, if running cells took the focus away)
+        game = page.locator(f"{PLAY}[data-state='running']").element_handles()
+        if game:  # (a handle: the game may end between these lines, the element stays)
+            if game[0].get_attribute("data-focused") != "true":
+                game[0].query_selector(STAGE).click(timeout=5000)  # (again, if running cells took the focus)
             press(page)
             presses += 1
         else:
