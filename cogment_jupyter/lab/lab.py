@@ -150,7 +150,7 @@ class Lab:
         #: the notebook and the lab every trial records, and what ``trials()`` shows by default
         self.scope = TrialScope()
         self.launch_seconds: float | None = None
-        self._runtime: LoopThread | None = None
+        self._loop_thread: LoopThread | None = None
         self._handles = Handles()
         #: every served name: its kind, where it runs, how trials reach it
         self._service_registry = ServiceRegistry()
@@ -179,13 +179,13 @@ class Lab:
         self.reach = Reach.to_call_back(orchestrator or shared, host, discoverable=self.directory is not None)
         if self.logs is not None:
             self.logs.start()
-        self._runtime = LoopThread()
+        self._loop_thread = LoopThread()
         try:
-            self._runtime.run(self._start())
+            self._loop_thread.run(self._start())
         except BaseException as error:
             with contextlib.suppress(Exception):
-                self._runtime.run(self._stop(), timeout=10)
-            self._runtime.stop()
+                self._loop_thread.run(self._stop(), timeout=10)
+            self._loop_thread.stop()
             if self.datastore is not None:
                 self.datastore.close()
             if self.logs is not None:
@@ -260,7 +260,7 @@ class Lab:
                 endpoint = server.endpoint
                 if self._registrations is not None:
                     await self._register("lab", directory_pb2.MODEL_REGISTRY_SERVICE, {}, endpoint)
-        return Models(self._runtime, RegistryClient(endpoint, spool)) if endpoint is not None else None
+        return Models(self._loop_thread, RegistryClient(endpoint, spool)) if endpoint is not None else None
 
     async def _register_lab(self) -> None:
         """What this lab serves besides its environments and actors, in its directory."""
@@ -327,11 +327,11 @@ class Lab:
             if service.process is not None:
                 service.process.stop()
                 self._service_registry.remove(service.name)
-        runtime = self._runtime
-        if runtime is not None and runtime.alive:
+        loop_thread = self._loop_thread
+        if loop_thread is not None and loop_thread.alive:
             with contextlib.suppress(Exception):
-                runtime.run(self._stop(), timeout=15)
-            runtime.stop()
+                loop_thread.run(self._stop(), timeout=15)
+            loop_thread.stop()
         if self.datastore is not None:
             self.datastore.close()
         if self.logs is not None:
@@ -344,7 +344,7 @@ class Lab:
         if self._models is not None:
             from cogment_jupyter.model_registry.follow import LatestModel
 
-            LatestModel.stop_following(self._runtime.loop)
+            LatestModel.stop_following(self._loop_thread.loop)
             await self._models.client.close()
         if self._registry_server is not None:
             await self._registry_server.stop(0.5)
@@ -374,9 +374,9 @@ class Lab:
         await asyncio.to_thread(self.close)
 
     def _check_open(self) -> LoopThread:
-        if self._closed or self._runtime is None:
+        if self._closed or self._loop_thread is None:
             raise LabNotLaunched("this lab is stopped: run `%cogment launch` again (or create a new Lab())")
-        return self._runtime
+        return self._loop_thread
 
     # ----------------------------------------------------------------- endpoints
 
@@ -400,10 +400,10 @@ class Lab:
     @property
     def models(self) -> Models:
         """The lab's model registry: publish, list and load models (``lab.models.publish(...)``)."""
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         with self._models_lock:
             if self._models is None:
-                self._models = runtime.run(self._start_model_registry())
+                self._models = loop_thread.run(self._start_model_registry())
         if self._models is None:
             raise LabNotLaunched(
                 "this lab has no model registry (no datastore to keep one beside): "
@@ -449,15 +449,15 @@ class Lab:
         Needs the official SDK (an error says how to install it).
         """
         require_sdk("lab.serve_sdk_env")
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         self._check_name(name, replace=True)
-        runtime.run(_call_async(self.components.add_sdk_environment, name, implementation))
+        loop_thread.run(_call_async(self.components.add_sdk_environment, name, implementation))
         specs = dict(agents)
         kind = ServiceKind.ENVIRONMENT
         self._service_registry.add(
             Service(name, kind, Placement.SDK, self.endpoint, name, template=specs, agents=specs)
         )
-        runtime.run(self._register_service(name, kind, self.endpoint))
+        loop_thread.run(self._register_service(name, kind, self.endpoint))
 
     def serve_sdk_actor(self, name: str, implementation: Callable[[Any], Any]) -> None:
         """Serve an official-SDK session-style actor (``async def actor(session)``) in this kernel.
@@ -465,11 +465,11 @@ class Lab:
         Needs the official SDK (an error says how to install it).
         """
         require_sdk("lab.serve_sdk_actor")
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         self._check_name(name, replace=True)
-        runtime.run(_call_async(self.components.add_sdk_actor, name, implementation))
+        loop_thread.run(_call_async(self.components.add_sdk_actor, name, implementation))
         self._service_registry.add(Service(name, ServiceKind.ACTOR, Placement.SDK, self.endpoint, name))
-        runtime.run(self._register_service(name, ServiceKind.ACTOR, self.endpoint))
+        loop_thread.run(self._register_service(name, ServiceKind.ACTOR, self.endpoint))
 
     def serve_remote(
         self,
@@ -534,7 +534,7 @@ class Lab:
             self.stop_service(name)
 
     def _serve(self, name: str, kind: ServiceKind, component: Any, process: bool, replace: bool) -> None:
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         self._check_name(name, replace)
         if hasattr(component, "bind_registry") and getattr(component, "model", None) and component.registry is None:
             spool = self.models.client.spool_dir  # (raises when the lab has no registry)
@@ -547,10 +547,10 @@ class Lab:
             service = Service(name, kind, Placement.PROCESS, started.endpoint, name, template, process=started)
         else:
             add = self.components.add_environment if environment else self.components.add_actor
-            runtime.run(_call_async(add, name, component))
+            loop_thread.run(_call_async(add, name, component))
             service = Service(name, kind, Placement.IN_PROCESS, self.endpoint, name, template)
         self._service_registry.add(service)
-        runtime.run(self._register_service(name, kind, service.endpoint))
+        loop_thread.run(self._register_service(name, kind, service.endpoint))
 
     @property
     def services(self) -> dict[str, str]:
@@ -581,16 +581,16 @@ class Lab:
 
     def stop_service(self, name: str) -> None:
         """Stop serving ``name`` (trials already running keep their instance)."""
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         if self._registrations is not None:
-            runtime.run(self._registrations.remove(name))
+            loop_thread.run(self._registrations.remove(name))
         service = self._service_registry.remove(name)
         if service is None:
             raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
         if service.process is not None:
             service.process.stop()
         elif service.placement is not Placement.REMOTE:
-            runtime.run(_call_async(self.components.remove, name))
+            loop_thread.run(_call_async(self.components.remove, name))
 
     def stop_all_services(self) -> None:
         for name in list(self.services):
@@ -764,9 +764,9 @@ class Lab:
     ) -> TrialHandle:
         """``start_trial``; ``clients_here``: this kernel fills the client slots itself (a play
         widget), so they do not send the trial to a shared orchestrator."""
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         handle, params = self._new_trial(env, actors, new_seed() if seed is None else seed, trial_id, options)
-        runtime.submit(self._run_trial(handle, params, clients_here=clients_here))
+        loop_thread.submit(self._run_trial(handle, params, clients_here=clients_here))
         return handle
 
     def _new_trial(
@@ -796,10 +796,10 @@ class Lab:
         """``start_trial``, returning once the orchestrator has accepted the trial (or refused it:
         the handle then says why)."""
         trial_options, seed, trial_id = _trial_arguments(options)
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         handle, params = self._new_trial(env, actors, new_seed() if seed is None else seed, trial_id, trial_options)
         accepted: concurrent.futures.Future[None] = concurrent.futures.Future()
-        runtime.submit(self._run_trial(handle, params, on_started=lambda: _resolve(accepted)))
+        loop_thread.submit(self._run_trial(handle, params, on_started=lambda: _resolve(accepted)))
         await asyncio.wrap_future(accepted)
         return handle
 
@@ -909,7 +909,7 @@ class Lab:
         seed: int | None,
         options: TrialOptions,
     ) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         if concurrency < 1:
@@ -928,7 +928,7 @@ class Lab:
             return self._run_trial(handle, params, on_ended=on_ended)
 
         batch = TrialBatch(n, concurrency, new_trial, run_trial, bar, self._hold_records)
-        future = runtime.submit(batch.run())
+        future = loop_thread.submit(batch.run())
         future.add_done_callback(lambda _: close_quietly(bar))
         return batch, future
 
@@ -964,9 +964,9 @@ class Lab:
         orchestrator it joins over ``ClientActorSP``, as any Cogment client does. Returns a
         future resolved when the actor's part of the trial is over.
         """
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         trial_id = trial if isinstance(trial, str) else trial.id
-        return runtime.submit(self._join(trial_id, agent, _as_actor(actor, "join")))
+        return loop_thread.submit(self._join(trial_id, agent, _as_actor(actor, "join")))
 
     async def ajoin(self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]) -> None:
         await asyncio.wrap_future(self.join(trial, agent, actor))
@@ -1021,13 +1021,13 @@ class Lab:
         """End trials of this lab (``TrialHandle.cancel`` ends one): at once (``hard``), or after
         their current tick; ``details`` is recorded as why."""
         trial_ids = list(trial_ids)
-        runtime = self._check_open()
+        loop_thread = self._check_open()
         remote = [i for i in trial_ids if self.orchestrator is None or getattr(self._handles.get(i), "remote", False)]
         local = [i for i in trial_ids if i not in remote]
         if local and self.orchestrator is not None:
-            runtime.call(functools.partial(self.orchestrator.terminate, local, hard=hard, details=details))
+            loop_thread.call(functools.partial(self.orchestrator.terminate, local, hard=hard, details=details))
         if remote:
-            runtime.submit(self._terminate_remote(remote, hard))
+            loop_thread.submit(self._terminate_remote(remote, hard))
 
     async def _terminate_remote(self, trial_ids: list[str], hard: bool) -> None:
         """TerminateTrial on the other orchestrator (its stub lives on the lab's loop)."""

@@ -151,7 +151,7 @@ def test_the_orchestrator_forgets_the_oldest_ended_trials_beyond_its_cap(lab):
     engine = lab.orchestrator
     engine.max_ended = 5
     handles = lab.run_trials(12, "cartpole", "random", concurrency=1, progress=False)
-    lab._runtime.run(_collect(engine))
+    lab._loop_thread.run(_collect(engine))
     kept = [h.id for h in handles if h.id in engine.trials]
     assert kept == [h.id for h in handles[-5:]]  # the newest, whatever the starts between collections
     assert len(lab.steps([h.id for h in handles]).groupby("trial_id")) == 12  # the datastore keeps them all
