@@ -174,3 +174,39 @@ def plain(value: Any) -> Any:
 
 def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+# What ``fixtures/schema2.json`` holds of a datastore's reads: made by ``fixtures/make_schema2.py``
+# with the old format's code and compared by ``test_old_format.py`` with today's, so both sides
+# summarise the same way.
+
+
+def trial_summary(row: Any) -> dict[str, Any]:
+    """One row of ``datastore.trials()`` (from ``itertuples``) as JSON."""
+    return {
+        "trial_id": row.trial_id,
+        "state": row.state,
+        "steps": int(row.steps),
+        "samples": int(row.samples),
+        "returns": {k: float(v) for k, v in row.returns},
+        "interrupted": bool(row.interrupted),
+        "failed": bool(row.failed),
+        "end_details": plain(row.end_details),
+        "properties": dict(row.properties),
+    }
+
+
+def steps_summary(steps: pd.DataFrame) -> dict[str, Any]:
+    """A trial's steps (without their timestamps): row count, digest, first and last rows."""
+    rows = plain(steps.drop(columns=["timestamp"]).to_dict("records"))
+    return {"rows": len(rows), "sha256": digest(rows), "first": rows[:3], "last": rows[-3:]}
+
+
+def samples_summary(datastore: Any, trial_id: str) -> dict[str, Any]:
+    """A trial's samples as the SDK reads them (``SampleConverter``): count, digest, first two."""
+    from cogment_jupyter.datastore.stored_samples import SampleConverter
+
+    record = datastore.store.record(trial_id)
+    converted = SampleConverter(trial_id, record.directory()).convert(datastore.samples(trial_id))
+    encoded = [base64.b64encode(sample.SerializeToString()).decode() for sample in converted]
+    return {"count": len(encoded), "sha256": digest(encoded), "first": encoded[:2]}

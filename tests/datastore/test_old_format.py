@@ -10,7 +10,6 @@ migrated file beside the old trials.
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import sqlite3
@@ -21,8 +20,7 @@ from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.trial_codec import TrialCodec
 from cogment_jupyter.datastore import Datastore
 from cogment_jupyter.datastore.schema import SCHEMA_VERSION
-from cogment_jupyter.datastore.stored_samples import SampleConverter
-from tests.datastore.helpers import digest, plain
+from tests.datastore.helpers import samples_summary, steps_summary, trial_summary
 from tests.mounts import read_only_view
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,28 +31,11 @@ def read_back(datastore: Datastore, ids: list[str] | None = None) -> dict[str, A
     """What ``make_schema2`` recorded of the file (of the trials ``ids``), read with today's code."""
     out: dict[str, Any] = {"trials": [], "steps": {}, "samples": {}}
     ids = list(EXPECTED["steps"]) if ids is None else ids
-    for row in datastore.trials(trial_ids=ids).itertuples():
-        out["trials"].append(
-            {
-                "trial_id": row.trial_id,
-                "state": row.state,
-                "steps": int(row.steps),
-                "samples": int(row.samples),
-                "returns": {k: float(v) for k, v in row.returns},
-                "interrupted": bool(row.interrupted),
-                "failed": bool(row.failed),
-                "end_details": plain(row.end_details),
-                "properties": dict(row.properties),
-            }
-        )
+    out["trials"] = [trial_summary(row) for row in datastore.trials(trial_ids=ids).itertuples()]
     frame = datastore.steps(ids)  # all at once, as a user reads them
     for trial_id in ids:
-        rows = plain(frame[frame["trial_id"] == trial_id].drop(columns=["timestamp"]).to_dict("records"))
-        out["steps"][trial_id] = {"rows": len(rows), "sha256": digest(rows), "first": rows[:3], "last": rows[-3:]}
-        record = datastore.store.record(trial_id)
-        converted = SampleConverter(trial_id, record.directory()).convert(datastore.samples(trial_id))
-        encoded = [base64.b64encode(s.SerializeToString()).decode() for s in converted]
-        out["samples"][trial_id] = {"count": len(encoded), "sha256": digest(encoded), "first": encoded[:2]}
+        out["steps"][trial_id] = steps_summary(frame[frame["trial_id"] == trial_id])
+        out["samples"][trial_id] = samples_summary(datastore, trial_id)
     return out
 
 
