@@ -28,41 +28,30 @@ import grpc
 
 from cogment_jupyter.access import LOOPBACK, Reach, bind, port_of, target
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
-from cogment_jupyter.adapters.frame_size import frame_size
-from cogment_jupyter.adapters.trial_codec import FORMAT_KEY, TrialCodec
-from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
+from cogment_jupyter.adapters.trial_codec import TrialCodec
+from cogment_jupyter.adapters.wire import PLAYER
 from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
 from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, Registrations
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
-from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.orchestrator import Orchestrator
-from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
-from cogment_jupyter.engine.trial import Trial
-from cogment_jupyter.lab.batch import TrialBatch, close_quietly
+from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED
+from cogment_jupyter.lab.data import TrialRecords
 from cogment_jupyter.lab.handles import Handles, TrialHandle
-from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.logs import LabLogs
 from cogment_jupyter.lab.loop_thread import LoopThread
 from cogment_jupyter.lab.processes import start_service_process
-from cogment_jupyter.lab.protocols import (
-    COGMENT,
-    COGMENT_LAB,
-    actor_config,
-    check_protocol,
-    environment_config,
-    remote_agents,
-)
+from cogment_jupyter.lab.protocols import COGMENT, check_protocol, remote_agents
 from cogment_jupyter.lab.remote import RemoteTrials
 from cogment_jupyter.lab.scope import Scope, TrialScope
 from cogment_jupyter.lab.services import Placement, Service, ServiceKind, ServiceRegistry
 from cogment_jupyter.lab.trial_options import TrialOptions
+from cogment_jupyter.lab.trial_params import TrialParamsMaker
+from cogment_jupyter.lab.trials import TrialRunner, trial_arguments
 from cogment_jupyter.official_sdk import require_sdk
-from cogment_jupyter.proto import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
-from cogment_jupyter.transport.client_actor import join_over_grpc
+from cogment_jupyter.proto import common_pb2
 from cogment_jupyter.transport.component_host import ComponentHost
 from cogment_jupyter.transport.factory import GrpcComponentFactory
-from cogment_jupyter.transport.inprocess import InProcessActor, InProcessServices
-from cogment_jupyter.transport.lab_config import with_seed
+from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.server import OrchestratorServer
 
 if TYPE_CHECKING:
@@ -70,13 +59,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CLIENT = "cogment://client"
-#: how long ``join`` waits for a trial to accept clients
-JOIN_TIMEOUT = 30.0
 #: How long ``serve_remote`` waits for a gRPC service to say whether it serves environments.
 REMOTE_DESCRIBE_TIMEOUT = 5.0
-#: the property every lab trial carries, for finding a lab's trials in a shared datastore
-LAB_PROPERTY = "cogment_jupyter.lab"
 #: the environment variable giving ``Lab(fused_ticks=...)`` its default ("0": off)
 FUSED_TICKS_VARIABLE = "COGMENT_JUPYTER_FUSED_TICKS"
 
@@ -154,15 +138,12 @@ class Lab:
         self._handles = Handles()
         #: every served name: its kind, where it runs, how trials reach it
         self._service_registry = ServiceRegistry()
-        self._codecs: dict[tuple[int, tuple[str, ...]], tuple[Any, TrialCodec, dict[str, str]]] = {}
         self._closed = False
         self.datastore = None
         self.orchestrator: Orchestrator | None = None
         self._server: OrchestratorServer | None = None
         self._services_server: grpc.aio.Server | None = None
         self._datastore_server = None
-        self._lifecycle = None
-        self._lifecycle_channel: grpc.aio.Channel | None = None
         self._remote: RemoteTrials | None = None
         self._factory: GrpcComponentFactory | None = None
         self._registry_server = None
@@ -196,6 +177,25 @@ class Lab:
                     "(is it running? check the address)"
                 ) from None
             raise
+        #: what a trial runs with, running trials, reading them back (the lab's parts, once started)
+        self._params = TrialParamsMaker(
+            self._service_registry, self.scope, self.datastore, self.datastore_endpoint, self.external_datalog
+        )
+        self._trials = TrialRunner(
+            self,
+            self._check_open,
+            self._handles,
+            self._params,
+            orchestrator=self.orchestrator,
+            endpoint=self.endpoint,
+            remote=self._remote,
+            datastore=self.datastore,
+            user_id=self.user_id,
+            resolve_endpoints=bool(self.directory),
+            shared_datalog=self.shared_datalog,
+            datastore_endpoint=self.datastore_endpoint,
+        )
+        self._records = TrialRecords(self.datastore, self.scope, self._handles)
         self.launch_seconds = time.perf_counter() - started
         with Lab._current_lock:
             Lab._current = self
@@ -297,12 +297,11 @@ class Lab:
             await self._register(name, d.ACTOR_SERVICE, {"__implementation": name, "__actor_class": PLAYER}, endpoint)
 
     async def _connect_lifecycle(self, endpoint: str) -> None:
-        channel = self._lifecycle_channel = grpc.aio.insecure_channel(target(endpoint))
-        self._lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
-        await asyncio.wait_for(self._lifecycle.Version(common_pb2.VersionRequest()), 10)
         assert self._factory is not None
         store = self.datastore.store if self.datastore is not None else None
-        self._remote = RemoteTrials(self._lifecycle, endpoint, self._factory.channels, store)
+        channel = grpc.aio.insecure_channel(target(endpoint))
+        self._remote = RemoteTrials(channel, endpoint, self._factory.channels, store)
+        await asyncio.wait_for(self._remote.lifecycle.Version(common_pb2.VersionRequest()), 10)
 
     @classmethod
     def current(cls) -> Lab:
@@ -354,8 +353,7 @@ class Lab:
             await self._services_server.stop(0.5)
         if self._remote is not None:
             await self._remote.close()
-        if self._lifecycle_channel is not None:
-            await self._lifecycle_channel.close()
+            await self._remote.channel.close()
         if self._datastore_server is not None:
             await self._datastore_server.stop(0.5)
         if self._factory is not None:
@@ -606,131 +604,21 @@ class Lab:
 
     def environment(self, name: str) -> tuple[Any, dict[str, AgentSpec]]:
         """A served environment (a local copy when it runs elsewhere) and its agents' spaces."""
-        template, specs, _, _ = self._environment(name)
-        return template, specs
+        service = self._params.environment(name)
+        return service.template, service.specs
 
     def start_trial_with_people(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
         """``start_trial`` for a trial whose ``"client"`` slots this kernel's widgets fill (a person
         at ``lab.play``, ``lab.feedback``...): it runs in this kernel when its other parts do."""
-        return self._start_trial(env, actors, *_trial_arguments(options), clients_here=True)
+        return self._trials.start(env, actors, *trial_arguments(options), clients_here=True)
 
     # ----------------------------------------------------------------- trials
-
-    def _environment(self, name: str) -> tuple[Any, dict[str, AgentSpec], str, str]:
-        """A cache key, the agents' spaces, the endpoint and the implementation of an environment."""
-        taken = self._service_registry.get(name)
-        if taken is not None and taken.placement is Placement.REMOTE and taken.kind is ServiceKind.ACTOR:
-            raise KeyError(
-                f"{name!r} is a remote service taken for an actor: to use it as an environment, name its agents, "
-                f"lab.serve_remote({name!r}, ..., agents={{agent: (observation_space, action_space)}})"
-            )
-        service = self._service_registry.find(name, ServiceKind.ENVIRONMENT)
-        return service.template, service.specs, service.endpoint, service.implementation
-
-    def _actor_endpoint(self, name: str) -> tuple[str, str]:
-        if name in ("client", CLIENT, "human"):
-            return CLIENT, ""
-        service = self._service_registry.find(name, ServiceKind.ACTOR)
-        return service.endpoint, service.implementation
 
     def trial_params(
         self, env: str, actors: str | Mapping[str, str], *, seed: int | None = None, **options: Any
     ) -> common_pb2.TrialParams:
         """The Cogment ``TrialParams`` a trial with these arguments (see :meth:`start_trial`) runs with."""
-        return self._trial_params(env, actors, seed, TrialOptions.of(options))
-
-    def _trial_params(
-        self, env: str, actors: str | Mapping[str, str], seed: int | None, options: TrialOptions
-    ) -> common_pb2.TrialParams:
-        template, specs, env_endpoint, env_impl = self._environment(env)
-        if isinstance(actors, str):
-            actors = dict.fromkeys(specs, actors)
-        unknown = [a for a in actors if a not in specs]
-        missing = [a for a in specs if a not in actors]
-        if unknown or missing:
-            raise ValueError(
-                f"environment {env!r} has agents {list(specs)}: map each to an actor"
-                + (f"; not agents: {unknown}" if unknown else "")
-                + (f"; unmapped: {missing}" if missing else "")
-            )
-        params = common_pb2.TrialParams(max_steps=options.max_steps)
-        params.environment.name = "env"
-        params.environment.endpoint = env_endpoint
-        params.environment.implementation = env_impl
-        size = frame_size(options.render_width, options.render_height)
-        render = options.render or size is not None  # a frame size asks for frames
-        optional = set(options.optional)
-        spectators = dict(options.spectators or {})
-        clash = [name for name in spectators if name in specs or name == "env"]
-        if clash:
-            raise ValueError(f"spectator names {clash} are taken by the environment's agents; choose others")
-        lab_services = self._service_registry.speaking(COGMENT_LAB)
-        lab_spectators = [name for name, actor in spectators.items() if actor in lab_services]
-        if lab_spectators:
-            raise ValueError(f"spectators {lab_spectators} are Cogment Lab services, which play agents only")
-        # the trial runs in Lab's format when a Lab service takes part (every component then speaks it)
-        lab_parts = {env, *actors.values()} & lab_services
-        payload_format = COGMENT_LAB if lab_parts else ""
-        params.environment.config.content = environment_config(
-            payload_format, env in lab_services, seed, render, size, options.reset_options, options.config
-        )
-        watched = next(iter(specs))
-        everyone = {**specs, **dict.fromkeys(spectators, specs[watched])}
-        codec, codec_properties = self._codec(template, everyone)
-        for index, agent in enumerate(everyone):
-            endpoint, implementation = self._actor_endpoint(actors[agent] if agent in specs else spectators[agent])
-            actor = params.actors.add(
-                name=agent,
-                actor_class=PLAYER if agent in specs else SPECTATOR,
-                endpoint=endpoint,
-                implementation=implementation,
-                optional=agent in optional,
-                response_timeout=options.response_timeout,
-            )
-            actor_seed = None if seed is None else seed + 1 + index
-            lab_actor = agent in specs and actors[agent] in lab_services
-            actor.config.content = actor_config(
-                payload_format, lab_actor, everyone[agent], actor_seed, (options.actor_configs or {}).get(agent), render
-            )
-            if options.default_actions and agent in options.default_actions:
-                from cogment_jupyter.adapters.payload_formats import payload_format as format_named
-
-                action = format_named(payload_format).action(options.default_actions[agent], codec[agent].action)
-                actor.default_action.content = action.to_bytes()
-        params.properties.update(codec_properties)
-        if payload_format:
-            params.properties[FORMAT_KEY] = payload_format
-        params.properties[LAB_PROPERTY] = env
-        params.properties.update(self.scope.properties)
-        if options.properties:
-            params.properties.update({str(k): str(v) for k, v in options.properties.items()})
-        if options.datalog:
-            if self.external_datalog:
-                params.datalog.endpoint = self.external_datalog
-            elif self.datastore_endpoint:
-                self._check_recordable()
-                params.datalog.endpoint = self.datastore_endpoint
-        return params
-
-    def _check_recordable(self) -> None:
-        """A trial is refused at once, rather than run and not recorded, on a read-only datastore."""
-        reason = self.datastore.store.read_only if self.datastore is not None else None
-        if reason is not None:
-            from cogment_jupyter.datastore.errors import ReadOnlyDatastoreError
-            from cogment_jupyter.datastore.schema import read_only
-
-            raise ReadOnlyDatastoreError(
-                f"{read_only(self.datastore.file, reason)} Or run the trial unrecorded: datalog=False."
-            )
-
-    def _codec(self, template: Any, specs: dict[str, AgentSpec]) -> tuple[TrialCodec, dict[str, str]]:
-        """The trial codec of an environment (with its spectators) and its properties, built once."""
-        key = (id(template), tuple(specs))
-        cached = self._codecs.get(key)
-        if cached is None or cached[0] is not template:
-            codec = TrialCodec.from_specs(specs, list(specs))
-            cached = self._codecs[key] = (template, codec, codec.properties())
-        return cached[1], cached[2]
+        return self._params.make(env, actors, seed, TrialOptions.of(options))
 
     def start_trial(
         self,
@@ -751,112 +639,12 @@ class Lab:
         the aspect ratio; they imply ``render``), ``reset_options``, ``properties``,
         ``optional``, ``default_actions``, ``response_timeout``, ``datalog``.
         """
-        return self._start_trial(env, actors, TrialOptions.of(options), seed, trial_id)
-
-    def _start_trial(
-        self,
-        env: str,
-        actors: str | Mapping[str, str],
-        options: TrialOptions,
-        seed: int | None = None,
-        trial_id: str | None = None,
-        clients_here: bool = False,
-    ) -> TrialHandle:
-        """``start_trial``; ``clients_here``: this kernel fills the client slots itself (a play
-        widget), so they do not send the trial to a shared orchestrator."""
-        loop_thread = self._check_open()
-        handle, params = self._new_trial(env, actors, new_seed() if seed is None else seed, trial_id, options)
-        loop_thread.submit(self._run_trial(handle, params, clients_here=clients_here))
-        return handle
-
-    def _new_trial(
-        self,
-        env: str,
-        actors: str | Mapping[str, str],
-        seed: int,
-        trial_id: str | None,
-        options: TrialOptions,
-        template: common_pb2.TrialParams | None = None,
-    ) -> tuple[TrialHandle, common_pb2.TrialParams]:
-        """A trial's handle and params (``template``: its params made without a seed, the same
-        for every trial of a batch, to which the seeds are added)."""
-        params = self._trial_params(env, actors, seed, options) if template is None else _seeded(template, seed)
-        given = trial_id is not None
-        trial_id = trial_id or new_trial_id()
-        if given and (problem := trial_id_problem(trial_id)) is not None:
-            raise ValueError(problem)
-        elif given and self.datastore is not None and self.datastore.store.record(trial_id, with_params=False):
-            raise ValueError(f"trial id {trial_id!r} is already used: {self.datastore.file} has a trial of that id")
-        agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
-        handle = TrialHandle(self, trial_id, env, agents, seed)
-        self._handles.add(handle)
-        return handle, params
+        return self._trials.start(env, actors, TrialOptions.of(options), seed, trial_id)
 
     async def astart_trial(self, env: str, actors: str | Mapping[str, str], **options: Any) -> TrialHandle:
         """``start_trial``, returning once the orchestrator has accepted the trial (or refused it:
         the handle then says why)."""
-        trial_options, seed, trial_id = _trial_arguments(options)
-        loop_thread = self._check_open()
-        handle, params = self._new_trial(env, actors, new_seed() if seed is None else seed, trial_id, trial_options)
-        accepted: concurrent.futures.Future[None] = concurrent.futures.Future()
-        loop_thread.submit(self._run_trial(handle, params, on_started=lambda: _resolve(accepted)))
-        await asyncio.wrap_future(accepted)
-        return handle
-
-    def _runs_here(self, params: common_pb2.TrialParams, clients_here: bool = False) -> bool:
-        """Whether every part of a trial is served in this kernel (the in-process fast path);
-        with ``clients_here``, client slots count as here (this kernel's widgets fill them)."""
-        here = self.endpoint
-        ours = (here, CLIENT) if clients_here else (here,)
-        return params.environment.endpoint == here and all(a.endpoint in ours for a in params.actors)
-
-    async def _run_trial(
-        self,
-        handle: TrialHandle,
-        params: common_pb2.TrialParams,
-        on_ended: Callable[[], None] | None = None,
-        clients_here: bool = False,
-        on_started: Callable[[], None] | None = None,
-    ) -> None:
-        """Run a trial to its end and until it is recorded; ``on_started`` is called once the
-        orchestrator has it (or refused it), ``on_ended`` once it ended (a batch lets the next
-        trial start while the datastore writes this one)."""
-        runs_here = self._runs_here(params, clients_here)
-        handle.remote = self.orchestrator is None or (self._lifecycle is not None and not runs_here)
-        if handle.remote and self.shared_datalog and params.datalog.endpoint == self.datastore_endpoint:
-            params.datalog.endpoint = self.shared_datalog  # the runtime records it, even if this kernel goes
-        try:
-            if not handle.remote:
-                trial_id = await self.orchestrator.start_trial(
-                    params=params, trial_id_requested=handle.id, user_id=self.user_id
-                )
-                if not trial_id:
-                    raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
-                trial: Trial = self.orchestrator.trials[trial_id]
-                handle.attach(trial)
-                if on_started is not None:
-                    on_started()
-                if on_ended is not None:
-                    await trial.wait_ended()
-                    on_ended()
-                    on_ended = None
-                await trial.wait_recorded()
-            else:
-                assert self._remote is not None
-                if self.directory and self.orchestrator is not None:  # (the shared runtime may know no directory)
-                    params = await self.orchestrator.with_resolved_endpoints(params)
-                await self._remote.run(handle, params, self.user_id, on_started)
-        except Exception as error:
-            handle.fail(str(error))
-            self._handles.finished(handle)
-            return
-        finally:
-            if on_ended is not None:
-                on_ended()
-            if on_started is not None:
-                on_started()  # (a trial refused or failed at its start: its handle says why)
-        handle.finish()
-        self._handles.finished(handle)
+        return await self._trials.astart(env, actors, *trial_arguments(options))
 
     def run_trials(
         self,
@@ -874,11 +662,7 @@ class Lab:
         With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches). The batch
         is driven from the lab's loop: the calling thread only waits.
         """
-        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
-        try:
-            return future.result()
-        except KeyboardInterrupt:
-            raise TrialsInterrupted(self._stop_batch(batch, future)) from None
+        return self._trials.run_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
 
     async def arun_trials(
         self,
@@ -892,66 +676,7 @@ class Lab:
         **options: Any,
     ) -> list[TrialHandle]:
         """``run_trials`` without blocking the notebook's event loop."""
-        batch, future = self._submit_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            self._check_open().call(batch.stop, self._cancel_interrupted)
-            raise
-
-    def _submit_batch(
-        self,
-        n: int,
-        env: str,
-        actors: str | Mapping[str, str],
-        concurrency: int,
-        progress: bool,
-        seed: int | None,
-        options: TrialOptions,
-    ) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
-        loop_thread = self._check_open()
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        # the params of every trial but their seeds (bad arguments fail here, in the caller)
-        template: common_pb2.TrialParams | None = self._trial_params(env, actors, None, options)
-        if template is not None and template.properties.get(FORMAT_KEY) == COGMENT_LAB:
-            template = None  # Lab's configs carry their seeds in Lab's own messages: each trial's params made whole
-        bar = _progress(n, f"trials of {env}") if progress else None
-
-        def new_trial(i: int) -> tuple[TrialHandle, common_pb2.TrialParams]:
-            trial_seed = new_seed() if seed is None else seed + 1000 * i
-            return self._new_trial(env, actors, trial_seed, None, options, template)
-
-        def run_trial(handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]) -> Any:
-            return self._run_trial(handle, params, on_ended=on_ended)
-
-        batch = TrialBatch(n, concurrency, new_trial, run_trial, bar, self._hold_records)
-        future = loop_thread.submit(batch.run())
-        future.add_done_callback(lambda _: close_quietly(bar))
-        return batch, future
-
-    def _hold_records(self) -> Callable[[], None]:
-        """Have the records of the trials to come written together (``Recorder.hold``); returns
-        what ends that."""
-        if self.datastore is None:
-            return lambda: None
-        from cogment_jupyter.datastore.inprocess import Recorder
-
-        recorder = Recorder.of(self.datastore.store)
-        recorder.hold()
-        return recorder.release
-
-    def _stop_batch(self, batch: TrialBatch, future: concurrent.futures.Future[Any]) -> str:
-        """After an interrupt: no new trials, the running ones cancelled and recorded; the summary line."""
-        self._check_open().call(batch.stop, self._cancel_interrupted)
-        wait_quietly(future)
-        close_quietly(batch.bar)
-        return batch.summary()
-
-    def _cancel_interrupted(self, trial_ids: list[str]) -> None:
-        self.terminate(trial_ids, hard=True, details=INTERRUPTED)
+        return await self._trials.arun_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
 
     def join(
         self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]
@@ -964,78 +689,17 @@ class Lab:
         orchestrator it joins over ``ClientActorSP``, as any Cogment client does. Returns a
         future resolved when the actor's part of the trial is over.
         """
-        loop_thread = self._check_open()
+        self._check_open()
         trial_id = trial if isinstance(trial, str) else trial.id
-        return loop_thread.submit(self._join(trial_id, agent, _as_actor(actor, "join")))
+        return self._trials.join(trial_id, agent, _as_actor(actor, "join"))
 
     async def ajoin(self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]) -> None:
         await asyncio.wrap_future(self.join(trial, agent, actor))
 
-    async def _join(self, trial_id: str, agent: str, actor: Actor) -> None:
-        connection = InProcessActor({agent: actor}, trial_id)
-        handle = self._handles.get(trial_id)
-        if self.orchestrator is None or (handle is not None and handle.remote):
-            assert self._lifecycle_channel is not None
-            await self._until_remote_pending(trial_id)
-            await join_over_grpc(self._lifecycle_channel, trial_id, connection, actor_name=agent)
-            return
-        trial = await self._until_pending(trial_id)
-        _, slot = self.orchestrator.join_client(trial_id, agent, None)
-        await slot.connection.attach(connection)
-        await trial.wait_ended()
-
-    async def _until_pending(self, trial_id: str) -> Trial:
-        """The trial, once this lab's orchestrator has it PENDING (clients may join from then on)."""
-        assert self.orchestrator is not None
-        joinable = [state for state in TrialState if state >= TrialState.PENDING]
-        try:
-            async with asyncio.timeout(JOIN_TIMEOUT):
-                async with contextlib.aclosing(self.orchestrator.watch(joinable)) as events:
-                    async for event in events:
-                        if event.trial.id == trial_id:
-                            return event.trial
-        except TimeoutError:
-            pass
-        raise TimeoutError(f"trial {trial_id} did not start within {JOIN_TIMEOUT:.0f} s")
-
-    async def _until_remote_pending(self, trial_id: str) -> None:
-        """Clients may join once the trial is PENDING on the other orchestrator (its ``WatchTrials``
-        tells the current state of every trial, then each change)."""
-        assert self._lifecycle is not None
-        joinable = [common_pb2.PENDING, common_pb2.RUNNING, common_pb2.TERMINATING, common_pb2.ENDED]
-        watch = self._lifecycle.WatchTrials(orchestrator_pb2.TrialListRequest(filter=joinable))
-        try:
-            async with asyncio.timeout(JOIN_TIMEOUT):
-                async for entry in watch:
-                    if entry.trial_id == trial_id:
-                        return
-        except TimeoutError:
-            pass
-        finally:
-            watch.cancel()
-        raise TimeoutError(
-            f"trial {trial_id} did not start on {self.orchestrator_endpoint} within {JOIN_TIMEOUT:.0f} s"
-        )
-
     def terminate(self, trial_ids: Iterable[str], *, hard: bool = True, details: str = EXTERNALLY_REQUESTED) -> None:
         """End trials of this lab (``TrialHandle.cancel`` ends one): at once (``hard``), or after
         their current tick; ``details`` is recorded as why."""
-        trial_ids = list(trial_ids)
-        loop_thread = self._check_open()
-        remote = [i for i in trial_ids if self.orchestrator is None or getattr(self._handles.get(i), "remote", False)]
-        local = [i for i in trial_ids if i not in remote]
-        if local and self.orchestrator is not None:
-            loop_thread.call(functools.partial(self.orchestrator.terminate, local, hard=hard, details=details))
-        if remote:
-            loop_thread.submit(self._terminate_remote(remote, hard))
-
-    async def _terminate_remote(self, trial_ids: list[str], hard: bool) -> None:
-        """TerminateTrial on the other orchestrator (its stub lives on the lab's loop)."""
-        assert self._lifecycle is not None
-        metadata = tuple(("trial-id", i) for i in trial_ids)
-        await self._lifecycle.TerminateTrial(
-            orchestrator_pb2.TerminateTrialRequest(hard_termination=hard), metadata=metadata
-        )
+        self._trials.terminate(trial_ids, hard=hard, details=details)
 
     @property
     def handles(self) -> list[TrialHandle]:
@@ -1057,11 +721,6 @@ class Lab:
 
     # ----------------------------------------------------------------- data
 
-    def _store(self):
-        if self.datastore is None:
-            raise RuntimeError("this lab records no trials (started with datastore=None)")
-        return self.datastore
-
     def trials(self, scope: Scope = "notebook", **filters: Any):
         """A DataFrame of the recorded trials (``state=``, ``properties=``, ``since=``, ``until=``,
         ``trial_ids=``): returns per actor, durations in seconds (see ``Datastore.trials``).
@@ -1070,20 +729,16 @@ class Lab:
         too (a script: this lab's); ``"lab"`` this lab's; ``"all"`` every trial of the datastore,
         other notebooks' included.
         """
-        properties = {**(filters.pop("properties", None) or {}), **self.scope.filter(scope)}
-        return self._store().trials(properties=properties, **filters)
+        return self._records.trials(scope, filters)
 
     def steps(self, trial_ids: str | Iterable[str], **options: Any):
         """A tidy DataFrame, one row per tick per actor, values decoded."""
-        self._wait_recorded(trial_ids)
-        return self._store().steps(trial_ids, **options)
+        return self._records.steps(trial_ids, options)
 
     def export_steps(self, path: str | os.PathLike[str], trial_ids: str | Iterable[str] | None = None):
         """Write the tidy steps of trials (all by default) to a Parquet file to share: plain
         ``pd.read_parquet``, polars and duckdb open it. Returns its path."""
-        if trial_ids is not None:
-            self._wait_recorded(trial_ids)
-        return self._store().export_steps(path, trial_ids)
+        return self._records.export_steps(path, trial_ids)
 
     def rewards(self, trial_ids: str | Iterable[str]):
         """Every reward source of the trials, one row each: who rewarded whom, when, how much.
@@ -1091,36 +746,7 @@ class Lab:
         Columns ``trial_id, tick, receiver, sender, value, confidence``: the environment's
         rewards and those of actors and people (live feedback) alike.
         """
-        import pandas as pd
-        import pyarrow.compute as pc
-
-        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
-        self._wait_recorded(ids)
-        frames = []
-        for trial_id in ids:
-            samples = self._store().samples(trial_id)
-            sources = samples.column("reward_sources")
-            counts = pc.list_value_length(sources).to_numpy(zero_copy_only=False)
-            flat = pc.list_flatten(sources.combine_chunks())
-            frame = pd.DataFrame(
-                {
-                    "trial_id": trial_id,
-                    "tick": samples.column("tick_id").to_numpy().repeat(counts),
-                    "receiver": flat.field("receiver").to_pylist(),
-                    "sender": flat.field("sender").to_pylist(),
-                    "value": flat.field("source_value").to_numpy(zero_copy_only=False),
-                    "confidence": flat.field("confidence").to_numpy(zero_copy_only=False),
-                }
-            )
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-    def _wait_recorded(self, trial_ids: str | Iterable[str], timeout: float | None = None) -> None:
-        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
-        for trial_id in ids:
-            handle = self._handles.get(trial_id)
-            if handle is not None:
-                handle.wait(timeout)
+        return self._records.rewards(trial_ids)
 
     def get_trial_data(
         self, trial_id: str, timeout: float | None = None, *, fields: Iterable[str] | None = None
@@ -1131,11 +757,7 @@ class Lab:
         ``done``, ``next_observations``, ``last_observation``, and ``terminated``,
         ``truncated``, ``info``); the others are None. Default: all of them.
         """
-        from cogment_jupyter.lab.trial_data import FIELDS, check_fields, trial_data
-
-        wanted = check_fields(FIELDS if fields is None else fields)
-        self._wait_recorded(trial_id, timeout)
-        return trial_data(self._store(), trial_id, wanted=wanted)
+        return self._records.trial_data(trial_id, timeout, fields)
 
     async def aget_trial_data(self, trial_id: str, *, fields: Iterable[str] | None = None) -> dict[str, Any]:
         return await asyncio.to_thread(functools.partial(self.get_trial_data, trial_id, fields=fields))
@@ -1224,28 +846,12 @@ class Lab:
         """
         from cogment_jupyter.notebook.replay import ReplayWidget
 
-        self._wait_recorded(trial_id)
-        return ReplayWidget(self._store(), trial_id, fps=fps)
+        self._records.wait_recorded(trial_id)
+        return ReplayWidget(self._records.store(), trial_id, fps=fps)
 
     def interventions(self, trial_ids: str | Iterable[str]):
         """One row per tick of teacher-wrapped trials: who was in control, proposed and executed actions."""
-        import pandas as pd
-
-        ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
-        rows = []
-        for trial_id in ids:
-            steps = self.steps(trial_id, decode=False)
-            codec = TrialCodec.from_params(self._store().params(trial_id))
-            first = steps["actor"].iloc[0] if len(steps) else None
-            for _, row in steps[steps["actor"] == first].iterrows():
-                content = row["observation"]
-                if not isinstance(content, bytes) or codec is None:
-                    continue
-                info = codec.observation(first, content).info or {}
-                record = info.get("intervention")
-                if record is not None:  # the info of tick t's observation tells about the action of tick t-1
-                    rows.append({"trial_id": trial_id, "tick": int(row["tick"]) - 1, **record})
-        return pd.DataFrame(rows, columns=["trial_id", "tick", "teacher", "active", "proposed", "executed"])
+        return self._records.interventions(trial_ids)
 
     # ----------------------------------------------------------------- status
 
@@ -1263,30 +869,6 @@ class Lab:
         return f"<Lab {state} {where}, datastore={str(self.datastore_path)!r}>"
 
 
-def _trial_arguments(options: dict[str, Any]) -> tuple[TrialOptions, int | None, str | None]:
-    """``start_trial``'s keywords as its options, seed and trial id."""
-    seed = options.pop("seed", None)
-    trial_id = options.pop("trial_id", None)
-    return TrialOptions.of(options), seed, trial_id
-
-
-def _resolve(future: concurrent.futures.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _seeded(template: common_pb2.TrialParams, seed: int) -> common_pb2.TrialParams:
-    """``template`` (made by ``trial_params`` without a seed) with the seeds of ``seed``, as
-    ``trial_params(..., seed=seed)`` makes them: the environment's, and ``seed + 1 + i`` for actor i."""
-    params = common_pb2.TrialParams()
-    params.CopyFrom(template)
-    config = params.environment.config
-    config.content = with_seed(config.content, seed, "environment")
-    for index, actor in enumerate(params.actors):
-        actor.config.content = with_seed(actor.config.content, seed + 1 + index, "actor")
-    return params
-
-
 def _as_actor(actor: Actor | Callable[[Any], Any], caller: str) -> Actor:
     """An actor as given, or a plain callable ``observation -> action`` as a Policy."""
     if isinstance(actor, Actor):
@@ -1300,9 +882,3 @@ def _as_actor(actor: Actor | Callable[[Any], Any], caller: str) -> Actor:
 
 async def _call_async(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
-
-
-def _progress(total: int, description: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit="trial")

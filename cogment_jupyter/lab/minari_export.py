@@ -225,9 +225,10 @@ def episodes(
     """
     ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
     wanted = [agents] if isinstance(agents, str) else (list(agents) if agents is not None else None)
-    wait = getattr(source, "_wait_recorded", None)
-    if wait is not None:
-        wait(ids)
+    trial = getattr(source, "trial", None)  # a Lab: its trials still running are waited for
+    for trial_id in ids if trial is not None else ():
+        with contextlib.suppress(KeyError):  # (not one of its running or recent trials: recorded already)
+            trial(trial_id).wait()
     store = _datastore(source)
     for trial_id in ids:
         params = store.params(trial_id)

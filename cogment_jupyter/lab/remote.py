@@ -49,13 +49,11 @@ class RemoteTrials:
     """Runs and follows a lab's trials on the orchestrator behind ``lifecycle``."""
 
     def __init__(
-        self,
-        lifecycle: orchestrator_pb2_grpc.TrialLifecycleSPStub,
-        endpoint: str,
-        channels: ChannelPool,
-        store: TrialStore | None,
+        self, channel: grpc.aio.Channel, endpoint: str, channels: ChannelPool, store: TrialStore | None
     ) -> None:
-        self.lifecycle = lifecycle
+        """``channel``: to the orchestrator at ``endpoint``; ``channels``: to the datalogs its trials name."""
+        self.channel = channel
+        self.lifecycle = orchestrator_pb2_grpc.TrialLifecycleSPStub(channel)
         self.endpoint = endpoint
         self._channels = channels
         self._store = store
@@ -96,6 +94,29 @@ class RemoteTrials:
         if problem is not None:
             log.warning("Trial [%s]: %s", handle.id, problem)
             handle.add_error(problem)
+
+    async def until_pending(self, trial_id: str, timeout: float) -> None:
+        """Clients may join once the trial is PENDING on the other orchestrator (its ``WatchTrials``
+        tells the current state of every trial, then each change)."""
+        joinable = [common_pb2.PENDING, common_pb2.RUNNING, common_pb2.TERMINATING, common_pb2.ENDED]
+        watch = self.lifecycle.WatchTrials(orchestrator_pb2.TrialListRequest(filter=joinable))
+        try:
+            async with asyncio.timeout(timeout):
+                async for entry in watch:
+                    if entry.trial_id == trial_id:
+                        return
+        except TimeoutError:
+            pass
+        finally:
+            watch.cancel()
+        raise TimeoutError(f"trial {trial_id} did not start on {self.endpoint} within {timeout:.0f} s")
+
+    async def terminate(self, trial_ids: list[str], hard: bool) -> None:
+        """``TerminateTrial`` on the other orchestrator."""
+        metadata = tuple(("trial-id", i) for i in trial_ids)
+        await self.lifecycle.TerminateTrial(
+            orchestrator_pb2.TerminateTrialRequest(hard_termination=hard), metadata=metadata
+        )
 
     # -- live ticks -------------------------------------------------------------------------------
 

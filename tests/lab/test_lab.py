@@ -101,11 +101,11 @@ def test_seeds_differ_by_default_are_recorded_and_replay(lab):
 
 def test_a_batch_gives_each_trial_the_params_start_trial_would(lab):
     """run_trials adds each trial's seeds to params made once for the batch: the same params."""
-    from cogment_jupyter.lab.lab import _seeded
+    from cogment_jupyter.lab.trial_params import seeded
     from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 
     options = {"max_steps": 7, "config": {"k": 1}, "actor_configs": {"gym": {"a": 2}}, "properties": {"p": "q"}}
-    batched = _seeded(lab.trial_params("cartpole", "random", **options), 1234)
+    batched = seeded(lab.trial_params("cartpole", "random", **options), 1234)
     alone = lab.trial_params("cartpole", "random", seed=1234, **options)
     assert EnvConfig.from_bytes(batched.environment.config.content) == EnvConfig.from_bytes(
         alone.environment.config.content

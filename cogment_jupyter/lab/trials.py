@@ -1,0 +1,342 @@
+"""Running a lab's trials: start one (or a batch), follow it to its end and its record, let
+clients join it, end it. A trial runs on the lab's own orchestrator when every part of it is
+here, else on the orchestrator the lab is attached to or shares (``remote``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from cogment_jupyter.adapters.base import Actor
+from cogment_jupyter.adapters.trial_codec import FORMAT_KEY
+from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
+from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
+from cogment_jupyter.lab.batch import TrialBatch, close_quietly
+from cogment_jupyter.lab.handles import Handles, TrialHandle
+from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
+from cogment_jupyter.lab.protocols import COGMENT_LAB
+from cogment_jupyter.lab.trial_options import TrialOptions
+from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, seeded
+from cogment_jupyter.proto import common_pb2
+from cogment_jupyter.transport.client_actor import join_over_grpc
+from cogment_jupyter.transport.inprocess import InProcessActor
+
+if TYPE_CHECKING:
+    from cogment_jupyter.datastore import Datastore
+    from cogment_jupyter.engine.orchestrator import Orchestrator
+    from cogment_jupyter.engine.trial import Trial
+    from cogment_jupyter.lab.lab import Lab
+    from cogment_jupyter.lab.loop_thread import LoopThread
+    from cogment_jupyter.lab.remote import RemoteTrials
+
+#: how long ``join`` waits for a trial to accept clients
+JOIN_TIMEOUT = 30.0
+
+
+def trial_arguments(options: dict[str, Any]) -> tuple[TrialOptions, int | None, str | None]:
+    """``start_trial``'s keywords as its options, seed and trial id."""
+    seed = options.pop("seed", None)
+    trial_id = options.pop("trial_id", None)
+    return TrialOptions.of(options), seed, trial_id
+
+
+class TrialRunner:
+    """Starts, runs, joins and ends the trials of one lab, and keeps their handles."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        loop_thread: Callable[[], LoopThread],
+        handles: Handles,
+        params: TrialParamsMaker,
+        *,
+        orchestrator: Orchestrator | None,
+        endpoint: str,
+        remote: RemoteTrials | None,
+        datastore: Datastore | None,
+        user_id: str,
+        resolve_endpoints: bool,
+        shared_datalog: str | None,
+        datastore_endpoint: str | None,
+    ) -> None:
+        """``lab``: the owner of the handles; ``loop_thread``: the lab's loop (raises once it is
+        closed); ``orchestrator``: the lab's own (None when attached); ``endpoint``: where this
+        lab serves; ``remote``: the other orchestrator (attached or shared); ``resolve_endpoints``:
+        the lab's directory resolves discovery endpoints before a trial goes to ``remote``;
+        ``shared_datalog``: what records a trial sent to the shared runtime instead of the lab's
+        datastore (served at ``datastore_endpoint``)."""
+        self._lab = lab
+        self._loop_thread = loop_thread
+        self._handles = handles
+        self._params = params
+        self._orchestrator = orchestrator
+        self._endpoint = endpoint
+        self._remote = remote
+        self._datastore = datastore
+        self._user_id = user_id
+        self._resolve_endpoints = resolve_endpoints
+        self._shared_datalog = shared_datalog
+        self._datastore_endpoint = datastore_endpoint
+
+    # -- one trial ----------------------------------------------------------------------------
+
+    def start(
+        self,
+        env: str,
+        actors: str | Mapping[str, str],
+        options: TrialOptions,
+        seed: int | None = None,
+        trial_id: str | None = None,
+        clients_here: bool = False,
+    ) -> TrialHandle:
+        """Start a trial, returning its handle at once; ``clients_here``: this kernel fills the
+        client slots itself (a play widget), so they do not send the trial to a shared orchestrator."""
+        loop_thread = self._loop_thread()
+        handle, params = self.new_trial(env, actors, new_seed() if seed is None else seed, trial_id, options)
+        loop_thread.submit(self.run(handle, params, clients_here=clients_here))
+        return handle
+
+    async def astart(
+        self, env: str, actors: str | Mapping[str, str], options: TrialOptions, seed: int | None, trial_id: str | None
+    ) -> TrialHandle:
+        """Start a trial, returning once the orchestrator has accepted it (or refused it: the
+        handle then says why)."""
+        loop_thread = self._loop_thread()
+        handle, params = self.new_trial(env, actors, new_seed() if seed is None else seed, trial_id, options)
+        accepted: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loop_thread.submit(self.run(handle, params, on_started=lambda: _resolve(accepted)))
+        await asyncio.wrap_future(accepted)
+        return handle
+
+    def new_trial(
+        self,
+        env: str,
+        actors: str | Mapping[str, str],
+        seed: int,
+        trial_id: str | None,
+        options: TrialOptions,
+        template: common_pb2.TrialParams | None = None,
+    ) -> tuple[TrialHandle, common_pb2.TrialParams]:
+        """A trial's handle and params (``template``: its params made without a seed, the same
+        for every trial of a batch, to which the seeds are added)."""
+        params = self._params.make(env, actors, seed, options) if template is None else seeded(template, seed)
+        given = trial_id is not None
+        trial_id = trial_id or new_trial_id()
+        if given and (problem := trial_id_problem(trial_id)) is not None:
+            raise ValueError(problem)
+        elif given and self._datastore is not None and self._datastore.store.record(trial_id, with_params=False):
+            raise ValueError(f"trial id {trial_id!r} is already used: {self._datastore.file} has a trial of that id")
+        agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
+        handle = TrialHandle(self._lab, trial_id, env, agents, seed)
+        self._handles.add(handle)
+        return handle, params
+
+    def runs_here(self, params: common_pb2.TrialParams, clients_here: bool = False) -> bool:
+        """Whether every part of a trial is served in this kernel (the in-process fast path);
+        with ``clients_here``, client slots count as here (this kernel's widgets fill them)."""
+        here = self._endpoint
+        ours = (here, CLIENT) if clients_here else (here,)
+        return params.environment.endpoint == here and all(a.endpoint in ours for a in params.actors)
+
+    async def run(
+        self,
+        handle: TrialHandle,
+        params: common_pb2.TrialParams,
+        on_ended: Callable[[], None] | None = None,
+        clients_here: bool = False,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
+        """Run a trial to its end and until it is recorded; ``on_started`` is called once the
+        orchestrator has it (or refused it), ``on_ended`` once it ended (a batch lets the next
+        trial start while the datastore writes this one)."""
+        orchestrator = self._orchestrator
+        handle.remote = orchestrator is None or (self._remote is not None and not self.runs_here(params, clients_here))
+        if handle.remote and self._shared_datalog and params.datalog.endpoint == self._datastore_endpoint:
+            params.datalog.endpoint = self._shared_datalog  # the runtime records it, even if this kernel goes
+        try:
+            if orchestrator is not None and not handle.remote:
+                trial_id = await orchestrator.start_trial(
+                    params=params, trial_id_requested=handle.id, user_id=self._user_id
+                )
+                if not trial_id:
+                    raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
+                trial: Trial = orchestrator.trials[trial_id]
+                handle.attach(trial)
+                if on_started is not None:
+                    on_started()
+                if on_ended is not None:
+                    await trial.wait_ended()
+                    on_ended()
+                    on_ended = None
+                await trial.wait_recorded()
+            else:
+                assert self._remote is not None
+                if self._resolve_endpoints and orchestrator is not None:  # (the shared runtime may know no directory)
+                    params = await orchestrator.with_resolved_endpoints(params)
+                await self._remote.run(handle, params, self._user_id, on_started)
+        except Exception as error:
+            handle.fail(str(error))
+            self._handles.finished(handle)
+            return
+        finally:
+            if on_ended is not None:
+                on_ended()
+            if on_started is not None:
+                on_started()  # (a trial refused or failed at its start: its handle says why)
+        handle.finish()
+        self._handles.finished(handle)
+
+    # -- a batch ------------------------------------------------------------------------------
+
+    def run_batch(
+        self,
+        n: int,
+        env: str,
+        actors: str | Mapping[str, str],
+        concurrency: int,
+        progress: bool,
+        seed: int | None,
+        options: TrialOptions,
+    ) -> list[TrialHandle]:
+        """Run ``n`` trials and wait for them (the caller's thread only waits); an interrupt
+        stops the batch and says how far it got."""
+        batch, future = self.submit_batch(n, env, actors, concurrency, progress, seed, options)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            raise TrialsInterrupted(self._stop_batch(batch, future)) from None
+
+    async def arun_batch(
+        self,
+        n: int,
+        env: str,
+        actors: str | Mapping[str, str],
+        concurrency: int,
+        progress: bool,
+        seed: int | None,
+        options: TrialOptions,
+    ) -> list[TrialHandle]:
+        """``run_batch`` without blocking the caller's event loop; cancelling it stops the batch."""
+        batch, future = self.submit_batch(n, env, actors, concurrency, progress, seed, options)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            self._loop_thread().call(batch.stop, self._cancel_interrupted)
+            raise
+
+    def submit_batch(
+        self,
+        n: int,
+        env: str,
+        actors: str | Mapping[str, str],
+        concurrency: int,
+        progress: bool,
+        seed: int | None,
+        options: TrialOptions,
+    ) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
+        """A batch of ``n`` trials (trial ``i`` seeded ``seed + 1000 * i``), running on the lab's loop."""
+        loop_thread = self._loop_thread()
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        # the params of every trial but their seeds (bad arguments fail here, in the caller)
+        template: common_pb2.TrialParams | None = self._params.make(env, actors, None, options)
+        if template is not None and template.properties.get(FORMAT_KEY) == COGMENT_LAB:
+            template = None  # Lab's configs carry their seeds in Lab's own messages: each trial's params made whole
+        bar = _progress(n, f"trials of {env}") if progress else None
+
+        def new_trial(i: int) -> tuple[TrialHandle, common_pb2.TrialParams]:
+            trial_seed = new_seed() if seed is None else seed + 1000 * i
+            return self.new_trial(env, actors, trial_seed, None, options, template)
+
+        def run_trial(handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]) -> Any:
+            return self.run(handle, params, on_ended=on_ended)
+
+        batch = TrialBatch(n, concurrency, new_trial, run_trial, bar, self._hold_records)
+        future = loop_thread.submit(batch.run())
+        future.add_done_callback(lambda _: close_quietly(bar))
+        return batch, future
+
+    def _hold_records(self) -> Callable[[], None]:
+        """Have the records of the trials to come written together (``Recorder.hold``); returns
+        what ends that."""
+        if self._datastore is None:
+            return lambda: None
+        from cogment_jupyter.datastore.inprocess import Recorder
+
+        recorder = Recorder.of(self._datastore.store)
+        recorder.hold()
+        return recorder.release
+
+    def _stop_batch(self, batch: TrialBatch, future: concurrent.futures.Future[Any]) -> str:
+        """After an interrupt: no new trials, the running ones cancelled and recorded; the summary line."""
+        self._loop_thread().call(batch.stop, self._cancel_interrupted)
+        wait_quietly(future)
+        close_quietly(batch.bar)
+        return batch.summary()
+
+    def _cancel_interrupted(self, trial_ids: list[str]) -> None:
+        self.terminate(trial_ids, hard=True, details=INTERRUPTED)
+
+    # -- clients and ending -------------------------------------------------------------------
+
+    def join(self, trial_id: str, agent: str, actor: Actor) -> concurrent.futures.Future[None]:
+        """Fill ``agent``'s client slot with ``actor``; resolved when the actor's part is over."""
+        return self._loop_thread().submit(self._join(trial_id, agent, actor))
+
+    async def _join(self, trial_id: str, agent: str, actor: Actor) -> None:
+        connection = InProcessActor({agent: actor}, trial_id)
+        handle = self._handles.get(trial_id)
+        orchestrator = self._orchestrator
+        if orchestrator is None or (handle is not None and handle.remote):
+            assert self._remote is not None
+            await self._remote.until_pending(trial_id, JOIN_TIMEOUT)
+            await join_over_grpc(self._remote.channel, trial_id, connection, actor_name=agent)
+            return
+        trial = await self._until_pending(orchestrator, trial_id)
+        _, slot = orchestrator.join_client(trial_id, agent, None)
+        await slot.connection.attach(connection)
+        await trial.wait_ended()
+
+    @staticmethod
+    async def _until_pending(orchestrator: Orchestrator, trial_id: str) -> Trial:
+        """The trial, once the lab's orchestrator has it PENDING (clients may join from then on)."""
+        joinable = [state for state in TrialState if state >= TrialState.PENDING]
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT):
+                async with contextlib.aclosing(orchestrator.watch(joinable)) as events:
+                    async for event in events:
+                        if event.trial.id == trial_id:
+                            return event.trial
+        except TimeoutError:
+            pass
+        raise TimeoutError(f"trial {trial_id} did not start within {JOIN_TIMEOUT:.0f} s")
+
+    def terminate(self, trial_ids: Iterable[str], *, hard: bool = True, details: str = EXTERNALLY_REQUESTED) -> None:
+        """End trials: those of the lab's orchestrator there, the others on the remote one."""
+        trial_ids = list(trial_ids)
+        loop_thread = self._loop_thread()
+        orchestrator = self._orchestrator
+        remote = [i for i in trial_ids if orchestrator is None or getattr(self._handles.get(i), "remote", False)]
+        local = [i for i in trial_ids if i not in remote]
+        if local and orchestrator is not None:
+            loop_thread.call(functools.partial(orchestrator.terminate, local, hard=hard, details=details))
+        if remote and self._remote is not None:
+            loop_thread.submit(self._remote.terminate(remote, hard))
+
+
+def _resolve(future: concurrent.futures.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _progress(total: int, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="trial")
