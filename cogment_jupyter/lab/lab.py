@@ -16,7 +16,6 @@ import atexit
 import concurrent.futures
 import contextlib
 import functools
-import logging
 import os
 import threading
 import time
@@ -26,41 +25,30 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 
-from cogment_jupyter.access import LOOPBACK, Reach, bind, port_of, target
+from cogment_jupyter.access import Reach, target
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
-from cogment_jupyter.adapters.trial_codec import TrialCodec
-from cogment_jupyter.adapters.wire import PLAYER
 from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
-from cogment_jupyter.directory.client import TOKEN_ENV, DirectoryClient, Registrations
+from cogment_jupyter.directory.client import TOKEN_ENV
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
-from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED
 from cogment_jupyter.lab.data import TrialRecords
 from cogment_jupyter.lab.handles import Handles, TrialHandle
 from cogment_jupyter.lab.logs import LabLogs
 from cogment_jupyter.lab.loop_thread import LoopThread
-from cogment_jupyter.lab.processes import start_service_process
-from cogment_jupyter.lab.protocols import COGMENT, check_protocol, remote_agents
-from cogment_jupyter.lab.remote import RemoteTrials
+from cogment_jupyter.lab.protocols import COGMENT, check_protocol
 from cogment_jupyter.lab.scope import Scope, TrialScope
-from cogment_jupyter.lab.services import Placement, Service, ServiceKind, ServiceRegistry
+from cogment_jupyter.lab.servers import LabServers, ServerSettings
+from cogment_jupyter.lab.services import ServiceKind, ServiceRegistry
+from cogment_jupyter.lab.serving import LabServices
 from cogment_jupyter.lab.trial_options import TrialOptions
 from cogment_jupyter.lab.trial_params import TrialParamsMaker
 from cogment_jupyter.lab.trials import TrialRunner, trial_arguments
 from cogment_jupyter.official_sdk import require_sdk
 from cogment_jupyter.proto import common_pb2
-from cogment_jupyter.transport.component_host import ComponentHost
-from cogment_jupyter.transport.factory import GrpcComponentFactory
-from cogment_jupyter.transport.inprocess import InProcessServices
-from cogment_jupyter.transport.server import OrchestratorServer
 
 if TYPE_CHECKING:
     from cogment_jupyter.lab.models import Models
 
-log = logging.getLogger(__name__)
-
-#: How long ``serve_remote`` waits for a gRPC service to say whether it serves environments.
-REMOTE_DESCRIBE_TIMEOUT = 5.0
 #: the environment variable giving ``Lab(fused_ticks=...)`` its default ("0": off)
 FUSED_TICKS_VARIABLE = "COGMENT_JUPYTER_FUSED_TICKS"
 
@@ -139,17 +127,7 @@ class Lab:
         #: every served name: its kind, where it runs, how trials reach it
         self._service_registry = ServiceRegistry()
         self._closed = False
-        self.datastore = None
-        self.orchestrator: Orchestrator | None = None
-        self._server: OrchestratorServer | None = None
-        self._services_server: grpc.aio.Server | None = None
-        self._datastore_server = None
-        self._remote: RemoteTrials | None = None
-        self._factory: GrpcComponentFactory | None = None
-        self._registry_server = None
-        self._models: Models | None = None
         self._models_lock = threading.Lock()
-        self._registrations: Registrations | None = None
         started = time.perf_counter()
         for what, value in (("orchestrator", orchestrator), ("shared", shared)):
             if value is not None and parse_endpoint(value, role="environment").kind is not EndpointKind.GRPC:
@@ -158,26 +136,39 @@ class Lab:
             raise ValueError("give orchestrator= (attach) or shared= (hybrid), not both")
         #: who can reach this lab's endpoints
         self.reach = Reach.to_call_back(orchestrator or shared, host, discoverable=self.directory is not None)
+        settings = ServerSettings(
+            self.reach, self.datastore_path, orchestrator, shared, self.directory, self.directory_token,
+            self.fused_ticks, model_registry,
+        )  # fmt: skip
+        self._servers = LabServers(settings)
         if self.logs is not None:
             self.logs.start()
         self._loop_thread = LoopThread()
         try:
-            self._loop_thread.run(self._start())
+            self._loop_thread.run(self._servers.start())
         except BaseException as error:
-            with contextlib.suppress(Exception):
-                self._loop_thread.run(self._stop(), timeout=10)
-            self._loop_thread.stop()
-            if self.datastore is not None:
-                self.datastore.close()
-            if self.logs is not None:
-                self.logs.stop()
+            self._stop()
             if isinstance(error, grpc.aio.AioRpcError):
                 raise ConnectionError(
                     f"cannot reach the Cogment orchestrator at {orchestrator}: {error.details()} "
                     "(is it running? check the address)"
                 ) from None
             raise
-        #: what a trial runs with, running trials, reading them back (the lab's parts, once started)
+        self._assemble()
+        self.launch_seconds = time.perf_counter() - started
+        with Lab._current_lock:
+            Lab._current = self
+        atexit.register(self.close)
+
+    # ----------------------------------------------------------------- start and stop
+
+    def _assemble(self) -> None:
+        """The lab's parts, once its servers run: serving, trial params, running trials, reading records."""
+        servers = self._servers
+        self.components, self.datastore, self.orchestrator = servers.components, servers.datastore, servers.orchestrator
+        self._endpoint = servers.endpoint
+        self.address = target(servers.endpoint)
+        self._services = LabServices(self._service_registry, self._check_open, servers, self.logs, lambda: self.models)
         self._params = TrialParamsMaker(
             self._service_registry, self.scope, self.datastore, self.datastore_endpoint, self.external_datalog
         )
@@ -186,122 +177,12 @@ class Lab:
             self._check_open,
             self._handles,
             self._params,
-            orchestrator=self.orchestrator,
-            endpoint=self.endpoint,
-            remote=self._remote,
-            datastore=self.datastore,
+            servers,
             user_id=self.user_id,
             resolve_endpoints=bool(self.directory),
             shared_datalog=self.shared_datalog,
-            datastore_endpoint=self.datastore_endpoint,
         )
         self._records = TrialRecords(self.datastore, self.scope, self._handles)
-        self.launch_seconds = time.perf_counter() - started
-        with Lab._current_lock:
-            Lab._current = self
-        atexit.register(self.close)
-
-    # ----------------------------------------------------------------- start and stop
-
-    async def _start(self) -> None:
-        self.components = ComponentHost()
-        self.datastore = None
-        if self.datastore_path is not None:  # the datastore (and Arrow) load only for a lab that records
-            from cogment_jupyter.datastore import Datastore
-
-            self.datastore = Datastore(self.datastore_path, decoders=[TrialCodec.from_params])
-        if self.datastore is not None:
-            self._datastore_server = await self.datastore.serve(address=self.reach.address("datastore"))
-        directory = DirectoryClient(self.directory, self.directory_token) if self.directory else None
-        self._factory = GrpcComponentFactory(directory=directory)
-        if self.remote_orchestrator is None:
-            self.orchestrator = Orchestrator(self._factory, fused_ticks=self.fused_ticks)
-            self._server = OrchestratorServer(self.orchestrator)
-            await self._server.start(extra_services=self.components.add_to_server, address=self.reach.address("lab"))
-            self._endpoint = self._server.endpoint
-            if self.shared_orchestrator is not None:
-                await self._connect_lifecycle(self.shared_orchestrator)
-        else:
-            self._services_server = grpc.aio.server()
-            self.components.add_to_server(self._services_server)
-            self._endpoint = bind(self._services_server, self.reach.address("services"))
-            await self._services_server.start()
-            await self._connect_lifecycle(self.remote_orchestrator)
-        self.address = target(self._endpoint)
-        self._factory.local[self.address] = self.components.services
-        if self._datastore_server is not None:
-            store = self.datastore
-            datalog_services = InProcessServices(datalog_factory=lambda _trial_id: store.datalog())
-            self._factory.local[target(self._datastore_server.endpoint)] = datalog_services
-        if directory is not None:
-            self._registrations = Registrations(directory)
-            await self._register_lab()
-
-    async def _start_model_registry(self) -> Models | None:
-        """The registry ``lab.models`` uses: the one given, or the lab's own beside its datastore
-        (started on first use: a lab that never touches models pays nothing for it)."""
-        from cogment_jupyter.lab.models import Models
-        from cogment_jupyter.model_registry.client import RegistryClient
-
-        spool = None
-        endpoint = self.model_registry
-        if self.datastore is not None:
-            spool = self.datastore.file.parent / ".spool"
-            if endpoint is None:
-                from cogment_jupyter.model_registry.service import ModelRegistryServer
-                from cogment_jupyter.proto import directory_pb2
-
-                archive = self.datastore.file.parent / "model_registry"
-                server = ModelRegistryServer(
-                    archive, address=self.reach.address("model-registry"), drop_transient=False
-                )
-                await server.start()
-                self._registry_server = server
-                endpoint = server.endpoint
-                if self._registrations is not None:
-                    await self._register("lab", directory_pb2.MODEL_REGISTRY_SERVICE, {}, endpoint)
-        return Models(self._loop_thread, RegistryClient(endpoint, spool)) if endpoint is not None else None
-
-    async def _register_lab(self) -> None:
-        """What this lab serves besides its environments and actors, in its directory."""
-        from cogment_jupyter.proto import directory_pb2 as d
-
-        if self.orchestrator is not None:
-            await self._register("lab", d.TRIAL_LIFE_CYCLE_SERVICE, {}, self.endpoint)
-            await self._register("lab", d.CLIENT_ACTOR_CONNECTION_SERVICE, {}, self.endpoint)
-        if self._datastore_server is not None:
-            await self._register("lab", d.DATALOG_SERVICE, {}, self._datastore_server.endpoint)
-            await self._register("lab", d.DATASTORE_SERVICE, {}, self._datastore_server.endpoint)
-
-    async def _register(self, key: str, service_type: int, properties: Mapping[str, str], endpoint: str) -> None:
-        assert self._registrations is not None
-        from cogment_jupyter import __version__
-        from cogment_jupyter.directory.registration import registration_host
-
-        port = port_of(endpoint)
-        tags = {"__registration_source": "cogment_jupyter.Lab", "__version": __version__, **properties}
-        await self._registrations.add(
-            key, service_type, registration_host(self.reach.host or LOOPBACK, None), port, tags
-        )
-
-    async def _register_service(self, name: str, kind: ServiceKind, endpoint: str) -> None:
-        """A served environment or actor, found by ``cogment://discover/<kind>?__implementation=<name>``."""
-        from cogment_jupyter.proto import directory_pb2 as d
-
-        if self._registrations is None:
-            return
-        await self._registrations.remove(name)
-        if kind is ServiceKind.ENVIRONMENT:
-            await self._register(name, d.ENVIRONMENT_SERVICE, {"__implementation": name}, endpoint)
-        else:
-            await self._register(name, d.ACTOR_SERVICE, {"__implementation": name, "__actor_class": PLAYER}, endpoint)
-
-    async def _connect_lifecycle(self, endpoint: str) -> None:
-        assert self._factory is not None
-        store = self.datastore.store if self.datastore is not None else None
-        channel = grpc.aio.insecure_channel(target(endpoint))
-        self._remote = RemoteTrials(channel, endpoint, self._factory.channels, store)
-        await asyncio.wait_for(self._remote.lifecycle.Version(common_pb2.VersionRequest()), 10)
 
     @classmethod
     def current(cls) -> Lab:
@@ -322,42 +203,21 @@ class Lab:
         with Lab._current_lock:
             if Lab._current is self:
                 Lab._current = None
-        for service in self._service_registry.all():
-            if service.process is not None:
-                service.process.stop()
-                self._service_registry.remove(service.name)
+        self._services.stop_processes()
+        self._stop()
+        atexit.unregister(self.close)
+
+    def _stop(self) -> None:
+        """Stop the servers, the loop, the datastore and the logs (also after a failed start)."""
         loop_thread = self._loop_thread
         if loop_thread is not None and loop_thread.alive:
             with contextlib.suppress(Exception):
-                loop_thread.run(self._stop(), timeout=15)
+                loop_thread.run(self._servers.stop(), timeout=15)
             loop_thread.stop()
-        if self.datastore is not None:
-            self.datastore.close()
+        if self._servers.datastore is not None:
+            self._servers.datastore.close()
         if self.logs is not None:
             self.logs.stop()
-        atexit.unregister(self.close)
-
-    async def _stop(self) -> None:
-        if self._registrations is not None:
-            await self._registrations.remove_all()
-        if self._models is not None:
-            from cogment_jupyter.model_registry.follow import LatestModel
-
-            LatestModel.stop_following(self._loop_thread.loop)
-            await self._models.client.close()
-        if self._registry_server is not None:
-            await self._registry_server.stop(0.5)
-        if self._server is not None:
-            await self._server.stop(grace=0.5)
-        if self._services_server is not None:
-            await self._services_server.stop(0.5)
-        if self._remote is not None:
-            await self._remote.close()
-            await self._remote.channel.close()
-        if self._datastore_server is not None:
-            await self._datastore_server.stop(0.5)
-        if self._factory is not None:
-            await self._factory.close()
 
     def __enter__(self) -> Lab:
         return self
@@ -400,27 +260,26 @@ class Lab:
         """The lab's model registry: publish, list and load models (``lab.models.publish(...)``)."""
         loop_thread = self._check_open()
         with self._models_lock:
-            if self._models is None:
-                self._models = loop_thread.run(self._start_model_registry())
-        if self._models is None:
+            models = self._servers.models or loop_thread.run(self._servers.start_models(loop_thread))
+        if models is None:
             raise LabNotLaunched(
                 "this lab has no model registry (no datastore to keep one beside): "
                 "Lab(model_registry='grpc://HOST:PORT'), or give the lab a datastore"
             )
-        return self._models
+        return models
 
     @property
     def model_registry_endpoint(self) -> str | None:
         """Where ``lab.models`` publishes (a lab's own registry starts on first use of ``lab.models``)."""
-        if self._models is not None:
-            return self._models.endpoint
+        if self._servers.models is not None:
+            return self._servers.models.endpoint
         if self.model_registry:
             return self.model_registry
         return "(this lab's own, started on first use of lab.models)" if self.datastore is not None else None
 
     @property
     def datastore_endpoint(self) -> str | None:
-        return self._datastore_server.endpoint if self._datastore_server is not None else None
+        return self._servers.datastore_endpoint
 
     # ----------------------------------------------------------------- services
 
@@ -431,13 +290,13 @@ class Lab:
                 f"serve_env() takes a cogment_jupyter Environment (e.g. envs.Gymnasium('CartPole-v1')), "
                 f"got {type(env).__name__}"
             )
-        self._serve(name, ServiceKind.ENVIRONMENT, env, process, replace)
+        self._services.serve(name, ServiceKind.ENVIRONMENT, env, process, replace)
 
     def serve_actor(
         self, name: str, actor: Actor | Callable[[Any], Any], *, process: bool = False, replace: bool = True
     ) -> None:
         """Serve an actor under ``name``; a plain callable ``observation -> action`` becomes a Policy."""
-        self._serve(name, ServiceKind.ACTOR, _as_actor(actor, "serve_actor"), process, replace)
+        self._services.serve(name, ServiceKind.ACTOR, _as_actor(actor, "serve_actor"), process, replace)
 
     def serve_sdk_env(self, name: str, implementation: Callable[[Any], Any], agents: Mapping[str, AgentSpec]) -> None:
         """Serve an official-SDK session-style environment (``async def env(session)``).
@@ -447,15 +306,7 @@ class Lab:
         Needs the official SDK (an error says how to install it).
         """
         require_sdk("lab.serve_sdk_env")
-        loop_thread = self._check_open()
-        self._check_name(name, replace=True)
-        loop_thread.run(_call_async(self.components.add_sdk_environment, name, implementation))
-        specs = dict(agents)
-        kind = ServiceKind.ENVIRONMENT
-        self._service_registry.add(
-            Service(name, kind, Placement.SDK, self.endpoint, name, template=specs, agents=specs)
-        )
-        loop_thread.run(self._register_service(name, kind, self.endpoint))
+        self._services.serve_sdk(name, ServiceKind.ENVIRONMENT, implementation, agents)
 
     def serve_sdk_actor(self, name: str, implementation: Callable[[Any], Any]) -> None:
         """Serve an official-SDK session-style actor (``async def actor(session)``) in this kernel.
@@ -463,11 +314,7 @@ class Lab:
         Needs the official SDK (an error says how to install it).
         """
         require_sdk("lab.serve_sdk_actor")
-        loop_thread = self._check_open()
-        self._check_name(name, replace=True)
-        loop_thread.run(_call_async(self.components.add_sdk_actor, name, implementation))
-        self._service_registry.add(Service(name, ServiceKind.ACTOR, Placement.SDK, self.endpoint, name))
-        loop_thread.run(self._register_service(name, ServiceKind.ACTOR, self.endpoint))
+        self._services.serve_sdk(name, ServiceKind.ACTOR, implementation, None)
 
     def serve_remote(
         self,
@@ -491,64 +338,7 @@ class Lab:
         ``protocol="cogment_lab"``: a Cogment Lab 0.1.5 service (``cog.run_env`` /
         ``cog.run_actor``); trials it takes part in run in Lab's wire format, so Lab's
         environments and actors play with this lab's own, and with people at widgets."""
-        protocol = check_protocol(protocol)
-        parsed = parse_endpoint(endpoint, role="actor")
-        if parsed.kind is EndpointKind.CLIENT:
-            raise ValueError(
-                f"serve_remote() needs a 'grpc://HOST:PORT' or 'cogment://discover/…' endpoint, got {endpoint!r}"
-            )
-        if parsed.kind is EndpointKind.DISCOVER and not self.directory:
-            raise ValueError(
-                f"{endpoint!r} is found through a directory, and this lab has none: "
-                "Lab(directory='grpc://HOST:PORT') or set COGMENT_DIRECTORY_ENDPOINT"
-            )
-        specs = remote_agents(agents, protocol) if agents is not None else None
-        self._check_name(name, replace=True)
-        if not implementation:  # what the service is asked to run: its name in the query, else ours
-            named = [value for key, value in parsed.query if key == "__implementation"]
-            implementation = named[0] if named else "" if parsed.path else name
-        if specs is None and parsed.kind is EndpointKind.GRPC and protocol == COGMENT:
-            environments = self._check_open().run(self._describe_remote(parsed.address))
-            if environments is not None and implementation in environments:
-                specs = environments[implementation]
-        kind = ServiceKind.ACTOR if specs is None else ServiceKind.ENVIRONMENT
-        self._service_registry.add(
-            Service(
-                name, kind, Placement.REMOTE, endpoint, implementation, template=specs, agents=specs, protocol=protocol
-            )
-        )
-
-    async def _describe_remote(self, address: str) -> dict[str, dict[str, AgentSpec]] | None:
-        from cogment_jupyter.transport.service_description import served_environments
-
-        return await served_environments(self._factory.channels.get(address), REMOTE_DESCRIBE_TIMEOUT)
-
-    def _check_name(self, name: str, replace: bool) -> None:
-        if not name or not isinstance(name, str):
-            raise ValueError("a service needs a non-empty name")
-        if name in self._service_registry and not replace:
-            raise ValueError(f"a service named {name!r} already exists: stop_service({name!r}) first, or replace=True")
-        if name in self._service_registry:
-            self.stop_service(name)
-
-    def _serve(self, name: str, kind: ServiceKind, component: Any, process: bool, replace: bool) -> None:
-        loop_thread = self._check_open()
-        self._check_name(name, replace)
-        if hasattr(component, "bind_registry") and getattr(component, "model", None) and component.registry is None:
-            spool = self.models.client.spool_dir  # (raises when the lab has no registry)
-            component.bind_registry(self.models.endpoint, str(spool) if spool is not None else None)
-        environment = kind is ServiceKind.ENVIRONMENT
-        template = component if environment else None
-        if process:
-            log_file = self.logs.service_file(kind.value, name) if self.logs is not None else None
-            started = start_service_process(name, kind.value, component, self.reach, log_file)
-            service = Service(name, kind, Placement.PROCESS, started.endpoint, name, template, process=started)
-        else:
-            add = self.components.add_environment if environment else self.components.add_actor
-            loop_thread.run(_call_async(add, name, component))
-            service = Service(name, kind, Placement.IN_PROCESS, self.endpoint, name, template)
-        self._service_registry.add(service)
-        loop_thread.run(self._register_service(name, kind, service.endpoint))
+        self._services.serve_remote(name, endpoint, implementation, check_protocol(protocol), agents)
 
     @property
     def services(self) -> dict[str, str]:
@@ -557,38 +347,23 @@ class Lab:
 
     def endpoint_of(self, name: str) -> str:
         """The Cogment endpoint serving ``name``: this lab's, its own process's, or the remote one."""
-        service = self._service_registry.get(name)
-        if service is None:
-            raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
-        return service.endpoint
+        return self._services.get(name).endpoint
 
     @property
     def log_files(self) -> dict[str, Path]:
         """With ``log_dir``: the lab's log file (``"lab"``) and that of each service in its own process."""
         if self.logs is None:
             return {}
-        files = {"lab": self.logs.lab_file}
-        processes = [service.process for service in self._service_registry.all() if service.process is not None]
-        files.update({process.name: process.log_file for process in processes if process.log_file is not None})
-        return files
+        return {"lab": self.logs.lab_file, **self._services.log_files()}
 
     @property
     def processes(self) -> dict[str, int]:
         """The pid of every service running in its own process (``process=True``), by name."""
-        return {s.name: s.process.process.pid for s in self._service_registry.all() if s.process is not None}
+        return self._services.processes()
 
     def stop_service(self, name: str) -> None:
         """Stop serving ``name`` (trials already running keep their instance)."""
-        loop_thread = self._check_open()
-        if self._registrations is not None:
-            loop_thread.run(self._registrations.remove(name))
-        service = self._service_registry.remove(name)
-        if service is None:
-            raise KeyError(f"no service named {name!r}; served: {sorted(self.services)}")
-        if service.process is not None:
-            service.process.stop()
-        elif service.placement is not Placement.REMOTE:
-            loop_thread.run(_call_async(self.components.remove, name))
+        self._services.stop(name)
 
     def stop_all_services(self) -> None:
         for name in list(self.services):
@@ -821,22 +596,9 @@ class Lab:
         """
         from cogment_jupyter.notebook.teach import teach
 
-        return teach(self, self._teacher_environment(env, agent, teacher), actor, keys, **options)
-
-    def _teacher_environment(self, env: str, agent: str | None, teacher: str) -> str:
-        """The name ``env`` is served under wrapped in a :class:`Teacher` (served on first use)."""
-        from cogment_jupyter.adapters.conversions import Teacher
-
         template, _ = self.environment(env)
-        if isinstance(template, Teacher):
-            return env
-        served = self._service_registry.get(env)
-        if served is None or served.placement is not Placement.IN_PROCESS:
-            raise ValueError(f"lab.teach needs an environment served in this kernel; {env!r} is served elsewhere")
-        wrapped = f"{env}+{teacher}"
-        if wrapped not in self._service_registry:
-            self.serve_env(wrapped, Teacher(template, agent=agent, teacher=teacher))
-        return wrapped
+        served_as = self._services.teacher_environment(env, template, agent, teacher)
+        return teach(self, served_as, actor, keys, **options)
 
     def replay(self, trial_id: str, *, fps: float | None = None):
         """A widget to look back at a recorded trial: play/pause, step, scrub, speed, per-tick details.
@@ -878,7 +640,3 @@ def _as_actor(actor: Actor | Callable[[Any], Any], caller: str) -> Actor:
     from cogment_jupyter.adapters.actors import Policy
 
     return Policy(actor)
-
-
-async def _call_async(function: Callable[..., Any], *args: Any) -> Any:
-    return function(*args)

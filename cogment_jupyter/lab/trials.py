@@ -27,12 +27,11 @@ from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.inprocess import InProcessActor
 
 if TYPE_CHECKING:
-    from cogment_jupyter.datastore import Datastore
     from cogment_jupyter.engine.orchestrator import Orchestrator
     from cogment_jupyter.engine.trial import Trial
     from cogment_jupyter.lab.lab import Lab
     from cogment_jupyter.lab.loop_thread import LoopThread
-    from cogment_jupyter.lab.remote import RemoteTrials
+    from cogment_jupyter.lab.servers import LabServers
 
 #: how long ``join`` waits for a trial to accept clients
 JOIN_TIMEOUT = 30.0
@@ -54,34 +53,30 @@ class TrialRunner:
         loop_thread: Callable[[], LoopThread],
         handles: Handles,
         params: TrialParamsMaker,
+        servers: LabServers,
         *,
-        orchestrator: Orchestrator | None,
-        endpoint: str,
-        remote: RemoteTrials | None,
-        datastore: Datastore | None,
         user_id: str,
         resolve_endpoints: bool,
         shared_datalog: str | None,
-        datastore_endpoint: str | None,
     ) -> None:
         """``lab``: the owner of the handles; ``loop_thread``: the lab's loop (raises once it is
-        closed); ``orchestrator``: the lab's own (None when attached); ``endpoint``: where this
-        lab serves; ``remote``: the other orchestrator (attached or shared); ``resolve_endpoints``:
-        the lab's directory resolves discovery endpoints before a trial goes to ``remote``;
-        ``shared_datalog``: what records a trial sent to the shared runtime instead of the lab's
-        datastore (served at ``datastore_endpoint``)."""
+        closed); ``servers``: the lab's orchestrator (None when attached), where it serves, the
+        other orchestrator (attached or shared) and the datastore; ``resolve_endpoints``: the
+        lab's directory resolves discovery endpoints before a trial goes to the other
+        orchestrator; ``shared_datalog``: what records a trial sent to the shared runtime instead
+        of the lab's datastore."""
         self._lab = lab
         self._loop_thread = loop_thread
         self._handles = handles
         self._params = params
-        self._orchestrator = orchestrator
-        self._endpoint = endpoint
-        self._remote = remote
-        self._datastore = datastore
+        self._orchestrator = servers.orchestrator
+        self._endpoint = servers.endpoint
+        self._remote = servers.remote
+        self._datastore = servers.datastore
+        self._datastore_endpoint = servers.datastore_endpoint
         self._user_id = user_id
         self._resolve_endpoints = resolve_endpoints
         self._shared_datalog = shared_datalog
-        self._datastore_endpoint = datastore_endpoint
 
     # -- one trial ----------------------------------------------------------------------------
 
