@@ -1,12 +1,13 @@
 """``Lab``: the user API. An orchestrator, a datastore and the served components, in a
 background loop of this process; or attached to another Cogment orchestrator.
 
-``Lab`` is the facade; the jobs are elsewhere in this package: ``services`` (what is served,
-by kind and placement), ``trial_options`` (what a trial runs with), ``handles`` (a trial's
-state as its runner reports it), ``batch`` (``run_trials``), ``remote`` (trials on another
-orchestrator), ``trial_data`` and ``models`` (reading data back, sharing models), ``processes``
-(services in their own process), ``loop_thread`` (the background loop). The widgets take the
-lab as their ``notebook.host.WidgetHost``.
+``Lab`` is a facade: each call goes to the module whose one job it is. ``servers`` (what the
+lab runs and connects to, started and stopped together), ``serving`` and ``services`` (serving
+environments and actors; what is served, by kind and placement), ``trial_params`` and
+``trial_options`` (what a trial runs with), ``trials`` (starting, running, joining and ending
+trials, with ``batch`` for ``run_trials``, ``remote`` for another orchestrator and ``handles``
+for their state), ``data`` (reading records back), ``models``, ``processes``, ``loop_thread``.
+The widgets take the lab as their ``notebook.host.WidgetHost``.
 """
 
 from __future__ import annotations
@@ -117,7 +118,6 @@ class Lab:
         self.discovery_reason: str | None = None
         self.user_id = user_id
         self.host = host
-        self._endpoint = ""
         self.started_at = time.time()
         #: the notebook and the lab every trial records, and what ``trials()`` shows by default
         self.scope = TrialScope()
@@ -127,7 +127,6 @@ class Lab:
         #: every served name: its kind, where it runs, how trials reach it
         self._service_registry = ServiceRegistry()
         self._closed = False
-        self._models_lock = threading.Lock()
         started = time.perf_counter()
         for what, value in (("orchestrator", orchestrator), ("shared", shared)):
             if value is not None and parse_endpoint(value, role="environment").kind is not EndpointKind.GRPC:
@@ -166,22 +165,12 @@ class Lab:
         """The lab's parts, once its servers run: serving, trial params, running trials, reading records."""
         servers = self._servers
         self.components, self.datastore, self.orchestrator = servers.components, servers.datastore, servers.orchestrator
-        self._endpoint = servers.endpoint
         self.address = target(servers.endpoint)
         self._services = LabServices(self._service_registry, self._check_open, servers, self.logs, lambda: self.models)
         self._params = TrialParamsMaker(
             self._service_registry, self.scope, self.datastore, self.datastore_endpoint, self.external_datalog
         )
-        self._trials = TrialRunner(
-            self,
-            self._check_open,
-            self._handles,
-            self._params,
-            servers,
-            user_id=self.user_id,
-            resolve_endpoints=bool(self.directory),
-            shared_datalog=self.shared_datalog,
-        )
+        self._trials = TrialRunner(self, self._check_open, self._handles, self._params, servers)
         self._records = TrialRecords(self.datastore, self.scope, self._handles)
 
     @classmethod
@@ -241,7 +230,7 @@ class Lab:
     @property
     def endpoint(self) -> str:
         """Where the lab's environments and actors are served (and its orchestrator, when local)."""
-        return self._endpoint
+        return self._servers.endpoint
 
     @property
     def orchestrator_endpoint(self) -> str:
@@ -258,9 +247,7 @@ class Lab:
     @property
     def models(self) -> Models:
         """The lab's model registry: publish, list and load models (``lab.models.publish(...)``)."""
-        loop_thread = self._check_open()
-        with self._models_lock:
-            models = self._servers.models or loop_thread.run(self._servers.start_models(loop_thread))
+        models = self._servers.open_models(self._check_open())
         if models is None:
             raise LabNotLaunched(
                 "this lab has no model registry (no datastore to keep one beside): "
@@ -271,11 +258,7 @@ class Lab:
     @property
     def model_registry_endpoint(self) -> str | None:
         """Where ``lab.models`` publishes (a lab's own registry starts on first use of ``lab.models``)."""
-        if self._servers.models is not None:
-            return self._servers.models.endpoint
-        if self.model_registry:
-            return self.model_registry
-        return "(this lab's own, started on first use of lab.models)" if self.datastore is not None else None
+        return self._servers.model_registry_endpoint
 
     @property
     def datastore_endpoint(self) -> str | None:

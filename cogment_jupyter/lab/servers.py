@@ -6,6 +6,7 @@ first use), the entries in a directory. Started together, stopped together."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,7 @@ class LabServers:
         self._services_server: grpc.aio.Server | None = None
         self._registry_server: Any = None
         self._loop_thread: LoopThread | None = None
+        self._models_lock = threading.Lock()
 
     @property
     def channels(self) -> ChannelPool:
@@ -117,6 +119,22 @@ class LabServers:
         store = self.datastore.store if self.datastore is not None else None
         remote = self.remote = RemoteTrials(grpc.aio.insecure_channel(target(endpoint)), endpoint, self.channels, store)
         await asyncio.wait_for(remote.lifecycle.Version(common_pb2.VersionRequest()), CONNECT_TIMEOUT)
+
+    def open_models(self, loop_thread: LoopThread) -> Models | None:
+        """The registry ``lab.models`` uses, started on first use (from any thread but the loop's)."""
+        with self._models_lock:
+            if self.models is None:
+                loop_thread.run(self.start_models(loop_thread))
+        return self.models
+
+    @property
+    def model_registry_endpoint(self) -> str | None:
+        """Where ``lab.models`` publishes, or will (None: it has no registry)."""
+        if self.models is not None:
+            return self.models.endpoint
+        if self.settings.model_registry:
+            return self.settings.model_registry
+        return "(this lab's own, started on first use of lab.models)" if self.datastore is not None else None
 
     async def start_models(self, loop_thread: LoopThread) -> Models | None:
         """The registry ``lab.models`` uses: the one given, or the lab's own beside its datastore

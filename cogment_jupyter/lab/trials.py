@@ -54,17 +54,13 @@ class TrialRunner:
         handles: Handles,
         params: TrialParamsMaker,
         servers: LabServers,
-        *,
-        user_id: str,
-        resolve_endpoints: bool,
-        shared_datalog: str | None,
     ) -> None:
-        """``lab``: the owner of the handles; ``loop_thread``: the lab's loop (raises once it is
-        closed); ``servers``: the lab's orchestrator (None when attached), where it serves, the
-        other orchestrator (attached or shared) and the datastore; ``resolve_endpoints``: the
-        lab's directory resolves discovery endpoints before a trial goes to the other
-        orchestrator; ``shared_datalog``: what records a trial sent to the shared runtime instead
-        of the lab's datastore."""
+        """``lab``: the owner of the handles, and what its user set (``user_id``; ``directory``,
+        whose discovery endpoints the lab resolves before a trial goes to another orchestrator;
+        ``shared_datalog``, what records a trial sent to the shared runtime instead of the lab's
+        datastore); ``loop_thread``: the lab's loop (raises once it is closed); ``servers``: the
+        lab's orchestrator (None when attached), where it serves, the other orchestrator
+        (attached or shared) and the datastore."""
         self._lab = lab
         self._loop_thread = loop_thread
         self._handles = handles
@@ -74,9 +70,9 @@ class TrialRunner:
         self._remote = servers.remote
         self._datastore = servers.datastore
         self._datastore_endpoint = servers.datastore_endpoint
-        self._user_id = user_id
-        self._resolve_endpoints = resolve_endpoints
-        self._shared_datalog = shared_datalog
+        self._user_id = lab.user_id
+        self._resolve_endpoints = bool(lab.directory)
+        self._shared_datalog = lab.shared_datalog
 
     # -- one trial ----------------------------------------------------------------------------
 
