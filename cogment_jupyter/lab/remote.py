@@ -38,11 +38,15 @@ log = logging.getLogger(__name__)
 STORED_TIMEOUT = 30.0
 #: Once the trial's datalog holds the whole trial, how long the lab's own datastore may lag.
 SAME_FILE_GRACE = 1.0
-#: Seconds between two reads of the running trials' ticks.
+#: Seconds between two reads of the running trials' ticks (polled: Cogment's ``WatchTrials``
+#: streams a trial's state changes, never its ticks, so ``GetTrialInfo`` must be asked).
 TICK_POLL = 0.2
 #: Trial ids per ``GetTrialInfo`` call (gRPC caps a call's metadata at 8 KiB).
 IDS_PER_CALL = 100
-_POLL = 0.05
+#: Seconds between two looks at the datastore file for a record another process commits: SQLite
+#: tells no other process of a commit (``PRAGMA data_version`` too must be asked), so that is
+#: polled; this process's own commits wake the wait at once.
+OTHER_WRITERS_POLL = 0.05
 
 
 class RemoteTrials:
@@ -183,7 +187,7 @@ class RemoteTrials:
                     f"the trial is recorded by the datastore at {datalog}, not in this lab's datastore "
                     f"({store.file}): read it from the datastore served there"
                 )
-            await store.wait_changed(version, _POLL)  # (another process's commits: seen within _POLL)
+            await store.wait_changed(version, OTHER_WRITERS_POLL)
         where = f" (the datalog at {datalog} does not answer: {unreachable})" if unreachable else ""
         return (
             f"the trial ended, but its record did not reach this lab's datastore ({store.file}) within "

@@ -47,6 +47,8 @@ class KeyStandIn:
         self.pressed: list[str] = []
         self._random = random.Random(seed)
         self._stop = threading.Event()
+        #: set when the game's state changes (or on stop): a stand-in between games waits on it
+        self._state_changed = threading.Event()
         self._limit = limit_s
         self._thread = threading.Thread(target=self._run, name="cogment-human-stand-in", daemon=True)
 
@@ -56,6 +58,10 @@ class KeyStandIn:
 
     def stop(self) -> None:
         self._stop.set()
+        self._state_changed.set()
+
+    def _on_state(self, _change: object) -> None:
+        self._state_changed.set()
 
     def _send(self, pressed: list[str], seq: int) -> None:
         message = {"type": "keys", "view": "stand-in", "seq": seq, "pressed": pressed, "t_ms": time.time() * 1e3}
@@ -78,12 +84,21 @@ class KeyStandIn:
 
     def _run(self) -> None:
         deadline = time.monotonic() + self._limit
-        seq = 0
         if not self.keys:
             self.widget.focused = True  # the click on the game that starts it
+        self.widget.observe(self._on_state, names="state")
+        try:
+            self._play(deadline)
+        finally:
+            self.widget.unobserve(self._on_state, names="state")
+
+    def _play(self, deadline: float) -> None:
+        seq = 0
         while not self._stop.is_set() and time.monotonic() < deadline:
             if self.widget.state != "running":  # like a person: play while the game is on
-                self._stop.wait(0.02)
+                self._state_changed.clear()
+                if self.widget.state != "running":  # (read again after the clear: no change is missed)
+                    self._state_changed.wait(max(deadline - time.monotonic(), 0))
                 continue
             if self.widget.inputs and (not self.keys or self._random.random() < 0.5):
                 self._move()
