@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,15 @@ class AgentSpec:
 
     observation_space: gym.Space
     action_space: gym.Space
+
+
+def agents_mismatch(names: Iterable[str], specs: Mapping[str, Any], unknown: str, missing: str) -> str:
+    """What keeps ``names`` from being exactly the agents of ``specs``, for an error message:
+    ``"; <unknown>: [...]"`` and ``"; <missing>: [...]"`` as they apply ("" when they match)."""
+    names = list(names)
+    extra = [name for name in names if name not in specs]
+    absent = [agent for agent in specs if agent not in names]
+    return (f"; {unknown}: {extra}" if extra else "") + (f"; {missing}: {absent}" if absent else "")
 
 
 @dataclass(slots=True)

@@ -43,7 +43,7 @@ from cogment_jupyter.lab.services import ServiceKind, ServiceRegistry
 from cogment_jupyter.lab.serving import LabServices
 from cogment_jupyter.lab.trial_options import TrialOptions
 from cogment_jupyter.lab.trial_params import TrialParamsMaker
-from cogment_jupyter.lab.trials import TrialRunner, trial_arguments
+from cogment_jupyter.lab.trials import BatchOrder, TrialRunner, trial_arguments
 from cogment_jupyter.official_sdk import require_sdk
 from cogment_jupyter.proto import common_pb2
 
@@ -420,7 +420,8 @@ class Lab:
         With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches). The batch
         is driven from the lab's loop: the calling thread only waits.
         """
-        return self._trials.run_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
+        order = BatchOrder(n, env, actors, TrialOptions.of(options), concurrency, progress, seed)
+        return self._trials.run_batch(order)
 
     async def arun_trials(
         self,
@@ -434,7 +435,8 @@ class Lab:
         **options: Any,
     ) -> list[TrialHandle]:
         """``run_trials`` without blocking the notebook's event loop."""
-        return await self._trials.arun_batch(n, env, actors, concurrency, progress, seed, TrialOptions.of(options))
+        order = BatchOrder(n, env, actors, TrialOptions.of(options), concurrency, progress, seed)
+        return await self._trials.arun_batch(order)
 
     def join(
         self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]

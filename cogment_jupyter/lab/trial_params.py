@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cogment_jupyter.adapters.base import AgentSpec
+from cogment_jupyter.adapters.base import AgentSpec, agents_mismatch
 from cogment_jupyter.adapters.frame_size import frame_size
 from cogment_jupyter.adapters.trial_codec import FORMAT_KEY, TrialCodec
 from cogment_jupyter.adapters.wire import PLAYER, SPECTATOR
@@ -77,14 +77,8 @@ class TrialParamsMaker:
         specs = environment.specs
         if isinstance(actors, str):
             actors = dict.fromkeys(specs, actors)
-        unknown = [a for a in actors if a not in specs]
-        missing = [a for a in specs if a not in actors]
-        if unknown or missing:
-            raise ValueError(
-                f"environment {env!r} has agents {list(specs)}: map each to an actor"
-                + (f"; not agents: {unknown}" if unknown else "")
-                + (f"; unmapped: {missing}" if missing else "")
-            )
+        if problem := agents_mismatch(actors, specs, unknown="not agents", missing="unmapped"):
+            raise ValueError(f"environment {env!r} has agents {list(specs)}: map each to an actor{problem}")
         params = common_pb2.TrialParams(max_steps=options.max_steps)
         params.environment.name = "env"
         params.environment.endpoint = environment.endpoint

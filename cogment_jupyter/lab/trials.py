@@ -10,6 +10,7 @@ import concurrent.futures
 import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.base import Actor
@@ -42,6 +43,20 @@ def trial_arguments(options: dict[str, Any]) -> tuple[TrialOptions, int | None, 
     seed = options.pop("seed", None)
     trial_id = options.pop("trial_id", None)
     return TrialOptions.of(options), seed, trial_id
+
+
+@dataclass(frozen=True)
+class BatchOrder:
+    """What ``run_trials`` asks for: ``n`` trials of ``env`` played by ``actors``, ``concurrency``
+    at a time, trial ``i`` seeded ``seed + 1000 * i`` (without ``seed``, fresh seeds)."""
+
+    n: int
+    env: str
+    actors: str | Mapping[str, str]
+    options: TrialOptions
+    concurrency: int = 8
+    progress: bool = True
+    seed: int | None = None
 
 
 class TrialRunner:
@@ -184,53 +199,29 @@ class TrialRunner:
 
     # -- a batch ------------------------------------------------------------------------------
 
-    def run_batch(
-        self,
-        n: int,
-        env: str,
-        actors: str | Mapping[str, str],
-        concurrency: int,
-        progress: bool,
-        seed: int | None,
-        options: TrialOptions,
-    ) -> list[TrialHandle]:
-        """Run ``n`` trials and wait for them (the caller's thread only waits); an interrupt
-        stops the batch and says how far it got."""
-        batch, future = self.submit_batch(n, env, actors, concurrency, progress, seed, options)
+    def run_batch(self, order: BatchOrder) -> list[TrialHandle]:
+        """Run a batch and wait for it (the caller's thread only waits); an interrupt stops the
+        batch and says how far it got."""
+        batch, future = self.submit_batch(order)
         try:
             return future.result()
         except KeyboardInterrupt:
             raise TrialsInterrupted(self._stop_batch(batch, future)) from None
 
-    async def arun_batch(
-        self,
-        n: int,
-        env: str,
-        actors: str | Mapping[str, str],
-        concurrency: int,
-        progress: bool,
-        seed: int | None,
-        options: TrialOptions,
-    ) -> list[TrialHandle]:
+    async def arun_batch(self, order: BatchOrder) -> list[TrialHandle]:
         """``run_batch`` without blocking the caller's event loop; cancelling it stops the batch."""
-        batch, future = self.submit_batch(n, env, actors, concurrency, progress, seed, options)
+        batch, future = self.submit_batch(order)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             self._loop_thread().call(batch.stop, self._cancel_interrupted)
             raise
 
-    def submit_batch(
-        self,
-        n: int,
-        env: str,
-        actors: str | Mapping[str, str],
-        concurrency: int,
-        progress: bool,
-        seed: int | None,
-        options: TrialOptions,
-    ) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
-        """A batch of ``n`` trials (trial ``i`` seeded ``seed + 1000 * i``), running on the lab's loop."""
+    def submit_batch(self, order: BatchOrder) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
+        """The batch, running on the lab's loop."""
+        n, env, actors, concurrency, seed, options = (
+            order.n, order.env, order.actors, order.concurrency, order.seed, order.options
+        )  # fmt: skip
         loop_thread = self._loop_thread()
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -240,7 +231,7 @@ class TrialRunner:
         template: common_pb2.TrialParams | None = self._params.make(env, actors, None, options)
         if template is not None and template.properties.get(FORMAT_KEY) == COGMENT_LAB:
             template = None  # Lab's configs carry their seeds in Lab's own messages: each trial's params made whole
-        bar = _progress(n, f"trials of {env}") if progress else None
+        bar = _progress(n, f"trials of {env}") if order.progress else None
 
         def new_trial(i: int) -> tuple[TrialHandle, common_pb2.TrialParams]:
             trial_seed = new_seed() if seed is None else seed + 1000 * i

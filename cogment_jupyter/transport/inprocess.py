@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
+from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext, agents_mismatch
 from cogment_jupyter.adapters.codec import Codec, ValueOutsideSpaceError, codec_for
 from cogment_jupyter.adapters.frame_size import FrameSize, frame_size
 from cogment_jupyter.adapters.payload_formats import OURS, payload_format
@@ -211,13 +211,9 @@ class InProcessEnvironment(EnvironmentConnection):
         names = [actor.name for actor in init.actors_in_trial]
         watching = [actor.actor_class == SPECTATOR for actor in init.actors_in_trial]
         agents = [name for name, spectator in zip(names, watching, strict=True) if not spectator]
-        unknown = [a for a in agents if a not in specs]
-        unmapped = [a for a in specs if a not in agents]
-        if unknown or unmapped:
+        if problem := agents_mismatch(agents, specs, unknown="unknown", missing="without an actor"):
             raise InitError(
-                f"the trial's actors {agents} must be exactly the environment's agents {list(specs)}"
-                + (f"; unknown: {unknown}" if unknown else "")
-                + (f"; without an actor: {unmapped}" if unmapped else "")
+                f"the trial's actors {agents} must be exactly the environment's agents {list(specs)}{problem}"
             )
         # spectators (feedback givers, observers) see what the first agent sees
         watched = agents[0] if agents else next(iter(specs))

@@ -184,8 +184,10 @@ def test_errors_are_clear_and_leave_the_lab_healthy(lab):
         lab.start_trial("cartpol", "random")
     with pytest.raises(KeyError, match="no actor named 'randon'"):
         lab.start_trial("cartpole", "randon")
-    with pytest.raises(ValueError, match="not agents"):
+    with pytest.raises(ValueError, match=r"not agents: \['ghost'\]$"):
         lab.start_trial("cartpole", {"gym": "random", "ghost": "random"})
+    with pytest.raises(ValueError, match=r"not agents: \['ghost'\]; unmapped: \['gym'\]"):
+        lab.start_trial("cartpole", {"ghost": "random"})
     with pytest.raises(ValueError, match=r"CartPole-V1|close matches|did you mean"):
         envs.Gymnasium("CartPole-V1")
     for odd, named in (("caf\u00e9", "U+00E9"), ("a\x00b", "U+0000"), ("z" * 5000, "at most 4096")):
