@@ -137,6 +137,24 @@ class Orchestrator:
         A requested id that could not reach the trial's components (see ``trial_id_problem``)
         is refused here rather than failing every one of them later.
         """
+        trial = await self.open_trial(
+            params=params, config=config, trial_id_requested=trial_id_requested, user_id=user_id
+        )
+        if trial is None:
+            return ""
+        trial.start()
+        return trial.id
+
+    async def open_trial(
+        self,
+        *,
+        params: TrialParams | None = None,
+        config: bytes | None = None,
+        trial_id_requested: str = "",
+        user_id: str = "",
+    ) -> Trial | None:
+        """:meth:`start_trial`, but the caller drives the trial (:meth:`Trial.run`, in its own
+        task: a batch running trials back to back); None if the requested id is taken."""
         if self._closed:
             raise OrchestratorError("The orchestrator is shutting down")
         if trial_id_requested and (problem := trial_id_problem(trial_id_requested)) is not None:
@@ -144,7 +162,7 @@ class Orchestrator:
         trial_id = trial_id_requested or new_trial_id()
         if trial_id in self.trials or trial_id in self._reserved:
             log.warning("Trial id [%s] already exists", trial_id)
-            return ""
+            return None
         self._nb_starts += 1
         if self._nb_starts % self.gc_frequency == 0:
             self.collect_garbage()
@@ -167,8 +185,7 @@ class Orchestrator:
         except Exception as error:
             trial.hard_terminate(f"Failed to configure: {error}")
             raise OrchestratorError(f"Failed to configure trial [{trial_id}]: {error}") from error
-        trial.start()
-        return trial_id
+        return trial
 
     async def _params_from_hooks(self, trial_id: str, user_id: str, config: bytes | None) -> TrialParams:
         params = TrialParams()

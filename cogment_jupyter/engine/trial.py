@@ -277,7 +277,8 @@ class Trial:
         self.set_state(TrialState.PENDING)
 
     def start(self) -> None:
-        self._driver = self._loop.create_task(self._run(), name=f"trial-{self.id}")
+        """Run the trial in a task of its own."""
+        self._driver = self._loop.create_task(self.run(), name=f"trial-{self.id}")
 
     @property
     def duration_ns(self) -> int:
@@ -313,7 +314,9 @@ class Trial:
 
     # ----------------------------------------------------------------- driver
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Run the trial to its end in the caller's task (:meth:`start` makes it one; a batch of
+        in-process trials runs them back to back in one task, ``lab.inline_batch``)."""
         try:
             await self._init_actors()
             await self._init_environment()

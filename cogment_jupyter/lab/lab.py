@@ -418,7 +418,10 @@ class Lab:
         """Run ``n`` trials (``concurrency`` at a time) and wait for them, with a progress bar.
 
         With ``seed``, trial ``i`` gets ``seed + 1000 * i`` (reproducible batches). The batch
-        is driven from the lab's loop: the calling thread only waits.
+        is driven from the lab's loop: the calling thread only waits. When every part of the
+        trials is an object served in this kernel and no actor is ``async`` nor has a
+        ``response_timeout``, nothing ever waits: the trials run one after the other, each to
+        its end, without ``concurrency`` (``lab/inline_batch.py``).
         """
         order = BatchOrder(n, env, actors, TrialOptions.of(options), concurrency, progress, seed)
         return self._trials.run_batch(order)

@@ -19,6 +19,7 @@ from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
 from cogment_jupyter.lab.batch import TrialBatch, close_quietly
 from cogment_jupyter.lab.handles import Handles, TrialHandle
+from cogment_jupyter.lab.inline_batch import InlineBatch, runs_inline
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.protocols import COGMENT_LAB
 from cogment_jupyter.lab.trial_options import TrialOptions
@@ -82,6 +83,7 @@ class TrialRunner:
         self._params = params
         self._orchestrator = servers.orchestrator
         self._endpoint = servers.endpoint
+        self._served = servers.components.services
         self._remote = servers.remote
         self._datastore = servers.datastore
         self._datastore_endpoint = servers.datastore_endpoint
@@ -166,13 +168,8 @@ class TrialRunner:
             params.datalog.endpoint = self._shared_datalog  # the runtime records it, even if this kernel goes
         try:
             if orchestrator is not None and not handle.remote:
-                trial_id = await orchestrator.start_trial(
-                    params=params, trial_id_requested=handle.id, user_id=self._user_id
-                )
-                if not trial_id:
-                    raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
-                trial: Trial = orchestrator.trials[trial_id]
-                handle.attach(trial)
+                trial = await self.open_here(handle, params)
+                trial.start()
                 if on_started is not None:
                     on_started()
                 if on_ended is not None:
@@ -186,15 +183,30 @@ class TrialRunner:
                     params = await orchestrator.with_resolved_endpoints(params)
                 await self._remote.run(handle, params, self._user_id, on_started)
         except Exception as error:
-            handle.fail(str(error))
-            self._handles.finished(handle)
+            self._over(handle, error)
             return
         finally:
             if on_ended is not None:
                 on_ended()
             if on_started is not None:
                 on_started()  # (a trial refused or failed at its start: its handle says why)
-        handle.finish()
+        self._over(handle, None)
+
+    async def open_here(self, handle: TrialHandle, params: common_pb2.TrialParams) -> Trial:
+        """The trial of ``handle`` on the lab's own orchestrator, for its caller to run (an inline batch)."""
+        assert self._orchestrator is not None
+        trial = await self._orchestrator.open_trial(params=params, trial_id_requested=handle.id, user_id=self._user_id)
+        if trial is None:
+            raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
+        handle.attach(trial)
+        return trial
+
+    def _over(self, handle: TrialHandle, error: Exception | None) -> None:
+        """A trial is over and recorded, or could not run or be followed (``error``): its handle says so."""
+        if error is not None:
+            handle.fail(str(error))
+        else:
+            handle.finish()
         self._handles.finished(handle)
 
     # -- a batch ------------------------------------------------------------------------------
@@ -240,7 +252,14 @@ class TrialRunner:
         def run_trial(handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]) -> Any:
             return self.run(handle, params, on_ended=on_ended)
 
-        batch = TrialBatch(n, concurrency, new_trial, run_trial, bar, self._hold_records)
+        if (
+            self._orchestrator is not None
+            and template is not None
+            and runs_inline(template, self._served, self._endpoint)
+        ):
+            batch: TrialBatch = InlineBatch(n, new_trial, self.open_here, self._over, bar, self._hold_records)
+        else:
+            batch = TrialBatch(n, concurrency, new_trial, run_trial, bar, self._hold_records)
         future = loop_thread.submit(batch.run())
         future.add_done_callback(lambda _: close_quietly(bar))
         return batch, future

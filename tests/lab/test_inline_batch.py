@@ -1,0 +1,208 @@
+"""``run_trials`` of in-process trials runs them back to back in one task (``lab.inline_batch``).
+
+Each trial stays a whole trial of the lab's orchestrator: the same seeds run one by one with
+``start_trial`` (a task per trial) and through an inline batch give the same handles, the same
+recorded steps and the same trial rows, end states, failures and truncation at ``max_steps``
+included. Watchers see every trial's states; the lab's loop serves other work while a batch
+runs; cancelling the batch stops it. Every test runs on both tick loops
+(``tests/test_engine_loop_pass.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
+from cogment_jupyter.engine.records import INTERRUPTED, TrialState
+from cogment_jupyter.lab.inline_batch import runs_inline
+from tests.waiting import wait_for
+
+SPEC = AgentSpec(gym.spaces.Box(-100, 100, (2,), np.float32), gym.spaces.Discrete(2))
+#: trial i of a batch seeded with SEED has the seed SEED + 1000 * i
+SEED = 7
+
+
+def trial_index(seed: int | None) -> int:
+    return (seed or 0) // 1000
+
+
+class Moody(Environment):
+    """One agent; trial i lasts 4 + i % 4 steps (max_steps=6 cuts the 7-step ones), seeded
+    observations, a reward each step; trial i with i % 5 == 1 raises at its third step."""
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return {"gym": SPEC}
+
+    def fork(self) -> Environment:
+        return Moody()
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        self.i = trial_index(context.seed)
+        self.t = 0
+        self.rng = np.random.default_rng(context.seed)
+        return StepResult({"gym": self.rng.normal(size=2).astype(np.float32)})
+
+    def step(self, actions: Any) -> StepResult:
+        self.t += 1
+        if self.i % 5 == 1 and self.t == 3:
+            raise RuntimeError(f"trial {self.i} broke at step {self.t}")
+        observation = self.rng.normal(size=2).astype(np.float32)
+        return StepResult({"gym": observation}, {"gym": float(actions["gym"]) - 0.5}, done=self.t >= 4 + self.i % 4)
+
+
+class Picky(Actor):
+    """Seeded random answers; in trial i with i % 5 == 3 it answers 7 (outside Discrete(2)) at tick 2."""
+
+    def fork(self) -> Actor:
+        return Picky()
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        seed = (context.seed or 0) - 1  # (an actor's seed is its trial's + 1 + its index)
+        self.i = trial_index(seed)
+        self.rng = np.random.default_rng(seed)
+        self.tick = 0
+
+    def act(self, observation: Any, frame: Any = None) -> Any:
+        tick, self.tick = self.tick, self.tick + 1
+        if self.i % 5 == 3 and tick == 2:
+            return 7
+        return int(self.rng.integers(2))
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with Lab(datastore=tmp_path / "store") as lab:
+        lab.serve_env("moody", Moody())
+        lab.serve_actor("picky", Picky())
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        yield lab
+
+
+def comparable_steps(lab: Lab, trial_id: str) -> list[dict[str, Any]]:
+    """A trial's recorded steps without what differs between two runs of it (ids, clocks)."""
+    steps = lab.steps(trial_id).drop(columns=["trial_id", "timestamp"], errors="ignore")
+    return [{k: _plain(v) for k, v in row.items()} for row in steps.to_dict("records")]
+
+
+def comparable_row(lab: Lab, trial_id: str) -> dict[str, Any]:
+    row = lab.trials(trial_ids=[trial_id]).iloc[0].to_dict()
+    varying = ("trial_id", "start", "end", "duration", "time", "created", "ended", "seed")
+    kept = {k: _plain(v) for k, v in row.items() if not any(word in k for word in varying)}
+    kept["properties"] = sorted(kept["properties"])  # (a map: in no particular order)
+    return kept
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is pd.NA or value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_the_batches_qualify_where_every_part_is_here_and_synchronous(lab):
+    here = lab.components.services
+    assert runs_inline(lab.trial_params("moody", "picky"), here, lab.endpoint)
+    assert runs_inline(lab.trial_params("cartpole", "random", max_steps=5), here, lab.endpoint)
+    assert not runs_inline(lab.trial_params("cartpole", "random", response_timeout=5.0), here, lab.endpoint)
+    assert not runs_inline(lab.trial_params("cartpole", "client"), here, lab.endpoint)
+
+    async def thinks(observation: Any) -> int:
+        return 0
+
+    lab.serve_actor("thinks", thinks)
+    assert not runs_inline(lab.trial_params("cartpole", "thinks"), here, lab.endpoint)
+
+
+def test_an_inline_batch_records_what_trials_run_one_by_one_record(lab):
+    n = 20
+    batch = lab.run_trials(n, "moody", "picky", seed=SEED, max_steps=6, progress=False)
+    alone = [lab.start_trial("moody", "picky", seed=SEED + 1000 * i, max_steps=6).wait(30) for i in range(n)]
+    assert [h.seed for h in batch] == [h.seed for h in alone]
+    outcomes = set()
+    for ours, theirs in zip(batch, alone, strict=True):
+        assert ours.id != theirs.id
+        assert (ours.state, ours.tick, ours.end_details, ours.errors) == (
+            theirs.state,
+            theirs.tick,
+            theirs.end_details,
+            theirs.errors,
+        )
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+        outcomes.add(ours.errors[0].split(" ")[0] if ours.errors else f"ended at tick {ours.tick}")
+    # the batch went on past failures of either part, and covered every way a trial ends here
+    assert outcomes == {"environment", "actor", *(f"ended at tick {tick}" for tick in (4, 5, 6, 7))}
+    broke = batch[1]
+    assert broke.errors == ["environment [env]: RuntimeError: trial 1 broke at step 3"]
+    assert broke.end_details == "Environment failed: RuntimeError: trial 1 broke at step 3"
+    refused = batch[3]
+    assert refused.errors[0].startswith("actor [gym] acted outside its action space at tick [2]: action 7")
+    truncated = lab.steps(batch[7].id)  # 7 steps long, cut at max_steps
+    assert "Maximum number of steps reached" in truncated[truncated["tick"] == 6]["events"].iloc[0]
+
+
+def test_watchers_see_every_trial_of_an_inline_batch_change_state(lab):
+    events: list[tuple[str, TrialState]] = []
+    watching = threading.Event()
+
+    async def watch() -> None:
+        async with contextlib.aclosing(lab.orchestrator.watch()) as stream:
+            watching.set()
+            async for event in stream:
+                events.append((event.trial.id, event.state))
+
+    watcher = asyncio.run_coroutine_threadsafe(watch(), lab.loop)
+    wait_for(watching.is_set, 10, "the watcher to subscribe")
+    handles = lab.run_trials(5, "cartpole", "random", progress=False)
+    ids = [h.id for h in handles]
+    wait_for(lambda: sum(state == TrialState.ENDED for _, state in events) >= 5, 10, "every trial's end")
+    watcher.cancel()
+    for trial_id in ids:
+        states = [state for i, state in events if i == trial_id]
+        assert states == [
+            TrialState.INITIALIZING,
+            TrialState.PENDING,
+            TrialState.RUNNING,
+            TrialState.TERMINATING,
+            TrialState.ENDED,
+        ]
+    assert [i for i, state in events if state == TrialState.ENDED] == ids  # one after the other
+
+
+def test_the_lab_serves_other_work_while_an_inline_batch_runs_and_a_cancel_stops_it(lab):
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        batch = asyncio.run_coroutine_threadsafe(lab.arun_trials(1_000_000, "cartpole", "random", progress=False), loop)
+        wait_for(lambda: len(lab.orchestrator.find([])) > 50, 60, "the batch to run some trials")
+        served = threading.Event()
+        lab.loop.call_soon_threadsafe(served.set)
+        wait_for(served.is_set, 10, "the lab's loop to serve a callback while the batch runs")
+        assert not batch.done()
+        loop.call_soon_threadsafe(batch.cancel)
+        wait_for(lambda: all(t.state == TrialState.ENDED for t in lab.orchestrator.find([])), 10, "the batch to stop")
+        trials = lab.orchestrator.find([])
+        interrupted = [t for t in trials if t.end_details == INTERRUPTED]
+        assert len(interrupted) <= 1  # the one running, if any: the batch started no other
+        assert all(not t.errors for t in trials)
+        started = {t.id for t in trials}
+        wait_for(lambda: set(lab.trials(scope="lab")["trial_id"]) >= started, 30, "every started trial's record")
+        assert len(lab.trials(scope="lab")) < 1_000_000
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
