@@ -21,6 +21,7 @@ this loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.payload_formats import OURS
@@ -65,16 +66,13 @@ class FusedTicks(FusedLoop):
         self.actors = actors
         self._action_codecs = [actor.action_codec for actor in actors]
 
-    def _action_payload(self, index: int, value: Any) -> LabAction:
-        return self.actors[index].action_payload(value)
-
     async def run(self) -> None:
         lease = self.lease
         environment = self.environment
         actors = self.actors
         n = len(actors)
         observations: list[LabObservation] = await lease.start(  # type: ignore[assignment]
-            self._action_payload, [actor.wants_rewards for actor in actors]
+            _action_payloads(actors), [actor.wants_rewards for actor in actors]
         )
         recording = lease.recording
         values = lease.values
@@ -162,3 +160,14 @@ class FusedTicks(FusedLoop):
         lease.take_back()
         self.actors[index].report(error, lease.tick)
         await lease.resume(dispatch_from=index + 1)  # the actors after it have not seen the observation
+
+
+def _action_payloads(actors: list[InProcessActor]) -> Callable[[int, Any], LabAction]:
+    """Actor i's answer as the engine carries it. (Not a method of the loop: the lease keeps
+    it, and a loop -> lease -> loop cycle would leave every trial's lease and rows to the
+    garbage collector instead of freeing them as the trial ends.)"""
+
+    def action_payload(index: int, value: Any) -> LabAction:
+        return actors[index].action_payload(value)
+
+    return action_payload

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 from typing import Any
 
@@ -206,3 +207,23 @@ def test_the_lab_serves_other_work_while_an_inline_batch_runs_and_a_cancel_stops
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def test_finished_trials_leave_no_reference_cycles_to_the_garbage_collector(lab):
+    """Everything a trial made is freed as it ends (reference counts), not left to the cyclic
+    collector: in a kernel holding pandas, collections of every trial's leftovers cost a batch
+    of short trials several percent of its time."""
+    lab.run_trials(8, "moody", "picky", seed=SEED, max_steps=6, progress=False)  # (warm: caches filled)
+    gc.collect()
+    gc.disable()
+    try:
+        handles = lab.run_trials(40, "moody", "picky", seed=SEED, max_steps=6, progress=False)
+        assert {h.state for h in handles} == {"ENDED"}
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith("cogment_jupyter")]
+        assert ours == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
