@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cogment_jupyter.lab.lab import FUSED_TICKS_VARIABLE
+from cogment_jupyter.lab.servers import FUSED_TICKS_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -312,6 +312,16 @@ class Policy(_FollowsModel, Actor):
         return f"Policy({getattr(self.fn, '__qualname__', self.fn)!r}{following})"
 
 
+def as_actor(actor: Actor | Callable[[Any], Any], caller: str) -> Actor:
+    """An actor as given, or a plain callable ``observation -> action`` as a :class:`Policy`
+    (``caller`` names the function that was given something else, in the error)."""
+    if isinstance(actor, Actor):
+        return actor
+    if not callable(actor):
+        raise TypeError(f"{caller}() takes an Actor or a callable, got {type(actor).__name__}")
+    return Policy(actor)
+
+
 _MODES = ("greedy", "epsilon", "boltzmann")
 #: module -> (follower, version) last loaded into it: forks of one actor share their module
 _LOADED: weakref.WeakKeyDictionary[Any, tuple[int, int]] = weakref.WeakKeyDictionary()

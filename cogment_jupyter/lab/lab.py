@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import grpc
 
 from cogment_jupyter.access import Reach, target
+from cogment_jupyter.adapters.actors import as_actor
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment
 from cogment_jupyter.directory.client import ENDPOINT_ENV as DIRECTORY_ENV
 from cogment_jupyter.directory.client import TOKEN_ENV
@@ -38,7 +39,7 @@ from cogment_jupyter.lab.logs import LabLogs
 from cogment_jupyter.lab.loop_thread import LoopThread
 from cogment_jupyter.lab.protocols import COGMENT, check_protocol
 from cogment_jupyter.lab.scope import Scope, TrialScope
-from cogment_jupyter.lab.servers import LabServers, ServerSettings
+from cogment_jupyter.lab.servers import LabServers, ServerSettings, fused_ticks_default
 from cogment_jupyter.lab.services import ServiceKind, ServiceRegistry
 from cogment_jupyter.lab.serving import LabServices
 from cogment_jupyter.lab.trial_options import TrialOptions
@@ -49,14 +50,6 @@ from cogment_jupyter.proto import common_pb2
 
 if TYPE_CHECKING:
     from cogment_jupyter.lab.models import Models
-
-#: the environment variable giving ``Lab(fused_ticks=...)`` its default ("0": off)
-FUSED_TICKS_VARIABLE = "COGMENT_JUPYTER_FUSED_TICKS"
-
-
-def fused_ticks_default() -> bool:
-    """Whether labs run in-process trials on the fused loop unless told (``FUSED_TICKS_VARIABLE``)."""
-    return os.environ.get(FUSED_TICKS_VARIABLE, "1").strip() != "0"
 
 
 class LabNotLaunched(RuntimeError):
@@ -279,7 +272,7 @@ class Lab:
         self, name: str, actor: Actor | Callable[[Any], Any], *, process: bool = False, replace: bool = True
     ) -> None:
         """Serve an actor under ``name``; a plain callable ``observation -> action`` becomes a Policy."""
-        self._services.serve(name, ServiceKind.ACTOR, _as_actor(actor, "serve_actor"), process, replace)
+        self._services.serve(name, ServiceKind.ACTOR, as_actor(actor, "serve_actor"), process, replace)
 
     def serve_sdk_env(self, name: str, implementation: Callable[[Any], Any], agents: Mapping[str, AgentSpec]) -> None:
         """Serve an official-SDK session-style environment (``async def env(session)``).
@@ -454,7 +447,7 @@ class Lab:
         """
         self._check_open()
         trial_id = trial if isinstance(trial, str) else trial.id
-        return self._trials.join(trial_id, agent, _as_actor(actor, "join"))
+        return self._trials.join(trial_id, agent, as_actor(actor, "join"))
 
     async def ajoin(self, trial: TrialHandle | str, agent: str, actor: Actor | Callable[[Any], Any]) -> None:
         await asyncio.wrap_future(self.join(trial, agent, actor))
@@ -617,14 +610,3 @@ class Lab:
             "shared": f"sharing the runtime at {self.shared_orchestrator}",
         }.get(self.mode, f"at {self.endpoint}")
         return f"<Lab {state} {where}, datastore={str(self.datastore_path)!r}>"
-
-
-def _as_actor(actor: Actor | Callable[[Any], Any], caller: str) -> Actor:
-    """An actor as given, or a plain callable ``observation -> action`` as a Policy."""
-    if isinstance(actor, Actor):
-        return actor
-    if not callable(actor):
-        raise TypeError(f"{caller}() takes an Actor or a callable, got {type(actor).__name__}")
-    from cogment_jupyter.adapters.actors import Policy
-
-    return Policy(actor)

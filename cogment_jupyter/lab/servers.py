@@ -6,6 +6,7 @@ first use), the entries in a directory. Started together, stopped together."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 
 #: how long the other orchestrator may take to answer its first call (seconds)
 CONNECT_TIMEOUT = 10.0
+#: the environment variable giving ``Lab(fused_ticks=...)`` its default ("0": off)
+FUSED_TICKS_VARIABLE = "COGMENT_JUPYTER_FUSED_TICKS"
+
+
+def fused_ticks_default() -> bool:
+    """Whether labs run in-process trials on the fused loop unless told (``FUSED_TICKS_VARIABLE``)."""
+    return os.environ.get(FUSED_TICKS_VARIABLE, "1").strip() != "0"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pytest
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.engine.records import TrialState
-from cogment_jupyter.lab.lab import fused_ticks_default
+from cogment_jupyter.lab.servers import fused_ticks_default
 from tests.adapters.spaces_cases import SPACES
 from tests.waiting import wait_for
 

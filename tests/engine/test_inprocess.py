@@ -14,7 +14,7 @@ from cogment_jupyter.adapters.gymnasium_env import Gymnasium
 from cogment_jupyter.adapters.payloads import decode_action, decode_observation
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.records import TrialState
-from cogment_jupyter.lab.lab import fused_ticks_default
+from cogment_jupyter.lab.servers import fused_ticks_default
 from cogment_jupyter.transport.factory import GrpcComponentFactory
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig

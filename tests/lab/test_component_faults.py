@@ -19,7 +19,7 @@ import pytest
 
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
-from cogment_jupyter.lab.lab import fused_ticks_default
+from cogment_jupyter.lab.servers import fused_ticks_default
 from tests.waiting import wait_for
 
 #: how long the blocking calls below block (a real sleep): far longer than any timeout here
