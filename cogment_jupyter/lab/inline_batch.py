@@ -104,12 +104,12 @@ class InlineBatch(TrialBatch):
                 self.handles.append(handle)
                 try:
                     trial = await self._open_trial(handle, params)
-                except Exception as error:
+                except Exception as error:  # (refused: the orchestrator is closing, say)
                     self._finish_trial(handle, error)
                     self._ended.put_nowait((handle, None))
-                    continue
-                await trial.run()
-                self._ended.put_nowait((handle, trial))
+                else:
+                    await trial.run()
+                    self._ended.put_nowait((handle, trial))
                 if pacer.due():
                     await pacer.pause()  # (fairness: anything else on the loop runs)
         finally:
