@@ -3,10 +3,10 @@
 Such a trial never waits for anything outside the lab's loop: its environment and actors
 answer from inside the engine's calls, its datalog takes rows without waiting. Run as
 ``run_trials`` runs other trials, ``concurrency`` at a time, each in a task of its own, the
-tasks only take turns: every trial then costs a task, a wake-up of the loop and the futures a
-batch waits on, about as much as a short CartPole episode's own steps. Here the batch's one
-task opens each trial with the orchestrator and runs it to its end (``Trial.run``), then the
-next. Each trial is still a whole Cogment trial of this lab's orchestrator (its id, params,
+tasks only take turns: every trial then costs a task, wake-ups of the loop and the futures a
+batch waits on (a few percent of a short CartPole trial: ``docs/decisions/inline-batches.md``).
+Here the batch's one task opens each trial with the orchestrator and runs it to its end
+(``Trial.run``), then the next. Each trial is still a whole Cogment trial of this lab's orchestrator (its id, params,
 states, watchers, handle, record): only who drives it changes, so it behaves and is recorded
 exactly as it would be in a task of its own (``tests/lab/test_inline_batch.py`` runs both).
 
