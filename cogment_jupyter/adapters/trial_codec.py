@@ -90,6 +90,12 @@ class TrialCodec:
             return format_named(payload_format).trial_codec.from_json(text, names)
         return cls.from_json(text, names)
 
+    @property
+    def decoding_key(self) -> tuple[AgentCodecs | None, ...]:
+        """Each actor's codecs, in actor order: the trials of a spaces document share them
+        (made once per document), so the datastore decodes those trials together."""
+        return tuple(self.agents.get(name) for name in self.actor_names)
+
     # -- lookup --------------------------------------------------------------------------
 
     def __getitem__(self, actor: str | int) -> AgentCodecs:

@@ -121,18 +121,18 @@ class Datastore:
         return dataframes.steps_frame(self._step_tables(trial_ids, decode))
 
     def _step_tables(self, trial_ids: str | Iterable[str], decode: bool) -> list[pa.Table | dict[str, pd.Series]]:
-        from cogment_jupyter.datastore import dataframes
+        from cogment_jupyter.datastore.step_groups import TrialSteps, step_parts
 
         ids = [trial_ids] if isinstance(trial_ids, str) else list(trial_ids)
         records = self._records(ids)
         samples = self._store.read_many([rec.seq for rec in records])
-        parts = []
+        trials = []
         for rec in records:
             params = rec.params()
             decoder = first_decoder(self.decoders, params) if decode else None
             defaults = [a.default_action.content if a.HasField("default_action") else None for a in params.actors]
-            parts.append(dataframes.steps_table(rec, samples[rec.seq], decoder=decoder, default_actions=defaults))
-        return parts
+            trials.append(TrialSteps(rec, samples[rec.seq], decoder, defaults))
+        return step_parts(trials)
 
     def raw_steps(self, trial_id: str, columns: Sequence[str] | None = None) -> pa.Table:
         """The steps of one trial as an Arrow table, payloads as stored (``columns``: only these)."""

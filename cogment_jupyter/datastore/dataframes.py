@@ -267,21 +267,79 @@ def steps_table(
     the actor's default action from the params (what the environment received). ``info`` is
     the environment's info as JSON text, when the decoder reads it from observations.
     """
+    wanted = _wanted(columns)
+    if not len(record.actors) or samples.num_rows == 0:
+        return pa.schema([STEPS_SCHEMA.field(c) for c in wanted]).empty_table()
+    group = StepGroup([record], samples, [samples.num_rows], decoder, [default_actions])
+    return _steps(group, wanted, alone=True)
+
+
+class Ungroupable(Exception):
+    """Some trials of a :class:`StepGroup` would not come out as they do read alone."""
+
+    def __init__(self, trials: Sequence[int] | None = None) -> None:
+        super().__init__(trials)
+        #: their positions in the group (None: the group as a whole)
+        self.trials = trials
+
+
+class StepGroup:
+    """Trials of the same actor count whose decoders decode alike, their samples one after
+    the other (``counts``: each trial's samples), turned into steps together."""
+
+    def __init__(
+        self,
+        records: Sequence[TrialRecord],
+        samples: pa.Table,
+        counts: Sequence[int],
+        decoder: TrialDecoder | None,
+        default_actions: Sequence[Sequence[bytes | None]],
+    ) -> None:
+        self.records = records
+        self.samples = samples
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.decoder = decoder
+        self.default_actions = default_actions
+
+
+def group_samples(samples: Sequence[pa.Table]) -> pa.Table:
+    """What :func:`group_steps_table` reads of trials' samples, one trial after the other,
+    each column in one piece (not one per trial)."""
+    return pa.concat_tables([t.select(_STEP_INPUTS) for t in samples]).combine_chunks()
+
+
+def group_steps_table(group: StepGroup) -> pa.Table:
+    """The steps of every trial of ``group``, trial after trial: the rows each would have if
+    read alone (:func:`steps_table`). Raises :class:`Ungroupable` naming the trials for which
+    that would not hold (an out-of-sync sample, a column with nothing to decode), or for the
+    whole group (a decoder failure, actors decoding to different types)."""
+    return _steps(group, list(STEPS_SCHEMA.names), alone=False)
+
+
+def _wanted(columns: Sequence[str] | None) -> list[str]:
     wanted = list(STEPS_SCHEMA.names if columns is None else columns)
     unknown = [c for c in wanted if c not in STEPS_SCHEMA.names]
     if unknown:
         raise ValueError(f"unknown steps column(s) {unknown}; the columns are {STEPS_SCHEMA.names}")
-    n = len(record.actors)
-    rows_in = samples.num_rows
-    if n == 0 or rows_in == 0:
-        return pa.schema([STEPS_SCHEMA.field(c) for c in wanted]).empty_table()
+    return wanted
+
+
+def _steps(group: StepGroup, wanted: list[str], *, alone: bool) -> pa.Table | dict[str, pd.Series]:
+    """:func:`steps_table` of a group (``alone``: of one trial, which decoding failures only
+    warn about)."""
+    records = group.records
+    n = len(records[0].actors)
+    rows_in = group.samples.num_rows
     # Columns stay chunked (one chunk per stored chunk): where a stored column already is the
     # output (one actor, no out-of-sync sample) it is handed to pandas without a copy.
-    t = samples.select(_STEP_INPUTS)
+    t = group.samples.select(_STEP_INPUTS)
     oos = t.column("out_of_sync").to_numpy().astype(bool)
+    trial_of_sample = None if alone else np.repeat(np.arange(len(records)), group.counts)
     keep = ~oos
     folded = None
     if oos.any():
+        if not alone:  # each trial's ticks are its own: folded trial by trial
+            raise Ungroupable(np.unique(trial_of_sample[oos]).tolist())
         folded = pc.list_flatten(t.column("rewards")).to_numpy(zero_copy_only=False).reshape(rows_in, n).copy()
         _fold_out_of_sync(t.column("tick_id").to_numpy(), oos, folded, keep)
     rows = np.flatnonzero(keep)
@@ -290,12 +348,17 @@ def steps_table(
     direct = all_rows and n == 1  # stored per-sample columns are the per-row output
     sample_idx = np.repeat(rows, n)
     actor_idx = np.tile(np.arange(n, dtype=np.int64), len(rows))
+    # each row's (trial, actor) among every trial's actors
+    trial_actor = actor_idx if trial_of_sample is None else trial_of_sample[sample_idx] * n + actor_idx
 
     def per_row(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         return column if direct else pc.take(column, pa.array(sample_idx))
 
     def per_actor(flat: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         return flat if all_rows else pc.take(flat, pa.array(sample_idx * n + actor_idx))
+
+    def of_trial_actor(values: list[Any], value_type: pa.DataType) -> pa.Array:
+        return pc.take(pa.array(values, value_type), pa.array(trial_actor))
 
     def observation() -> pa.ChunkedArray | pa.Array:
         """observations[observation_map[actor]] of the sample"""
@@ -324,31 +387,36 @@ def steps_table(
 
     def action(codes: np.ndarray) -> pa.ChunkedArray | pa.Array:
         out = per_actor(pc.list_flatten(t.column("actions")))
-        if default_actions and (codes == 1).any():
-            defaults = pa.array(list(default_actions) + [None] * (n - len(default_actions)), pa.binary())
+        if any(group.default_actions) and (codes == 1).any():
+            defaults = [d for given in group.default_actions for d in (list(given) + [None] * n)[:n]]
             fill = pa.array((codes == 1) & out.is_null().to_numpy(zero_copy_only=False))
-            out = pc.if_else(fill, pc.take(defaults, pa.array(actor_idx)), out)
+            out = pc.if_else(fill, of_trial_actor(defaults, pa.binary()), out)
         return out
 
     def decoded(column: Any, what: str) -> Any:
-        fn = getattr(decoder, f"decode_{what}", None)
+        fn = getattr(group.decoder, f"decode_{what}", None)
         if fn is None:
             return column if what != "infos" else pa.nulls(count, pa.string())
-        return _decode(column, actor_idx, n, fn, what, record)
+        if not alone:
+            _check_present(column, trial_of_sample[sample_idx])
+        return _decode(column, actor_idx, n, fn, what, records[0] if alone else None)
 
     out: dict[str, Any] = {}
     raw_observation = observation() if {"observation", "info"} & set(wanted) else None
     codes = status() if {"action", "action_status"} & set(wanted) else None
     for name in wanted:
         if name == "trial_id":
-            out[name] = pa.repeat(pa.scalar(record.trial_id, pa.string()), count)
+            if trial_of_sample is None:
+                out[name] = pa.repeat(pa.scalar(records[0].trial_id, pa.string()), count)
+            else:
+                out[name] = pc.take(pa.array([r.trial_id for r in records], pa.string()), pa.array(trial_actor // n))
         elif name in ("tick", "timestamp", "events"):
             value = per_row(t.column({"tick": "tick_id"}.get(name, name)))
             out[name] = value.cast(_TS) if name == "timestamp" else value
         elif name == "state":
             out[name] = _state_names(per_row(t.column("state")).to_numpy().astype(np.int64))
         elif name == "actor":
-            out[name] = pc.take(pa.array([a.name for a in record.actors], pa.string()), pa.array(actor_idx))
+            out[name] = of_trial_actor([a.name for r in records for a in r.actors], pa.string())
         elif name == "observation":
             out[name] = decoded(raw_observation, "observations")
         elif name == "info":
@@ -363,11 +431,22 @@ def steps_table(
                 per_actor(flat) if folded is None else pa.array(folded[rows].ravel(), pa.float32(), from_pandas=True)
             )
     if any(isinstance(v, list) for v in out.values()):
+        if not alone:
+            raise Ungroupable()
         return {
             k: pd.Series(v, dtype=object) if isinstance(v, list) else pd.Series(pd.arrays.ArrowExtensionArray(v))
             for k, v in out.items()
         }
     return pa.table(out)
+
+
+def _check_present(column: pa.Array | pa.ChunkedArray, row_trial: np.ndarray) -> None:
+    """A trial read alone leaves a column with no value to decode as raw bytes: such trials
+    are not decoded with others."""
+    present = ~column.is_null().to_numpy(zero_copy_only=False)
+    found = np.bincount(row_trial[present], minlength=int(row_trial.max()) + 1)
+    if not found.all():
+        raise Ungroupable(np.flatnonzero(found == 0).tolist())
 
 
 def _fold_out_of_sync(ticks: np.ndarray, oos: np.ndarray, rewards: np.ndarray, keep: np.ndarray) -> None:
@@ -395,11 +474,13 @@ def _decode(
     n: int,
     fn: Callable[[int, pa.BinaryArray], pa.Array],
     what: str,
-    record: TrialRecord,
+    record: TrialRecord | None,
 ) -> pa.Array | list:
     """Decode a binary column actor by actor and put the values back in row order.
 
     Returns a Python list when actors decode to different Arrow types (pandas object column).
+    A failure leaves the column raw with a warning naming ``record``'s trial (None: the column
+    is a group's, see :class:`Ungroupable`).
     """
     present = ~column.is_null().to_numpy(zero_copy_only=False)
     pieces: list[pa.Array] = []
@@ -421,9 +502,11 @@ def _decode(
             pieces.append(out)
             positions.append(pos)
     except Exception as exc:
+        if record is None:
+            raise Ungroupable() from exc
         warnings.warn(
             f"trial {record.trial_id}: decoding {what} failed ({exc}); the column is left as raw bytes",
-            stacklevel=6,  # the caller of Datastore.steps()
+            stacklevel=9,  # the caller of Datastore.steps()
         )
         return column
     if not pieces:

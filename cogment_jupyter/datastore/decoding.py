@@ -9,7 +9,7 @@ for a decoder built from the trial's params; without one, the columns stay raw b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # naming a decoder factory needs no Arrow
@@ -26,12 +26,24 @@ class TrialDecoder(Protocol):
 
     ``contents`` holds only present values (no nulls); return an array of the same length.
     A decoder may also have ``decode_infos(actor_index, contents)``: the environment's info
-    of each observation as JSON text (``steps()``'s ``info`` column; null where none).
+    of each observation as JSON text (``steps()``'s ``info`` column; null where none), and a
+    ``decoding_key``: decoders of the same type and key decode every column alike, so the
+    trials they serve are decoded together (see :func:`decoding_key`).
     """
 
     def decode_observations(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array: ...
 
     def decode_actions(self, actor_index: int, contents: pa.BinaryArray) -> pa.Array: ...
+
+
+def decoding_key(decoder: TrialDecoder | None) -> Hashable:
+    """Trials whose decoders give equal keys have their columns decoded in one pass: the
+    decoder's type and its own ``decoding_key``, or the decoder itself when it has none (a
+    factory handing the same decoder to many trials)."""
+    if decoder is None:
+        return None
+    key = getattr(decoder, "decoding_key", None)
+    return (type(decoder), key) if key is not None else ("decoder", id(decoder))
 
 
 DecoderFactory = Callable[["TrialParams"], "TrialDecoder | None"]
