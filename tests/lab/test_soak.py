@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.access import ROOT
 
 TRIALS = 20_000
@@ -24,6 +26,7 @@ WARM_UP = 2000
 ALLOWANCE = 1.0
 
 
+@pytest.mark.timeout(600)  # ~35 s on a quiet machine; a loaded one takes several times that
 def test_memory_stays_flat_over_thousands_of_back_to_back_trials(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "tests.lab.soak_child", str(tmp_path / "store"), str(TRIALS)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
