@@ -243,8 +243,16 @@ class InProcessDatalog(DatalogConnection):
             raise self._handle.error
 
     async def close(self) -> None:
+        closing = self.close_now()
+        if closing is not None:
+            await asyncio.shield(closing)  # (a batch's waiters share one future)
+            self._check()
+
+    def close_now(self) -> asyncio.Future[None] | None:
         if self._handle is None or self._recorder is None or self._closed:
-            return
+            return None
         self._closed = True
-        await asyncio.shield(self._recorder.close(self._handle))  # (a batch's waiters share one future)
+        return self._recorder.close(self._handle)
+
+    def check_closed(self) -> None:
         self._check()

@@ -14,6 +14,7 @@ live on other threads hop in with ``loop.call_soon_threadsafe``).
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,16 @@ class DatalogConnection(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Flush what is queued and close the stream."""
+
+    def close_now(self) -> asyncio.Future[None] | None:
+        """Close at once, from the engine's loop, if this datalog can without waiting: then
+        returns what resolves once everything queued is stored (several trials' closes may
+        share it; :meth:`check_closed` then raises what kept the trial from being recorded
+        completely). None: the engine awaits :meth:`close`."""
+        return None
+
+    def check_closed(self) -> None:
+        """After :meth:`close_now` resolved: raise the error that kept the trial from being recorded completely."""
 
 
 class ClientActorConnection(ActorConnection):

@@ -55,6 +55,53 @@ class _Endpoints:
     datalog: str
 
 
+#: an actor slot's fields from the params but its config and connection: index, name, class,
+#: implementation, whether it has a config, optional, default action, timeouts (initial, response)
+_SlotFields = tuple[int, str, str, str, bool, bool, "bytes | None", float, float]
+
+
+def _slot_fields(params: TrialParams) -> list[_SlotFields]:
+    return [
+        (
+            index,
+            actor.name,
+            actor.actor_class,
+            actor.implementation,
+            actor.HasField("config"),
+            actor.optional,
+            actor.default_action.content if actor.HasField("default_action") else None,
+            actor.initial_connection_timeout,
+            actor.response_timeout,
+        )
+        for index, actor in enumerate(params.actors)
+    ]
+
+
+class TrialBlueprint:
+    """The trials of one batch, their seeds apart: params checked and endpoints resolved once
+    (:meth:`Orchestrator.blueprint`)."""
+
+    __slots__ = ("_endpoints", "_orchestrator", "_slots")
+
+    def __init__(self, orchestrator: Orchestrator, endpoints: _Endpoints, slots: list[_SlotFields]) -> None:
+        self._orchestrator = orchestrator
+        self._endpoints = endpoints
+        self._slots = slots
+
+    def open(self, trial_id: str, user_id: str, params: TrialParams) -> Trial | None:
+        """:meth:`Orchestrator.open_trial` of ``params`` (the blueprint's, seeds apart, which the
+        trial now owns: they are not copied) as ``trial_id``, without waiting; None if the id is taken."""
+        orchestrator = self._orchestrator
+        trial_id = orchestrator._claim(trial_id)  # type: ignore[assignment]
+        if trial_id is None:
+            return None
+        if not params.environment.name:
+            params.environment.name = DEFAULT_ENV_NAME
+        trial = orchestrator._build_trial(trial_id, user_id, params, self._endpoints, self._slots)
+        orchestrator._configure(trial)
+        return trial
+
+
 @dataclass(frozen=True, slots=True)
 class TrialEvent:
     """One state transition, as seen by watchers."""
@@ -158,17 +205,9 @@ class Orchestrator:
     ) -> Trial | None:
         """:meth:`start_trial`, but the caller drives the trial (:meth:`Trial.run`, in its own
         task: a batch running trials back to back); None if the requested id is taken."""
-        if self._closed:
-            raise OrchestratorError("The orchestrator is shutting down")
-        if trial_id_requested and (problem := trial_id_problem(trial_id_requested)) is not None:
-            raise InvalidTrialId(problem)
-        trial_id = trial_id_requested or new_trial_id()
-        if trial_id in self.trials or trial_id in self._reserved:
-            log.warning("Trial id [%s] already exists", trial_id)
+        trial_id = self._claim(trial_id_requested)
+        if trial_id is None:
             return None
-        self._nb_starts += 1
-        if self._nb_starts % self.gc_frequency == 0:
-            self.collect_garbage()
         self._reserved.add(trial_id)
         try:
             if params is not None:
@@ -180,15 +219,47 @@ class Orchestrator:
                 final.environment.name = DEFAULT_ENV_NAME
             _validate(final)
             endpoints = await self._resolve_endpoints(final)
-            trial = self._build_trial(trial_id, user_id, final, endpoints)
+            trial = self._build_trial(trial_id, user_id, final, endpoints, _slot_fields(final))
         finally:
             self._reserved.discard(trial_id)
+        self._configure(trial)
+        return trial
+
+    async def blueprint(self, params: TrialParams) -> TrialBlueprint:
+        """What every trial of ``params`` shares, their seeds apart: checked and resolved once,
+        for a batch to open each of its trials without waiting (:meth:`TrialBlueprint.open`)."""
+        if self._closed:
+            raise OrchestratorError("The orchestrator is shutting down")
+        final = TrialParams()
+        final.CopyFrom(params)
+        if not final.environment.name:
+            final.environment.name = DEFAULT_ENV_NAME
+        _validate(final)
+        return TrialBlueprint(self, await self._resolve_endpoints(final), _slot_fields(final))
+
+    def _claim(self, trial_id_requested: str) -> str | None:
+        """The id of a trial about to be opened (None: the requested one is taken), counted
+        as a start; refused while shutting down or when the id could not reach the trial's components."""
+        if self._closed:
+            raise OrchestratorError("The orchestrator is shutting down")
+        if trial_id_requested and (problem := trial_id_problem(trial_id_requested)) is not None:
+            raise InvalidTrialId(problem)
+        trial_id = trial_id_requested or new_trial_id()
+        if trial_id in self.trials or trial_id in self._reserved:
+            log.warning("Trial id [%s] already exists", trial_id)
+            return None
+        self._nb_starts += 1
+        if self._nb_starts % self.gc_frequency == 0:
+            self.collect_garbage()
+        return trial_id
+
+    @staticmethod
+    def _configure(trial: Trial) -> None:
         try:
-            await trial.configure()
+            trial.configure()
         except Exception as error:
             trial.hard_terminate(f"Failed to configure: {error}")
-            raise OrchestratorError(f"Failed to configure trial [{trial_id}]: {error}") from error
-        return trial
+            raise OrchestratorError(f"Failed to configure trial [{trial.id}]: {error}") from error
 
     async def _params_from_hooks(self, trial_id: str, user_id: str, config: bytes | None) -> TrialParams:
         params = TrialParams()
@@ -241,26 +312,40 @@ class Orchestrator:
             resolved.datalog.endpoint = endpoints.datalog
         return resolved
 
-    def _build_trial(self, trial_id: str, user_id: str, params: TrialParams, endpoints: _Endpoints) -> Trial:
-        environment = self.factory.environment(trial_id, endpoints.environment, params.environment.implementation)
-        slots = [
+    def _build_trial(
+        self, trial_id: str, user_id: str, params: TrialParams, endpoints: _Endpoints, slots: list[_SlotFields]
+    ) -> Trial:
+        factory = self.factory
+        environment = factory.environment(trial_id, endpoints.environment, params.environment.implementation)
+        configs = params.actors
+        actors = [
             ActorSlot(
-                index=index,
-                name=actor.name,
-                actor_class=actor.actor_class,
-                implementation=actor.implementation,
-                config=actor.config.content if actor.HasField("config") else None,
-                optional=actor.optional,
-                default_action=actor.default_action.content if actor.HasField("default_action") else None,
-                initial_connection_timeout=actor.initial_connection_timeout,
-                response_timeout=actor.response_timeout,
-                connection=self.factory.actor(trial_id, endpoints.actors[index], actor.implementation),
+                index,
+                name,
+                actor_class,
+                implementation,
+                configs[index].config.content if has_config else None,
+                optional,
+                default_action,
+                initial_connection_timeout,
+                response_timeout,
+                factory.actor(trial_id, endpoints.actors[index], implementation),
             )
-            for index, actor in enumerate(params.actors)
+            for (
+                index,
+                name,
+                actor_class,
+                implementation,
+                has_config,
+                optional,
+                default_action,
+                initial_connection_timeout,
+                response_timeout,
+            ) in slots
         ]
-        datalog = self.factory.datalog(trial_id, endpoints.datalog) if endpoints.datalog else None
+        datalog = factory.datalog(trial_id, endpoints.datalog) if endpoints.datalog else None
         return Trial(
-            trial_id, user_id, params, environment, slots, datalog, self._on_state, fused_ticks=self.fused_ticks
+            trial_id, user_id, params, environment, actors, datalog, self._on_state, fused_ticks=self.fused_ticks
         )
 
     # ----------------------------------------------------------------- other requests

@@ -229,7 +229,8 @@ class Trial:
         self._loop = asyncio.get_running_loop()
         self._driver: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
-        self._datalog_closing: asyncio.Task[None] | None = None
+        #: the datalog's close: a task awaiting it, or what resolves once the record is committed
+        self._datalog_closing: asyncio.Future[None] | None = None
         self._datalog_starting: asyncio.Task[None] | None = None
         self._datalog_backlog: list[Sample] | None = None
         self._by_name = {slot.name: slot for slot in self.actors}
@@ -255,8 +256,11 @@ class Trial:
     async def wait_recorded(self) -> None:
         """Until the trial ended and its datalog has taken every sample."""
         await self._ended.wait()
-        if self._datalog_closing is not None:
-            await asyncio.shield(self._datalog_closing)
+        closing = self._datalog_closing
+        if closing is not None:
+            await asyncio.shield(closing)
+            if not isinstance(closing, asyncio.Task):
+                self._datalog_closed()  # (its callback may not have run yet)
 
     def set_state(self, state: TrialState) -> None:
         if state == self.state:
@@ -266,7 +270,7 @@ class Trial:
             self.ended_ns = now_ns()
         self._on_state(self)
 
-    async def configure(self) -> None:
+    def configure(self) -> None:
         """Open the datalog and create sample 0; then the trial is PENDING (§3)."""
         if self.datalog is not None and not self.datalog.start_now(self.id, self.user_id, self.params):
             # the trial does not wait for its datalog: samples wait in a backlog until it is open
@@ -854,17 +858,44 @@ class Trial:
         if backlog and self.datalog is not None:
             self.datalog.add(backlog)
 
+    def _close_datalog_now(self) -> None:
+        """Close the datalog as the trial ends: at once when it can (the trial then only follows
+        when its record is committed), else in a task."""
+        datalog = self.datalog
+        closing = datalog.close_now() if datalog is not None and self._datalog_starting is None else None
+        if closing is None:
+            self._datalog_closing = self._loop.create_task(self._close_datalog())
+        else:
+            self._datalog_closing = closing
+            closing.add_done_callback(self._datalog_closed)
+
+    def _datalog_closed(self, _: object = None) -> None:
+        """The record of a datalog closed at once is committed (idempotent)."""
+        datalog = self.datalog
+        if datalog is None:
+            return
+        try:
+            datalog.check_closed()
+        except Exception as error:
+            self._record_incomplete(error)
+        finally:
+            self.datalog = self._datalog_closing = None
+
     async def _close_datalog(self) -> None:
         try:
             datalog = await self.open_datalog()
             if datalog is not None:
                 await datalog.close()
-        except Exception as error:  # the record is incomplete (a full disk...): the trial says so
-            log.warning("Trial [%s] is not recorded completely: %s", self.id, error)
-            self.errors.append(f"datalog: the trial is not recorded completely: {error}")
+        except Exception as error:
+            self._record_incomplete(error)
         finally:
             # what is left of an ended trial is kept a while by the orchestrator, keep it light
             self.datalog = self._datalog_starting = self._datalog_closing = None
+
+    def _record_incomplete(self, error: Exception) -> None:
+        """The record is incomplete (a full disk...): the trial says so."""
+        log.warning("Trial [%s] is not recorded completely: %s", self.id, error)
+        self.errors.append(f"datalog: the trial is not recorded completely: {error}")
 
     def _push_samples(self) -> None:
         """Send the oldest samples while ``nb_buffered_ticks`` or more are buffered (§10)."""
@@ -902,7 +933,7 @@ class Trial:
             if remaining:
                 remaining[-1].state = TrialState.ENDED
                 self._log(remaining)
-            self._datalog_closing = self._loop.create_task(self._close_datalog())
+            self._close_datalog_now()
         else:
             # keep only the current sample for GetTrialInfo's latest observation
             while len(self._samples) > 1:

@@ -1,4 +1,10 @@
-"""A batch of trials, ``concurrency`` at a time, started from the lab's loop; an interrupt stops it.
+"""A batch of trials started from the lab's loop (``run_trials``); an interrupt stops it.
+
+One base keeps what every batch does: the handles in order, the records of its trials held
+together until the last one ended, a bound on the ended trials still being written, stopping
+and its summary. Two drivers run the trials: :class:`TaskBatch`, ``concurrency`` at a time,
+each in a task of its own; :class:`~cogment_jupyter.lab.inline_batch.InlineBatch`, one after
+the other in the batch's one task (in-process synchronous trials).
 
 Stopping starts no new trial and cancels the running ones (:mod:`cogment_jupyter.lab.interrupts`);
 the batch then ends as soon as they are recorded.
@@ -8,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.engine.records import INTERRUPTED
@@ -24,78 +31,97 @@ RunTrial = Callable[["TrialHandle", Any, Callable[[], None]], Awaitable[None]]
 #: have the records of the trials to come batched together; returns what ends that
 HoldRecords = Callable[[], Callable[[], None]]
 
+#: ended trials still being written at most (32 per concurrent trial, if more): a slow disk
+#: cannot pile up samples
+UNRECORDED = 256
 
-class TrialBatch:
-    """``n`` trials, at most ``concurrency`` running and a bounded number still being recorded."""
+
+class TrialBatch(ABC):
+    """``n`` trials and their handles, a bounded number of them still being recorded."""
 
     def __init__(
         self,
         n: int,
-        concurrency: int,
         new_trial: NewTrial,
-        run_trial: RunTrial,
         bar: Any = None,
         hold_records: HoldRecords | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.n = n
         self.handles: list[TrialHandle] = []
         self.stopped = False
         #: the ids of the trials that were running when the batch stopped (cancelled)
         self.cancelled: list[str] = []
-        self._new_trial = new_trial
-        self._run_trial = run_trial
         self.bar = bar
-        self._concurrency = concurrency
+        self._new_trial = new_trial
         self._hold_records = hold_records
-        self._tasks: list[asyncio.Task[None]] = []
+        self._bound = max(UNRECORDED, 32 * concurrency)
+        self._unrecorded: asyncio.Semaphore | None = None
         self._starter: asyncio.Task[None] | None = None
 
     async def run(self) -> list[TrialHandle]:
+        self._unrecorded = asyncio.Semaphore(self._bound)
         self._starter = asyncio.get_running_loop().create_task(self._start_all())
         try:
-            await self._starter
+            # (shielded: cancelling the caller is not stopping the batch, which ends its
+            # running trials as interrupted; see stop())
+            await asyncio.shield(self._starter)
         except asyncio.CancelledError:
-            if not self.stopped:  # the batch itself was cancelled (an awaiting cell stopped)
+            if not self.stopped:  # the batch itself was cancelled (the lab's loop is closing)
+                self._abandon()
                 raise
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.wait([self._starter])
+        await self._drain()
         return self.handles
 
-    async def _start_all(self) -> None:
-        slots = asyncio.Semaphore(self._concurrency)
-        # ended trials still being written: bounded, so a slow disk cannot pile up samples
-        unrecorded = asyncio.Semaphore(max(256, 32 * self._concurrency))
+    def _next(self, i: int) -> tuple[TrialHandle, Any]:
+        """Trial ``i``'s handle (kept in order) and params."""
+        made = self._new_trial(i)
+        self.handles.append(made[0])
+        return made
 
-        async def one(handle: TrialHandle, params: Any) -> None:
-            try:
-                await self._run_trial(handle, params, slots.release)
-            finally:
-                unrecorded.release()
-                if self.bar is not None:
-                    self.bar.update(1)
-
-        loop = asyncio.get_running_loop()
-        # the trials' records are written together, many to a transaction, until the last one ended
+    @contextlib.contextmanager
+    def _records_held(self) -> Iterator[None]:
+        """The trials' records are written together, many to a transaction, until the last one ended."""
         release = self._hold_records() if self._hold_records is not None else None
         try:
-            for i in range(self.n):
-                await unrecorded.acquire()
-                await slots.acquire()
-                handle, params = self._new_trial(i)
-                self.handles.append(handle)
-                self._tasks.append(loop.create_task(one(handle, params)))
-            for _ in range(self._concurrency):  # every trial has ended
-                await slots.acquire()
+            yield
         finally:
             if release is not None:
                 release()
+
+    async def _reserve(self) -> None:
+        """Wait until fewer than the bound of ended trials are still being written."""
+        await self._unrecorded.acquire()  # type: ignore[union-attr]
+
+    def _recorded(self) -> None:
+        """A trial of the batch is over and recorded (or could not run)."""
+        self._unrecorded.release()  # type: ignore[union-attr]
+        if self.bar is not None:
+            self.bar.update(1)
+
+    @abstractmethod
+    async def _start_all(self) -> None:
+        """Start (and, for some drivers, run) every trial, until they all ended or the batch stopped."""
+
+    @abstractmethod
+    async def _drain(self) -> None:
+        """Wait until every started trial is over and recorded."""
+
+    def _halt(self) -> None:
+        """The batch stops: start no other trial."""
+
+    def _abandon(self) -> None:
+        """The batch is cancelled as a whole (its loop closes): stop what it runs itself."""
+        if self._starter is not None:
+            self._starter.cancel()
 
     def stop(self, cancel: Callable[[list[str]], None]) -> None:
         """On the lab's loop: start no more trials, and ``cancel`` the ids of those still running."""
         if self.stopped:
             return
         self.stopped = True
-        if self._starter is not None:
-            self._starter.cancel()
+        self._halt()
         self.cancelled = [h.id for h in self.handles if not h.ended]
         if self.cancelled:
             cancel(self.cancelled)
@@ -112,6 +138,50 @@ class TrialBatch:
             verb = "was" if stopped == 1 else "were"
             line += f"; {stopped:,} running {verb} cancelled (their steps so far are recorded)"
         return line
+
+
+class TaskBatch(TrialBatch):
+    """Trials ``concurrency`` at a time, each in a task of its own (``run_trial``)."""
+
+    def __init__(
+        self,
+        n: int,
+        concurrency: int,
+        new_trial: NewTrial,
+        run_trial: RunTrial,
+        bar: Any = None,
+        hold_records: HoldRecords | None = None,
+    ) -> None:
+        super().__init__(n, new_trial, bar, hold_records, concurrency)
+        self._concurrency = concurrency
+        self._run_trial = run_trial
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _start_all(self) -> None:
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def one(handle: TrialHandle, params: Any) -> None:
+            try:
+                await self._run_trial(handle, params, slots.release)
+            finally:
+                self._recorded()
+
+        loop = asyncio.get_running_loop()
+        with self._records_held():
+            for i in range(self.n):
+                await self._reserve()
+                await slots.acquire()
+                handle, params = self._next(i)
+                self._tasks.append(loop.create_task(one(handle, params)))
+            for _ in range(self._concurrency):  # every trial has ended
+                await slots.acquire()
+
+    async def _drain(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _halt(self) -> None:
+        if self._starter is not None:
+            self._starter.cancel()  # (waiting for a slot: the running trials are cancelled by id)
 
 
 def close_quietly(bar: Any) -> None:

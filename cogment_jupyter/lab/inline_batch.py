@@ -6,9 +6,13 @@ answer from inside the engine's calls, its datalog takes rows without waiting. R
 tasks only take turns: every trial then costs a task, wake-ups of the loop and the futures a
 batch waits on (a few percent of a short CartPole trial: ``docs/decisions/inline-batches.md``).
 Here the batch's one task opens each trial with the orchestrator and runs it to its end
-(``Trial.run``), then the next. Each trial is still a whole Cogment trial of this lab's orchestrator (its id, params,
-states, watchers, handle, record): only who drives it changes, so it behaves and is recorded
-exactly as it would be in a task of its own (``tests/lab/test_inline_batch.py`` runs both).
+(``Trial.run``), then the next. What every trial of the batch shares (its params but the
+seeds, checked; where its parts are) is made once, as the orchestrator's
+:class:`~cogment_jupyter.engine.orchestrator.TrialBlueprint`, from which each trial is
+opened without waiting for anything. Each trial is still a whole Cogment trial of this lab's
+orchestrator (its id, params, states, watchers, handle, record): only who drives it changes,
+so it behaves and is recorded exactly as it would be in a task of its own
+(``tests/lab/test_inline_batch.py`` runs both).
 
 The batch yields to the loop between trials as often as a tick loop does
 (:class:`~cogment_jupyter.engine.ticks.Pacer`), so a person playing in the same lab, a stop
@@ -32,8 +36,11 @@ if TYPE_CHECKING:
     from cogment_jupyter.proto.common_pb2 import TrialParams
     from cogment_jupyter.transport.inprocess import InProcessServices
 
-#: open a trial with the orchestrator for a handle and its params (the handle attached to it)
-OpenTrial = Callable[["TrialHandle", Any], Awaitable["Trial"]]
+#: open a trial with the orchestrator for a handle and its params (the handle attached to it);
+#: raises when the orchestrator refuses it
+OpenTrial = Callable[["TrialHandle", Any], "Trial"]
+#: what opens the batch's trials, made once for the batch
+PrepareTrials = Callable[[], Awaitable[OpenTrial]]
 #: the trial of a handle is over and recorded (``error``: it could not run, and why)
 FinishTrial = Callable[["TrialHandle", "Exception | None"], None]
 
@@ -62,60 +69,45 @@ class InlineBatch(TrialBatch):
         self,
         n: int,
         new_trial: NewTrial,
-        open_trial: OpenTrial,
+        prepare: PrepareTrials,
         finish_trial: FinishTrial,
         bar: Any = None,
         hold_records: HoldRecords | None = None,
     ) -> None:
-        super().__init__(n, 1, new_trial, _not_used, bar, hold_records)
-        self._open_trial = open_trial
+        super().__init__(n, new_trial, bar, hold_records)
+        self._prepare = prepare
         self._finish_trial = finish_trial
         #: ended trials whose records are not committed yet, in order (None: the batch is over)
         self._ended: asyncio.Queue[tuple[TrialHandle, Trial | None] | None] = asyncio.Queue()
-        #: ended trials still being written: bounded, so a slow disk cannot pile up samples
-        self._unrecorded = asyncio.Semaphore(256)
-
-    async def run(self) -> list[TrialHandle]:
-        loop = asyncio.get_running_loop()
-        finisher = loop.create_task(self._finish_recorded())
-        self._starter = loop.create_task(self._start_all())
-        try:
-            # (shielded: cancelling the caller must not cancel the trial the task is running;
-            # stop() ends it as an interrupt and the task then starts no other)
-            await asyncio.shield(self._starter)
-        except asyncio.CancelledError:
-            if not self.stopped:  # the lab's loop is closing
-                self._starter.cancel()
-                finisher.cancel()
-                raise
-            await asyncio.wait([self._starter])
-        await finisher
-        return self.handles
+        self._finisher: asyncio.Task[None] | None = None
 
     async def _start_all(self) -> None:
-        release = self._hold_records() if self._hold_records is not None else None
+        self._finisher = asyncio.get_running_loop().create_task(self._finish_recorded())
+        ended = self._ended
         pacer = Pacer()
         try:
-            for i in range(self.n):
-                await self._unrecorded.acquire()
-                if self.stopped:
-                    break
-                handle, params = self._new_trial(i)
-                self.handles.append(handle)
-                try:
-                    trial = await self._open_trial(handle, params)
-                except Exception as error:  # (refused: the orchestrator is closing, say)
-                    self._finish_trial(handle, error)
-                    self._ended.put_nowait((handle, None))
-                else:
-                    await trial.run()
-                    self._ended.put_nowait((handle, trial))
-                if pacer.due():
-                    await pacer.pause()  # (fairness: anything else on the loop runs)
+            open_trial = await self._prepare()
+        except Exception as error:  # (the orchestrator is closing, say): every trial is refused
+            open_trial = _refuse(error)
+        try:
+            with self._records_held():
+                for i in range(self.n):
+                    await self._reserve()
+                    if self.stopped:
+                        break
+                    handle, params = self._next(i)
+                    try:
+                        trial = open_trial(handle, params)
+                    except Exception as error:  # (refused: the orchestrator is closing, say)
+                        self._finish_trial(handle, error)
+                        ended.put_nowait((handle, None))
+                    else:
+                        await trial.run()
+                        ended.put_nowait((handle, trial))
+                    if pacer.due():
+                        await pacer.pause()  # (fairness: anything else on the loop runs)
         finally:
-            self._ended.put_nowait(None)
-            if release is not None:
-                release()
+            ended.put_nowait(None)
 
     async def _finish_recorded(self) -> None:
         """Finish each trial's handle once its record is committed, in the batch's order."""
@@ -124,19 +116,20 @@ class InlineBatch(TrialBatch):
             if trial is not None:
                 await trial.wait_recorded()
                 self._finish_trial(handle, None)
-            self._unrecorded.release()
-            if self.bar is not None:
-                self.bar.update(1)
+            self._recorded()
 
-    def stop(self, cancel: Callable[[list[str]], None]) -> None:
-        """On the lab's loop: start no more trials, and ``cancel`` the one running."""
-        if self.stopped:
-            return
-        self.stopped = True
-        self.cancelled = [h.id for h in self.handles if not h.ended]
-        if self.cancelled:
-            cancel(self.cancelled)
+    async def _drain(self) -> None:
+        if self._finisher is not None:
+            await self._finisher
+
+    def _abandon(self) -> None:
+        super()._abandon()
+        if self._finisher is not None:
+            self._finisher.cancel()
 
 
-async def _not_used(handle: TrialHandle, params: Any, on_ended: Callable[[], None]) -> None:
-    raise AssertionError("an inline batch opens and runs its trials itself")
+def _refuse(error: Exception) -> OpenTrial:
+    def refuse(handle: TrialHandle, params: Any) -> Trial:
+        raise error.with_traceback(None)  # (not a traceback longer at each trial)
+
+    return refuse

@@ -9,7 +9,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +17,9 @@ from cogment_jupyter.adapters.base import Actor
 from cogment_jupyter.adapters.trial_codec import FORMAT_KEY
 from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
-from cogment_jupyter.lab.batch import TrialBatch, close_quietly
+from cogment_jupyter.lab.batch import TaskBatch, TrialBatch, close_quietly
 from cogment_jupyter.lab.handles import Handles, TrialHandle
-from cogment_jupyter.lab.inline_batch import InlineBatch, runs_inline
+from cogment_jupyter.lab.inline_batch import InlineBatch, OpenTrial, runs_inline
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.protocols import COGMENT_LAB
 from cogment_jupyter.lab.trial_options import TrialOptions
@@ -193,7 +193,7 @@ class TrialRunner:
         self._over(handle, None)
 
     async def open_here(self, handle: TrialHandle, params: common_pb2.TrialParams) -> Trial:
-        """The trial of ``handle`` on the lab's own orchestrator, for its caller to run (an inline batch)."""
+        """The trial of ``handle`` on the lab's own orchestrator, for its caller to run."""
         assert self._orchestrator is not None
         trial = await self._orchestrator.open_trial(params=params, trial_id_requested=handle.id, user_id=self._user_id)
         if trial is None:
@@ -231,38 +231,55 @@ class TrialRunner:
 
     def submit_batch(self, order: BatchOrder) -> tuple[TrialBatch, concurrent.futures.Future[list[TrialHandle]]]:
         """The batch, running on the lab's loop."""
-        n, env, actors, concurrency, seed, options = (
-            order.n, order.env, order.actors, order.concurrency, order.seed, order.options
-        )  # fmt: skip
         loop_thread = self._loop_thread()
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if order.n < 0:
+            raise ValueError(f"n must be >= 0, got {order.n}")
+        if order.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {order.concurrency}")
         # the params of every trial but their seeds (bad arguments fail here, in the caller)
-        template: common_pb2.TrialParams | None = self._params.make(env, actors, None, options)
+        template: common_pb2.TrialParams | None = self._params.make(order.env, order.actors, None, order.options)
         if template is not None and template.properties.get(FORMAT_KEY) == COGMENT_LAB:
             template = None  # Lab's configs carry their seeds in Lab's own messages: each trial's params made whole
-        bar = _progress(n, f"trials of {env}") if order.progress else None
-
-        def new_trial(i: int) -> tuple[TrialHandle, common_pb2.TrialParams]:
-            trial_seed = new_seed() if seed is None else seed + 1000 * i
-            return self.new_trial(env, actors, trial_seed, None, options, template)
-
-        def run_trial(handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]) -> Any:
-            return self.run(handle, params, on_ended=on_ended)
-
-        if (
-            self._orchestrator is not None
-            and template is not None
-            and runs_inline(template, self._served, self._endpoint)
-        ):
-            batch: TrialBatch = InlineBatch(n, new_trial, self.open_here, self._over, bar, self._hold_records)
+        bar = _progress(order.n, f"trials of {order.env}") if order.progress else None
+        new_trial = functools.partial(self._batch_trial, order, template)
+        batch: TrialBatch
+        inline = template is not None and runs_inline(template, self._served, self._endpoint)
+        if self._orchestrator is not None and inline:
+            prepare = functools.partial(self._inline_opener, template)
+            batch = InlineBatch(order.n, new_trial, prepare, self._over, bar, self._hold_records)
         else:
-            batch = TrialBatch(n, concurrency, new_trial, run_trial, bar, self._hold_records)
+            batch = TaskBatch(order.n, order.concurrency, new_trial, self._run_in_batch, bar, self._hold_records)
         future = loop_thread.submit(batch.run())
         future.add_done_callback(lambda _: close_quietly(bar))
         return batch, future
+
+    def _batch_trial(
+        self, order: BatchOrder, template: common_pb2.TrialParams | None, i: int
+    ) -> tuple[TrialHandle, common_pb2.TrialParams]:
+        """Trial ``i`` of a batch: seeded ``order.seed + 1000 * i`` (fresh without a seed)."""
+        seed = new_seed() if order.seed is None else order.seed + 1000 * i
+        return self.new_trial(order.env, order.actors, seed, None, order.options, template)
+
+    def _run_in_batch(
+        self, handle: TrialHandle, params: common_pb2.TrialParams, on_ended: Callable[[], None]
+    ) -> Awaitable[None]:
+        return self.run(handle, params, on_ended=on_ended)
+
+    async def _inline_opener(self, template: common_pb2.TrialParams) -> OpenTrial:
+        """What opens each trial of an inline batch on the lab's orchestrator, from the
+        blueprint of ``template`` (the batch's params but the seeds)."""
+        assert self._orchestrator is not None
+        blueprint = await self._orchestrator.blueprint(template)
+        user_id = self._user_id
+
+        def open_trial(handle: TrialHandle, params: common_pb2.TrialParams) -> Trial:
+            trial = blueprint.open(handle.id, user_id, params)
+            if trial is None:
+                raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
+            handle.attach(trial)
+            return trial
+
+        return open_trial
 
     def _hold_records(self) -> Callable[[], None]:
         """Have the records of the trials to come written together (``Recorder.hold``); returns

@@ -11,9 +11,11 @@ runs; cancelling the batch stops it. Every test runs on both tick loops
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import gc
 import threading
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -23,8 +25,9 @@ import pytest
 
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
-from cogment_jupyter.engine.records import INTERRUPTED, TrialState
+from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
 from cogment_jupyter.lab.inline_batch import runs_inline
+from tests.mounts import fill, tmpfs
 from tests.waiting import wait_for
 
 SPEC = AgentSpec(gym.spaces.Box(-100, 100, (2,), np.float32), gym.spaces.Discrete(2))
@@ -80,6 +83,64 @@ class Picky(Actor):
         return int(self.rng.integers(2))
 
 
+class Fragile(Environment):
+    """Trial i (i % 6): 1 raises at its reset, 5 at its first step; the others last 3 steps."""
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return {"gym": SPEC}
+
+    def fork(self) -> Environment:
+        return Fragile()
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        self.i = trial_index(context.seed) % 6
+        self.t = 0
+        if self.i == 1:
+            raise RuntimeError("the reset broke")
+        return StepResult({"gym": np.full(2, self.i, np.float32)})
+
+    def step(self, actions: Any) -> StepResult:
+        self.t += 1
+        if self.i == 5:
+            raise RuntimeError("the first step broke")
+        return StepResult({"gym": np.full(2, self.t, np.float32)}, {"gym": 1.0}, done=self.t >= 3)
+
+
+class FragileActor(Actor):
+    """Trial i (i % 6): 2 raises at its reset, 3 at its first act, 4 answers outside Discrete(2) at once."""
+
+    def fork(self) -> Actor:
+        return FragileActor()
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        self.i = trial_index((context.seed or 0) - 1) % 6
+        if self.i == 2:
+            raise RuntimeError("the actor's reset broke")
+
+    def act(self, observation: Any, frame: Any = None) -> Any:
+        if self.i == 3:
+            raise RuntimeError("the first act broke")
+        return 7 if self.i == 4 else 1
+
+
+class Endless(Environment):
+    """Never ends by itself."""
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return {"gym": SPEC}
+
+    def fork(self) -> Environment:
+        return Endless()
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        return StepResult({"gym": np.zeros(2, np.float32)})
+
+    def step(self, actions: Any) -> StepResult:
+        return StepResult({"gym": np.zeros(2, np.float32)}, {"gym": 0.0})
+
+
 @pytest.fixture
 def lab(tmp_path):
     with Lab(datastore=tmp_path / "store") as lab:
@@ -87,7 +148,14 @@ def lab(tmp_path):
         lab.serve_actor("picky", Picky())
         lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
         lab.serve_actor("random", actors.Random())
+        lab.serve_env("fragile", Fragile())
+        lab.serve_actor("breakable", FragileActor())
+        lab.serve_env("endless", Endless())
         yield lab
+
+
+def outcome(handle: Any) -> tuple[Any, ...]:
+    return (handle.state, handle.tick, handle.end_details, handle.errors)
 
 
 def comparable_steps(lab: Lab, trial_id: str) -> list[dict[str, Any]]:
@@ -154,6 +222,63 @@ def test_an_inline_batch_records_what_trials_run_one_by_one_record(lab):
     assert refused.errors[0].startswith("actor [gym] acted outside its action space at tick [2]: action 7")
     truncated = lab.steps(batch[7].id)  # 7 steps long, cut at max_steps
     assert "Maximum number of steps reached" in truncated[truncated["tick"] == 6]["events"].iloc[0]
+
+
+def test_an_inline_batch_fails_trials_at_their_init_and_first_action_as_trials_run_one_by_one(lab):
+    n = 12
+    batch = lab.run_trials(n, "fragile", "breakable", seed=SEED, progress=False)
+    alone = [lab.start_trial("fragile", "breakable", seed=SEED + 1000 * i).wait(30) for i in range(n)]
+    for ours, theirs in zip(batch, alone, strict=True):
+        assert outcome(ours) == outcome(theirs)
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+    errors = [h.errors[0] if h.errors else None for h in batch[:6]]
+    assert errors[0] is None and batch[0].tick == 3
+    assert errors[1] == "environment [env] failed to initialize: reset failed: RuntimeError: the reset broke"
+    assert errors[2].startswith("actor [gym] failed to initialize: InitError")
+    assert errors[3] == "actor [gym]: RuntimeError: the first act broke"
+    assert errors[4].startswith("actor [gym] acted outside its action space at tick [0]: action 7")
+    assert errors[5] == "environment [env]: RuntimeError: the first step broke"
+    assert [h.errors for h in batch[6:]] == [h.errors for h in batch[:6]]  # (the next 6 alike)
+
+
+def test_a_trial_of_an_inline_batch_terminated_ends_alone_and_the_batch_goes_on(lab):
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    done = pool.submit(lab.run_trials, 3, "endless", "random", progress=False)
+    ended: list[str] = []
+    for _ in range(3):  # each trial runs until terminated, then the next starts
+        running = wait_for(
+            lambda: next((t for t in lab.orchestrator.find([]) if not t.ended and t.id not in ended), None),
+            30,
+            "the next trial of the batch to run",
+        )
+        wait_for(lambda running=running: running.tick_id > 5, 30, "the trial to tick")
+        lab.terminate([running.id])
+        ended.append(running.id)
+    handles = done.result(30)
+    pool.shutdown()
+    assert [h.id for h in handles] == ended
+    assert [(h.state, h.end_details, h.errors) for h in handles] == [("ENDED", EXTERNALLY_REQUESTED, [])] * 3
+    assert all(len(lab.steps(h.id)) == h.tick + 1 for h in handles)
+
+
+def test_trials_of_an_inline_batch_on_a_full_disk_say_they_are_not_recorded(tmp_path):
+    with tmpfs(tmp_path / "disk", "5m") as disk, Lab(datastore=disk / "store") as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1", render=True))  # frames: trials of some size
+        lab.serve_actor("random", actors.Random())
+        assert [h.errors for h in lab.run_trials(2, "cartpole", "random", render=True, progress=False)] == [[], []]
+        filler = fill(disk)
+        deadline = time.monotonic() + 120
+        failed: list[Any] = []
+        while not failed and time.monotonic() < deadline:
+            handles = lab.run_trials(4, "cartpole", "random", render=True, progress=False)
+            failed = [h for h in handles if h.errors]
+        assert failed, "no trial of a batch failed to record on a full disk"
+        message = " ".join(failed[0].errors)
+        assert "datalog: the trial is not recorded completely" in message and "the disk is full" in message, message
+        filler.unlink()
+        after = lab.run_trials(2, "cartpole", "random", render=True, progress=False)
+        assert [h.errors for h in after] == [[], []]
 
 
 def test_watchers_see_every_trial_of_an_inline_batch_change_state(lab):
