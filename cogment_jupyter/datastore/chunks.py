@@ -165,6 +165,13 @@ class ChunkBuilder:
         self.unavailable: list[tuple[int, int]] = []
         self.sources: list[tuple] = []  # SOURCE_TYPE fields
         self.sources_k: list[int] = []  # sample of each source
+        #: the sources of plain ticks, field by field (tick -1, confidence 1, no user data): Arrow
+        #: builds these columns several times faster than structs from tuples
+        self.plain_k: list[int] = []  # sample of each
+        self.plain_numbers: list[int] = []  # index of its reward in the sample
+        self.plain_receivers: list[str] = []
+        self.plain_values: list[float] = []
+        self.plain_senders: list[str] = []
         self.messages: list[tuple] = []  # (sample, *MESSAGE_TYPE fields)
         self.stored: list[tuple[int, bytes]] = []
         #: plain engine records taken since the last other row, written at once by add_rows
@@ -190,8 +197,17 @@ class ChunkBuilder:
         self.actions += other.actions
         self.rewards += other.rewards
         self.sources += other.sources
+        self.plain_numbers += other.plain_numbers
+        self.plain_receivers += other.plain_receivers
+        self.plain_values += other.plain_values
+        self.plain_senders += other.plain_senders
         # rows that name a sample by its index: shifted by the rows already here
-        indices = ((self.no_obs, other.no_obs), (self.no_actions, other.no_actions), (self.sources_k, other.sources_k))
+        indices = (
+            (self.no_obs, other.no_obs),
+            (self.no_actions, other.no_actions),
+            (self.sources_k, other.sources_k),
+            (self.plain_k, other.plain_k),
+        )
         tagged = (
             (self.events, other.events),
             (self.defaults, other.defaults),
@@ -341,11 +357,11 @@ class ChunkBuilder:
                 previous = row
                 numbers.append(number)
         self.rewards += per_actor
-        self.sources_k += [k + row for row in reward_rows]
-        self.sources += [
-            (number, -1, name, value, sender, value, 1.0, None, None)
-            for number, name, value, sender in zip(numbers, rows.names, values, rows.senders, strict=True)
-        ]
+        self.plain_k += [k + row for row in reward_rows] if k else reward_rows
+        self.plain_numbers += numbers
+        self.plain_receivers += rows.names
+        self.plain_values += values
+        self.plain_senders += rows.senders
 
     def add_datalog(self, samples: Iterable[Any]) -> None:
         """``cogmentAPI.DatalogSample`` protobufs (``DatalogSP``)."""
@@ -525,15 +541,46 @@ class ChunkBuilder:
             pa.ListArray.from_arrays(per_actor, pa.array(self.rewards, pa.float32()), type=t("rewards").type),
             _sparse(self.defaults, rows, t("default_actors").type),
             _sparse(self.unavailable, rows, t("unavailable_actors").type),
-            pa.ListArray.from_arrays(
-                _offsets(np.bincount(np.asarray(self.sources_k, dtype=np.int64), minlength=rows)),
-                pa.array(self.sources, SOURCE_TYPE),
-                type=t("reward_sources").type,
-            ),
+            self._reward_sources(rows),
             _sparse(self.messages, rows, t("messages").type),
             pa.array(stored, pa.binary()),
         ]
         return pa.RecordBatch.from_arrays(columns, schema=CHUNK_SCHEMA)
+
+    def _reward_sources(self, rows: int) -> pa.Array:
+        """The ``reward_sources`` column: the general sources (tuples) and those of plain ticks
+        (columns), in sample order (a sample's sources are all of one kind)."""
+        plain_k = np.asarray(self.plain_k, dtype=np.int64)
+        general_k = np.asarray(self.sources_k, dtype=np.int64)
+        parts, ks = [], []
+        if len(general_k) or not len(plain_k):
+            parts.append(pa.array(self.sources, SOURCE_TYPE))
+            ks.append(general_k)
+        if len(plain_k):
+            m = len(plain_k)
+            values = pa.array(self.plain_values, pa.float32())
+            fields = [
+                pa.array(self.plain_numbers, pa.int32()),
+                pa.array(np.full(m, -1, dtype=np.int64)),
+                pa.array(self.plain_receivers, pa.string()),
+                values,
+                pa.array(self.plain_senders, pa.string()),
+                values,
+                pa.array(np.ones(m, dtype=np.float32)),
+                pa.nulls(m, pa.string()),
+                pa.nulls(m, pa.binary()),
+            ]
+            parts.append(pa.StructArray.from_arrays(fields, fields=list(SOURCE_TYPE)))
+            ks.append(plain_k)
+        if len(parts) == 1:
+            values, k = parts[0], ks[0]
+        else:
+            k = np.concatenate(ks)
+            order = np.argsort(k, kind="stable")
+            values, k = pa.concat_arrays(parts).take(pa.array(order)), k[order]
+        return pa.ListArray.from_arrays(
+            _offsets(np.bincount(k, minlength=rows)), values, type=CHUNK_SCHEMA.field("reward_sources").type
+        )
 
 
 def _offsets(counts: np.ndarray) -> pa.Array:
@@ -636,29 +683,75 @@ def stats(batch: pa.RecordBatch | pa.Table, n_actors: int) -> ChunkStats:
 def segment_stats(
     batch: pa.RecordBatch | pa.Table, n_actors: int, bounds: Sequence[tuple[int, int]]
 ) -> list[ChunkStats]:
+    """The stats of rows ``[start, stop)`` of a batch, per segment (see :func:`segment_columns`)."""
+    columns = segment_columns(batch, n_actors, bounds)
+    return [ChunkStats(*values) for values in zip(*columns, strict=True)]
+
+
+@dataclass(slots=True)
+class SegmentColumns:
+    """:class:`ChunkStats` of many segments, field by field (a list each, one item per segment)."""
+
+    samples: list[int]
+    ticks: list[int]
+    last_state: list[int]
+    first_tick_ns: list[int | None]
+    last_ns: list[int | None]
+    ended_ns: list[int | None]
+    returns: list[list[float]]
+    end_details: list[str | None]
+
+    def __iter__(self):
+        return iter(
+            (
+                self.samples,
+                self.ticks,
+                self.last_state,
+                self.first_tick_ns,
+                self.last_ns,
+                self.ended_ns,
+                self.returns,
+                self.end_details,
+            )
+        )
+
+
+def segment_columns(
+    batch: pa.RecordBatch | pa.Table, n_actors: int, bounds: Sequence[tuple[int, int]]
+) -> SegmentColumns:
     """The stats of rows ``[start, stop)`` of a batch, per segment: a batch holding many
     trials' samples is read once, and every segment is summed at once (``reduceat``), not
     with a dozen numpy calls per trial."""
+    count = len(bounds)
+    starts = np.fromiter((start for start, _ in bounds), dtype=np.int64, count=count)
+    stops = np.fromiter((stop for _, stop in bounds), dtype=np.int64, count=count)
+    if count == 0 or not (stops > starts).all():
+        return _with_empty_segments(batch, n_actors, bounds, starts, stops)
     rows = batch.num_rows
-    out = [ChunkStats(0, 0, 0, None, None, None, [0.0] * n_actors) for _ in bounds]
-    spans = [(i, start, stop) for i, (start, stop) in enumerate(bounds) if stop > start]
-    if not spans:
-        return out
     in_sync = ~batch.column("out_of_sync").to_numpy(zero_copy_only=False).astype(bool)
     ts = batch.column("timestamp").to_numpy(zero_copy_only=False)
     states = batch.column("state").to_numpy(zero_copy_only=False)
-    starts = np.array([start for _, start, _ in spans], dtype=np.int64)
-    stops = np.array([stop for _, _, stop in spans], dtype=np.int64)
     # reduceat over [start, stop, start, stop, ...] sums each [start, stop) at the even places;
     # one padding row makes a stop at the end of the batch a valid index
     edges = np.column_stack([starts, stops]).reshape(-1)
     ticks = np.add.reduceat(np.append(in_sync, False).astype(np.int64), edges)[::2].tolist()
     last_ns = np.maximum.reduceat(np.append(ts, 0), edges)[::2].tolist()
-    first_tick_ns = _first_in(np.flatnonzero(in_sync), starts, stops, ts)
+    first_tick_ns, _ = _first_in(np.flatnonzero(in_sync), starts, stops, ts)
     ended_rows = np.flatnonzero(states == TrialState.ENDED)
-    ended_ns = _first_in(ended_rows, starts, stops, ts)
-    events = batch.column("events")
-    with_events = pc.list_value_length(events).fill_null(0).to_numpy(zero_copy_only=False) if len(ended_rows) else None
+    ended_ns, ended_at = _first_in(ended_rows, starts, stops, ts)
+    end_details: list[str | None] = [None] * count
+    if len(ended_rows):
+        events = batch.column("events")
+        with_events = pc.list_value_length(events).fill_null(0).to_numpy(zero_copy_only=False)
+        ends = np.flatnonzero((ended_at >= 0) & (with_events[np.maximum(ended_at, 0)] > 0))
+        # most ENDED rows say only that the environment ended the trial: look closer only if
+        # some event of theirs is a hard termination
+        if (
+            len(ends)
+            and pc.any(pc.starts_with(pc.list_flatten(events.take(ended_at[ends])), FORCED_TERMINATION)).as_py()
+        ):
+            for k in ends.tolist():
+                end_details[k] = _forced_end(events[int(ended_at[k])].as_py())
     last_state = states[stops - 1].tolist()
     if n_actors:
         flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -666,38 +759,57 @@ def segment_stats(
         with np.errstate(over="ignore"):  # an infinite reward makes an infinite return, as it should
             returns = np.add.reduceat(np.vstack([rewards, np.zeros((1, n_actors))]), edges, axis=0)[::2].tolist()
     else:
-        returns = [[] for _ in spans]
-    for k, (i, start, stop) in enumerate(spans):
-        out[i] = ChunkStats(
-            samples=stop - start,
-            ticks=ticks[k],
-            last_state=last_state[k],
-            first_tick_ns=first_tick_ns[k],
-            last_ns=last_ns[k],
-            ended_ns=ended_ns[k],
-            returns=returns[k],
-            end_details=None if ended_ns[k] is None else _forced_end(events, with_events, ended_rows, start),
-        )
+        returns = [[] for _ in range(count)]
+    samples = (stops - starts).tolist()
+    return SegmentColumns(samples, ticks, last_state, first_tick_ns, last_ns, ended_ns, returns, end_details)
+
+
+def _with_empty_segments(
+    batch: pa.RecordBatch | pa.Table,
+    n_actors: int,
+    bounds: Sequence[tuple[int, int]],
+    starts: np.ndarray,
+    stops: np.ndarray,
+) -> SegmentColumns:
+    """:func:`segment_columns` when some segments are empty: those have zero stats."""
+    count = len(bounds)
+    filled = np.flatnonzero(stops > starts).tolist()
+    out = SegmentColumns(
+        [0] * count,
+        [0] * count,
+        [0] * count,
+        [None] * count,
+        [None] * count,
+        [None] * count,
+        [[0.0] * n_actors for _ in range(count)],
+        [None] * count,
+    )
+    if filled:
+        found = segment_columns(batch, n_actors, [bounds[i] for i in filled])
+        for mine, theirs in zip(out, found, strict=True):
+            for i, value in zip(filled, theirs, strict=True):
+                mine[i] = value
     return out
 
 
-def _forced_end(
-    events: pa.Array | pa.ChunkedArray, with_events: np.ndarray, ended_rows: np.ndarray, start: int
-) -> str | None:
-    """The details of the hard termination recorded in the first ENDED row from ``start`` (one per trial)."""
-    row = int(ended_rows[np.searchsorted(ended_rows, start)])
-    if not with_events[row]:
-        return None
-    for event in events[row].as_py() or ():
+def _forced_end(events: list[str] | None) -> str | None:
+    """The details of the hard termination among an ENDED row's events (None: a normal end)."""
+    for event in events or ():
         if event.startswith(FORCED_TERMINATION):
             return event[len(FORCED_TERMINATION) :]
     return None
 
 
-def _first_in(positions: np.ndarray, starts: np.ndarray, stops: np.ndarray, ts: np.ndarray) -> list[int | None]:
-    """Per segment, the timestamp of the first of ``positions`` (sorted rows) inside it, or None."""
+def _first_in(
+    positions: np.ndarray, starts: np.ndarray, stops: np.ndarray, ts: np.ndarray
+) -> tuple[list[int | None], np.ndarray]:
+    """Per segment, the timestamp of the first of ``positions`` (sorted rows) inside it, or
+    None; and that row (-1: none)."""
     found = np.searchsorted(positions, starts)
     inside = found < len(positions)
     inside[inside] = positions[found[inside]] < stops[inside]
-    values = ts[positions[np.minimum(found, len(positions) - 1)]] if len(positions) else np.zeros(len(starts))
-    return [int(value) if ok else None for value, ok in zip(values.tolist(), inside.tolist(), strict=True)]
+    if not len(positions):
+        return [None] * len(starts), np.full(len(starts), -1)
+    at = np.where(inside, positions[np.minimum(found, len(positions) - 1)], -1)
+    values = ts[np.maximum(at, 0)].tolist()
+    return [value if ok else None for value, ok in zip(values, inside.tolist(), strict=True)], at

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import sqlite3
@@ -34,7 +35,7 @@ import pyarrow as pa
 
 from cogment_jupyter.datastore import chunks
 from cogment_jupyter.datastore import segments as segments_
-from cogment_jupyter.datastore.actors import ActorDirectory
+from cogment_jupyter.datastore.actors import ActorDirectory, ActorInfo
 from cogment_jupyter.datastore.records import WriterIdentity, stored_params, this_process
 from cogment_jupyter.datastore.schema import connect, translate_errors
 from cogment_jupyter.engine.records import TrialState
@@ -399,25 +400,41 @@ class _Summary:
     written: bool = False
 
     def add(self, st: chunks.ChunkStats) -> None:
+        self.add_segment(
+            st.samples, st.ticks, st.last_state, st.first_tick_ns, st.last_ns, st.ended_ns, st.returns, st.end_details
+        )
+
+    def add_segment(
+        self,
+        samples: int,
+        ticks: int,
+        last_state: int,
+        first_tick_ns: int | None,
+        last_ns: int | None,
+        ended_ns: int | None,
+        returns: list[float],
+        end_details: str | None,
+    ) -> None:
+        """Fold in the stats of a segment of the trial (see :class:`chunks.ChunkStats`)."""
         self.written = True
-        self.samples += st.samples
+        self.samples += samples
         if self.segments is not None:
             self.segments += 1
-        self.ticks += st.ticks
-        self.last_state = st.last_state
+        self.ticks += ticks
+        self.last_state = last_state
         if self.first_tick_ns is None:
-            self.first_tick_ns = st.first_tick_ns
-        if st.last_ns is not None:
-            self.last_ns = st.last_ns if self.last_ns is None else max(self.last_ns, st.last_ns)
+            self.first_tick_ns = first_tick_ns
+        if last_ns is not None:
+            self.last_ns = last_ns if self.last_ns is None else max(self.last_ns, last_ns)
         if self.ended_ns is None:
-            self.ended_ns = st.ended_ns
+            self.ended_ns = ended_ns
         if self.end_details is None:
-            self.end_details = st.end_details
-        returns = self.returns
-        if len(returns) < len(st.returns):
-            returns += [0.0] * (len(st.returns) - len(returns))
-        for i, value in enumerate(st.returns):
-            returns[i] += value
+            self.end_details = end_details
+        mine = self.returns
+        if len(mine) < len(returns):
+            mine += [0.0] * (len(returns) - len(mine))
+        for i, value in enumerate(returns):
+            mine[i] += value
 
 
 class _Pending:
@@ -465,7 +482,7 @@ class _Pending:
             handle.seq, handle.samples, handle.segments = seq, 0, 0
             handle.returns = [0.0] * len(handle.directory)
             values = _trial_values(self._conn, user_id, params, handle.directory, False, writer, self._sets)
-            self._new[handle] = (seq, trial_id, *values, created_ns)
+            self._new[handle] = (seq, trial_id, *values[:6], *values[7:], created_ns)  # (closed: at finish)
 
     def add(self, handle: OpenTrial, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
@@ -510,22 +527,23 @@ class _Pending:
         segments = [segment for segment in segments if segment[2] > segment[1]]
         if not segments:
             return
-        existing = _existing(self._conn, {handle.seq for handle, _, _ in segments if handle not in self._new})
-        existing.update(handle.seq for handle in self._new)
+        new = self._new
+        existing = _existing(self._conn, {handle.seq for handle, _, _ in segments if handle not in new})
         batch = builder.build()
-        all_stats = chunks.segment_stats(batch, builder.n, [(start, stop) for _, start, stop in segments])
+        columns = chunks.segment_columns(batch, builder.n, [(start, stop) for _, start, stop in segments])
         rows, chunk = [], 0
-        for (handle, start, stop), st in zip(segments, all_stats, strict=True):
-            if handle.seq not in existing:
+        summaries, summary_of = self.summaries, self.summary
+        for (handle, start, stop), *stats in zip(segments, *columns, strict=True):
+            if handle not in new and handle.seq not in existing:
                 log.warning(
                     "trial %s was deleted while being written: %d samples dropped", handle.trial_id, stop - start
                 )
                 continue
-            summary = self.summary(handle)
+            summary = summaries.get(handle) or summary_of(handle)
             if not chunk:
                 chunk = segments_.insert_chunk(self._conn, batch, (handle.seq, summary.samples))
             rows.append((handle.seq, summary.samples, stop - start, chunk, start))
-            summary.add(st)
+            summary.add_segment(*stats)
         segments_.insert_segments(self._conn, rows)
 
     def close(self, handle: OpenTrial) -> None:
@@ -550,14 +568,27 @@ class _Pending:
         if self._new:
             rows = []
             for handle, values in self._new.items():
-                s = self.summary(handle)
-                summary = (s.samples, s.ticks, s.last_state or 0, s.first_tick_ns, s.last_ns, s.ended_ns, s.end_details)
-                rows.append((*values[:8], int(s.closed), *values[9:], json.dumps(s.returns), *summary))
+                s = self.summaries.get(handle) or self.summary(handle)
+                rows.append(
+                    (
+                        *values,
+                        int(s.closed),
+                        _json_list(s.returns),
+                        s.samples,
+                        s.ticks,
+                        s.last_state or 0,
+                        s.first_tick_ns,
+                        s.last_ns,
+                        s.ended_ns,
+                        s.end_details,
+                    )
+                )
                 s.written = s.closed = False  # (all in its row)
             self._conn.executemany(
-                "INSERT INTO trials (seq, trial_id, user_id, params, env_name, env_impl, actors, property_set, closed, "
-                "writer_host, writer_pid, writer_start, created_ns, returns, samples, ticks, state, started_ns, "
-                "last_ns, ended_ns, end_details, properties) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
+                "INSERT INTO trials (seq, trial_id, user_id, params, env_name, env_impl, actors, property_set, "
+                "writer_host, writer_pid, writer_start, created_ns, closed, returns, samples, ticks, state, "
+                "started_ns, last_ns, ended_ns, end_details, properties) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
                 rows,
             )
             self._new.clear()
@@ -571,7 +602,7 @@ class _Pending:
                 (
                     s.samples,
                     s.ticks,
-                    json.dumps(s.returns),
+                    _json_list(s.returns),
                     s.last_state,
                     s.first_tick_ns,
                     s.last_ns,
@@ -593,6 +624,15 @@ class _Pending:
         for s in self.summaries.values():
             handle = s.handle
             handle.samples, handle.segments, handle.returns = s.samples, s.segments, s.returns
+
+
+def _json_list(values: list[float]) -> str:
+    """``json.dumps(values)`` of a trial's returns, made at once for the usual single finite one."""
+    if len(values) == 1:
+        (value,) = values
+        if type(value) is float and value - value == 0.0:  # (not inf, not nan: JSON spells those)
+            return f"[{value!r}]"
+    return json.dumps(values)
 
 
 def _existing(conn: sqlite3.Connection, seqs: set[int]) -> set[int]:
@@ -646,17 +686,35 @@ def _trial_values(
     """The columns of a trial's row that its params and writer decide: ``user_id, params,
     env_name, env_impl, actors, property_set, closed, writer_host, writer_pid, writer_start``
     (``sets``: the property sets this transaction already knows)."""
+    environment = params.environment
+    env_name, env_impl, actors, properties = _template_columns(
+        directory.actors, tuple(params.properties.items()), environment.name, environment.implementation
+    )
     return (
         user_id,
         stored_params(params),
-        params.environment.name,
-        params.environment.implementation,
-        json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
-        _property_set(conn, json.dumps(dict(params.properties)), sets),
+        env_name,
+        env_impl,
+        actors,
+        _property_set(conn, properties, sets),
         int(closed),
         writer.host if writer else None,
         writer.pid if writer else None,
         writer.start if writer else None,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _template_columns(
+    actors: tuple[ActorInfo, ...], properties: tuple[tuple[str, str], ...], env_name: str, env_impl: str
+) -> tuple[str, str, str, str]:
+    """``env_name, env_impl, actors, properties`` (JSON) of a trial's row: the same for every
+    trial of a ``run_trials`` batch (they differ by their seeds only), so made once."""
+    return (
+        env_name,
+        env_impl,
+        json.dumps([[a.name, a.actor_class, a.implementation] for a in actors]),
+        json.dumps(dict(properties)),
     )
 
 

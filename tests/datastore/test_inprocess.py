@@ -13,6 +13,7 @@ from cogment_jupyter.datastore.stored_samples import SampleConverter
 from cogment_jupyter.datastore.writer import COMPACT_FROM
 from cogment_jupyter.engine.components import DatalogConnection
 from cogment_jupyter.engine.records import (
+    FORCED_TERMINATION,
     Action,
     Message,
     ObservationSet,
@@ -287,13 +288,15 @@ def test_segment_stats_are_the_stats_of_each_slice():
 
     builder = chunks.ChunkBuilder(ActorDirectory.from_params(make_params()))
     bounds = []
-    for n in (4, 1, 6, 3):
+    for n in (4, 1, 6, 3, 2):
         start = len(builder)
         samples = records(n)
         if n == 3:  # a trial cut short: late samples out of sync first, no end
             for sample in samples:
                 sample.state = TrialState.RUNNING
             samples[0].out_of_sync = True
+        if n == 6:  # a trial forced to end: its details are read from its ENDED sample's events
+            samples[-1].special_events.append(FORCED_TERMINATION + "Actor [bob] died")
         samples[-1].timestamp = 900  # the latest sample is not the last one
         builder.add_records(samples)
         bounds.append((start, len(builder)))
@@ -305,6 +308,7 @@ def test_segment_stats_are_the_stats_of_each_slice():
         part = rows[start:stop]
         in_sync = [r for r in part if not r["out_of_sync"]]
         ended = [r for r in part if r["state"] == TrialState.ENDED]
+        forced = [e for e in (ended[0]["events"] if ended else []) if e.startswith(FORCED_TERMINATION)]
         return chunks.ChunkStats(
             samples=len(part),
             ticks=len(in_sync),
@@ -313,12 +317,48 @@ def test_segment_stats_are_the_stats_of_each_slice():
             last_ns=max(r["timestamp"] for r in part) if part else None,
             ended_ns=ended[0]["timestamp"] if ended else None,
             returns=[sum(r["rewards"][i] or 0.0 for r in part) for i in range(2)],
+            end_details=forced[0][len(FORCED_TERMINATION) :] if forced else None,
         )
 
+    assert [expected(a, b).end_details for a, b in bounds] == [None, None, None, "Actor [bob] died", None, None]
     assert chunks.segment_stats(batch, 2, bounds) == [expected(a, b) for a, b in bounds]
     assert [chunks.stats(batch.slice(a, b - a), 2) for a, b in bounds if b > a] == [
         expected(a, b) for a, b in bounds if b > a
     ]
+
+
+def test_plain_ticks_are_stored_as_the_general_path_stores_them():
+    """Plain ticks go to columns of their own (``add_rows``), other samples one by one; a chunk
+    mixing both, merged from builders, holds what storing every sample one by one holds."""
+    from cogment_jupyter.datastore import chunks
+    from cogment_jupyter.datastore.actors import ActorDirectory
+
+    directory = ActorDirectory.from_params(make_params())
+
+    def plain(t: int) -> Sample:
+        return Sample(
+            tick_id=t,
+            timestamp=2_000 + t,
+            state=TrialState.RUNNING,
+            observations=ObservationSet([Obs(t), Obs(-t)], [0, 1]),
+            actions=[Action(t, b"left"), Action(t, b"right")],
+            rewards=[Reward(-1, name, 0.5 * t, [RewardSource("env", 0.5 * t, 1.0)]) for name in ("bob", "alice")],
+        )
+
+    samples = [plain(0), plain(1), *records(3), plain(7), *records(2), plain(8)]
+    assert sum(1 for s in samples if chunks.ChunkBuilder(directory)._take_plain(s)) == 4
+    mixed, merged = chunks.ChunkBuilder(directory), chunks.ChunkBuilder(directory)
+    mixed.add_records(samples[:5])
+    merged.extend(mixed)
+    rest = chunks.ChunkBuilder(directory)
+    rest.add_records(samples[5:])
+    merged.extend(rest)
+    one_by_one = chunks.ChunkBuilder(directory)
+    for sample in samples:
+        one_by_one._add_record(sample)
+    expected = one_by_one.build().to_pylist()
+    assert [row["reward_sources"][0]["receiver"] for row in expected[:2]] == ["bob", "bob"]
+    assert merged.build().to_pylist() == expected
 
 
 class Unencodable:
