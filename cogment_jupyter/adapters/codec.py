@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -209,9 +209,20 @@ class Codec(ABC):
     def exact_bytes(self, value: Any) -> bytes | None:
         """What :meth:`encode` gives for a value already of exactly the space's type (a Box's
         dtype and shape, a Discrete's ``int`` in range), made without conversion or checks
-        beyond that; None for any other value (use :meth:`encode`). Recording every tick
-        goes through here."""
+        beyond that; None for any other value (use :meth:`encode`)."""
         return None
+
+    def exact_encoder(self, prefix: bytes, otherwise: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+        """A function of one value: ``prefix`` + :meth:`exact_bytes` for a value of exactly the
+        space's type, ``otherwise(value)`` for any other. Made once for a trial that records
+        every tick through it: one call per value, where composing the two costs two."""
+        exact = self.exact_bytes
+
+        def encode(value: Any) -> bytes:
+            raw = exact(value)
+            return otherwise(value) if raw is None else prefix + raw
+
+        return encode
 
     def decode_column(self, contents: Any) -> pa.Array:
         """Decode an Arrow binary column of encoded values (nulls stay null)."""
@@ -249,12 +260,20 @@ class Codec(ABC):
         return f"{type(self).__name__}({self.space})"
 
 
+def _nothing(value: Any) -> None:
+    return None
+
+
 def _int_width(lo: int, hi: int) -> int:
     for w in (1, 2, 4, 8):
         bound = 1 << (8 * w - 1)
         if -bound <= lo and hi < bound:
             return w
     raise SpaceFormatError(f"Discrete range {lo}..{hi} does not fit in 64 bits")
+
+
+#: Discrete spaces of at most this many values encode through a table of their bytes.
+_EXACT_TABLE = 1024
 
 
 class DiscreteCodec(Codec):
@@ -292,6 +311,23 @@ class DiscreteCodec(Codec):
             return value.to_bytes(self.size, "little", signed=True)
         return None
 
+    def exact_encoder(self, prefix: bytes, otherwise: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+        if self._hi - self._lo > _EXACT_TABLE:
+            return super().exact_encoder(prefix, otherwise)
+        # every value's bytes made once: a lookup per value (``bool`` is not ``int``: it is converted)
+        size = self.size
+        found = {value: prefix + value.to_bytes(size, "little", signed=True) for value in range(self._lo, self._hi)}
+        get = found.get
+
+        def encode(value: Any) -> bytes:
+            if value.__class__ is int:
+                raw = get(value)
+                if raw is not None:
+                    return raw
+            return otherwise(value)
+
+        return encode
+
     def decode(self, data: bytes | bytearray | memoryview) -> int:
         if len(data) != self.size:
             raise DecodeError(f"a {self.space} value takes {self.size} bytes, got {len(data)}")
@@ -313,7 +349,7 @@ class DiscreteCodec(Codec):
 class BoxCodec(Codec):
     """Raw C-order bytes in the space dtype (Box, MultiBinary, MultiDiscrete)."""
 
-    __slots__ = ("_count", "_exact_dtype", "dtype", "shape", "size", "space")
+    __slots__ = ("_count", "_exact", "_exact_dtype", "dtype", "shape", "size", "space")
 
     def __init__(self, space: gym.spaces.Box | gym.spaces.MultiBinary | gym.spaces.MultiDiscrete) -> None:
         self.space = space
@@ -324,6 +360,7 @@ class BoxCodec(Codec):
         self.shape = tuple(space.shape)
         self._count = math.prod(self.shape)
         self.size = self._count * self.dtype.itemsize
+        self._exact = self.exact_encoder(b"", _nothing)  # (exact_bytes: one rule of what is exact)
 
     def _as_array(self, value: Any, what: str) -> np.ndarray:
         if value.__class__ is np.ndarray and value.dtype == self.dtype and value.shape == self.shape:
@@ -360,9 +397,17 @@ class BoxCodec(Codec):
         return self._as_array(value, "value").tobytes()
 
     def exact_bytes(self, value: Any) -> bytes | None:
-        if value.__class__ is np.ndarray and value.dtype is self._exact_dtype and value.shape == self.shape:
-            return value.tobytes()
-        return None
+        return self._exact(value)
+
+    def exact_encoder(self, prefix: bytes, otherwise: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+        ndarray, dtype, shape = np.ndarray, self._exact_dtype, self.shape
+
+        def encode(value: Any) -> bytes:
+            if value.__class__ is ndarray and value.dtype is dtype and value.shape == shape:
+                return prefix + value.tobytes()
+            return otherwise(value)
+
+        return encode
 
     def validate(self, value: Any, what: str = "value") -> Any:
         a = self._as_array(value, what)

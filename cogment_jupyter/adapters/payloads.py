@@ -10,8 +10,9 @@ code that may receive bytes from a gRPC peer or an object in-process has a singl
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +28,13 @@ __all__ = [
     "bare_observation",
     "decode_action",
     "decode_observation",
+    "envelope_encoder",
     "fixed_value",
     "info_from_json",
     "info_to_json",
     "mask_from_bytes",
     "mask_to_bytes",
+    "observation_encoder",
     "plain_json",
     "value_envelope",
 ]
@@ -114,6 +117,37 @@ def value_envelope(codec: Codec, value: Any) -> bytes:
         return b""
     raw = codec.exact_bytes(value)
     return wire.encode_action(codec.encode(value) if raw is None else raw)
+
+
+def envelope_encoder(codec: Codec) -> Callable[[Any], bytes]:
+    """``value_envelope(codec, ·)`` made for one space, for a loop that encodes a value of it
+    every tick: a value of exactly the space's type costs one call (the envelope of a
+    fixed-size value is a constant prefix and its bytes)."""
+    general = functools.partial(value_envelope, codec)
+    size = codec.size
+    if size is None:
+        return general
+    header = wire.encode_action(bytes(size))
+    return codec.exact_encoder(header[: len(header) - size], general)
+
+
+def observation_encoder(codec: Codec) -> Callable[[LabObservation], bytes]:
+    """``LabObservation.to_bytes`` for a loop that records an observation of ``codec``'s space
+    every tick: a bare one (its value alone) takes :func:`envelope_encoder`'s path."""
+    value_bytes = envelope_encoder(codec)
+
+    def encode(observation: LabObservation) -> bytes:
+        if (
+            observation._more is None
+            and observation.frame is None
+            and observation.action_mask is None
+            and observation._wire is None
+            and observation.codec is codec
+        ):
+            return value_bytes(observation.value)
+        return observation.to_bytes()
+
+    return encode
 
 
 def fixed_value(value: Any) -> tuple[Any, bool]:

@@ -329,26 +329,32 @@ class ChunkBuilder:
 
     def add_rows(self, rows: TickRows) -> None:
         """Plain ticks (:class:`TickRows`), whichever loop ran them: the one writer of their
-        columns."""
+        columns. (Copies what it keeps: the caller may reuse ``rows``.)"""
         self._flush_plain()
         n = self.n
         m = len(rows)
         k = len(self.ticks)
         self.ticks += rows.ticks
         self.stamps += rows.timestamps
-        self.states += [int(TrialState.RUNNING)] * m
+        self.states += [_RUNNING] * m
         self.oos += [False] * m
         self.obs += rows.observations
         self.obs_counts += [n] * m
         self.obs_map += self._identity * m
         self.actions += rows.actions
         reward_rows, values = rows.reward_rows, rows.rewards
-        per_actor: list[float | None] = [None] * (n * m)
+        count = len(reward_rows)
         if n == 1:  # the common case: a row has at most one reward, the first of its row
-            for row, value in zip(reward_rows, values, strict=True):
-                per_actor[row] = value
-            numbers = [0] * len(reward_rows)
+            if count == m:  # every row rewarded
+                self.rewards += values
+            else:
+                per_actor: list[float | None] = [None] * m
+                for row, value in zip(reward_rows, values, strict=True):
+                    per_actor[row] = value
+                self.rewards += per_actor
+            numbers = [0] * count
         else:
+            per_actor = [None] * (n * m)
             numbers = []
             previous = number = -1
             for row, receiver, value in zip(reward_rows, rows.receivers, values, strict=True):
@@ -356,7 +362,7 @@ class ChunkBuilder:
                 number = number + 1 if row == previous else 0
                 previous = row
                 numbers.append(number)
-        self.rewards += per_actor
+            self.rewards += per_actor
         self.plain_k += [k + row for row in reward_rows] if k else reward_rows
         self.plain_numbers += numbers
         self.plain_receivers += rows.names
@@ -581,6 +587,9 @@ class ChunkBuilder:
         return pa.ListArray.from_arrays(
             _offsets(np.bincount(k, minlength=rows)), values, type=CHUNK_SCHEMA.field("reward_sources").type
         )
+
+
+_RUNNING = int(TrialState.RUNNING)
 
 
 def _offsets(counts: np.ndarray) -> pa.Array:

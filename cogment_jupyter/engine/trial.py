@@ -980,28 +980,34 @@ class TickLease:
     """Everything a fused loop may do to the trial whose ticks it runs.
 
     The loop keeps the open tick here as it goes (its observations, the actors' answers so
-    far, whether the environment stepped on them); the lease does the engine's bookkeeping of
-    a plain tick: queueing the environment's rewards for their actors and taking them before
-    an observation, the tick's row for the datalog (handed over before any sample the engine
-    logs), the next tick's id and start time, the trial's activity. At the first tick that is
-    not plain the loop gives the trial back (:meth:`take_back` then :meth:`resume`, or
-    :meth:`release` once that tick is a row): from then on the engine's loop runs it.
+    far, whether the environment stepped on them) and, when the trial is recorded, adds each
+    actor's observation and action envelopes to :attr:`rows` as it makes them; the lease does
+    the engine's bookkeeping of a plain tick: queueing the environment's rewards for their
+    actors and taking them before an observation, the rest of the tick's row for the datalog
+    (handed over before any sample the engine logs), the next tick's id and start time, the
+    trial's activity. At the first tick that is not plain the loop gives the trial back
+    (:meth:`take_back` then :meth:`resume`, or :meth:`release` once that tick is a row): from
+    then on the engine's loop runs it.
     """
 
     __slots__ = (
         "_datalog",
+        "_first_row_tick",
+        "_names",
         "_payload",
         "_queued",
         "_queues",
-        "_rows",
+        "_recording",
         "_trial",
         "actors",
         "answered",
         "ended",
+        "engine_records",
         "env_name",
         "observations",
         "processed",
         "receivers",
+        "rows",
         "values",
     )
 
@@ -1025,8 +1031,18 @@ class TickLease:
         #: the actor an environment's reward for an agent goes to, by agent name (anyone else:
         #: the engine routes it)
         self.receivers = {slot.name: slot.index for slot in trial.actors}
+        self._names = [slot.name for slot in trial.actors]
+        #: the records of the open tick the engine keeps (something it routed): when there is
+        #: one, the engine's loop records the tick
+        self.engine_records = trial._samples
         self._datalog: DatalogConnection | None = None
-        self._rows = TickRows()
+        self._recording = False
+        #: the rows since the last flush, then the open tick's envelopes (filled by the loop:
+        #: ``observations`` and ``actions`` hold each actor's, row after row); the same lists
+        #: all along (the datalog copies what it takes), their ticks counted from
+        #: ``_first_row_tick`` (rows are consecutive ticks)
+        self.rows = TickRows()
+        self._first_row_tick = 0
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -1036,6 +1052,7 @@ class TickLease:
         it; ``rewarded[i]``: whether actor i takes rewards (the others' are not queued)."""
         trial = self._trial
         self._datalog = await trial.open_datalog()
+        self._recording = self._datalog is not None
         if trial.state == TrialState.ENDED:
             raise TrialAborted
         self._payload = action_payload
@@ -1055,6 +1072,7 @@ class TickLease:
         trial._tick_processed = False
         trial._lease = self
         trial.fused = True
+        self._first_row_tick = trial.tick_id
         self.observations = observation_set.observations
         return self.observations
 
@@ -1066,14 +1084,14 @@ class TickLease:
 
     @property
     def recording(self) -> bool:
-        """Whether the trial is recorded (the loop encodes its ticks' rows)."""
-        return self._datalog is not None
+        """Whether the trial is recorded (the loop adds its ticks' envelopes to :attr:`rows`)."""
+        return self._recording
 
     @property
     def engine_recorded(self) -> bool:
         """Whether the open tick has a record of something the engine routed (an actor's
         reward or message, an end request): then the engine's loop records it."""
-        return bool(self._trial._samples)
+        return bool(self.engine_records)
 
     def last_tick(self) -> bool:
         trial = self._trial
@@ -1090,42 +1108,30 @@ class TickLease:
 
     # -- closing a plain tick ----------------------------------------------------------------
 
-    def close_tick(
-        self,
-        rewards: Sequence[tuple[int, float]],
-        observations: list[bytes] | None,
-        actions: list[bytes] | None,
-        next_observations: list[Payload] | None,
-    ) -> None:
+    def close_tick(self, rewards: Sequence[tuple[int, float]], next_observations: list[Payload] | None) -> None:
         """The open tick is plain and its step done: queue its environment ``rewards``
-        (actor index, value) for their actors, record its row (``observations`` and
-        ``actions``: each actor's envelope; None when not recorded), and open the next tick
-        on ``next_observations`` (None: the trial ends, there is none)."""
+        (actor index, value) for their actors, make it a row when the trial is recorded (the
+        loop added its envelopes), and open the next tick on ``next_observations`` (None: the
+        trial ends, there is none)."""
         trial = self._trial
-        tick = trial.tick_id
-        slots = self.actors
-        queued = self._queued
-        env_name = self.env_name
-        if rewards and self._queues:
-            for index, value in rewards:
-                if queued[index]:
-                    Trial._queue_reward(slots[index], tick, [RewardSource(env_name, value, 1.0)])
-        if observations is not None:
-            rows = self._rows
-            row = len(rows.ticks)
-            rows.ticks.append(tick)
-            rows.timestamps.append(trial.tick_started_ns)
-            rows.observations += observations
-            rows.actions += actions  # type: ignore[arg-type]
-            for index, value in rewards:
-                rows.reward_rows.append(row)
-                rows.receivers.append(index)
-                rows.rewards.append(value)
-                rows.names.append(slots[index].name)
-                rows.senders.append(env_name)
+        if rewards:
+            if self._queues:
+                tick, slots, queued, env_name = trial.tick_id, self.actors, self._queued, self.env_name
+                for index, value in rewards:
+                    if queued[index]:
+                        Trial._queue_reward(slots[index], tick, [RewardSource(env_name, value, 1.0)])
+            if self._recording:
+                rows = self.rows
+                row = len(rows.timestamps)
+                for index, value in rewards:
+                    rows.reward_rows.append(row)
+                    rows.receivers.append(index)
+                    rows.rewards.append(value)
+        if self._recording:
+            self.rows.timestamps.append(trial.tick_started_ns)
         if next_observations is not None:
             self.observations = next_observations
-            trial.tick_id = tick + 1
+            trial.tick_id += 1
             trial.tick_started_ns = now_ns()
             self.answered = 0
             self.processed = False
@@ -1139,11 +1145,35 @@ class TickLease:
         self._trial.last_activity = time.monotonic()
 
     def flush(self) -> None:
-        """Hand the rows recorded so far to the datalog."""
-        rows = self._rows
-        if rows.ticks and self._datalog is not None:
-            self._datalog.add_rows(rows)
-            self._rows = TickRows()
+        """Hand the rows recorded so far to the datalog (the open tick's envelopes stay)."""
+        rows = self.rows
+        count = len(rows.timestamps)
+        if not count or self._datalog is None:
+            return
+        end = count * len(self.values)
+        observations, actions = rows.observations, rows.actions
+        open_observations, open_actions = observations[end:], actions[end:]
+        del observations[end:], actions[end:]
+        first = self._first_row_tick
+        rows.ticks += range(first, first + count)
+        rows.names += map(self._names.__getitem__, rows.receivers)
+        rows.senders += [self.env_name] * len(rows.receivers)
+        self._datalog.add_rows(rows)
+        self._first_row_tick = first + count
+        for column in (
+            rows.ticks,
+            rows.timestamps,
+            observations,
+            actions,
+            rows.reward_rows,
+            rows.receivers,
+            rows.rewards,
+            rows.names,
+            rows.senders,
+        ):
+            column.clear()
+        observations += open_observations
+        actions += open_actions
 
     # -- giving the trial back ---------------------------------------------------------------
 
@@ -1153,6 +1183,8 @@ class TickLease:
         trial._lease = None
         trial.fused_ticks = trial.tick_id
         self.flush()
+        self.rows.observations.clear()  # the open tick's: the engine records it
+        self.rows.actions.clear()
         tick, stamp, payload = trial.tick_id, trial.tick_started_ns, self._payload
         actions = [
             Action(tick, payload(index, value), stamp) if index < self.answered else None

@@ -22,10 +22,11 @@ this loop.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import call
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.payload_formats import OURS
-from cogment_jupyter.adapters.payloads import LabAction, LabObservation, value_envelope
+from cogment_jupyter.adapters.payloads import LabAction, LabObservation, envelope_encoder, observation_encoder
 from cogment_jupyter.engine.components import FusedLoop
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.ticks import Pacer
@@ -35,10 +36,6 @@ if TYPE_CHECKING:
     from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
 
 __all__ = ["FusedTicks", "offer"]
-
-#: (``map`` over these, not comprehensions: on Python 3.11 a comprehension costs more per tick
-#: than what it computes)
-_envelope = LabObservation.to_bytes
 
 
 def offer(lease: TickLease, environment: InProcessEnvironment) -> FusedTicks | None:
@@ -64,7 +61,12 @@ class FusedTicks(FusedLoop):
         self.lease = lease
         self.environment = environment
         self.actors = actors
-        self._action_codecs = [actor.action_codec for actor in actors]
+        #: each actor's observation and action envelope, made as the engine's records make them
+        #: (``LabObservation.to_bytes``, ``value_envelope``), in one call for most values
+        self._observation_envelopes = [observation_encoder(codec) for codec in environment.observation_codecs]
+        self._action_envelopes = [
+            envelope_encoder(actor.action_codec) if actor.action_codec is not None else _no_codec for actor in actors
+        ]
 
     async def run(self) -> None:
         lease = self.lease
@@ -77,20 +79,41 @@ class FusedTicks(FusedLoop):
         recording = lease.recording
         values = lease.values
         receivers = lease.receivers
+        engine_records = lease.engine_records
+        pending = [slot.pending_rewards for slot in lease.actors]
         pacer = Pacer()
-        # (bound once: a lookup costs as much as some of what a tick does)
+        # (bound once: a lookup costs as much as some of what a tick does; ``map`` over
+        # these, not comprehensions: on Python 3.11 a comprehension costs more per tick than
+        # what it computes)
+        recorded_observations, recorded_actions = lease.rows.observations, lease.rows.actions
+        record_observations, record_actions = recorded_observations.extend, recorded_actions.extend
+        record_observation, record_action = recorded_observations.append, recorded_actions.append
+        observation_envelopes, action_envelopes = self._observation_envelopes, self._action_envelopes
+        # (one actor, most trials: a call less than mapping over one)
+        alone = n == 1
+        observation_envelope = observation_envelopes[0] if alone else None
+        action_envelope = action_envelopes[0] if alone else None
         take_rewards, last_tick, close_tick, due = lease.take_rewards, lease.last_tick, lease.close_tick, pacer.due
         step, observe = environment.step, environment.observe
         act_ons = [actor.act_on for actor in actors]
         while True:
             # -- the actors answer the open tick's observations (recorded first: an actor or
             # the environment's next step may change them)
-            recorded = self._encode_observations(observations) if recording else None
+            unrecorded = False
+            if recording:
+                start = len(recorded_observations)
+                try:
+                    if alone:
+                        record_observation(observation_envelope(observations[0]))
+                    else:
+                        record_observations(map(call, observation_envelopes, observations))
+                except Exception:  # one cannot be encoded: the engine records that tick, with the reason
+                    del recorded_observations[start:]
+                    unrecorded = True
             for i in range(n):
                 try:
-                    rewards = take_rewards(i)
-                    if rewards:
-                        actors[i].deliver_rewards(rewards)
+                    if pending[i]:
+                        actors[i].deliver_rewards(take_rewards(i))
                     value = act_ons[i](observations[i])
                 except Exception as error:  # it raised, answered outside its space, or answers later
                     await self._hand_over_dispatch(i, error)
@@ -99,8 +122,17 @@ class FusedTicks(FusedLoop):
                     raise TrialAborted
                 values[i] = value
                 lease.answered = i + 1
-            actions = self._encode_actions(values) if recording else None
-            if last_tick() or (recording and (recorded is None or actions is None)):
+            if recording and not unrecorded:
+                start = len(recorded_actions)
+                try:
+                    if alone:
+                        record_action(action_envelope(values[0]))
+                    else:
+                        record_actions(map(call, action_envelopes, values))
+                except Exception:
+                    del recorded_actions[start:]
+                    unrecorded = True
+            if unrecorded or last_tick():
                 lease.take_back()  # the engine's action processing (LAST; or it records why a value is not)
                 await lease.resume(dispatch_from=n)
                 return
@@ -123,36 +155,21 @@ class FusedTicks(FusedLoop):
                 rewarded.append((index, float(reward)))
             else:
                 index = 0
-            if index < 0 or lease.engine_recorded:
+            if index < 0 or engine_records:
                 lease.take_back()  # the engine routes these rewards with what else this tick got
                 environment.emit(result)
                 await lease.resume()
                 return
             if result.done:  # the environment ended the trial: the engine's end, after this row
-                close_tick(rewarded, recorded, actions, None)
+                close_tick(rewarded, None)
                 lease.release()
                 environment.emit(result, rewards=False)
                 await lease.resume()
                 return
             observations = observe(result)
-            close_tick(rewarded, recorded, actions, observations)
+            close_tick(rewarded, observations)
             if due():  # fairness for other trials (as the engine's loop)
                 await lease.pause(pacer)
-
-    @staticmethod
-    def _encode_observations(observations: list[LabObservation]) -> list[bytes] | None:
-        """Each actor's observation envelope, or None when one cannot be encoded (the engine
-        records that tick, with the reason)."""
-        try:
-            return list(map(_envelope, observations))
-        except Exception:
-            return None
-
-    def _encode_actions(self, values: list[Any]) -> list[bytes] | None:
-        try:
-            return list(map(value_envelope, self._action_codecs, values))  # type: ignore[arg-type]
-        except Exception:
-            return None
 
     async def _hand_over_dispatch(self, index: int, error: Exception) -> None:
         """Actor ``index`` did not answer with a value: the engine gathers this tick's actions."""
@@ -171,3 +188,7 @@ def _action_payloads(actors: list[InProcessActor]) -> Callable[[int, Any], LabAc
         return actors[index].action_payload(value)
 
     return action_payload
+
+
+def _no_codec(value: Any) -> bytes:
+    raise ValueError("the actor has no action space to encode its answers with")

@@ -413,6 +413,11 @@ class InProcessEnvironment(EnvironmentConnection):
         return offer(lease, self)
 
     @property
+    def observation_codecs(self) -> list[Codec]:
+        """The codec of each actor's observations, by actor index."""
+        return self._observation_codecs
+
+    @property
     def inline(self) -> bool:
         """Whether the environment answers from inside the engine's calls (not off the loop)."""
         return self._env is not None and self._off_loop is None and not self._closed
@@ -540,6 +545,11 @@ class InProcessActor(ActorConnection):
             value = actor.act(observation.value, observation.frame, action_mask=observation.action_mask)  # type: ignore[union-attr, call-arg]
         else:
             value = actor.act(observation.value, observation.frame)  # type: ignore[union-attr]
+        if value is not None and not self._spectator:  # (most answers: a call less than _accept)
+            try:
+                return self._validate(value, "action")
+            except ValueOutsideSpaceError:
+                pass  # (_accept tells an awaitable from a wrong value)
         return self._accept(value)
 
     def _accept(self, value: Any) -> Any:

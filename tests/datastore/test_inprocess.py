@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -377,4 +378,57 @@ async def test_a_payload_that_cannot_be_encoded_is_stored_missing_with_the_reaso
     assert any(
         "Payload not recorded: ValueError: action 5 is outside Discrete(2)" in e
         for e in table.column("events").to_pylist()[1]
+    )
+
+
+def plain_ticks(n_actors: int, rewards: list[list[tuple[str, float]]]) -> list[Sample]:
+    """Plain ticks (what either tick loop hands over as rows): every actor observed and
+    answered, rewards ``(receiver, value)`` from the environment, one list per tick."""
+    return [
+        Sample(
+            tick_id=t,
+            timestamp=2_000 + t,
+            state=TrialState.RUNNING,
+            observations=ObservationSet([Obs(10 * t + i) for i in range(n_actors)], list(range(n_actors))),
+            actions=[Action(t, f"a{t}.{i}".encode()) for i in range(n_actors)],
+            rewards=[Reward(-1, receiver, value, [RewardSource("env", value, 1.0)]) for receiver, value in row],
+        )
+        for t, row in enumerate(rewards)
+    ]
+
+
+@pytest.mark.parametrize(
+    "actors, rewards",
+    [
+        (1, [[("alice", 1.0)]] * 6),  # one sender rewarding every tick alike
+        (1, [[("alice", 1.0)], [], [("alice", 1.0)], [("alice", 2.5)]]),  # not every tick, not alike
+        (1, [[("alice", 0.0)], [("alice", -0.0)], [("alice", 0.0)]]),  # zeros of both signs
+        (1, [[("alice", 1.0)], [("*", 1.0)], [("alice", float("nan"))]]),  # a pattern, a NaN
+        (2, [[("alice", 1.0), ("bob", 0.5)], [("bob", 2.0)], [], [("bob", 1.0), ("alice", -0.0)]]),
+    ],
+)
+def test_plain_ticks_taken_as_rows_are_stored_as_any_record_is(actors, rewards):
+    """Plain ticks of one or two actors, every tick rewarded or not, written column by column
+    (``add_rows``, with shortcuts for one actor): the chunk the general path writes of the
+    same records, byte for byte."""
+    from cogment_jupyter.datastore import chunks
+    from cogment_jupyter.datastore.actors import ActorDirectory
+
+    params = make_params(actors=(("alice", "player", "random"), ("bob", "player", "human"))[:actors])
+    as_rows = chunks.ChunkBuilder(ActorDirectory.from_params(params))
+    one_by_one = chunks.ChunkBuilder(ActorDirectory.from_params(params))
+    for half in (rewards[: len(rewards) // 2], rewards[len(rewards) // 2 :]):  # (rows appended to rows)
+        as_rows.add_records(plain_ticks(actors, half))
+        as_rows._flush_plain()
+    assert not as_rows.events  # (every tick was plain)
+    for sample in plain_ticks(actors, rewards[: len(rewards) // 2]) + plain_ticks(actors, rewards[len(rewards) // 2 :]):
+        one_by_one._add_record(sample)  # the general path, record by record
+    built, expected = as_rows.build(), one_by_one.build()
+    # byte for byte, the signs of zeros included; but the per-actor rewards, which the general
+    # path sums from their sources (0.0 + -0.0 is 0.0) where rows keep an environment's -0.0
+    rewards = built.schema.get_field_index("rewards")
+    assert built.remove_column(rewards).serialize() == expected.remove_column(rewards).serialize()
+    np.testing.assert_array_equal(
+        built.column(rewards).flatten().to_numpy(zero_copy_only=False),
+        expected.column(rewards).flatten().to_numpy(zero_copy_only=False),
     )

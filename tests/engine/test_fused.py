@@ -222,6 +222,61 @@ class Echo(Environment):
         return StepResult({"gym": self._observation(actions["gym"])}, {"gym": float(self.t)}, done=self.t >= 5)
 
 
+class Converted(Environment):
+    """Observations of a float32 Box that are not always of its exact type (float64, a list),
+    or nothing at all, or (``bad_at``) not of the space: the recording shortcuts' other paths."""
+
+    space = gym.spaces.Box(-100, 100, (4,), np.float32)
+
+    def __init__(self, bad_at: int | None = None) -> None:
+        self.bad_at = bad_at
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return {"gym": AgentSpec(self.space, gym.spaces.Discrete(2))}
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        self.t = 0
+        return StepResult({"gym": np.zeros(4, np.float32)})
+
+    def step(self, actions: Any) -> StepResult:
+        self.t = t = self.t + 1
+        kinds = [
+            np.full(4, t, np.float32),
+            np.full(4, t, np.float64),  # converted
+            [float(t)] * 4,  # converted
+            None,  # nothing observed
+            np.full((2, 2), t, np.float32) if t == self.bad_at else np.full(4, -t, np.float32),
+        ]
+        return StepResult({"gym": kinds[t % len(kinds)]}, {"gym": -0.0 if t % 2 else 1.0}, done=t >= 12)
+
+
+MIXED_SPECS = {
+    "cart": AgentSpec(gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Discrete(3)),
+    "dial": AgentSpec(gym.spaces.Discrete(7, start=-3), gym.spaces.Box(-1, 1, (2,), np.float64)),
+}
+
+
+class Mixed(Environment):
+    """Two agents of different spaces (a Box and a Discrete observation, a Discrete and a Box
+    action), both rewarded at some steps, one at others."""
+
+    @property
+    def agent_specs(self) -> dict[str, AgentSpec]:
+        return MIXED_SPECS
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        self.t = 0
+        self.buffer = np.zeros(3, np.float32)  # (reused: written in place every step)
+        return StepResult({"cart": self.buffer, "dial": 0})
+
+    def step(self, actions: Any) -> StepResult:
+        self.t = t = self.t + 1
+        self.buffer[:] = (actions["cart"], actions["dial"][0], t / 100)
+        rewards = {"cart": float(t), "dial": 0.5} if t % 3 else {"dial": 2.0}
+        return StepResult({"cart": self.buffer, "dial": t % 7 - 3}, rewards, done=t >= 30)
+
+
 def serve(lab: Lab) -> Lab:
     lab.serve_env("cartpole", Recorded(envs.Gymnasium("CartPole-v1")))
     lab.serve_env("rendered", Recorded(envs.Gymnasium("CartPole-v1", render=True)))
@@ -232,6 +287,9 @@ def serve(lab: Lab) -> Lab:
     lab.serve_actor("random", RecordedActor(actors.Random()))
     for what in ("plain", "reward", "raise", "outside", "await"):
         lab.serve_actor(what, RecordedActor(Scripted(what)))
+    lab.serve_env("converted", Converted())
+    lab.serve_env("unencodable", Converted(bad_at=9))
+    lab.serve_env("mixed", Recorded(Mixed()))
     for name, space in SPACES.items():
         lab.serve_env(f"echo-{name}", Echo(space))
     return lab
@@ -267,6 +325,9 @@ SCENARIOS = {
     "observation buffer reused": ("reused", "random", {}),
     "masks, dict observations, array actions": ("masked", "random", {}),
     "a spectator beside the agent": ("cartpole", "plain", {"spectators": {"watcher": "random"}}),
+    "observations converted or missing": ("converted", "random", {}),
+    "an observation outside its space": ("unencodable", "random", {}),
+    "two agents of different spaces": ("mixed", {"cart": "random", "dial": "random"}, {}),
 }
 
 #: scenarios whose every tick but the last runs fused (or but the last two at max steps)
@@ -280,6 +341,8 @@ FULLY_FUSED = {
     "observation buffer reused",
     "masks, dict observations, array actions",
     "a spectator beside the agent",
+    "observations converted or missing",
+    "two agents of different spaces",
 }
 
 
@@ -298,6 +361,8 @@ def test_the_fused_loop_records_what_the_engine_records(labs, scenario):
         assert fused_trial.fused_ticks == options.get("max_steps", tick) and errors == []
     if scenario in ("actor raises", "action outside the space"):
         assert errors and fused_trial.fused_ticks == 3  # the tick where it happened is the engine's
+    if scenario == "an observation outside its space":  # recorded missing, with the reason, by the engine
+        assert fused_trial.fused_ticks == 9 and any("Payload not recorded" in e for row in rows for e in row["events"])
 
 
 @pytest.mark.parametrize("space", list(SPACES))
