@@ -59,7 +59,9 @@ class Recorder:
     def of(cls, store: TrialStore) -> Recorder:
         """The recorder of this store on the running loop."""
         loop = asyncio.get_running_loop()
-        recorders = _recorders.setdefault(store, weakref.WeakKeyDictionary())
+        recorders = _recorders.get(store)
+        if recorders is None:
+            recorders = _recorders[store] = weakref.WeakKeyDictionary()
         recorder = recorders.get(loop)
         if recorder is None:
             recorder = recorders[loop] = cls(store, loop)

@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 ENV_LAST_ACK_TIMEOUT = 60.0
 ACTOR_LAST_ACK_TIMEOUT = 30.0
 
+_NOTHING: frozenset[str] = frozenset()
+
 EXCLUDABLE_FIELDS = {
     "info",
     "observations",
@@ -206,7 +208,8 @@ class Trial:
         self.max_inactivity = params.max_inactivity
         nb = params.nb_buffered_ticks
         self._nb_buffered = nb if nb >= 2 else 2
-        self._exclude = {f.lower() for f in params.datalog.exclude_fields} & EXCLUDABLE_FIELDS
+        exclude = params.datalog.exclude_fields
+        self._exclude = {f.lower() for f in exclude} & EXCLUDABLE_FIELDS if exclude else _NOTHING
         # in-process payloads are fixed as they arrive: their producer may reuse the array
         recorded = datalog is not None
         self._snapshot_observations = recorded and "observations" not in self._exclude
@@ -344,10 +347,13 @@ class Trial:
             init = ActorInit(
                 slot.name, slot.actor_class, slot.implementation, self.env_name, slot.config, slot.response_timeout
             )
-            timeout = slot.initial_connection_timeout or None
+            timeout = slot.initial_connection_timeout
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the init in a task of its own
-                async with asyncio.timeout(timeout):
+                if timeout:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the init in a task of its own
+                    async with asyncio.timeout(timeout):
+                        await slot.connection.init(init, _ActorPort(self, slot))
+                else:
                     await slot.connection.init(init, _ActorPort(self, slot))
             except (Exception, TimeoutError) as error:
                 log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, slot.name, error)
@@ -371,13 +377,15 @@ class Trial:
             self._disengage(slot)
 
     async def _init_environment(self) -> None:
+        environment = self.params.environment
+        actors = self.actors
         init = EnvInit(
             self.env_name,
-            self.params.environment.implementation,
+            environment.implementation,
             self.tick_id,
-            [TrialActor(slot.name, slot.actor_class) for slot in self.actors],
-            self.params.environment.config.content if self.params.environment.HasField("config") else None,
-            max((slot.response_timeout for slot in self.actors), default=0.0),
+            self.actors_in_trial(),
+            environment.config.content if environment.HasField("config") else None,
+            actors[0].response_timeout if len(actors) == 1 else max((s.response_timeout for s in actors), default=0.0),
         )
         try:
             await self.environment.init(init, _EnvPort(self))
@@ -570,13 +578,17 @@ class Trial:
         assert observation_set is not None
         self._dispatch_observations(observation_set, last=True)
         details: str | None = None
-        if not await self._wait_until(lambda: self._env_acked or not self._env_stream_open, ENV_LAST_ACK_TIMEOUT):
+        env_done = self._env_acked or not self._env_stream_open  # (in-process: it acked already)
+        if not env_done and not await self._wait_until(
+            lambda: self._env_acked or not self._env_stream_open, ENV_LAST_ACK_TIMEOUT
+        ):
             details = "Environment failed to end properly"
         else:
             engaged = [s for s in self.actors if not s.disengaged and s.stream_open]
-            await self._wait_until(
-                lambda: all(s.last_ack or not s.stream_open for s in engaged), ACTOR_LAST_ACK_TIMEOUT
-            )
+            if not all(s.last_ack for s in engaged):
+                await self._wait_until(
+                    lambda: all(s.last_ack or not s.stream_open for s in engaged), ACTOR_LAST_ACK_TIMEOUT
+                )
         self._end_streams(details)
         self._enter_ended()
 

@@ -2,7 +2,7 @@
 the lab's services, their configs in the trial's payload format, its codec and properties.
 
 One maker for ``lab.trial_params``, ``lab.start_trial`` and every trial of ``lab.run_trials``
-(which makes the params once and adds each trial's seeds with :func:`seeded`).
+(which makes the params once and adds each trial's seeds: :class:`UnseededParams`).
 """
 
 from __future__ import annotations
@@ -160,13 +160,30 @@ class TrialParamsMaker:
         return cached[1], cached[2]
 
 
+class UnseededParams:
+    """Params made by ``TrialParamsMaker.make`` without a seed, the same for every trial of a
+    batch, to which each trial's seeds are added (:meth:`seeded`)."""
+
+    __slots__ = ("_actors", "_environment", "agents", "params")
+
+    def __init__(self, params: common_pb2.TrialParams) -> None:
+        self.params = params
+        self._environment = params.environment.config.content
+        self._actors = [actor.config.content for actor in params.actors]
+        #: each agent's actor: its implementation, or its endpoint (a client slot)
+        self.agents = {actor.name: (actor.implementation or actor.endpoint) for actor in params.actors}
+
+    def seeded(self, seed: int) -> common_pb2.TrialParams:
+        """A trial's params with the seeds of ``seed``, as ``make(..., seed=seed)`` makes them:
+        the environment's, and ``seed + 1 + i`` for actor i."""
+        params = common_pb2.TrialParams()
+        params.CopyFrom(self.params)
+        params.environment.config.content = with_seed(self._environment, seed, "environment")
+        for index, (actor, config) in enumerate(zip(params.actors, self._actors, strict=True)):
+            actor.config.content = with_seed(config, seed + 1 + index, "actor")
+        return params
+
+
 def seeded(template: common_pb2.TrialParams, seed: int) -> common_pb2.TrialParams:
-    """``template`` (made by ``TrialParamsMaker.make`` without a seed) with the seeds of ``seed``, as
-    ``make(..., seed=seed)`` makes them: the environment's, and ``seed + 1 + i`` for actor i."""
-    params = common_pb2.TrialParams()
-    params.CopyFrom(template)
-    config = params.environment.config
-    config.content = with_seed(config.content, seed, "environment")
-    for index, actor in enumerate(params.actors):
-        actor.config.content = with_seed(actor.config.content, seed + 1 + index, "actor")
-    return params
+    """``template`` (made by ``TrialParamsMaker.make`` without a seed) with the seeds of ``seed``."""
+    return UnseededParams(template).seeded(seed)

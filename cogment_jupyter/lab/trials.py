@@ -23,7 +23,7 @@ from cogment_jupyter.lab.inline_batch import InlineBatch, OpenTrial, runs_inline
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.protocols import COGMENT_LAB
 from cogment_jupyter.lab.trial_options import TrialOptions
-from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, seeded
+from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, UnseededParams
 from cogment_jupyter.proto import common_pb2
 from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.inprocess import InProcessActor
@@ -128,18 +128,22 @@ class TrialRunner:
         seed: int,
         trial_id: str | None,
         options: TrialOptions,
-        template: common_pb2.TrialParams | None = None,
+        template: UnseededParams | None = None,
     ) -> tuple[TrialHandle, common_pb2.TrialParams]:
         """A trial's handle and params (``template``: its params made without a seed, the same
         for every trial of a batch, to which the seeds are added)."""
-        params = self._params.make(env, actors, seed, options) if template is None else seeded(template, seed)
-        given = trial_id is not None
-        trial_id = trial_id or new_trial_id()
-        if given and (problem := trial_id_problem(trial_id)) is not None:
+        if template is None:
+            params = self._params.make(env, actors, seed, options)
+            agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
+        else:
+            params = template.seeded(seed)
+            agents = dict(template.agents)
+        if not trial_id:
+            trial_id = new_trial_id()
+        elif (problem := trial_id_problem(trial_id)) is not None:
             raise ValueError(problem)
-        elif given and self._datastore is not None and self._datastore.store.record(trial_id, with_params=False):
+        elif self._datastore is not None and self._datastore.store.record(trial_id, with_params=False):
             raise ValueError(f"trial id {trial_id!r} is already used: {self._datastore.file} has a trial of that id")
-        agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
         handle = TrialHandle(self._lab, trial_id, env, agents, seed)
         self._handles.add(handle)
         return handle, params
@@ -237,15 +241,15 @@ class TrialRunner:
         if order.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {order.concurrency}")
         # the params of every trial but their seeds (bad arguments fail here, in the caller)
-        template: common_pb2.TrialParams | None = self._params.make(order.env, order.actors, None, order.options)
-        if template is not None and template.properties.get(FORMAT_KEY) == COGMENT_LAB:
-            template = None  # Lab's configs carry their seeds in Lab's own messages: each trial's params made whole
+        made = self._params.make(order.env, order.actors, None, order.options)
+        # (Lab's configs carry their seeds in Lab's own messages: each trial's params made whole)
+        template = UnseededParams(made) if made.properties.get(FORMAT_KEY) != COGMENT_LAB else None
         bar = _progress(order.n, f"trials of {order.env}") if order.progress else None
         new_trial = functools.partial(self._batch_trial, order, template)
         batch: TrialBatch
-        inline = template is not None and runs_inline(template, self._served, self._endpoint)
+        inline = template is not None and runs_inline(made, self._served, self._endpoint)
         if self._orchestrator is not None and inline:
-            prepare = functools.partial(self._inline_opener, template)
+            prepare = functools.partial(self._inline_opener, made)
             batch = InlineBatch(order.n, new_trial, prepare, self._over, bar, self._hold_records)
         else:
             batch = TaskBatch(order.n, order.concurrency, new_trial, self._run_in_batch, bar, self._hold_records)
@@ -254,7 +258,7 @@ class TrialRunner:
         return batch, future
 
     def _batch_trial(
-        self, order: BatchOrder, template: common_pb2.TrialParams | None, i: int
+        self, order: BatchOrder, template: UnseededParams | None, i: int
     ) -> tuple[TrialHandle, common_pb2.TrialParams]:
         """Trial ``i`` of a batch: seeded ``order.seed + 1000 * i`` (fresh without a seed)."""
         seed = new_seed() if order.seed is None else order.seed + 1000 * i

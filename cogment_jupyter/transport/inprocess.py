@@ -57,9 +57,11 @@ from cogment_jupyter.engine.records import (
     ObservationSet,
     Reward,
     RewardSource,
+    TrialActor,
     now_ns,
 )
 from cogment_jupyter.engine.ticks import is_awaitable
+from cogment_jupyter.transport.fused import offer
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
 
 if TYPE_CHECKING:
@@ -175,12 +177,79 @@ def _pick(registry: Mapping[str, Any], name: str, kind: str) -> Any:
         raise InitError(f"Unknown {kind} implementation [{name}]; served: {sorted(registry)}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class _EnvironmentPlan:
+    """What an environment template's trials with the same actors and config (seeds apart)
+    share: who plays and who watches, the codecs, the frame size. Made once, the first time
+    such a trial starts (:attr:`InProcessServices.environment_plans`)."""
+
+    template: Environment
+    specs: Mapping[str, AgentSpec]
+    payload_format: Any
+    agents: list[str]
+    spectators: list[bool]
+    #: (index, agent) of every actor that is an agent of the environment (not a spectator)
+    players: list[tuple[int, str]]
+    watched: str
+    observation_codecs: list[Codec]
+    action_codecs: list[Codec]
+    #: (agent, observation codec) by actor index, when there is no spectator
+    views: list[tuple[str, Codec]] | None
+    #: the size the trial's frames are brought to (None: as rendered)
+    frame_size: FrameSize | None
+
+    @classmethod
+    def make(cls, template: Environment, config: EnvConfig, actors: Sequence[TrialActor]) -> _EnvironmentPlan:
+        try:
+            formats = payload_format(config.format)
+            specs = template.agent_specs
+        except Exception as error:
+            raise InitError(_describe(error)) from error
+        names = [actor.name for actor in actors]
+        watching = [actor.actor_class == SPECTATOR for actor in actors]
+        agents = [name for name, spectator in zip(names, watching, strict=True) if not spectator]
+        if problem := agents_mismatch(agents, specs, unknown="unknown", missing="without an actor"):
+            raise InitError(
+                f"the trial's actors {agents} must be exactly the environment's agents {list(specs)}{problem}"
+            )
+        # spectators (feedback givers, observers) see what the first agent sees
+        watched = agents[0] if agents else next(iter(specs))
+        seen = [specs[watched if spectator else a] for a, spectator in zip(names, watching, strict=True)]
+        observation_codecs = [codec_for(spec.observation_space) for spec in seen]
+        plain = not any(watching) and formats is OURS  # (bare observations are ours)
+        return cls(
+            template,
+            specs,
+            formats,
+            names,
+            watching,
+            [(index, name) for index, name in enumerate(names) if not watching[index]],
+            watched,
+            observation_codecs,
+            [codec_for(spec.action_space) for spec in seen],
+            list(zip(names, observation_codecs, strict=True)) if plain else None,
+            frame_size(config.render_width, config.render_height)
+            or frame_size(template.render_width, template.render_height),
+        )
+
+
+#: environment plans kept at most per host (see InProcessServices.environment_plans)
+_MAX_PLANS = 64
+
+
 class InProcessEnvironment(EnvironmentConnection):
     """An :class:`Environment` template, forked for one trial."""
 
-    def __init__(self, registry: Mapping[str, Environment], trial_id: str) -> None:
+    def __init__(
+        self,
+        registry: Mapping[str, Environment],
+        trial_id: str,
+        plans: dict[tuple[Any, ...], _EnvironmentPlan] | None = None,
+    ) -> None:
+        """``plans``: those of the trials' host, shared by its connections (none: made per trial)."""
         self._registry = registry
         self._trial_id = trial_id
+        self._plans = plans
         self._env: Environment | None = None
         self._port: EnvironmentPort | None = None
         self._agents: list[str] = []
@@ -188,14 +257,11 @@ class InProcessEnvironment(EnvironmentConnection):
         self._action_codecs: list[Codec] = []
         self.acting: list[str] | None = None  # the agents the last result asked to act
         self._spectators: list[bool] = []
-        #: (index, agent) of every actor that is an agent of the environment (not a spectator)
         self._players: list[tuple[int, str]] = []
-        #: (agent, observation codec) by actor index, when there is no spectator
         self._views: list[tuple[str, Codec]] | None = None
         self._watched = ""
         self._closed = False
         self._off_loop: _OffLoop | None = None
-        #: the size the trial's frames are brought to (None: as rendered)
         self._frame_size: FrameSize | None = None
         #: the trial's payload format (ours unless a Cogment Lab service takes part)
         self.payload_format = OURS
@@ -204,37 +270,19 @@ class InProcessEnvironment(EnvironmentConnection):
         template: Environment = _pick(self._registry, init.impl_name, "environment")
         try:
             config = EnvConfig.from_bytes(init.config)
-            self.payload_format = payload_format(config.format)
-            specs = template.agent_specs
         except Exception as error:
             raise InitError(_describe(error)) from error
-        names = [actor.name for actor in init.actors_in_trial]
-        watching = [actor.actor_class == SPECTATOR for actor in init.actors_in_trial]
-        agents = [name for name, spectator in zip(names, watching, strict=True) if not spectator]
-        if problem := agents_mismatch(agents, specs, unknown="unknown", missing="without an actor"):
-            raise InitError(
-                f"the trial's actors {agents} must be exactly the environment's agents {list(specs)}{problem}"
-            )
-        # spectators (feedback givers, observers) see what the first agent sees
-        watched = agents[0] if agents else next(iter(specs))
-        self._agents = names
-        self._spectators = watching
-        self._players = [(index, name) for index, name in enumerate(names) if not watching[index]]
-        self._watched = watched
-        self._observation_codecs = [
-            codec_for(specs[watched if spectator else a].observation_space)
-            for a, spectator in zip(names, watching, strict=True)
-        ]
-        plain = not any(watching) and self.payload_format is OURS  # (bare observations are ours)
-        self._views = list(zip(names, self._observation_codecs, strict=True)) if plain else None
-        self._action_codecs = [
-            codec_for(specs[watched if spectator else a].action_space)
-            for a, spectator in zip(names, watching, strict=True)
-        ]
+        plan = self._plan(template, config, init.actors_in_trial)
+        self.payload_format = plan.payload_format
+        self._agents = plan.agents
+        self._spectators = plan.spectators
+        self._players = plan.players
+        self._watched = plan.watched
+        self._observation_codecs = plan.observation_codecs
+        self._views = plan.views
+        self._action_codecs = plan.action_codecs
+        self._frame_size = plan.frame_size
         self._env = env = template.fork()
-        self._frame_size = frame_size(config.render_width, config.render_height) or frame_size(
-            template.render_width, template.render_height
-        )
         context = TrialContext(
             self._trial_id,
             config.seed,
@@ -255,6 +303,27 @@ class InProcessEnvironment(EnvironmentConnection):
             raise InitError(f"reset failed: {_describe(error)}") from error
         self._port = port
         self._emit(result, last=False)
+
+    def _plan(self, template: Environment, config: EnvConfig, actors: Sequence[TrialActor]) -> _EnvironmentPlan:
+        """This trial's plan: its host's, if a trial of the same was made (the plan's lists are
+        shared: never changed)."""
+        plans = self._plans
+        if plans is None:
+            return _EnvironmentPlan.make(template, config, actors)
+        key = (
+            id(template),
+            config.format,
+            config.render_width,
+            config.render_height,
+            *[(actor.name, actor.actor_class) for actor in actors],
+        )
+        plan = plans.get(key)
+        if plan is None or plan.template is not template or plan.specs is not template.agent_specs:
+            plan = _EnvironmentPlan.make(template, config, actors)
+            if len(plans) >= _MAX_PLANS:
+                plans.clear()
+            plans[key] = plan
+        return plan
 
     # -- the rules of a tick (both loops) --------------------------------------------------
 
@@ -408,8 +477,6 @@ class InProcessEnvironment(EnvironmentConnection):
     # -- a fused loop (``transport.fused``) ------------------------------------------------
 
     def fused_loop(self, lease: TickLease) -> FusedLoop | None:
-        from cogment_jupyter.transport.fused import offer
-
         return offer(lease, self)
 
     @property
@@ -706,12 +773,15 @@ class InProcessServices:
     environments: dict[str, Environment] = field(default_factory=dict)
     actors: dict[str, Actor] = field(default_factory=dict)
     datalog_factory: Any = None  # Callable[[str], DatalogConnection] | None
+    #: what the trials of an environment template share, made once for all of them (by
+    #: template, config and actors: a trial of other actors or another template has its own)
+    environment_plans: dict[tuple[Any, ...], _EnvironmentPlan] = field(default_factory=dict, repr=False)
 
     def environment(self, trial_id: str, implementation: str = "") -> EnvironmentConnection | None:
         """In-process when this implementation is one of ours; None lets gRPC reach the others."""
         if not self.environments or (implementation and implementation not in self.environments):
             return None
-        return InProcessEnvironment(self.environments, trial_id)
+        return InProcessEnvironment(self.environments, trial_id, self.environment_plans)
 
     def actor(self, trial_id: str, implementation: str = "") -> ActorConnection | None:
         if not self.actors or (implementation and implementation not in self.actors):
