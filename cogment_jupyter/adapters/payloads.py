@@ -131,10 +131,13 @@ def envelope_encoder(codec: Codec) -> Callable[[Any], bytes]:
     return codec.exact_encoder(header[: len(header) - size], general)
 
 
-def observation_encoder(codec: Codec) -> Callable[[LabObservation], bytes]:
+def observation_encoder(
+    codec: Codec, value_bytes: Callable[[Any], bytes] | None = None
+) -> Callable[[LabObservation], bytes]:
     """``LabObservation.to_bytes`` for a loop that records an observation of ``codec``'s space
-    every tick: a bare one (its value alone) takes :func:`envelope_encoder`'s path."""
-    value_bytes = envelope_encoder(codec)
+    every tick: a bare one (its value alone) takes ``value_bytes``, :func:`envelope_encoder`'s."""
+    if value_bytes is None:
+        value_bytes = envelope_encoder(codec)
 
     def encode(observation: LabObservation) -> bytes:
         if (

@@ -1003,6 +1003,8 @@ class TickLease:
     """
 
     __slots__ = (
+        "_add_reward",
+        "_add_timestamp",
         "_datalog",
         "_first_row_tick",
         "_names",
@@ -1053,8 +1055,10 @@ class TickLease:
         #: ``observations`` and ``actions`` hold each actor's, row after row); the same lists
         #: all along (the datalog copies what it takes), their ticks counted from
         #: ``_first_row_tick`` (rows are consecutive ticks)
-        self.rows = TickRows()
+        self.rows = rows = TickRows()
         self._first_row_tick = 0
+        self._add_timestamp = rows.timestamps.append
+        self._add_reward = (rows.reward_rows.append, rows.receivers.append, rows.rewards.append)
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -1133,14 +1137,14 @@ class TickLease:
                     if queued[index]:
                         Trial._queue_reward(slots[index], tick, [RewardSource(env_name, value, 1.0)])
             if self._recording:
-                rows = self.rows
-                row = len(rows.timestamps)
+                row = len(self.rows.timestamps)
+                add_row, add_receiver, add_value = self._add_reward
                 for index, value in rewards:
-                    rows.reward_rows.append(row)
-                    rows.receivers.append(index)
-                    rows.rewards.append(value)
+                    add_row(row)
+                    add_receiver(index)
+                    add_value(value)
         if self._recording:
-            self.rows.timestamps.append(trial.tick_started_ns)
+            self._add_timestamp(trial.tick_started_ns)
         if next_observations is not None:
             self.observations = next_observations
             trial.tick_id += 1

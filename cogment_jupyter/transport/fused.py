@@ -62,8 +62,13 @@ class FusedTicks(FusedLoop):
         self.environment = environment
         self.actors = actors
         #: each actor's observation and action envelope, made as the engine's records make them
-        #: (``LabObservation.to_bytes``, ``value_envelope``), in one call for most values
-        self._observation_envelopes = [observation_encoder(codec) for codec in environment.observation_codecs]
+        #: (``LabObservation.to_bytes``, ``value_envelope``), in one call for most values; a bare
+        #: observation's is its value's
+        codecs = environment.observation_codecs
+        self._value_envelopes = [envelope_encoder(codec) for codec in codecs]
+        self._observation_envelopes = [
+            observation_encoder(codec, value) for codec, value in zip(codecs, self._value_envelopes, strict=True)
+        ]
         self._action_envelopes = [
             envelope_encoder(actor.action_codec) if actor.action_codec is not None else _no_codec for actor in actors
         ]
@@ -92,25 +97,33 @@ class FusedTicks(FusedLoop):
         # (one actor, most trials: a call less than mapping over one)
         alone = n == 1
         observation_envelope = observation_envelopes[0] if alone else None
+        value_envelope = self._value_envelopes[0] if alone else None
         action_envelope = action_envelopes[0] if alone else None
         take_rewards, last_tick, close_tick, due = lease.take_rewards, lease.last_tick, lease.close_tick, pacer.due
-        step, observe = environment.step, environment.observe
+        step, observe, bare_observations = environment.step, environment.observe, environment.bare_observations
         act_ons = [actor.act_on for actor in actors]
+        indices = range(n)
+        bare = False  # whether the open tick's observations are bare (the reset's: as they come)
         while True:
             # -- the actors answer the open tick's observations (recorded first: an actor or
             # the environment's next step may change them)
             unrecorded = False
             if recording:
-                start = len(recorded_observations)
-                try:
-                    if alone:
-                        record_observation(observation_envelope(observations[0]))
-                    else:
+                if alone:
+                    try:
+                        record_observation(
+                            value_envelope(observations[0].value) if bare else observation_envelope(observations[0])
+                        )
+                    except Exception:  # it cannot be encoded: the engine records that tick, with the reason
+                        unrecorded = True
+                else:
+                    start = len(recorded_observations)
+                    try:
                         record_observations(map(call, observation_envelopes, observations))
-                except Exception:  # one cannot be encoded: the engine records that tick, with the reason
-                    del recorded_observations[start:]
-                    unrecorded = True
-            for i in range(n):
+                    except Exception:
+                        del recorded_observations[start:]
+                        unrecorded = True
+            for i in indices:
                 try:
                     if pending[i]:
                         actors[i].deliver_rewards(take_rewards(i))
@@ -123,15 +136,18 @@ class FusedTicks(FusedLoop):
                 values[i] = value
                 lease.answered = i + 1
             if recording and not unrecorded:
-                start = len(recorded_actions)
-                try:
-                    if alone:
+                if alone:
+                    try:
                         record_action(action_envelope(values[0]))
-                    else:
+                    except Exception:
+                        unrecorded = True
+                else:
+                    start = len(recorded_actions)
+                    try:
                         record_actions(map(call, action_envelopes, values))
-                except Exception:
-                    del recorded_actions[start:]
-                    unrecorded = True
+                    except Exception:
+                        del recorded_actions[start:]
+                        unrecorded = True
             if unrecorded or last_tick():
                 lease.take_back()  # the engine's action processing (LAST; or it records why a value is not)
                 await lease.resume(dispatch_from=n)
@@ -166,7 +182,10 @@ class FusedTicks(FusedLoop):
                 environment.emit(result, rewards=False)
                 await lease.resume()
                 return
-            observations = observe(result)
+            observations = bare_observations(result)
+            bare = observations is not None
+            if not bare:
+                observations = observe(result)
             close_tick(rewarded, observations)
             if due():  # fairness for other trials (as the engine's loop)
                 await lease.pause(pacer)

@@ -329,24 +329,29 @@ class InProcessEnvironment(EnvironmentConnection):
 
     def observe(self, result: StepResult) -> list[LabObservation]:
         """What each actor observes of a step's result, by actor index."""
+        observations = self.bare_observations(result)
+        if observations is not None:
+            return observations
         if result.frame is not None and self._frame_size is not None:
             result.frame = self._frame_size.fit(result.frame)
-        views = self._views
-        if (
-            views is not None
-            and result.frame is None
-            and result.acting is None
-            and not result.info
-            and not result.action_masks
-        ):  # most steps: each agent observes its value and nothing else, unless its episode is over
-            values = result.observations
-            if len(views) == 1:  # (most trials; on Python 3.11 a comprehension costs more than the rest)
-                agent, codec = views[0]
-                if not (result.terminated.get(agent) or result.truncated.get(agent)):
-                    return [bare_observation(values.get(agent), codec)]
-            elif True not in result.terminated.values() and True not in result.truncated.values():
-                return [bare_observation(values.get(agent), codec) for agent, codec in views]
         return [self._agent_observation(result, index) for index in range(len(self._agents))]
+
+    def bare_observations(self, result: StepResult) -> list[LabObservation] | None:
+        """:meth:`observe` of most steps, where each agent observes its value and nothing else
+        (no frame, info or mask, every agent asked to act, none whose episode is over): bare
+        observations of each actor's codec; None for any other step."""
+        views = self._views
+        if views is None or result.frame is not None or result.acting is not None or result.info or result.action_masks:
+            return None
+        values = result.observations
+        if len(views) == 1:  # (most trials; on Python 3.11 a comprehension costs more than the rest)
+            agent, codec = views[0]
+            if result.terminated.get(agent) or result.truncated.get(agent):
+                return None
+            return [bare_observation(values.get(agent), codec)]
+        if True in result.terminated.values() or True in result.truncated.values():
+            return None
+        return [bare_observation(values.get(agent), codec) for agent, codec in views]
 
     def step(self, values: Sequence[Any]) -> StepResult:
         """Step the environment on the actors' answers (by actor index): each agent it asked
