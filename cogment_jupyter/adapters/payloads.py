@@ -119,10 +119,12 @@ def value_envelope(codec: Codec, value: Any) -> bytes:
     return wire.encode_action(codec.encode(value) if raw is None else raw)
 
 
+@functools.lru_cache(maxsize=1024)
 def envelope_encoder(codec: Codec) -> Callable[[Any], bytes]:
     """``value_envelope(codec, ·)`` made for one space, for a loop that encodes a value of it
     every tick: a value of exactly the space's type costs one call (the envelope of a
-    fixed-size value is a constant prefix and its bytes)."""
+    fixed-size value is a constant prefix and its bytes). Made once per codec (every trial
+    asks; codecs are shared)."""
     general = functools.partial(value_envelope, codec)
     size = codec.size
     if size is None:
@@ -131,13 +133,12 @@ def envelope_encoder(codec: Codec) -> Callable[[Any], bytes]:
     return codec.exact_encoder(header[: len(header) - size], general)
 
 
-def observation_encoder(
-    codec: Codec, value_bytes: Callable[[Any], bytes] | None = None
-) -> Callable[[LabObservation], bytes]:
+@functools.lru_cache(maxsize=1024)
+def observation_encoder(codec: Codec) -> Callable[[LabObservation], bytes]:
     """``LabObservation.to_bytes`` for a loop that records an observation of ``codec``'s space
-    every tick: a bare one (its value alone) takes ``value_bytes``, :func:`envelope_encoder`'s."""
-    if value_bytes is None:
-        value_bytes = envelope_encoder(codec)
+    every tick: a bare one (its value alone) takes :func:`envelope_encoder`'s path. Made once
+    per codec."""
+    value_bytes = envelope_encoder(codec)
 
     def encode(observation: LabObservation) -> bytes:
         if (

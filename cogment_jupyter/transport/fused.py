@@ -38,17 +38,16 @@ if TYPE_CHECKING:
 __all__ = ["FusedTicks", "offer"]
 
 
-def offer(lease: TickLease, environment: InProcessEnvironment) -> FusedTicks | None:
+def offer(lease: TickLease, environment: InProcessEnvironment, in_process: type[InProcessActor]) -> FusedTicks | None:
     """A fused loop for the lent trial, or None when a component needs the engine's loop
-    (an actor that is not in this process, answers asynchronously or off the event loop)."""
-    from cogment_jupyter.transport.inprocess import InProcessActor
-
+    (an actor that is not ``in_process``, answers asynchronously or off the event loop).
+    (The class is given: ``transport.inprocess`` imports this module.)"""
     if not environment.inline or environment.payload_format is not OURS:  # (it encodes ours)
         return None
     actors = []
     for slot in lease.actors:
         connection = slot.connection
-        if not isinstance(connection, InProcessActor) or not connection.fusable:
+        if not isinstance(connection, in_process) or not connection.fusable:
             return None
         actors.append(connection)
     return FusedTicks(lease, environment, actors)
@@ -66,9 +65,7 @@ class FusedTicks(FusedLoop):
         #: observation's is its value's
         codecs = environment.observation_codecs
         self._value_envelopes = [envelope_encoder(codec) for codec in codecs]
-        self._observation_envelopes = [
-            observation_encoder(codec, value) for codec, value in zip(codecs, self._value_envelopes, strict=True)
-        ]
+        self._observation_envelopes = [observation_encoder(codec) for codec in codecs]
         self._action_envelopes = [
             envelope_encoder(actor.action_codec) if actor.action_codec is not None else _no_codec for actor in actors
         ]

@@ -165,6 +165,19 @@ def _accepts_action_mask(act: Any) -> bool:
         return "action_mask" in inspect.signature(act).parameters
 
 
+@functools.lru_cache(maxsize=256)
+def _function_is_async(function: Any) -> bool:
+    return inspect.iscoroutinefunction(function)
+
+
+def _is_async(act: Any) -> bool:
+    """Whether ``act`` is an ``async def`` (read once per function: every trial asks)."""
+    try:
+        return _function_is_async(getattr(act, "__func__", act))
+    except TypeError:  # an unhashable callable
+        return inspect.iscoroutinefunction(act)
+
+
 def _pick(registry: Mapping[str, Any], name: str, kind: str) -> Any:
     """The implementation ``name`` (the first one when empty, as the SDK does)."""
     if not registry:
@@ -482,7 +495,7 @@ class InProcessEnvironment(EnvironmentConnection):
     # -- a fused loop (``transport.fused``) ------------------------------------------------
 
     def fused_loop(self, lease: TickLease) -> FusedLoop | None:
-        return offer(lease, self)
+        return offer(lease, self, InProcessActor)
 
     @property
     def observation_codecs(self) -> list[Codec]:
@@ -751,12 +764,7 @@ class InProcessActor(ActorConnection):
     def fusable(self) -> bool:
         """Whether a fused loop may call this actor: a synchronous ``act`` answered inline."""
         actor = self._actor
-        return (
-            actor is not None
-            and self._off_loop is None
-            and not self._closed
-            and not inspect.iscoroutinefunction(actor.act)
-        )
+        return actor is not None and self._off_loop is None and not self._closed and not _is_async(actor.act)
 
     @property
     def wants_rewards(self) -> bool:
