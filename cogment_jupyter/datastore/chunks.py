@@ -521,52 +521,59 @@ class ChunkBuilder:
         rows = len(self.ticks)
         n = self.n
         per_actor = pa.array(np.arange(rows + 1, dtype=np.int32) * n)
+        no_lists = _no_lists(rows)
         obs_mask = np.zeros(rows, dtype=bool)
         obs_mask[self.no_obs] = True
         has_actions = np.ones(rows, dtype=bool)
         has_actions[self.no_actions] = False
-        stored = [None] * rows
-        for k, raw in self.stored:
-            stored[k] = raw
+        if self.stored:
+            stored_values: list[bytes | None] = [None] * rows
+            for k, raw in self.stored:
+                stored_values[k] = raw
+            stored = pa.array(stored_values, pa.binary())
+        else:
+            stored = pa.nulls(rows, pa.binary())
         t = CHUNK_SCHEMA.field
         columns = [
-            pa.array(self.ticks, pa.int64()),
-            pa.array(self.stamps, pa.int64()),
-            pa.array(np.fromiter(self.states, dtype=np.int8, count=rows)),
+            pa.array(_ints(self.ticks, np.int64)),
+            pa.array(_ints(self.stamps, np.int64)),
+            pa.array(_ints(self.states, np.int8)),
             pa.array(self.oos, pa.bool_()),
-            _sparse(self.events, rows, t("events").type),
+            _sparse(self.events, rows, t("events").type, no_lists),
             pa.ListArray.from_arrays(
-                _offsets(np.fromiter(self.obs_counts, dtype=np.int64, count=rows)),
+                _offsets(_ints(self.obs_counts, np.int64)),
                 pa.array(self.obs, pa.binary()),
                 type=t("observations").type,
                 mask=pa.array(obs_mask),
             ),
-            pa.ListArray.from_arrays(per_actor, pa.array(self.obs_map, pa.int32()), type=t("observation_map").type),
+            pa.ListArray.from_arrays(
+                per_actor, pa.array(_ints(self.obs_map, np.int32)), type=t("observation_map").type
+            ),
             pa.array(has_actions),
             pa.ListArray.from_arrays(per_actor, pa.array(self.actions, pa.binary()), type=t("actions").type),
             pa.ListArray.from_arrays(per_actor, pa.array(self.rewards, pa.float32()), type=t("rewards").type),
-            _sparse(self.defaults, rows, t("default_actors").type),
-            _sparse(self.unavailable, rows, t("unavailable_actors").type),
+            _sparse(self.defaults, rows, t("default_actors").type, no_lists),
+            _sparse(self.unavailable, rows, t("unavailable_actors").type, no_lists),
             self._reward_sources(rows),
-            _sparse(self.messages, rows, t("messages").type),
-            pa.array(stored, pa.binary()),
+            _sparse(self.messages, rows, t("messages").type, no_lists),
+            stored,
         ]
         return pa.RecordBatch.from_arrays(columns, schema=CHUNK_SCHEMA)
 
     def _reward_sources(self, rows: int) -> pa.Array:
         """The ``reward_sources`` column: the general sources (tuples) and those of plain ticks
         (columns), in sample order (a sample's sources are all of one kind)."""
-        plain_k = np.asarray(self.plain_k, dtype=np.int64)
-        general_k = np.asarray(self.sources_k, dtype=np.int64)
+        plain_k = _ints(self.plain_k, np.int64)
+        general_k = _ints(self.sources_k, np.int64)
         parts, ks = [], []
         if len(general_k) or not len(plain_k):
             parts.append(pa.array(self.sources, SOURCE_TYPE))
             ks.append(general_k)
         if len(plain_k):
             m = len(plain_k)
-            values = pa.array(self.plain_values, pa.float32())
+            values = pa.array(np.array(self.plain_values, dtype=np.float32))
             fields = [
-                pa.array(self.plain_numbers, pa.int32()),
+                pa.array(_ints(self.plain_numbers, np.int32)),
                 pa.array(np.full(m, -1, dtype=np.int64)),
                 pa.array(self.plain_receivers, pa.string()),
                 values,
@@ -592,28 +599,44 @@ class ChunkBuilder:
 _RUNNING = int(TrialState.RUNNING)
 
 
+def _ints(values: list[int], dtype: type[np.integer]) -> np.ndarray:
+    """A list of Python ints as an array (numpy reads them faster than ``pa.array``)."""
+    return np.fromiter(values, dtype=dtype, count=len(values))
+
+
 def _offsets(counts: np.ndarray) -> pa.Array:
     offsets = np.zeros(len(counts) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.array(offsets)
 
 
-def _sparse(pairs: list[tuple], rows: int, list_type: pa.ListType, mask: pa.Array | None = None) -> pa.Array:
-    """A list column from ``(sample, value...)`` tuples given in sample order."""
+def _no_lists(rows: int) -> pa.Array:
+    """The offsets of a list column whose every row is empty."""
+    return pa.array(np.zeros(rows + 1, dtype=np.int32))
+
+
+#: an empty array of each list column's item type, for columns that are empty in a chunk
+_EMPTY: dict[pa.DataType, pa.Array] = {}
+
+
+def _sparse(pairs: list[tuple], rows: int, list_type: pa.ListType, no_lists: pa.Array) -> pa.Array:
+    """A list column from ``(sample, value...)`` tuples given in sample order (``no_lists``:
+    :func:`_no_lists` of ``rows``)."""
     item = list_type.value_type
-    if pairs:
-        columns = list(zip(*pairs, strict=False))
-        counts = np.bincount(np.asarray(columns[0], dtype=np.int64), minlength=rows)
-        if pa.types.is_struct(item):
-            values = pa.StructArray.from_arrays(
-                [pa.array(c, f.type) for c, f in zip(columns[1:], item, strict=True)], fields=list(item)
-            )
-        else:
-            values = pa.array(columns[1], item)
+    if not pairs:
+        empty = _EMPTY.get(item)
+        if empty is None:
+            empty = _EMPTY[item] = pa.array([], item)
+        return pa.ListArray.from_arrays(no_lists, empty, type=list_type)
+    columns = list(zip(*pairs, strict=False))
+    counts = np.bincount(np.asarray(columns[0], dtype=np.int64), minlength=rows)
+    if pa.types.is_struct(item):
+        values = pa.StructArray.from_arrays(
+            [pa.array(c, f.type) for c, f in zip(columns[1:], item, strict=True)], fields=list(item)
+        )
     else:
-        counts = np.zeros(rows, dtype=np.int64)
-        values = pa.array([], item)
-    return pa.ListArray.from_arrays(_offsets(counts), values, type=list_type, mask=mask)
+        values = pa.array(columns[1], item)
+    return pa.ListArray.from_arrays(_offsets(counts), values, type=list_type)
 
 
 def _record_user_data(source: Any) -> Any:
@@ -737,36 +760,35 @@ def segment_columns(
     if count == 0 or not (stops > starts).all():
         return _with_empty_segments(batch, n_actors, bounds, starts, stops)
     rows = batch.num_rows
-    in_sync = ~batch.column("out_of_sync").to_numpy(zero_copy_only=False).astype(bool)
+    out_of_sync = batch.column("out_of_sync").to_numpy(zero_copy_only=False).astype(bool)
     ts = batch.column("timestamp").to_numpy(zero_copy_only=False)
     states = batch.column("state").to_numpy(zero_copy_only=False)
     # reduceat over [start, stop, start, stop, ...] sums each [start, stop) at the even places;
     # one padding row makes a stop at the end of the batch a valid index
     edges = np.column_stack([starts, stops]).reshape(-1)
-    ticks = np.add.reduceat(np.append(in_sync, False).astype(np.int64), edges)[::2].tolist()
+    if out_of_sync.any():
+        in_sync = ~out_of_sync
+        ticks = np.add.reduceat(np.append(in_sync, False).astype(np.int64), edges)[::2].tolist()
+        first_tick_ns, _ = _first_in(np.flatnonzero(in_sync), starts, stops, ts)
+    else:  # (the usual case: every row is a tick)
+        ticks = (stops - starts).tolist()
+        first_tick_ns = ts[starts].tolist()
     last_ns = np.maximum.reduceat(np.append(ts, 0), edges)[::2].tolist()
-    first_tick_ns, _ = _first_in(np.flatnonzero(in_sync), starts, stops, ts)
     ended_rows = np.flatnonzero(states == TrialState.ENDED)
     ended_ns, ended_at = _first_in(ended_rows, starts, stops, ts)
     end_details: list[str | None] = [None] * count
-    if len(ended_rows):
-        events = batch.column("events")
-        with_events = pc.list_value_length(events).fill_null(0).to_numpy(zero_copy_only=False)
-        ends = np.flatnonzero((ended_at >= 0) & (with_events[np.maximum(ended_at, 0)] > 0))
-        # most ENDED rows say only that the environment ended the trial: look closer only if
-        # some event of theirs is a hard termination
-        if (
-            len(ends)
-            and pc.any(pc.starts_with(pc.list_flatten(events.take(ended_at[ends])), FORCED_TERMINATION)).as_py()
-        ):
-            for k in ends.tolist():
-                end_details[k] = _forced_end(events[int(ended_at[k])].as_py())
+    events = batch.column("events")
+    if len(ended_rows) and _may_contain(events, FORCED_TERMINATION):
+        for k in np.flatnonzero(ended_at >= 0).tolist():
+            end_details[k] = _forced_end(events[int(ended_at[k])].as_py())
     last_state = states[stops - 1].tolist()
     if n_actors:
-        flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False).astype(np.float64)
-        rewards = np.nan_to_num(flat.reshape(rows, n_actors), nan=0.0)
+        flat = pc.list_flatten(batch.column("rewards")).to_numpy(zero_copy_only=False)
+        rewards = np.zeros((rows + 1, n_actors))  # (+ the padding row)
+        rewards[:rows] = flat.reshape(rows, n_actors)
+        np.nan_to_num(rewards, copy=False, nan=0.0)  # (a missing reward is no reward)
         with np.errstate(over="ignore"):  # an infinite reward makes an infinite return, as it should
-            returns = np.add.reduceat(np.vstack([rewards, np.zeros((1, n_actors))]), edges, axis=0)[::2].tolist()
+            returns = np.add.reduceat(rewards, edges, axis=0)[::2].tolist()
     else:
         returns = [[] for _ in range(count)]
     samples = (stops - starts).tolist()
@@ -799,6 +821,17 @@ def _with_empty_segments(
             for i, value in zip(filled, theirs, strict=True):
                 mine[i] = value
     return out
+
+
+def _may_contain(strings: pa.Array | pa.ChunkedArray, text: str) -> bool:
+    """Whether some string of a list-of-strings column may contain ``text`` (False: none
+    does): one search through the bytes of all its strings, without a string object each."""
+    needle = text.encode()
+    for chunk in strings.chunks if isinstance(strings, pa.ChunkedArray) else (strings,):
+        data = chunk.values.buffers()[2]
+        if data is not None and needle in data.to_pybytes():
+            return True
+    return False
 
 
 def _forced_end(events: list[str] | None) -> str | None:
