@@ -17,6 +17,10 @@ recorded short step <= Minari's Arrow storage of the same episodes.
 
 Random CartPole episodes last ~22 steps, so that figure is mostly what a trial costs to start,
 record and end; the 500-step episodes (a policy that balances the pole) show what a tick costs.
+Where a short trial's CPU goes is measured with per-thread CPU clocks in the same rounds: the
+lab's loop thread (engine, fused loop, recording calls) and the datastore's writer thread (chunk,
+trial rows, commits), each per trial as a ratio to the raw loop's own CPU for as many steps; the
+two share one GIL, so the writer's CPU slows the trials as much as the loop's.
 Both are also measured on the engine's own tick loop (a lab with ``fused_ticks=False``).
 
 Also measured: a cheap two-agent environment that rewards both agents every step, on both
@@ -40,6 +44,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -66,16 +71,49 @@ class Rate:
         return steps / (time.perf_counter() - self._wall), steps / (time.process_time() - self._cpu)
 
 
-def raw_loop(steps: int) -> tuple[float, float]:
+class ThreadClocks:
+    """CPU seconds of some threads of this process (per-thread clocks), since it was made."""
+
+    def __init__(self, threads: dict[str, threading.Thread]) -> None:
+        self._clocks = {name: time.pthread_getcpuclockid(t.ident) for name, t in threads.items()}  # type: ignore[arg-type]
+        self._start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        return {name: time.clock_gettime(clock) for name, clock in self._clocks.items()}
+
+    def used(self) -> dict[str, float]:
+        now = self._read()
+        return {name: now[name] - self._start[name] for name in now}
+
+
+def lab_threads(lab: Lab) -> dict[str, threading.Thread]:
+    """The lab's loop thread and its datastore's writer thread, found by their names."""
+    writer = f"datastore-writer:{lab.datastore.file.name}"
+    found = {
+        role: next((t for t in threading.enumerate() if t.name == name), None)
+        for role, name in (("loop", "cogment-jupyter"), ("writer", writer))
+    }
+    missing = [role for role, thread in found.items() if thread is None]
+    if missing:
+        raise RuntimeError(
+            f"no {' or '.join(missing)} thread found (threads: {[t.name for t in threading.enumerate()]})"
+        )
+    return found  # type: ignore[return-value]
+
+
+def raw_loop(steps: int) -> tuple[float, float, float]:
+    """(steps/s, steps per CPU second, CPU seconds per step of this thread)."""
     env = gym.make("CartPole-v1")
     env.reset(seed=0)
     env.action_space.seed(0)
     rate = Rate()
+    cpu = time.thread_time()
     for _ in range(steps):
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
         if terminated or truncated:
             env.reset()
-    return rate.of(steps)
+    per_step = (time.thread_time() - cpu) / steps
+    return (*rate.of(steps), per_step)
 
 
 def minari_collector(
@@ -207,7 +245,16 @@ def lab_run(lab: Lab, env: str, steps: int, concurrency: int, actor: str = "rand
     """(steps/s, steps per CPU second) of whole trials, ``BATCH`` at a time, until ``steps``
     steps are done (trial setup and recording included: each batch returns once its trials
     are committed)."""
-    done = 0
+    return lab_run_threads(lab, env, steps, concurrency, actor, **options)[:2]
+
+
+def lab_run_threads(
+    lab: Lab, env: str, steps: int, concurrency: int, actor: str = "random", **options
+) -> tuple[float, float, int, int, dict[str, float]]:
+    """:func:`lab_run`, and the trials and steps run and the CPU seconds of the lab's loop and
+    writer threads meanwhile."""
+    done = trials = 0
+    clocks = ThreadClocks(lab_threads(lab))
     rate = Rate()
     while done < steps:
         handles = lab.run_trials(BATCH, env, actor, concurrency=concurrency, progress=False, **options)
@@ -215,7 +262,8 @@ def lab_run(lab: Lab, env: str, steps: int, concurrency: int, actor: str = "rand
             if handle.errors:
                 raise RuntimeError(handle.errors)
             done += handle.tick
-    return rate.of(done)
+        trials += len(handles)
+    return (*rate.of(done), trials, done, clocks.used())
 
 
 def lab_rate(lab: Lab, env: str, steps: int, concurrency: int, actor: str = "random", **options) -> float:
@@ -275,9 +323,14 @@ def main() -> None:
                 "long": [],
                 "minari": [],
             }
+            #: per round: CPU per short trial of the loop and writer threads, and of the raw loop for as many steps
+            thread_rounds: list[dict[str, float]] = []
             for k in range(args.rounds):  # interleaved: the machine's load hits all alike
-                raw_round = raw_loop(args.steps)
-                rounds["short"].append((lab_run(lab, "cartpole", args.steps, args.concurrency), raw_round))
+                *raw_round, raw_step_cpu = raw_loop(args.steps)
+                wall, cpu, trials, steps, used = lab_run_threads(lab, "cartpole", args.steps, args.concurrency)
+                rounds["short"].append(((wall, cpu), raw_round))
+                per_trial = {role: seconds / trials for role, seconds in used.items()}
+                thread_rounds.append({**per_trial, "raw": raw_step_cpu * steps / trials})
                 rounds["long"].append(
                     (lab_run(lab, "cartpole", args.steps, args.concurrency, actor="balance"), raw_round)
                 )
@@ -323,6 +376,13 @@ def main() -> None:
         )
     print(f"  lab, environment in another process : {remote:>10,.0f} steps/s   {remote / raw:.3f}x")
     print(f"  Lab() to ready (%cogment launch)    : {launch:.3f} s (median of 3)")
+    print("CPU per short trial, per-thread clocks; reference = the raw loop's CPU for as many steps (same rounds)")
+    raw_trial = statistics.median(r["raw"] for r in thread_rounds)
+    print(f"  raw loop, as many steps             : {raw_trial * 1e6:>10,.0f} us        1.00x")
+    for role, label in (("loop", "loop thread (engine, recording)"), ("writer", "datastore writer thread")):
+        seconds = statistics.median(r[role] for r in thread_rounds)
+        ratio = statistics.median(r[role] / r["raw"] for r in thread_rounds)
+        print(f"  {label:<36}: {seconds * 1e6:>10,.0f} us        {ratio:.2f}x")
     print(
         "Minari DataCollector (HDF5, its default) on the same seeded random episodes; reference = Minari, same rounds"
     )
