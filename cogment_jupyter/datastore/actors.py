@@ -34,7 +34,15 @@ class ActorDirectory:
 
     @classmethod
     def from_params(cls, params: TrialParams) -> ActorDirectory:
-        return cls([ActorInfo(a.name, a.actor_class, a.implementation) for a in params.actors])
+        """The directory of a trial's actors: the same object for trials with the same actors
+        (the trials of a batch), which then share its receiver patterns and row templates."""
+        key = tuple([(a.name, a.actor_class, a.implementation) for a in params.actors])
+        found = _directories.get(key)
+        if found is None:
+            if len(_directories) >= _KEPT:
+                _directories.clear()
+            found = _directories[key] = cls([ActorInfo(*actor) for actor in key])
+        return found
 
     def __len__(self) -> int:
         return len(self.actors)
@@ -82,3 +90,8 @@ class ActorDirectory:
             and (not implementations or a.implementation in implementations)
             for a in self.actors
         ]
+
+
+#: Directories kept for :meth:`ActorDirectory.from_params` (by actors), at most ``_KEPT``.
+_directories: dict[tuple[tuple[str, str, str], ...], ActorDirectory] = {}
+_KEPT = 256

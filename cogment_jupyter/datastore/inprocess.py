@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.datastore.actors import ActorDirectory
 from cogment_jupyter.datastore.chunks import ChunkBuilder
@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 
 #: Rows gathered at most before the batch goes to the writer (one chunk of that many rows).
 HANDOFF_ROWS = 8192
-#: Trials closed at most in one batch.
-MAX_CLOSES = 256
+#: Trials closed at most in one batch: fewer than a lab's batch runs before they are recorded
+#: (``lab.batch.UNRECORDED``), so that trials keep running while a batch is committed.
+MAX_CLOSES = 128
+#: How long rows and closes may wait while trials are run in a batch (:meth:`Recorder.hold`):
+#: a few hundred short trials then share a chunk and a transaction (the costs of a
+#: transaction and a chunk, spread over its trials; a SIGKILL loses at most that batch).
+HELD_LINGER = 0.25
 
 
 class Recorder:
@@ -51,9 +56,15 @@ class Recorder:
         self._placed: set[OpenTrial] = set()
         self._own: dict[OpenTrial, ChunkBuilder] = {}
         self._deadline = float("inf")
+        #: the linger that set ``_deadline``: a later call asking as long or longer changes nothing
+        self._linger = float("inf")
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: asyncio.Future[None] | None = None
         self._held = 0
+        #: the trial that added rows last, its builder and its segment in the batch (None: its own builder)
+        self._last: OpenTrial | None = None
+        self._last_builder: ChunkBuilder | None = None
+        self._last_segment: list[Any] | None = None
 
     @classmethod
     def of(cls, store: TrialStore) -> Recorder:
@@ -71,38 +82,54 @@ class Recorder:
         """A new trial's handle; its row is written with the batch (before its samples)."""
         handle = OpenTrial(0, trial_id, ActorDirectory.from_params(params))
         self._batch.creates.append((handle, (trial_id, user_id, params, time.time_ns())))
-        self._due(LINGER)
+        self._due(HELD_LINGER if self._held else LINGER)
         return handle
 
-    def builder(self, handle: OpenTrial) -> ChunkBuilder:
-        """The builder to add ``handle``'s next rows to (then call :meth:`added`).
+    def add_rows(self, handle: OpenTrial, rows: TickRows) -> None:
+        """Plain ticks of ``handle`` (they go within ``LINGER``)."""
+        builder = self._last_builder if handle is self._last else self._builder(handle)
+        builder.add_rows(rows)  # type: ignore[union-attr]
+        self._added(builder)  # type: ignore[arg-type]
+
+    def add_records(self, handle: OpenTrial, samples: Sequence[Sample]) -> None:
+        """Engine records of ``handle`` (they go within ``LINGER``)."""
+        builder = self._last_builder if handle is self._last else self._builder(handle)
+        builder.add_records(samples)  # type: ignore[union-attr]
+        self._added(builder)  # type: ignore[arg-type]
+
+    def _builder(self, handle: OpenTrial) -> ChunkBuilder:
+        """The builder to add ``handle``'s next rows to; it becomes the last trial to add rows.
 
         A trial's rows stay contiguous: its first rows of a batch open a segment at the end of
         the shared builder, which later ones extend while no other trial added rows after
         them; after that, they gather in a builder of the trial's own (rows of trials that
         interleave tick by tick, on the engine's loop), appended when the batch goes.
         """
-        own = self._own.get(handle)
-        if own is not None:
-            return own
-        builder, segments = self._batch.group(handle.directory)
-        if not segments or segments[-1][0] is not handle:
-            if handle in self._placed:
-                own = self._own[handle] = ChunkBuilder(handle.directory)
-                return own
-            self._placed.add(handle)
-            segments.append([handle, len(builder), len(builder)])
-        builder.directory = handle.directory  # reward receivers are expanded per trial
+        self._last, segment = handle, None
+        builder = self._own.get(handle)
+        if builder is None:
+            builder, segments = self._batch.group(handle.directory)
+            if not segments or segments[-1][0] is not handle:
+                if handle in self._placed:
+                    builder = self._own[handle] = ChunkBuilder(handle.directory)
+                    self._last_builder, self._last_segment = builder, None
+                    return builder
+                self._placed.add(handle)
+                segments.append([handle, len(builder), len(builder)])
+            builder.directory = handle.directory  # reward receivers are expanded per trial
+            segment = segments[-1]
+        self._last_builder, self._last_segment = builder, segment
         return builder
 
-    def added(self, handle: OpenTrial, builder: ChunkBuilder) -> None:
-        """Rows of ``handle`` were added to ``builder``: they go within ``LINGER``."""
-        if handle not in self._own:
-            self._batch.groups[len(handle.directory)][1][-1][2] = len(builder)
-        if len(builder) >= HANDOFF_ROWS:
+    def _added(self, builder: ChunkBuilder) -> None:
+        """Rows of the last trial were added to ``builder``: they go within ``LINGER``."""
+        size = len(builder)
+        if self._last_segment is not None:
+            self._last_segment[2] = size
+        if size >= HANDOFF_ROWS:
             self.submit()
         else:
-            self._due(LINGER)
+            self._due(HELD_LINGER if self._held else LINGER)
 
     def close(self, handle: OpenTrial) -> asyncio.Future[None]:
         """Close a trial's stream with the batch, which goes within ``CLOSE_LINGER`` (``LINGER``
@@ -113,12 +140,12 @@ class Recorder:
         if len(batch.closes) >= MAX_CLOSES:
             self.submit()
         else:
-            self._due(LINGER if self._held else CLOSE_LINGER)
+            self._due(HELD_LINGER if self._held else CLOSE_LINGER)
         return waiter
 
     def hold(self) -> None:
-        """Trials are run in a batch (``lab.run_trials``): until :meth:`release`, their closes
-        wait as long as rows do, so that many trials share a chunk and a transaction."""
+        """Trials are run in a batch (``lab.run_trials``): until :meth:`release`, their rows and
+        closes wait up to ``HELD_LINGER``, so that many trials share a chunk and a transaction."""
         self._held += 1
 
     def release(self) -> None:
@@ -143,7 +170,8 @@ class Recorder:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._deadline = float("inf")
+        self._deadline = self._linger = float("inf")
+        self._last = self._last_builder = self._last_segment = None
         batch, future = self._batch, self._future
         for handle, own in self._own.items():  # (see builder())
             builder, segments = batch.group(handle.directory)
@@ -163,9 +191,11 @@ class Recorder:
 
     def _due(self, linger: float) -> None:
         """The batch goes within ``linger`` seconds (or sooner, if asked before)."""
+        if linger >= self._linger:  # (asked as long or longer before: that deadline is sooner)
+            return
         deadline = self._loop.time() + linger
         if deadline < self._deadline:
-            self._deadline = deadline
+            self._deadline, self._linger = deadline, linger
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = self._loop.call_at(deadline, self.submit)
@@ -209,28 +239,25 @@ class InProcessDatalog(DatalogConnection):
     def add(self, samples: Sequence[Sample]) -> None:
         if not samples:
             return
-        handle, recorder = self._open("add")
-        builder = recorder.builder(handle)
-        builder.add_records(samples)
-        recorder.added(handle, builder)
+        recorder, handle = self._recorder, self._handle
+        if recorder is None or handle is None or self._closed:
+            raise self._not_open("add")
+        recorder.add_records(handle, samples)
 
     def add_rows(self, rows: TickRows) -> None:
         if not len(rows):
             return
-        handle, recorder = self._open("add_rows")
-        builder = recorder.builder(handle)
-        builder.add_rows(rows)
-        recorder.added(handle, builder)
+        recorder, handle = self._recorder, self._handle
+        if recorder is None or handle is None or self._closed:
+            raise self._not_open("add_rows")
+        recorder.add_rows(handle, rows)
 
-    def _open(self, what: str) -> tuple[OpenTrial, Recorder]:
-        handle, recorder = self._handle, self._recorder
-        if handle is None or recorder is None:
-            raise RuntimeError(
+    def _not_open(self, what: str) -> RuntimeError:
+        if self._handle is None:
+            return RuntimeError(
                 f"InProcessDatalog.{what}() before start(): await start(trial_id, user_id, params) first"
             )
-        if self._closed:
-            raise RuntimeError(f"trial {handle.trial_id}: {what}() after close()")
-        return handle, recorder
+        return RuntimeError(f"trial {self._handle.trial_id}: {what}() after close()")
 
     async def flush(self) -> None:
         """Wait until everything added so far is committed (visible to other processes)."""
