@@ -285,6 +285,31 @@ def lab_bytes_per_step(directory: str, steps: int, concurrency: int) -> float:
     return sum(disk_bytes(f) for f in file.parent.glob(file.name + "*")) / done
 
 
+def raw_one_step_episodes(episodes: int) -> tuple[float, float]:
+    """(episodes/s, episodes per CPU second) of the raw loop's one-step episodes: a seeded
+    reset and one step, what a one-step trial asks of its environment."""
+    env = gym.make("CartPole-v1", max_episode_steps=1)
+    env.action_space.seed(0)
+    rate = Rate()
+    for seed in range(episodes):
+        env.reset(seed=seed)
+        env.step(env.action_space.sample())
+    return rate.of(episodes)
+
+
+def lab_trials(lab: Lab, env: str, trials: int, concurrency: int) -> tuple[float, float]:
+    """(trials/s, trials per CPU second) of seeded trials, ``BATCH`` at a time, recorded."""
+    done = 0
+    rate = Rate()
+    while done < trials:
+        handles = lab.run_trials(BATCH, env, "random", concurrency=concurrency, progress=False, seed=done)
+        for handle in handles:
+            if handle.errors:
+                raise RuntimeError(handle.errors)
+        done += len(handles)
+    return rate.of(done)
+
+
 def median_ratio(pairs: list[tuple[float, float]]) -> float:
     return statistics.median(ours / reference for ours, reference in pairs)
 
@@ -315,6 +340,7 @@ def main() -> None:
             lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
             lab.serve_env("cartpole-process", envs.Gymnasium("CartPole-v1"), process=True)
             lab.serve_env("duo", Duo())
+            lab.serve_env("cartpole-1", envs.Gymnasium("CartPole-v1", max_episode_steps=1))
             lab.serve_actor("random", actors.Random())
             lab.serve_actor("balance", actors.Policy(balance))
             lab_rate(lab, "cartpole", 2_000, args.concurrency)  # warm up
@@ -353,6 +379,12 @@ def main() -> None:
                 engine_long = lab_rate(engine_lab, "cartpole", args.steps, args.concurrency, actor="balance")
                 engine_duo = lab_rate(engine_lab, "duo", args.steps, args.concurrency)
             remote = lab_rate(lab, "cartpole-process", args.steps // 4, args.concurrency)
+            lab_trials(lab, "cartpole-1", BATCH, args.concurrency)  # warm up
+            trials = args.steps // 4
+            one_step = [  # interleaved rounds
+                (lab_trials(lab, "cartpole-1", trials, args.concurrency), raw_one_step_episodes(trials))
+                for _ in range(args.rounds)
+            ]
         lab_bytes = lab_bytes_per_step(f"{directory}/bytes", args.steps, args.concurrency)
         minari_arrow = minari_collector(args.steps, f"{directory}/minari-arrow", "arrow", "arrow")
         floor_per_episode = hand_written_recorder(args.steps, directory, 1, 1)[0]
@@ -409,6 +441,12 @@ def main() -> None:
     print("CartPole, random actor, response_timeout=5 (components off the event loop); reference = lab, in-process")
     print(f"  lab, in-process                     : {local:>10,.0f} steps/s   1.00x")
     print(f"  the same with a response_timeout    : {timed:>10,.0f} steps/s   {timed / local:.2f}x")
+    print("What a trial costs: one-step CartPole trials (seeded reset, one step, end, record); reference = the raw")
+    print("loop's seeded reset and step, same rounds (CPU of the whole process per trial, median of the rounds)")
+    raw_episode = statistics.median(1e6 / c for (_, (_, c)) in one_step)
+    trial = statistics.median(1e6 / c for ((_, c), _) in one_step)
+    print(f"  raw reset(seed) + step              : {raw_episode:>10,.1f} us an episode   1.00x")
+    print(f"  lab, run_trials                     : {trial:>10,.1f} us a trial     {trial / raw_episode:.1f}x")
     print("The least any recorder can do in Python (hand-written loop, no engine; same run):")
     floors = {
         "a chunk and a commit per episode": floor_per_episode,
