@@ -575,9 +575,9 @@ class ChunkBuilder:
             fields = [
                 pa.array(_ints(self.plain_numbers, np.int32)),
                 pa.array(np.full(m, -1, dtype=np.int64)),
-                pa.array(self.plain_receivers, pa.string()),
+                _strings(self.plain_receivers),
                 values,
-                pa.array(self.plain_senders, pa.string()),
+                _strings(self.plain_senders),
                 values,
                 pa.array(np.ones(m, dtype=np.float32)),
                 pa.nulls(m, pa.string()),
@@ -602,6 +602,17 @@ _RUNNING = int(TrialState.RUNNING)
 def _ints(values: list[int], dtype: type[np.integer]) -> np.ndarray:
     """A list of Python ints as an array (numpy reads them faster than ``pa.array``)."""
     return np.fromiter(values, dtype=dtype, count=len(values))
+
+
+def _strings(values: list[str]) -> pa.Array:
+    """A string column; one whose every value is the same (a reward's receiver and sender when
+    one actor plays) is made from a repeated buffer, without reading each value."""
+    m = len(values)
+    if not m or values.count(values[0]) != m:
+        return pa.array(values, pa.string())
+    data = values[0].encode()
+    offsets = np.arange(m + 1, dtype=np.int32) * len(data)
+    return pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(data * m))
 
 
 def _offsets(counts: np.ndarray) -> pa.Array:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import json
 import logging
 import sqlite3
@@ -35,7 +34,7 @@ import pyarrow as pa
 
 from cogment_jupyter.datastore import chunks
 from cogment_jupyter.datastore import segments as segments_
-from cogment_jupyter.datastore.actors import ActorDirectory, ActorInfo
+from cogment_jupyter.datastore.actors import ActorDirectory
 from cogment_jupyter.datastore.records import WriterIdentity, stored_params, this_process
 from cogment_jupyter.datastore.schema import connect, translate_errors
 from cogment_jupyter.engine.records import TrialState
@@ -686,13 +685,11 @@ def _trial_values(
     """The columns of a trial's row that its params and writer decide: ``user_id, params,
     env_name, env_impl, actors, property_set, closed, writer_host, writer_pid, writer_start``
     (``sets``: the property sets this transaction already knows)."""
-    environment = params.environment
-    env_name, env_impl, actors, properties = _template_columns(
-        directory.actors, tuple(params.properties.items()), environment.name, environment.implementation
-    )
+    stored = stored_params(params)
+    env_name, env_impl, actors, properties = _template_columns(params, stored, directory)
     return (
         user_id,
-        stored_params(params),
+        stored,
         env_name,
         env_impl,
         actors,
@@ -704,18 +701,34 @@ def _trial_values(
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _template_columns(
-    actors: tuple[ActorInfo, ...], properties: tuple[tuple[str, str], ...], env_name: str, env_impl: str
-) -> tuple[str, str, str, str]:
-    """``env_name, env_impl, actors, properties`` (JSON) of a trial's row: the same for every
-    trial of a ``run_trials`` batch (they differ by their seeds only), so made once."""
-    return (
-        env_name,
-        env_impl,
-        json.dumps([[a.name, a.actor_class, a.implementation] for a in actors]),
-        json.dumps(dict(properties)),
-    )
+def _template_columns(params: TrialParams, stored: bytes, directory: ActorDirectory) -> tuple[str, str, str, str]:
+    """``env_name, env_impl, actors, properties`` (JSON) of a trial's row (``stored``: its
+    :func:`stored_params`): the same for every trial of a ``run_trials`` batch, which differ
+    by their seeds only, so made once per environment, actors and properties."""
+    # the properties are the last field of the params (field 8), so the serialized params are
+    # the stored ones followed by the properties' bytes, which then tell the properties apart
+    # at the cost of a memcmp (reading the map from Python costs far more)
+    whole = params.SerializeToString() if params.properties else stored
+    properties: bytes | tuple[tuple[str, str], ...] = whole[len(stored) :]
+    if not whole.startswith(stored):  # (another field order: read the map)
+        properties = tuple(params.properties.items())
+    environment = params.environment
+    key = (directory, environment.name, environment.implementation, properties)
+    found = _templates.get(key)
+    if found is None:
+        if len(_templates) >= 256:
+            _templates.clear()
+        found = _templates[key] = (
+            environment.name,
+            environment.implementation,
+            json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
+            json.dumps(dict(params.properties)),
+        )
+    return found
+
+
+#: :func:`_template_columns` by environment, actors and properties
+_templates: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
 
 
 def _property_set(conn: sqlite3.Connection, text: str, known: dict[str, int] | None) -> int:

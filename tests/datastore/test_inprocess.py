@@ -283,6 +283,43 @@ async def test_trials_written_in_one_batch_are_stored_as_if_alone(datastore, tmp
         solo.close()
 
 
+async def test_trials_of_one_batch_keep_their_own_params_and_properties(datastore):
+    """Trials written in one batch that differ by their seeds (configs) share their row's
+    environment, actors and properties columns; trials with other properties, actors or
+    environment get their own. Every trial reads back exactly its params."""
+    variants = [
+        {"properties": {"lab": "cartpole", "session": "s1"}},
+        {"properties": {"lab": "cartpole", "session": "s1"}},  # the same, another seed
+        {"properties": {"lab": "cartpole", "session": "s2"}},  # another value
+        {"properties": {"lab": "cartpole"}},  # one property fewer
+        {"properties": {"lab": "cartpole", "session": "s1", "extra": "x"}},  # one more
+        {},  # none
+        {"properties": {"lab": "cartpole", "session": "s1"}, "env_impl": "acrobot"},
+        {"properties": {"lab": "cartpole", "session": "s1"}, "actors": (("carol", "player", "random"),)},
+    ]
+    sent = {}
+    datalogs = []
+    for k, variant in enumerate(variants):
+        params = make_params(**variant)
+        params.environment.config.content = f"seed {k}".encode()
+        for actor in params.actors:
+            actor.config.content = f"seed {k} {actor.name}".encode()
+        sent[f"t{k}"] = params
+        datalog = datastore.datalog()
+        await datalog.start(f"t{k}", "player-1", params)
+        datalog.add(records(2))
+        datalogs.append(datalog)
+    await asyncio.gather(*(datalog.close() for datalog in datalogs))
+    for trial_id, params in sent.items():
+        record = datastore.store.record(trial_id)
+        assert record.params() == params, trial_id
+        assert record.properties == dict(params.properties), trial_id
+        assert record.env_impl == params.environment.implementation
+        assert [a.name for a in record.actors] == [a.name for a in params.actors]
+    property_sets = sqlite3.connect(datastore.file).execute("SELECT COUNT(*) FROM property_sets").fetchone()[0]
+    assert property_sets == 5
+
+
 def test_segment_stats_are_the_stats_of_each_slice():
     from cogment_jupyter.datastore import chunks
     from cogment_jupyter.datastore.actors import ActorDirectory
