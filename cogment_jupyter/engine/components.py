@@ -180,7 +180,8 @@ class DatalogConnection(ABC):
         """Queue samples in tick order; never blocks the tick loop."""
 
     def add_rows(self, rows: TickRows) -> None:
-        """Queue plain ticks, in tick order with the samples."""
+        """Queue plain ticks, in tick order with the samples. Copies what it keeps: a fused
+        loop's lease refills the same rows."""
         raise NotImplementedError(f"{type(self).__name__} takes samples only (accepts_rows is False)")
 
     @abstractmethod
