@@ -88,7 +88,6 @@ class FusedTicks(FusedLoop):
         # these, not comprehensions: on Python 3.11 a comprehension costs more per tick than
         # what it computes)
         recorded_observations, recorded_actions = lease.rows.observations, lease.rows.actions
-        record_observations, record_actions = recorded_observations.extend, recorded_actions.extend
         record_observation, record_action = recorded_observations.append, recorded_actions.append
         observation_envelopes, action_envelopes = self._observation_envelopes, self._action_envelopes
         # (one actor, most trials: a call less than mapping over one)
@@ -114,12 +113,7 @@ class FusedTicks(FusedLoop):
                     except Exception:  # it cannot be encoded: the engine records that tick, with the reason
                         unrecorded = True
                 else:
-                    start = len(recorded_observations)
-                    try:
-                        record_observations(map(call, observation_envelopes, observations))
-                    except Exception:
-                        del recorded_observations[start:]
-                        unrecorded = True
+                    unrecorded = not _record_each(recorded_observations, observation_envelopes, observations)
             for i in indices:
                 try:
                     if pending[i]:
@@ -139,12 +133,7 @@ class FusedTicks(FusedLoop):
                     except Exception:
                         unrecorded = True
                 else:
-                    start = len(recorded_actions)
-                    try:
-                        record_actions(map(call, action_envelopes, values))
-                    except Exception:
-                        del recorded_actions[start:]
-                        unrecorded = True
+                    unrecorded = not _record_each(recorded_actions, action_envelopes, values)
             if unrecorded or last_tick():
                 lease.take_back()  # the engine's action processing (LAST; or it records why a value is not)
                 await lease.resume(dispatch_from=n)
@@ -193,6 +182,18 @@ class FusedTicks(FusedLoop):
         lease.take_back()
         self.actors[index].report(error, lease.tick)
         await lease.resume(dispatch_from=index + 1)  # the actors after it have not seen the observation
+
+
+def _record_each(column: list[bytes], envelopes: list[Callable[[Any], bytes]], items: list[Any]) -> bool:
+    """Add the envelope of each actor's item to ``column``; nothing and False when one cannot
+    be encoded (the engine records that tick, with the reason)."""
+    start = len(column)
+    try:
+        column.extend(map(call, envelopes, items))
+    except Exception:
+        del column[start:]
+        return False
+    return True
 
 
 def _action_payloads(actors: list[InProcessActor]) -> Callable[[int, Any], LabAction]:
