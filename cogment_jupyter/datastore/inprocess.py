@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -69,13 +69,18 @@ class Recorder:
     @classmethod
     def of(cls, store: TrialStore) -> Recorder:
         """The recorder of this store on the running loop."""
+        global _last_recorder
         loop = asyncio.get_running_loop()
+        recorder = _last_recorder()
+        if recorder is not None and recorder._store is store and recorder._loop is loop:
+            return recorder  # (every trial of a lab asks for the same one: no weak mapping looked up)
         recorders = _recorders.get(store)
         if recorders is None:
             recorders = _recorders[store] = weakref.WeakKeyDictionary()
         recorder = recorders.get(loop)
         if recorder is None:
             recorder = recorders[loop] = cls(store, loop)
+        _last_recorder = weakref.ref(recorder)
         return recorder
 
     def open(self, trial_id: str, user_id: str, params: TrialParams) -> OpenTrial:
@@ -202,6 +207,14 @@ class Recorder:
 
 
 _recorders: weakref.WeakKeyDictionary[TrialStore, weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+
+
+def _no_recorder() -> Recorder | None:
+    return None
+
+
+#: the recorder :meth:`Recorder.of` found last (weakly)
+_last_recorder: Callable[[], Recorder | None] = _no_recorder
 
 
 class InProcessDatalog(DatalogConnection):

@@ -636,6 +636,8 @@ def _json_list(values: list[float]) -> str:
 
 def _existing(conn: sqlite3.Connection, seqs: set[int]) -> set[int]:
     """Which of these trials still have a row (a user may delete a trial while it is written)."""
+    if not seqs:
+        return seqs
     if len(seqs) == 1:
         (seq,) = seqs
         return seqs if conn.execute("SELECT 1 FROM trials WHERE seq=?", (seq,)).fetchone() else set()

@@ -320,6 +320,28 @@ async def test_trials_of_one_batch_keep_their_own_params_and_properties(datastor
     assert property_sets == 5
 
 
+def test_each_store_and_loop_has_its_own_recorder(tmp_path):
+    from cogment_jupyter.datastore.inprocess import Recorder
+
+    first, second = Datastore(tmp_path / "a"), Datastore(tmp_path / "b")
+
+    async def recorders() -> list[Recorder]:
+        return [Recorder.of(first.store), Recorder.of(second.store), Recorder.of(first.store)]
+
+    try:
+        one = asyncio.run(recorders())
+        other = asyncio.run(recorders())  # another loop
+        assert one[0] is one[2] and one[0] is not one[1]
+        assert {id(r) for r in one[:2]}.isdisjoint(id(r) for r in other[:2])
+        assert [(r._store, r._loop) for r in other[:2]] == [
+            (first.store, other[0]._loop),
+            (second.store, other[0]._loop),
+        ]
+    finally:
+        first.close()
+        second.close()
+
+
 def test_segment_stats_are_the_stats_of_each_slice():
     from cogment_jupyter.datastore import chunks
     from cogment_jupyter.datastore.actors import ActorDirectory
