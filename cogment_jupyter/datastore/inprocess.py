@@ -223,7 +223,8 @@ class InProcessDatalog(DatalogConnection):
 
     Samples are encoded when added: their payloads may change afterwards. Rows reach the
     writer with their batch, at most ``LINGER`` seconds after they were added (so a live
-    trial is readable while it runs), and a close within ``CLOSE_LINGER``.
+    trial is readable while it runs), and a close within ``CLOSE_LINGER`` (both within
+    ``HELD_LINGER`` while trials run in a batch, see :meth:`Recorder.hold`).
     """
 
     def __init__(self, store: TrialStore) -> None:
