@@ -39,16 +39,20 @@ def trial_index(seed: int | None) -> int:
     return (seed or 0) // 1000
 
 
-class Moody(Environment):
-    """One agent; trial i lasts 4 + i % 4 steps (max_steps=6 cuts the 7-step ones), seeded
-    observations, a reward each step; trial i with i % 5 == 1 raises at its third step."""
+class OneAgent(Environment):
+    """An environment of one agent, ``gym``, whose trials each get a fresh instance."""
 
     @property
     def agent_specs(self) -> dict[str, AgentSpec]:
         return {"gym": SPEC}
 
     def fork(self) -> Environment:
-        return Moody()
+        return type(self)()
+
+
+class Moody(OneAgent):
+    """One agent; trial i lasts 4 + i % 4 steps (max_steps=6 cuts the 7-step ones), seeded
+    observations, a reward each step; trial i with i % 5 == 1 raises at its third step."""
 
     def reset(self, context: TrialContext, options: Any = None) -> StepResult:
         self.i = trial_index(context.seed)
@@ -83,15 +87,8 @@ class Picky(Actor):
         return int(self.rng.integers(2))
 
 
-class Fragile(Environment):
+class Fragile(OneAgent):
     """Trial i (i % 6): 1 raises at its reset, 5 at its first step; the others last 3 steps."""
-
-    @property
-    def agent_specs(self) -> dict[str, AgentSpec]:
-        return {"gym": SPEC}
-
-    def fork(self) -> Environment:
-        return Fragile()
 
     def reset(self, context: TrialContext, options: Any = None) -> StepResult:
         self.i = trial_index(context.seed) % 6
@@ -124,15 +121,8 @@ class FragileActor(Actor):
         return 7 if self.i == 4 else 1
 
 
-class Endless(Environment):
+class Endless(OneAgent):
     """Never ends by itself."""
-
-    @property
-    def agent_specs(self) -> dict[str, AgentSpec]:
-        return {"gym": SPEC}
-
-    def fork(self) -> Environment:
-        return Endless()
 
     def reset(self, context: TrialContext, options: Any = None) -> StepResult:
         return StepResult({"gym": np.zeros(2, np.float32)})
