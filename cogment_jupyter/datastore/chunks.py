@@ -363,7 +363,10 @@ class ChunkBuilder:
                 previous = row
                 numbers.append(number)
             self.rewards += per_actor
-        self.plain_k += [k + row for row in reward_rows] if k else reward_rows
+        if n == 1 and count == m:  # (rows k, k + 1, ...)
+            self.plain_k += range(k, k + m)
+        else:
+            self.plain_k += [k + row for row in reward_rows] if k else reward_rows
         self.plain_numbers += numbers
         self.plain_receivers += rows.names
         self.plain_values += values
