@@ -315,10 +315,11 @@ class Trial:
         """Until the trial ended and its datalog has taken every sample."""
         await self._ended.wait()
         closing = self._datalog_closing
-        if closing is not None:
+        if isinstance(closing, asyncio.Task):
             await asyncio.shield(closing)
-            if not isinstance(closing, asyncio.Task):
-                self._datalog_closed()  # (its callback may not have run yet)
+        elif closing is not None:  # (shared by a writer batch's closes: waited for, never cancelled)
+            await asyncio.wait([closing])
+            self._datalog_closed(closing)  # (its callback may not have run yet)
 
     def set_state(self, state: TrialState) -> None:
         if state == self.state:
@@ -936,12 +937,15 @@ class Trial:
             self._datalog_closing = closing
             closing.add_done_callback(self._datalog_closed)
 
-    def _datalog_closed(self, _: object = None) -> None:
+    def _datalog_closed(self, closing: asyncio.Future[None]) -> None:
         """The record of a datalog closed at once is committed (idempotent)."""
         datalog = self.datalog
         if datalog is None:
             return
         try:
+            error = None if closing.cancelled() else closing.exception()
+            if error is not None:
+                raise error
             datalog.check_closed()
         except Exception as error:
             self._record_incomplete(error)

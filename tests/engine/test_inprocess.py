@@ -12,6 +12,7 @@ from cogment_jupyter.adapters.base import AgentSpec
 from cogment_jupyter.adapters.codec import codec_for
 from cogment_jupyter.adapters.gymnasium_env import Gymnasium
 from cogment_jupyter.adapters.payloads import decode_action, decode_observation
+from cogment_jupyter.engine.components import DatalogConnection
 from cogment_jupyter.engine.orchestrator import Orchestrator
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.lab.servers import fused_ticks_default
@@ -91,4 +92,67 @@ async def test_an_action_outside_the_space_ends_the_trial_with_the_error():
     await asyncio.wait_for(trial.wait_ended(), 10)
     assert trial.end_details.startswith("Actor [gym] acted outside its action space at tick [0]: action 5")
     assert trial.errors == [trial.end_details[0].lower() + trial.end_details[1:]]
+    await orchestrator.shutdown()
+
+
+class CommitsLater(DatalogConnection):
+    """A datalog that closes at once (``close_now``); its commit then fails with ``error``, or
+    leaves the trial's record incomplete (``check_closed`` raises ``incomplete``)."""
+
+    accepts_rows = True
+
+    def __init__(self, error: Exception | None = None, incomplete: Exception | None = None) -> None:
+        self.error, self.incomplete = error, incomplete
+        self.rows = 0
+
+    async def start(self, trial_id, user_id, params) -> None:
+        self.start_now(trial_id, user_id, params)
+
+    def start_now(self, trial_id, user_id, params) -> bool:
+        return True
+
+    def add(self, samples) -> None:
+        self.rows += len(samples)
+
+    def add_rows(self, rows) -> None:
+        self.rows += len(rows)
+
+    async def close(self) -> None:
+        raise AssertionError("a datalog that closes at once is not awaited")
+
+    def close_now(self) -> asyncio.Future[None]:
+        committed = asyncio.get_running_loop().create_future()
+        if self.error is not None:
+            committed.get_loop().call_soon(committed.set_exception, self.error)
+        else:
+            committed.get_loop().call_soon(committed.set_result, None)
+        return committed
+
+    def check_closed(self) -> None:
+        if self.incomplete is not None:
+            raise self.incomplete
+
+
+async def test_a_datalog_closed_at_once_reports_a_failed_or_incomplete_record_on_the_trial():
+    datalogs = iter(
+        [CommitsLater(), CommitsLater(error=OSError("the disk went away")), CommitsLater(None, OSError("lost rows"))]
+    )
+    services = InProcessServices(
+        environments={"cartpole": Gymnasium("CartPole-v1")},
+        actors={"random": Random()},
+        datalog_factory=lambda trial_id: next(datalogs),
+    )
+    orchestrator = Orchestrator(GrpcComponentFactory({LOCAL: services}), fused_ticks=fused_ticks_default())
+    errors = []
+    for seed in range(3):
+        trial_id = await orchestrator.start_trial(params=cartpole_params(seed, f"grpc://{LOCAL}"))
+        trial = orchestrator.trials[trial_id]
+        await asyncio.wait_for(trial.wait_recorded(), 10)  # (never raises: the trial says what went wrong)
+        assert trial.state == TrialState.ENDED and trial.datalog is None
+        errors.append(trial.errors)
+    assert errors == [
+        [],
+        ["datalog: the trial is not recorded completely: the disk went away"],
+        ["datalog: the trial is not recorded completely: lost rows"],
+    ]
     await orchestrator.shutdown()
