@@ -611,7 +611,7 @@ def _strings(values: list[str]) -> pa.Array:
     """A string column; one whose every value is the same (a reward's receiver and sender when
     one actor plays) is made from a repeated buffer, without reading each value."""
     m = len(values)
-    if not m or values.count(values[0]) != m:
+    if not m or type(values[0]) is not str or values.count(values[0]) != m:
         return pa.array(values, pa.string())
     data = values[0].encode()
     offsets = np.arange(m + 1, dtype=np.int32) * len(data)

@@ -342,6 +342,20 @@ def test_each_store_and_loop_has_its_own_recorder(tmp_path):
         second.close()
 
 
+@pytest.mark.parametrize(
+    "values", [[], ["gym"] * 5, ["env", "env", "gym"], ["é"] * 3, [""] * 4, [None, None], ["x", None]]
+)
+def test_string_columns_read_as_their_values(values):
+    """A column of one repeated string is made from a repeated buffer, any other by Arrow."""
+    import pyarrow as pa
+
+    from cogment_jupyter.datastore.chunks import _strings
+
+    column = _strings(values)
+    column.validate(full=True)
+    assert column.type == pa.string() and column.to_pylist() == values
+
+
 def test_segment_stats_are_the_stats_of_each_slice():
     from cogment_jupyter.datastore import chunks
     from cogment_jupyter.datastore.actors import ActorDirectory
