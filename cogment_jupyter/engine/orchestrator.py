@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 DEFAULT_ENV_NAME = "env"
 
 
+def _name_environment(params: TrialParams) -> None:
+    """Give an unnamed environment the protocol's default name (in place)."""
+    if not params.environment.name:
+        params.environment.name = DEFAULT_ENV_NAME
+
+
 def _validate(params: TrialParams) -> None:
     """What the orchestrator refuses before connecting anything."""
     if not params.actors:
@@ -95,8 +101,7 @@ class TrialBlueprint:
         trial_id = orchestrator._claim(trial_id)  # type: ignore[assignment]
         if trial_id is None:
             return None
-        if not params.environment.name:
-            params.environment.name = DEFAULT_ENV_NAME
+        _name_environment(params)
         trial = orchestrator._build_trial(trial_id, user_id, params, self._endpoints, self._slots)
         orchestrator._configure(trial)
         return trial
@@ -215,8 +220,7 @@ class Orchestrator:
                 final.CopyFrom(params)
             else:
                 final = await self._params_from_hooks(trial_id, user_id, config)
-            if not final.environment.name:
-                final.environment.name = DEFAULT_ENV_NAME
+            _name_environment(final)
             _validate(final)
             endpoints = await self._resolve_endpoints(final)
             trial = self._build_trial(trial_id, user_id, final, endpoints, _slot_fields(final))
@@ -232,8 +236,7 @@ class Orchestrator:
             raise OrchestratorError("The orchestrator is shutting down")
         final = TrialParams()
         final.CopyFrom(params)
-        if not final.environment.name:
-            final.environment.name = DEFAULT_ENV_NAME
+        _name_environment(final)
         _validate(final)
         return TrialBlueprint(self, await self._resolve_endpoints(final), _slot_fields(final))
 
