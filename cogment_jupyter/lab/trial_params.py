@@ -160,6 +160,11 @@ class TrialParamsMaker:
         return cached[1], cached[2]
 
 
+def agents_of(params: common_pb2.TrialParams) -> dict[str, str]:
+    """Each agent's actor: its implementation, or its endpoint (a client slot)."""
+    return {actor.name: (actor.implementation or actor.endpoint) for actor in params.actors}
+
+
 class UnseededParams:
     """Params made by ``TrialParamsMaker.make`` without a seed, the same for every trial of a
     batch, to which each trial's seeds are added (:meth:`seeded`)."""
@@ -170,8 +175,7 @@ class UnseededParams:
         self.params = params
         self._environment = params.environment.config.content
         self._actors = [actor.config.content for actor in params.actors]
-        #: each agent's actor: its implementation, or its endpoint (a client slot)
-        self.agents = {actor.name: (actor.implementation or actor.endpoint) for actor in params.actors}
+        self.agents = agents_of(params)
 
     def seeded(self, seed: int) -> common_pb2.TrialParams:
         """A trial's params with the seeds of ``seed``, as ``make(..., seed=seed)`` makes them:

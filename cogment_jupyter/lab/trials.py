@@ -23,7 +23,7 @@ from cogment_jupyter.lab.inline_batch import InlineBatch, OpenTrial, runs_inline
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.protocols import COGMENT_LAB
 from cogment_jupyter.lab.trial_options import TrialOptions
-from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, UnseededParams
+from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, UnseededParams, agents_of
 from cogment_jupyter.proto import common_pb2
 from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.inprocess import InProcessActor
@@ -134,7 +134,7 @@ class TrialRunner:
         for every trial of a batch, to which the seeds are added)."""
         if template is None:
             params = self._params.make(env, actors, seed, options)
-            agents = {a.name: (a.implementation or a.endpoint) for a in params.actors}
+            agents = agents_of(params)
         else:
             params = template.seeded(seed)
             agents = dict(template.agents)
