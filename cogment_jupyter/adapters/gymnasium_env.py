@@ -22,6 +22,8 @@ from cogment_jupyter.adapters.spaces import SpaceFormatError
 
 __all__ = ["AGENT", "Gymnasium", "resolve_env_id"]
 
+_new = object.__new__
+
 #: The name of the single agent of a Gymnasium environment (as in Cogment Lab).
 AGENT = "gym"
 
@@ -188,20 +190,23 @@ class Gymnasium(PooledEnvironment):
         except BaseException:
             self._broken = True  # never hand a half-stepped env to another trial
             raise
-        terminated = bool(terminated)
-        truncated = bool(truncated)
+        if terminated.__class__ is not bool:
+            terminated = bool(terminated)
+        if truncated.__class__ is not bool:
+            truncated = bool(truncated)
         mask = info.get("action_mask") if info else None
-        return StepResult(
-            {AGENT: obs},
-            {AGENT: float(reward)},
-            {AGENT: terminated},
-            {AGENT: truncated},
-            info,
-            None,
-            terminated or truncated,
-            env.render() if self._rendering else None,
-            {AGENT: mask} if mask is not None else {},
-        )
+        # (made as StepResult(...) would be, a quarter cheaper: one per step)
+        result = _new(StepResult)
+        result.observations = {AGENT: obs}
+        result.rewards = {AGENT: float(reward)}
+        result.terminated = {AGENT: terminated}
+        result.truncated = {AGENT: truncated}
+        result.info = info
+        result.acting = None
+        result.done = terminated or truncated
+        result.frame = env.render() if self._rendering else None
+        result.action_masks = {AGENT: mask} if mask is not None else {}
+        return result
 
     def __repr__(self) -> str:
         name = self.env_id if isinstance(self.env_id, str) else getattr(self.env_id, "__name__", repr(self.env_id))

@@ -14,6 +14,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 import numpy as np
@@ -67,14 +68,24 @@ def plain_json(obj: Any) -> Any:
     return repr(obj)
 
 
+#: ``json.dumps(..., default=_json_default, separators=(",", ":"), allow_nan=False)``, made once
+#: (``dumps`` with arguments makes an encoder per call; every trial's reset info is encoded)
+_INFO_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), allow_nan=False)
+_PLAIN_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def info_to_json(info: Mapping[str, Any] | None) -> str:
     """JSON of an env ``info`` dict: numpy values as lists/numbers, anything else as its repr."""
     if not info:
         return ""
+    if info.__class__ is dict and len(info) == 1:  # (a reset's {"seed": n}: every trial has one)
+        for key, value in info.items():
+            if key.__class__ is str and value.__class__ is int:  # (a bool is no int here)
+                return f"{{{_json_string(key)}:{value!r}}}"
     try:
-        return json.dumps(info, default=_json_default, separators=(",", ":"), allow_nan=False)
+        return _INFO_ENCODER.encode(info)
     except (TypeError, ValueError):  # non-str keys or non-finite floats
-        return json.dumps(plain_json(info), separators=(",", ":"), allow_nan=False)
+        return _PLAIN_ENCODER.encode(plain_json(info))
 
 
 def info_from_json(text: str) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import enum
 import json
 import zlib
+from collections import OrderedDict
 
 import gymnasium as gym
 import numpy as np
@@ -95,6 +97,35 @@ def test_info_json_is_standard_and_robust() -> None:
     parsed = json.loads(text)  # strict JSON
     assert parsed["1"] == "int key" and parsed["(1, 2)"] == "tuple key" and parsed["nan"] == "nan"
     assert parsed["obj"].startswith("<object")
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"seed": 123456789},
+        {"seed": -5},
+        {"seed": 2**70},
+        {"seed": True},
+        {"seed": 1.5},
+        {"seed": None},
+        {"seed": np.int64(7)},
+        {"seed": _Level.HIGH},
+        {'clé \u2603\n"': 3},
+        {"seed": 1, "lives": 3},
+        {"nested": {"seed": 1}},
+        OrderedDict(seed=4),
+    ],
+)
+def test_info_json_is_what_json_dumps_writes(info: dict) -> None:
+    """Every trial's reset info is encoded by a fast path: the same text as json.dumps."""
+    from cogment_jupyter.adapters.payloads import _json_default
+
+    expected = json.dumps(info, default=_json_default, separators=(",", ":"), allow_nan=False)
+    assert info_to_json(info) == expected
 
 
 def test_masks() -> None:
