@@ -13,6 +13,7 @@ import inspect
 import random
 import weakref
 import zlib
+from _random import Random as _MersenneTwister
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -29,12 +30,22 @@ _M64 = (1 << 64) - 1
 
 def _mix(*parts: int) -> int:
     """A 64-bit seed from integers (splitmix64 steps): deterministic across processes, and cheap."""
-    h = 0x9E3779B97F4A7C15
+    return _mixed(0x9E3779B97F4A7C15, parts)
+
+
+def _mixed(h: int, parts: tuple[int, ...]) -> int:
+    """``h`` mixed with ``parts``, one splitmix64 step each (see :func:`_mix`)."""
     for p in parts:
         h = ((h ^ (p & _M64)) * 0xBF58476D1CE4E5B9) & _M64
         h = ((h ^ (h >> 31)) * 0x94D049BB133111EB) & _M64
         h ^= h >> 29
     return h
+
+
+#: the mixing state after the first part of a trial's seed (1) and of an actor's own (2)
+_TRIAL_SEEDED, _OWN_SEEDED = _mix(1), _mix(2)
+#: agent name -> its key in seeds (a crc32), for the agents seen lately
+_agent_keys: dict[str, int] = {}
 
 
 def derive_seed(own: int | None, context_seed: int | None, agent: str, fork_index: int) -> int | None:
@@ -45,10 +56,14 @@ def derive_seed(own: int | None, context_seed: int | None, agent: str, fork_inde
     """
     if context_seed is None and own is None:
         return None
-    agent_key = zlib.crc32(agent.encode())
+    agent_key = _agent_keys.get(agent)
+    if agent_key is None:
+        if len(_agent_keys) >= 1024:
+            _agent_keys.clear()
+        agent_key = _agent_keys[agent] = zlib.crc32(agent.encode())
     if context_seed is not None:
-        return _mix(1, context_seed, agent_key, 0 if own is None else own + 1)
-    return _mix(2, own, fork_index, agent_key)  # type: ignore[arg-type]
+        return _mixed(_TRIAL_SEEDED, (context_seed, agent_key, 0 if own is None else own + 1))
+    return _mixed(_OWN_SEEDED, (own, fork_index, agent_key))  # type: ignore[arg-type]
 
 
 def _mask_from(observation: Any, action_mask: Any, mask_key: str | None) -> Any:
@@ -99,8 +114,9 @@ class _Seeded(Actor):
         return self._entropy.getrandbits(64) if self.trial_seed is None else self.trial_seed
 
     def _stream(self) -> Callable[[], float]:
-        """``random()`` of this trial's Python generator."""
-        return self._entropy.random if self.trial_seed is None else random.Random(self.trial_seed).random
+        """``random()`` of this trial's Python generator (``random.Random``'s own Mersenne
+        Twister, made without its Python-level ``__init__`` and ``seed``: the same stream)."""
+        return self._entropy.random if self.trial_seed is None else _MersenneTwister(self.trial_seed).random
 
     @property
     def rng(self) -> np.random.Generator:

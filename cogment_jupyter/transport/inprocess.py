@@ -134,13 +134,13 @@ class _OffLoop:
                 log.exception("An in-process component's call failed off the event loop")
 
 
-def _last_call(off_loop: _OffLoop | None, call: Callable[[], Any]) -> None:
-    """A component's last call (its close): on its own thread after the call it may be in,
-    then that thread ends; at once for a component called inline."""
+def _last_call(off_loop: _OffLoop | None, call: Callable[..., Any], component: Any) -> None:
+    """A component's last call (its close, ``call(component)``): on its own thread after the
+    call it may be in, then that thread ends; at once for a component called inline."""
     if off_loop is not None:
-        off_loop.close(call)
+        off_loop.close(functools.partial(call, component))
     else:
-        call()
+        call(component)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -323,13 +323,23 @@ class InProcessEnvironment(EnvironmentConnection):
         plans = self._plans
         if plans is None:
             return _EnvironmentPlan.make(template, config, actors)
-        key = (
-            id(template),
-            config.format,
-            config.render_width,
-            config.render_height,
-            *[(actor.name, actor.actor_class) for actor in actors],
-        )
+        if len(actors) == 1:  # (most trials: no list to make)
+            actor = actors[0]
+            key: tuple[Any, ...] = (
+                id(template),
+                config.format,
+                config.render_width,
+                config.render_height,
+                (actor.name, actor.actor_class),
+            )
+        else:
+            key = (
+                id(template),
+                config.format,
+                config.render_width,
+                config.render_height,
+                *[(actor.name, actor.actor_class) for actor in actors],
+            )
         plan = plans.get(key)
         if plan is None or plan.template is not template or plan.specs is not template.agent_specs:
             plan = _EnvironmentPlan.make(template, config, actors)
@@ -347,6 +357,8 @@ class InProcessEnvironment(EnvironmentConnection):
             return observations
         if result.frame is not None and self._frame_size is not None:
             result.frame = self._frame_size.fit(result.frame)
+        if len(self._agents) == 1:  # (a single agent's reset: its info holds the seed)
+            return [self._agent_observation(result, 0)]
         return [self._agent_observation(result, index) for index in range(len(self._agents))]
 
     def bare_observations(self, result: StepResult) -> list[LabObservation] | None:
@@ -467,7 +479,7 @@ class InProcessEnvironment(EnvironmentConnection):
     def observation_set(self, result: StepResult) -> ObservationSet:
         """Every actor's observation of a result, as the engine routes them."""
         contents = self.observe(result)
-        return ObservationSet(contents, list(range(len(contents))), -1, now_ns())
+        return ObservationSet(contents, [0] if len(contents) == 1 else list(range(len(contents))), -1, now_ns())
 
     def message(self, message: Message) -> None:
         handler = getattr(self._env, "on_message", None)
@@ -484,7 +496,7 @@ class InProcessEnvironment(EnvironmentConnection):
         self._closed = True
         env, self._env, self._port = self._env, None, None  # an ended trial is kept a while: keep it light
         if env is not None:
-            _last_call(self._off_loop, functools.partial(self._close_env, env))
+            _last_call(self._off_loop, self._close_env, env)
 
     def _close_env(self, env: Environment) -> None:
         try:
@@ -749,7 +761,7 @@ class InProcessActor(ActorConnection):
             self._pending.cancel()
         actor, self._actor, self._port = self._actor, None, None  # an ended trial is kept a while: keep it light
         if actor is not None:
-            _last_call(self._off_loop, functools.partial(self._end_actor, actor))
+            _last_call(self._off_loop, self._end_actor, actor)
 
     @staticmethod
     def _end_actor(actor: Actor) -> None:
