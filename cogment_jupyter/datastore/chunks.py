@@ -138,7 +138,10 @@ class ChunkBuilder:
 
     This is the ingest hot path: per sample it does a handful of list appends. Rare things
     (events, default/unavailable actors, messages, missing fields) are kept as sparse
-    ``(sample, value)`` pairs and turned into list offsets with numpy at :meth:`build`.
+    ``(sample, value)`` pairs and turned into list offsets with numpy at :meth:`build`; so are
+    the state, sync flag and observation layout of the rows that are not plain ticks (a plain
+    tick is RUNNING, in sync, every actor observed by its own observation), so that a plain
+    tick costs only the columns that vary.
     """
 
     def __init__(self, directory: ActorDirectory) -> None:
@@ -151,13 +154,16 @@ class ChunkBuilder:
         # collections walking them cost more than the appends.
         self.ticks: list[int] = []
         self.stamps: list[int] = []
+        #: the rows that are not plain ticks (in order), and their state, sync flag, observation
+        #: count and actors map (``n`` each)
+        self.general: list[int] = []
         self.states: list[int] = []
         self.oos: list[bool] = []
+        self.obs_counts: list[int] = []
+        self.obs_map: list[int] = []
         self.events: list[tuple[int, str]] = []
         self.obs: list[bytes | None] = []
-        self.obs_counts: list[int] = []
         self.no_obs: list[int] = []
-        self.obs_map: list[int] = []
         self.no_actions: list[int] = []
         self.actions: list[bytes | None] = []
         self.rewards: list[float | None] = []
@@ -203,6 +209,7 @@ class ChunkBuilder:
         self.plain_senders += other.plain_senders
         # rows that name a sample by its index: shifted by the rows already here
         indices = (
+            (self.general, other.general),
             (self.no_obs, other.no_obs),
             (self.no_actions, other.no_actions),
             (self.sources_k, other.sources_k),
@@ -291,6 +298,7 @@ class ChunkBuilder:
         k = len(self.ticks)
         self.ticks.append(s.tick_id)
         self.stamps.append(s.timestamp)
+        self.general.append(k)
         self.states.append(s.state)
         self.oos.append(s.out_of_sync)
         if s.special_events:
@@ -336,11 +344,7 @@ class ChunkBuilder:
         k = len(self.ticks)
         self.ticks += rows.ticks
         self.stamps += rows.timestamps
-        self.states += [_RUNNING] * m
-        self.oos += [False] * m
         self.obs += rows.observations
-        self.obs_counts += [n] * m
-        self.obs_map += self._identity * m
         self.actions += rows.actions
         reward_rows, values = rows.reward_rows, rows.rewards
         count = len(reward_rows)
@@ -352,7 +356,6 @@ class ChunkBuilder:
                 for row, value in zip(reward_rows, values, strict=True):
                     per_actor[row] = value
                 self.rewards += per_actor
-            numbers = [0] * count
         else:
             per_actor = [None] * (n * m)
             numbers = []
@@ -363,11 +366,11 @@ class ChunkBuilder:
                 previous = row
                 numbers.append(number)
             self.rewards += per_actor
+            self.plain_numbers += numbers  # (one actor: each row's reward is its first, see build)
         if n == 1 and count == m:  # (rows k, k + 1, ...)
             self.plain_k += range(k, k + m)
         else:
             self.plain_k += [k + row for row in reward_rows] if k else reward_rows
-        self.plain_numbers += numbers
         self.plain_receivers += rows.names
         self.plain_values += values
         self.plain_senders += rows.senders
@@ -378,6 +381,7 @@ class ChunkBuilder:
         n = self.n
         none_n, minus_n = self._none_n, self._minus_n
         ticks, stamps, states, oos = self.ticks.append, self.stamps.append, self.states.append, self.oos.append
+        general = self.general.append
         obs_values, obs_counts, obs_map = self.obs.extend, self.obs_counts.append, self.obs_map.extend
         actions, rewards = self.actions.extend, self.rewards.extend
         sources, sources_k = self.sources.append, self.sources_k.append
@@ -387,6 +391,7 @@ class ChunkBuilder:
             info = s.info
             ticks(info.tick_id)
             stamps(info.timestamp)
+            general(k)
             states(info.state)
             oos(info.out_of_sync)
             if info.special_events:
@@ -440,6 +445,7 @@ class ChunkBuilder:
         k = len(self.ticks)
         self.ticks.append(sample.tick_id)
         self.stamps.append(sample.timestamp)
+        self.general.append(k)
         self.states.append(sample.state)
         self.oos.append(False)
         payloads = sample.payloads
@@ -536,22 +542,31 @@ class ChunkBuilder:
             stored = pa.array(stored_values, pa.binary())
         else:
             stored = pa.nulls(rows, pa.binary())
+        # the rows that are not plain ticks say their state, sync, observation count and map
+        general = _ints(self.general, np.int64)
+        states = np.full(rows, _RUNNING, dtype=np.int8)
+        states[general] = _ints(self.states, np.int8)
+        out_of_sync = np.zeros(rows, dtype=bool)
+        out_of_sync[general] = _ints(self.oos, np.bool_)
+        obs_counts = np.full(rows, n, dtype=np.int64)
+        obs_counts[general] = _ints(self.obs_counts, np.int64)
+        obs_map = np.tile(np.arange(n, dtype=np.int32), rows)
+        if n:
+            obs_map.reshape(rows, n)[general] = _ints(self.obs_map, np.int32).reshape(-1, n)
         t = CHUNK_SCHEMA.field
         columns = [
             pa.array(_ints(self.ticks, np.int64)),
             pa.array(_ints(self.stamps, np.int64)),
-            pa.array(_ints(self.states, np.int8)),
-            pa.array(self.oos, pa.bool_()),
+            pa.array(states),
+            pa.array(out_of_sync),
             _sparse(self.events, rows, t("events").type, no_lists),
             pa.ListArray.from_arrays(
-                _offsets(_ints(self.obs_counts, np.int64)),
+                _offsets(obs_counts),
                 pa.array(self.obs, pa.binary()),
                 type=t("observations").type,
                 mask=pa.array(obs_mask),
             ),
-            pa.ListArray.from_arrays(
-                per_actor, pa.array(_ints(self.obs_map, np.int32)), type=t("observation_map").type
-            ),
+            pa.ListArray.from_arrays(per_actor, pa.array(obs_map), type=t("observation_map").type),
             pa.array(has_actions),
             pa.ListArray.from_arrays(per_actor, pa.array(self.actions, pa.binary()), type=t("actions").type),
             pa.ListArray.from_arrays(per_actor, pa.array(self.rewards, pa.float32()), type=t("rewards").type),
@@ -575,8 +590,10 @@ class ChunkBuilder:
         if len(plain_k):
             m = len(plain_k)
             values = pa.array(np.array(self.plain_values, dtype=np.float32))
+            # (one actor: a row has one reward at most, its first)
+            numbers = np.zeros(m, dtype=np.int32) if self.n == 1 else _ints(self.plain_numbers, np.int32)
             fields = [
-                pa.array(_ints(self.plain_numbers, np.int32)),
+                pa.array(numbers),
                 pa.array(np.full(m, -1, dtype=np.int64)),
                 _strings(self.plain_receivers),
                 values,

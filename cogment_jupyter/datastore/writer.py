@@ -35,8 +35,9 @@ import pyarrow as pa
 from cogment_jupyter.datastore import chunks
 from cogment_jupyter.datastore import segments as segments_
 from cogment_jupyter.datastore.actors import ActorDirectory
-from cogment_jupyter.datastore.records import WriterIdentity, stored_params, this_process
+from cogment_jupyter.datastore.records import WriterIdentity, this_process
 from cogment_jupyter.datastore.schema import connect, translate_errors
+from cogment_jupyter.datastore.templates import split_params
 from cogment_jupyter.engine.records import TrialState
 
 if TYPE_CHECKING:
@@ -468,6 +469,8 @@ class _Pending:
             "COALESCE((SELECT MAX(seq) FROM trials), 0))"
         ).fetchone()[0]
         created: set[str] = set()
+        conn, sets, rows = self._conn, self._sets, self._new
+        identity = (writer.host, writer.pid, writer.start)
         for handle, (trial_id, user_id, params, created_ns) in creates:
             if trial_id in existing:
                 handle.take_row(upsert_trial(self._conn, trial_id, user_id, params, closed=False, writer=writer))
@@ -480,8 +483,20 @@ class _Pending:
             seq += 1
             handle.seq, handle.samples, handle.segments = seq, 0, 0
             handle.returns = [0.0] * len(handle.directory)
-            values = _trial_values(self._conn, user_id, params, handle.directory, False, writer, self._sets)
-            self._new[handle] = (seq, trial_id, *values[:6], *values[7:], created_ns)  # (closed: at finish)
+            stored, template = split_params(params, handle.directory)
+            properties = sets.get(template.properties_json) or _property_set(conn, template.properties_json, sets)
+            rows[handle] = (  # (the columns :meth:`finish` writes, but those it adds)
+                seq,
+                trial_id,
+                user_id,
+                stored,
+                template.env_name,
+                template.env_impl,
+                template.actors_json,
+                properties,
+                *identity,
+                created_ns,
+            )
 
     def add(self, handle: OpenTrial, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
@@ -687,50 +702,19 @@ def _trial_values(
     """The columns of a trial's row that its params and writer decide: ``user_id, params,
     env_name, env_impl, actors, property_set, closed, writer_host, writer_pid, writer_start``
     (``sets``: the property sets this transaction already knows)."""
-    stored = stored_params(params)
-    env_name, env_impl, actors, properties = _template_columns(params, stored, directory)
+    stored, template = split_params(params, directory)
     return (
         user_id,
         stored,
-        env_name,
-        env_impl,
-        actors,
-        _property_set(conn, properties, sets),
+        template.env_name,
+        template.env_impl,
+        template.actors_json,
+        _property_set(conn, template.properties_json, sets),
         int(closed),
         writer.host if writer else None,
         writer.pid if writer else None,
         writer.start if writer else None,
     )
-
-
-def _template_columns(params: TrialParams, stored: bytes, directory: ActorDirectory) -> tuple[str, str, str, str]:
-    """``env_name, env_impl, actors, properties`` (JSON) of a trial's row (``stored``: its
-    :func:`stored_params`): the same for every trial of a ``run_trials`` batch, which differ
-    by their seeds only, so made once per environment, actors and properties."""
-    # the properties are the last field of the params (field 8), so the serialized params are
-    # the stored ones followed by the properties' bytes, which then tell the properties apart
-    # at the cost of a memcmp (reading the map from Python costs far more)
-    whole = params.SerializeToString() if params.properties else stored
-    properties: bytes | tuple[tuple[str, str], ...] = whole[len(stored) :]
-    if not whole.startswith(stored):  # (another field order: read the map)
-        properties = tuple(params.properties.items())
-    environment = params.environment
-    key = (directory, environment.name, environment.implementation, properties)
-    found = _templates.get(key)
-    if found is None:
-        if len(_templates) >= 256:
-            _templates.clear()
-        found = _templates[key] = (
-            environment.name,
-            environment.implementation,
-            json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
-            json.dumps(dict(params.properties)),
-        )
-    return found
-
-
-#: :func:`_template_columns` by environment, actors and properties
-_templates: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
 
 
 def _property_set(conn: sqlite3.Connection, text: str, known: dict[str, int] | None) -> int:

@@ -286,7 +286,13 @@ async def test_trials_written_in_one_batch_are_stored_as_if_alone(datastore, tmp
 async def test_trials_of_one_batch_keep_their_own_params_and_properties(datastore):
     """Trials written in one batch that differ by their seeds (configs) share their row's
     environment, actors and properties columns; trials with other properties, actors or
-    environment get their own. Every trial reads back exactly its params."""
+    environment get their own. Every trial reads back exactly its params, also one whose
+    serialized params end with the bytes of the properties of the trial before it (a
+    property's value ending with them), which are not its properties."""
+    from cogment_jupyter.datastore.records import stored_params
+
+    lab_only = make_params(properties={"lab": "cartpole"})
+    lab_only_bytes = lab_only.SerializeToString()[len(stored_params(lab_only)) :]
     variants = [
         {"properties": {"lab": "cartpole", "session": "s1"}},
         {"properties": {"lab": "cartpole", "session": "s1"}},  # the same, another seed
@@ -296,12 +302,16 @@ async def test_trials_of_one_batch_keep_their_own_params_and_properties(datastor
         {},  # none
         {"properties": {"lab": "cartpole", "session": "s1"}, "env_impl": "acrobot"},
         {"properties": {"lab": "cartpole", "session": "s1"}, "actors": (("carol", "player", "random"),)},
+        {"properties": {"lab": "cartpole"}},
+        {"properties": {"note": "x" + lab_only_bytes.decode()}},
     ]
     sent = {}
     datalogs = []
     for k, variant in enumerate(variants):
         params = make_params(**variant)
         params.environment.config.content = f"seed {k}".encode()
+        if "note" in params.properties:
+            assert params.SerializeToString().endswith(lab_only_bytes)
         for actor in params.actors:
             actor.config.content = f"seed {k} {actor.name}".encode()
         sent[f"t{k}"] = params
@@ -317,7 +327,7 @@ async def test_trials_of_one_batch_keep_their_own_params_and_properties(datastor
         assert record.env_impl == params.environment.implementation
         assert [a.name for a in record.actors] == [a.name for a in params.actors]
     property_sets = sqlite3.connect(datastore.file).execute("SELECT COUNT(*) FROM property_sets").fetchone()[0]
-    assert property_sets == 5
+    assert property_sets == 6
 
 
 def test_each_store_and_loop_has_its_own_recorder(tmp_path):
