@@ -9,7 +9,7 @@ import html
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.engine.records import INTERRUPTED, TrialState
@@ -31,13 +31,16 @@ class TrialHandle:
     """A trial started by a lab. ``wait()`` blocks, ``await handle`` does not block the kernel.
 
     A finished one is kept small (slots, and no future of its own once it is resolved:
-    ``done`` then makes a resolved one), since a lab keeps the most recent ones. Its future
+    ``done`` then makes a resolved one), since a lab keeps the most recent ones: what it refers
+    to is shared (its actors, by every trial of a batch) or untracked by the garbage collector
+    (its errors, a tuple), so the collector has one object to walk per kept handle. Its future
     is made when first asked for (``done``, ``wait``, ``await``): most trials of a batch are
     never waited for one by one.
     """
 
     __slots__ = (
         "__weakref__",
+        "_actors",
         "_details",
         "_done",
         "_errors",
@@ -47,25 +50,25 @@ class TrialHandle:
         "_state",
         "_tick",
         "_trial",
-        "actors",
         "env",
         "id",
         "remote",
         "seed",
     )
 
-    def __init__(self, lab: Lab, trial_id: str, env: str, actors: dict[str, str], seed: int | None) -> None:
+    def __init__(self, lab: Lab, trial_id: str, env: str, actors: Mapping[str, str], seed: int | None) -> None:
+        """``actors``: each agent's actor, not copied (the trials of a batch share it)."""
         self._lab = lab
         self.id = trial_id
         self.env = env
-        self.actors = actors
+        self._actors = actors
         self.seed = seed
         self._trial: Trial | None = None
         self._state = TrialState.INITIALIZING  # until the orchestrator has it
         self._start_error: str | None = None
         self._tick = 0
         self._details: str | None = None
-        self._errors: list[str] = []
+        self._errors: tuple[str, ...] = ()
         #: whether the trial runs on another orchestrator (attached or shared mode)
         self.remote = False
         self._done: concurrent.futures.Future[TrialHandle] | None = None
@@ -104,7 +107,7 @@ class TrialHandle:
 
     def add_error(self, error: str) -> None:
         """A problem found after the trial ended (its record, say)."""
-        self._errors.append(error)
+        self._errors = (*self._errors, error)
 
     def fail(self, error: str) -> None:
         """The trial could not start or be followed: it is over, with ``error``."""
@@ -119,12 +122,17 @@ class TrialHandle:
             self._state = trial.state
             self._tick = trial.tick_id
             self._details = trial.end_details
-            self._errors = list(trial.errors)
+            self._errors = tuple(trial.errors)
             if trial.ended:
                 # what is left to know is copied: the trial's objects (its components, its last
                 # observations) go, instead of living as long as the lab keeps its handles
                 self._trial = None
         self._resolve()
+
+    @property
+    def actors(self) -> dict[str, str]:
+        """Each agent's actor (a copy: the trials of a batch share theirs)."""
+        return dict(self._actors)
 
     @property
     def state(self) -> str:
@@ -209,38 +217,63 @@ class TrialHandle:
         )
 
 
+#: the least number of weakly held handles between two sweeps of the dead ones
+SWEEP_AT_LEAST = 1024
+
+
 class Handles:
     """The trial handles a lab keeps: every running trial's, the ``recent`` last finished ones
     (``%cogment status``, ``lab.trial(id)`` right after a run), and any one its user still
     holds, weakly. A session of a million trials keeps a bounded number: the others' data
-    is in the datastore (``lab.trials()``, ``lab.steps(id)``)."""
+    is in the datastore (``lab.trials()``, ``lab.steps(id)``).
+
+    A handle is held weakly only once it leaves the recent ones, by a plain weak reference
+    (no callback runs when it goes): the references to handles gone are swept as they pile up.
+    """
 
     def __init__(self, recent: int = 256) -> None:
         self.recent = recent
         self._lock = threading.Lock()
         self._running: dict[str, TrialHandle] = {}
         self._finished: OrderedDict[str, TrialHandle] = OrderedDict()
-        self._held: weakref.WeakValueDictionary[str, TrialHandle] = weakref.WeakValueDictionary()
+        self._held: dict[str, weakref.ref[TrialHandle]] = {}
+        self._sweep_at = SWEEP_AT_LEAST
 
     def add(self, handle: TrialHandle) -> None:
+        trial_id = handle.id
         with self._lock:
-            if handle.id in self._running or handle.id in self._finished or handle.id in self._held:
-                raise ValueError(f"trial id {handle.id!r} is already used by this lab")
-            self._running[handle.id] = handle
-            self._held[handle.id] = handle
+            if trial_id in self._running or trial_id in self._finished or self._held_handle(trial_id) is not None:
+                raise ValueError(f"trial id {trial_id!r} is already used by this lab")
+            self._running[trial_id] = handle
 
     def finished(self, handle: TrialHandle) -> None:
         """The trial is over: its handle joins the recent ones (the oldest of which go)."""
+        trial_id = handle.id
         with self._lock:
-            self._running.pop(handle.id, None)
-            self._finished[handle.id] = handle
-            self._finished.move_to_end(handle.id)
-            while len(self._finished) > self.recent:
-                self._finished.popitem(last=False)
+            self._running.pop(trial_id, None)
+            finished = self._finished
+            finished[trial_id] = handle
+            finished.move_to_end(trial_id)
+            while len(finished) > self.recent:
+                self._hold_weakly(finished.popitem(last=False)[1])
+
+    def _hold_weakly(self, handle: TrialHandle) -> None:
+        """Keep ``handle`` findable as long as someone else holds it; sweep the dead references
+        once they may be as many as the live ones."""
+        held = self._held
+        held[handle.id] = weakref.ref(handle)
+        if len(held) >= self._sweep_at:
+            for trial_id in [trial_id for trial_id, ref in held.items() if ref() is None]:
+                del held[trial_id]
+            self._sweep_at = max(SWEEP_AT_LEAST, 2 * len(held))
+
+    def _held_handle(self, trial_id: str) -> TrialHandle | None:
+        ref = self._held.get(trial_id)
+        return None if ref is None else ref()
 
     def get(self, trial_id: str) -> TrialHandle | None:
         with self._lock:
-            return self._running.get(trial_id) or self._finished.get(trial_id) or self._held.get(trial_id)
+            return self._running.get(trial_id) or self._finished.get(trial_id) or self._held_handle(trial_id)
 
     def all(self) -> list[TrialHandle]:
         """The recent finished handles (oldest first), then the running ones (in start order)."""

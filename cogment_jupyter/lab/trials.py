@@ -137,7 +137,7 @@ class TrialRunner:
             agents = agents_of(params)
         else:
             params = template.seeded(seed)
-            agents = dict(template.agents)
+            agents = template.agents  # (shared by the batch's handles, which copy it when asked)
         if not trial_id:
             trial_id = new_trial_id()
         elif (problem := trial_id_problem(trial_id)) is not None:
