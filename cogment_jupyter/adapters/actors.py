@@ -13,7 +13,6 @@ import inspect
 import random
 import weakref
 import zlib
-from _random import Random as _MersenneTwister
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -114,9 +113,8 @@ class _Seeded(Actor):
         return self._entropy.getrandbits(64) if self.trial_seed is None else self.trial_seed
 
     def _stream(self) -> Callable[[], float]:
-        """``random()`` of this trial's Python generator (``random.Random``'s own Mersenne
-        Twister, made without its Python-level ``__init__`` and ``seed``: the same stream)."""
-        return self._entropy.random if self.trial_seed is None else _MersenneTwister(self.trial_seed).random
+        """``random()`` of this trial's Python generator."""
+        return self._entropy.random if self.trial_seed is None else random.Random(self.trial_seed).random
 
     @property
     def rng(self) -> np.random.Generator:

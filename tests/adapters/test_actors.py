@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import pickle
 from collections import Counter
 
 import gymnasium as gym
@@ -67,6 +68,14 @@ def test_random_seeded_streams_are_those_of_earlier_versions() -> None:
     space = gym.spaces.Discrete(6)
     assert actions(started(Random(), space, seed=5), 12) == [1, 0, 0, 4, 3, 5, 1, 3, 0, 3, 0, 5]
     assert actions(started(Random(seed=9), space), 12) == [2, 0, 0, 5, 4, 1, 0, 0, 4, 2, 1, 1]
+
+
+def test_a_random_actor_in_use_pickles_with_its_stream() -> None:
+    """An actor is pickled to be served from another process: its generator goes with it."""
+    actor = Random(seed=1, action_space=gym.spaces.Discrete(50))
+    actions(actor, 3)
+    copied = pickle.loads(pickle.dumps(actor))
+    assert actions(copied, 20) == actions(actor, 20)
 
 
 def test_random_unseeded_trials_differ() -> None:
