@@ -51,6 +51,11 @@ LINGER = 0.05
 #: ``handle.wait()`` hardly notices.
 CLOSE_LINGER = 0.005
 MAX_BATCH = 8192
+#: Pages the write-ahead log may hold before a commit copies them into the file (SQLite's
+#: default is 1000). Every trial's row writes a page of the trial-id index at random (ids are
+#: random), so a commit of a batch of short trials writes a hundred such pages: a longer log
+#: lets the writes of the same pages by successive commits be copied once.
+CHECKPOINT_PAGES = 4000
 #: Chunk size after compaction, and the largest chunk a batch produces.
 MAX_CHUNK = 65536
 #: A closed trial of at least ``COMPACT_FROM`` samples whose segments average fewer than
@@ -256,7 +261,9 @@ class Writer:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = connect(self.file)
+            conn = connect(self.file)
+            conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+            self._conn = conn
         return self._conn
 
     def _execute(self, ops: list[_Op]) -> None:
@@ -384,17 +391,20 @@ def _drain(buffer: deque) -> list[Any]:
 
 @dataclass(slots=True)
 class _Summary:
-    """What one transaction changes in a trial's row (applied to its handle once committed)."""
+    """What one transaction changes in a trial's row (applied to its handle once committed).
+
+    Its fields from ``samples`` on but ``segments`` are those of :class:`chunks.ChunkStats`, in
+    that order (a new trial's first segment makes its summary at once)."""
 
     handle: OpenTrial
     samples: int
+    ticks: int
     segments: int | None
+    last_state: int | None
+    first_tick_ns: int | None
+    last_ns: int | None
+    ended_ns: int | None
     returns: list[float]
-    ticks: int = 0
-    last_state: int | None = None
-    first_tick_ns: int | None = None
-    last_ns: int | None = None
-    ended_ns: int | None = None
     end_details: str | None = None
     closed: bool = False
     written: bool = False
@@ -526,7 +536,9 @@ class _Pending:
     def summary(self, handle: OpenTrial) -> _Summary:
         found = self.summaries.get(handle)
         if found is None:
-            found = self.summaries[handle] = _Summary(handle, handle.samples, handle.segments, list(handle.returns))
+            found = self.summaries[handle] = _Summary(
+                handle, handle.samples, 0, handle.segments, None, None, None, None, list(handle.returns)
+            )
         return found
 
     def flush(self) -> None:
@@ -548,12 +560,21 @@ class _Pending:
         rows, chunk = [], 0
         summaries, summary_of = self.summaries, self.summary
         for (handle, start, stop), *stats in zip(segments, *columns, strict=True):
-            if handle not in new and handle.seq not in existing:
+            summary = summaries.get(handle)
+            if handle in new:
+                if summary is None:  # the first samples of a trial created in this transaction
+                    summaries[handle] = _Summary(handle, *stats[:2], 1, *stats[2:], written=True)
+                    if not chunk:
+                        chunk = segments_.insert_chunk(self._conn, batch, (handle.seq, 0))
+                    rows.append((handle.seq, 0, stop - start, chunk, start))
+                    continue
+            elif handle.seq not in existing:
                 log.warning(
                     "trial %s was deleted while being written: %d samples dropped", handle.trial_id, stop - start
                 )
                 continue
-            summary = summaries.get(handle) or summary_of(handle)
+            elif summary is None:
+                summary = summary_of(handle)
             if not chunk:
                 chunk = segments_.insert_chunk(self._conn, batch, (handle.seq, summary.samples))
             rows.append((handle.seq, summary.samples, stop - start, chunk, start))
@@ -607,6 +628,8 @@ class _Pending:
             )
             self._new.clear()
         changed = [s for s in self.summaries.values() if s.written or s.closed]
+        if not changed:
+            return
         self._conn.executemany(
             "UPDATE trials SET samples=?, ticks=ticks+?, returns=?, "
             f"state=CASE WHEN state = {int(TrialState.ENDED)} THEN state ELSE COALESCE(?, state) END, "
