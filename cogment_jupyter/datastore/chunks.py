@@ -690,10 +690,14 @@ def _pb_payload(message: Any) -> Any:
 #: chunk, both ways, that LZ4 mostly has not (figures: docs/decisions/hot-path-costs.md). A
 #: chunk holds the samples of every trial a writer batch holds (see ``segments``), so most are
 #: zstd; one under ``SMALL_CHUNK`` raw bytes (a lone short trial, a live trial's few last ticks)
-#: is LZ4.
+#: is LZ4. zstd's fast level -1 compresses and decompresses a third faster than its default
+#: level 1, for chunks ~15% larger.
 CODEC = "zstd"
 SMALL_CODEC = "lz4"
 SMALL_CHUNK = 16 * 1024
+#: zstd's compression level (readers need not know it)
+ZSTD_LEVEL = -1
+_CODECS = {"zstd": pa.Codec("zstd", compression_level=ZSTD_LEVEL), "lz4": pa.Codec("lz4")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -714,7 +718,10 @@ def serialize(batch: pa.RecordBatch, codec: str | None = None) -> Blob:
         codec = SMALL_CODEC if raw.size < SMALL_CHUNK else CODEC
     if codec == "none":
         return Blob(CHUNK_FORMAT, codec, raw.size, memoryview(raw))
-    return Blob(CHUNK_FORMAT, codec, raw.size, pa.compress(raw, codec=codec, asbytes=True))
+    compressor = _CODECS.get(codec)
+    if compressor is None:
+        raise ValueError(f"unknown chunk codec {codec!r}: 'zstd', 'lz4' or 'none'")
+    return Blob(CHUNK_FORMAT, codec, raw.size, compressor.compress(raw, asbytes=True))
 
 
 def deserialize(data: bytes, fmt: int = CHUNK_FORMAT, codec: str = "none", raw_size: int = 0) -> pa.RecordBatch:
