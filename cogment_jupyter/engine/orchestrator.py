@@ -18,6 +18,7 @@ from cogment_jupyter.engine.components import ComponentFactory
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
 from cogment_jupyter.engine.errors import InvalidTrialId, OrchestratorError
 from cogment_jupyter.engine.ids import new_trial_id, trial_id_problem
+from cogment_jupyter.engine.lean import LeanEpisode
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, ORCHESTRATOR_SHUTDOWN, TrialState
 from cogment_jupyter.engine.trial import ActorSlot, Trial
 from cogment_jupyter.proto.common_pb2 import TrialParams
@@ -105,6 +106,38 @@ class TrialBlueprint:
         trial = orchestrator._build_trial(trial_id, user_id, params, self._endpoints, self._slots)
         orchestrator._configure(trial)
         return trial
+
+    def open_lean(self, trial_id: str, user_id: str, params: TrialParams) -> LeanEpisode | Trial | None:
+        """:meth:`open`, as a :class:`~cogment_jupyter.engine.lean.LeanEpisode` when its parts
+        allow one (one in-process actor, a datalog that takes rows), else as a ``Trial``."""
+        orchestrator = self._orchestrator
+        endpoints = self._endpoints
+        factory = orchestrator.factory
+        if not endpoints.datalog:
+            return self.open(trial_id, user_id, params)
+        claimed = orchestrator._claim(trial_id)
+        if claimed is None:
+            return None
+        if not params.environment.name:
+            params.environment.name = DEFAULT_ENV_NAME
+        datalog = factory.datalog(claimed, endpoints.datalog)
+        if datalog is None or not datalog.accepts_rows:
+            trial = orchestrator._build_trial(claimed, user_id, params, endpoints, self._slots)
+            orchestrator._configure(trial)
+            return trial
+        (_, name, actor_class, implementation, _, _, _, _, response_timeout) = self._slots[0]
+        environment = factory.environment(claimed, endpoints.environment, params.environment.implementation)
+        actor = factory.actor(claimed, endpoints.actors[0], implementation)
+        return LeanEpisode(
+            claimed,
+            user_id,
+            params,
+            environment,  # type: ignore[arg-type]
+            actor,  # type: ignore[arg-type]
+            (name, actor_class, implementation, response_timeout),
+            datalog,
+            orchestrator._on_state,
+        )
 
 
 @dataclass(frozen=True, slots=True)

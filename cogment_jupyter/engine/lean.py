@@ -1,0 +1,444 @@
+"""The lean inline runner (a spike): a plain in-process episode run without an engine ``Trial``.
+
+A batch of in-process trials of one environment and one synchronous actor spends more of
+each short trial in the engine's objects (``Trial``, its ports, its ``TickLease`` and fused
+loop, the tick loop that ends it) than in the episode itself. :class:`LeanEpisode` runs such
+an episode in straight-line code and produces what the engine would: the trial's id and
+params, its states through the orchestrator (its table, its watchers), its handle's view,
+its rows and final sample in the datastore, the same calls to the components in the same
+order (``docs/decisions/lean-runner.md``).
+
+Only plain episodes run here. What is not plain is found as it happens (a component that
+raised, an answer outside the action space or awaited, a reward for someone not an actor,
+anything sent through a port but the reset's observations and the end, a terminate or an end
+request); this spike does **not** yet hand such an episode to the engine: it ends it as a
+failure that says so. The lean runner is therefore opt-in (:func:`lean_enabled`), and a batch
+declines it up front, exactly, by its params (:func:`runs_lean`) for what params alone decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from cogment_jupyter.adapters.payload_formats import OURS
+from cogment_jupyter.adapters.payloads import envelope_encoder, observation_encoder
+from cogment_jupyter.engine.components import TickRows
+from cogment_jupyter.engine.records import (
+    FORCED_TERMINATION,
+    ORCHESTRATOR_SHUTDOWN,
+    ActorInit,
+    EnvInit,
+    Message,
+    Observation,
+    ObservationSet,
+    Reward,
+    RewardSource,
+    Sample,
+    TrialActor,
+    TrialState,
+    now_ns,
+)
+from cogment_jupyter.engine.ticks import Pacer, rewards_to_deliver
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cogment_jupyter.engine.components import DatalogConnection
+    from cogment_jupyter.proto.common_pb2 import TrialParams
+    from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
+
+#: the environment variable that turns the lean runner on (a spike: off by default)
+LEAN_VARIABLE = "COGMENT_JUPYTER_LEAN"
+#: the special event the engine adds to the sample of the environment's last observations
+ENV_ENDED = "Evironment ended trial"
+
+
+def lean_enabled() -> bool:
+    return os.environ.get(LEAN_VARIABLE, "") == "1"
+
+
+def runs_lean(params: TrialParams, recorded: bool) -> bool:
+    """Whether the episodes of a batch of these params may run lean, decided by params alone
+    (what the engine's fused loop would refuse, or run through the engine's own paths)."""
+    if len(params.actors) != 1 or not recorded:
+        return False
+    actor = params.actors[0]
+    if actor.optional or actor.HasField("default_action") or actor.initial_connection_timeout > 0:
+        return False
+    return params.max_steps == 0 and params.nb_buffered_ticks <= 2 and not params.datalog.exclude_fields
+
+
+class NotPlain(Exception):
+    """The episode needs the engine (its hand-over is not built in this spike)."""
+
+
+class _EnvPort:
+    """The environment's port: the reset's observations and a plain end are kept; anything else
+    makes the episode not plain."""
+
+    __slots__ = ("acked", "ending", "observation_sets", "other")
+
+    def __init__(self) -> None:
+        self.observation_sets: list[ObservationSet] = []
+        self.ending = False
+        self.acked = False
+        self.other: str | None = None
+
+    def observations(self, observation_set: ObservationSet) -> None:
+        self.observation_sets.append(observation_set)
+
+    def last(self) -> None:
+        self.ending = True
+
+    def reward(self, reward: Reward) -> None:
+        self.other = f"the environment rewarded [{reward.receiver_name}]"
+
+    def message(self, message: Message) -> None:
+        self.other = "the environment sent a message"
+
+    def last_ack(self) -> None:
+        self.acked = True
+
+    def lost(self, reason: str) -> None:
+        self.other = f"environment disconnected: {reason}"
+
+    def failed(self, error: str) -> None:
+        self.other = f"environment: {error}"
+
+
+class _ActorPort:
+    """The actor's port: its last ack is kept; anything else makes the episode not plain."""
+
+    __slots__ = ("acked", "other")
+
+    def __init__(self) -> None:
+        self.acked = False
+        self.other: str | None = None
+
+    def action(self, action: Any) -> None:
+        self.other = "the actor answered later"
+
+    def reward(self, reward: Reward) -> None:
+        self.other = "the actor sent a reward"
+
+    def message(self, message: Message) -> None:
+        self.other = "the actor sent a message"
+
+    def last_ack(self) -> None:
+        self.acked = True
+
+    def refused(self, tick: int, reason: str) -> None:
+        self.other = reason
+
+    def lost(self, reason: str) -> None:
+        self.other = f"actor disconnected: {reason}"
+
+    def failed(self, error: str) -> None:
+        self.other = f"actor: {error}"
+
+
+class LeanEpisode:
+    """One trial of a batch, run lean; what the orchestrator's table, its watchers and the
+    trial's handle read of a ``Trial`` (see the module doc)."""
+
+    __slots__ = (
+        "__weakref__",
+        "_actor",
+        "_closing",
+        "_datalog",
+        "_environment",
+        "_on_state",
+        "_slot",
+        "_terminate",
+        "created_ns",
+        "end_details",
+        "end_requested",
+        "ended_ns",
+        "env_name",
+        "errors",
+        "fused",
+        "id",
+        "last_activity",
+        "max_inactivity",
+        "params",
+        "state",
+        "tick_id",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        trial_id: str,
+        user_id: str,
+        params: TrialParams,
+        environment: InProcessEnvironment,
+        actor: InProcessActor,
+        slot: tuple[str, str, str, float],
+        datalog: DatalogConnection,
+        on_state: Callable[[Any], None],
+    ) -> None:
+        """``slot``: the actor's name, class, implementation and response timeout."""
+        self.id = trial_id
+        self.user_id = user_id
+        self.params = params
+        self.env_name = params.environment.name
+        self._environment = environment
+        self._actor = actor
+        self._slot = slot
+        self._datalog = datalog
+        self._on_state = on_state
+        self._closing: asyncio.Future[None] | None = None
+        self._terminate: str | None = None
+        self.state = TrialState.UNKNOWN
+        self.tick_id = 0
+        self.created_ns = now_ns()
+        self.ended_ns: int | None = None
+        self.end_requested = False
+        self.end_details: str | None = None
+        self.errors: list[str] = []
+        self.last_activity = time.monotonic()
+        self.max_inactivity = params.max_inactivity
+        self.fused = True
+        self.set_state(TrialState.INITIALIZING)
+        datalog.start_now(trial_id, user_id, params)
+        self.set_state(TrialState.PENDING)
+
+    # -- what others read and ask of a trial ----------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self.state == TrialState.ENDED
+
+    @property
+    def duration_ns(self) -> int:
+        return (self.ended_ns or now_ns()) - self.created_ns
+
+    @property
+    def latest_observations(self) -> ObservationSet | None:
+        return None
+
+    def actors_in_trial(self) -> list[TrialActor]:
+        return [TrialActor(self._slot[0], self._slot[1])]
+
+    def set_state(self, state: TrialState) -> None:
+        self.state = state
+        if state == TrialState.ENDED:
+            self.ended_ns = now_ns()
+        self._on_state(self)
+
+    def hard_terminate(self, details: str, event: str | None = None) -> None:
+        """Seen at the episode's next pause (its only await while it ticks)."""
+        if not self.ended and self._terminate is None:
+            self._terminate = details
+
+    def request_end(self) -> None:
+        if not self.ended:
+            self.end_requested = True
+
+    async def wait_recorded(self) -> None:
+        closing = self._closing
+        if closing is not None:
+            await asyncio.wait([closing])
+            try:
+                closing.result()
+                self._datalog.check_closed()
+            except Exception as error:
+                self.errors.append(f"datalog: the trial is not recorded completely: {error}")
+            self._closing = None
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except NotPlain as reason:
+            self._fail(f"lean runner: the episode needs the engine, whose hand-over is not built yet ({reason})")
+        except asyncio.CancelledError:
+            self._fail(ORCHESTRATOR_SHUTDOWN)
+            raise
+        except Exception as error:
+            self._fail(f"Internal failure: {error}")
+
+    async def _run(self) -> None:
+        environment, actor = self._environment, self._actor
+        name, actor_class, implementation, response_timeout = self._slot
+        actor_port, env_port = _ActorPort(), _EnvPort()
+        params = self.params
+        actor_config = params.actors[0]
+        try:
+            await actor.init(
+                ActorInit(
+                    name,
+                    actor_class,
+                    implementation,
+                    self.env_name,
+                    actor_config.config.content if actor_config.HasField("config") else None,
+                    response_timeout,
+                ),
+                actor_port,  # type: ignore[arg-type]
+            )
+            env = params.environment
+            await environment.init(
+                EnvInit(
+                    self.env_name,
+                    env.implementation,
+                    0,
+                    self.actors_in_trial(),
+                    env.config.content if env.HasField("config") else None,
+                    response_timeout,
+                ),
+                env_port,  # type: ignore[arg-type]
+            )
+        except Exception as error:
+            raise NotPlain(f"init failed: {error}") from error
+        if env_port.other or actor_port.other or env_port.acked or len(env_port.observation_sets) != 1:
+            raise NotPlain(env_port.other or actor_port.other or "the reset ended the trial")
+        if not actor.fusable or not environment.inline or environment.payload_format is not OURS:
+            raise NotPlain("a component answers off the loop")
+        observations = env_port.observation_sets.pop().observations
+        self.set_state(TrialState.RUNNING)
+        tick_started = now_ns()
+        datalog = self._datalog
+        rows = TickRows()
+        codec = environment.observation_codecs[0]
+        value_envelope, observation_envelope = envelope_encoder(codec), observation_encoder(codec)
+        action_codec = actor.action_codec
+        if action_codec is None:
+            raise NotPlain("the actor has no action space")
+        action_envelope = envelope_encoder(action_codec)
+        timestamps, record_observation, record_action = (
+            rows.timestamps,
+            rows.observations.append,
+            rows.actions.append,
+        )
+        step, observe, bare_observations, act_on = (
+            environment.step,
+            environment.observe,
+            environment.bare_observations,
+            actor.act_on,
+        )
+        wants_rewards = actor.wants_rewards
+        pending: dict[int, list[RewardSource]] = {}
+        pacer = Pacer()
+        due = pacer.due
+        first_row = 0
+        tick = 0
+        bare = False
+        while True:
+            observation = observations[0]
+            try:
+                record_observation(value_envelope(observation.value) if bare else observation_envelope(observation))
+                if pending:
+                    actor.deliver_rewards(rewards_to_deliver(name, pending))
+                value = act_on(observation)
+                record_action(action_envelope(value))
+            except Exception as error:
+                raise NotPlain(f"tick {tick}: {error!r}") from error
+            if actor_port.other or self.end_requested:
+                raise NotPlain(actor_port.other or "an end was requested")
+            try:
+                result = step([value])
+            except Exception as error:
+                raise NotPlain(f"tick {tick}: the environment raised {error!r}") from error
+            rewards = result.rewards
+            if rewards:
+                if len(rewards) != 1 or name not in rewards:
+                    raise NotPlain("a reward for someone not an actor")
+                reward = float(rewards[name])
+                rows.reward_rows.append(len(timestamps))
+                rows.receivers.append(0)
+                rows.rewards.append(reward)
+                if wants_rewards:
+                    pending[tick] = [RewardSource(self.env_name, reward, 1.0)]
+            timestamps.append(tick_started)
+            if result.done:
+                break
+            observations = bare_observations(result)
+            bare = observations is not None
+            if not bare:
+                observations = observe(result)
+            tick += 1
+            self.tick_id = tick
+            tick_started = now_ns()
+            if due():
+                first_row = self._flush(rows, first_row)
+                await pacer.pause()
+                if self._terminate is not None:
+                    raise NotPlain(f"terminated: {self._terminate}")
+                self.last_activity = time.monotonic()
+        self._flush(rows, first_row)
+        # -- the environment's end, as the engine does it (its final observations, the actor's
+        # last observation, the streams' ends, the final sample)
+        environment.emit(result, rewards=False)
+        if env_port.other or len(env_port.observation_sets) != 1 or not env_port.acked:
+            raise NotPlain(env_port.other or "the environment did not end plainly")
+        final = env_port.observation_sets.pop()
+        if not final.timestamp:
+            final.timestamp = now_ns()
+        for payload in final.observations:
+            snapshot = getattr(payload, "snapshot", None)
+            if snapshot is not None:
+                snapshot()
+        tick += 1
+        self.tick_id = tick
+        sample = Sample(tick, now_ns(), actions=[None])
+        sample.observations = final
+        self.set_state(TrialState.TERMINATING)
+        sample.special_events.append(ENV_ENDED)
+        rewards_now = rewards_to_deliver(name, pending) if pending else ()
+        actor.observation(
+            Observation(tick, final.timestamp, final.observations[final.actors_map[0]]), rewards_now, True
+        )
+        if actor_port.other or not actor_port.acked:
+            raise NotPlain(actor_port.other or "the actor did not end plainly")
+        environment.end(None)
+        actor.end(None)
+        sample.state = TrialState.ENDED
+        self.set_state(TrialState.ENDED)
+        datalog.add([sample])
+        self._closing = datalog.close_now()
+
+    def _flush(self, rows: TickRows, first: int) -> int:
+        """Hand the rows so far to the datalog; the tick of the next first row."""
+        count = len(rows.timestamps)
+        if not count:
+            return first
+        rows.ticks += range(first, first + count)
+        rows.names += [self._slot[0]] * len(rows.receivers)
+        rows.senders += [self.env_name] * len(rows.receivers)
+        self._datalog.add_rows(rows)
+        for column in (
+            rows.ticks,
+            rows.timestamps,
+            rows.observations,
+            rows.actions,
+            rows.reward_rows,
+            rows.receivers,
+            rows.rewards,
+            rows.names,
+            rows.senders,
+        ):
+            column.clear()
+        return first + count
+
+    def _fail(self, details: str) -> None:
+        """End the episode as a failure that says why (what the hand-over will replace)."""
+        if self.ended:
+            return
+        self.end_details = details
+        self.errors.append(details)
+        for end in (self._environment.end, self._actor.end):
+            with contextlib.suppress(Exception):  # (a component's end is logged by its connection)
+                end(details)
+        sample = Sample(self.tick_id + 1, now_ns(), state=TrialState.ENDED, actions=[None])
+        sample.special_events.append(FORCED_TERMINATION + details)
+        self.set_state(TrialState.ENDED)
+        try:
+            self._datalog.add([sample])
+            self._closing = self._datalog.close_now()
+        except Exception as error:
+            self.errors.append(f"datalog: {error}")

@@ -1,0 +1,112 @@
+"""The lean inline runner (``engine.lean``, opt-in while a spike) against the engine, same seeds.
+
+A batch of plain episodes run lean gives the handles, recorded steps, trial rows and watcher
+states that the same seeds give through the engine's trials. Batches the lean runner must not
+take are declined by their params. What is not yet built (handing a non-plain episode to the
+engine) is a strict xfail: it turns into a failure of the suite the day it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Any
+
+import pytest
+
+from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.engine.lean import LEAN_VARIABLE, LeanEpisode
+from cogment_jupyter.engine.records import TrialState
+from tests.lab.test_inline_batch import SEED, Moody, Picky, comparable_row, comparable_steps, outcome
+from tests.waiting import wait_for
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with Lab(datastore=tmp_path / "store", fused_ticks=True) as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        lab.serve_env("moody", Moody())
+        lab.serve_actor("picky", Picky())
+        yield lab
+
+
+def watched(lab: Lab, run: Any) -> tuple[Any, dict[str, list[tuple[TrialState, int]]]]:
+    """``run()``'s result and each trial's (state, tick) as the orchestrator's watchers saw them."""
+    events: list[tuple[str, TrialState, int]] = []
+    watching = threading.Event()
+
+    async def watch() -> None:
+        async with contextlib.aclosing(lab.orchestrator.watch()) as stream:
+            watching.set()
+            async for event in stream:
+                events.append((event.trial.id, event.state, event.tick_id))
+
+    watcher = asyncio.run_coroutine_threadsafe(watch(), lab.loop)
+    wait_for(watching.is_set, 10, "the watcher to subscribe")
+    handles = run()
+    wait_for(lambda: sum(s == TrialState.ENDED for _, s, _ in events) >= len(handles), 10, "every trial's end")
+    watcher.cancel()
+    by_trial: dict[str, list[tuple[TrialState, int]]] = {}
+    for trial_id, state, tick in events:
+        by_trial.setdefault(trial_id, []).append((state, tick))
+    return handles, by_trial
+
+
+def run_both(lab: Lab, monkeypatch: Any, n: int, *args: str, **options: Any) -> tuple[list[Any], list[Any], Any, Any]:
+    monkeypatch.setenv(LEAN_VARIABLE, "1")
+    lean, lean_states = watched(lab, lambda: lab.run_trials(n, *args, seed=SEED, progress=False, **options))
+    monkeypatch.delenv(LEAN_VARIABLE)
+    engine, engine_states = watched(lab, lambda: lab.run_trials(n, *args, seed=SEED, progress=False, **options))
+    return lean, engine, lean_states, engine_states
+
+
+def test_plain_cartpole_episodes_run_lean_and_match_the_engine(lab, monkeypatch):
+    n = 24
+    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, n, "cartpole", "random")
+    assert all(isinstance(lab.orchestrator.trials.get(h.id), LeanEpisode) for h in lean)
+    assert not any(isinstance(lab.orchestrator.trials.get(h.id), LeanEpisode) for h in engine)
+    assert [h.seed for h in lean] == [h.seed for h in engine]
+    assert len({h.tick for h in lean}) > 3  # episodes of several lengths
+    for ours, theirs in zip(lean, engine, strict=True):
+        assert outcome(ours) == outcome(theirs)
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+        assert lean_states[ours.id] == engine_states[theirs.id]
+        assert [s for s, _ in lean_states[ours.id]] == [
+            TrialState.INITIALIZING,
+            TrialState.PENDING,
+            TrialState.RUNNING,
+            TrialState.TERMINATING,
+            TrialState.ENDED,
+        ]
+
+
+def test_batches_the_lean_runner_must_not_take_are_declined_by_their_params(lab, monkeypatch):
+    monkeypatch.setenv(LEAN_VARIABLE, "1")
+    for options in ({"max_steps": 5}, {"datalog": False}):
+        handles = lab.run_trials(3, "cartpole", "random", seed=SEED, progress=False, **options)
+        assert not any(isinstance(lab.orchestrator.trials.get(h.id), LeanEpisode) for h in handles), options
+        assert {h.state for h in handles} == {"ENDED"}
+
+
+@pytest.mark.xfail(strict=True, reason="the hand-over of a non-plain episode to the engine is not built yet")
+def test_non_plain_episodes_are_handed_to_the_engine_and_match_it(lab, monkeypatch):
+    # (Moody without max_steps: trial 1 raises at its third step, trial 3's actor answers outside its space)
+    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 5, "moody", "picky")
+    for ours, theirs in zip(lean, engine, strict=True):
+        assert outcome(ours) == outcome(theirs)
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert lean_states[ours.id] == engine_states[theirs.id]
+
+
+def test_a_non_plain_episode_run_lean_ends_as_a_failure_that_says_why(lab, monkeypatch):
+    monkeypatch.setenv(LEAN_VARIABLE, "1")
+    handles = lab.run_trials(5, "moody", "picky", seed=SEED, progress=False)
+    assert [h.state for h in handles] == ["ENDED"] * 5
+    broke = handles[1]
+    assert broke.end_details.startswith("lean runner: the episode needs the engine")
+    assert "trial 1 broke at step 3" in broke.end_details
+    assert [bool(h.errors) for h in handles] == [False, True, False, True, False]
+    assert comparable_steps(lab, broke.id)[-1]["state"] == "ENDED"
