@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from cogment_jupyter.engine.records import (
     now_ns,
 )
 from cogment_jupyter.engine.ticks import Pacer, rewards_to_deliver
+from cogment_jupyter.engine.trial import _snapshot_all
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from cogment_jupyter.engine.components import DatalogConnection
     from cogment_jupyter.proto.common_pb2 import TrialParams
     from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
+
+log = logging.getLogger(__name__)
 
 #: the environment variable that turns the lean runner on (a spike: off by default)
 LEAN_VARIABLE = "COGMENT_JUPYTER_LEAN"
@@ -149,6 +153,7 @@ class LeanEpisode:
         "__weakref__",
         "_actor",
         "_closing",
+        "_configured_ns",
         "_datalog",
         "_environment",
         "_on_state",
@@ -205,6 +210,7 @@ class LeanEpisode:
         self.fused = True
         self.set_state(TrialState.INITIALIZING)
         datalog.start_now(trial_id, user_id, params)
+        self._configured_ns = now_ns()  # (sample 0's time, as Trial.configure makes it)
         self.set_state(TrialState.PENDING)
 
     # -- what others read and ask of a trial ----------------------------------------------------
@@ -231,7 +237,8 @@ class LeanEpisode:
         self._on_state(self)
 
     def hard_terminate(self, details: str, event: str | None = None) -> None:
-        """Seen at the episode's next pause (its only await while it ticks)."""
+        """Seen before the episode runs or at its next pause (its only await while it ticks);
+        ``event`` (a stale trial's) is not kept: the GC never finds a running lean episode stale."""
         if not self.ended and self._terminate is None:
             self._terminate = details
 
@@ -269,6 +276,9 @@ class LeanEpisode:
         actor_port, env_port = _ActorPort(), _EnvPort()
         params = self.params
         actor_config = params.actors[0]
+        if self._terminate is not None:  # (terminated before it ran)
+            self._hard_end(self._terminate)
+            return
         try:
             await actor.init(
                 ActorInit(
@@ -281,7 +291,14 @@ class LeanEpisode:
                 ),
                 actor_port,  # type: ignore[arg-type]
             )
-            env = params.environment
+        except Exception as error:  # (as Trial._init_actors)
+            log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, name, error)
+            self.errors.append(f"actor [{name}] failed to initialize: {error!r}")
+            actor.end("Failed to initialize")
+            self._hard_end("Failed to initialize all actors")
+            return
+        env = params.environment
+        try:
             await environment.init(
                 EnvInit(
                     self.env_name,
@@ -293,8 +310,11 @@ class LeanEpisode:
                 ),
                 env_port,  # type: ignore[arg-type]
             )
-        except Exception as error:
-            raise NotPlain(f"init failed: {error}") from error
+        except Exception as error:  # (as Trial._init_environment)
+            log.warning("Trial [%s] environment failed to initialize: %r", self.id, error)
+            self.errors.append(f"environment [{self.env_name}] failed to initialize: {error}")
+            self._hard_end(f"Failed to initialize environment: {error}")
+            return
         if env_port.other or actor_port.other or env_port.acked or len(env_port.observation_sets) != 1:
             raise NotPlain(env_port.other or actor_port.other or "the reset ended the trial")
         if not actor.fusable or not environment.inline or environment.payload_format is not OURS:
@@ -368,7 +388,8 @@ class LeanEpisode:
                 first_row = self._flush(rows, first_row)
                 await pacer.pause()
                 if self._terminate is not None:
-                    raise NotPlain(f"terminated: {self._terminate}")
+                    self._hard_end(self._terminate, open_tick=(observations, tick_started))
+                    return
                 self.last_activity = time.monotonic()
         self._flush(rows, first_row)
         # -- the environment's end, as the engine does it (its final observations, the actor's
@@ -379,10 +400,7 @@ class LeanEpisode:
         final = env_port.observation_sets.pop()
         if not final.timestamp:
             final.timestamp = now_ns()
-        for payload in final.observations:
-            snapshot = getattr(payload, "snapshot", None)
-            if snapshot is not None:
-                snapshot()
+        _snapshot_all(final.observations)
         tick += 1
         self.tick_id = tick
         sample = Sample(tick, now_ns(), actions=[None])
@@ -401,6 +419,28 @@ class LeanEpisode:
         self.set_state(TrialState.ENDED)
         datalog.add([sample])
         self._closing = datalog.close_now()
+
+    def _hard_end(self, details: str, open_tick: tuple[list[Any], int] | None = None) -> None:
+        """End now, as ``Trial.hard_terminate`` does where a plain episode can be hard ended:
+        before its first tick (sample 0 takes the end) or at a pause between ticks (the open
+        tick's sample, with its observations, takes it; the rows before it are recorded)."""
+        log.info("Trial [%s] hard termination: %s", self.id, details)
+        self.end_details = details
+        if open_tick is None:
+            sample = Sample(0, self._configured_ns, actions=[None])
+        else:
+            observations, started = open_tick
+            sample = Sample(self.tick_id, started, actions=[None])
+        sample.special_events.append(FORCED_TERMINATION + details)
+        self._environment.end(details)
+        self._actor.end(details)
+        if open_tick is not None:
+            _snapshot_all(observations)
+            sample.observations = ObservationSet(observations, list(range(len(observations))), -1, started)
+        sample.state = TrialState.ENDED
+        self.set_state(TrialState.ENDED)
+        self._datalog.add([sample])
+        self._closing = self._datalog.close_now()
 
     def _flush(self, rows: TickRows, first: int) -> int:
         """Hand the rows so far to the datalog; the tick of the next first row."""
