@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from cogment_jupyter.adapters.payload_formats import OURS
 from cogment_jupyter.adapters.payloads import envelope_encoder, observation_encoder
 from cogment_jupyter.engine.components import TickRows
+from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.records import (
     FORCED_TERMINATION,
     ORCHESTRATOR_SHUTDOWN,
@@ -44,7 +45,9 @@ from cogment_jupyter.engine.records import (
     now_ns,
 )
 from cogment_jupyter.engine.ticks import Pacer, rewards_to_deliver
-from cogment_jupyter.engine.trial import _snapshot_all
+from cogment_jupyter.engine.trial import ActorSlot, TickLease, Trial, _snapshot_all
+from cogment_jupyter.engine.trial import _ActorPort as _TrialActorPort
+from cogment_jupyter.engine.trial import _EnvPort as _TrialEnvPort
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -82,67 +85,116 @@ class NotPlain(Exception):
 
 class _EnvPort:
     """The environment's port: the reset's observations and a plain end are kept; anything else
-    makes the episode not plain."""
+    makes the episode not plain. Once the episode is handed to the engine, the trial's port."""
 
-    __slots__ = ("acked", "ending", "observation_sets", "other")
+    __slots__ = ("acked", "ending", "observation_sets", "other", "target")
 
     def __init__(self) -> None:
+        self.target: _TrialEnvPort | None = None
         self.observation_sets: list[ObservationSet] = []
         self.ending = False
         self.acked = False
         self.other: str | None = None
 
     def observations(self, observation_set: ObservationSet) -> None:
-        self.observation_sets.append(observation_set)
+        if self.target is not None:
+            self.target.observations(observation_set)
+        else:
+            self.observation_sets.append(observation_set)
 
     def last(self) -> None:
-        self.ending = True
-
-    def reward(self, reward: Reward) -> None:
-        self.other = f"the environment rewarded [{reward.receiver_name}]"
-
-    def message(self, message: Message) -> None:
-        self.other = "the environment sent a message"
+        if self.target is not None:
+            self.target.last()
+        else:
+            self.ending = True
 
     def last_ack(self) -> None:
-        self.acked = True
+        if self.target is not None:
+            self.target.last_ack()
+        else:
+            self.acked = True
+
+    def reward(self, reward: Reward) -> None:
+        if self.target is not None:
+            self.target.reward(reward)
+        else:
+            self.other = f"the environment rewarded [{reward.receiver_name}]"
+
+    def message(self, message: Message) -> None:
+        if self.target is not None:
+            self.target.message(message)
+        else:
+            self.other = "the environment sent a message"
 
     def lost(self, reason: str) -> None:
-        self.other = f"environment disconnected: {reason}"
+        if self.target is not None:
+            self.target.lost(reason)
+        else:
+            self.other = f"environment disconnected: {reason}"
 
     def failed(self, error: str) -> None:
-        self.other = f"environment: {error}"
+        if self.target is not None:
+            self.target.failed(error)
+        else:
+            self.other = f"environment: {error}"
 
 
 class _ActorPort:
-    """The actor's port: its last ack is kept; anything else makes the episode not plain."""
+    """The actor's port: its last ack is kept; anything else makes the episode not plain. Once
+    the episode is handed to the engine, the trial's port."""
 
-    __slots__ = ("acked", "other")
+    __slots__ = ("acked", "other", "target")
 
     def __init__(self) -> None:
+        self.target: _TrialActorPort | None = None
         self.acked = False
         self.other: str | None = None
 
     def action(self, action: Any) -> None:
-        self.other = "the actor answered later"
+        if self.target is not None:
+            self.target.action(action)
+        else:
+            self.other = "the actor answered later"
 
     def reward(self, reward: Reward) -> None:
-        self.other = "the actor sent a reward"
+        if self.target is not None:
+            self.target.reward(reward)
+        else:
+            self.other = "the actor sent a reward"
 
     def message(self, message: Message) -> None:
-        self.other = "the actor sent a message"
+        if self.target is not None:
+            self.target.message(message)
+        else:
+            self.other = "the actor sent a message"
 
     def last_ack(self) -> None:
-        self.acked = True
+        if self.target is not None:
+            self.target.last_ack()
+        else:
+            self.acked = True
 
     def refused(self, tick: int, reason: str) -> None:
-        self.other = reason
+        if self.target is not None:
+            self.target.refused(tick, reason)
+        else:
+            self.other = reason
 
     def lost(self, reason: str) -> None:
-        self.other = f"actor disconnected: {reason}"
+        if self.target is not None:
+            self.target.lost(reason)
+        else:
+            self.other = f"actor disconnected: {reason}"
 
     def failed(self, error: str) -> None:
-        self.other = f"actor: {error}"
+        if self.target is not None:
+            self.target.failed(error)
+        else:
+            self.other = f"actor: {error}"
+
+
+def _unseen(trial: Trial) -> None:
+    """A handed-over trial's making is no state change (the episode's states were seen)."""
 
 
 class LeanEpisode:
@@ -152,10 +204,12 @@ class LeanEpisode:
     __slots__ = (
         "__weakref__",
         "_actor",
+        "_adopt",
         "_closing",
         "_configured_ns",
         "_datalog",
         "_environment",
+        "_handed",
         "_on_state",
         "_slot",
         "_terminate",
@@ -185,6 +239,7 @@ class LeanEpisode:
         slot: tuple[str, str, str, float],
         datalog: DatalogConnection,
         on_state: Callable[[Any], None],
+        adopt: Callable[[Trial], None],
     ) -> None:
         """``slot``: the actor's name, class, implementation and response timeout."""
         self.id = trial_id
@@ -196,6 +251,8 @@ class LeanEpisode:
         self._slot = slot
         self._datalog = datalog
         self._on_state = on_state
+        self._adopt = adopt
+        self._handed: Trial | None = None
         self._closing: asyncio.Future[None] | None = None
         self._terminate: str | None = None
         self.state = TrialState.UNKNOWN
@@ -247,6 +304,11 @@ class LeanEpisode:
             self.end_requested = True
 
     async def wait_recorded(self) -> None:
+        handed = self._handed
+        if handed is not None:
+            await handed.wait_recorded()
+            self._follow()
+            return
         closing = self._closing
         if closing is not None:
             await asyncio.wait([closing])
@@ -262,13 +324,18 @@ class LeanEpisode:
     async def run(self) -> None:
         try:
             await self._run()
+        except TrialAborted:
+            pass
         except NotPlain as reason:
             self._fail(f"lean runner: the episode needs the engine, whose hand-over is not built yet ({reason})")
         except asyncio.CancelledError:
             self._fail(ORCHESTRATOR_SHUTDOWN)
             raise
         except Exception as error:
+            log.exception("Trial [%s] failed", self.id)
             self._fail(f"Internal failure: {error}")
+        finally:
+            self._follow()
 
     async def _run(self) -> None:
         environment, actor = self._environment, self._actor
@@ -348,26 +415,54 @@ class LeanEpisode:
         first_row = 0
         tick = 0
         bare = False
+        # (what a hand-over needs of the open tick: see _hand_over)
+        opened = (rows, pending, env_port, actor_port)
         while True:
             observation = observations[0]
+            unrecorded = False
             try:
                 record_observation(value_envelope(observation.value) if bare else observation_envelope(observation))
+            except Exception:  # it cannot be encoded: the engine records that tick, with the reason
+                unrecorded = True
+            try:
                 if pending:
                     actor.deliver_rewards(rewards_to_deliver(name, pending))
                 value = act_on(observation)
-                record_action(action_envelope(value))
-            except Exception as error:
-                raise NotPlain(f"tick {tick}: {error!r}") from error
-            if actor_port.other or self.end_requested:
-                raise NotPlain(actor_port.other or "an end was requested")
+            except Exception as error:  # it raised, answered outside its space, or answers later
+                lease = self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
+                lease.take_back()
+                actor.report(error, tick)
+                await lease.resume(dispatch_from=1)
+                return
+            if actor_port.other:
+                raise NotPlain(actor_port.other)  # (the engine would route it at once: not handed over yet)
+            if not unrecorded:
+                try:
+                    record_action(action_envelope(value))
+                except Exception:
+                    unrecorded = True
+            if (
+                unrecorded or self.end_requested
+            ):  # the engine's action processing (LAST; or why a value is not recorded)
+                lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, False)
+                lease.take_back()
+                await lease.resume(dispatch_from=1)
+                return
             try:
                 result = step([value])
             except Exception as error:
-                raise NotPlain(f"tick {tick}: the environment raised {error!r}") from error
+                lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, True)
+                lease.take_back()
+                environment.failed(error)
+                return
             rewards = result.rewards
             if rewards:
-                if len(rewards) != 1 or name not in rewards:
-                    raise NotPlain("a reward for someone not an actor")
+                if len(rewards) != 1 or name not in rewards:  # the engine routes them
+                    lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, True)
+                    lease.take_back()
+                    environment.emit(result)
+                    await lease.resume()
+                    return
                 reward = float(rewards[name])
                 rows.reward_rows.append(len(timestamps))
                 rows.receivers.append(0)
@@ -387,8 +482,9 @@ class LeanEpisode:
             if due():
                 first_row = self._flush(rows, first_row)
                 await pacer.pause()
-                if self._terminate is not None:
-                    self._hard_end(self._terminate, open_tick=(observations, tick_started))
+                if self._terminate is not None:  # (the engine's hard end of a trial between ticks)
+                    self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
+                    self._handed.hard_terminate(self._terminate)  # type: ignore[union-attr]
                     return
                 self.last_activity = time.monotonic()
         self._flush(rows, first_row)
@@ -419,6 +515,85 @@ class LeanEpisode:
         self.set_state(TrialState.ENDED)
         datalog.add([sample])
         self._closing = datalog.close_now()
+
+    def _hand_over(
+        self,
+        opened: tuple[TickRows, dict[int, list[RewardSource]], _EnvPort, _ActorPort],
+        first_row: int,
+        observations: list[Any],
+        tick_started: int,
+        values: list[Any],
+        answered: int,
+        processed: bool,
+    ) -> TickLease:
+        """The episode becomes the engine's ``Trial`` as the fused loop would have it at its
+        open tick (``observations`` since ``tick_started``, ``values`` of the first ``answered``
+        actors, stepped on if ``processed``), lent to a ``TickLease`` holding the rows not yet
+        handed to the datalog; the orchestrator's table has the trial from now on, the ports
+        forward to it. The caller then does what ``FusedTicks`` does at that point."""
+        rows, pending, env_port, actor_port = opened
+        name, actor_class, implementation, response_timeout = self._slot
+        actor_config = self.params.actors[0]
+        slot = ActorSlot(
+            0,
+            name,
+            actor_class,
+            implementation,
+            actor_config.config.content if actor_config.HasField("config") else None,
+            False,
+            None,
+            0.0,
+            response_timeout,
+            self._actor,  # type: ignore[arg-type]
+            stream_open=True,
+            pending_rewards=pending,
+        )
+        trial = Trial(
+            self.id, self.user_id, self.params, self._environment, [slot], self._datalog, _unseen, fused_ticks=True
+        )
+        trial.state = self.state
+        trial.tick_id = self.tick_id
+        trial.created_ns = self.created_ns
+        trial.errors = self.errors
+        trial.end_requested = self.end_requested
+        trial.last_activity = self.last_activity
+        trial.tick_started_ns = tick_started
+        trial._first_observation = False
+        trial._env_stream_open = True
+        trial._on_state = self._on_state
+        env_port.target = _TrialEnvPort(trial)
+        actor_port.target = _TrialActorPort(trial, slot)
+        lease = TickLease(trial)
+        actor = self._actor
+        lease._payload = lambda index, value: actor.action_payload(value)
+        lease._queued = [actor.wants_rewards]
+        lease._queues = actor.wants_rewards
+        lease._datalog = self._datalog
+        lease._recording = True
+        lease.rows = rows
+        lease._add_timestamp = rows.timestamps.append
+        lease._add_reward = (rows.reward_rows.append, rows.receivers.append, rows.rewards.append)
+        lease._first_row_tick = first_row
+        lease.observations = observations
+        lease.values = values
+        lease.answered = answered
+        lease.processed = processed
+        trial._lease = lease
+        trial.fused = True
+        self._handed = trial
+        self._adopt(trial)
+        return lease
+
+    def _follow(self) -> None:
+        """Take what the handle reads from the trial the episode was handed to."""
+        trial = self._handed
+        if trial is not None:
+            self.state, self.tick_id, self.end_details, self.ended_ns = (
+                trial.state,
+                trial.tick_id,
+                trial.end_details,
+                trial.ended_ns,
+            )
 
     def _hard_end(self, details: str, open_tick: tuple[list[Any], int] | None = None) -> None:
         """End now, as ``Trial.hard_terminate`` does where a plain episode can be hard ended:
@@ -467,6 +642,9 @@ class LeanEpisode:
 
     def _fail(self, details: str) -> None:
         """End the episode as a failure that says why (what the hand-over will replace)."""
+        if self._handed is not None:
+            self._handed.hard_terminate(details)
+            return
         if self.ended:
             return
         self.end_details = details

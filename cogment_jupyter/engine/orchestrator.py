@@ -137,6 +137,7 @@ class TrialBlueprint:
             (name, actor_class, implementation, response_timeout),
             datalog,
             orchestrator._on_state,
+            orchestrator._adopt,
         )
 
 
@@ -451,6 +452,11 @@ class Orchestrator:
             for wanted, queue in self._watchers:
                 if not wanted or trial.state in wanted:
                     queue.put_nowait(event)
+
+    def _adopt(self, trial: Trial) -> None:
+        """A lean episode was handed to the engine: its ``Trial`` takes its place in the table."""
+        self.trials[trial.id] = trial
+        (self._ended if trial.state == TrialState.ENDED else self._live)[trial.id] = trial
 
     def collect_garbage(self) -> None:
         """End stale trials and forget ended ones past their retention or beyond ``max_ended`` (§8.6)."""

@@ -16,9 +16,20 @@ from typing import Any
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
+from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
 from cogment_jupyter.engine.lean import LEAN_VARIABLE, LeanEpisode
 from cogment_jupyter.engine.records import TrialState
-from tests.lab.test_inline_batch import SEED, Moody, Picky, comparable_row, comparable_steps, outcome
+from cogment_jupyter.engine.trial import Trial
+from tests.lab.test_inline_batch import (
+    SEED,
+    Fragile,
+    FragileActor,
+    Moody,
+    Picky,
+    comparable_row,
+    comparable_steps,
+    outcome,
+)
 from tests.waiting import wait_for
 
 
@@ -29,6 +40,8 @@ def lab(tmp_path):
         lab.serve_actor("random", actors.Random())
         lab.serve_env("moody", Moody())
         lab.serve_actor("picky", Picky())
+        lab.serve_env("fragile", Fragile())
+        lab.serve_actor("breakable", FragileActor())
         yield lab
 
 
@@ -91,22 +104,41 @@ def test_batches_the_lean_runner_must_not_take_are_declined_by_their_params(lab,
         assert {h.state for h in handles} == {"ENDED"}
 
 
-@pytest.mark.xfail(strict=True, reason="the hand-over of a non-plain episode to the engine is not built yet")
 def test_non_plain_episodes_are_handed_to_the_engine_and_match_it(lab, monkeypatch):
-    # (Moody without max_steps: trial 1 raises at its third step, trial 3's actor answers outside its space)
-    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 5, "moody", "picky")
+    # (Moody without max_steps: trial 1 raises at its third step, trial 3's actor answers
+    # outside its space at tick 2; Fragile/FragileActor fail at init and at the first tick)
+    for env, actor, n in (("moody", "picky", 10), ("fragile", "breakable", 6)):
+        lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, n, env, actor)
+        assert isinstance(lab.orchestrator.trials.get(lean[0].id), LeanEpisode)
+        handed = [h for h in lean if isinstance(lab.orchestrator.trials.get(h.id), Trial)]
+        assert len(handed) >= 2, (env, [h.errors for h in lean])
+        for ours, theirs in zip(lean, engine, strict=True):
+            assert outcome(ours) == outcome(theirs)
+            assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+            assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+            assert lean_states[ours.id] == engine_states[theirs.id]
+        assert any(h.errors for h in lean)
+
+
+class Generous(Actor):
+    """Answers 0 and rewards itself every tick (a reward the engine routes)."""
+
+    def fork(self) -> Actor:
+        return Generous()
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        self.agent, self.context = agent, context
+
+    def act(self, observation: Any, frame: Any = None) -> Any:
+        self.context.send_reward(1.0, to=self.agent)
+        return 0
+
+
+@pytest.mark.xfail(strict=True, reason="not handed over yet: what an actor sends during act is routed by the engine")
+def test_an_actor_that_sends_during_act_is_handed_to_the_engine(lab, monkeypatch):
+    lab.serve_actor("generous", Generous())
+    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 3, "cartpole", "generous")
     for ours, theirs in zip(lean, engine, strict=True):
         assert outcome(ours) == outcome(theirs)
         assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
         assert lean_states[ours.id] == engine_states[theirs.id]
-
-
-def test_a_non_plain_episode_run_lean_ends_as_a_failure_that_says_why(lab, monkeypatch):
-    monkeypatch.setenv(LEAN_VARIABLE, "1")
-    handles = lab.run_trials(5, "moody", "picky", seed=SEED, progress=False)
-    assert [h.state for h in handles] == ["ENDED"] * 5
-    broke = handles[1]
-    assert broke.end_details.startswith("lean runner: the episode needs the engine")
-    assert "trial 1 broke at step 3" in broke.end_details
-    assert [bool(h.errors) for h in handles] == [False, True, False, True, False]
-    assert comparable_steps(lab, broke.id)[-1]["state"] == "ENDED"
