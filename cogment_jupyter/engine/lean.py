@@ -143,12 +143,14 @@ class _ActorPort:
     """The actor's port: its last ack is kept; anything else makes the episode not plain. Once
     the episode is handed to the engine, the trial's port."""
 
-    __slots__ = ("acked", "other", "target")
+    __slots__ = ("acked", "other", "sent", "target")
 
     def __init__(self) -> None:
         self.target: _TrialActorPort | None = None
         self.acked = False
         self.other: str | None = None
+        #: the rewards and messages it sent, for the trial's port once the episode is handed over
+        self.sent: list[Reward | Message] = []
 
     def action(self, action: Any) -> None:
         if self.target is not None:
@@ -160,19 +162,30 @@ class _ActorPort:
         if self.target is not None:
             self.target.reward(reward)
         else:
-            self.other = "the actor sent a reward"
+            self.sent.append(reward)
 
     def message(self, message: Message) -> None:
         if self.target is not None:
             self.target.message(message)
         else:
-            self.other = "the actor sent a message"
+            self.sent.append(message)
 
     def last_ack(self) -> None:
         if self.target is not None:
             self.target.last_ack()
         else:
             self.acked = True
+
+    def forward_sent(self) -> None:
+        """Route what the actor sent before the episode was handed over (in order)."""
+        target = self.target
+        assert target is not None
+        for sent in self.sent:
+            if isinstance(sent, Reward):
+                target.reward(sent)
+            else:
+                target.message(sent)
+        self.sent.clear()
 
     def refused(self, tick: int, reason: str) -> None:
         if self.target is not None:
@@ -191,6 +204,33 @@ class _ActorPort:
             self.target.failed(error)
         else:
             self.other = f"actor: {error}"
+
+
+async def _finish_routed_tick(lease: TickLease, environment: Any, action_envelope: Any, value: Any) -> None:
+    """The rest of a tick whose actor sent something the engine routed, as ``FusedTicks``
+    runs it: the action recorded, the environment stepped, then the engine records the tick."""
+    try:
+        lease.rows.actions.append(action_envelope(value))
+    except Exception:
+        unrecorded = True
+    else:
+        unrecorded = False
+    if unrecorded or lease.last_tick():
+        lease.take_back()
+        await lease.resume(dispatch_from=1)
+        return
+    lease.processed = True
+    try:
+        result = environment.step(lease.values)
+    except Exception as error:
+        lease.take_back()
+        environment.failed(error)
+        return
+    if lease.ended:
+        raise TrialAborted
+    lease.take_back()
+    environment.emit(result)
+    await lease.resume()
 
 
 def _unseen(trial: Trial) -> None:
@@ -435,7 +475,12 @@ class LeanEpisode:
                 await lease.resume(dispatch_from=1)
                 return
             if actor_port.other:
-                raise NotPlain(actor_port.other)  # (the engine would route it at once: not handed over yet)
+                raise NotPlain(actor_port.other)
+            if actor_port.sent:  # the engine routes what it sent, then records the tick
+                lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, False)
+                actor_port.forward_sent()
+                await _finish_routed_tick(lease, environment, action_envelope, value)
+                return
             if not unrecorded:
                 try:
                     record_action(action_envelope(value))
