@@ -87,14 +87,31 @@ class _EnvPort:
     """The environment's port: the reset's observations and a plain end are kept; anything else
     makes the episode not plain. Once the episode is handed to the engine, the trial's port."""
 
-    __slots__ = ("acked", "ending", "observation_sets", "other", "target")
+    __slots__ = ("acked", "ending", "observation_sets", "other", "rewards", "target")
 
     def __init__(self) -> None:
         self.target: _TrialEnvPort | None = None
         self.observation_sets: list[ObservationSet] = []
+        self.rewards: list[Reward] = []
         self.ending = False
         self.acked = False
         self.other: str | None = None
+
+    def forward_kept(self) -> None:
+        """Report what the environment's init reported, to the trial's port, in the order an
+        in-process environment reports a step's result (rewards, last, observations, last ack)."""
+        target = self.target
+        assert target is not None
+        for reward in self.rewards:
+            target.reward(reward)
+        if self.ending:
+            target.last()
+        for observation_set in self.observation_sets:
+            target.observations(observation_set)
+        if self.acked:
+            target.last_ack()
+        self.rewards.clear()
+        self.observation_sets.clear()
 
     def observations(self, observation_set: ObservationSet) -> None:
         if self.target is not None:
@@ -118,7 +135,7 @@ class _EnvPort:
         if self.target is not None:
             self.target.reward(reward)
         else:
-            self.other = f"the environment rewarded [{reward.receiver_name}]"
+            self.rewards.append(reward)
 
     def message(self, message: Message) -> None:
         if self.target is not None:
@@ -422,10 +439,21 @@ class LeanEpisode:
             self.errors.append(f"environment [{self.env_name}] failed to initialize: {error}")
             self._hard_end(f"Failed to initialize environment: {error}")
             return
-        if env_port.other or actor_port.other or env_port.acked or len(env_port.observation_sets) != 1:
-            raise NotPlain(env_port.other or actor_port.other or "the reset ended the trial")
-        if not actor.fusable or not environment.inline or environment.payload_format is not OURS:
-            raise NotPlain("a component answers off the loop")
+        if env_port.other or actor_port.other:
+            raise NotPlain(env_port.other or actor_port.other)
+        if (
+            env_port.acked
+            or env_port.rewards
+            or actor_port.sent
+            or len(env_port.observation_sets) != 1
+            or not actor.fusable
+            or not environment.inline
+            or environment.payload_format is not OURS
+            or actor.action_codec is None
+        ):  # the engine's run from here: its tick loop, or its fused loop on its own lease
+            trial = self._hand_over_initialised(env_port, actor_port)
+            await trial.run(initialised=True)
+            return
         observations = env_port.observation_sets.pop().observations
         self.set_state(TrialState.RUNNING)
         tick_started = now_ns()
@@ -434,8 +462,7 @@ class LeanEpisode:
         codec = environment.observation_codecs[0]
         value_envelope, observation_envelope = envelope_encoder(codec), observation_encoder(codec)
         action_codec = actor.action_codec
-        if action_codec is None:
-            raise NotPlain("the actor has no action space")
+        assert action_codec is not None
         action_envelope = envelope_encoder(action_codec)
         timestamps, record_observation, record_action = (
             rows.timestamps,
@@ -577,6 +604,51 @@ class LeanEpisode:
         handed to the datalog; the orchestrator's table has the trial from now on, the ports
         forward to it. The caller then does what ``FusedTicks`` does at that point."""
         rows, pending, env_port, actor_port = opened
+        trial, slot = self._trial(pending)
+        trial.tick_started_ns = tick_started
+        trial._first_observation = False
+        trial._env_stream_open = True
+        env_port.target = _TrialEnvPort(trial)
+        actor_port.target = _TrialActorPort(trial, slot)
+        lease = TickLease(trial)
+        actor = self._actor
+        lease._payload = lambda index, value: actor.action_payload(value)
+        lease._queued = [actor.wants_rewards]
+        lease._queues = actor.wants_rewards
+        lease._datalog = self._datalog
+        lease._recording = True
+        lease.rows = rows
+        lease._add_timestamp = rows.timestamps.append
+        lease._add_reward = (rows.reward_rows.append, rows.receivers.append, rows.rewards.append)
+        lease._first_row_tick = first_row
+        lease.observations = observations
+        lease.values = values
+        lease.answered = answered
+        lease.processed = processed
+        trial._lease = lease
+        trial.fused = True
+        self._handed = trial
+        self._adopt(trial)
+        return lease
+
+    def _hand_over_initialised(self, env_port: _EnvPort, actor_port: _ActorPort) -> Trial:
+        """The episode becomes the engine's ``Trial`` as ``Trial.run`` has it once its
+        components' init is done (sample 0 of its configure, what the components reported
+        during their init), for the engine to run from there (``run(initialised=True)``)."""
+        trial, slot = self._trial({})
+        trial._samples.append(Sample(0, self._configured_ns, actions=[None]))
+        actor_port.target = _TrialActorPort(trial, slot)
+        env_port.target = _TrialEnvPort(trial)
+        self._handed = trial
+        self._adopt(trial)
+        actor_port.forward_sent()
+        env_port.forward_kept()
+        trial._env_stream_open = True
+        return trial
+
+    def _trial(self, pending: dict[int, list[RewardSource]]) -> tuple[Trial, ActorSlot]:
+        """The engine's ``Trial`` of the episode as it stands (its state, tick, times, errors),
+        the actor's slot (open, with its ``pending`` rewards); its making is no state change."""
         name, actor_class, implementation, response_timeout = self._slot
         actor_config = self.params.actors[0]
         slot = ActorSlot(
@@ -602,32 +674,8 @@ class LeanEpisode:
         trial.errors = self.errors
         trial.end_requested = self.end_requested
         trial.last_activity = self.last_activity
-        trial.tick_started_ns = tick_started
-        trial._first_observation = False
-        trial._env_stream_open = True
         trial._on_state = self._on_state
-        env_port.target = _TrialEnvPort(trial)
-        actor_port.target = _TrialActorPort(trial, slot)
-        lease = TickLease(trial)
-        actor = self._actor
-        lease._payload = lambda index, value: actor.action_payload(value)
-        lease._queued = [actor.wants_rewards]
-        lease._queues = actor.wants_rewards
-        lease._datalog = self._datalog
-        lease._recording = True
-        lease.rows = rows
-        lease._add_timestamp = rows.timestamps.append
-        lease._add_reward = (rows.reward_rows.append, rows.receivers.append, rows.rewards.append)
-        lease._first_row_tick = first_row
-        lease.observations = observations
-        lease.values = values
-        lease.answered = answered
-        lease.processed = processed
-        trial._lease = lease
-        trial.fused = True
-        self._handed = trial
-        self._adopt(trial)
-        return lease
+        return trial, slot
 
     def _follow(self) -> None:
         """Take what the handle reads from the trial the episode was handed to."""

@@ -377,12 +377,14 @@ class Trial:
 
     # ----------------------------------------------------------------- driver
 
-    async def run(self) -> None:
+    async def run(self, initialised: bool = False) -> None:
         """Run the trial to its end in the caller's task (:meth:`start` makes it one; a batch of
-        in-process trials runs them back to back in one task, ``lab.inline_batch``)."""
+        in-process trials runs them back to back in one task, ``lab.inline_batch``);
+        ``initialised``: its components' init is done (a lean episode handed over, ``engine.lean``)."""
         try:
-            await self._init_actors()
-            await self._init_environment()
+            if not initialised:
+                await self._init_actors()
+                await self._init_environment()
             lease = self._lease_ticks()
             fused = self.environment.fused_loop(lease) if lease is not None else None
             await (fused.run() if fused is not None else self._tick_loop())

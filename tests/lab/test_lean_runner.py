@@ -13,10 +13,11 @@ import contextlib
 import threading
 from typing import Any
 
+import numpy as np
 import pytest
 
 from cogment_jupyter import Lab, actors, envs
-from cogment_jupyter.adapters.base import Actor, AgentSpec, TrialContext
+from cogment_jupyter.adapters.base import Actor, AgentSpec, StepResult, TrialContext
 from cogment_jupyter.engine.lean import LEAN_VARIABLE, LeanEpisode
 from cogment_jupyter.engine.records import TrialState
 from cogment_jupyter.engine.trial import Trial
@@ -25,10 +26,12 @@ from tests.lab.test_inline_batch import (
     Fragile,
     FragileActor,
     Moody,
+    OneAgent,
     Picky,
     comparable_row,
     comparable_steps,
     outcome,
+    trial_index,
 )
 from tests.waiting import wait_for
 
@@ -118,6 +121,34 @@ def test_non_plain_episodes_are_handed_to_the_engine_and_match_it(lab, monkeypat
             assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
             assert lean_states[ours.id] == engine_states[theirs.id]
         assert any(h.errors for h in lean)
+
+
+class Abrupt(OneAgent):
+    """Trial i (i % 3): 0 ends at its reset, 1 rewards at its reset, 2 lasts 3 steps."""
+
+    def reset(self, context: TrialContext, options: Any = None) -> StepResult:
+        self.i, self.t = trial_index(context.seed) % 3, 0
+        observation = np.full(2, self.i, np.float32)
+        if self.i == 0:
+            return StepResult({"gym": observation}, done=True)
+        return StepResult({"gym": observation}, {"gym": 2.0} if self.i == 1 else {})
+
+    def step(self, actions: Any) -> StepResult:
+        self.t += 1
+        return StepResult({"gym": np.full(2, self.t, np.float32)}, {"gym": 1.0}, done=self.t >= 3)
+
+
+def test_an_episode_whose_reset_is_not_plain_is_handed_to_the_engine_and_matches_it(lab, monkeypatch):
+    lab.serve_env("abrupt", Abrupt())
+    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 6, "abrupt", "random")
+    kinds = [type(lab.orchestrator.trials.get(h.id)) for h in lean]
+    assert kinds == [Trial, Trial, LeanEpisode] * 2
+    for ours, theirs in zip(lean, engine, strict=True):
+        assert outcome(ours) == outcome(theirs)
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+        assert lean_states[ours.id] == engine_states[theirs.id]
+    assert [h.tick for h in lean[:3]] == [0, 3, 3]
 
 
 class Generous(Actor):
