@@ -160,12 +160,14 @@ class _ActorPort:
     """The actor's port: its last ack is kept; anything else makes the episode not plain. Once
     the episode is handed to the engine, the trial's port."""
 
-    __slots__ = ("acked", "other", "sent", "target")
+    __slots__ = ("acked", "lost_or_failed", "other", "sent", "target")
 
     def __init__(self) -> None:
         self.target: _TrialActorPort | None = None
         self.acked = False
         self.other: str | None = None
+        #: what it reported going wrong ("lost" or "failed", and what), for the trial's port
+        self.lost_or_failed: list[tuple[str, str]] = []
         #: the rewards and messages it sent, for the trial's port once the episode is handed over
         self.sent: list[Reward | Message] = []
 
@@ -215,12 +217,14 @@ class _ActorPort:
             self.target.lost(reason)
         else:
             self.other = f"actor disconnected: {reason}"
+            self.lost_or_failed.append(("lost", reason))
 
     def failed(self, error: str) -> None:
         if self.target is not None:
             self.target.failed(error)
         else:
             self.other = f"actor: {error}"
+            self.lost_or_failed.append(("failed", error))
 
 
 async def _finish_routed_tick(lease: TickLease, environment: Any, action_envelope: Any, value: Any) -> None:
@@ -579,8 +583,9 @@ class LeanEpisode:
         actor.observation(
             Observation(tick, final.timestamp, final.observations[final.actors_map[0]]), rewards_now, True
         )
-        if actor_port.other or not actor_port.acked:
-            raise NotPlain(actor_port.other or "the actor did not end plainly")
+        if actor_port.other or not actor_port.acked:  # (its on_ending raised, say): the engine ends it
+            await self._hand_over_ending(sample, pending, env_port, actor_port)
+            return
         environment.end(None)
         actor.end(None)
         sample.state = TrialState.ENDED
@@ -630,6 +635,32 @@ class LeanEpisode:
         self._handed = trial
         self._adopt(trial)
         return lease
+
+    async def _hand_over_ending(
+        self,
+        sample: Sample,
+        pending: dict[int, list[RewardSource]],
+        env_port: _EnvPort,
+        actor_port: _ActorPort,
+    ) -> None:
+        """The episode becomes the engine's ``Trial`` as ``Trial._finish`` has it once the
+        last observations are dispatched (the environment acked, the final ``sample`` open),
+        the actor's reports go to the trial, and the engine ends it."""
+        trial, slot = self._trial(pending)
+        trial._first_observation = False
+        trial._env_stream_open = True
+        trial._env_acked = True
+        trial._samples.append(sample)
+        trial._latest_observations = sample.observations
+        trial.fused = True
+        slot.last_ack = actor_port.acked
+        actor_port.target = _TrialActorPort(trial, slot)
+        env_port.target = _TrialEnvPort(trial)
+        self._handed = trial
+        self._adopt(trial)
+        for kind, text in actor_port.lost_or_failed:
+            getattr(actor_port.target, kind)(text)
+        await trial._finish(dispatched=True)
 
     def _hand_over_initialised(self, env_port: _EnvPort, actor_port: _ActorPort) -> Trial:
         """The episode becomes the engine's ``Trial`` as ``Trial.run`` has it once its

@@ -630,11 +630,13 @@ class Trial:
             raise TrialAborted
         return contents
 
-    async def _finish(self) -> None:
-        """Soft end after the final observation set (§7.2)."""
-        observation_set = self._current_sample().observations
-        assert observation_set is not None
-        self._dispatch_observations(observation_set, last=True)
+    async def _finish(self, dispatched: bool = False) -> None:
+        """Soft end after the final observation set (§7.2); ``dispatched``: the actors have it
+        already (a lean episode handed over as it ends, ``engine.lean``)."""
+        if not dispatched:
+            observation_set = self._current_sample().observations
+            assert observation_set is not None
+            self._dispatch_observations(observation_set, last=True)
         details: str | None = None
         env_done = self._env_acked or not self._env_stream_open  # (in-process: it acked already)
         if not env_done and not await self._wait_until(

@@ -151,6 +151,35 @@ def test_an_episode_whose_reset_is_not_plain_is_handed_to_the_engine_and_matches
     assert [h.tick for h in lean[:3]] == [0, 3, 3]
 
 
+class Sore(Actor):
+    """Answers 0; its ``on_ending`` raises in trials i with i % 2 == 1."""
+
+    def fork(self) -> Actor:
+        return Sore()
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        self.i = trial_index((context.seed or 0) - 1)
+
+    def act(self, observation: Any, frame: Any = None) -> Any:
+        return 0
+
+    def on_ending(self, observation: Any, frame: Any = None) -> None:
+        if self.i % 2 == 1:
+            raise RuntimeError(f"trial {self.i} could not end")
+
+
+def test_an_actor_whose_end_raises_is_handed_to_the_engine_and_matches_it(lab, monkeypatch):
+    lab.serve_actor("sore", Sore())
+    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 4, "cartpole", "sore")
+    assert [type(lab.orchestrator.trials.get(h.id)) for h in lean] == [LeanEpisode, Trial] * 2
+    for ours, theirs in zip(lean, engine, strict=True):
+        assert outcome(ours) == outcome(theirs)
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+        assert lean_states[ours.id] == engine_states[theirs.id]
+    assert lean[1].errors == ["actor [gym]: RuntimeError: trial 1 could not end"]
+
+
 class Generous(Actor):
     """Answers 0 and rewards itself every tick (a reward the engine routes)."""
 
