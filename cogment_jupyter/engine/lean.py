@@ -405,7 +405,7 @@ class LeanEpisode:
         params = self.params
         actor_config = params.actors[0]
         if self._terminate is not None:  # (terminated before it ran)
-            self._hard_end(self._terminate)
+            self._hand_over_pending(env_port, actor_port)[0].hard_terminate(self._terminate)
             return
         try:
             await actor.init(
@@ -419,11 +419,10 @@ class LeanEpisode:
                 ),
                 actor_port,  # type: ignore[arg-type]
             )
-        except Exception as error:  # (as Trial._init_actors)
-            log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, name, error)
-            self.errors.append(f"actor [{name}] failed to initialize: {error!r}")
-            actor.end("Failed to initialize")
-            self._hard_end("Failed to initialize all actors")
+        except Exception as error:  # the engine's end of it (its only actor is not optional)
+            trial, slot = self._hand_over_pending(env_port, actor_port)
+            trial._actor_init_failed(slot, error)
+            trial.hard_terminate("Failed to initialize all actors")
             return
         env = params.environment
         try:
@@ -438,11 +437,10 @@ class LeanEpisode:
                 ),
                 env_port,  # type: ignore[arg-type]
             )
-        except Exception as error:  # (as Trial._init_environment)
-            log.warning("Trial [%s] environment failed to initialize: %r", self.id, error)
-            self.errors.append(f"environment [{self.env_name}] failed to initialize: {error}")
-            self._hard_end(f"Failed to initialize environment: {error}")
-            return
+        except Exception as error:  # the engine's end of it
+            trial, slot = self._hand_over_pending(env_port, actor_port)
+            slot.stream_open = True
+            trial._env_init_failed(error)  # (raises TrialAborted)
         if env_port.other or actor_port.other:
             raise NotPlain(env_port.other or actor_port.other)
         if (
@@ -664,18 +662,26 @@ class LeanEpisode:
 
     def _hand_over_initialised(self, env_port: _EnvPort, actor_port: _ActorPort) -> Trial:
         """The episode becomes the engine's ``Trial`` as ``Trial.run`` has it once its
-        components' init is done (sample 0 of its configure, what the components reported
-        during their init), for the engine to run from there (``run(initialised=True)``)."""
+        components' init is done (what they reported during it forwarded), for the engine to
+        run from there (``run(initialised=True)``)."""
+        trial, slot = self._hand_over_pending(env_port, actor_port)
+        slot.stream_open = True
+        actor_port.forward_sent()
+        env_port.forward_kept()
+        trial._env_stream_open = True
+        return trial
+
+    def _hand_over_pending(self, env_port: _EnvPort, actor_port: _ActorPort) -> tuple[Trial, ActorSlot]:
+        """The episode becomes the engine's ``Trial`` as it is while PENDING (sample 0 of its
+        configure; the actor's stream not open yet), its ports forwarding to the trial's."""
         trial, slot = self._trial({})
+        slot.stream_open = False
         trial._samples.append(Sample(0, self._configured_ns, actions=[None]))
         actor_port.target = _TrialActorPort(trial, slot)
         env_port.target = _TrialEnvPort(trial)
         self._handed = trial
         self._adopt(trial)
-        actor_port.forward_sent()
-        env_port.forward_kept()
-        trial._env_stream_open = True
-        return trial
+        return trial, slot
 
     def _trial(self, pending: dict[int, list[RewardSource]]) -> tuple[Trial, ActorSlot]:
         """The engine's ``Trial`` of the episode as it stands (its state, tick, times, errors),
@@ -718,28 +724,6 @@ class LeanEpisode:
                 trial.end_details,
                 trial.ended_ns,
             )
-
-    def _hard_end(self, details: str, open_tick: tuple[list[Any], int] | None = None) -> None:
-        """End now, as ``Trial.hard_terminate`` does where a plain episode can be hard ended:
-        before its first tick (sample 0 takes the end) or at a pause between ticks (the open
-        tick's sample, with its observations, takes it; the rows before it are recorded)."""
-        log.info("Trial [%s] hard termination: %s", self.id, details)
-        self.end_details = details
-        if open_tick is None:
-            sample = Sample(0, self._configured_ns, actions=[None])
-        else:
-            observations, started = open_tick
-            sample = Sample(self.tick_id, started, actions=[None])
-        sample.special_events.append(FORCED_TERMINATION + details)
-        self._environment.end(details)
-        self._actor.end(details)
-        if open_tick is not None:
-            _snapshot_all(observations)
-            sample.observations = ObservationSet(observations, list(range(len(observations))), -1, started)
-        sample.state = TrialState.ENDED
-        self.set_state(TrialState.ENDED)
-        self._datalog.add([sample])
-        self._closing = self._datalog.close_now()
 
     def _flush(self, rows: TickRows, first: int) -> int:
         """Hand the rows so far to the datalog; the tick of the next first row."""

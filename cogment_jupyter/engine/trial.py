@@ -414,9 +414,7 @@ class Trial:
                 else:
                     await slot.connection.init(init, _ActorPort(self, slot))
             except (Exception, TimeoutError) as error:
-                log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, slot.name, error)
-                self.errors.append(f"actor [{slot.name}] failed to initialize: {error!r}")
-                slot.connection.end("Failed to initialize")
+                self._actor_init_failed(slot, error)
                 return False
             slot.stream_open = True
             return True
@@ -448,13 +446,23 @@ class Trial:
         try:
             await self.environment.init(init, _EnvPort(self))
         except Exception as error:
-            self._check_aborted()
-            log.warning("Trial [%s] environment failed to initialize: %r", self.id, error)
-            self.errors.append(f"environment [{self.env_name}] failed to initialize: {error}")
-            self.hard_terminate(f"Failed to initialize environment: {error}")
-            raise TrialAborted from error
+            self._env_init_failed(error)
         self._env_stream_open = True
         self._check_aborted()
+
+    def _actor_init_failed(self, slot: ActorSlot, error: BaseException) -> None:
+        """Actor ``slot``'s init raised: recorded, its connection ended (the trial decides after every init)."""
+        log.warning("Trial [%s] actor [%s] failed to initialize: %r", self.id, slot.name, error)
+        self.errors.append(f"actor [{slot.name}] failed to initialize: {error!r}")
+        slot.connection.end("Failed to initialize")
+
+    def _env_init_failed(self, error: Exception) -> None:
+        """The environment's init raised: the trial ends with the reason (raises TrialAborted)."""
+        self._check_aborted()
+        log.warning("Trial [%s] environment failed to initialize: %r", self.id, error)
+        self.errors.append(f"environment [{self.env_name}] failed to initialize: {error}")
+        self.hard_terminate(f"Failed to initialize environment: {error}")
+        raise TrialAborted from error
 
     async def _tick_loop(self, resume: bool = False) -> None:
         """Run ticks until the trial ends; ``resume``: the current tick is already dispatched
