@@ -30,6 +30,8 @@ from cogment_jupyter.adapters.payloads import envelope_encoder, observation_enco
 from cogment_jupyter.engine.components import TickRows
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.records import (
+    END_REQUESTED,
+    ENV_ENDED,
     FORCED_TERMINATION,
     ORCHESTRATOR_SHUTDOWN,
     ActorInit,
@@ -60,8 +62,6 @@ log = logging.getLogger(__name__)
 
 #: the environment variable that turns the lean runner on (a spike: off by default)
 LEAN_VARIABLE = "COGMENT_JUPYTER_LEAN"
-#: the special event the engine adds to the sample of the environment's last observations
-ENV_ENDED = "Evironment ended trial"
 
 
 def lean_enabled() -> bool:
@@ -555,7 +555,12 @@ class LeanEpisode:
             tick_started = now_ns()
             if due():
                 first_row = self._flush(rows, first_row)
-                await pacer.pause()
+                try:
+                    await pacer.pause()
+                except asyncio.CancelledError:  # (the lab's loop is closing)
+                    self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
+                    self._handed.hard_terminate(ORCHESTRATOR_SHUTDOWN)  # type: ignore[union-attr]
+                    raise
                 if self._terminate is not None:  # (the engine's hard end of a trial between ticks)
                     self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
                     self._handed.hard_terminate(self._terminate)  # type: ignore[union-attr]
@@ -609,6 +614,8 @@ class LeanEpisode:
         rows, pending, env_port, actor_port = opened
         trial, slot = self._trial(pending)
         trial.tick_started_ns = tick_started
+        if self.end_requested:  # (requested at a pause: the open tick's record says so, as the engine's)
+            trial._current_sample().special_events.append(END_REQUESTED)
         trial._first_observation = False
         trial._env_stream_open = True
         env_port.target = _TrialEnvPort(trial)

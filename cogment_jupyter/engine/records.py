@@ -22,6 +22,10 @@ FORCED_TERMINATION = "Forced termination: "
 #: Hard terminations someone asked for (``TerminateTrial``, an orchestrator stopping): not failures.
 EXTERNALLY_REQUESTED = "Externally requested"
 ORCHESTRATOR_SHUTDOWN = "Orchestrator shutdown"
+#: The special event a soft termination adds to the trial's current sample.
+END_REQUESTED = "End requested"
+#: The special event of the sample of the environment's last observations (upstream's spelling).
+ENV_ENDED = "Evironment ended trial"
 #: A hard termination the user asked for by interrupting the wait for the trial (a notebook's stop button).
 INTERRUPTED = "Cancelled: the wait for it was interrupted"
 

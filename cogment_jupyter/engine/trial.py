@@ -39,6 +39,8 @@ from cogment_jupyter.engine.components import (
 )
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.records import (
+    END_REQUESTED,
+    ENV_ENDED,
     FORCED_TERMINATION,
     ORCHESTRATOR_SHUTDOWN,
     Action,
@@ -359,7 +361,7 @@ class Trial:
             return
         self.end_requested = True
         if self.state >= TrialState.PENDING:
-            self._current_sample().special_events.append("End requested")
+            self._current_sample().special_events.append(END_REQUESTED)
 
     def hard_terminate(self, details: str, event: str | None = None) -> None:
         """End now: ``END`` with details to every open stream, state ENDED (§7.4)."""
@@ -561,7 +563,7 @@ class Trial:
         if final:
             self._tick_processed = True
             self.set_state(TrialState.TERMINATING)
-            sample.special_events.append("Evironment ended trial")
+            sample.special_events.append(ENV_ENDED)
 
     def _dispatch_observations(self, observation_set: ObservationSet, last: bool = False, first: int = 0) -> None:
         """Send each engaged actor (from index ``first``) its pending rewards and observation."""

@@ -9,6 +9,7 @@ engine) is a strict xfail: it turns into a failure of the suite the day it works
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from typing import Any
@@ -19,10 +20,11 @@ import pytest
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, StepResult, TrialContext
 from cogment_jupyter.engine.lean import LEAN_VARIABLE, LeanEpisode
-from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, TrialState
 from cogment_jupyter.engine.trial import Trial
 from tests.lab.test_inline_batch import (
     SEED,
+    Endless,
     Fragile,
     FragileActor,
     Moody,
@@ -202,3 +204,26 @@ def test_an_actor_that_sends_during_act_is_handed_to_the_engine_and_matches_it(l
         assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
         assert lean_states[ours.id] == engine_states[theirs.id]
         assert isinstance(lab.orchestrator.trials.get(ours.id), Trial)
+
+
+@pytest.mark.parametrize("hard", [True, False])
+def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, monkeypatch, hard):
+    lab.serve_env("endless", Endless())
+    monkeypatch.setenv(LEAN_VARIABLE, "1")
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    done = pool.submit(lab.run_trials, 1, "endless", "random", progress=False)
+    running = wait_for(
+        lambda: next((t for t in lab.orchestrator.find([]) if not t.ended), None), 30, "the trial to run"
+    )
+    assert isinstance(running, LeanEpisode)
+    wait_for(lambda: running.tick_id > 5, 30, "the trial to tick")
+    lab.terminate([running.id], hard=hard)
+    (handle,) = done.result(30)
+    pool.shutdown()
+    assert isinstance(lab.orchestrator.trials.get(handle.id), Trial)  # handed over
+    assert (handle.state, handle.errors) == ("ENDED", [])
+    assert handle.end_details == (EXTERNALLY_REQUESTED if hard else None)
+    steps = lab.steps(handle.id)
+    assert len(steps) == handle.tick + 1 and list(steps["tick"]) == list(range(handle.tick + 1))
+    events = [event for row in steps["events"] for event in row]
+    assert ("Forced termination: " + EXTERNALLY_REQUESTED in events) if hard else ("End requested" in events)
