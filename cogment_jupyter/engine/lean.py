@@ -1,19 +1,24 @@
-"""The lean inline runner (a spike): a plain in-process episode run without an engine ``Trial``.
+"""The lean inline runner (a spike, opt-in): a plain in-process episode run without an engine ``Trial``.
 
-A batch of in-process trials of one environment and one synchronous actor spends more of
+A batch of in-process trials of one environment and one synchronous actor spends much of
 each short trial in the engine's objects (``Trial``, its ports, its ``TickLease`` and fused
-loop, the tick loop that ends it) than in the episode itself. :class:`LeanEpisode` runs such
-an episode in straight-line code and produces what the engine would: the trial's id and
-params, its states through the orchestrator (its table, its watchers), its handle's view,
-its rows and final sample in the datastore, the same calls to the components in the same
-order (``docs/decisions/lean-runner.md``).
+loop, the tick loop that ends it). :class:`LeanEpisode` runs such an episode in
+straight-line code and produces what the engine would: the trial's id and params, its
+states through the orchestrator (its table, its watchers), its handle's view, its rows and
+final sample in the datastore, the same calls to the components in the same order
+(``docs/decisions/lean-runner.md``; ``tests/lab/test_lean_runner.py`` runs both).
 
-Only plain episodes run here. What is not plain is found as it happens (a component that
-raised, an answer outside the action space or awaited, a reward for someone not an actor,
-anything sent through a port but the reset's observations and the end, a terminate or an end
-request); this spike does **not** yet hand such an episode to the engine: it ends it as a
-failure that says so. The lean runner is therefore opt-in (:func:`lean_enabled`), and a batch
-declines it up front, exactly, by its params (:func:`runs_lean`) for what params alone decide.
+The moment the episode is not plain it is handed to the engine: it becomes the ``Trial``
+the engine would have at that point (made from the same connections, its state copied in,
+a ``TickLease`` holding the open tick and the rows not yet written), the orchestrator's
+table takes the trial, the lean ports forward to the trial's, and the engine's own code runs
+the rest, as after ``FusedTicks`` gives a trial back: a failed init or reset that is not
+plain (before the first tick), an actor that raised, answered outside its space or later,
+sent a reward or message, an observation or action that cannot be encoded, a step that
+raised, a reward for someone not an actor, a hard or soft end seen at a pause, an actor
+whose last observation raised. What a component could report through its port outside
+those points (no in-process component does) ends the episode as a failure that says so
+(:class:`NotPlain`). A batch declines the runner up front by its params (:func:`runs_lean`).
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ def runs_lean(params: TrialParams, recorded: bool) -> bool:
 
 
 class NotPlain(Exception):
-    """The episode needs the engine (its hand-over is not built in this spike)."""
+    """A component reported something where the runner cannot yet hand the episode over."""
 
 
 class _EnvPort:
@@ -271,6 +276,7 @@ class LeanEpisode:
         "_datalog",
         "_environment",
         "_handed",
+        "_latest",
         "_on_state",
         "_slot",
         "_terminate",
@@ -314,6 +320,7 @@ class LeanEpisode:
         self._on_state = on_state
         self._adopt = adopt
         self._handed: Trial | None = None
+        self._latest: ObservationSet | None = None
         self._closing: asyncio.Future[None] | None = None
         self._terminate: str | None = None
         self.state = TrialState.UNKNOWN
@@ -343,7 +350,11 @@ class LeanEpisode:
 
     @property
     def latest_observations(self) -> ObservationSet | None:
-        return None
+        """The open tick's observations as of the episode's last pause (others read it only
+        then), or its final ones once it ended (``GetTrialInfo``)."""
+        if self._handed is not None:
+            return self._handed.latest_observations
+        return self._latest
 
     def actors_in_trial(self) -> list[TrialActor]:
         return [TrialActor(self._slot[0], self._slot[1])]
@@ -388,7 +399,7 @@ class LeanEpisode:
         except TrialAborted:
             pass
         except NotPlain as reason:
-            self._fail(f"lean runner: the episode needs the engine, whose hand-over is not built yet ({reason})")
+            self._fail(f"lean runner: the episode needs the engine where it cannot hand it over yet ({reason})")
         except asyncio.CancelledError:
             self._fail(ORCHESTRATOR_SHUTDOWN)
             raise
@@ -555,6 +566,7 @@ class LeanEpisode:
             tick_started = now_ns()
             if due():
                 first_row = self._flush(rows, first_row)
+                self._latest = ObservationSet(observations, [0], -1, tick_started)
                 try:
                     await pacer.pause()
                 except asyncio.CancelledError:  # (the lab's loop is closing)
@@ -579,7 +591,7 @@ class LeanEpisode:
         tick += 1
         self.tick_id = tick
         sample = Sample(tick, now_ns(), actions=[None])
-        sample.observations = final
+        sample.observations = self._latest = final
         self.set_state(TrialState.TERMINATING)
         sample.special_events.append(ENV_ENDED)
         rewards_now = rewards_to_deliver(name, pending) if pending else ()

@@ -217,6 +217,7 @@ def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, monkey
     )
     assert isinstance(running, LeanEpisode)
     wait_for(lambda: running.tick_id > 5, 30, "the trial to tick")
+    assert running.latest_observations is not None  # (what GetTrialInfo reports)
     lab.terminate([running.id], hard=hard)
     (handle,) = done.result(30)
     pool.shutdown()
