@@ -52,7 +52,7 @@ from cogment_jupyter.engine.records import (
     now_ns,
 )
 from cogment_jupyter.engine.ticks import Pacer, rewards_to_deliver
-from cogment_jupyter.engine.trial import ActorSlot, TickLease, Trial, _snapshot_all
+from cogment_jupyter.engine.trial import ActorSlot, TickLease, Trial, _snapshot_all, write_rows
 from cogment_jupyter.engine.trial import _ActorPort as _TrialActorPort
 from cogment_jupyter.engine.trial import _EnvPort as _TrialEnvPort
 
@@ -746,26 +746,9 @@ class LeanEpisode:
 
     def _flush(self, rows: TickRows, first: int) -> int:
         """Hand the rows so far to the datalog; the tick of the next first row."""
-        count = len(rows.timestamps)
-        if not count:
+        if not rows.timestamps:
             return first
-        rows.ticks += range(first, first + count)
-        rows.names += [self._slot[0]] * len(rows.receivers)
-        rows.senders += [self.env_name] * len(rows.receivers)
-        self._datalog.add_rows(rows)
-        for column in (
-            rows.ticks,
-            rows.timestamps,
-            rows.observations,
-            rows.actions,
-            rows.reward_rows,
-            rows.receivers,
-            rows.rewards,
-            rows.names,
-            rows.senders,
-        ):
-            column.clear()
-        return first + count
+        return write_rows(self._datalog, rows, first, [self._slot[0]], self.env_name)
 
     def _fail(self, details: str) -> None:
         """End the episode as a failure that says why (what the hand-over will replace)."""

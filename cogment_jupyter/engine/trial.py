@@ -1061,6 +1061,30 @@ class Trial:
         raise ValueError(f"No free client actor slot of class [{actor_class}] for actor to join")
 
 
+def write_rows(datalog: DatalogConnection, rows: TickRows, first: int, names: Sequence[str], env_name: str) -> int:
+    """Hand ``rows`` (whole rows only, their ticks counted from ``first``; the environment
+    ``env_name`` rewarded the actors ``names`` by index) to ``datalog``, and empty them; the
+    tick of the next row."""
+    count = len(rows.timestamps)
+    rows.ticks += range(first, first + count)
+    rows.names += map(names.__getitem__, rows.receivers)
+    rows.senders += [env_name] * len(rows.receivers)
+    datalog.add_rows(rows)
+    for column in (
+        rows.ticks,
+        rows.timestamps,
+        rows.observations,
+        rows.actions,
+        rows.reward_rows,
+        rows.receivers,
+        rows.rewards,
+        rows.names,
+        rows.senders,
+    ):
+        column.clear()
+    return first + count
+
+
 class TickLease:
     """Everything a fused loop may do to the trial whose ticks it runs.
 
@@ -1243,24 +1267,7 @@ class TickLease:
         observations, actions = rows.observations, rows.actions
         open_observations, open_actions = observations[end:], actions[end:]
         del observations[end:], actions[end:]
-        first = self._first_row_tick
-        rows.ticks += range(first, first + count)
-        rows.names += map(self._names.__getitem__, rows.receivers)
-        rows.senders += [self.env_name] * len(rows.receivers)
-        self._datalog.add_rows(rows)
-        self._first_row_tick = first + count
-        for column in (
-            rows.ticks,
-            rows.timestamps,
-            observations,
-            actions,
-            rows.reward_rows,
-            rows.receivers,
-            rows.rewards,
-            rows.names,
-            rows.senders,
-        ):
-            column.clear()
+        self._first_row_tick = write_rows(self._datalog, rows, self._first_row_tick, self._names, self.env_name)
         observations += open_observations
         actions += open_actions
 
