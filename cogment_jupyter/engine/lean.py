@@ -382,14 +382,19 @@ class LeanEpisode:
             self._follow()
             return
         closing = self._closing
-        if closing is not None:
+        if closing is None:
+            return
+        if not closing.done():  # (shared by a writer batch's closes: waited for, never cancelled)
             await asyncio.wait([closing])
-            try:
-                closing.result()
-                self._datalog.check_closed()
-            except Exception as error:
-                self.errors.append(f"datalog: the trial is not recorded completely: {error}")
-            self._closing = None
+        self._closing = None
+        try:  # (as Trial._datalog_closed)
+            error = None if closing.cancelled() else closing.exception()
+            if error is not None:
+                raise error
+            self._datalog.check_closed()
+        except Exception as error:
+            log.warning("Trial [%s] is not recorded completely: %s", self.id, error)
+            self.errors.append(f"datalog: the trial is not recorded completely: {error}")
 
     # -- running ------------------------------------------------------------------------------
 
