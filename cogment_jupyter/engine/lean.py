@@ -322,7 +322,8 @@ class LeanEpisode:
         self._handed: Trial | None = None
         self._latest: ObservationSet | None = None
         self._closing: asyncio.Future[None] | None = None
-        self._terminate: str | None = None
+        #: a hard termination asked for (its details and event), for the episode's next pause
+        self._terminate: tuple[str, str | None] | None = None
         self.state = TrialState.UNKNOWN
         self.tick_id = 0
         self.created_ns = now_ns()
@@ -366,10 +367,10 @@ class LeanEpisode:
         self._on_state(self)
 
     def hard_terminate(self, details: str, event: str | None = None) -> None:
-        """Seen before the episode runs or at its next pause (its only await while it ticks);
-        ``event`` (a stale trial's) is not kept: the GC never finds a running lean episode stale."""
+        """Done by the engine at the episode's next pause (its only await while it ticks), or
+        before it runs: nothing else runs in between."""
         if not self.ended and self._terminate is None:
-            self._terminate = details
+            self._terminate = (details, event)
 
     def request_end(self) -> None:
         if not self.ended:
@@ -421,7 +422,7 @@ class LeanEpisode:
         params = self.params
         actor_config = params.actors[0]
         if self._terminate is not None:  # (terminated before it ran)
-            self._hand_over_pending(env_port, actor_port)[0].hard_terminate(self._terminate)
+            self._hand_over_pending(env_port, actor_port)[0].hard_terminate(*self._terminate)
             return
         try:
             await actor.init(
@@ -580,7 +581,7 @@ class LeanEpisode:
                     raise
                 if self._terminate is not None:  # (the engine's hard end of a trial between ticks)
                     self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
-                    self._handed.hard_terminate(self._terminate)  # type: ignore[union-attr]
+                    self._handed.hard_terminate(*self._terminate)  # type: ignore[union-attr]
                     return
                 self.last_activity = time.monotonic()
         self._flush(rows, first_row)
