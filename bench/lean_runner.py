@@ -1,9 +1,9 @@
-"""The lean inline runner (``COGMENT_JUPYTER_LEAN=1``) against the engine's trials, on the raw loop.
+"""The lean inline runner (``run_trials``'s default) against the engine's trials, on the raw loop.
 
 Run: ``uv run python bench/lean_runner.py [--steps 20000] [--rounds 3]``
 
 Reference (same run): the raw Gymnasium loop of ``bench/throughput.py``. In interleaved rounds
-(raw loop, engine, lean, in turn; one lab, the variable switched between batches): random
+(raw loop, engine, lean, in turn; one lab, ``Orchestrator.lean_episodes`` switched between batches): random
 ~22-step CartPole episodes recorded through ``lab.run_trials`` (steps/s as a ratio to the raw
 loop; the lab's loop-thread and writer-thread CPU per trial as a ratio to the raw loop's CPU
 for as many steps), and one-step CartPole trials against a seeded reset and one step. The
@@ -13,7 +13,6 @@ medians of the rounds' ratios are printed.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -24,16 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import lab_run_threads, lab_trials, median_ratio, raw_loop, raw_one_step_episodes
 
 from cogment_jupyter import Lab, actors, envs
-from cogment_jupyter.engine.lean import LEAN_VARIABLE
 
 
-def run_as(lean: bool, measure):
+def run_as(lab: Lab, lean: bool, measure):
     """``measure()`` with the lean runner on or off (read by each batch as it starts)."""
-    os.environ[LEAN_VARIABLE] = "1" if lean else "0"
+    lab.orchestrator.lean_episodes = lean
     try:
         return measure()
     finally:
-        os.environ.pop(LEAN_VARIABLE, None)
+        lab.orchestrator.lean_episodes = True
 
 
 def main() -> None:
@@ -47,7 +45,7 @@ def main() -> None:
         lab.serve_env("cartpole-1", envs.Gymnasium("CartPole-v1", max_episode_steps=1))
         lab.serve_actor("random", actors.Random())
         for lean in (False, True):  # (warm: caches, plans, the writer)
-            run_as(lean, lambda: lab_run_threads(lab, "cartpole", 2_000, 1))
+            run_as(lab, lean, lambda: lab_run_threads(lab, "cartpole", 2_000, 1))
         rates: dict[bool, list[float]] = {False: [], True: []}
         cpu: dict[tuple[bool, str], list[float]] = {}
         one_step: dict[bool, list[float]] = {False: [], True: []}
@@ -55,11 +53,13 @@ def main() -> None:
             raw_rate, _, raw_cpu_per_step = raw_loop(args.steps)
             raw_episodes, _ = raw_one_step_episodes(args.trials)
             for lean in (False, True):
-                rate, _, trials, steps, used = run_as(lean, lambda: lab_run_threads(lab, "cartpole", args.steps, 1))
+                rate, _, trials, steps, used = run_as(
+                    lab, lean, lambda: lab_run_threads(lab, "cartpole", args.steps, 1)
+                )
                 rates[lean].append(rate / raw_rate)
                 for thread, seconds in used.items():
                     cpu.setdefault((lean, thread), []).append(seconds / trials / (raw_cpu_per_step * steps / trials))
-                trial_rate, _ = run_as(lean, lambda: lab_trials(lab, "cartpole-1", args.trials, 1))
+                trial_rate, _ = run_as(lab, lean, lambda: lab_trials(lab, "cartpole-1", args.trials, 1))
                 one_step[lean].append(raw_episodes / trial_rate)
     print(f"random ~22-step CartPole episodes, recorded; reference = the raw loop (median of {args.rounds} rounds)")
     for lean, name in ((False, "engine (inline batch, fused loop)"), (True, "lean runner")):

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -64,13 +63,6 @@ if TYPE_CHECKING:
     from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
 
 log = logging.getLogger(__name__)
-
-#: the environment variable that turns the lean runner on (a spike: off by default)
-LEAN_VARIABLE = "COGMENT_JUPYTER_LEAN"
-
-
-def lean_enabled() -> bool:
-    return os.environ.get(LEAN_VARIABLE, "") == "1"
 
 
 def runs_lean(params: TrialParams, recorded: bool) -> bool:

@@ -118,8 +118,7 @@ class TrialBlueprint:
         claimed = orchestrator._claim(trial_id)
         if claimed is None:
             return None
-        if not params.environment.name:
-            params.environment.name = DEFAULT_ENV_NAME
+        _name_environment(params)
         datalog = factory.datalog(claimed, endpoints.datalog)
         if datalog is None or not datalog.accepts_rows:
             trial = orchestrator._build_trial(claimed, user_id, params, endpoints, self._slots)
@@ -170,6 +169,9 @@ class Orchestrator:
         their environment's fused loop (False: every trial runs on the engine's tick loop)."""
         self.factory = factory
         self.fused_ticks = fused_ticks
+        #: whether an inline batch's plain episodes run lean (``engine.lean``); only with the
+        #: fused loop. Off: they run as the engine's trials (what the lean runner is compared with)
+        self.lean_episodes = True
         self.default_params = default_params or TrialParams()
         self.pre_trial_hooks = list(pre_trial_hooks)
         self.gc_frequency = max(1, gc_frequency)

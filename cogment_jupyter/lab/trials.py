@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cogment_jupyter.adapters.base import Actor
 from cogment_jupyter.adapters.trial_codec import FORMAT_KEY
 from cogment_jupyter.engine.ids import new_seed, new_trial_id, trial_id_problem
-from cogment_jupyter.engine.lean import lean_enabled, runs_lean
+from cogment_jupyter.engine.lean import runs_lean
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
 from cogment_jupyter.lab.batch import TaskBatch, TrialBatch, close_quietly
 from cogment_jupyter.lab.handles import Handles, TrialHandle
@@ -273,11 +273,12 @@ class TrialRunner:
     async def _inline_opener(self, template: common_pb2.TrialParams) -> OpenTrial:
         """What opens each trial of an inline batch on the lab's orchestrator, from the
         blueprint of ``template`` (the batch's params but the seeds)."""
-        assert self._orchestrator is not None
-        blueprint = await self._orchestrator.blueprint(template)
+        orchestrator = self._orchestrator
+        assert orchestrator is not None
+        blueprint = await orchestrator.blueprint(template)
         user_id = self._user_id
         recorded = bool(template.datalog.endpoint)
-        lean = lean_enabled() and self._orchestrator.fused_ticks and runs_lean(template, recorded)
+        lean = orchestrator.fused_ticks and orchestrator.lean_episodes and runs_lean(template, recorded)
         opener = blueprint.open_lean if lean else blueprint.open
 
         def open_trial(handle: TrialHandle, params: common_pb2.TrialParams) -> Trial:

@@ -1,9 +1,11 @@
-"""The lean inline runner (``engine.lean``, opt-in while a spike) against the engine, same seeds.
+"""The lean inline runner (``engine.lean``, what ``run_trials`` uses for the batches it takes)
+against the engine, same seeds.
 
 A batch of plain episodes run lean gives the handles, recorded steps, trial rows and watcher
-states that the same seeds give through the engine's trials. Batches the lean runner must not
-take are declined by their params. What is not yet built (handing a non-plain episode to the
-engine) is a strict xfail: it turns into a failure of the suite the day it works.
+states that the same seeds give through the engine's trials (``Orchestrator.lean_episodes``
+off); so does a batch whose episodes stop being plain at any point and are handed to the
+engine. Batches the lean runner must not take are declined by their params, and a lab
+without the fused loop never runs it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, StepResult, TrialContext
-from cogment_jupyter.engine.lean import LEAN_VARIABLE, LeanEpisode
+from cogment_jupyter.engine.lean import LeanEpisode
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, TrialState
 from cogment_jupyter.engine.trial import Trial
 from tests.lab.test_inline_batch import (
@@ -73,17 +75,20 @@ def watched(lab: Lab, run: Any) -> tuple[Any, dict[str, list[tuple[TrialState, i
     return handles, by_trial
 
 
-def run_both(lab: Lab, monkeypatch: Any, n: int, *args: str, **options: Any) -> tuple[list[Any], list[Any], Any, Any]:
-    monkeypatch.setenv(LEAN_VARIABLE, "1")
+def run_both(lab: Lab, n: int, *args: str, **options: Any) -> tuple[list[Any], list[Any], Any, Any]:
+    """The same seeds run lean (the default), then as the engine's trials."""
     lean, lean_states = watched(lab, lambda: lab.run_trials(n, *args, seed=SEED, progress=False, **options))
-    monkeypatch.delenv(LEAN_VARIABLE)
-    engine, engine_states = watched(lab, lambda: lab.run_trials(n, *args, seed=SEED, progress=False, **options))
+    lab.orchestrator.lean_episodes = False
+    try:
+        engine, engine_states = watched(lab, lambda: lab.run_trials(n, *args, seed=SEED, progress=False, **options))
+    finally:
+        lab.orchestrator.lean_episodes = True
     return lean, engine, lean_states, engine_states
 
 
-def test_plain_cartpole_episodes_run_lean_and_match_the_engine(lab, monkeypatch):
+def test_plain_cartpole_episodes_run_lean_and_match_the_engine(lab):
     n = 24
-    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, n, "cartpole", "random")
+    lean, engine, lean_states, engine_states = run_both(lab, n, "cartpole", "random")
     assert all(isinstance(lab.orchestrator.trials.get(h.id), LeanEpisode) for h in lean)
     assert not any(isinstance(lab.orchestrator.trials.get(h.id), LeanEpisode) for h in engine)
     assert [h.seed for h in lean] == [h.seed for h in engine]
@@ -102,19 +107,27 @@ def test_plain_cartpole_episodes_run_lean_and_match_the_engine(lab, monkeypatch)
         ]
 
 
-def test_batches_the_lean_runner_must_not_take_are_declined_by_their_params(lab, monkeypatch):
-    monkeypatch.setenv(LEAN_VARIABLE, "1")
+def test_batches_the_lean_runner_must_not_take_are_declined_by_their_params(lab):
     for options in ({"max_steps": 5}, {"datalog": False}):
         handles = lab.run_trials(3, "cartpole", "random", seed=SEED, progress=False, **options)
         assert not any(isinstance(lab.orchestrator.trials.get(h.id), LeanEpisode) for h in handles), options
         assert {h.state for h in handles} == {"ENDED"}
 
 
-def test_non_plain_episodes_are_handed_to_the_engine_and_match_it(lab, monkeypatch):
+def test_a_lab_without_the_fused_loop_runs_no_episode_lean(tmp_path):
+    with Lab(datastore=tmp_path / "store", fused_ticks=False) as lab:
+        lab.serve_env("cartpole", envs.Gymnasium("CartPole-v1"))
+        lab.serve_actor("random", actors.Random())
+        handles = lab.run_trials(3, "cartpole", "random", seed=SEED, progress=False)
+        assert all(type(lab.orchestrator.trials.get(h.id)) is Trial for h in handles)
+        assert {h.state for h in handles} == {"ENDED"}
+
+
+def test_non_plain_episodes_are_handed_to_the_engine_and_match_it(lab):
     # (Moody without max_steps: trial 1 raises at its third step, trial 3's actor answers
     # outside its space at tick 2; Fragile/FragileActor fail at init and at the first tick)
     for env, actor, n in (("moody", "picky", 10), ("fragile", "breakable", 6)):
-        lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, n, env, actor)
+        lean, engine, lean_states, engine_states = run_both(lab, n, env, actor)
         assert isinstance(lab.orchestrator.trials.get(lean[0].id), LeanEpisode)
         handed = [h for h in lean if isinstance(lab.orchestrator.trials.get(h.id), Trial)]
         assert len(handed) >= 2, (env, [h.errors for h in lean])
@@ -141,9 +154,9 @@ class Abrupt(OneAgent):
         return StepResult({"gym": np.full(2, self.t, np.float32)}, {"gym": 1.0}, done=self.t >= 3)
 
 
-def test_an_episode_whose_reset_is_not_plain_is_handed_to_the_engine_and_matches_it(lab, monkeypatch):
+def test_an_episode_whose_reset_is_not_plain_is_handed_to_the_engine_and_matches_it(lab):
     lab.serve_env("abrupt", Abrupt())
-    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 6, "abrupt", "random")
+    lean, engine, lean_states, engine_states = run_both(lab, 6, "abrupt", "random")
     kinds = [type(lab.orchestrator.trials.get(h.id)) for h in lean]
     assert kinds == [Trial, Trial, LeanEpisode] * 2
     for ours, theirs in zip(lean, engine, strict=True):
@@ -171,9 +184,9 @@ class Sore(Actor):
             raise RuntimeError(f"trial {self.i} could not end")
 
 
-def test_an_actor_whose_end_raises_is_handed_to_the_engine_and_matches_it(lab, monkeypatch):
+def test_an_actor_whose_end_raises_is_handed_to_the_engine_and_matches_it(lab):
     lab.serve_actor("sore", Sore())
-    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 4, "cartpole", "sore")
+    lean, engine, lean_states, engine_states = run_both(lab, 4, "cartpole", "sore")
     assert [type(lab.orchestrator.trials.get(h.id)) for h in lean] == [LeanEpisode, Trial] * 2
     for ours, theirs in zip(lean, engine, strict=True):
         assert outcome(ours) == outcome(theirs)
@@ -197,9 +210,9 @@ class Generous(Actor):
         return 0
 
 
-def test_an_actor_that_sends_during_act_is_handed_to_the_engine_and_matches_it(lab, monkeypatch):
+def test_an_actor_that_sends_during_act_is_handed_to_the_engine_and_matches_it(lab):
     lab.serve_actor("generous", Generous())
-    lean, engine, lean_states, engine_states = run_both(lab, monkeypatch, 3, "cartpole", "generous")
+    lean, engine, lean_states, engine_states = run_both(lab, 3, "cartpole", "generous")
     for ours, theirs in zip(lean, engine, strict=True):
         assert outcome(ours) == outcome(theirs)
         assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
@@ -208,9 +221,8 @@ def test_an_actor_that_sends_during_act_is_handed_to_the_engine_and_matches_it(l
 
 
 @pytest.mark.parametrize("hard", [True, False])
-def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, monkeypatch, hard):
+def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, hard):
     lab.serve_env("endless", Endless())
-    monkeypatch.setenv(LEAN_VARIABLE, "1")
     pool = concurrent.futures.ThreadPoolExecutor(1)
     done = pool.submit(lab.run_trials, 1, "endless", "random", progress=False)
     running = wait_for(
@@ -231,10 +243,9 @@ def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, monkey
     assert ("Forced termination: " + EXTERNALLY_REQUESTED in events) if hard else ("End requested" in events)
 
 
-def test_lean_episodes_leave_no_reference_cycles_to_the_garbage_collector(lab, monkeypatch):
+def test_lean_episodes_leave_no_reference_cycles_to_the_garbage_collector(lab):
     """As the engine's trials (``test_inline_batch``): what an episode made, handed over or
     not, is freed by reference counts as it ends."""
-    monkeypatch.setenv(LEAN_VARIABLE, "1")
     lab.run_trials(8, "moody", "picky", seed=SEED, progress=False)  # (warm: caches filled)
     gc.collect()
     gc.disable()
