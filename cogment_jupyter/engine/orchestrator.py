@@ -107,9 +107,11 @@ class TrialBlueprint:
         orchestrator._configure(trial)
         return trial
 
-    def open_lean(self, trial_id: str, user_id: str, params: TrialParams) -> LeanEpisode | Trial | None:
-        """:meth:`open`, as a :class:`~cogment_jupyter.engine.lean.LeanEpisode` when its parts
-        allow one (one in-process actor, a datalog that takes rows), else as a ``Trial``."""
+    def open_lean(
+        self, trial_id: str, user_id: str, params: TrialParams, episode: type[LeanEpisode]
+    ) -> LeanEpisode | Trial | None:
+        """:meth:`open`, as an ``episode`` (a :class:`~cogment_jupyter.engine.lean.LeanEpisode`
+        of the components the factory makes for it) when its datalog takes rows, else as a ``Trial``."""
         orchestrator = self._orchestrator
         endpoints = self._endpoints
         factory = orchestrator.factory
@@ -127,12 +129,12 @@ class TrialBlueprint:
         (_, name, actor_class, implementation, _, _, _, _, response_timeout) = self._slots[0]
         environment = factory.environment(claimed, endpoints.environment, params.environment.implementation)
         actor = factory.actor(claimed, endpoints.actors[0], implementation)
-        return LeanEpisode(
+        return episode(
             claimed,
             user_id,
             params,
-            environment,  # type: ignore[arg-type]
-            actor,  # type: ignore[arg-type]
+            environment,
+            actor,
             (name, actor_class, implementation, response_timeout),
             datalog,
             orchestrator._on_state,

@@ -81,7 +81,7 @@ EXCLUDABLE_FIELDS = {
 }
 
 
-def _snapshot_all(payloads: Sequence[object]) -> None:
+def snapshot_all(payloads: Sequence[object]) -> None:
     """Fix the recorded bytes of in-process payloads now (``LabObservation.snapshot``): an
     environment may reuse its observation array at its next step, before the sample is
     logged. Bytes from gRPC peers need nothing."""
@@ -111,8 +111,9 @@ class ActorSlot:
     pending_rewards: dict[int, list[RewardSource]] = field(default_factory=dict)
 
 
-class _EnvPort(EnvironmentPort):
-    """Bound straight to the trial's handlers: one call per event on the fast path."""
+class TrialEnvironmentPort(EnvironmentPort):
+    """The environment's port on a trial, bound straight to the trial's handlers: one call
+    per event on the fast path."""
 
     def __init__(self, trial: Trial) -> None:
         self._trial = trial
@@ -144,7 +145,9 @@ class _EnvPort(EnvironmentPort):
         )
 
 
-class _ActorPort(ActorPort):
+class TrialActorPort(ActorPort):
+    """An actor's port on a trial (its slot's)."""
+
     def __init__(self, trial: Trial, slot: ActorSlot) -> None:
         self._trial = trial
         self._slot = slot
@@ -412,9 +415,9 @@ class Trial:
                 if timeout:
                     # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the init in a task of its own
                     async with asyncio.timeout(timeout):
-                        await slot.connection.init(init, _ActorPort(self, slot))
+                        await slot.connection.init(init, TrialActorPort(self, slot))
                 else:
-                    await slot.connection.init(init, _ActorPort(self, slot))
+                    await slot.connection.init(init, TrialActorPort(self, slot))
             except (Exception, TimeoutError) as error:
                 self._actor_init_failed(slot, error)
                 return False
@@ -446,7 +449,7 @@ class Trial:
             actors[0].response_timeout if len(actors) == 1 else max((s.response_timeout for s in actors), default=0.0),
         )
         try:
-            await self.environment.init(init, _EnvPort(self))
+            await self.environment.init(init, TrialEnvironmentPort(self))
         except Exception as error:
             self._env_init_failed(error)
         self._env_stream_open = True
@@ -519,9 +522,9 @@ class Trial:
         """Make a fused loop's open tick this loop's current tick: ``actions`` are what each
         actor answered so far (None: not yet), ``processed``: they went to the environment."""
         if self._snapshot_observations:  # as if they had just arrived (see _env_observations)
-            _snapshot_all(observation_set.observations)
+            snapshot_all(observation_set.observations)
         if self._snapshot_actions:
-            _snapshot_all([action.content for action in actions if action is not None])
+            snapshot_all([action.content for action in actions if action is not None])
         sample = self._current_sample()
         sample.observations = observation_set
         self._latest_observations = observation_set
@@ -728,7 +731,7 @@ class Trial:
         if not observation_set.timestamp:
             observation_set.timestamp = now_ns()
         if self._snapshot_observations:
-            _snapshot_all(observation_set.observations)
+            snapshot_all(observation_set.observations)
         self.last_activity = time.monotonic()
         # finality is decided on arrival: LAST precedes the final set on the same stream
         self._observations.append((observation_set, self._env_sent_last or self._orchestrator_sent_last))
@@ -765,7 +768,7 @@ class Trial:
         if self._tick_processed or self._acted[slot.index]:
             return  # late (the action set of this tick is built) or a second action
         if self._snapshot_actions:
-            _snapshot_all((action.content,))
+            snapshot_all((action.content,))
         self._actions[slot.index] = action
         self._acted[slot.index] = True
         self._nb_acted += 1

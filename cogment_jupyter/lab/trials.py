@@ -28,6 +28,7 @@ from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, UnseededP
 from cogment_jupyter.proto import common_pb2
 from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.inprocess import InProcessActor
+from cogment_jupyter.transport.lean import InProcessEpisode
 
 if TYPE_CHECKING:
     from cogment_jupyter.engine.orchestrator import Orchestrator
@@ -279,10 +280,13 @@ class TrialRunner:
         user_id = self._user_id
         recorded = bool(template.datalog.endpoint)
         lean = orchestrator.fused_ticks and orchestrator.lean_episodes and runs_lean(template, recorded)
-        opener = blueprint.open_lean if lean else blueprint.open
 
         def open_trial(handle: TrialHandle, params: common_pb2.TrialParams) -> Trial:
-            trial = opener(handle.id, user_id, params)
+            trial = (
+                blueprint.open_lean(handle.id, user_id, params, InProcessEpisode)
+                if lean
+                else blueprint.open(handle.id, user_id, params)
+            )
             if trial is None:
                 raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
             handle.attach(trial)

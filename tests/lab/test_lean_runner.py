@@ -25,6 +25,7 @@ from cogment_jupyter.adapters.base import Actor, AgentSpec, StepResult, TrialCon
 from cogment_jupyter.engine.lean import LeanEpisode
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, TrialState
 from cogment_jupyter.engine.trial import Trial
+from cogment_jupyter.transport.lean import InProcessEpisode
 from tests.lab.test_inline_batch import (
     SEED,
     Endless,
@@ -158,7 +159,7 @@ def test_an_episode_whose_reset_is_not_plain_is_handed_to_the_engine_and_matches
     lab.serve_env("abrupt", Abrupt())
     lean, engine, lean_states, engine_states = run_both(lab, 6, "abrupt", "random")
     kinds = [type(lab.orchestrator.trials.get(h.id)) for h in lean]
-    assert kinds == [Trial, Trial, LeanEpisode] * 2
+    assert kinds == [Trial, Trial, InProcessEpisode] * 2
     for ours, theirs in zip(lean, engine, strict=True):
         assert outcome(ours) == outcome(theirs)
         assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
@@ -187,7 +188,7 @@ class Sore(Actor):
 def test_an_actor_whose_end_raises_is_handed_to_the_engine_and_matches_it(lab):
     lab.serve_actor("sore", Sore())
     lean, engine, lean_states, engine_states = run_both(lab, 4, "cartpole", "sore")
-    assert [type(lab.orchestrator.trials.get(h.id)) for h in lean] == [LeanEpisode, Trial] * 2
+    assert [type(lab.orchestrator.trials.get(h.id)) for h in lean] == [InProcessEpisode, Trial] * 2
     for ours, theirs in zip(lean, engine, strict=True):
         assert outcome(ours) == outcome(theirs)
         assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
@@ -218,6 +219,42 @@ def test_an_actor_that_sends_during_act_is_handed_to_the_engine_and_matches_it(l
         assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
         assert lean_states[ours.id] == engine_states[theirs.id]
         assert isinstance(lab.orchestrator.trials.get(ours.id), Trial)
+
+
+class Chatty(Actor):
+    """Answers 0; trial i (i % 3): 0 messages itself in its reset, 1 rewards itself in its
+    ``on_ending``, 2 neither (what it reports is the engine's to route)."""
+
+    def fork(self) -> Actor:
+        return Chatty()
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        self.i, self.agent, self.context = trial_index((context.seed or 0) - 1) % 3, agent, context
+        self.heard: list[Any] = []
+        if self.i == 0:
+            context.send_message("hello", to=agent)
+
+    def on_message(self, sender: str, payload: Any) -> None:
+        self.heard.append(payload)
+
+    def act(self, observation: Any, frame: Any = None) -> Any:
+        return 0
+
+    def on_ending(self, observation: Any, frame: Any = None) -> None:
+        if self.i == 1:
+            self.context.send_reward(5.0, to=self.agent)
+
+
+def test_what_an_actor_reports_in_its_reset_or_its_end_is_routed_by_the_engine_as_without_the_lean_runner(lab):
+    lab.serve_actor("chatty", Chatty())
+    lean, engine, lean_states, engine_states = run_both(lab, 6, "cartpole", "chatty")
+    assert [type(lab.orchestrator.trials.get(h.id)) for h in lean] == [Trial, Trial, InProcessEpisode] * 2
+    for ours, theirs in zip(lean, engine, strict=True):
+        assert outcome(ours) == outcome(theirs)
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+        assert lean_states[ours.id] == engine_states[theirs.id]
+    assert comparable_steps(lab, lean[1].id)[-1]["reward"] == 5.0  # (the final sample's)
 
 
 @pytest.mark.parametrize("hard", [True, False])

@@ -1,0 +1,273 @@
+"""The lean runner's episodes of in-process components: init, ticks and end in straight-line code.
+
+:class:`~cogment_jupyter.engine.lean.LeanEpisode` is what the orchestrator and the trial's
+handle see of an episode run without an engine ``Trial``, and how it becomes one (the
+hand-overs). :class:`InProcessEpisode` runs it on the components a lab serves in this kernel
+(``InProcessEnvironment``, ``InProcessActor``), as the fused loop (``transport.fused``) runs
+a trial's plain ticks: ``act`` and ``step`` asked by the same functions, the same envelopes
+recorded as rows, the same pauses; at the first thing that is not plain the episode is
+handed to the engine at that point and the engine's code runs the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from cogment_jupyter.adapters.payload_formats import OURS
+from cogment_jupyter.adapters.payloads import envelope_encoder, observation_encoder
+from cogment_jupyter.engine.components import TickRows
+from cogment_jupyter.engine.errors import TrialAborted
+from cogment_jupyter.engine.lean import LeanEpisode, RecordingPort
+from cogment_jupyter.engine.records import (
+    ENV_ENDED,
+    ORCHESTRATOR_SHUTDOWN,
+    ActorInit,
+    EnvInit,
+    Observation,
+    ObservationSet,
+    RewardSource,
+    Sample,
+    TrialState,
+    now_ns,
+)
+from cogment_jupyter.engine.ticks import Pacer, rewards_to_deliver
+from cogment_jupyter.engine.trial import snapshot_all
+
+if TYPE_CHECKING:
+    from cogment_jupyter.engine.trial import TickLease
+    from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
+
+__all__ = ["InProcessEpisode"]
+
+
+class InProcessEpisode(LeanEpisode):
+    """A lean episode of an in-process environment and one synchronous in-process actor."""
+
+    __slots__ = ()
+
+    _environment: InProcessEnvironment
+    _actor: InProcessActor
+
+    async def _run(self) -> None:
+        environment, actor = self._environment, self._actor
+        name, actor_class, implementation, response_timeout = self._slot
+        actor_port, env_port = RecordingPort(), RecordingPort()
+        params = self.params
+        actor_config = params.actors[0]
+        if self._terminate is not None:  # (terminated before it ran)
+            self._hand_over_pending(actor_port, env_port, False)[0].hard_terminate(*self._terminate)
+            return
+        try:
+            await actor.init(
+                ActorInit(
+                    name,
+                    actor_class,
+                    implementation,
+                    self.env_name,
+                    actor_config.config.content if actor_config.HasField("config") else None,
+                    response_timeout,
+                ),
+                actor_port,
+            )
+        except Exception as error:  # the engine's end of it (its only actor is not optional)
+            trial, slot = self._hand_over_pending(actor_port, env_port, False)
+            trial._actor_init_failed(slot, error)
+            trial.hard_terminate("Failed to initialize all actors")
+            return
+        env = params.environment
+        try:
+            await environment.init(
+                EnvInit(
+                    self.env_name,
+                    env.implementation,
+                    0,
+                    self.actors_in_trial(),
+                    env.config.content if env.HasField("config") else None,
+                    response_timeout,
+                ),
+                env_port,
+            )
+        except Exception as error:  # the engine's end of it
+            trial, _ = self._hand_over_pending(actor_port, env_port, True)
+            trial._env_init_failed(error)  # (raises TrialAborted)
+        reported = env_port.calls
+        if (
+            actor_port.calls
+            or len(reported) != 1
+            or reported[0][0] != "observations"
+            or not actor.fusable
+            or not environment.inline
+            or environment.payload_format is not OURS
+            or actor.action_codec is None
+        ):  # the engine's run from here: its tick loop, or its fused loop on its own lease
+            trial = self._hand_over_initialised(actor_port, env_port)
+            await trial.run(initialised=True)
+            return
+        observations = reported.pop()[1][0].observations
+        self.set_state(TrialState.RUNNING)
+        tick_started = now_ns()
+        datalog = self._datalog
+        rows = TickRows()
+        codec = environment.observation_codecs[0]
+        value_envelope, observation_envelope = envelope_encoder(codec), observation_encoder(codec)
+        action_codec = actor.action_codec
+        assert action_codec is not None
+        action_envelope = envelope_encoder(action_codec)
+        timestamps = rows.timestamps
+        add_timestamp, record_observation, record_action = (
+            timestamps.append,
+            rows.observations.append,
+            rows.actions.append,
+        )
+        add_reward_row, add_receiver, add_reward = rows.reward_rows.append, rows.receivers.append, rows.rewards.append
+        step, observe, bare_observations, act_on = (
+            environment.step,
+            environment.observe,
+            environment.bare_observations,
+            actor.act_on,
+        )
+        wants_rewards = actor.wants_rewards
+        pending: dict[int, list[RewardSource]] = {}
+        pacer = Pacer()
+        due = pacer.due
+        first_row = 0
+        tick = 0
+        bare = False
+        values = [None]  # (the actor's answer, as the environment takes them: one list for every tick)
+        # (what a hand-over needs of the open tick: see _hand_over)
+        opened = (rows, pending, actor_port, env_port)
+        while True:
+            observation = observations[0]
+            unrecorded = False
+            try:
+                record_observation(value_envelope(observation.value) if bare else observation_envelope(observation))
+            except Exception:  # it cannot be encoded: the engine records that tick, with the reason
+                unrecorded = True
+            try:
+                if pending:
+                    actor.deliver_rewards(rewards_to_deliver(name, pending))
+                value = act_on(observation)
+            except Exception as error:  # it raised, answered outside its space, or answers later
+                lease = self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
+                lease.take_back()
+                actor.report(error, tick)
+                await lease.resume(dispatch_from=1)
+                return
+            if actor_port.calls:  # (a reward or message it sent) the engine takes them, then the tick
+                lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, False)
+                await _finish_routed_tick(lease, environment, action_envelope, value)
+                return
+            if not unrecorded:
+                try:
+                    record_action(action_envelope(value))
+                except Exception:
+                    unrecorded = True
+            if (
+                unrecorded or self.end_requested
+            ):  # the engine's action processing (LAST; or why a value is not recorded)
+                lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, False)
+                lease.take_back()
+                await lease.resume(dispatch_from=1)
+                return
+            values[0] = value
+            try:
+                result = step(values)
+            except Exception as error:
+                lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, True)
+                lease.take_back()
+                environment.failed(error)
+                return
+            rewards = result.rewards
+            if rewards:
+                if len(rewards) != 1 or name not in rewards:  # the engine routes them
+                    lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, True)
+                    lease.take_back()
+                    environment.emit(result)
+                    await lease.resume()
+                    return
+                reward = float(rewards[name])
+                add_reward_row(len(timestamps))
+                add_receiver(0)
+                add_reward(reward)
+                if wants_rewards:
+                    pending[tick] = [RewardSource(self.env_name, reward, 1.0)]
+            add_timestamp(tick_started)
+            if result.done:
+                break
+            observations = bare_observations(result)
+            bare = observations is not None
+            if not bare:
+                observations = observe(result)
+            tick += 1
+            self.tick_id = tick
+            tick_started = now_ns()
+            if due():
+                first_row = self._flush(rows, first_row)
+                self._latest = ObservationSet(observations, [0], -1, tick_started)
+                try:
+                    await pacer.pause()
+                except asyncio.CancelledError:  # (the lab's loop is closing)
+                    self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
+                    self._handed.hard_terminate(ORCHESTRATOR_SHUTDOWN)  # type: ignore[union-attr]
+                    raise
+                if self._terminate is not None:  # (the engine's hard end of a trial between ticks)
+                    self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
+                    self._handed.hard_terminate(*self._terminate)  # type: ignore[union-attr]
+                    return
+                self.last_activity = time.monotonic()
+        self._flush(rows, first_row)
+        # -- the environment's end, as the engine does it (its final observations, the actor's
+        # last observation, the streams' ends, the final sample)
+        # (what an in-process environment reports at its end: LAST, these, LAST_ACK)
+        final = environment.observation_set(result)
+        snapshot_all(final.observations)
+        tick += 1
+        self.tick_id = tick
+        sample = Sample(tick, now_ns(), actions=[None])
+        sample.observations = self._latest = final
+        self.set_state(TrialState.TERMINATING)
+        sample.special_events.append(ENV_ENDED)
+        rewards_now = rewards_to_deliver(name, pending) if pending else ()
+        actor.observation(
+            Observation(tick, final.timestamp, final.observations[final.actors_map[0]]), rewards_now, True
+        )
+        if actor_port.calls != RecordingPort.ACKED:  # (its on_ending raised or sent something): the engine ends it
+            await self._hand_over_ending(sample, pending, actor_port, env_port)
+            return
+        environment.end(None)
+        actor.end(None)
+        sample.state = TrialState.ENDED
+        self.set_state(TrialState.ENDED)
+        datalog.add([sample])
+        self._closing = datalog.close_now()
+
+
+async def _finish_routed_tick(lease: TickLease, environment: Any, action_envelope: Any, value: Any) -> None:
+    """The rest of a tick whose actor sent something the engine routed, as ``FusedTicks``
+    runs it: the action recorded, the environment stepped, then the engine records the tick."""
+    if lease.ended:
+        raise TrialAborted
+    try:
+        lease.rows.actions.append(action_envelope(value))
+    except Exception:
+        unrecorded = True
+    else:
+        unrecorded = False
+    if unrecorded or lease.last_tick():
+        lease.take_back()
+        await lease.resume(dispatch_from=1)
+        return
+    lease.processed = True
+    try:
+        result = environment.step(lease.values)
+    except Exception as error:
+        lease.take_back()
+        environment.failed(error)
+        return
+    if lease.ended:
+        raise TrialAborted
+    lease.take_back()
+    environment.emit(result)
+    await lease.resume()
