@@ -35,22 +35,40 @@ if TYPE_CHECKING:
     from cogment_jupyter.engine.trial import TickLease
     from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
 
-__all__ = ["FusedTicks", "offer"]
+__all__ = ["FusedTicks", "envelope_encoders", "fusable", "offer"]
 
 
 def offer(lease: TickLease, environment: InProcessEnvironment, in_process: type[InProcessActor]) -> FusedTicks | None:
     """A fused loop for the lent trial, or None when a component needs the engine's loop
-    (an actor that is not ``in_process``, answers asynchronously or off the event loop).
-    (The class is given: ``transport.inprocess`` imports this module.)"""
-    if not environment.inline or environment.payload_format is not OURS:  # (it encodes ours)
-        return None
-    actors = []
-    for slot in lease.actors:
-        connection = slot.connection
-        if not isinstance(connection, in_process) or not connection.fusable:
-            return None
-        actors.append(connection)
-    return FusedTicks(lease, environment, actors)
+    (see :func:`fusable`). (The class is given: ``transport.inprocess`` imports this module.)"""
+    actors = [slot.connection for slot in lease.actors]
+    return FusedTicks(lease, environment, actors) if fusable(environment, actors, in_process) else None  # type: ignore[arg-type]
+
+
+def fusable(environment: InProcessEnvironment, actors: list[Any], in_process: type[InProcessActor]) -> bool:
+    """Whether a loop that calls the components itself may run these parts' ticks (the fused
+    loop, the lean runner's episodes): an environment that answers inline in our payload
+    format (its observations are encoded as ours), actors all ``in_process`` answering
+    synchronously on the event loop."""
+    if not environment.inline or environment.payload_format is not OURS:
+        return False
+    return all(isinstance(actor, in_process) and actor.fusable for actor in actors)
+
+
+def envelope_encoders(
+    environment: InProcessEnvironment, actors: list[InProcessActor]
+) -> tuple[list[Callable[[Any], bytes]], list[Callable[[LabObservation], bytes]], list[Callable[[Any], bytes]]]:
+    """Each actor's envelope encoders, as the engine's records make the envelopes
+    (``value_envelope``, ``LabObservation.to_bytes``), in one call for most values: of an
+    observation's value (a bare observation's envelope is its value's), of an observation,
+    of an action (one that raises for an actor without an action space: the engine then
+    records why)."""
+    codecs = environment.observation_codecs
+    return (
+        [envelope_encoder(codec) for codec in codecs],
+        [observation_encoder(codec) for codec in codecs],
+        [envelope_encoder(actor.action_codec) if actor.action_codec is not None else _no_codec for actor in actors],
+    )
 
 
 class FusedTicks(FusedLoop):
@@ -60,15 +78,9 @@ class FusedTicks(FusedLoop):
         self.lease = lease
         self.environment = environment
         self.actors = actors
-        #: each actor's observation and action envelope, made as the engine's records make them
-        #: (``LabObservation.to_bytes``, ``value_envelope``), in one call for most values; a bare
-        #: observation's is its value's
-        codecs = environment.observation_codecs
-        self._value_envelopes = [envelope_encoder(codec) for codec in codecs]
-        self._observation_envelopes = [observation_encoder(codec) for codec in codecs]
-        self._action_envelopes = [
-            envelope_encoder(actor.action_codec) if actor.action_codec is not None else _no_codec for actor in actors
-        ]
+        self._value_envelopes, self._observation_envelopes, self._action_envelopes = envelope_encoders(
+            environment, actors
+        )
 
     async def run(self) -> None:
         lease = self.lease

@@ -15,8 +15,6 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from cogment_jupyter.adapters.payload_formats import OURS
-from cogment_jupyter.adapters.payloads import envelope_encoder, observation_encoder
 from cogment_jupyter.engine.components import TickRows
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.lean import LeanEpisode, RecordingPort
@@ -34,10 +32,12 @@ from cogment_jupyter.engine.records import (
 )
 from cogment_jupyter.engine.ticks import Pacer, rewards_to_deliver
 from cogment_jupyter.engine.trial import snapshot_all
+from cogment_jupyter.transport.fused import envelope_encoders, fusable
+from cogment_jupyter.transport.inprocess import InProcessActor
 
 if TYPE_CHECKING:
     from cogment_jupyter.engine.trial import TickLease
-    from cogment_jupyter.transport.inprocess import InProcessActor, InProcessEnvironment
+    from cogment_jupyter.transport.inprocess import InProcessEnvironment
 
 __all__ = ["InProcessEpisode"]
 
@@ -97,10 +97,7 @@ class InProcessEpisode(LeanEpisode):
             actor_port.calls
             or len(reported) != 1
             or reported[0][0] != "observations"
-            or not actor.fusable
-            or not environment.inline
-            or environment.payload_format is not OURS
-            or actor.action_codec is None
+            or not fusable(environment, [actor], InProcessActor)
         ):  # the engine's run from here: its tick loop, or its fused loop on its own lease
             trial = self._hand_over_initialised(actor_port, env_port)
             await trial.run(initialised=True)
@@ -110,11 +107,7 @@ class InProcessEpisode(LeanEpisode):
         tick_started = now_ns()
         datalog = self._datalog
         rows = TickRows()
-        codec = environment.observation_codecs[0]
-        value_envelope, observation_envelope = envelope_encoder(codec), observation_encoder(codec)
-        action_codec = actor.action_codec
-        assert action_codec is not None
-        action_envelope = envelope_encoder(action_codec)
+        ((value_envelope,), (observation_envelope,), (action_envelope,)) = envelope_encoders(environment, [actor])
         timestamps = rows.timestamps
         add_timestamp, record_observation, record_action = (
             timestamps.append,
