@@ -232,7 +232,7 @@ class LeanEpisode:
     @property
     def latest_observations(self) -> ObservationSet | None:
         """The open tick's observations as of the episode's last pause (others read it only
-        then), or its final ones once it ended (``GetTrialInfo``)."""
+        then; the first tick's before that), or its final ones once it ended (``GetTrialInfo``)."""
         if self._handed is not None:
             return self._handed.latest_observations
         return self._latest

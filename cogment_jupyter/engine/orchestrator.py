@@ -470,12 +470,16 @@ class Orchestrator:
                 trial.hard_terminate("The trial was inactive for too long", event="Stale trial")
         now_ns = time.time_ns()
         ended = self._ended
-        while ended:  # oldest first
-            oldest = next(iter(ended.values()))
-            if len(ended) <= self.max_ended and (now_ns - (oldest.ended_ns or 0)) / 1e9 < self.ended_retention:
+        excess = len(ended) - self.max_ended
+        forgotten = []
+        for trial_id, trial in ended.items():  # oldest first (one walk: an iterator costs as much as a trial's check)
+            if excess <= 0 and (now_ns - (trial.ended_ns or 0)) / 1e9 < self.ended_retention:
                 break
-            del ended[oldest.id]
-            self.trials.pop(oldest.id, None)
+            forgotten.append(trial_id)
+            excess -= 1
+        for trial_id in forgotten:
+            del ended[trial_id]
+            self.trials.pop(trial_id, None)
 
     async def _gc_forever(self) -> None:
         while True:

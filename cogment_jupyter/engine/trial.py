@@ -1070,8 +1070,9 @@ def write_rows(datalog: DatalogConnection, rows: TickRows, first: int, names: Se
     tick of the next row."""
     count = len(rows.timestamps)
     rows.ticks += range(first, first + count)
-    rows.names += map(names.__getitem__, rows.receivers)
-    rows.senders += [env_name] * len(rows.receivers)
+    receivers = rows.receivers
+    rows.names += names * len(receivers) if len(names) == 1 else map(names.__getitem__, receivers)
+    rows.senders += [env_name] * len(receivers)
     datalog.add_rows(rows)
     for column in (
         rows.ticks,

@@ -102,15 +102,15 @@ class InProcessEpisode(LeanEpisode):
             trial = self._hand_over_initialised(actor_port, env_port)
             await trial.run(initialised=True)
             return
-        observations = reported.pop()[1][0].observations
+        self._latest = reported.pop()[1][0]  # (the reset's observations: the first tick's, as the engine has them)
+        observations = self._latest.observations
         self.set_state(TrialState.RUNNING)
         tick_started = now_ns()
         datalog = self._datalog
         rows = TickRows()
         ((value_envelope,), (observation_envelope,), (action_envelope,)) = envelope_encoders(environment, [actor])
-        timestamps = rows.timestamps
         add_timestamp, record_observation, record_action = (
-            timestamps.append,
+            rows.timestamps.append,
             rows.observations.append,
             rows.actions.append,
         )
@@ -181,7 +181,7 @@ class InProcessEpisode(LeanEpisode):
                     await lease.resume()
                     return
                 reward = float(rewards[name])
-                add_reward_row(len(timestamps))
+                add_reward_row(tick - first_row)  # (the index of this tick's row in rows)
                 add_receiver(0)
                 add_reward(reward)
                 if wants_rewards:
