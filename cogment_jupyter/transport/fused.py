@@ -52,7 +52,10 @@ def fusable(environment: InProcessEnvironment, actors: list[Any], in_process: ty
     synchronously on the event loop."""
     if not environment.inline or environment.payload_format is not OURS:
         return False
-    return all(isinstance(actor, in_process) and actor.fusable for actor in actors)
+    for actor in actors:  # noqa: SIM110 (asked for every trial: a generator costs more than the checks)
+        if not isinstance(actor, in_process) or not actor.fusable:
+            return False
+    return True
 
 
 def envelope_encoders(
@@ -63,12 +66,17 @@ def envelope_encoders(
     observation's value (a bare observation's envelope is its value's), of an observation,
     of an action (one that raises for an actor without an action space: the engine then
     records why)."""
-    codecs = environment.observation_codecs
+    codecs = environment.observation_codecs  # (map, not comprehensions: made for every trial)
     return (
-        [envelope_encoder(codec) for codec in codecs],
-        [observation_encoder(codec) for codec in codecs],
-        [envelope_encoder(actor.action_codec) if actor.action_codec is not None else _no_codec for actor in actors],
+        list(map(envelope_encoder, codecs)),
+        list(map(observation_encoder, codecs)),
+        list(map(_action_envelope, actors)),
     )
+
+
+def _action_envelope(actor: InProcessActor) -> Callable[[Any], bytes]:
+    codec = actor.action_codec
+    return envelope_encoder(codec) if codec is not None else _no_codec
 
 
 class FusedTicks(FusedLoop):
