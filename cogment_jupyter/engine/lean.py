@@ -362,6 +362,17 @@ class LeanEpisode:
         actor_port.hand_to(TrialActorPort(trial, slot))
         await trial._finish(dispatched=True)
 
+    def _actor_init_failed(self, actor_port: RecordingPort, env_port: RecordingPort, error: Exception) -> None:
+        """The actor's init raised: the engine's end of it (its only actor is not optional)."""
+        trial, slot = self._hand_over_pending(actor_port, env_port, False)
+        trial._actor_init_failed(slot, error)
+        trial.hard_terminate("Failed to initialize all actors")
+
+    def _env_init_failed(self, actor_port: RecordingPort, env_port: RecordingPort, error: Exception) -> None:
+        """The environment's init raised: the engine's end of it (raises ``TrialAborted``)."""
+        trial, _ = self._hand_over_pending(actor_port, env_port, True)
+        trial._env_init_failed(error)
+
     def _hand_over_initialised(self, actor_port: RecordingPort, env_port: RecordingPort) -> Trial:
         """The episode becomes the engine's ``Trial`` as ``Trial.run`` has it once its
         components' init is done (what they reported during it forwarded), for the engine to

@@ -71,10 +71,8 @@ class InProcessEpisode(LeanEpisode):
                 ),
                 actor_port,
             )
-        except Exception as error:  # the engine's end of it (its only actor is not optional)
-            trial, slot = self._hand_over_pending(actor_port, env_port, False)
-            trial._actor_init_failed(slot, error)
-            trial.hard_terminate("Failed to initialize all actors")
+        except Exception as error:
+            self._actor_init_failed(actor_port, env_port, error)
             return
         env = params.environment
         try:
@@ -89,9 +87,8 @@ class InProcessEpisode(LeanEpisode):
                 ),
                 env_port,
             )
-        except Exception as error:  # the engine's end of it
-            trial, _ = self._hand_over_pending(actor_port, env_port, True)
-            trial._env_init_failed(error)  # (raises TrialAborted)
+        except Exception as error:
+            self._env_init_failed(actor_port, env_port, error)  # (raises TrialAborted)
         reported = env_port.calls
         if (
             actor_port.calls
