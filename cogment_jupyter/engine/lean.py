@@ -60,6 +60,7 @@ from cogment_jupyter.engine.trial import (
     Trial,
     TrialActorPort,
     TrialEnvironmentPort,
+    TrialLife,
     write_rows,
 )
 
@@ -143,7 +144,7 @@ def _unseen(trial: Trial) -> None:
     """A handed-over trial's making is no state change (the episode's states were seen)."""
 
 
-class LeanEpisode:
+class LeanEpisode(TrialLife):
     """One trial of a batch, run lean; what the orchestrator's table, its watchers and the
     trial's handle read of a ``Trial`` (see the module doc). A subclass runs it (``_run``)."""
 
@@ -222,14 +223,6 @@ class LeanEpisode:
     # -- what others read and ask of a trial ----------------------------------------------------
 
     @property
-    def ended(self) -> bool:
-        return self.state == TrialState.ENDED
-
-    @property
-    def duration_ns(self) -> int:
-        return (self.ended_ns or now_ns()) - self.created_ns
-
-    @property
     def latest_observations(self) -> ObservationSet | None:
         """The open tick's observations as of the episode's last pause (others read it only
         then; the first tick's before that), or its final ones once it ended (``GetTrialInfo``)."""
@@ -239,12 +232,6 @@ class LeanEpisode:
 
     def actors_in_trial(self) -> list[TrialActor]:
         return [TrialActor(self._slot[0], self._slot[1])]
-
-    def set_state(self, state: TrialState) -> None:
-        self.state = state
-        if state == TrialState.ENDED:
-            self.ended_ns = now_ns()
-        self._on_state(self)
 
     def hard_terminate(self, details: str, event: str | None = None) -> None:
         """Done by the engine at the episode's next pause (its only await while it ticks), or
@@ -320,23 +307,13 @@ class LeanEpisode:
             trial._current_sample().special_events.append(END_REQUESTED)
         trial._first_observation = False
         trial._env_stream_open = True
-        lease = TickLease(trial)
+        lease = TickLease(trial, rows)
         actor = self._actor
-        lease._payload = lambda index, value: actor.action_payload(value)
-        lease._queued = [actor.wants_rewards]
-        lease._queues = actor.wants_rewards
-        lease._datalog = self._datalog
-        lease._recording = True
-        lease.rows = rows
-        lease._add_timestamp = rows.timestamps.append
-        lease._add_reward = (rows.reward_rows.append, rows.receivers.append, rows.rewards.append)
-        lease._first_row_tick = first_row
+        lease.lend(self._datalog, lambda index, value: actor.action_payload(value), [actor.wants_rewards], first_row)
         lease.observations = observations
         lease.values = values
         lease.answered = answered
         lease.processed = processed
-        trial._lease = lease
-        trial.fused = True
         self._handed = trial
         self._adopt(trial)
         env_port.hand_to(TrialEnvironmentPort(trial))

@@ -176,7 +176,37 @@ class TrialActorPort(ActorPort):
         self._trial._actor_lost(self._slot, f"actor [{self._slot.name}]: {error}", raised=True)
 
 
-class Trial:
+class TrialLife:
+    """A trial's state and when it ended, as the orchestrator, its watchers and the trial's
+    handle read them: one source for a :class:`Trial` and a lean episode (``engine.lean``).
+    Its subclass has ``state``, ``created_ns``, ``ended_ns`` and ``_on_state`` (the
+    orchestrator's, told of every change)."""
+
+    __slots__ = ()
+
+    state: TrialState
+    created_ns: int
+    ended_ns: int | None
+    _on_state: Callable[[Any], None]
+
+    @property
+    def ended(self) -> bool:
+        return self.state == TrialState.ENDED
+
+    @property
+    def duration_ns(self) -> int:
+        return (self.ended_ns or now_ns()) - self.created_ns
+
+    def set_state(self, state: TrialState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if state == TrialState.ENDED:
+            self.ended_ns = now_ns()
+        self._on_state(self)
+
+
+class Trial(TrialLife):
     """A running trial. Created by the orchestrator, driven by :meth:`run`."""
 
     # (slots: a short trial's making and every tick's reads cost less; an orchestrator keeps
@@ -309,10 +339,6 @@ class Trial:
 
     # ----------------------------------------------------------------- lifecycle
 
-    @property
-    def ended(self) -> bool:
-        return self.state == TrialState.ENDED
-
     async def wait_ended(self) -> None:
         await self._ended.wait()
 
@@ -325,14 +351,6 @@ class Trial:
         elif closing is not None:  # (shared by a writer batch's closes: waited for, never cancelled)
             await asyncio.wait([closing])
             self._datalog_closed(closing)  # (its callback may not have run yet)
-
-    def set_state(self, state: TrialState) -> None:
-        if state == self.state:
-            return
-        self.state = state
-        if state == TrialState.ENDED:
-            self.ended_ns = now_ns()
-        self._on_state(self)
 
     def configure(self) -> None:
         """Open the datalog and create sample 0; then the trial is PENDING (§3)."""
@@ -347,10 +365,6 @@ class Trial:
     def start(self) -> None:
         """Run the trial in a task of its own."""
         self._driver = self._loop.create_task(self.run(), name=f"trial-{self.id}")
-
-    @property
-    def duration_ns(self) -> int:
-        return (self.ended_ns or now_ns()) - self.created_ns
 
     @property
     def latest_observations(self) -> ObservationSet | None:
@@ -1126,7 +1140,8 @@ class TickLease:
         "values",
     )
 
-    def __init__(self, trial: Trial) -> None:
+    def __init__(self, trial: Trial, rows: TickRows | None = None) -> None:
+        """``rows``: the rows not yet handed to the datalog (a lean episode's, handed over)."""
         self._trial = trial
         #: the trial's actors, in order (a fused loop checks it can run every one of them)
         self.actors: list[ActorSlot] = trial.actors
@@ -1156,7 +1171,7 @@ class TickLease:
         #: ``observations`` and ``actions`` hold each actor's, row after row); the same lists
         #: all along (the datalog copies what it takes), their ticks counted from
         #: ``_first_row_tick`` (rows are consecutive ticks)
-        self.rows = rows = TickRows()
+        self.rows = rows = TickRows() if rows is None else rows
         self._first_row_tick = 0
         self._add_timestamp = rows.timestamps.append
         self._add_reward = (rows.reward_rows.append, rows.receivers.append, rows.rewards.append)
@@ -1168,13 +1183,9 @@ class TickLease:
         datalog is open. ``action_payload(i, value)``: actor i's answer as the engine records
         it; ``rewarded[i]``: whether actor i takes rewards (the others' are not queued)."""
         trial = self._trial
-        self._datalog = await trial.open_datalog()
-        self._recording = self._datalog is not None
+        datalog = await trial.open_datalog()
         if trial.state == TrialState.ENDED:
             raise TrialAborted
-        self._payload = action_payload
-        self._queued = list(rewarded)
-        self._queues = any(rewarded)
         observation_set, _ = trial._observations.popleft()
         trial._first_observation = False
         trial.set_state(TrialState.RUNNING)
@@ -1187,11 +1198,29 @@ class TickLease:
             else:
                 samples.clear()
         trial._tick_processed = False
-        trial._lease = self
-        trial.fused = True
-        self._first_row_tick = trial.tick_id
+        self.lend(datalog, action_payload, rewarded, trial.tick_id)
         self.observations = observation_set.observations
         return self.observations
+
+    def lend(
+        self,
+        datalog: DatalogConnection | None,
+        action_payload: Callable[[int, Any], Payload],
+        rewarded: Sequence[bool],
+        first_row_tick: int,
+    ) -> None:
+        """Lend the trial's ticks through this lease (:meth:`start`, or a lean episode handed
+        over in its ticks): its rows go to ``datalog`` (None: not recorded), the first of them
+        is tick ``first_row_tick``; ``action_payload`` and ``rewarded`` as for :meth:`start`."""
+        self._datalog = datalog
+        self._recording = datalog is not None
+        self._payload = action_payload
+        self._queued = list(rewarded)
+        self._queues = any(rewarded)
+        self._first_row_tick = first_row_tick
+        trial = self._trial
+        trial._lease = self
+        trial.fused = True
 
     # -- what the loop reads -----------------------------------------------------------------
 

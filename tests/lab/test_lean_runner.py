@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import gc
 import threading
 from typing import Any
 
@@ -36,6 +35,7 @@ from tests.lab.test_inline_batch import (
     Picky,
     comparable_row,
     comparable_steps,
+    cyclic_garbage_of,
     outcome,
     trial_index,
 )
@@ -283,17 +283,4 @@ def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, hard):
 def test_lean_episodes_leave_no_reference_cycles_to_the_garbage_collector(lab):
     """As the engine's trials (``test_inline_batch``): what an episode made, handed over or
     not, is freed by reference counts as it ends."""
-    lab.run_trials(8, "moody", "picky", seed=SEED, progress=False)  # (warm: caches filled)
-    gc.collect()
-    gc.disable()
-    try:
-        handles = lab.run_trials(40, "moody", "picky", seed=SEED, progress=False)  # (some handed over)
-        assert {h.state for h in handles} == {"ENDED"}
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        ours = [o for o in gc.garbage if type(o).__module__.startswith("cogment_jupyter")]
-        assert ours == []
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
+    assert cyclic_garbage_of(lambda: lab.run_trials(40, "moody", "picky", seed=SEED, progress=False)) == []
