@@ -167,25 +167,33 @@ def agents_of(params: common_pb2.TrialParams) -> dict[str, str]:
 
 class UnseededParams:
     """Params made by ``TrialParamsMaker.make`` without a seed, the same for every trial of a
-    batch, to which each trial's seeds are added (:meth:`seeded`)."""
+    batch, to which each trial's seeds are added (:meth:`seeded`).
 
-    __slots__ = ("_actors", "_environment", "agents", "params")
+    The seeds go into a copy of its own, through its config messages held once: each trial's
+    params are then one copy of it, with no protobuf wrapper made per trial for the fields
+    the seeds change."""
+
+    __slots__ = ("_actor_configs", "_actors", "_environment", "_environment_config", "_seeding", "agents", "params")
 
     def __init__(self, params: common_pb2.TrialParams) -> None:
         self.params = params
         self._environment = params.environment.config.content
         self._actors = [actor.config.content for actor in params.actors]
         self.agents = agents_of(params)
+        self._seeding = common_pb2.TrialParams()
+        self._seeding.CopyFrom(params)
+        self._environment_config = self._seeding.environment.config
+        self._actor_configs = [actor.config for actor in self._seeding.actors]
 
     def seeded(self, seed: int) -> common_pb2.TrialParams:
         """A trial's params with the seeds of ``seed``, as ``make(..., seed=seed)`` makes them:
-        the environment's, and ``seed + 1 + i`` for actor i."""
+        the environment's, and ``seed + 1 + i`` for actor i (a copy the trial owns)."""
+        self._environment_config.content = with_seed(self._environment, seed, "environment")
+        actors = self._actors
+        for index, config in enumerate(self._actor_configs):
+            config.content = with_seed(actors[index], seed + 1 + index, "actor")
         params = common_pb2.TrialParams()
-        params.CopyFrom(self.params)
-        params.environment.config.content = with_seed(self._environment, seed, "environment")
-        actors = params.actors  # (indexed: a protobuf field's iterator and zip cost more than the seeds)
-        for index, config in enumerate(self._actors):
-            actors[index].config.content = with_seed(config, seed + 1 + index, "actor")
+        params.CopyFrom(self._seeding)
         return params
 
 

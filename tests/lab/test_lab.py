@@ -107,6 +107,22 @@ def test_seeds_differ_by_default_are_recorded_and_replay(lab):
     assert data.info[0] == {} or isinstance(data.info[0], dict)
 
 
+def test_each_trial_of_a_batch_owns_its_seeded_params(lab):
+    """The seeds of a batch's next trial change neither the params of the trials before it nor
+    the batch's unseeded params."""
+    from cogment_jupyter.lab.trial_params import UnseededParams
+    from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
+
+    made = lab.trial_params("cartpole", "random")
+    unseeded = made.SerializeToString()
+    template = UnseededParams(made)
+    first, second = template.seeded(1), template.seeded(2)
+    for params, seed in ((first, 1), (second, 2)):
+        assert EnvConfig.from_bytes(params.environment.config.content).seed == seed
+        assert ActorConfig.from_bytes(params.actors[0].config.content).seed == seed + 1
+    assert template.params.SerializeToString() == unseeded
+
+
 def test_a_batch_gives_each_trial_the_params_start_trial_would(lab):
     """run_trials adds each trial's seeds to params made once for the batch: the same params."""
     from cogment_jupyter.lab.trial_params import seeded
