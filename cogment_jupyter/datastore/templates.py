@@ -31,9 +31,10 @@ class ParamsTemplate:
     directory: ActorDirectory
     env_name: str
     env_impl: str
-    #: the properties' entries, and their bytes at the end of a serialized params (None: a
-    #: serialization that does not end with them, which then takes the general way)
-    properties: tuple[tuple[str, str], ...]
+    #: the properties' keys and values, and their bytes at the end of a serialized params (None:
+    #: a serialization that does not end with them, which then takes the general way)
+    keys: tuple[str, ...]
+    values: list[str]
     suffix: bytes | None
     #: the ``actors`` column (JSON) and the property set's text (JSON)
     actors_json: str
@@ -53,7 +54,7 @@ def split_params(params: TrialParams, directory: ActorDirectory) -> tuple[bytes,
         and last.env_name == name
         and last.env_impl == implementation
         and whole.endswith(last.suffix)
-        and _same_entries(params.properties, last.properties)
+        and _same_entries(params.properties, last)
     ):
         return whole[: len(whole) - len(last.suffix)], last
     return _split_slowly(params, directory, whole, name, implementation)
@@ -78,7 +79,8 @@ def _split_slowly(
             directory,
             name,
             implementation,
-            entries,
+            tuple(key for key, _ in entries),
+            [value for _, value in entries],
             suffix,
             json.dumps([[a.name, a.actor_class, a.implementation] for a in directory.actors]),
             json.dumps(properties),
@@ -87,12 +89,9 @@ def _split_slowly(
     return stored, template
 
 
-def _same_entries(properties: Mapping[str, str], entries: tuple[tuple[str, str], ...]) -> bool:
-    """Whether a params' properties map holds exactly these entries."""
-    if len(properties) != len(entries):
-        return False
-    get = properties.get
-    return all(get(key) == value for key, value in entries)
+def _same_entries(properties: Mapping[str, str], template: ParamsTemplate) -> bool:
+    """Whether a params' properties map holds exactly the template's entries."""
+    return len(properties) == len(template.keys) and list(map(properties.get, template.keys)) == template.values
 
 
 #: templates by directory, environment, properties and their bytes
