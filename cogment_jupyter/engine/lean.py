@@ -52,6 +52,7 @@ from cogment_jupyter.engine.records import (
     Sample,
     TrialActor,
     TrialState,
+    config_content,
     now_ns,
 )
 from cogment_jupyter.engine.trial import (
@@ -385,7 +386,7 @@ class LeanEpisode(TrialLife):
             name,
             actor_class,
             implementation,
-            actor_config.config.content if actor_config.HasField("config") else None,
+            config_content(actor_config),
             False,
             None,
             0.0,

@@ -30,6 +30,12 @@ ENV_ENDED = "Evironment ended trial"
 INTERRUPTED = "Cancelled: the wait for it was interrupted"
 
 
+def config_content(message: Any) -> bytes | None:
+    """The config bytes of a params or init message (anything with an optional ``config``
+    field), or None when it has none: Cogment tells an absent config from an empty one."""
+    return message.config.content if message.HasField("config") else None
+
+
 def is_failure(end_details: str | None) -> bool:
     """Whether a trial forced to end for this reason failed (a component died or misbehaved,
     it went stale...) rather than ended normally or because someone asked."""

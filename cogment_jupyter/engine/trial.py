@@ -56,6 +56,7 @@ from cogment_jupyter.engine.records import (
     Sample,
     TrialActor,
     TrialState,
+    config_content,
     now_ns,
 )
 from cogment_jupyter.engine.ticks import Pacer, is_last_tick, rewards_to_deliver
@@ -459,7 +460,7 @@ class Trial(TrialLife):
             environment.implementation,
             self.tick_id,
             self.actors_in_trial(),
-            environment.config.content if environment.HasField("config") else None,
+            config_content(environment),
             actors[0].response_timeout if len(actors) == 1 else max((s.response_timeout for s in actors), default=0.0),
         )
         try:

@@ -28,6 +28,7 @@ from cogment_jupyter.engine.records import (
     RewardSource,
     Sample,
     TrialState,
+    config_content,
     now_ns,
 )
 from cogment_jupyter.engine.ticks import Pacer, rewards_to_deliver
@@ -66,7 +67,7 @@ class InProcessEpisode(LeanEpisode):
                     actor_class,
                     implementation,
                     self.env_name,
-                    actor_config.config.content if actor_config.HasField("config") else None,
+                    config_content(actor_config),
                     response_timeout,
                 ),
                 actor_port,
@@ -82,7 +83,7 @@ class InProcessEpisode(LeanEpisode):
                     env.implementation,
                     0,
                     self.actors_in_trial(),
-                    env.config.content if env.HasField("config") else None,
+                    config_content(env),
                     response_timeout,
                 ),
                 env_port,

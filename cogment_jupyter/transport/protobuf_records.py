@@ -22,6 +22,7 @@ from cogment_jupyter.engine.records import (
     Sample,
     TrialActor,
     as_bytes,
+    config_content,
 )
 from cogment_jupyter.proto import common_pb2 as common
 from cogment_jupyter.proto import datalog_pb2 as datalog
@@ -201,7 +202,7 @@ def env_init_from_proto(proto: environment.EnvInitialInput) -> EnvInit:
         proto.impl_name,
         proto.tick_id,
         [TrialActor(a.name, a.actor_class) for a in proto.actors_in_trial],
-        proto.config.content if proto.HasField("config") else None,
+        config_content(proto),
     )
 
 
@@ -211,5 +212,5 @@ def actor_init_from_proto(proto: common.ActorInitialInput) -> ActorInit:
         proto.actor_class,
         proto.impl_name,
         proto.env_name,
-        proto.config.content if proto.HasField("config") else None,
+        config_content(proto),
     )
