@@ -206,6 +206,11 @@ class Codec(ABC):
     @abstractmethod
     def arrow_type(self) -> pa.DataType: ...
 
+    def checks_as(self, other: Codec) -> bool:
+        """Whether ``other.validate`` returns unchanged every value this codec's ``validate``
+        returns (their spaces hold the same values): a value checked here needs no check there."""
+        return other is self
+
     def exact_bytes(self, value: Any) -> bytes | None:
         """What :meth:`encode` gives for a value already of exactly the space's type (a Box's
         dtype and shape, a Discrete's ``int`` in range), made without conversion or checks
@@ -306,6 +311,9 @@ class DiscreteCodec(Codec):
         v = self.validate(value)
         return v.to_bytes(self.size, "little", signed=True)
 
+    def checks_as(self, other: Codec) -> bool:
+        return other is self or (other.__class__ is DiscreteCodec and (other._lo, other._hi) == (self._lo, self._hi))  # type: ignore[attr-defined]
+
     def exact_bytes(self, value: Any) -> bytes | None:
         if value.__class__ is int and self._lo <= value < self._hi:
             return value.to_bytes(self.size, "little", signed=True)
@@ -398,6 +406,20 @@ class BoxCodec(Codec):
 
     def exact_bytes(self, value: Any) -> bytes | None:
         return self._exact(value)
+
+    def checks_as(self, other: Codec) -> bool:
+        if other is self:
+            return True
+        if other.__class__ is not BoxCodec or other.space.__class__ is not self.space.__class__:
+            return False
+        if (other.dtype, other.shape) != (self.dtype, self.shape):  # type: ignore[attr-defined]
+            return False
+        # what each kind of space's ``contains`` reads besides its dtype and shape
+        return all(
+            np.array_equal(getattr(self.space, bound), getattr(other.space, bound))
+            for bound in ("low", "high", "nvec", "start")
+            if hasattr(self.space, bound)
+        )
 
     def exact_encoder(self, prefix: bytes, otherwise: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
         ndarray, dtype, shape = np.ndarray, self._exact_dtype, self.shape

@@ -2,7 +2,9 @@
 
 The object users build is a template: it reads the spaces once (so ``agent_specs`` works
 before any trial) and every trial runs on a ``fork()`` that makes its own gym env on first
-``reset``. The per-step path is ``env.step`` plus building one ``StepResult``: no encoding.
+``reset``. The per-step path is ``env.step`` plus building one ``StepResult``, no encoding;
+a loop that checked the action itself steps through :meth:`Gymnasium.plain_step`, which
+builds none for most steps.
 """
 
 from __future__ import annotations
@@ -184,12 +186,26 @@ class Gymnasium(PooledEnvironment):
                 f"agent {AGENT!r} sent no action: a Gymnasium env needs one every step (is the actor "
                 "unavailable? give the slot a default action)"
             )
-        action = self._validate(action, "action")  # type: ignore[misc]
+        obs, reward, result = self.plain_step(self._validate(action, "action"))  # type: ignore[misc]
+        return self._result(obs, reward, False, False, {}) if result is None else result
+
+    def plain_step(self, action: Any) -> tuple[Any, float, StepResult | None]:
+        """:meth:`step` for a caller that checked ``action`` against an action space equal to
+        this env's (the one check of it: see ``Codec.checks_as``), and most steps without a
+        :class:`StepResult`: ``(observation, reward, None)`` for a step whose observation is
+        its value alone (no info, frame or mask, the episode goes on), ``(None, None,
+        result)`` for any other. Called only after :meth:`reset` (the trial's env exists)."""
         try:
-            obs, reward, terminated, truncated, info = env.step(action)
+            obs, reward, terminated, truncated, info = self.env.step(action)
         except BaseException:
             self._broken = True  # never hand a half-stepped env to another trial
             raise
+        if info or terminated or truncated or self._rendering:
+            return None, None, self._result(obs, float(reward), terminated, truncated, info)
+        return obs, float(reward), None
+
+    def _result(self, obs: Any, reward: float, terminated: Any, truncated: Any, info: Any) -> StepResult:
+        """The :class:`StepResult` of one ``env.step``."""
         if terminated.__class__ is not bool:
             terminated = bool(terminated)
         if truncated.__class__ is not bool:
@@ -198,13 +214,13 @@ class Gymnasium(PooledEnvironment):
         # (made as StepResult(...) would be, a quarter cheaper: one per step)
         result = _new(StepResult)
         result.observations = {AGENT: obs}
-        result.rewards = {AGENT: float(reward)}
+        result.rewards = {AGENT: reward}
         result.terminated = {AGENT: terminated}
         result.truncated = {AGENT: truncated}
         result.info = info
         result.acting = None
         result.done = terminated or truncated
-        result.frame = env.render() if self._rendering else None
+        result.frame = self.env.render() if self._rendering else None
         result.action_masks = {AGENT: mask} if mask is not None else {}
         return result
 

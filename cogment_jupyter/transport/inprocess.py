@@ -178,6 +178,13 @@ def _is_async(act: Any) -> bool:
         return inspect.iscoroutinefunction(act)
 
 
+@functools.lru_cache(maxsize=256)
+def _checks_alike(actor_codec: Codec, environment_codec: Codec) -> bool:
+    """``actor_codec.checks_as(environment_codec)``, asked once per pair (every trial asks;
+    codecs are shared, and comparing a Box's bounds costs more than a short trial's tick)."""
+    return actor_codec.checks_as(environment_codec)
+
+
 def _pick(registry: Mapping[str, Any], name: str, kind: str) -> Any:
     """The implementation ``name`` (the first one when empty, as the SDK does)."""
     if not registry:
@@ -397,6 +404,27 @@ class InProcessEnvironment(EnvironmentConnection):
         result = env.step(actions)
         self.acting = result.acting
         return result
+
+    def plain_stepper(self, action_codec: Codec | None) -> Callable[[Any], tuple[Any, Any, StepResult | None]] | None:
+        """:meth:`step` and :meth:`bare_observations` in one call and without their objects,
+        for a loop whose one actor checked its answers with ``action_codec``: the
+        environment's ``plain_step`` (``Gymnasium.plain_step``), which takes that actor's
+        answer as it is and gives ``(value, reward, None)`` for a step whose observation is
+        bare (the actor's reward its only one), ``(None, None, result)`` for any other; None
+        when the environment has no such port or its observations are never bare here, or
+        when its agent's action space holds other values than ``action_codec``'s (it checks
+        them then: see ``Codec.checks_as``)."""
+        plain_step = getattr(self._env, "plain_step", None)
+        if (
+            plain_step is None
+            or action_codec is None
+            or self._views is None
+            or self.acting is not None
+            or self._players != [(0, self._agents[0])]
+            or not _checks_alike(action_codec, self._action_codecs[0])
+        ):
+            return None
+        return plain_step
 
     def _agent_observation(self, result: StepResult, index: int) -> LabObservation:
         make = self.payload_format.observation
@@ -648,6 +676,17 @@ class InProcessActor(ActorConnection):
             except ValueOutsideSpaceError:
                 pass  # (_accept tells an awaitable from a wrong value)
         return self._accept(value)
+
+    def plain_answers(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[Any], Any]] | None:
+        """What :meth:`act_on` does with a bare observation (asked to act, no frame or mask),
+        for a loop that asks the actor every tick without an observation object: ``act(value,
+        None)``, then ``check(answer, "action")``, and where that raises ``ValueOutsideSpaceError``,
+        ``accept(answer)`` (which raises :class:`ActionOutsideSpace` or :class:`AnswerLater`).
+        None for a spectator (its answers are never checked)."""
+        actor = self._actor
+        if actor is None or self._spectator:
+            return None
+        return actor.act, self._validate, self._accept
 
     def _accept(self, value: Any) -> Any:
         """``value`` as the action space holds it. ``None`` is no value of a space: an agent

@@ -15,6 +15,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from cogment_jupyter.adapters.codec import ValueOutsideSpaceError
+from cogment_jupyter.adapters.payloads import LabObservation, bare_observation
 from cogment_jupyter.engine.components import TickRows
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.lean import LeanEpisode, RecordingPort
@@ -101,7 +103,7 @@ class InProcessEpisode(LeanEpisode):
             await trial.run(initialised=True)
             return
         self._latest = reported.pop()[1][0]  # (the reset's observations: the first tick's, as the engine has them)
-        observations = self._latest.observations
+        observations: list[LabObservation] | None = self._latest.observations
         self.set_state(TrialState.RUNNING)
         tick_started = now_ns()
         datalog = self._datalog
@@ -119,34 +121,51 @@ class InProcessEpisode(LeanEpisode):
             environment.bare_observations,
             actor.act_on,
         )
+        # (a plain tick: the actor asked with the observation's value alone, the environment
+        # stepped through its plain port when it has one; see plain_answers, plain_stepper)
+        answers = actor.plain_answers()
+        act, check, accept = answers if answers is not None else (None, None, None)
+        plain_step = environment.plain_stepper(actor.action_codec) if answers is not None else None
+        observation_codec = environment.observation_codecs[0]
         wants_rewards = actor.wants_rewards
         pending: dict[int, list[RewardSource]] = {}
         pacer = Pacer()
         due = pacer.due
         first_row = 0
         tick = 0
-        bare = False
+        #: the open tick's observation value when it is bare (``observations`` is None then)
+        plain_value: Any = None
         values = [None]  # (the actor's answer, as the environment takes them: one list for every tick)
         # (what a hand-over needs of the open tick: see _hand_over)
         opened = (rows, pending, actor_port, env_port)
         while True:
-            observation = observations[0]
             unrecorded = False
             try:
-                record_observation(value_envelope(observation.value) if bare else observation_envelope(observation))
+                record_observation(
+                    value_envelope(plain_value) if observations is None else observation_envelope(observations[0])
+                )
             except Exception:  # it cannot be encoded: the engine records that tick, with the reason
                 unrecorded = True
             try:
                 if pending:
                     actor.deliver_rewards(rewards_to_deliver(name, pending))
-                value = act_on(observation)
+                if observations is None:  # (act_on of a bare observation)
+                    value = act(plain_value, None)  # type: ignore[misc]
+                    try:
+                        value = check(value, "action")  # type: ignore[misc]
+                    except ValueOutsideSpaceError:
+                        value = accept(value)  # type: ignore[misc]
+                else:
+                    value = act_on(observations[0])
             except Exception as error:  # it raised, answered outside its space, or answers later
+                observations = observations or [bare_observation(plain_value, observation_codec)]
                 lease = self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
                 lease.take_back()
                 actor.report(error, tick)
                 await lease.resume(dispatch_from=1)
                 return
             if actor_port.calls:  # (a reward or message it sent) the engine takes them, then the tick
+                observations = observations or [bare_observation(plain_value, observation_codec)]
                 lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, False)
                 await _finish_routed_tick(lease, environment, action_envelope, value)
                 return
@@ -158,44 +177,63 @@ class InProcessEpisode(LeanEpisode):
             if (
                 unrecorded or self.end_requested
             ):  # the engine's action processing (LAST; or why a value is not recorded)
+                observations = observations or [bare_observation(plain_value, observation_codec)]
                 lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, False)
                 lease.take_back()
                 await lease.resume(dispatch_from=1)
                 return
-            values[0] = value
             try:
-                result = step(values)
+                if plain_step is not None:
+                    next_value, reward, result = plain_step(value)
+                else:
+                    values[0] = value
+                    result = step(values)
             except Exception as error:
+                observations = observations or [bare_observation(plain_value, observation_codec)]
                 lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, True)
                 lease.take_back()
                 environment.failed(error)
                 return
-            rewards = result.rewards
-            if rewards:
-                if len(rewards) != 1 or name not in rewards:  # the engine routes them
-                    lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, True)
-                    lease.take_back()
-                    environment.emit(result)
-                    await lease.resume()
-                    return
-                reward = float(rewards[name])
+            if result is None:  # a plain step (its reward the actor's)
                 add_reward_row(tick - first_row)  # (the index of this tick's row in rows)
                 add_receiver(0)
                 add_reward(reward)
                 if wants_rewards:
                     pending[tick] = [RewardSource(self.env_name, reward, 1.0)]
-            add_timestamp(tick_started)
-            if result.done:
-                break
-            observations = bare_observations(result)
-            bare = observations is not None
-            if not bare:
-                observations = observe(result)
+                add_timestamp(tick_started)
+                plain_value = next_value
+                observations = None
+            else:
+                rewards = result.rewards
+                if rewards:
+                    if len(rewards) != 1 or name not in rewards:  # the engine routes them
+                        observations = observations or [bare_observation(plain_value, observation_codec)]
+                        lease = self._hand_over(opened, first_row, observations, tick_started, [value], 1, True)
+                        lease.take_back()
+                        environment.emit(result)
+                        await lease.resume()
+                        return
+                    reward = float(rewards[name])
+                    add_reward_row(tick - first_row)
+                    add_receiver(0)
+                    add_reward(reward)
+                    if wants_rewards:
+                        pending[tick] = [RewardSource(self.env_name, reward, 1.0)]
+                add_timestamp(tick_started)
+                if result.done:
+                    break
+                observations = bare_observations(result)
+                if observations is None:
+                    observations = observe(result)
+                elif answers is not None:
+                    plain_value = observations[0].value
+                    observations = None
             tick += 1
             self.tick_id = tick
             tick_started = now_ns()
             if due():
                 first_row = self._flush(rows, first_row)
+                observations = observations or [bare_observation(plain_value, observation_codec)]
                 self._latest = ObservationSet(observations, [0], -1, tick_started)
                 try:
                     await pacer.pause()

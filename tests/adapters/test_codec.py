@@ -285,3 +285,34 @@ def test_column_of_wrong_size_values_is_a_clear_error() -> None:
         codec_for(gym.spaces.Text(4)).decode_column(pa.array([b"ok", b"\xff"]))
     with pytest.raises(TypeError, match="binary Arrow array"):
         codec.decode_column(pa.array([1, 2]))
+
+
+def test_a_codec_checks_as_another_only_when_their_spaces_hold_the_same_values() -> None:
+    """``checks_as``: a value one codec checked needs no check by the other (the lean runner
+    skips the environment's check of its actor's answers on that)."""
+    alike = [
+        (gym.spaces.Discrete(2), gym.spaces.Discrete(2)),
+        (gym.spaces.Discrete(3, start=-1), gym.spaces.Discrete(3, start=-1)),
+        (gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Box(-1, 1, (3,), np.float32)),
+        (gym.spaces.MultiBinary(4), gym.spaces.MultiBinary(4)),
+        (gym.spaces.MultiDiscrete([2, 3]), gym.spaces.MultiDiscrete([2, 3])),
+    ]
+    other = [
+        (gym.spaces.Discrete(2), gym.spaces.Discrete(3)),
+        (gym.spaces.Discrete(2), gym.spaces.Discrete(2, start=1)),
+        (gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Box(-1, 2, (3,), np.float32)),
+        (gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Box(-1, 1, (3,), np.float64)),
+        (gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Box(-1, 1, (1, 3), np.float32)),
+        (gym.spaces.MultiDiscrete([2, 3]), gym.spaces.MultiDiscrete([2, 4])),
+        (gym.spaces.MultiBinary(4), gym.spaces.Box(0, 1, (4,), np.int8)),
+        (gym.spaces.Discrete(2), gym.spaces.MultiBinary(1)),
+        (gym.spaces.Dict({"a": gym.spaces.Discrete(2)}), gym.spaces.Dict({"a": gym.spaces.Discrete(2)})),
+    ]
+    for first, second in alike:
+        a, b = codec_for(first), codec_for(second)
+        assert a is not b and a.checks_as(b) and b.checks_as(a), (first, second)
+    for first, second in other:
+        a, b = codec_for(first), codec_for(second)
+        assert not a.checks_as(b) and not b.checks_as(a), (first, second)
+    for space in (first for first, _ in alike + other):
+        assert codec_for(space).checks_as(codec_for(space))  # (any codec: itself)

@@ -243,3 +243,62 @@ def test_template_pickles_without_live_envs() -> None:
     assert clone.env is None
     result = clone.fork().reset(TrialContext("q", seed=4))
     assert result.info["seed"] == 4
+
+
+def test_plain_step_is_step_without_its_result_for_most_steps() -> None:
+    """``plain_step`` (the lean runner's port): the same env steps as ``step`` from the same
+    seed, ``(observation, reward, None)`` while the episode goes on with nothing more to say,
+    ``step``'s result for the last step or any other."""
+    env = Gymnasium("CartPole-v1")
+    stepped, plain = env.fork(), env.fork()
+    context = TrialContext("t", seed=11)
+    stepped.reset(context)
+    plain.reset(context)
+    for t in range(600):
+        result = stepped.step({AGENT: t % 2})
+        observation, reward, other = plain.plain_step(t % 2)
+        if other is None:
+            assert not result.done and not result.info and result.frame is None
+            assert np.array_equal(observation, result.observations[AGENT]) and reward == result.rewards[AGENT]
+            assert type(reward) is float
+            continue
+        assert (observation, reward) == (None, None)
+        assert np.array_equal(other.observations[AGENT], result.observations[AGENT])
+        assert (other.rewards, other.terminated, other.truncated, other.done) == (
+            result.rewards,
+            result.terminated,
+            result.truncated,
+            result.done,
+        )
+        assert other.done
+        break
+    else:
+        raise AssertionError("the episode never ended")
+    stepped.close()
+    plain.close()
+
+
+def test_plain_step_gives_its_result_for_a_step_that_says_more() -> None:
+    """A step with an info, or a frame, is no plain one: its result comes as ``step`` makes it."""
+    rendered = Gymnasium("CartPole-v1", render=True).fork()
+    rendered.reset(TrialContext("t", seed=1))
+    observation, reward, result = rendered.plain_step(0)
+    assert (observation, reward) == (None, None) and result.frame is not None and not result.done
+    rendered.close()
+
+    class Talkative(gym.Env):
+        observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            return np.zeros(1, np.float32), 1, False, False, {"said": action}
+
+    talkative = Gymnasium(Talkative).fork()
+    talkative.reset(TrialContext("t", seed=1))
+    observation, reward, result = talkative.plain_step(1)
+    assert (observation, reward) == (None, None)
+    assert result.info == {"said": 1} and result.rewards == {AGENT: 1.0} and not result.done
+    talkative.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import gymnasium as gym
 import numpy as np
 from cogment.api import common_pb2
 
@@ -12,13 +13,15 @@ from cogment_jupyter.adapters.base import AgentSpec
 from cogment_jupyter.adapters.codec import codec_for
 from cogment_jupyter.adapters.gymnasium_env import Gymnasium
 from cogment_jupyter.adapters.payloads import decode_action, decode_observation
+from cogment_jupyter.adapters.spaces import space_to_str
 from cogment_jupyter.engine.components import DatalogConnection
+from cogment_jupyter.engine.lean import RecordingPort
 from cogment_jupyter.engine.orchestrator import Orchestrator
-from cogment_jupyter.engine.records import TrialState
+from cogment_jupyter.engine.records import EnvInit, TrialActor, TrialState
 from cogment_jupyter.lab.servers import fused_ticks_default
 from cogment_jupyter.transport.factory import GrpcComponentFactory
-from cogment_jupyter.transport.inprocess import InProcessServices
-from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig
+from cogment_jupyter.transport.inprocess import InProcessEnvironment, InProcessServices
+from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig, space_from_text
 from tests.sdk_components import recording_datalog
 
 LOCAL = "127.0.0.1:1"  # an address nobody listens on: only the in-process path can serve it
@@ -156,3 +159,20 @@ async def test_a_datalog_closed_at_once_reports_a_failed_or_incomplete_record_on
         ["datalog: the trial is not recorded completely: lost rows"],
     ]
     await orchestrator.shutdown()
+
+
+async def test_the_plain_step_port_is_offered_only_to_an_actor_that_checks_as_the_environment():
+    """The environment's plain port skips its own check of an answer: it is offered only for
+    answers checked against a space holding the same values (another one: ``step`` checks)."""
+    template = Gymnasium("CartPole-v1")
+    environment = InProcessEnvironment({"cartpole": template}, "t")
+    config = EnvConfig(seed=1).to_bytes()
+    await environment.init(EnvInit("env", "cartpole", 0, [TrialActor("gym", "player")], config, 0.0), RecordingPort())
+    action_space = template.agent_specs["gym"].action_space
+    as_sent = codec_for(space_from_text(space_to_str(action_space)))  # (an actor's: from its config)
+    assert as_sent is not codec_for(action_space)
+    port = environment.plain_stepper(as_sent)
+    assert port is not None and port.__func__ is Gymnasium.plain_step
+    assert environment.plain_stepper(codec_for(gym.spaces.Discrete(3))) is None
+    assert environment.plain_stepper(None) is None
+    environment.end(None)

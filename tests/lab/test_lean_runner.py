@@ -16,6 +16,7 @@ import contextlib
 import threading
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -257,11 +258,108 @@ def test_what_an_actor_reports_in_its_reset_or_its_end_is_routed_by_the_engine_a
     assert comparable_steps(lab, lean[1].id)[-1]["reward"] == 5.0  # (the final sample's)
 
 
+class Wobbly(gym.Env):
+    """A Gymnasium env (Box(2) observations, Discrete(2) actions), seeded; its episode i (i %
+    5): 0 lasts 4 steps, 1 raises at its third, 2 reports an info at its second (and lasts 4),
+    3 observes a value outside its space at its second, 4 is truncated at its third. An
+    ``endless`` one never ends."""
+
+    observation_space = gym.spaces.Box(-100, 100, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, endless: bool = False) -> None:
+        self.endless = endless
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.i, self.t = trial_index(seed) % 5, 0
+        return self._observation(), {}
+
+    def _observation(self) -> np.ndarray:
+        return self.np_random.normal(size=2).astype(np.float32)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        assert action.__class__ is int, action  # (the actor's answer as its space holds it)
+        self.t += 1
+        reward = float(action) + self.t / 10
+        if self.endless:
+            return self._observation(), reward, False, False, {}
+        if self.i == 1 and self.t == 3:
+            raise RuntimeError(f"episode {self.i} broke at step {self.t}")
+        observation = self._observation()
+        if self.i == 3 and self.t == 2:
+            observation = np.zeros(3)  # (outside the space: it cannot be recorded)
+        info = {"note": self.t} if self.i == 2 and self.t == 2 else {}
+        return observation, reward, self.t >= 4, self.i == 4 and self.t == 3, info
+
+
+async def _one() -> int:
+    return 1
+
+
+class Wayward(Actor):
+    """Seeded random answers; in trial i, by (i // 5) % 6, at its third tick: 0 as ever, 1
+    answers 7 (outside Discrete(2)), 2 answers None, 3 raises, 4 answers an awaitable; 5
+    answers numpy ints every tick (taken as ints)."""
+
+    def fork(self) -> Actor:
+        return Wayward()
+
+    def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
+        seed = (context.seed or 0) - 1  # (an actor's seed is its trial's + 1 + its index)
+        self.mode = (trial_index(seed) // 5) % 6
+        self.rng = np.random.default_rng(seed)
+        self.tick = 0
+
+    def act(self, observation: Any, frame: Any = None) -> Any:
+        tick, self.tick = self.tick, self.tick + 1
+        value = int(self.rng.integers(2))
+        if self.mode == 5:
+            return np.int64(value)
+        if tick != 2:
+            return value
+        if self.mode == 1:
+            return 7
+        if self.mode == 2:
+            return None
+        if self.mode == 3:
+            raise RuntimeError("the actor broke")
+        return _one() if self.mode == 4 else value
+
+
+def test_plain_gymnasium_ticks_hand_over_to_the_engine_as_it_would_run_them(lab):
+    """Every way a Gymnasium episode's plain tick (``Gymnasium.plain_step``, the actor asked
+    with the value alone) stops being plain: the same steps, rows, states and errors as the engine."""
+    lab.serve_env("wobbly", envs.Gymnasium(Wobbly))
+    lab.serve_actor("wayward", Wayward())
+    lean, engine, lean_states, engine_states = run_both(lab, 30, "wobbly", "wayward")
+    handed = [h for h in lean if isinstance(lab.orchestrator.trials.get(h.id), Trial)]
+    assert 10 <= len(handed) < 30
+    for ours, theirs in zip(lean, engine, strict=True):
+        assert outcome(ours) == outcome(theirs)
+        assert comparable_steps(lab, ours.id) == comparable_steps(lab, theirs.id)
+        assert comparable_row(lab, ours.id) == comparable_row(lab, theirs.id)
+        assert lean_states[ours.id] == engine_states[theirs.id]
+    kinds = [type(lab.orchestrator.trials.get(h.id)) for h in lean]
+    # (by environment: plain, its step raised, an info, a value it cannot record, truncated)
+    assert kinds[:5] == [InProcessEpisode, Trial, InProcessEpisode, Trial, InProcessEpisode]
+    assert [h.tick for h in lean[:5]] == [4, 2, 4, 4, 3]
+    assert "episode 1 broke at step 3" in lean[1].errors[0]
+    # (by actor: answered 7, None, raised, an awaitable, numpy ints)
+    assert "action 7 is outside Discrete(2)" in lean[5].errors[0]
+    assert "action None is outside Discrete(2): return an action" in lean[10].errors[0]
+    assert lean[15].errors == ["actor [gym]: RuntimeError: the actor broke"]
+    assert kinds[20] is Trial and (lean[20].tick, lean[20].errors) == (4, [])
+    assert kinds[25] is InProcessEpisode and (lean[25].tick, lean[25].errors) == (4, [])
+
+
 @pytest.mark.parametrize("hard", [True, False])
-def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, hard):
+@pytest.mark.parametrize("env", ["endless", "wobbly-endless"])
+def test_a_lean_episode_terminated_at_a_pause_is_ended_by_the_engine(lab, hard, env):
     lab.serve_env("endless", Endless())
+    lab.serve_env("wobbly-endless", envs.Gymnasium(lambda: Wobbly(endless=True)))
     pool = concurrent.futures.ThreadPoolExecutor(1)
-    done = pool.submit(lab.run_trials, 1, "endless", "random", progress=False)
+    done = pool.submit(lab.run_trials, 1, env, "random", progress=False)
     running = wait_for(
         lambda: next((t for t in lab.orchestrator.find([]) if not t.ended), None), 30, "the trial to run"
     )
