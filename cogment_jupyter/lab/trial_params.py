@@ -113,7 +113,7 @@ class TrialParamsMaker:
                 optional=agent in optional,
                 response_timeout=options.response_timeout,
             )
-            actor_seed = None if seed is None else seed + 1 + index
+            actor_seed = None if seed is None else seed_of_actor(seed, index)
             lab_actor = agent in specs and actors[agent] in lab_services
             actor.config.content = actor_config(
                 payload_format, lab_actor, everyone[agent], actor_seed, (options.actor_configs or {}).get(agent), render
@@ -160,6 +160,11 @@ class TrialParamsMaker:
         return cached[1], cached[2]
 
 
+def seed_of_actor(seed: int, index: int) -> int:
+    """The seed of actor ``index`` of a trial seeded ``seed`` (the environment's is ``seed``)."""
+    return seed + 1 + index
+
+
 def agents_of(params: common_pb2.TrialParams) -> dict[str, str]:
     """Each agent's actor: its implementation, or its endpoint (a client slot)."""
     return {actor.name: (actor.implementation or actor.endpoint) for actor in params.actors}
@@ -191,7 +196,7 @@ class UnseededParams:
         self._environment_config.content = with_seed(self._environment, seed, "environment")
         actors = self._actors
         for index, config in enumerate(self._actor_configs):
-            config.content = with_seed(actors[index], seed + 1 + index, "actor")
+            config.content = with_seed(actors[index], seed_of_actor(seed, index), "actor")
         params = common_pb2.TrialParams()
         params.CopyFrom(self._seeding)
         return params

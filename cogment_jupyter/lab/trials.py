@@ -24,8 +24,9 @@ from cogment_jupyter.lab.inline_batch import InlineBatch, OpenTrial, runs_inline
 from cogment_jupyter.lab.interrupts import TrialsInterrupted, wait_quietly
 from cogment_jupyter.lab.protocols import COGMENT_LAB
 from cogment_jupyter.lab.trial_options import TrialOptions
-from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, UnseededParams, agents_of
+from cogment_jupyter.lab.trial_params import CLIENT, TrialParamsMaker, UnseededParams, agents_of, seed_of_actor
 from cogment_jupyter.proto import common_pb2
+from cogment_jupyter.transport.batch_setup import BatchSetup
 from cogment_jupyter.transport.client_actor import join_over_grpc
 from cogment_jupyter.transport.inprocess import InProcessActor
 from cogment_jupyter.transport.lean import InProcessEpisode
@@ -273,13 +274,15 @@ class TrialRunner:
 
     async def _inline_opener(self, template: common_pb2.TrialParams) -> OpenTrial:
         """What opens each trial of an inline batch on the lab's orchestrator, from the
-        blueprint of ``template`` (the batch's params but the seeds)."""
+        blueprint of ``template`` (the batch's params but the seeds); a lean episode's
+        components start from the batch's setup, with the trial's seeds."""
         orchestrator = self._orchestrator
         assert orchestrator is not None
         blueprint = await orchestrator.blueprint(template)
         user_id = self._user_id
         recorded = bool(template.datalog.endpoint)
         lean = orchestrator.fused_ticks and orchestrator.lean_episodes and runs_lean(template, recorded)
+        setup = BatchSetup.of(self._served, template) if lean else None
 
         def open_trial(handle: TrialHandle, params: common_pb2.TrialParams) -> Trial:
             trial = (
@@ -289,6 +292,9 @@ class TrialRunner:
             )
             if trial is None:
                 raise RuntimeError(f"the orchestrator refused trial id {handle.id!r} (already used)")
+            seed = handle.seed  # (its params' seeds: UnseededParams.seeded)
+            if setup is not None and seed is not None and type(trial) is InProcessEpisode:
+                trial.prepare(setup, seed, seed_of_actor(seed, 0))
             handle.attach(trial)
             return trial
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import inspect
 import logging
@@ -257,6 +258,77 @@ class _EnvironmentPlan:
 _MAX_PLANS = 64
 
 
+def _plan_of(
+    plans: dict[tuple[Any, ...], _EnvironmentPlan] | None,
+    template: Environment,
+    config: EnvConfig,
+    actors: Sequence[TrialActor],
+) -> _EnvironmentPlan:
+    """The plan of a trial of ``template``: one of ``plans`` (its host's), if a trial of the same
+    was made (the plan's lists are shared: never changed); none: made for it."""
+    if plans is None:
+        return _EnvironmentPlan.make(template, config, actors)
+    if len(actors) == 1:  # (most trials: no list to make)
+        actor = actors[0]
+        key: tuple[Any, ...] = (
+            id(template),
+            config.format,
+            config.render_width,
+            config.render_height,
+            (actor.name, actor.actor_class),
+        )
+    else:
+        key = (
+            id(template),
+            config.format,
+            config.render_width,
+            config.render_height,
+            *[(actor.name, actor.actor_class) for actor in actors],
+        )
+    plan = plans.get(key)
+    if plan is None or plan.template is not template or plan.specs is not template.agent_specs:
+        plan = _EnvironmentPlan.make(template, config, actors)
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plans[key] = plan
+    return plan
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentSetup:
+    """What an environment's init makes of its ``EnvInit`` but its seed: the implementation
+    picked, the config parsed, the plan. Made per trial by :meth:`InProcessEnvironment.init`,
+    or once for the trials of a batch, each then started with its seed
+    (:meth:`InProcessEnvironment.start`)."""
+
+    template: Environment
+    #: the config, its seed apart (each trial's own, or this one's for a trial's own setup)
+    config: EnvConfig
+    plan: _EnvironmentPlan
+
+    @classmethod
+    def make(
+        cls,
+        registry: Mapping[str, Environment],
+        implementation: str,
+        config: bytes | None,
+        actors: Sequence[TrialActor],
+        plans: dict[tuple[Any, ...], _EnvironmentPlan] | None = None,
+    ) -> EnvironmentSetup:
+        """Raises :class:`InitError` saying what is wrong."""
+        template: Environment = _pick(registry, implementation, "environment")
+        try:
+            parsed = EnvConfig.from_bytes(config)
+        except Exception as error:
+            raise InitError(_describe(error)) from error
+        return cls(template, parsed, _plan_of(plans, template, parsed, actors))
+
+
+def _own(value: Any) -> Any:
+    """A trial's own copy of a config's JSON value (a component may change what it is given)."""
+    return copy.deepcopy(value) if value else type(value)()
+
+
 class InProcessEnvironment(EnvironmentConnection):
     """An :class:`Environment` template, forked for one trial."""
 
@@ -287,12 +359,35 @@ class InProcessEnvironment(EnvironmentConnection):
         self.payload_format = OURS
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
-        template: Environment = _pick(self._registry, init.impl_name, "environment")
+        setup = EnvironmentSetup.make(self._registry, init.impl_name, init.config, init.actors_in_trial, self._plans)
+        env, context, options = self._begin(setup, setup.config.seed)
+        if init.response_timeout > 0:
+            self._off_loop = _OffLoop(f"env-{self._trial_id}")
         try:
-            config = EnvConfig.from_bytes(init.config)
+            if self._off_loop is not None:
+                result = await self._off_loop.wait(env.reset, context, options)
+            else:
+                result = env.reset(context, options)
         except Exception as error:
-            raise InitError(_describe(error)) from error
-        plan = self._plan(template, config, init.actors_in_trial)
+            raise self._reset_failed(env, error) from error
+        self._port = port
+        self._emit(result, last=False)
+
+    def start(self, setup: EnvironmentSetup, seed: int | None, port: EnvironmentPort) -> None:
+        """:meth:`init` of a trial whose setup is made (once for a batch), with its ``seed``, inline."""
+        env, context, options = self._begin(setup, seed)
+        try:
+            result = env.reset(context, options)
+        except Exception as error:
+            raise self._reset_failed(env, error) from error
+        self._port = port
+        self._emit(result, last=False)
+
+    def _begin(
+        self, setup: EnvironmentSetup, seed: int | None
+    ) -> tuple[Environment, TrialContext, dict[str, Any] | None]:
+        """The trial's environment (forked), its context and its reset's options."""
+        plan, config = setup.plan, setup.config
         self.payload_format = plan.payload_format
         self._agents = plan.agents
         self._spectators = plan.spectators
@@ -302,58 +397,20 @@ class InProcessEnvironment(EnvironmentConnection):
         self._views = plan.views
         self._action_codecs = plan.action_codecs
         self._frame_size = plan.frame_size
-        self._env = env = template.fork()
+        self._env = env = setup.template.fork()
         context = TrialContext(
             self._trial_id,
-            config.seed,
-            config.config,
+            seed,
+            _own(config.config),
             config.render,
             render_width=config.render_width,
             render_height=config.render_height,
         )
-        if init.response_timeout > 0:
-            self._off_loop = _OffLoop(f"env-{self._trial_id}")
-        try:
-            if self._off_loop is not None:
-                result = await self._off_loop.wait(env.reset, context, config.options)
-            else:
-                result = env.reset(context, config.options)
-        except Exception as error:
-            self._close_env(env)
-            raise InitError(f"reset failed: {_describe(error)}") from error
-        self._port = port
-        self._emit(result, last=False)
+        return env, context, _own(config.options)
 
-    def _plan(self, template: Environment, config: EnvConfig, actors: Sequence[TrialActor]) -> _EnvironmentPlan:
-        """This trial's plan: its host's, if a trial of the same was made (the plan's lists are
-        shared: never changed)."""
-        plans = self._plans
-        if plans is None:
-            return _EnvironmentPlan.make(template, config, actors)
-        if len(actors) == 1:  # (most trials: no list to make)
-            actor = actors[0]
-            key: tuple[Any, ...] = (
-                id(template),
-                config.format,
-                config.render_width,
-                config.render_height,
-                (actor.name, actor.actor_class),
-            )
-        else:
-            key = (
-                id(template),
-                config.format,
-                config.render_width,
-                config.render_height,
-                *[(actor.name, actor.actor_class) for actor in actors],
-            )
-        plan = plans.get(key)
-        if plan is None or plan.template is not template or plan.specs is not template.agent_specs:
-            plan = _EnvironmentPlan.make(template, config, actors)
-            if len(plans) >= _MAX_PLANS:
-                plans.clear()
-            plans[key] = plan
-        return plan
+    def _reset_failed(self, env: Environment, error: Exception) -> InitError:
+        self._close_env(env)
+        return InitError(f"reset failed: {_describe(error)}")
 
     # -- the rules of a tick (both loops) --------------------------------------------------
 
@@ -557,6 +614,58 @@ class InProcessEnvironment(EnvironmentConnection):
             self._port.failed(_describe(error))
 
 
+@dataclass(frozen=True, slots=True)
+class ActorSetup:
+    """What an actor's init makes of its ``ActorInit`` but its seed: the implementation picked,
+    the config parsed, the spaces' codecs. Made per trial by :meth:`InProcessActor.init`, or
+    once for the trials of a batch, each then started with its seed (:meth:`InProcessActor.start`)."""
+
+    template: Actor
+    name: str
+    #: the config, its seed apart (each trial's own, or this one's for a trial's own setup)
+    config: ActorConfig
+    format: Any
+    spec: AgentSpec
+    observation_codec: Codec
+    action_codec: Codec
+    spectator: bool
+
+    @classmethod
+    def make(
+        cls, registry: Mapping[str, Actor], implementation: str, name: str, actor_class: str, config: bytes | None
+    ) -> ActorSetup:
+        """Raises :class:`InitError` saying what is wrong."""
+        template: Actor = _pick(registry, implementation, "actor")
+        try:
+            parsed = ActorConfig.from_bytes(config)
+            formats = payload_format(parsed.format)
+        except ValueError as error:
+            raise InitError(str(error)) from error
+        spec = parsed.spec
+        if spec is None:
+            raise InitError(
+                f"actor [{name}] has no spaces in its config: cogment_jupyter actors need the "
+                "agent's observation and action spaces (start trials with the Lab, or put them in the config)"
+            )
+        return cls(
+            template,
+            name,
+            parsed,
+            formats,
+            spec,
+            codec_for(spec.observation_space),
+            codec_for(spec.action_space),
+            actor_class == SPECTATOR,
+        )
+
+
+def serves(registry: Mapping[str, Any], implementation: str, template: Any) -> bool:
+    """Whether ``registry`` still picks ``template`` for ``implementation`` (a setup made for a
+    batch is used only while what it picked is what a trial's init would pick)."""
+    found = registry.get(implementation) if implementation else next(iter(registry.values()), None)
+    return found is template
+
+
 class InProcessActor(ActorConnection):
     """An :class:`Actor` playing one slot of one trial."""
 
@@ -579,43 +688,32 @@ class InProcessActor(ActorConnection):
         self._format = OURS
 
     async def init(self, init: ActorInit, port: ActorPort) -> None:
-        template: Actor = _pick(self._registry, init.impl_name, "actor")
-        try:
-            config = ActorConfig.from_bytes(init.config)
-            self._format = payload_format(config.format)
-        except ValueError as error:
-            raise InitError(str(error)) from error
-        spec = config.spec
-        if spec is None:
-            raise InitError(
-                f"actor [{init.actor_name}] has no spaces in its config: cogment_jupyter actors need the "
-                "agent's observation and action spaces (start trials with the Lab, or put them in the config)"
-            )
-        self._observation_codec = codec_for(spec.observation_space)
-        self._action_codec = codec_for(spec.action_space)
-        self._validate = self._action_codec.validate
-        actor = template.fork()
+        setup = ActorSetup.make(self._registry, init.impl_name, init.actor_name, init.actor_class, init.config)
+        self.start(setup, setup.config.seed, port)
+        if init.response_timeout > 0:
+            self._off_loop = _OffLoop(f"actor-{init.actor_name}-{self._trial_id}")
+
+    def start(self, setup: ActorSetup, seed: int | None, port: ActorPort) -> None:
+        """:meth:`init` of a trial whose setup is made (once for a batch), with its ``seed``, inline."""
+        self._format = setup.format
+        self._observation_codec = setup.observation_codec
+        self._action_codec = action_codec = setup.action_codec
+        self._validate = action_codec.validate
+        actor = setup.template.fork()
         self._port = port
         self._loop = asyncio.get_running_loop()
+        config, name = setup.config, setup.name
         context = TrialContext(
-            self._trial_id,
-            config.seed,
-            config.config,
-            config.render,
-            init.actor_name,
-            self._send_reward,
-            self._send_message,
+            self._trial_id, seed, _own(config.config), config.render, name, self._send_reward, self._send_message
         )
         try:
-            actor.reset(init.actor_name, spec, context)
+            actor.reset(name, setup.spec, context)
         except Exception as error:
             raise InitError(f"reset failed: {_describe(error)}") from error
         self._wants_mask = _accepts_action_mask(actor.act)
         self._wants_rewards = type(actor).on_reward is not Actor.on_reward
-        self._spectator = init.actor_class == SPECTATOR
+        self._spectator = setup.spectator
         self._actor = actor
-        if init.response_timeout > 0:
-            self._off_loop = _OffLoop(f"actor-{init.actor_name}-{self._trial_id}")
 
     def _on_loop(self, function: Any, *args: Any) -> None:
         if self._closed:
@@ -856,4 +954,4 @@ class InProcessServices:
         return self.datalog_factory(trial_id) if self.datalog_factory is not None else None
 
 
-__all__ = ["AgentSpec", "InProcessActor", "InProcessEnvironment", "InProcessServices"]
+__all__ = ["ActorSetup", "AgentSpec", "EnvironmentSetup", "InProcessActor", "InProcessEnvironment", "InProcessServices"]

@@ -40,6 +40,7 @@ from cogment_jupyter.transport.inprocess import InProcessActor
 
 if TYPE_CHECKING:
     from cogment_jupyter.engine.trial import TickLease
+    from cogment_jupyter.transport.batch_setup import BatchSetup
     from cogment_jupyter.transport.inprocess import InProcessEnvironment
 
 __all__ = ["InProcessEpisode"]
@@ -48,48 +49,65 @@ __all__ = ["InProcessEpisode"]
 class InProcessEpisode(LeanEpisode):
     """A lean episode of an in-process environment and one synchronous in-process actor."""
 
-    __slots__ = ()
+    __slots__ = ("_prepared",)
 
     _environment: InProcessEnvironment
     _actor: InProcessActor
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        #: the batch's setup and this trial's seeds (the environment's, the actor's), if prepared
+        self._prepared: tuple[BatchSetup, int, int] | None = None
+
+    def prepare(self, setup: BatchSetup, seed: int, actor_seed: int) -> None:
+        """Start the components from the batch's ``setup`` with this trial's seeds (those of its
+        params), rather than from its init messages (the same calls to the components)."""
+        self._prepared = (setup, seed, actor_seed)
 
     async def _run(self) -> None:
         environment, actor = self._environment, self._actor
         name, actor_class, implementation, response_timeout = self._slot
         actor_port, env_port = RecordingPort(), RecordingPort()
-        params = self.params
-        actor_config = params.actors[0]
         if self._terminate is not None:  # (terminated before it ran)
             self._hand_over_pending(actor_port, env_port, False)[0].hard_terminate(*self._terminate)
             return
+        prepared = self._prepared
+        if prepared is not None and not prepared[0].current:
+            prepared = None
         try:
-            await actor.init(
-                ActorInit(
-                    name,
-                    actor_class,
-                    implementation,
-                    self.env_name,
-                    config_content(actor_config),
-                    response_timeout,
-                ),
-                actor_port,
-            )
+            if prepared is not None:
+                actor.start(prepared[0].actor, prepared[2], actor_port)
+            else:
+                await actor.init(
+                    ActorInit(
+                        name,
+                        actor_class,
+                        implementation,
+                        self.env_name,
+                        config_content(self.params.actors[0]),
+                        response_timeout,
+                    ),
+                    actor_port,
+                )
         except Exception as error:
             self._actor_init_failed(actor_port, env_port, error)
             return
-        env = params.environment
         try:
-            await environment.init(
-                EnvInit(
-                    self.env_name,
-                    env.implementation,
-                    0,
-                    self.actors_in_trial(),
-                    config_content(env),
-                    response_timeout,
-                ),
-                env_port,
-            )
+            if prepared is not None:
+                environment.start(prepared[0].environment, prepared[1], env_port)
+            else:
+                env = self.params.environment
+                await environment.init(
+                    EnvInit(
+                        self.env_name,
+                        env.implementation,
+                        0,
+                        self.actors_in_trial(),
+                        config_content(env),
+                        response_timeout,
+                    ),
+                    env_port,
+                )
         except Exception as error:
             self._env_init_failed(actor_port, env_port, error)  # (raises TrialAborted)
         reported = env_port.calls
