@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -218,6 +218,21 @@ class ComponentFactory(ABC):
 
     @abstractmethod
     def datalog(self, trial_id: str, endpoint: str) -> DatalogConnection: ...
+
+    def makers(
+        self, environment: tuple[str, str], actor: tuple[str, str], datalog: str
+    ) -> tuple[
+        Callable[[str], EnvironmentConnection], Callable[[str], ActorConnection], Callable[[str], DatalogConnection]
+    ]:
+        """What makes each trial's connections (by trial id) for the trials of a batch, of an
+        environment and an actor at (endpoint, implementation) and a datalog at an endpoint:
+        :meth:`environment`, :meth:`actor` and :meth:`datalog`, with what a factory can work
+        out once (where an endpoint is) worked out once."""
+        return (
+            lambda trial_id: self.environment(trial_id, *environment),
+            lambda trial_id: self.actor(trial_id, *actor),
+            lambda trial_id: self.datalog(trial_id, datalog),
+        )
 
     @abstractmethod
     async def pre_trial_hook(self, endpoint: str, trial_id: str, user_id: str, params: TrialParams) -> TrialParams:

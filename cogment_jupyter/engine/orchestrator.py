@@ -11,8 +11,9 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cogment_jupyter.engine.components import ComponentFactory
 from cogment_jupyter.engine.endpoints import EndpointKind, parse_endpoint
@@ -86,14 +87,23 @@ def _slot_fields(params: TrialParams) -> list[_SlotFields]:
 
 class TrialBlueprint:
     """The trials of one batch, their seeds apart: params checked and endpoints resolved once
-    (:meth:`Orchestrator.blueprint`)."""
+    (:meth:`Orchestrator.blueprint`), and how a lean episode's parts are made."""
 
-    __slots__ = ("_endpoints", "_orchestrator", "_slots")
+    __slots__ = ("_endpoints", "_lean_slot", "_makers", "_orchestrator", "_slots", "_unnamed")
 
-    def __init__(self, orchestrator: Orchestrator, endpoints: _Endpoints, slots: list[_SlotFields]) -> None:
+    def __init__(
+        self, orchestrator: Orchestrator, endpoints: _Endpoints, slots: list[_SlotFields], unnamed: bool = False
+    ) -> None:
+        """``unnamed``: the batch's environment has no name (each trial's is given the default)."""
         self._orchestrator = orchestrator
         self._endpoints = endpoints
         self._slots = slots
+        self._unnamed = unnamed
+        (_, name, actor_class, implementation, _, _, _, _, response_timeout) = slots[0]
+        #: the first actor's name, class, implementation and response timeout (a lean episode's one actor)
+        self._lean_slot = (name, actor_class, implementation, response_timeout)
+        #: what makes a lean episode's environment, actor and datalog (made at its first episode)
+        self._makers: tuple[Callable[[str], Any], Callable[[str], Any], Callable[[str], Any]] | None = None
 
     def open(self, trial_id: str, user_id: str, params: TrialParams) -> Trial | None:
         """:meth:`Orchestrator.open_trial` of ``params`` (the blueprint's, seeds apart, which the
@@ -102,7 +112,8 @@ class TrialBlueprint:
         trial_id = orchestrator._claim(trial_id)  # type: ignore[assignment]
         if trial_id is None:
             return None
-        _name_environment(params)
+        if self._unnamed:
+            _name_environment(params)
         trial = orchestrator._build_trial(trial_id, user_id, params, self._endpoints, self._slots)
         orchestrator._configure(trial)
         return trial
@@ -114,28 +125,33 @@ class TrialBlueprint:
         of the components the factory makes for it) when its datalog takes rows, else as a ``Trial``."""
         orchestrator = self._orchestrator
         endpoints = self._endpoints
-        factory = orchestrator.factory
         if not endpoints.datalog:
             return self.open(trial_id, user_id, params)
         claimed = orchestrator._claim(trial_id)
         if claimed is None:
             return None
-        _name_environment(params)
-        datalog = factory.datalog(claimed, endpoints.datalog)
+        if self._unnamed:
+            _name_environment(params)
+        makers = self._makers
+        if makers is None:
+            makers = self._makers = orchestrator.factory.makers(
+                (endpoints.environment, params.environment.implementation),
+                (endpoints.actors[0], self._lean_slot[2]),
+                endpoints.datalog,
+            )
+        make_environment, make_actor, make_datalog = makers
+        datalog = make_datalog(claimed)
         if datalog is None or not datalog.accepts_rows:
             trial = orchestrator._build_trial(claimed, user_id, params, endpoints, self._slots)
             orchestrator._configure(trial)
             return trial
-        (_, name, actor_class, implementation, _, _, _, _, response_timeout) = self._slots[0]
-        environment = factory.environment(claimed, endpoints.environment, params.environment.implementation)
-        actor = factory.actor(claimed, endpoints.actors[0], implementation)
         return episode(
             claimed,
             user_id,
             params,
-            environment,
-            actor,
-            (name, actor_class, implementation, response_timeout),
+            make_environment(claimed),
+            make_actor(claimed),
+            self._lean_slot,
             datalog,
             orchestrator._on_state,
             orchestrator._adopt,
@@ -274,9 +290,10 @@ class Orchestrator:
             raise OrchestratorError("The orchestrator is shutting down")
         final = TrialParams()
         final.CopyFrom(params)
+        unnamed = not final.environment.name
         _name_environment(final)
         _validate(final)
-        return TrialBlueprint(self, await self._resolve_endpoints(final), _slot_fields(final))
+        return TrialBlueprint(self, await self._resolve_endpoints(final), _slot_fields(final), unnamed)
 
     def _claim(self, trial_id_requested: str) -> str | None:
         """The id of a trial about to be opened (None: the requested one is taken), counted

@@ -11,7 +11,7 @@ starts its components with its seeds only (``InProcessEnvironment.start``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.engine.components import InitError
 from cogment_jupyter.engine.records import TrialActor, config_content
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["BatchSetup"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BatchSetup:
     """The setup of the environment and the one actor of a batch's trials (see the module doc)."""
 
@@ -33,6 +33,9 @@ class BatchSetup:
     actor: ActorSetup
     environment_implementation: str
     actor_implementation: str
+    #: the envelope encoders of the trials' records (``transport.fused.envelope_encoders`` of
+    #: the setup's codecs), once a trial made them
+    envelopes: Any = None
 
     @classmethod
     def of(cls, services: InProcessServices, params: TrialParams) -> BatchSetup | None:

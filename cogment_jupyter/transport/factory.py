@@ -3,7 +3,8 @@ this process, Cogment gRPC otherwise, a client slot for ``cogment://client``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cogment_jupyter.channels import ChannelPool
 from cogment_jupyter.engine.components import (
@@ -110,6 +111,29 @@ class GrpcComponentFactory(ComponentFactory):
             return connection
         return GrpcDatalog(self.connections, trial_id, address)
 
+    def makers(
+        self, environment: tuple[str, str], actor: tuple[str, str], datalog: str
+    ) -> tuple[
+        Callable[[str], EnvironmentConnection], Callable[[str], ActorConnection], Callable[[str], DatalogConnection]
+    ]:
+        """:meth:`ComponentFactory.makers`: components served in this process (the most
+        common case: a lab's own) are found once, not once a trial."""
+        environment_endpoint, environment_implementation = environment
+        actor_endpoint, actor_implementation = actor
+        make_environment, make_actor, make_datalog = super().makers(environment, actor, datalog)
+        try:
+            environment_local = self._local(self._address(environment_endpoint, "environment"))
+            actor_parsed = parse_endpoint(actor_endpoint, role="actor")
+            actor_local = self._local(actor_parsed.address) if actor_parsed.kind is EndpointKind.GRPC else None
+            datalog_local = self._local(self._address(datalog, "datalog")) if datalog else None
+        except (OrchestratorError, ValueError):  # (each trial's connection then fails as it would)
+            return make_environment, make_actor, make_datalog
+        return (
+            _local_first(environment_local, "environment", environment_implementation, make_environment),
+            _local_first(actor_local, "actor", actor_implementation, make_actor),
+            _local_first(datalog_local, "datalog", None, make_datalog),
+        )
+
     async def pre_trial_hook(
         self, endpoint: str, trial_id: str, user_id: str, params: common_pb2.TrialParams
     ) -> common_pb2.TrialParams:
@@ -127,3 +151,26 @@ class GrpcComponentFactory(ComponentFactory):
         await self.channels.close()
         if self.directory is not None:
             await self.directory.close()
+
+
+def _local_first(
+    local: LocalServices | None, role: str, implementation: str | None, otherwise: Callable[[str], Any]
+) -> Callable[[str], Any]:
+    """A maker of ``role`` connections: ``local``'s (asked each trial, for it may not serve the
+    implementation any more), else ``otherwise``'s."""
+    if local is None:
+        return otherwise
+    make = getattr(local, role)
+    if implementation is None:  # (a datalog)
+
+        def made(trial_id: str) -> Any:
+            connection = make(trial_id)
+            return connection if connection is not None else otherwise(trial_id)
+
+        return made
+
+    def made_with(trial_id: str) -> Any:
+        connection = make(trial_id, implementation)
+        return connection if connection is not None else otherwise(trial_id)
+
+    return made_with

@@ -126,7 +126,11 @@ class InProcessEpisode(LeanEpisode):
         tick_started = now_ns()
         datalog = self._datalog
         rows = TickRows()
-        ((value_envelope,), (observation_envelope,), (action_envelope,)) = envelope_encoders(environment, [actor])
+        if prepared is None:
+            envelopes = envelope_encoders(environment, [actor])
+        elif (envelopes := prepared[0].envelopes) is None:  # (the batch's codecs: made once)
+            envelopes = prepared[0].envelopes = envelope_encoders(environment, [actor])
+        ((value_envelope,), (observation_envelope,), (action_envelope,)) = envelopes
         add_timestamp, record_observation, record_action = (
             rows.timestamps.append,
             rows.observations.append,
