@@ -10,7 +10,8 @@ a seeded ``reset`` per episode and ``env.step(env.action_space.sample())``, for 
 Printed as ratios to it: the components' CPU per trial, what a trial costs them beyond the raw
 loop, split in its parts (the actor's and the environment's init, the reset's observation
 recorded, the end), and per tick with an environment that does nothing (its own step costs
-nothing, so what is left is the components' own work), as a share of a raw CartPole step.
+nothing, so what is left is the components' own work), as a share of a raw CartPole step:
+through the calls of the fused loop, and of the lean runner's plain tick (the plain ports).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from cogment_jupyter import actors, envs
-from cogment_jupyter.adapters.payloads import envelope_encoder, observation_encoder
+from cogment_jupyter.adapters.payloads import checked_envelope_encoder, envelope_encoder, observation_encoder
 from cogment_jupyter.engine.records import ActorInit, EnvInit, Observation, TrialActor
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig, with_seed
@@ -177,6 +178,26 @@ async def per_tick(ticks: int) -> float:
     return (time.thread_time() - started) / ticks
 
 
+async def per_plain_tick(ticks: int) -> float:
+    """:func:`per_tick` with the calls the lean runner makes on a plain tick: the actor's
+    ``act`` on the value alone, its answer checked and enveloped in one call, the
+    environment's plain port (``Gymnasium.plain_step``)."""
+    components = Components(envs.Gymnasium(Nothing))
+    environment, actor, _, observations = await components.open(1)
+    act, _, _ = actor.plain_answers()
+    plain_step = environment.plain_stepper(actor.action_codec)
+    value_envelope = envelope_encoder(environment.observation_codecs[0])
+    checked_action = checked_envelope_encoder(actor.action_codec)
+    value = observations[0].value
+    started = time.thread_time()
+    for _ in range(ticks):
+        value_envelope(value)
+        answer = act(value, None)
+        checked_action(answer)
+        value, _, _ = plain_step(answer)
+    return (time.thread_time() - started) / ticks
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -185,7 +206,7 @@ async def main() -> None:
     components = Components(envs.Gymnasium("CartPole-v1"))
     for seed in range(100):  # (warm: the env pool, the plans, the codecs)
         await components.trial(seed)
-    trial_ratios, raw_us, lab_us, tick_us, raw_step_us = [], [], [], [], []
+    trial_ratios, raw_us, lab_us, tick_us, plain_tick_us, raw_step_us = [], [], [], [], [], []
     parts: list[dict[str, float]] = []
     for round_ in range(args.rounds):
         components.parts = {}
@@ -200,6 +221,7 @@ async def main() -> None:
         trial_ratios.append(lab_seconds / raw_seconds)
         parts.append({part: seconds / args.trials * 1e6 for part, seconds in components.parts.items()})
         tick_us.append(await per_tick(20_000) * 1e6)
+        plain_tick_us.append(await per_plain_tick(20_000) * 1e6)
         raw_step_us.append(raw_seconds / steps * 1e6)
     raw, lab = statistics.median(raw_us), statistics.median(lab_us)
     print(
@@ -216,7 +238,9 @@ async def main() -> None:
     print("Per tick, an environment whose step does nothing (what is left is the components' own work);")
     print("reference = a raw CartPole step with action_space.sample(), same rounds")
     print(f"  raw CartPole step                     : {raw_step:8.2f} us          1.00x")
-    print(f"  components' tick                      : {tick:8.2f} us          {tick / raw_step:.2f}x")
+    print(f"  components' tick (the fused loop's)   : {tick:8.2f} us          {tick / raw_step:.2f}x")
+    plain_tick = statistics.median(plain_tick_us)
+    print(f"  a plain tick (the lean runner's)      : {plain_tick:8.2f} us          {plain_tick / raw_step:.2f}x")
 
 
 if __name__ == "__main__":

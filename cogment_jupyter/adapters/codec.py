@@ -229,6 +229,13 @@ class Codec(ABC):
 
         return encode
 
+    def checked_encoder(self, prefix: bytes) -> Callable[[Any], bytes | None]:
+        """A function of one value: ``prefix`` + :meth:`exact_bytes` for a value that
+        :meth:`validate` returns unchanged, found in one call (its check and its bytes);
+        None for any other (``validate`` then says what it is: converted, or refused). Made
+        once for a loop that checks and records an answer every tick. This codec finds none."""
+        return _nothing
+
     def decode_column(self, contents: Any) -> pa.Array:
         """Decode an Arrow binary column of encoded values (nulls stay null)."""
         data, starts, lengths, present = binary_layout(contents)
@@ -322,10 +329,7 @@ class DiscreteCodec(Codec):
     def exact_encoder(self, prefix: bytes, otherwise: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
         if self._hi - self._lo > _EXACT_TABLE:
             return super().exact_encoder(prefix, otherwise)
-        # every value's bytes made once: a lookup per value (``bool`` is not ``int``: it is converted)
-        size = self.size
-        found = {value: prefix + value.to_bytes(size, "little", signed=True) for value in range(self._lo, self._hi)}
-        get = found.get
+        get = self._table(prefix).get
 
         def encode(value: Any) -> bytes:
             if value.__class__ is int:
@@ -335,6 +339,30 @@ class DiscreteCodec(Codec):
             return otherwise(value)
 
         return encode
+
+    def checked_encoder(self, prefix: bytes) -> Callable[[Any], bytes | None]:
+        # (an exact value, an int in range, is one validate returns as it is)
+        if self._hi - self._lo > _EXACT_TABLE:
+            exact = self.exact_bytes
+
+            def encode_large(value: Any) -> bytes | None:
+                raw = exact(value)
+                return None if raw is None else prefix + raw
+
+            return encode_large
+        get = self._table(prefix).get
+
+        def encode(value: Any) -> bytes | None:
+            return get(value) if value.__class__ is int else None
+
+        return encode
+
+    def _table(self, prefix: bytes) -> dict[int, bytes]:
+        """Every value's bytes after ``prefix``, made once for an encoder: a lookup per value
+        (keyed by ``int``: its encoders ask ``value.__class__ is int`` first, a ``bool`` or a
+        float equal to a key is no key of it)."""
+        size = self.size
+        return {value: prefix + value.to_bytes(size, "little", signed=True) for value in range(self._lo, self._hi)}
 
     def decode(self, data: bytes | bytearray | memoryview) -> int:
         if len(data) != self.size:
@@ -428,6 +456,18 @@ class BoxCodec(Codec):
             if value.__class__ is ndarray and value.dtype is dtype and value.shape == shape:
                 return prefix + value.tobytes()
             return otherwise(value)
+
+        return encode
+
+    def checked_encoder(self, prefix: bytes) -> Callable[[Any], bytes | None]:
+        # (an array of exactly the space's dtype and shape that the space contains is one
+        # validate returns as it is)
+        ndarray, dtype, shape, contains = np.ndarray, self._exact_dtype, self.shape, self.space.contains
+
+        def encode(value: Any) -> bytes | None:
+            if value.__class__ is ndarray and value.dtype is dtype and value.shape == shape and contains(value):
+                return prefix + value.tobytes()
+            return None
 
         return encode
 

@@ -27,6 +27,7 @@ __all__ = [
     "LabAction",
     "LabObservation",
     "bare_observation",
+    "checked_envelope_encoder",
     "decode_action",
     "decode_observation",
     "envelope_encoder",
@@ -142,6 +143,22 @@ def envelope_encoder(codec: Codec) -> Callable[[Any], bytes]:
         return general
     header = wire.encode_action(bytes(size))
     return codec.exact_encoder(header[: len(header) - size], general)
+
+
+@functools.lru_cache(maxsize=1024)
+def checked_envelope_encoder(codec: Codec) -> Callable[[Any], bytes | None]:
+    """The envelope of an answer the codec's ``validate`` takes as it is, checked and encoded
+    in one call (``Codec.checked_encoder``): :func:`envelope_encoder`'s bytes for it; None for
+    any other answer (check it with ``validate``, then encode it). Made once per codec."""
+    size = codec.size
+    if size is None:
+        return _no_envelope  # (a value's envelope is no prefix and its bytes)
+    header = wire.encode_action(bytes(size))
+    return codec.checked_encoder(header[: len(header) - size])
+
+
+def _no_envelope(value: Any) -> None:
+    return None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from time import perf_counter
+from time import time_ns
 from typing import Any
 
 from cogment_jupyter.engine.records import Reward, RewardSource
 
 #: A loop that runs ticks without waiting yields to the event loop at least this often (seconds).
 YIELD_INTERVAL = 0.002
+YIELD_INTERVAL_NS = int(YIELD_INTERVAL * 1e9)
 
 
 def is_last_tick(tick: int, max_steps: int, end_requested: bool) -> bool:
@@ -61,17 +62,29 @@ def rewards_to_deliver(receiver: str, pending: dict[int, list[RewardSource]]) ->
 
 
 class Pacer:
-    """When a loop that never waits must let the event loop run other trials (fairness)."""
+    """When a loop that never waits must let the event loop run other trials (fairness).
 
-    __slots__ = ("_next",)
+    Its clock is the records' (``time.time_ns``), so a loop that reads the time of each tick
+    anyway asks :meth:`due_at` of it without reading the clock again. A clock set back
+    makes the pause due at once (the interval is a window, not a deadline alone)."""
+
+    __slots__ = ("since", "until")
 
     def __init__(self) -> None:
-        self._next = perf_counter() + YIELD_INTERVAL
+        self._start()
+
+    def _start(self) -> None:
+        self.since = time_ns()
+        self.until = self.since + YIELD_INTERVAL_NS
 
     def due(self) -> bool:
-        return perf_counter() > self._next
+        return not self.since <= time_ns() < self.until
+
+    def due_at(self, now_ns: int) -> bool:
+        """:meth:`due` at ``now_ns`` (a time of the same clock the caller just read)."""
+        return not self.since <= now_ns < self.until
 
     async def pause(self) -> None:
         """Let every other ready task run once, then start a new interval."""
         await asyncio.sleep(0)
-        self._next = perf_counter() + YIELD_INTERVAL
+        self._start()

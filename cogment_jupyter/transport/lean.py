@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.codec import ValueOutsideSpaceError
-from cogment_jupyter.adapters.payloads import LabObservation, bare_observation
+from cogment_jupyter.adapters.payloads import LabObservation, bare_observation, checked_envelope_encoder
 from cogment_jupyter.engine.components import TickRows
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.lean import LeanEpisode, RecordingPort
@@ -148,11 +148,12 @@ class InProcessEpisode(LeanEpisode):
         answers = actor.plain_answers()
         act, check, accept = answers if answers is not None else (None, None, None)
         plain_step = environment.plain_stepper(actor.action_codec) if answers is not None else None
+        # (an answer's check and envelope in one call, for most answers; see Codec.checked_encoder)
+        checked_action = checked_envelope_encoder(actor.action_codec) if answers is not None else None
         observation_codec = environment.observation_codecs[0]
         wants_rewards = actor.wants_rewards
         pending: dict[int, list[RewardSource]] = {}
         pacer = Pacer()
-        due = pacer.due
         first_row = 0
         tick = 0
         #: the open tick's observation value when it is bare (``observations`` is None then)
@@ -173,12 +174,15 @@ class InProcessEpisode(LeanEpisode):
                     actor.deliver_rewards(rewards_to_deliver(name, pending))
                 if observations is None:  # (act_on of a bare observation)
                     value = act(plain_value, None)  # type: ignore[misc]
-                    try:
-                        value = check(value, "action")  # type: ignore[misc]
-                    except ValueOutsideSpaceError:
-                        value = accept(value)  # type: ignore[misc]
+                    action = checked_action(value)  # type: ignore[misc]
+                    if action is None:
+                        try:
+                            value = check(value, "action")  # type: ignore[misc]
+                        except ValueOutsideSpaceError:
+                            value = accept(value)  # type: ignore[misc]
                 else:
                     value = act_on(observations[0])
+                    action = None
             except Exception as error:  # it raised, answered outside its space, or answers later
                 observations = observations or [bare_observation(plain_value, observation_codec)]
                 lease = self._hand_over(opened, first_row, observations, tick_started, [None], 0, False)
@@ -193,7 +197,7 @@ class InProcessEpisode(LeanEpisode):
                 return
             if not unrecorded:
                 try:
-                    record_action(action_envelope(value))
+                    record_action(action or action_envelope(value))
                 except Exception:
                     unrecorded = True
             if (
@@ -253,7 +257,7 @@ class InProcessEpisode(LeanEpisode):
             tick += 1
             self.tick_id = tick
             tick_started = now_ns()
-            if due():
+            if not pacer.since <= tick_started < pacer.until:  # (Pacer.due_at, inline: asked every tick)
                 first_row = self._flush(rows, first_row)
                 observations = observations or [bare_observation(plain_value, observation_codec)]
                 self._latest = ObservationSet(observations, [0], -1, tick_started)

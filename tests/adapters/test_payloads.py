@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import zlib
@@ -15,8 +16,10 @@ from cogment_jupyter.adapters.frame_codec import FrameFormatError, decode_frame,
 from cogment_jupyter.adapters.payloads import (
     LabAction,
     LabObservation,
+    checked_envelope_encoder,
     decode_action,
     decode_observation,
+    envelope_encoder,
     info_to_json,
     mask_from_bytes,
     mask_to_bytes,
@@ -188,6 +191,37 @@ def test_values_of_the_exact_type_take_the_short_path_to_the_same_bytes(case: st
         image = draw(rng)
         view = image[::-1]  # not contiguous: still C order
         assert value_envelope(codec, view) == wire.encode_action(codec.encode(np.ascontiguousarray(view)))
+
+
+@pytest.mark.parametrize("case", [*VALUE_CASES, "text", "large discrete"])
+def test_an_answer_is_checked_and_enveloped_in_one_call_or_left_to_the_codecs_check(case: str) -> None:
+    """``checked_envelope_encoder`` (the lean runner's action): the envelope of a value the
+    codec's ``validate`` returns as it is; None for any other value (converted or refused)."""
+    if case == "text":
+        space, draw = gym.spaces.Text(4), lambda rng: "ab"
+    elif case == "large discrete":
+        space, draw = gym.spaces.Discrete(5000, start=-3), lambda rng: int(rng.integers(-3, 4997))
+    else:
+        space, draw = VALUE_CASES[case]
+    codec = codec_for(space)
+    checked, envelope = checked_envelope_encoder(codec), envelope_encoder(codec)
+    rng = np.random.default_rng(3)
+    for value in (draw(rng) for _ in range(20)):
+        found = checked(value)
+        assert found is None if case == "text" else found == envelope(value) == value_envelope(codec, value)
+    others: list = [None, "x", 1.5, True, np.int64(1), [0], object()]
+    if isinstance(space, gym.spaces.Discrete):
+        others += [int(space.start) - 1, int(space.start + space.n)]
+    if isinstance(space, gym.spaces.Box | gym.spaces.MultiBinary):
+        value = draw(rng)
+        others += [value.astype(np.float64), value[None], value.tolist()]
+        if case != "image":  # (a value of its dtype and shape, outside its bounds)
+            others.append(np.full_like(value, 2 if case == "multibinary" else 200))
+    for value in others:
+        assert checked(value) is None, value
+        if case != "text":  # (a codec that finds none leaves every value to its check)
+            with contextlib.suppress(ValueOutsideSpaceError):  # (what validate makes of it: converted, or refused)
+                assert codec.validate(value) is not value
 
 
 def test_other_values_are_converted_or_refused_as_before() -> None:
