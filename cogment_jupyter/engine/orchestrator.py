@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ENV_NAME = "env"
 
+#: (a module constant: an enum member looked up on its class costs more than the comparison)
+_ENDED = TrialState.ENDED
+
 
 def _name_environment(params: TrialParams) -> None:
     """Give an unnamed environment the protocol's default name (in place)."""
@@ -207,6 +210,11 @@ class Orchestrator:
         self._ended: OrderedDict[str, Trial] = OrderedDict()
         self._reserved: set[str] = set()
         self._watchers: list[tuple[frozenset[TrialState], asyncio.Queue[TrialEvent | None]]] = []
+        # what every trial calls back, bound once: every trial (and each ended one the table
+        # keeps) holds them, and a bound method made per trial would be two more objects a
+        # trial for the garbage collector to walk
+        self._on_state = self._on_state
+        self._adopt = self._adopt
         self._nb_starts = 0
         self._gc_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -462,22 +470,27 @@ class Orchestrator:
         return TrialEvent(trial, trial.state, trial.tick_id, trial.duration_ns)
 
     def _on_state(self, trial: Trial) -> None:
-        self.trials.setdefault(trial.id, trial)
-        if trial.state == TrialState.ENDED:
-            self._live.pop(trial.id, None)
-            self._ended[trial.id] = trial
-        else:
-            self._live[trial.id] = trial
-        if self._watchers:  # (an event costs a few us: every trial changes state five times)
+        """A trial's state changed: the table takes it at its first state and files it as
+        ended at its end; a change in between is only for the watchers (with none, it costs a
+        look-up: every trial changes state five times)."""
+        trial_id = trial.id
+        if trial.state == _ENDED:
+            self._live.pop(trial_id, None)
+            self._ended[trial_id] = trial
+            self.trials.setdefault(trial_id, trial)
+        elif trial_id not in self._live:
+            self._live[trial_id] = trial
+            self.trials.setdefault(trial_id, trial)
+        if self._watchers:
             event = self._event(trial)
             for wanted, queue in self._watchers:
-                if not wanted or trial.state in wanted:
+                if not wanted or event.state in wanted:
                     queue.put_nowait(event)
 
     def _adopt(self, trial: Trial) -> None:
         """A lean episode was handed to the engine: its ``Trial`` takes its place in the table."""
         self.trials[trial.id] = trial
-        (self._ended if trial.state == TrialState.ENDED else self._live)[trial.id] = trial
+        (self._ended if trial.state == _ENDED else self._live)[trial.id] = trial
 
     def collect_garbage(self) -> None:
         """End stale trials and forget ended ones past their retention or beyond ``max_ended`` (§8.6)."""

@@ -70,6 +70,8 @@ ENV_LAST_ACK_TIMEOUT = 60.0
 ACTOR_LAST_ACK_TIMEOUT = 30.0
 
 _NOTHING: frozenset[str] = frozenset()
+#: (a module constant: an enum member looked up on its class costs more than the comparison)
+_ENDED = TrialState.ENDED
 
 EXCLUDABLE_FIELDS = {
     "info",
@@ -192,7 +194,7 @@ class TrialLife:
 
     @property
     def ended(self) -> bool:
-        return self.state == TrialState.ENDED
+        return self.state == _ENDED
 
     @property
     def duration_ns(self) -> int:
@@ -202,7 +204,7 @@ class TrialLife:
         if state == self.state:
             return
         self.state = state
-        if state == TrialState.ENDED:
+        if state == _ENDED:
             self.ended_ns = now_ns()
         self._on_state(self)
 

@@ -56,11 +56,12 @@ class TrialBatch(ABC):
         self._new_trial = new_trial
         self._hold_records = hold_records
         self._bound = max(UNRECORDED, 32 * concurrency)
-        self._unrecorded: asyncio.Semaphore | None = None
+        #: trials started and not recorded yet; what resolves once one is, while the batch waits for it
+        self._unrecorded = 0
+        self._room: asyncio.Future[None] | None = None
         self._starter: asyncio.Task[None] | None = None
 
     async def run(self) -> list[TrialHandle]:
-        self._unrecorded = asyncio.Semaphore(self._bound)
         self._starter = asyncio.get_running_loop().create_task(self._start_all())
         try:
             # (shielded: cancelling the caller is not stopping the batch, which ends its
@@ -91,12 +92,23 @@ class TrialBatch(ABC):
                 release()
 
     async def _reserve(self) -> None:
-        """Wait until fewer than the bound of ended trials are still being written."""
-        await self._unrecorded.acquire()  # type: ignore[union-attr]
+        """Wait until fewer than the bound of started trials are still running or being written.
+
+        (A count, not a semaphore: the batch waits here once in hundreds of trials, and a
+        semaphore's every acquire looks through its waiters.)"""
+        while self._unrecorded >= self._bound:
+            self._room = room = asyncio.get_running_loop().create_future()
+            await room
+        self._unrecorded += 1
 
     def _recorded(self) -> None:
         """A trial of the batch is over and recorded (or could not run)."""
-        self._unrecorded.release()  # type: ignore[union-attr]
+        self._unrecorded -= 1
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
         if self.bar is not None:
             self.bar.update(1)
 

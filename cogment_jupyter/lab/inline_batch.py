@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,13 @@ def runs_inline(params: TrialParams, served: InProcessServices, here: str) -> bo
 
 
 class InlineBatch(TrialBatch):
-    """``n`` trials run one after the other by the batch's task (see the module doc)."""
+    """``n`` trials run one after the other by the batch's task (see the module doc).
+
+    The ended trials wait in order for their records in a plain queue that a second task
+    empties, finishing each handle once its trial is recorded: that task wakes once a batch
+    of records is committed, not at each trial (a trial costs the loop no wake-up, no future
+    and no task switch of its own).
+    """
 
     def __init__(
         self,
@@ -77,13 +84,16 @@ class InlineBatch(TrialBatch):
         super().__init__(n, new_trial, bar, hold_records)
         self._prepare = prepare
         self._finish_trial = finish_trial
-        #: ended trials whose records are not committed yet, in order (None: the batch is over)
-        self._ended: asyncio.Queue[tuple[TrialHandle, Trial | None] | None] = asyncio.Queue()
+        #: ended trials whose records are not committed yet, in order (None: it could not run)
+        self._ended: deque[tuple[TrialHandle, Trial | None]] = deque()
+        #: whether every trial of the batch ended (or the batch stopped starting them)
+        self._all_ended = False
+        #: what resolves when the finisher, having finished every ended trial, has more to do
+        self._idle: asyncio.Future[None] | None = None
         self._finisher: asyncio.Task[None] | None = None
 
     async def _start_all(self) -> None:
         self._finisher = asyncio.get_running_loop().create_task(self._finish_recorded())
-        ended = self._ended
         pacer = Pacer()
         try:
             open_trial = await self._prepare()
@@ -100,22 +110,40 @@ class InlineBatch(TrialBatch):
                         trial = open_trial(handle, params)
                     except Exception as error:  # (refused: the orchestrator is closing, say)
                         self._finish_trial(handle, error)
-                        ended.put_nowait((handle, None))
+                        self._ended_trial(handle, None)
                     else:
                         await trial.run()
-                        ended.put_nowait((handle, trial))
+                        self._ended_trial(handle, trial)
                     if pacer.due():
                         await pacer.pause()  # (fairness: anything else on the loop runs)
         finally:
-            ended.put_nowait(None)
+            self._all_ended = True
+            self._wake_finisher()
+
+    def _ended_trial(self, handle: TrialHandle, trial: Trial | None) -> None:
+        self._ended.append((handle, trial))
+        self._wake_finisher()
+
+    def _wake_finisher(self) -> None:
+        idle = self._idle
+        if idle is not None:
+            self._idle = None
+            if not idle.done():
+                idle.set_result(None)
 
     async def _finish_recorded(self) -> None:
         """Finish each trial's handle once its record is committed, in the batch's order."""
-        while (item := await self._ended.get()) is not None:
-            handle, trial = item
+        ended = self._ended
+        while ended or not self._all_ended:
+            if not ended:
+                self._idle = idle = asyncio.get_running_loop().create_future()
+                await idle
+                continue
+            handle, trial = ended[0]
             if trial is not None:
                 await trial.wait_recorded()
                 self._finish_trial(handle, None)
+            ended.popleft()
             self._recorded()
 
     async def _drain(self) -> None:

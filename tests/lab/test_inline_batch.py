@@ -27,6 +27,7 @@ import pytest
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, Environment, StepResult, TrialContext
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, INTERRUPTED, TrialState
+from cogment_jupyter.lab.batch import UNRECORDED
 from cogment_jupyter.lab.inline_batch import runs_inline
 from tests.mounts import fill, tmpfs
 from tests.waiting import wait_for
@@ -298,6 +299,35 @@ def test_watchers_see_every_trial_of_an_inline_batch_change_state(lab):
             TrialState.ENDED,
         ]
     assert [i for i, state in events if state == TrialState.ENDED] == ids  # one after the other
+
+
+def test_an_inline_batch_runs_at_most_its_bound_of_trials_ahead_of_their_records(lab):
+    """While the datastore commits nothing, the batch stops once ``UNRECORDED`` trials wait for
+    their records, none of their handles finished; once records commit, it runs the rest and
+    finishes every handle, in the batch's order."""
+    release = threading.Event()
+    stuck = lab.datastore.store.writer.call(lambda connection: release.wait(60))
+    n = UNRECORDED + 40
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        batch = pool.submit(lab.run_trials, n, "cartpole", "random", progress=False)
+        try:
+            wait_for(lambda: len(lab.orchestrator.find([])) >= UNRECORDED, 60, "the batch to reach its bound")
+            for _ in range(5):  # (the batch's turns: it would have started more by now)
+                lab._loop_thread.run(asyncio.sleep(0.01))
+            waiting = lab.handles
+            assert len(lab.orchestrator.find([])) == UNRECORDED
+            assert len(waiting) == UNRECORDED and all(h.state == "ENDED" for h in waiting)
+            assert not any(h.done.done() for h in waiting)
+            finished: list[str] = []
+            for h in waiting:
+                h.done.add_done_callback(lambda done: finished.append(done.result().id))
+        finally:
+            release.set()
+        handles = batch.result(60)
+    stuck.result(10)
+    assert len(handles) == n and all(h.state == "ENDED" and not h.errors for h in handles)
+    assert finished == [h.id for h in handles[:UNRECORDED]]  # in the batch's order
+    assert set(lab.trials(scope="lab")["trial_id"]) == {h.id for h in handles}
 
 
 def test_the_lab_serves_other_work_while_an_inline_batch_runs_and_a_cancel_stops_it(lab):
