@@ -171,6 +171,50 @@ class TrialEvent:
     duration_ns: int
 
 
+def _event(trial: Trial) -> TrialEvent:
+    return TrialEvent(trial, trial.state, trial.tick_id, trial.duration_ns)
+
+
+def _table_callbacks(
+    trials: dict[str, Trial],
+    live: dict[str, Trial],
+    ended: OrderedDict[str, Trial],
+    watchers: list[tuple[frozenset[TrialState], asyncio.Queue[TrialEvent | None]]],
+) -> tuple[Callable[[Trial], None], Callable[[Trial], None]]:
+    """What a trial tells the orchestrator's table: its state changed; it was handed over.
+
+    Made once for every trial, as functions of the table rather than methods of the
+    orchestrator: a bound method made for each trial would be two more objects a trial (every
+    ended trial the table keeps holds them) for the garbage collector to walk, and one kept on
+    the orchestrator a reference cycle, the orchestrator then outliving its lab's loop.
+    """
+
+    def on_state(trial: Trial) -> None:
+        """The table takes a trial at its first state and files it as ended at its end; a change
+        in between is only for the watchers (with none, it costs a look-up: every trial changes
+        state five times)."""
+        trial_id = trial.id
+        if trial.state == _ENDED:
+            live.pop(trial_id, None)
+            ended[trial_id] = trial
+            trials.setdefault(trial_id, trial)
+        elif trial_id not in live:
+            live[trial_id] = trial
+            trials.setdefault(trial_id, trial)
+        if watchers:
+            event = _event(trial)
+            for wanted, queue in watchers:
+                if not wanted or event.state in wanted:
+                    queue.put_nowait(event)
+
+    def adopt(trial: Trial) -> None:
+        """A lean episode was handed to the engine: its ``Trial`` takes its place in the table."""
+        trials[trial.id] = trial
+        (ended if trial.state == _ENDED else live)[trial.id] = trial
+
+    return on_state, adopt
+
+
 class Orchestrator:
     """Owns every trial of one orchestrator instance."""
 
@@ -210,11 +254,8 @@ class Orchestrator:
         self._ended: OrderedDict[str, Trial] = OrderedDict()
         self._reserved: set[str] = set()
         self._watchers: list[tuple[frozenset[TrialState], asyncio.Queue[TrialEvent | None]]] = []
-        # what every trial calls back, bound once: every trial (and each ended one the table
-        # keeps) holds them, and a bound method made per trial would be two more objects a
-        # trial for the garbage collector to walk
-        self._on_state = self._on_state
-        self._adopt = self._adopt
+        #: what every trial calls back (see _table_callbacks)
+        self._on_state, self._adopt = _table_callbacks(self.trials, self._live, self._ended, self._watchers)
         self._nb_starts = 0
         self._gc_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -454,7 +495,7 @@ class Orchestrator:
         queue: asyncio.Queue[TrialEvent | None] = asyncio.Queue()
         for trial in self.trials.values():  # snapshot and subscription in one step: nothing in between
             if not wanted or trial.state in wanted:
-                queue.put_nowait(self._event(trial))
+                queue.put_nowait(_event(trial))
         entry = (wanted, queue)
         self._watchers.append(entry)
         try:
@@ -464,33 +505,6 @@ class Orchestrator:
             self._watchers.remove(entry)
 
     # ----------------------------------------------------------------- internals
-
-    @staticmethod
-    def _event(trial: Trial) -> TrialEvent:
-        return TrialEvent(trial, trial.state, trial.tick_id, trial.duration_ns)
-
-    def _on_state(self, trial: Trial) -> None:
-        """A trial's state changed: the table takes it at its first state and files it as
-        ended at its end; a change in between is only for the watchers (with none, it costs a
-        look-up: every trial changes state five times)."""
-        trial_id = trial.id
-        if trial.state == _ENDED:
-            self._live.pop(trial_id, None)
-            self._ended[trial_id] = trial
-            self.trials.setdefault(trial_id, trial)
-        elif trial_id not in self._live:
-            self._live[trial_id] = trial
-            self.trials.setdefault(trial_id, trial)
-        if self._watchers:
-            event = self._event(trial)
-            for wanted, queue in self._watchers:
-                if not wanted or event.state in wanted:
-                    queue.put_nowait(event)
-
-    def _adopt(self, trial: Trial) -> None:
-        """A lean episode was handed to the engine: its ``Trial`` takes its place in the table."""
-        self.trials[trial.id] = trial
-        (self._ended if trial.state == _ENDED else self._live)[trial.id] = trial
 
     def collect_garbage(self) -> None:
         """End stale trials and forget ended ones past their retention or beyond ``max_ended`` (§8.6)."""
