@@ -9,9 +9,11 @@ Reference (same rounds, CPU of this thread): the raw Gymnasium loop doing what a
 a seeded ``reset`` per episode and ``env.step(env.action_space.sample())``, for as many steps.
 Printed as ratios to it: the components' CPU per trial, what a trial costs them beyond the raw
 loop, split in its parts (the actor's and the environment's init, the reset's observation
-recorded, the end), and per tick with an environment that does nothing (its own step costs
-nothing, so what is left is the components' own work), as a share of a raw CartPole step:
-through the calls of the fused loop, and of the lean runner's plain tick (the plain ports).
+recorded, the end), the same trials started from a batch's setup with their seeds (what
+``run_trials`` does: ``transport.batch_setup``), interleaved with them, and per tick with an
+environment that does nothing (its own step costs nothing, so what is left is the components'
+own work), as a share of a raw CartPole step: through the calls of the fused loop, and of the
+lean runner's plain tick (the plain ports).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import numpy as np
 from cogment_jupyter import actors, envs
 from cogment_jupyter.adapters.payloads import checked_envelope_encoder, envelope_encoder, observation_encoder
 from cogment_jupyter.engine.records import ActorInit, EnvInit, Observation, TrialActor
+from cogment_jupyter.proto.common_pb2 import TrialParams
+from cogment_jupyter.transport.batch_setup import BatchSetup
 from cogment_jupyter.transport.inprocess import InProcessServices
 from cogment_jupyter.transport.lab_config import ActorConfig, EnvConfig, with_seed
 
@@ -75,14 +79,25 @@ class Nothing(gym.Env):
 
 
 class Components:
-    """Trials of one environment and the random actor, run on the in-process components."""
+    """Trials of one environment and the random actor, run on the in-process components;
+    ``prepared``: started from a batch's setup with each trial's seeds (as ``run_trials``
+    does), else each initialised from its init messages."""
 
-    def __init__(self, environment: envs.Gymnasium) -> None:
+    def __init__(self, environment: envs.Gymnasium, prepared: bool = False) -> None:
         self.services = InProcessServices({"env": environment}, {"random": actors.Random()})
         spec = environment.agent_specs["gym"]
         self.environment_config = EnvConfig().to_bytes()
         self.actor_config = ActorConfig(spec).to_bytes()
         self.parts: dict[str, float] = {}
+        self.setup: BatchSetup | None = None
+        if prepared:
+            params = TrialParams()
+            params.environment.implementation = "env"
+            params.environment.config.content = self.environment_config
+            actor = params.actors.add(name="gym", actor_class="player", implementation="random")
+            actor.config.content = self.actor_config
+            self.setup = BatchSetup.of(self.services, params)
+            assert self.setup is not None
 
     async def open(self, seed: int) -> tuple[Any, Any, Port, list[Any]]:
         """A trial's components, initialised (the actor first, as the lab does), and the reset's observations."""
@@ -91,6 +106,14 @@ class Components:
         environment = self.services.environment("trial", "env")
         actor = self.services.actor("trial", "random")
         environment_port = Port()
+        setup = self.setup
+        if setup is not None:
+            actor.start(setup.actor, seed + 1, Port())  # type: ignore[arg-type]
+            actor_ready = clock()
+            environment.start(setup.environment, seed, environment_port)  # type: ignore[arg-type]
+            self._add("actor start (a batch's setup)", actor_ready - started)
+            self._add("environment start (its reset included)", clock() - actor_ready)
+            return environment, actor, environment_port, environment_port.observation_sets.pop().observations
         await actor.init(
             ActorInit("gym", "player", "random", "env", with_seed(self.actor_config, seed + 1, "actor")),
             Port(),  # type: ignore[arg-type]
@@ -204,26 +227,35 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=400)
     args = parser.parse_args()
     components = Components(envs.Gymnasium("CartPole-v1"))
+    prepared = Components(envs.Gymnasium("CartPole-v1"), prepared=True)
     for seed in range(100):  # (warm: the env pool, the plans, the codecs)
         await components.trial(seed)
+        await prepared.trial(seed)
     trial_ratios, raw_us, lab_us, tick_us, plain_tick_us, raw_step_us = [], [], [], [], [], []
+    prepared_us: list[float] = []
     parts: list[dict[str, float]] = []
     for round_ in range(args.rounds):
-        components.parts = {}
+        components.parts, prepared.parts = {}, {}
         started = time.thread_time()
         steps = 0
         for trial in range(args.trials):
             steps += await components.trial(10_000 * (round_ + 1) + trial)
         lab_seconds = time.thread_time() - started
+        started = time.thread_time()
+        for trial in range(args.trials):  # (the same seeds, from a batch's setup)
+            await prepared.trial(10_000 * (round_ + 1) + trial)
+        prepared_us.append((time.thread_time() - started) / args.trials * 1e6)
         raw_seconds, _ = raw_loop(steps, round_)
         raw_us.append(raw_seconds / args.trials * 1e6)
         lab_us.append(lab_seconds / args.trials * 1e6)
         trial_ratios.append(lab_seconds / raw_seconds)
-        parts.append({part: seconds / args.trials * 1e6 for part, seconds in components.parts.items()})
+        parts.append(
+            {part: seconds / args.trials * 1e6 for part, seconds in (components.parts | prepared.parts).items()}
+        )
         tick_us.append(await per_tick(20_000) * 1e6)
         plain_tick_us.append(await per_plain_tick(20_000) * 1e6)
         raw_step_us.append(raw_seconds / steps * 1e6)
-    raw, lab = statistics.median(raw_us), statistics.median(lab_us)
+    raw, lab, from_setup = statistics.median(raw_us), statistics.median(lab_us), statistics.median(prepared_us)
     print(
         f"In-process components, random CartPole trials ({steps / args.trials:.1f} steps), CPU of this thread; "
         f"reference = the raw loop\nfor as many steps with a seeded reset per episode (median of {args.rounds} rounds)"
@@ -234,6 +266,7 @@ async def main() -> None:
     for part in parts[0]:
         value = statistics.median(p[part] for p in parts)
         print(f"    {part:36s}: {value:7.1f} us          {value / raw:.3f}x")
+    print(f"  the same from a batch's setup         : {from_setup:8.1f} us a trial     {from_setup / raw:.2f}x")
     tick, raw_step = statistics.median(tick_us), statistics.median(raw_step_us)
     print("Per tick, an environment whose step does nothing (what is left is the components' own work);")
     print("reference = a raw CartPole step with action_space.sample(), same rounds")
