@@ -237,8 +237,9 @@ class ChunkBuilder:
         """Engine records (in-process path): payloads are bytes or ``to_bytes()`` objects.
         Plain ticks are written by :meth:`add_rows`, as a fused loop's are; the rest here."""
         for sample in samples:
-            if not self._take_plain(sample):
-                self._flush_plain()
+            if sample.state != _RUNNING or not self._take_plain(sample):  # (a trial's end: at once)
+                if self._plain.ticks:
+                    self._flush_plain()
                 self._add_record(sample)
 
     def _flush_plain(self) -> None:
@@ -338,7 +339,8 @@ class ChunkBuilder:
     def add_rows(self, rows: TickRows) -> None:
         """Plain ticks (:class:`TickRows`), whichever loop ran them: the one writer of their
         columns. (Copies what it keeps: the caller may reuse ``rows``.)"""
-        self._flush_plain()
+        if self._plain.ticks:
+            self._flush_plain()
         n = self.n
         m = len(rows)
         k = len(self.ticks)

@@ -110,19 +110,26 @@ class Recorder:
         them; after that, they gather in a builder of the trial's own (rows of trials that
         interleave tick by tick, on the engine's loop), appended when the batch goes.
         """
-        self._last, segment = handle, None
-        builder = self._own.get(handle)
-        if builder is None:
-            builder, segments = self._batch.group(handle.directory)
-            if not segments or segments[-1][0] is not handle:
-                if handle in self._placed:
-                    builder = self._own[handle] = ChunkBuilder(handle.directory)
-                    self._last_builder, self._last_segment = builder, None
-                    return builder
-                self._placed.add(handle)
-                segments.append([handle, len(builder), len(builder)])
-            builder.directory = handle.directory  # reward receivers are expanded per trial
+        self._last = handle
+        if self._own:
+            builder = self._own.get(handle)
+            if builder is not None:
+                self._last_builder, self._last_segment = builder, None
+                return builder
+        directory = handle.directory
+        builder, segments = self._batch.group(directory)
+        if segments and segments[-1][0] is handle:
             segment = segments[-1]
+        elif handle in self._placed:
+            builder = self._own[handle] = ChunkBuilder(directory)
+            self._last_builder, self._last_segment = builder, None
+            return builder
+        else:
+            self._placed.add(handle)
+            size = len(builder)
+            segment = [handle, size, size]
+            segments.append(segment)
+        builder.directory = directory  # reward receivers are expanded per trial
         self._last_builder, self._last_segment = builder, segment
         return builder
 

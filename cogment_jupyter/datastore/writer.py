@@ -81,12 +81,15 @@ class OpenTrial:
     #: samples of this trial were lost (``error`` says why): later ones are not written
     dropped: bool = False
     error: Exception | None = None
-    buffer: deque = field(default_factory=deque)
+    #: the queued items of a trial written by :meth:`Writer.add` (made at its first items: an
+    #: in-process trial's rows go with the batches of its recorder, not here)
+    buffer: deque | None = None
     queued: bool = False
     #: what the file holds of the trial: samples, segments (None: unknown), returns per actor
+    #: (replaced, never changed in place: a new handle shares the empty one)
     samples: int = 0
     segments: int | None = 0
-    returns: list[float] = field(default_factory=list)
+    returns: Sequence[float] = ()
 
     def take_row(self, created: OpenTrial) -> None:
         """Become the handle of the row ``created`` describes."""
@@ -99,7 +102,7 @@ class OpenTrial:
 
     def queued_samples(self) -> int:
         """Items in ``buffer`` (one sample each)."""
-        return len(self.buffer)
+        return 0 if self.buffer is None else len(self.buffer)
 
 
 @dataclass(eq=False, slots=True)
@@ -178,7 +181,10 @@ class Writer:
     def add(self, handle: OpenTrial, items: Iterable[Any], *, urgent: bool = False) -> None:
         """Queue samples of the handle's ``kind``: ``datalog`` protobufs, or ``stored``
         ``(StoredTrialSample, bytes)`` pairs. Cheap: no lock unless a batch starts."""
-        handle.buffer.extend(items)
+        buffer = handle.buffer
+        if buffer is None:
+            buffer = handle.buffer = deque()
+        buffer.extend(items)
         if not handle.queued:
             with self._cond:
                 if not handle.queued:
@@ -351,10 +357,11 @@ class Writer:
                 if op.payload is None:  # kept on the op in case the transaction is retried
                     with self._cond:
                         handle.queued = False
-                    op.payload = _drain(handle.buffer)
+                    op.payload = _drain(handle.buffer) if handle.buffer is not None else []
                 if not handle.dropped:
                     pending.add(handle, op.payload)
             elif op.kind == "create":
+                pending.finish()  # (the rows of trials created before it, so that its seq follows theirs)
                 results.append((op, self._create(conn, *op.payload)))
             elif op.kind == "close":
                 closes.append(op)
@@ -365,10 +372,14 @@ class Writer:
                     pending.write(builder, [(h, start, stop) for h, start, stop in segments if not h.dropped])
                 rows_closed.extend(batch.closes)
                 results.append((op, None))
-            else:
+            else:  # (a flush or a user call: everything queued before it is in the file first)
                 pending.flush()
                 results.extend((close, pending.close(close.handle)) for close in closes)
                 closes.clear()
+                for handle in rows_closed:
+                    pending.close(handle)
+                rows_closed.clear()
+                pending.finish()
                 results.append((op, op.payload(conn) if op.kind == "call" else None))
         pending.flush()
         results.extend((close, pending.close(close.handle)) for close in closes)
@@ -460,6 +471,10 @@ class _Pending:
         self._new: dict[OpenTrial, tuple[Any, ...]] = {}
         #: the property sets this transaction looked up
         self._sets: dict[str, int] = {}
+        #: the last seq given to a trial of this transaction, and the ids it created (several
+        #: batches of rows may share a transaction: their trials' rows are written at finish)
+        self._seq = 0
+        self._created: set[str] = set()
 
     def create(self, creates: Sequence[tuple[OpenTrial, tuple[str, str, Any, int]]], writer: WriterIdentity) -> None:
         """Give new trials their ``seq`` now and write their rows at :meth:`finish`, once with
@@ -478,7 +493,8 @@ class _Pending:
             "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name='trials'), 0), "
             "COALESCE((SELECT MAX(seq) FROM trials), 0))"
         ).fetchone()[0]
-        created: set[str] = set()
+        seq = max(seq, self._seq)
+        created = self._created
         conn, sets, rows = self._conn, self._sets, self._new
         identity = (writer.host, writer.pid, writer.start)
         for handle, (trial_id, user_id, params, created_ns) in creates:
@@ -507,6 +523,7 @@ class _Pending:
                 *identity,
                 created_ns,
             )
+        self._seq = seq
 
     def add(self, handle: OpenTrial, items: list[Any]) -> None:
         key = (handle.kind, len(handle.directory))
@@ -703,14 +720,16 @@ def upsert_trial(
             "closed=?, writer_host=?, writer_pid=?, writer_start=? WHERE seq=?",
             (*values, row[0]),
         )
-        return OpenTrial(row[0], trial_id, directory, samples=row[1], segments=None, returns=json.loads(row[2]))
+        return OpenTrial(
+            row[0], trial_id, directory, buffer=deque(), samples=row[1], segments=None, returns=json.loads(row[2])
+        )
     returns = [0.0] * len(directory)
     cur = conn.execute(
         "INSERT INTO trials (trial_id, user_id, params, env_name, env_impl, actors, property_set, closed, "
         "writer_host, writer_pid, writer_start, returns, created_ns, properties) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
         (trial_id, *values, json.dumps(returns), created_ns or time.time_ns()),
     )
-    return OpenTrial(cur.lastrowid, trial_id, directory, returns=returns)
+    return OpenTrial(cur.lastrowid, trial_id, directory, buffer=deque(), returns=returns)
 
 
 def _trial_values(

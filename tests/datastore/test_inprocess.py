@@ -24,6 +24,7 @@ from cogment_jupyter.engine.records import (
     TrialState,
 )
 from tests.datastore.helpers import make_params, packed, values
+from tests.waiting import await_condition
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -328,6 +329,42 @@ async def test_trials_of_one_batch_keep_their_own_params_and_properties(datastor
         assert [a.name for a in record.actors] == [a.name for a in params.actors]
     property_sets = sqlite3.connect(datastore.file).execute("SELECT COUNT(*) FROM property_sets").fetchone()[0]
     assert property_sets == 6
+
+
+async def test_batches_queued_together_share_one_transaction(datastore):
+    """Batches of trials the writer finds queued together are committed in one transaction
+    (not retried one by one after a clash of the seqs given to their trials), a trial created
+    by another writer op after them takes the seq that follows theirs, and a user call queued
+    after them sees their rows."""
+    from cogment_jupyter.datastore.inprocess import Recorder
+
+    store = datastore.store
+    writer = store.writer
+    expected = {}
+    closing = []
+    with writer._cond:  # (the writer thread takes the queue once this lets go)
+        version = store.version
+        for batch in range(3):
+            for k in range(4):
+                trial_id = f"b{batch}-{k}"
+                expected[trial_id] = records(2 + k)
+                datalog = datastore.datalog()
+                await datalog.start(trial_id, "player-1", make_params())
+                datalog.add(expected[trial_id])
+                closing.append(datalog.close_now())
+            Recorder.of(store).flush()
+        created = writer.create("direct", "player-1", make_params())
+        counted = writer.call(lambda conn: conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+    await asyncio.gather(*closing)
+    assert counted.result(timeout=10) == len(expected) + 1
+    await await_condition(lambda: store.version > version, 10, "the batches' commit to be counted")
+    assert store.version == version + 1  # one commit
+    seqs = {trial_id: store.record(trial_id).seq for trial_id in expected}
+    assert created.result(timeout=10).seq == max(seqs.values()) + 1
+    for trial_id, samples in expected.items():
+        record = store.record(trial_id)
+        assert (record.samples, record.state, record.closed) == (len(samples), TrialState.ENDED, True)
+        assert store.read(record.seq).column("tick_id").to_pylist() == [s.tick_id for s in samples]
 
 
 def test_each_store_and_loop_has_its_own_recorder(tmp_path):
