@@ -26,7 +26,13 @@ from operator import call
 from typing import TYPE_CHECKING, Any
 
 from cogment_jupyter.adapters.payload_formats import OURS
-from cogment_jupyter.adapters.payloads import LabAction, LabObservation, envelope_encoder, observation_encoder
+from cogment_jupyter.adapters.payloads import (
+    LabAction,
+    LabObservation,
+    bare_observation,
+    envelope_encoder,
+    observation_encoder,
+)
 from cogment_jupyter.engine.components import FusedLoop
 from cogment_jupyter.engine.errors import TrialAborted
 from cogment_jupyter.engine.ticks import Pacer
@@ -117,6 +123,13 @@ class FusedTicks(FusedLoop):
         action_envelope = action_envelopes[0] if alone else None
         take_rewards, last_tick, close_tick, due = lease.take_rewards, lease.last_tick, lease.close_tick, pacer.due
         step, observe, bare_observations = environment.step, environment.observe, environment.bare_observations
+        # (one actor: the environment's plain port when it has one, see InProcessEnvironment.plain_stepper)
+        plain_step = (
+            environment.plain_stepper(actors[0].action_codec)
+            if alone and actors[0].plain_answers() is not None
+            else None
+        )
+        observation_codec = environment.observation_codecs[0] if plain_step is not None else None
         act_ons = [actor.act_on for actor in actors]
         indices = range(n)
         bare = False  # whether the open tick's observations are bare (the reset's: as they come)
@@ -161,13 +174,23 @@ class FusedTicks(FusedLoop):
             # -- the environment steps
             lease.processed = True
             try:
-                result = step(values)
+                if plain_step is not None and not engine_records:  # (the engine routes a tick with records)
+                    next_value, reward, result = plain_step(values[0])
+                else:
+                    result = step(values)
             except Exception as error:
                 lease.take_back()
                 environment.failed(error)
                 raise TrialAborted from error
             if lease.ended:  # the step ended the trial (a cancel)
                 raise TrialAborted
+            if result is None:  # a plain step: its reward the actor's, its observation the value alone
+                bare = True
+                observations = [bare_observation(next_value, observation_codec)]
+                close_tick([(0, reward)], observations)
+                if due():
+                    await lease.pause(pacer)
+                continue
             # -- the open tick closes as a plain row, unless the engine must route something
             rewarded = []
             for agent, reward in result.rewards.items():

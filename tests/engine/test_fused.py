@@ -277,8 +277,29 @@ class Mixed(Environment):
         return StepResult({"cart": self.buffer, "dial": t % 7 - 3}, rewards, done=t >= 30)
 
 
+class Breaking(gym.Env):
+    """CartPole's spaces; its step raises at the third step (a Gymnasium env stepped through
+    the plain port, which a recorded wrapper would hide)."""
+
+    observation_space = gym.spaces.Box(-1, 1, (4,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(4, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        if self.t == 3:
+            raise RuntimeError("the step broke")
+        return np.full(4, self.t / 10, np.float32), 1.0, False, False, {}
+
+
 def serve(lab: Lab) -> Lab:
     lab.serve_env("cartpole", Recorded(envs.Gymnasium("CartPole-v1")))
+    lab.serve_env("gymnasium", envs.Gymnasium("CartPole-v1"))  # (not wrapped: stepped through its plain port)
+    lab.serve_env("breaking", envs.Gymnasium(Breaking))
     lab.serve_env("rendered", Recorded(envs.Gymnasium("CartPole-v1", render=True)))
     lab.serve_env("ttt", Recorded(envs.PettingZooAEC("classic/tictactoe-v3")))
     lab.serve_env("rps", Recorded(envs.PettingZooParallel("classic/rps-v2")))
@@ -330,6 +351,20 @@ SCENARIOS = {
     "two agents of different spaces": ("mixed", {"cart": "random", "dial": "random"}, {}),
 }
 
+#: the scenarios of a Gymnasium env stepped through its plain port (Gymnasium.plain_step)
+PLAIN_PORT = " (plain port)"
+for _scenario in (
+    "plain episode",
+    "random actor",
+    "max steps",
+    "reward and message from an actor",
+    "actor raises",
+    "action outside the space",
+    "awaitable action",
+):
+    SCENARIOS[_scenario + PLAIN_PORT] = ("gymnasium", *SCENARIOS[_scenario][1:])
+SCENARIOS["a step raises" + PLAIN_PORT] = ("breaking", "plain", {})
+
 #: scenarios whose every tick but the last runs fused (or but the last two at max steps)
 FULLY_FUSED = {
     "plain episode",
@@ -357,6 +392,9 @@ def test_the_fused_loop_records_what_the_engine_records(labs, scenario):
     state, tick, errors, rows, calls = fused
     assert state == "ENDED" and rows[-1]["state"] == TrialState.ENDED
     assert any(call[0] == "act" for call in calls) and calls[-1][0] in ("close", "end")
+    if scenario == "a step raises" + PLAIN_PORT:
+        assert errors == ["environment [env]: RuntimeError: the step broke"] and fused_trial.fused_ticks == 2
+    scenario = scenario.removesuffix(PLAIN_PORT)
     if scenario in FULLY_FUSED:
         assert fused_trial.fused_ticks == options.get("max_steps", tick) and errors == []
     if scenario in ("actor raises", "action outside the space"):
