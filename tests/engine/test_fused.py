@@ -403,6 +403,17 @@ def test_the_fused_loop_records_what_the_engine_records(labs, scenario):
         assert fused_trial.fused_ticks == 9 and any("Payload not recorded" in e for row in rows for e in row["events"])
 
 
+def test_an_unrecorded_trial_steps_through_the_plain_port_as_the_engine_steps_it(labs):
+    outcomes = {}
+    for fused in (True, False):
+        handle = labs[fused].start_trial("gymnasium", "plain", seed=11, datalog=False).wait(60)
+        trial = labs[fused].orchestrator.trials[handle.id]
+        outcomes[fused] = (handle.state, handle.tick, handle.errors, CALLS.pop(handle.id, []))
+        assert trial.fused == fused and trial.fused_ticks == (handle.tick if fused else 0)
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[True][:3] == ("ENDED", outcomes[True][1], []) and outcomes[True][1] > 5
+
+
 @pytest.mark.parametrize("space", list(SPACES))
 def test_every_space_is_recorded_alike_by_both_loops(labs, space):
     fused_trial, fused = _run(labs[True], f"echo-{space}", "random")
