@@ -82,6 +82,30 @@ def _seeded_space(space: gym.Space, seed: int) -> gym.Space:
     return own
 
 
+def _integer_range(space: gym.Space) -> tuple[int, int]:
+    """(lowest action, how many) of a discrete space whose actions a :class:`Random` actor
+    draws as integers; (0, 0) for the others (drawn by a seeded copy of the space)."""
+    if isinstance(space, gym.spaces.Discrete) and int(space.n) <= 1 << 32:
+        return int(space.start), int(space.n)
+    return 0, 0
+
+
+#: how a :class:`Random` actor draws the actions of an agent's spec, by spec (the trials of a
+#: batch share theirs, so each trial's reset only seeds): (spec, lowest, how many, mask key)
+_drawings: dict[int, tuple[AgentSpec, int, int, str | None]] = {}
+
+
+def _drawing_of(spec: AgentSpec) -> tuple[AgentSpec, int, int, str | None]:
+    """(``spec``, its :func:`_integer_range`, its :func:`_mask_key`), worked out once per spec
+    (an entry holds its spec: its id is not reused while the entry is kept)."""
+    drawing = _drawings.get(id(spec))
+    if drawing is None or drawing[0] is not spec:
+        if len(_drawings) >= 256:
+            _drawings.clear()
+        drawing = _drawings[id(spec)] = (spec, *_integer_range(spec.action_space), _mask_key(spec))
+    return drawing
+
+
 class _Seeded(Actor):
     """An actor with its own random state per trial: ``fork()``, then ``reset`` seeds it."""
 
@@ -141,21 +165,20 @@ class Random(_Seeded):
         self._lo = self._n = 0
         if action_space is not None:
             self.trial_seed = self.seed
-            self._setup(action_space)
+            self._setup(action_space, *_integer_range(action_space))
 
-    def _setup(self, space: gym.Space) -> None:
+    def _setup(self, space: gym.Space, lo: int, n: int) -> None:
+        """Act in ``space``; ``lo``, ``n``: its range when its actions are drawn as integers
+        (:func:`_integer_range`)."""
         self._action_space = space
         self._space = None
-        if isinstance(space, gym.spaces.Discrete) and int(space.n) <= 1 << 32:
-            self._random = self._stream()
-            self._lo, self._n = int(space.start), int(space.n)
-        else:
-            self._random, self._n = None, 0
+        self._lo, self._n = lo, n
+        self._random = self._stream() if n else None
 
     def reset(self, agent: str, spec: AgentSpec, context: TrialContext) -> None:
         self._reseed(agent, context)
-        self._setup(spec.action_space)
-        self._mask_key = _mask_key(spec)
+        _, lo, n, self._mask_key = _drawing_of(spec)
+        self._setup(spec.action_space, lo, n)
 
     def act(self, observation: Any, frame: np.ndarray | None = None, action_mask: Any = None) -> Any:
         if self._n and action_mask is None and self._mask_key is None:

@@ -360,18 +360,16 @@ class InProcessEnvironment(EnvironmentConnection):
 
     async def init(self, init: EnvInit, port: EnvironmentPort) -> None:
         setup = EnvironmentSetup.make(self._registry, init.impl_name, init.config, init.actors_in_trial, self._plans)
+        if init.response_timeout <= 0:
+            self.start(setup, setup.config.seed, port)
+            return
         env, context, options = self._begin(setup, setup.config.seed)
-        if init.response_timeout > 0:
-            self._off_loop = _OffLoop(f"env-{self._trial_id}")
+        self._off_loop = _OffLoop(f"env-{self._trial_id}")
         try:
-            if self._off_loop is not None:
-                result = await self._off_loop.wait(env.reset, context, options)
-            else:
-                result = env.reset(context, options)
+            result = await self._off_loop.wait(env.reset, context, options)
         except Exception as error:
             raise self._reset_failed(env, error) from error
-        self._port = port
-        self._emit(result, last=False)
+        self._started(result, port)
 
     def start(self, setup: EnvironmentSetup, seed: int | None, port: EnvironmentPort) -> None:
         """:meth:`init` of a trial whose setup is made (once for a batch), with its ``seed``, inline."""
@@ -380,6 +378,10 @@ class InProcessEnvironment(EnvironmentConnection):
             result = env.reset(context, options)
         except Exception as error:
             raise self._reset_failed(env, error) from error
+        self._started(result, port)
+
+    def _started(self, result: StepResult, port: EnvironmentPort) -> None:
+        """The reset's ``result``, reported to the trial's ``port`` from now on."""
         self._port = port
         self._emit(result, last=False)
 

@@ -56,6 +56,30 @@ def test_random_trials_with_a_seed_are_reproducible() -> None:
     )
 
 
+def test_random_reset_with_a_spec_it_saw_before_draws_as_with_a_new_one() -> None:
+    """A batch's trials share one spec (what a Random actor works out of it is kept once):
+    its forks, reset in turn with specs of other spaces, each draw from their trial's spec
+    and seed as with a spec of their own."""
+    template = Random()
+    masked = gym.spaces.Dict({"obs": OBS, "action_mask": gym.spaces.MultiBinary(4)})
+    spaces = [gym.spaces.Discrete(3, start=2), gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(4)]
+    shared = [AgentSpec(OBS, space) for space in spaces] + [AgentSpec(masked, gym.spaces.Discrete(4))]
+    for round_ in range(3):
+        for spec in shared:
+            trial, fresh = template.fork(), Random().fork()
+            trial.reset("gym", spec, TrialContext("t", seed=round_))
+            fresh.reset("gym", AgentSpec(spec.observation_space, spec.action_space), TrialContext("t", seed=round_))
+            mask = np.array([0, 0, 1, 0], dtype=np.int8) if spec.observation_space is masked else None
+            drawn, expected = actions(trial, 20, action_mask=mask), actions(fresh, 20, action_mask=mask)
+            np.testing.assert_array_equal(np.stack(drawn), np.stack(expected))
+            assert all(spec.action_space.contains(action) for action in drawn)
+            if mask is not None:
+                assert set(drawn) == {2}
+    assert actions(started(template, gym.spaces.Discrete(2), seed=1), 12) == actions(
+        started(Random(), gym.spaces.Discrete(2), seed=1), 12
+    )
+
+
 def test_random_seeded_streams_are_those_of_earlier_versions() -> None:
     """A seeded trial's actions replay across versions (recorded trials stay reproducible):
     the seeds each actor derives and the actions drawn from them are pinned."""
