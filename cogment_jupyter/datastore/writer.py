@@ -636,6 +636,7 @@ class _Pending:
                     )
                 )
                 s.written = s.closed = False  # (all in its row)
+                s.ticks = 0  # (ticks are added to the row's: the next write adds only its own)
             self._conn.executemany(
                 "INSERT INTO trials (seq, trial_id, user_id, params, env_name, env_impl, actors, property_set, "
                 "writer_host, writer_pid, writer_start, created_ns, closed, returns, samples, ticks, state, "
@@ -672,6 +673,7 @@ class _Pending:
         )
         for s in changed:
             s.written = s.closed = False
+            s.ticks = 0
 
     def committed(self) -> None:
         """The transaction is committed: the handles take what it wrote."""

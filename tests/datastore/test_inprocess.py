@@ -367,6 +367,32 @@ async def test_batches_queued_together_share_one_transaction(datastore):
         assert store.read(record.seq).column("tick_id").to_pylist() == [s.tick_id for s in samples]
 
 
+async def test_a_trial_written_twice_in_one_transaction_keeps_its_counts(datastore):
+    """A trial whose rows come in two batches of one transaction, a user call between them (its
+    row is written before the call, then updated): its row counts each sample once."""
+    from cogment_jupyter.datastore.inprocess import Recorder
+
+    store = datastore.store
+    writer = store.writer
+    samples = records(6)
+    with writer._cond:  # (the writer thread takes the queue once this lets go)
+        version = store.version
+        datalog = datastore.datalog()
+        await datalog.start("split", "player-1", make_params())
+        datalog.add(samples[:3])
+        Recorder.of(store).flush()
+        called = writer.call(lambda conn: conn.execute("SELECT samples, ticks FROM trials").fetchall())
+        datalog.add(samples[3:])
+        closing = datalog.close_now()
+        Recorder.of(store).flush()
+    await closing
+    assert called.result(timeout=10) == [(3, 3)]  # (the call sees the first batch's row)
+    await await_condition(lambda: store.version > version, 10, "the transaction's commit to be counted")
+    assert store.version == version + 1
+    record = store.record("split")
+    assert (record.samples, record.ticks, record.closed) == (len(samples), len(samples), True)
+
+
 def test_each_store_and_loop_has_its_own_recorder(tmp_path):
     from cogment_jupyter.datastore.inprocess import Recorder
 
