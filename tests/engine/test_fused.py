@@ -300,6 +300,7 @@ def serve(lab: Lab) -> Lab:
     lab.serve_env("cartpole", Recorded(envs.Gymnasium("CartPole-v1")))
     lab.serve_env("gymnasium", envs.Gymnasium("CartPole-v1"))  # (not wrapped: stepped through its plain port)
     lab.serve_env("breaking", envs.Gymnasium(Breaking))
+    lab.serve_env("gymnasium-rendered", envs.Gymnasium("CartPole-v1", render=True))
     lab.serve_env("rendered", Recorded(envs.Gymnasium("CartPole-v1", render=True)))
     lab.serve_env("ttt", Recorded(envs.PettingZooAEC("classic/tictactoe-v3")))
     lab.serve_env("rps", Recorded(envs.PettingZooParallel("classic/rps-v2")))
@@ -364,6 +365,7 @@ for _scenario in (
 ):
     SCENARIOS[_scenario + PLAIN_PORT] = ("gymnasium", *SCENARIOS[_scenario][1:])
 SCENARIOS["a step raises" + PLAIN_PORT] = ("breaking", "plain", {})
+SCENARIOS["rendered frames" + PLAIN_PORT] = ("gymnasium-rendered", "random", {"max_steps": 3})
 
 #: scenarios whose every tick but the last runs fused (or but the last two at max steps)
 FULLY_FUSED = {

@@ -22,6 +22,8 @@ import pytest
 
 from cogment_jupyter import Lab, actors, envs
 from cogment_jupyter.adapters.base import Actor, AgentSpec, StepResult, TrialContext
+from cogment_jupyter.adapters.codec import codec_for
+from cogment_jupyter.adapters.payloads import decode_observation
 from cogment_jupyter.engine.lean import LeanEpisode
 from cogment_jupyter.engine.records import EXTERNALLY_REQUESTED, TrialState
 from cogment_jupyter.engine.trial import Trial
@@ -351,6 +353,23 @@ def test_plain_gymnasium_ticks_hand_over_to_the_engine_as_it_would_run_them(lab)
     assert lean[15].errors == ["actor [gym]: RuntimeError: the actor broke"]
     assert kinds[20] is Trial and (lean[20].tick, lean[20].errors) == (4, [])
     assert kinds[25] is InProcessEpisode and (lean[25].tick, lean[25].errors) == (4, [])
+
+
+CARTPOLE_OBSERVATIONS = codec_for(gym.make("CartPole-v1").observation_space)
+
+
+def test_rendered_gymnasium_episodes_run_lean_as_the_engine_runs_them(lab):
+    """Every step of a rendered env says more than its value (a frame): none is a plain step."""
+    lab.serve_env("rendered", envs.Gymnasium("CartPole-v1", render=True, render_width=32))
+    lean, engine, lean_states, engine_states = run_both(lab, 2, "rendered", "random")
+    for ours, theirs in zip(lean, engine, strict=True):
+        assert isinstance(lab.orchestrator.trials.get(ours.id), InProcessEpisode)
+        assert outcome(ours) == outcome(theirs) and ours.errors == []
+        steps = comparable_steps(lab, ours.id)
+        assert steps == comparable_steps(lab, theirs.id) and len(steps) == ours.tick + 1
+        assert lean_states[ours.id] == engine_states[theirs.id]
+        recorded = lab.datastore.samples(ours.id).column("observations").to_pylist()
+        assert all(decode_observation(row[0], CARTPOLE_OBSERVATIONS).frame is not None for row in recorded)
 
 
 @pytest.mark.parametrize("hard", [True, False])
