@@ -185,8 +185,8 @@ def _table_callbacks(
 
     Made once for every trial, as functions of the table rather than methods of the
     orchestrator: a bound method made for each trial would be two more objects a trial (every
-    ended trial the table keeps holds them) for the garbage collector to walk, and one kept on
-    the orchestrator a reference cycle, the orchestrator then outliving its lab's loop.
+    ended trial the table keeps holds them) for the garbage collector to walk, and what a trial
+    holds is then the table, not the orchestrator and all it refers to.
     """
 
     def on_state(trial: Trial) -> None:

@@ -330,6 +330,14 @@ def test_an_inline_batch_runs_at_most_its_bound_of_trials_ahead_of_their_records
     assert set(lab.trials(scope="lab")["trial_id"]) == {h.id for h in handles}
 
 
+def test_an_inline_batch_counts_every_recorded_trial_on_its_progress_bar(lab, capsys):
+    n = UNRECORDED + 10  # (more than the batch runs ahead of its records)
+    handles = lab.run_trials(n, "cartpole", "random")
+    assert len(handles) == n and all(h.state == "ENDED" and not h.errors for h in handles)
+    shown = capsys.readouterr().err
+    assert "trials of cartpole: 100%" in shown and f" {n}/{n} " in shown
+
+
 def test_the_lab_serves_other_work_while_an_inline_batch_runs_and_a_cancel_stops_it(lab):
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
