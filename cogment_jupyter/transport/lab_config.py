@@ -137,8 +137,26 @@ class ActorConfig:
         )
 
 
+#: the key byte of each config's ``seed`` (a varint field): one source, the messages' descriptors
+_SEED_KEYS = {
+    role: bytes([message.DESCRIPTOR.fields_by_name["seed"].number << 3])
+    for role, message in (("environment", wire.EnvironmentConfig), ("actor", wire.ActorConfig))
+}
+
+
+def _varint(value: int) -> bytes:
+    """``value`` as a protobuf int64 varint (a negative one as its 64-bit two's complement)."""
+    value &= 0xFFFF_FFFF_FFFF_FFFF
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def with_seed(config: bytes, seed: int, role: str) -> bytes:
     """An environment's or actor's (``role``) config bytes, made without a seed, with ``seed``:
-    a protobuf message appended to another merges into it (the seed is then set)."""
-    message = wire.EnvironmentConfig(seed=seed) if role == "environment" else wire.ActorConfig(seed=seed)
-    return config + message.SerializeToString()
+    a protobuf field appended to a message merges into it (the seed is then set). The field is
+    encoded here, as the message would encode it, without making a message per trial."""
+    return config + _SEED_KEYS[role] + _varint(seed)
