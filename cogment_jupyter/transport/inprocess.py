@@ -186,16 +186,20 @@ def _checks_alike(actor_codec: Codec, environment_codec: Codec) -> bool:
     return actor_codec.checks_as(environment_codec)
 
 
+def _chosen(registry: Mapping[str, Any], name: str) -> Any:
+    """The implementation ``name`` of ``registry`` (the first one when empty, as the SDK
+    does), or None when it serves none by that name."""
+    return registry.get(name) if name else next(iter(registry.values()), None)
+
+
 def _pick(registry: Mapping[str, Any], name: str, kind: str) -> Any:
-    """The implementation ``name`` (the first one when empty, as the SDK does)."""
-    if not registry:
-        raise InitError(f"No {kind} implementation is served here")
-    if not name:
-        return next(iter(registry.values()))
-    try:
-        return registry[name]
-    except KeyError:
-        raise InitError(f"Unknown {kind} implementation [{name}]; served: {sorted(registry)}") from None
+    """:func:`_chosen`, or an :class:`InitError` saying what is served instead."""
+    found = _chosen(registry, name)
+    if found is None:
+        if not registry:
+            raise InitError(f"No {kind} implementation is served here")
+        raise InitError(f"Unknown {kind} implementation [{name}]; served: {sorted(registry)}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,8 +668,7 @@ class ActorSetup:
 def serves(registry: Mapping[str, Any], implementation: str, template: Any) -> bool:
     """Whether ``registry`` still picks ``template`` for ``implementation`` (a setup made for a
     batch is used only while what it picked is what a trial's init would pick)."""
-    found = registry.get(implementation) if implementation else next(iter(registry.values()), None)
-    return found is template
+    return _chosen(registry, implementation) is template
 
 
 class InProcessActor(ActorConnection):
